@@ -1,0 +1,68 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Every target compiles in Swift 6 language mode with strict concurrency (the default for
+/// tools-version 6). Release builds of the data plane drop exclusivity checks: they cost
+/// 3–7% of a proxied request (DESIGN.md, "The hot path").
+let releaseSpeed: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+]
+
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+    .product(name: "NIOHTTP1", package: "swift-nio"),
+    .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+    .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+    .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    .product(name: "NIOExtras", package: "swift-nio-extras"),
+    .product(name: "DequeModule", package: "swift-collections"),
+]
+
+let package = Package(
+    name: "triplegate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "triplegate", targets: ["triplegate"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
+    targets: [
+        .target(
+            name: "GatewayCore",
+            dependencies: nio + [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: releaseSpeed
+        ),
+        .target(name: "Gateway", dependencies: ["GatewayCore"] + nio, swiftSettings: releaseSpeed),
+        .target(name: "SemanticCache"),
+        .target(name: "LLMRouting", dependencies: ["GatewayCore", "SemanticCache"]),
+        // Named MCPGate so it never clashes with the official Swift MCP SDK's `MCP` module.
+        .target(name: "MCPGate", dependencies: ["GatewayCore"], path: "Sources/MCP"),
+        .executableTarget(
+            name: "triplegate",
+            dependencies: [
+                "GatewayCore", "Gateway",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ] + nio,
+            swiftSettings: releaseSpeed,
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+        ),
+        .target(name: "GatewayTesting", dependencies: ["GatewayCore", "Gateway"] + nio),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTesting"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayCore", "GatewayTesting"] + nio),
+    ]
+)

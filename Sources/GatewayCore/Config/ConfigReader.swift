@@ -1,0 +1,248 @@
+import Foundation
+import Yams
+
+/// Reads one node of a YAML config tree, reporting every type error with its path.
+///
+/// Decoding is written by hand rather than through `Decodable`: `Decodable` stops at the first
+/// error and cannot tell a misspelled key (`burts:`) from an absent one, and a config check must
+/// report every problem at once with its exact path.
+public struct ConfigReader {
+    let node: Node?
+    /// The path of this node, as the user wrote the keys.
+    public let path: String
+    let collector: ProblemCollector
+    let environment: [String: String]
+
+    init(node: Node?, path: String, collector: ProblemCollector, environment: [String: String]) {
+        self.node = node
+        self.path = path
+        self.collector = collector
+        self.environment = environment
+    }
+
+    /// True when the key was absent or explicitly null.
+    public var isAbsent: Bool {
+        guard let node else { return true }
+        if case .scalar(let s) = node, s.style == .plain, s.string == "~" || s.string == "null" || s.string.isEmpty { return true }
+        return false
+    }
+
+    /// Records a problem at this node's path.
+    public func problem(_ message: String) {
+        collector.add(path, message)
+    }
+
+    /// Records a problem at a child path of this node.
+    public func problem(at child: String, _ message: String) {
+        collector.add(path.isEmpty ? child : "\(path).\(child)", message)
+    }
+
+    private var kindName: String {
+        switch node {
+        case .none: return "nothing"
+        case .scalar: return "a scalar"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        }
+    }
+
+    private func scalarText() -> String? {
+        guard !isAbsent else { return nil }
+        guard case .scalar(let s) = node else {
+            problem("must be a scalar (got \(kindName))")
+            return nil
+        }
+        return s.string
+    }
+
+    /// A string, with `${ENV_VAR}` references replaced from the environment.
+    public func string() -> String? {
+        guard let raw = scalarText() else { return nil }
+        return substitute(raw)
+    }
+
+    /// A string that must be present.
+    public func requiredString() -> String? {
+        if isAbsent {
+            problem("is required")
+            return nil
+        }
+        return string()
+    }
+
+    public func int(min: Int? = nil, max: Int? = nil) -> Int? {
+        guard let raw = string() else { return nil }
+        guard let value = Int(raw.replacingOccurrences(of: "_", with: "")) else {
+            problem("must be an integer (got \"\(raw)\")")
+            return nil
+        }
+        if let min, value < min { problem("must be >= \(min) (got \(value))"); return nil }
+        if let max, value > max { problem("must be <= \(max) (got \(value))"); return nil }
+        return value
+    }
+
+    public func double(min: Double? = nil, max: Double? = nil) -> Double? {
+        guard let raw = string() else { return nil }
+        guard let value = Double(raw) else {
+            problem("must be a number (got \"\(raw)\")")
+            return nil
+        }
+        if let min, value < min { problem("must be >= \(min) (got \(raw))"); return nil }
+        if let max, value > max { problem("must be <= \(max) (got \(raw))"); return nil }
+        return value
+    }
+
+    public func bool() -> Bool? {
+        guard let raw = string() else { return nil }
+        switch raw.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            problem("must be true or false (got \"\(raw)\")")
+            return nil
+        }
+    }
+
+    /// A duration such as `250ms`, `5s`, `2m`, `1h`; a bare number means seconds.
+    public func duration() -> Duration? {
+        guard let raw = string() else { return nil }
+        guard let value = ConfigDuration.parse(raw) else {
+            problem("must be a duration like 250ms, 5s, 2m or 1h (got \"\(raw)\")")
+            return nil
+        }
+        return value
+    }
+
+    /// A size such as `64KiB`, `10MiB`, `1GiB` or a number of bytes.
+    public func byteSize() -> Int? {
+        guard let raw = string() else { return nil }
+        guard let value = ConfigByteSize.parse(raw) else {
+            problem("must be a size like 8KiB, 10MiB or a number of bytes (got \"\(raw)\")")
+            return nil
+        }
+        return value
+    }
+
+    /// One of a fixed set of words.
+    public func oneOf<T: RawRepresentable & CaseIterable>(_ type: T.Type) -> T? where T.RawValue == String {
+        guard let raw = string() else { return nil }
+        guard let value = T(rawValue: raw) else {
+            let allowed = T.allCases.map { $0.rawValue }.joined(separator: ", ")
+            problem("must be one of \(allowed) (got \"\(raw)\")")
+            return nil
+        }
+        return value
+    }
+
+    /// A list; each element read by `element`, which gets the element's own path.
+    /// A single scalar is not promoted to a list: that would hide typos.
+    public func list<T>(_ element: (ConfigReader) -> T?) -> [T]? {
+        guard !isAbsent else { return nil }
+        guard case .sequence(let seq) = node else {
+            problem("must be a list (got \(kindName))")
+            return nil
+        }
+        var out: [T] = []
+        for (i, child) in seq.enumerated() {
+            let reader = ConfigReader(node: child, path: "\(path)[\(i)]", collector: collector, environment: environment)
+            if let v = element(reader) { out.append(v) }
+        }
+        return out
+    }
+
+    /// A mapping with keys known in advance, read through a `ConfigObject` that reports the keys
+    /// the reader never asked for as unknown.
+    public func object<T>(_ body: (ConfigObject) -> T) -> T? {
+        guard !isAbsent else { return nil }
+        guard case .mapping(let map) = node else {
+            problem("must be a mapping (got \(kindName))")
+            return nil
+        }
+        let object = ConfigObject(mapping: map, reader: self)
+        let value = body(object)
+        object.reportUnknownKeys()
+        return value
+    }
+
+    /// A mapping with user-chosen keys (header names, for example), in file order.
+    public func dictionary<T>(_ value: (String, ConfigReader) -> T?) -> [(String, T)]? {
+        guard !isAbsent else { return nil }
+        guard case .mapping(let map) = node else {
+            problem("must be a mapping (got \(kindName))")
+            return nil
+        }
+        var out: [(String, T)] = []
+        for (k, v) in map {
+            let key = k.string ?? ""
+            let reader = ConfigReader(node: v, path: path.isEmpty ? key : "\(path).\(key)", collector: collector, environment: environment)
+            if let parsed = value(key, reader) { out.append((key, parsed)) }
+        }
+        return out
+    }
+
+    /// Replaces `${NAME}` with the environment's value; an unset variable is a problem, never an
+    /// empty string, because an empty secret would pass silently.
+    private func substitute(_ raw: String) -> String {
+        guard raw.contains("${") else { return raw }
+        var out = ""
+        var rest = Substring(raw)
+        while let start = rest.range(of: "${") {
+            out += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                problem("has an unclosed ${ reference")
+                return raw
+            }
+            let name = String(rest[start.upperBound..<end])
+            if let value = environment[name] {
+                out += value
+            } else {
+                problem("refers to ${\(name)}, which is not set in the environment")
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        return out + rest
+    }
+}
+
+/// A mapping whose keys are read by name; any key never read is reported as unknown.
+public final class ConfigObject {
+    private let mapping: Node.Mapping
+    private let reader: ConfigReader
+    private var used: Set<String> = []
+
+    init(mapping: Node.Mapping, reader: ConfigReader) {
+        self.mapping = mapping
+        self.reader = reader
+    }
+
+    /// The path of this mapping.
+    public var path: String { reader.path }
+
+    /// The reader for `key`; absent keys give a reader whose `isAbsent` is true.
+    public subscript(_ key: String) -> ConfigReader {
+        used.insert(key)
+        let child = mapping.first { $0.key.string == key }?.value
+        return ConfigReader(
+            node: child, path: reader.path.isEmpty ? key : "\(reader.path).\(key)",
+            collector: reader.collector, environment: reader.environment)
+    }
+
+    /// Whether the mapping has `key` at all.
+    public func has(_ key: String) -> Bool { mapping.contains { $0.key.string == key } }
+
+    /// Records a problem at this mapping's path.
+    public func problem(_ message: String) { reader.problem(message) }
+
+    /// Records a problem at `path.key`.
+    public func problem(at key: String, _ message: String) { reader.problem(at: key, message) }
+
+    fileprivate func reportUnknownKeys() {
+        for (k, _) in mapping {
+            let key = k.string ?? "?"
+            if !used.contains(key) {
+                reader.problem(at: key, "unknown key")
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+/// Reading each config type from its YAML mapping. Defaults live on the types themselves;
+/// a reader only overrides what the file says.
+extension GatewayConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        if let s = o["server"].object({ ServerConfig(reading: $0) }) { server = s }
+        if let a = o["admin"].object({ AdminConfig(reading: $0) }) { admin = a }
+        if let r = o["reload"].object({ ReloadConfig(reading: $0) }) { reload = r }
+        services = o["services"].list { $0.object { ServiceConfig(reading: $0) } } ?? []
+    }
+}
+
+extension ServerConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        listen = o["listen"].string() ?? listen
+        eventLoops = o["event_loops"].int(min: 0, max: 256) ?? eventLoops
+        h2c = o["h2c"].bool() ?? h2c
+        tls = o["tls"].object { t -> TLSFiles? in
+            guard let cert = t["certificate"].requiredString(), let key = t["key"].requiredString() else { return nil }
+            return TLSFiles(certificate: cert, key: key)
+        } ?? nil
+        if let l = o["limits"].object({ ServerLimits(reading: $0) }) { limits = l }
+        shutdownGrace = o["shutdown_grace"].duration() ?? shutdownGrace
+    }
+}
+
+extension ServerLimits {
+    init(reading o: ConfigObject) {
+        self.init()
+        maxHeaderBytes = o["max_header_bytes"].byteSize() ?? maxHeaderBytes
+        maxHeaders = o["max_headers"].int(min: 1, max: 10_000) ?? maxHeaders
+        maxBodyBytes = o["max_body_bytes"].byteSize() ?? maxBodyBytes
+        clientHeaderTimeout = o["client_header_timeout"].duration() ?? clientHeaderTimeout
+        clientBodyTimeout = o["client_body_timeout"].duration() ?? clientBodyTimeout
+        keepaliveTimeout = o["keepalive_timeout"].duration() ?? keepaliveTimeout
+    }
+}
+
+extension AdminConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        listen = o["listen"].string() ?? listen
+        enabled = o["enabled"].bool() ?? enabled
+    }
+}
+
+extension ReloadConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        watch = o["watch"].bool() ?? watch
+        interval = o["interval"].duration() ?? interval
+    }
+}
+
+extension ServiceConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        name = o["name"].requiredString() ?? ""
+        let up = o["upstream"]
+        if up.isAbsent {
+            up.problem("is required")
+        } else if let single = up.scalarIfPresent() {
+            // `upstream: builtin:echo` or `upstream: http://host:port`: one target, defaults for the rest.
+            upstream.targets = [TargetConfig(url: single, weight: 100)]
+        } else if let u = up.object({ UpstreamConfig(reading: $0) }) {
+            upstream = u
+        }
+        routes = o["routes"].list { $0.object { RouteConfig(reading: $0) } } ?? []
+    }
+}
+
+extension ConfigReader {
+    /// The string value when this node is a scalar; nil (and no problem) otherwise.
+    func scalarIfPresent() -> String? {
+        if case .scalar = node { return string() }
+        return nil
+    }
+}
+
+extension UpstreamConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        let t = o["targets"]
+        if t.isAbsent { t.problem("is required") }
+        targets = t.list { r in
+            r.object { x -> TargetConfig? in
+                guard let url = x["url"].requiredString() else { return nil }
+                return TargetConfig(url: url, weight: x["weight"].int(min: 0, max: 65_535) ?? 100)
+            } ?? nil
+        } ?? []
+        balance = o["balance"].oneOf(BalanceAlgorithm.self) ?? balance
+        hashOn = o["hash_on"].object { h -> HashKey? in
+            let header = h["header"].string(), cookie = h["cookie"].string(), ip = h["client_ip"].bool() ?? false
+            let chosen = [header != nil, cookie != nil, ip].filter { $0 }.count
+            if chosen != 1 {
+                h.problem("must name exactly one of header, cookie or client_ip")
+                return nil
+            }
+            if let header { return .header(header) }
+            if let cookie { return .cookie(cookie) }
+            return .clientIP
+        } ?? nil
+        if let p = o["pool"].object({ PoolConfig(reading: $0) }) { pool = p }
+        if let x = o["timeouts"].object({ UpstreamTimeouts(reading: $0) }) { timeouts = x }
+        if let r = o["retries"].object({ RetryConfig(reading: $0) }) { retries = r }
+    }
+}
+
+extension PoolConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        maxConnections = o["max_connections"].int(min: 1, max: 100_000) ?? maxConnections
+        idleTimeout = o["idle_timeout"].duration() ?? idleTimeout
+    }
+}
+
+extension UpstreamTimeouts {
+    init(reading o: ConfigObject) {
+        self.init()
+        connect = o["connect"].duration() ?? connect
+        perTry = o["per_try"].duration() ?? perTry
+        total = o["total"].duration() ?? total
+        read = o["read"].duration() ?? read
+    }
+}
+
+extension RetryConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        attempts = o["attempts"].int(min: 0, max: 10) ?? attempts
+        if let words = o["on"].list({ r -> String? in r.string() }) {
+            var c = RetryConditions(connect: false, timeout: false, statuses: [])
+            for (i, w) in words.enumerated() {
+                switch w {
+                case "connect": c.connect = true
+                case "timeout": c.timeout = true
+                default:
+                    if let code = Int(w), (500...599).contains(code) || code == 429 || code == 408 {
+                        c.statuses.insert(code)
+                    } else {
+                        o.problem(at: "on[\(i)]", "must be connect, timeout, 408, 429 or a 5xx status (got \"\(w)\")")
+                    }
+                }
+            }
+            on = c
+        }
+        if let b = o["backoff"].object({ b -> (Duration?, Duration?) in (b["base"].duration(), b["max"].duration()) }) {
+            backoffBase = b.0 ?? backoffBase
+            backoffMax = b.1 ?? backoffMax
+        }
+        if let b = o["budget"].object({ b -> (Double?, Int?) in (b["ratio"].double(min: 0, max: 1), b["min_per_second"].int(min: 0)) }) {
+            budgetRatio = b.0 ?? budgetRatio
+            budgetMinPerSecond = b.1 ?? budgetMinPerSecond
+        }
+        bufferBytes = o["buffer_bytes"].byteSize() ?? bufferBytes
+    }
+}
+
+extension RouteConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        name = o["name"].string() ?? ""
+        paths = o["paths"].list { $0.string() } ?? []
+        methods = o["methods"].list { $0.string() } ?? []
+        hosts = o["hosts"].list { $0.string() } ?? []
+        headers = Self.conditions(o["headers"])
+        query = Self.conditions(o["query"])
+        stripPath = o["strip_path"].bool() ?? stripPath
+        rewritePrefix = o["rewrite_prefix"].string()
+        preserveHost = o["preserve_host"].bool() ?? preserveHost
+        maxBodyBytes = o["max_body_bytes"].byteSize() ?? maxBodyBytes
+    }
+
+    /// `{ Name: [v1, v2] }` or `{ Name: v }`.
+    private static func conditions(_ r: ConfigReader) -> [(name: String, values: [String])] {
+        let pairs = r.dictionary { _, v -> [String]? in
+            if let one = v.scalarIfPresent() { return [one] }
+            return v.list { $0.string() }
+        } ?? []
+        return pairs.map { (name: $0.0, values: $0.1) }
+    }
+}

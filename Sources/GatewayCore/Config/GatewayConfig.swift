@@ -1,0 +1,47 @@
+import Foundation
+import Yams
+
+/// The whole gateway config: one YAML file, read and validated as a whole.
+public struct GatewayConfig: Sendable {
+    public var server = ServerConfig()
+    public var admin = AdminConfig()
+    public var reload = ReloadConfig()
+    public var services: [ServiceConfig] = []
+
+    public init() {}
+
+    /// Parses and validates YAML text. Every problem is collected; any problem throws
+    /// `ConfigProblems` naming all of them.
+    public static func parse(yaml: String, source: String = "config", environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigProblems) -> GatewayConfig {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigProblems(source: source, problems: [ConfigProblem(path: "", message: "is not valid YAML: \(error)")])
+        }
+        let collector = ProblemCollector()
+        let root = ConfigReader(node: node, path: "", collector: collector, environment: environment)
+        var config = GatewayConfig()
+        if root.isAbsent {
+            collector.add("", "is empty: it needs at least one service")
+        } else if let parsed = root.object({ GatewayConfig(reading: $0) }) {
+            config = parsed
+        }
+        ConfigValidator(collector: collector).validate(config)
+        if !collector.problems.isEmpty {
+            throw ConfigProblems(source: source, problems: collector.problems)
+        }
+        return config
+    }
+
+    /// Reads and validates a file.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigProblems) -> GatewayConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigProblems(source: path, problems: [ConfigProblem(path: "", message: "cannot be read: \(error.localizedDescription)")])
+        }
+        return try parse(yaml: text, source: path, environment: environment)
+    }
+}

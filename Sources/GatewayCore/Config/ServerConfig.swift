@@ -1,0 +1,68 @@
+/// The data-plane listener: where clients connect.
+public struct ServerConfig: Sendable {
+    /// `host:port` to bind. Default `0.0.0.0:8080`, the port DESIGN.md names for the data plane.
+    public var listen: String = "0.0.0.0:8080"
+    /// Event loops (threads). Default 0: one per core, so each core runs one loop with no hand-offs.
+    public var eventLoops: Int = 0
+    /// Serve HTTP/2 over cleartext (prior knowledge) next to HTTP/1.1. Default true: gRPC clients
+    /// and load balancers speak h2c, and detecting its preface costs one peek per connection.
+    public var h2c: Bool = true
+    /// TLS certificate chain and key (PEM). When set, the listener speaks TLS and offers h2 and
+    /// http/1.1 by ALPN. Default: none (cleartext).
+    public var tls: TLSFiles?
+    /// Request limits that protect the gateway from bad input.
+    public var limits = ServerLimits()
+    /// Time allowed for in-flight requests after SIGTERM before connections are closed.
+    /// Default 30s, the same grace Kubernetes gives a pod by default.
+    public var shutdownGrace: Duration = .seconds(30)
+
+    public init() {}
+}
+
+/// A certificate chain and its private key, as PEM files.
+public struct TLSFiles: Sendable, Equatable {
+    public var certificate: String
+    public var key: String
+}
+
+/// Limits on what a client may send.
+public struct ServerLimits: Sendable {
+    /// Largest request head (request line + headers). Default 32KiB, Envoy's and nginx's
+    /// order of magnitude; larger heads get 431.
+    public var maxHeaderBytes: Int = 32 * 1024
+    /// Most header fields in one request. Default 100, as Envoy; more get 431.
+    public var maxHeaders: Int = 100
+    /// Largest request body unless a route says otherwise. Default 0: unlimited, because bodies
+    /// stream through and cost no memory; set it to refuse large uploads with 413.
+    public var maxBodyBytes: Int = 0
+    /// Time to receive a whole request head once a request starts (or a kept-alive connection
+    /// waits). Default 10s: slow-header clients (slowloris) are cut off with 408.
+    public var clientHeaderTimeout: Duration = .seconds(10)
+    /// Longest gap between two reads of a request body. Default 60s, as nginx's client_body_timeout.
+    public var clientBodyTimeout: Duration = .seconds(60)
+    /// Longest idle time of a kept-alive client connection between requests. Default 75s, as nginx.
+    public var keepaliveTimeout: Duration = .seconds(75)
+
+    public init() {}
+}
+
+/// The admin listener: health, readiness and the effective config.
+public struct AdminConfig: Sendable {
+    /// `host:port` to bind. Default `127.0.0.1:9901`: loopback only, since it exposes config.
+    public var listen: String = "127.0.0.1:9901"
+    /// Serve the admin listener at all. Default true.
+    public var enabled: Bool = true
+
+    public init() {}
+}
+
+/// How the config file is watched for changes.
+public struct ReloadConfig: Sendable {
+    /// Poll the file for changes. Default true; SIGHUP reloads in any case.
+    public var watch: Bool = true
+    /// How often to look at the file. Default 1s: edits apply within a second, and a stat a
+    /// second costs nothing.
+    public var interval: Duration = .seconds(1)
+
+    public init() {}
+}

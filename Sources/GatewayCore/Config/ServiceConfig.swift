@@ -1,0 +1,38 @@
+/// A named upstream and the routes that lead to it (Kong's service).
+public struct ServiceConfig: Sendable {
+    /// Unique name; appears in logs and metrics.
+    public var name: String = ""
+    public var upstream = UpstreamConfig()
+    public var routes: [RouteConfig] = []
+
+    public init() {}
+}
+
+/// Which requests reach a service, and how their path changes on the way.
+public struct RouteConfig: Sendable {
+    /// Unique name; defaults to `<service>.<index>`.
+    public var name: String = ""
+    /// Paths: `/api` (prefix, on segment boundaries), `=/api/health` (exact), `~^/users/\d+$`
+    /// (regex). Empty: every path (as a prefix `/`).
+    public var paths: [String] = []
+    /// Allowed methods; empty allows all.
+    public var methods: [String] = []
+    /// Hosts: `api.example.com` or `*.example.com` (any subdomain, not the apex); empty: any.
+    public var hosts: [String] = []
+    /// Header conditions: the request must carry one of the values (case-insensitive), or match
+    /// a value written `~regex`.
+    public var headers: [(name: String, values: [String])] = []
+    /// Query parameter conditions, as for headers (case-sensitive values).
+    public var query: [(name: String, values: [String])] = []
+    /// Remove the matched path prefix before forwarding. Default false: the upstream sees the
+    /// path the client sent, which needs no explaining.
+    public var stripPath: Bool = false
+    /// Replace the matched prefix with this one (`/v1` -> `/internal/v1`). Default none.
+    public var rewritePrefix: String?
+    /// Send the client's Host header upstream instead of the target's. Default false.
+    public var preserveHost: Bool = false
+    /// Largest request body on this route; 0 means the server's limit. Larger bodies get 413.
+    public var maxBodyBytes: Int = 0
+
+    public init() {}
+}

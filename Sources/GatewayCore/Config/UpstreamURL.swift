@@ -1,0 +1,92 @@
+/// A parsed upstream target address.
+public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
+    public enum Scheme: String, Sendable {
+        case http, https
+        /// HTTP/2 over cleartext with prior knowledge.
+        case h2c
+        /// Served inside the gateway (`builtin:echo`).
+        case builtin
+    }
+
+    public var scheme: Scheme
+    public var host: String
+    public var port: Int
+    /// Path prefix put before the forwarded path; empty for none.
+    public var basePath: String
+
+    public var description: String {
+        scheme == .builtin ? "builtin:\(host)" : "\(scheme.rawValue)://\(hostForHeader)\(basePath)"
+    }
+
+    /// `host:port`, with IPv6 literals bracketed, as the Host header wants it.
+    public var hostForHeader: String {
+        let h = host.contains(":") ? "[\(host)]" : host
+        let defaultPort = scheme == .https ? 443 : 80
+        return port == defaultPort ? h : "\(h):\(port)"
+    }
+
+    /// The names `builtin:` accepts.
+    public static let builtins: Set<String> = ["echo"]
+
+    /// Parses `http://host[:port][/base]`, `https://...`, `h2c://...` or `builtin:NAME`; nil with
+    /// a reason when it is not one of those.
+    public static func parse(_ text: String) -> Result<UpstreamURL, ParseError> {
+        if text.hasPrefix("builtin:") {
+            let name = String(text.dropFirst("builtin:".count))
+            guard builtins.contains(name) else { return .failure(ParseError("unknown builtin \"\(name)\" (known: echo)")) }
+            return .success(UpstreamURL(scheme: .builtin, host: name, port: 0, basePath: ""))
+        }
+        guard let sep = text.range(of: "://") else { return .failure(ParseError("must look like http://host:port")) }
+        let schemeText = String(text[..<sep.lowerBound]).lowercased()
+        guard let scheme = Scheme(rawValue: schemeText), scheme != .builtin else {
+            return .failure(ParseError("unsupported scheme \"\(schemeText)\" (use http, https or h2c)"))
+        }
+        var rest = text[sep.upperBound...]
+        var path = ""
+        if let slash = rest.firstIndex(of: "/") {
+            path = String(rest[slash...])
+            rest = rest[..<slash]
+        }
+        if path.contains("?") || path.contains("#") { return .failure(ParseError("must not have a query or fragment")) }
+        while path.hasSuffix("/") { path.removeLast() }
+        guard let hp = HostPort.parse(String(rest), defaultPort: scheme == .https ? 443 : 80) else {
+            return .failure(ParseError("has no valid host[:port]"))
+        }
+        return .success(UpstreamURL(scheme: scheme, host: hp.host, port: hp.port, basePath: path))
+    }
+
+    public struct ParseError: Error, Sendable {
+        public var reason: String
+        init(_ reason: String) { self.reason = reason }
+    }
+}
+
+/// `host:port`, `[v6]:port` or `host` with a default port.
+public struct HostPort: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+
+    public static func parse(_ text: String, defaultPort: Int? = nil) -> HostPort? {
+        var host = Substring(text)
+        var portText: Substring?
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let after = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty { return nil }
+        } else if let colon = host.lastIndex(of: ":") {
+            portText = host[host.index(after: colon)...]
+            host = host[..<colon]
+        }
+        guard !host.isEmpty, !host.contains(" ") else { return nil }
+        let port: Int
+        if let portText {
+            guard let p = Int(portText), (0...65_535).contains(p) else { return nil }
+            port = p
+        } else {
+            guard let defaultPort else { return nil }
+            port = defaultPort
+        }
+        return HostPort(host: String(host), port: port)
+    }
+}

@@ -1,0 +1,162 @@
+import NIOCore
+import NIOHTTP1
+
+/// What a leased upstream connection reports to the exchange that holds it. All calls happen
+/// on the connection's event loop, which is also the exchange's.
+public protocol UpstreamConnectionDelegate: AnyObject {
+    func upstreamResponseHead(_ head: HTTPResponseHead)
+    func upstreamResponseBody(_ body: ByteBuffer)
+    func upstreamResponseEnd(_ trailers: HTTPHeaders?)
+    /// The end of one read burst: the moment to flush what was forwarded.
+    func upstreamReadComplete()
+    /// The connection failed or closed before the response ended.
+    func upstreamFailed(_ error: UpstreamError)
+    func upstreamWritabilityChanged(isWritable: Bool)
+}
+
+/// Why an upstream exchange failed.
+public enum UpstreamError: Error, Sendable, Equatable {
+    /// The connection could not be opened (refused, unreachable, connect timeout).
+    case connectFailed(String)
+    /// The pool is shut down or has no connection to give.
+    case unavailable
+    /// The upstream closed the connection before the response ended.
+    case closedEarly
+    /// The upstream's answer was not valid HTTP.
+    case malformedResponse(String)
+}
+
+/// One kept-alive HTTP/1.1 connection to an upstream target, owned by an `UpstreamPool`.
+/// Bound to its event loop: only ever touched there.
+public final class UpstreamConnection {
+    public let id: UpstreamPoolStateMachine.ConnectionID
+    public let channel: Channel
+    unowned let pool: UpstreamPool
+    /// The exchange that leased this connection; nil while idle in the pool.
+    public weak var delegate: UpstreamConnectionDelegate?
+    var handler: UpstreamConnectionHandler!
+    /// How many requests this connection has carried (the first may race an upstream close).
+    public internal(set) var requestCount = 0
+
+    init(id: UpstreamPoolStateMachine.ConnectionID, channel: Channel, pool: UpstreamPool) {
+        self.id = id
+        self.channel = channel
+        self.pool = pool
+    }
+
+    public var isWritable: Bool { channel.isWritable }
+    public var remoteAddress: SocketAddress? { channel.remoteAddress }
+
+    public func write(_ part: HTTPClientRequestPart) {
+        if case .head = part { requestCount += 1 }
+        handler.write(part)
+    }
+
+    public func flush() { handler.flush() }
+
+    /// Stops reading from the upstream until `resumeReads`: the client is not keeping up.
+    public func pauseReads() { handler.readsPaused = true }
+
+    public func resumeReads() { handler.resumeReads() }
+
+    /// Gives the connection back. `reusable` only when the response ended cleanly, the request
+    /// was sent whole and neither side asked to close.
+    public func release(reusable: Bool) {
+        delegate = nil
+        handler.readsPaused = false
+        pool.release(self, reusable: reusable && channel.isActive)
+    }
+}
+
+/// The last handler of an upstream connection's pipeline: hands response parts to the
+/// connection's delegate, and holds reads back while the client is slow.
+final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    unowned let connection: UpstreamConnection
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    var readsPaused = false
+    private var inResponse = false
+
+    init(connection: UpstreamConnection) {
+        self.connection = connection
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func write(_ part: HTTPClientRequestPart) {
+        context?.write(wrapOutboundOut(part), promise: nil)
+    }
+
+    func flush() { context?.flush() }
+
+    func resumeReads() {
+        readsPaused = false
+        if pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readsPaused {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        guard let delegate = connection.delegate else {
+            // Bytes from an idle connection: the upstream is confused; never reuse it.
+            context.close(promise: nil)
+            return
+        }
+        switch part {
+        case .head(let head):
+            // 1xx informational heads are not the response; HTTP/1 clients handle 100-continue
+            // themselves, so they are dropped here.
+            if head.status.code >= 100, head.status.code < 200, head.status != .switchingProtocols { return }
+            inResponse = true
+            delegate.upstreamResponseHead(head)
+        case .body(let body):
+            delegate.upstreamResponseBody(body)
+        case .end(let trailers):
+            inResponse = false
+            delegate.upstreamResponseEnd(trailers)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        connection.delegate?.upstreamReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        connection.delegate?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        let delegate = connection.delegate
+        connection.delegate = nil
+        context.close(promise: nil)
+        if let delegate {
+            if error is HTTPParserError {
+                delegate.upstreamFailed(.malformedResponse("\(error)"))
+            } else {
+                delegate.upstreamFailed(.closedEarly)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let delegate = connection.delegate
+        connection.delegate = nil
+        connection.pool.connectionClosed(connection)
+        delegate?.upstreamFailed(.closedEarly)
+    }
+}

@@ -1,0 +1,171 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// Kept-alive connections to one upstream target from one event loop: the thin I/O shell
+/// around `UpstreamPoolStateMachine`. Living on the loop of the connections it serves, it needs
+/// no locks and no thread hops; every call must come from that loop.
+public final class UpstreamPool {
+    public typealias Callback = (Result<UpstreamConnection, UpstreamError>) -> Void
+
+    public let key: UpstreamPoolKey
+    let eventLoop: EventLoop
+    private let sslContext: NIOSSLContext?
+    private var state: UpstreamPoolStateMachine
+    private var waiters: [UpstreamPoolStateMachine.WaiterID: Callback] = [:]
+    private var connections: [UpstreamPoolStateMachine.ConnectionID: UpstreamConnection] = [:]
+    private var idleTimers: [UpstreamPoolStateMachine.ConnectionID: Scheduled<Void>] = [:]
+    private var nextWaiter = 0
+
+    init(key: UpstreamPoolKey, eventLoop: EventLoop, sslContext: NIOSSLContext?) {
+        self.key = key
+        self.eventLoop = eventLoop
+        self.sslContext = sslContext
+        self.state = UpstreamPoolStateMachine(maxConnections: key.maxConnections)
+    }
+
+    /// Connections open or opening, and idle ones.
+    public var connectionCount: Int { state.connectionCount }
+    public var idleCount: Int { state.idleCount }
+
+    /// Asks for a connection; `callback` runs on this loop, at once for an idle connection.
+    /// Returns an id for `cancel`.
+    @discardableResult
+    public func acquire(_ callback: @escaping Callback) -> Int {
+        eventLoop.preconditionInEventLoop()
+        let waiter = nextWaiter
+        nextWaiter += 1
+        waiters[waiter] = callback
+        run(state.acquire(waiter))
+        return waiter
+    }
+
+    /// Withdraws a request for a connection (its deadline passed, or its client left).
+    public func cancel(_ waiter: Int) {
+        if waiters.removeValue(forKey: waiter) != nil { state.cancel(waiter) }
+    }
+
+    func release(_ connection: UpstreamConnection, reusable: Bool) {
+        run(state.release(connection.id, reusable: reusable))
+    }
+
+    func connectionClosed(_ connection: UpstreamConnection) {
+        connections[connection.id] = nil
+        idleTimers.removeValue(forKey: connection.id)?.cancel()
+        run(state.closed(connection.id))
+    }
+
+    /// Closes idle connections and fails waiters; leased connections close when released.
+    public func shutdown() {
+        let (close, fail) = state.shutdown()
+        for id in close { closeConnection(id) }
+        for w in fail { waiters.removeValue(forKey: w)?(.failure(.unavailable)) }
+    }
+
+    private func run(_ action: UpstreamPoolStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .lease(let id, let waiter):
+            idleTimers.removeValue(forKey: id)?.cancel()
+            guard let connection = connections[id], let callback = waiters.removeValue(forKey: waiter) else {
+                // The waiter left between the decision and now: the connection goes back.
+                if let connection = connections[id] { run(state.release(connection.id, reusable: true)) }
+                return
+            }
+            callback(.success(connection))
+        case .createConnection(let id):
+            connect(id)
+        case .failWaiter(let waiter):
+            waiters.removeValue(forKey: waiter)?(.failure(.connectFailed(lastConnectError ?? "no connection")))
+        case .closeConnection(let id, let thenCreate):
+            closeConnection(id)
+            if let thenCreate { connect(thenCreate) }
+        case .parkIdle(let id):
+            let timeout = TimeAmount.nanoseconds(Int64(key.idleTimeout.components.seconds) * 1_000_000_000 + key.idleTimeout.components.attoseconds / 1_000_000_000)
+            idleTimers[id] = eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+                guard let self else { return }
+                self.idleTimers[id] = nil
+                self.run(self.state.idleTimeout(id))
+            }
+        }
+    }
+
+    private var lastConnectError: String?
+
+    private func closeConnection(_ id: UpstreamPoolStateMachine.ConnectionID) {
+        idleTimers.removeValue(forKey: id)?.cancel()
+        if let c = connections.removeValue(forKey: id) {
+            c.delegate = nil
+            c.channel.close(promise: nil)
+        }
+    }
+
+    private func connect(_ id: UpstreamPoolStateMachine.ConnectionID) {
+        let key = self.key
+        let sslContext = self.sslContext
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(key.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let sslContext {
+                        let tls = try NIOSSLClientHandler(context: sslContext, serverHostname: key.target.host.isIPAddress ? nil : key.target.host)
+                        try sync.addHandler(tls)
+                    }
+                    try sync.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
+                }
+            }
+        let future: EventLoopFuture<Channel>
+        if let address = try? SocketAddress(ipAddress: key.target.host, port: key.target.port) {
+            future = bootstrap.connect(to: address)
+        } else {
+            future = bootstrap.connect(host: key.target.host, port: key.target.port)
+        }
+        future.assumeIsolated().whenComplete { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let channel):
+                let connection = UpstreamConnection(id: id, channel: channel, pool: self)
+                let handler = UpstreamConnectionHandler(connection: connection)
+                connection.handler = handler
+                do {
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                } catch {
+                    channel.close(promise: nil)
+                    self.lastConnectError = "\(error)"
+                    self.run(self.state.connectFailed(id))
+                    return
+                }
+                self.connections[id] = connection
+                self.run(self.state.connected(id))
+            case .failure(let error):
+                self.lastConnectError = "\(error)"
+                self.run(self.state.connectFailed(id))
+            }
+        }
+    }
+}
+
+/// What identifies a pool: the target and the settings its connections are made with. Routes
+/// that share these share the pool, and a reload that keeps them keeps the warm connections.
+public struct UpstreamPoolKey: Hashable, Sendable {
+    public var target: UpstreamURL
+    public var maxConnections: Int
+    public var idleTimeout: Duration
+    public var connectTimeout: TimeAmount
+
+    public init(target: UpstreamURL, maxConnections: Int, idleTimeout: Duration, connectTimeout: TimeAmount) {
+        self.target = target
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+        self.connectTimeout = connectTimeout
+    }
+}
+
+extension String {
+    /// Whether this is an IPv4 or IPv6 literal (no name resolution needed, no SNI).
+    var isIPAddress: Bool { (try? SocketAddress(ipAddress: self, port: 0)) != nil }
+}
