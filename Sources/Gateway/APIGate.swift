@@ -1,0 +1,52 @@
+import GatewayCore
+import NIOCore
+
+/// The API gate: compiles each config into an `APISnapshot` and publishes it to every event
+/// loop; makes the handler that serves each client connection.
+public final class APIGate: ReloadableGate {
+    private let loops: LoopContexts
+    private let perLoop: [APIGateLoop]
+    private let generation = NIOLockedValueBoxInt()
+
+    public init(loops: LoopContexts, config: GatewayConfig) {
+        self.loops = loops
+        let first = APISnapshot(config: config, loopCount: loops.all.count, generation: 0)
+        self.perLoop = loops.all.map { APIGateLoop(loop: $0, snapshot: first) }
+    }
+
+    /// Compiles `config` (off the event loops) and swaps it in on every loop. Requests already
+    /// routed finish on the snapshot they started with. The future completes once every loop
+    /// serves the new snapshot.
+    @discardableResult
+    public func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
+        let snapshot = APISnapshot(config: config, loopCount: loops.all.count, generation: generation.increment())
+        let futures = perLoop.map { state in
+            state.loop.eventLoop.submit { state.snapshot = snapshot }
+        }
+        return EventLoopFuture.andAllSucceed(futures, on: loops.all[0].eventLoop)
+    }
+
+    public func makeHandler(on loop: LoopContext, isHTTP2: Bool, scheme: String) -> ChannelHandler {
+        ProxyHandler(gate: perLoop[loop.index], isHTTP2: isHTTP2, scheme: scheme)
+    }
+}
+
+/// The API gate's state on one event loop: the snapshot its connections route on.
+final class APIGateLoop: @unchecked Sendable {
+    // @unchecked: `snapshot` is written and read only on `loop.eventLoop`.
+    let loop: LoopContext
+    var snapshot: APISnapshot
+
+    init(loop: LoopContext, snapshot: APISnapshot) {
+        self.loop = loop
+        self.snapshot = snapshot
+    }
+}
+
+import NIOConcurrencyHelpers
+
+/// A counter for snapshot generations.
+final class NIOLockedValueBoxInt: Sendable {
+    private let box = NIOLockedValueBox(0)
+    func increment() -> Int { box.withLockedValue { $0 += 1; return $0 } }
+}

@@ -1,0 +1,60 @@
+import GatewayCore
+import NIOCore
+
+/// One config's API gate, compiled: immutable and shared by every event loop, apart from the
+/// per-loop balancer and retry-budget state each service carries (one slot per loop, each slot
+/// touched only by its own loop).
+public final class APISnapshot: Sendable {
+    public let routes: RouteTable
+    public let services: [CompiledService]
+    public let limits: ServerLimits
+    /// Increases with every applied config.
+    public let generation: Int
+
+    public init(config: GatewayConfig, loopCount: Int, generation: Int) {
+        self.routes = RouteTable(services: config.services, serverMaxBody: config.server.limits.maxBodyBytes)
+        self.services = config.services.map { CompiledService(config: $0, loopCount: loopCount) }
+        self.limits = config.server.limits
+        self.generation = generation
+    }
+}
+
+/// A service ready to serve: parsed targets, pool keys, policies.
+public final class CompiledService: Sendable {
+    public let name: String
+    public let targets: [UpstreamURL]
+    public let poolKeys: [UpstreamPoolKey]
+    public let upstream: UpstreamConfig
+    public let retryPolicy: RetryPolicy
+    let loopStates: [ServiceLoopState]
+
+    init(config: ServiceConfig, loopCount: Int) {
+        self.name = config.name
+        // The config was validated: every URL parses.
+        self.targets = config.upstream.targets.compactMap { try? UpstreamURL.parse($0.url).get() }
+        let connect = TimeAmount.nanoseconds(config.upstream.timeouts.connect.nanoseconds)
+        self.poolKeys = targets.map {
+            UpstreamPoolKey(target: $0, maxConnections: config.upstream.pool.maxConnections, idleTimeout: config.upstream.pool.idleTimeout, connectTimeout: connect)
+        }
+        self.upstream = config.upstream
+        self.retryPolicy = RetryPolicy(config: config.upstream.retries)
+        let weights = config.upstream.targets.map(\.weight)
+        self.loopStates = (0..<loopCount).map { _ in
+            ServiceLoopState(
+                balancer: TargetBalancer(algorithm: config.upstream.balance, weights: weights),
+                budget: RetryBudget(ratio: config.upstream.retries.budgetRatio, minPerSecond: config.upstream.retries.budgetMinPerSecond))
+        }
+    }
+}
+
+/// A service's mutable state on one event loop.
+final class ServiceLoopState: @unchecked Sendable {
+    // @unchecked: only the owning loop reads or writes it (the slot index is the loop's index).
+    let balancer: TargetBalancer
+    var budget: RetryBudget
+
+    init(balancer: TargetBalancer, budget: RetryBudget) {
+        self.balancer = balancer
+        self.budget = budget
+    }
+}

@@ -1,0 +1,103 @@
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+
+/// The response side: what the leased upstream connection reports.
+extension ProxyExchange: UpstreamConnectionDelegate {
+    func upstreamResponseHead(_ upstreamHead: HTTPResponseHead) {
+        guard !finished else { return }
+        let code = Int(upstreamHead.status.code)
+        if service.upstream.retries.on.statuses.contains(code), attempt <= service.upstream.retries.attempts,
+            head.method.isIdempotent, replayable, requestComplete
+        {
+            // A retryable answer: drop it (closing the connection discards its body) and try
+            // again, unless the policy or the budget says no, in which case it is forwarded.
+            if wouldRetry(.status(code)) {
+                attemptFailed(.status(code), status: upstreamHead.status, title: upstreamHead.status.reasonPhrase)
+                return
+            }
+        }
+        attemptTimer?.cancel()
+        attemptTimer = nil
+        responseStarted = true
+        upstreamKeepAlive = upstreamHead.isKeepAlive
+        sent.removeAll()
+        sentBytes = 0
+        let out = ForwardedHeaders.downstreamResponse(upstreamHead, requestID: requestID, close: false, isHTTP2: downstream.isHTTP2)
+        downstream.writeResponseHead(out)
+        lastUpstreamRead = NIODeadline.now().uptimeNanoseconds
+        armReadTimer()
+    }
+
+    /// Asks the policy without spending budget, so a refused retry forwards the real answer.
+    private func wouldRetry(_ failure: AttemptFailure) -> Bool {
+        let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        var budget = loopState.budget
+        var rng = SystemRandomNumberGenerator()
+        let d = service.retryPolicy.decide(failure, attempt: attempt, method: head.method, replayable: replayable,
+                                           budgetAllows: { budget.tryRetry(nowNanos: now) }, random: &rng)
+        if case .retry(let after) = d { return deadlines.allowsAttempt(at: now, after: after.nanoseconds) }
+        return false
+    }
+
+    func upstreamResponseBody(_ body: ByteBuffer) {
+        guard !finished else { return }
+        lastUpstreamRead = NIODeadline.now().uptimeNanoseconds
+        downstream.writeResponseBody(body)
+        if !downstream.isWritable { connection?.pauseReads() }
+    }
+
+    func upstreamReadComplete() {
+        if responseStarted, !finished { downstream.flush() }
+    }
+
+    func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
+        guard !finished else { return }
+        finished = true
+        readTimer?.cancel()
+        endAttempt(reusable: upstreamKeepAlive && requestEndSent)
+        downstream.writeResponseEnd(trailers)
+    }
+
+    func upstreamFailed(_ error: UpstreamError) {
+        guard !finished else { return }
+        connection = nil  // already closed; nothing to release into the pool
+        if responseStarted {
+            finished = true
+            readTimer?.cancel()
+            endAttempt(reusable: false)
+            downstream.abort()
+            return
+        }
+        switch error {
+        case .malformedResponse:
+            // A broken upstream is not retried: it would most likely answer the same way.
+            finish(with: ProblemDetails(status: .badGateway, title: "Malformed upstream response", requestID: requestID))
+        default:
+            attemptFailed(.closedEarly, status: .badGateway, title: "Upstream closed the connection")
+        }
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable { downstream.resumeClientReads() } else { downstream.pauseClientReads() }
+    }
+
+    func armReadTimer() {
+        let timeout = service.upstream.timeouts.read.nanoseconds
+        readTimer = downstream.eventLoop.assumeIsolated().scheduleTask(
+            deadline: .uptimeNanoseconds(lastUpstreamRead + UInt64(timeout))
+        ) { [weak self] in
+            guard let self, !self.finished else { return }
+            let idle = NIODeadline.now().uptimeNanoseconds - self.lastUpstreamRead
+            if idle < UInt64(timeout) || !self.downstream.isWritable {
+                // A read came since, or the client is the slow side: not the upstream's fault.
+                if !self.downstream.isWritable { self.lastUpstreamRead = NIODeadline.now().uptimeNanoseconds }
+                self.armReadTimer()
+                return
+            }
+            self.finished = true
+            self.endAttempt(reusable: false)
+            self.downstream.abort()
+        }
+    }
+}

@@ -1,0 +1,361 @@
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+
+/// The client side of one HTTP/1.1 connection or one HTTP/2 stream: reads requests, applies
+/// the server's limits, routes each request on the current snapshot and hands it to an
+/// exchange, then writes the exchange's response back.
+///
+/// HTTP pipelining assistance is off in the pipeline (it cost 12%); this handler queues a
+/// pipelined request itself and stops reading until the response before it is done.
+final class ProxyHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let gate: APIGateLoop
+    let isHTTP2: Bool
+    let scheme: String
+    private(set) var context: ChannelHandlerContext!
+    private var exchange: RequestExchange?
+    /// A request head arrived and its end has not.
+    private var requestOpen = false
+    /// An exchange is answering and its response has not ended.
+    private var responseOpen = false
+    private var keepAlive = true
+    /// The current response's head was written: errors can no longer be answered, only cut.
+    private var responseHeadSent = false
+    private var closeAfterResponse = false
+    /// Request parts after an error answer, dropped until the request's end.
+    private var discardingBody = false
+    private var quiescing = false
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    private var readsPausedByExchange = false
+    private var pendingRead = false
+    private var servedRequests = 0
+    private var idleTimer: Scheduled<Void>?
+    private var bodyTimer: Scheduled<Void>?
+    private var lastBodyRead = NIODeadline.uptimeNanoseconds(0)
+    private var clientIP: String?
+
+    init(gate: APIGateLoop, isHTTP2: Bool, scheme: String) {
+        self.gate = gate
+        self.isHTTP2 = isHTTP2
+        self.scheme = scheme
+    }
+
+    var allocator: ByteBufferAllocator { context.channel.allocator }
+    var isWritable: Bool { context.channel.isWritable }
+    var eventLoop: EventLoop { context.eventLoop }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { connectionStarted() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        connectionStarted()
+        context.fireChannelActive()
+    }
+
+    private func connectionStarted() {
+        guard clientIP == nil else { return }
+        let address = isHTTP2 ? context.channel.parent?.remoteAddress : context.channel.remoteAddress
+        clientIP = address?.ipAddress ?? "unknown"
+        if !isHTTP2 { armIdleTimer(gate.snapshot.limits.clientHeaderTimeout, firstRequest: true) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if !queued.isEmpty || (responseOpen && !requestOpen) {
+            // A pipelined request while the previous response is still going: hold it.
+            queued.append(part)
+            return
+        }
+        handle(part)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart) {
+        switch part {
+        case .head(let head):
+            idleTimer?.cancel()
+            idleTimer = nil
+            startRequest(head)
+        case .body(let body):
+            guard requestOpen else { return }
+            if discardingBody { return }
+            lastBodyRead = .now()
+            exchange?.requestBody(body)
+        case .end(let trailers):
+            guard requestOpen else { return }
+            requestOpen = false
+            bodyTimer?.cancel()
+            bodyTimer = nil
+            if discardingBody {
+                discardingBody = false
+                if !responseOpen { afterResponse() }
+            } else {
+                exchange?.requestEnd(trailers)
+            }
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readsPausedByExchange || !queued.isEmpty {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        exchange?.clientWritabilityChanged(isWritable: context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        bodyTimer?.cancel()
+        let e = exchange
+        exchange = nil
+        e?.clientClosed()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // Graceful shutdown: finish what is in flight, then close.
+            quiescing = true
+            if !requestOpen, !responseOpen {
+                context.close(promise: nil)
+            } else {
+                closeAfterResponse = true
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Bad bytes from the client: answer if nothing was answered yet, then close. Other
+        // connections are untouched.
+        if let parse = error as? HTTPParserError, !responseOpen {
+            let status: HTTPResponseStatus = parse == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
+            let title = parse == .headerOverflow ? "Request header fields too large" : "Malformed HTTP request"
+            requestOpen = false
+            let e = exchange
+            exchange = nil
+            e?.clientClosed()
+            closeAfterResponse = true
+            respond(ProblemDetails(status: status, title: title))
+            return
+        }
+        context.close(promise: nil)
+    }
+
+    // MARK: Requests
+
+    private func startRequest(_ head: HTTPRequestHead) {
+        requestOpen = true
+        responseHeadSent = false
+        responseOpen = true
+        keepAlive = head.isKeepAlive && !quiescing
+        let snapshot = gate.snapshot
+        let limits = snapshot.limits
+        let requestID: String
+        if let given = head.headers.first(name: "x-request-id"), RequestIDGenerator.isAcceptable(given) {
+            requestID = given
+        } else {
+            requestID = gate.loop.nextRequestID()
+        }
+
+        if head.headers.count > limits.maxHeaders || headBytes(head) > limits.maxHeaderBytes {
+            return reject(ProblemDetails(status: .requestHeaderFieldsTooLarge, title: "Request header fields too large", requestID: requestID), close: true)
+        }
+        let routeRequest = RouteRequest(method: head.method, uri: head.uri, headers: head.headers)
+        let route: Route
+        let matchedLength: Int
+        switch snapshot.routes.match(routeRequest) {
+        case .route(let r, let length):
+            route = r
+            matchedLength = length
+        case .methodNotAllowed(let allow):
+            return reject(ProblemDetails(status: .methodNotAllowed, title: "Method not allowed", requestID: requestID, headers: [("allow", allow.joined(separator: ", "))]), close: false)
+        case .notFound:
+            return reject(ProblemDetails(status: .notFound, title: "No route matches this request", requestID: requestID), close: false)
+        }
+        if route.maxBodyBytes > 0, let length = head.headers.first(name: "content-length").flatMap({ Int($0) }), length > route.maxBodyBytes {
+            return reject(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(route.maxBodyBytes) bytes", requestID: requestID), close: true)
+        }
+        if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+            // Answered here, as nginx does: the upstream never sees `Expect`, and the client
+            // starts sending at once.
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            context.flush()
+        }
+
+        let service = snapshot.services[route.serviceIndex]
+        var uri = route.upstreamPath(routeRequest.path, matchedLength: matchedLength)
+        if let query = routeRequest.query { uri += "?" + query }
+        lastBodyRead = .now()
+        armBodyTimer()
+        if service.targets.first?.scheme == .builtin {
+            let upstreamHead = ForwardedHeaders.upstreamRequest(head, uri: uri, target: service.targets[0], preserveHost: route.preserveHost, requestID: requestID, clientIP: clientIP, scheme: scheme)
+            exchange = EchoExchange(downstream: self, upstreamHead: upstreamHead, requestID: requestID)
+            return
+        }
+        let proxy = ProxyExchange(
+            downstream: self, service: service, loopState: service.loopStates[gate.loop.index], loop: gate.loop,
+            route: route, head: head, uri: uri, requestID: requestID, clientIP: clientIP)
+        exchange = proxy
+        proxy.start()
+    }
+
+    private func headBytes(_ head: HTTPRequestHead) -> Int {
+        var n = head.uri.utf8.count + 16
+        for (name, value) in head.headers { n += name.utf8.count + value.utf8.count + 4 }
+        return n
+    }
+
+    /// Answers a request the gateway refuses before any upstream is involved.
+    private func reject(_ problem: ProblemDetails, close: Bool) {
+        if close { closeAfterResponse = true }
+        if requestOpen { discardingBody = true }
+        respond(problem)
+    }
+
+    // MARK: Responses (called by exchanges)
+
+    /// Answers with an RFC 9457 problem and ends the response.
+    func respond(_ problem: ProblemDetails) {
+        let body = problem.body(allocator: allocator)
+        let close = closeAfterResponse || !keepAlive
+        responseHeadSent = true
+        context.write(wrapOutboundOut(.head(problem.head(version: .http1_1, bodyLength: body.readableBytes, close: close && !isHTTP2))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        writeResponseEnd(nil)
+    }
+
+    /// Fails the exchange's request with a problem; if the client is still sending, the rest of
+    /// the body is dropped (HTTP/1 then closes the connection, since it cannot skip it cheaply).
+    func fail(_ problem: ProblemDetails) {
+        guard !responseHeadSent else { return abort() }
+        if requestOpen {
+            discardingBody = true
+            if !isHTTP2 { closeAfterResponse = true }
+        }
+        exchange = nil
+        respond(problem)
+    }
+
+    func writeResponseHead(_ head: HTTPResponseHead) {
+        var head = head
+        if (closeAfterResponse || !keepAlive), !isHTTP2, !head.headers.contains(name: "connection") {
+            head.headers.add(name: "connection", value: "close")
+        }
+        responseHeadSent = true
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    func writeResponseBody(_ body: ByteBuffer) {
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+    }
+
+    func flush() { context.flush() }
+
+    func writeResponseEnd(_ trailers: HTTPHeaders?) {
+        exchange = nil
+        responseOpen = false
+        if requestOpen, !discardingBody {
+            // The upstream answered before the client finished sending: drop the rest.
+            discardingBody = true
+            if !isHTTP2 { closeAfterResponse = true }
+        }
+        if closeAfterResponse || !keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { [context] _ in
+                context?.close(promise: nil)
+            }
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        if !requestOpen { afterResponse() }
+    }
+
+    /// The response ended mid-way (the upstream failed after its head): the client must see
+    /// an incomplete message, so the connection (or stream) is closed, never completed.
+    func abort() {
+        exchange = nil
+        responseOpen = false
+        context.close(promise: nil)
+    }
+
+    func pauseClientReads() { readsPausedByExchange = true }
+
+    func resumeClientReads() {
+        readsPausedByExchange = false
+        if pendingRead, queued.isEmpty {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    /// Both the request and its response are done: serve a queued request or wait for the next.
+    private func afterResponse() {
+        servedRequests += 1
+        readsPausedByExchange = false
+        if isHTTP2 { return }
+        while !queued.isEmpty, !responseOpen || requestOpen {
+            handle(queued.removeFirst())
+        }
+        if queued.isEmpty, !requestOpen, !responseOpen {
+            armIdleTimer(gate.snapshot.limits.keepaliveTimeout, firstRequest: false)
+            if pendingRead {
+                pendingRead = false
+                context.read()
+            }
+        }
+    }
+
+    // MARK: Timers
+
+    private func armIdleTimer(_ timeout: Duration, firstRequest: Bool) {
+        idleTimer?.cancel()
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [weak self] in
+            guard let self, !self.requestOpen, !self.responseOpen else { return }
+            if firstRequest {
+                // Slow or silent client: no complete request head within the header timeout.
+                self.closeAfterResponse = true
+                self.responseOpen = true
+                self.respond(ProblemDetails(status: .requestTimeout, title: "Request head not received in time"))
+            } else {
+                self.context.close(promise: nil)
+            }
+        }
+    }
+
+    private func armBodyTimer() {
+        let timeout = gate.snapshot.limits.clientBodyTimeout.nanoseconds
+        bodyTimer?.cancel()
+        bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastBodyRead + .nanoseconds(timeout)) { [weak self] in
+            guard let self, self.requestOpen else { return }
+            let idle = NIODeadline.now().uptimeNanoseconds - self.lastBodyRead.uptimeNanoseconds
+            if self.readsPausedByExchange || idle < UInt64(timeout) {
+                // Waiting on the upstream is not the client's fault; or a read came since.
+                if self.readsPausedByExchange { self.lastBodyRead = .now() }
+                self.armBodyTimer()
+                return
+            }
+            let e = self.exchange
+            self.exchange = nil
+            e?.clientClosed()
+            if self.responseOpen {
+                self.closeAfterResponse = true
+                self.fail(ProblemDetails(status: .requestTimeout, title: "Request body not received in time"))
+            } else {
+                self.context.close(promise: nil)
+            }
+        }
+    }
+}

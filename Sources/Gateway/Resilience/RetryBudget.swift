@@ -1,0 +1,41 @@
+/// Limits retries to a share of requests, as Envoy's and Finagle's retry budgets do, so a
+/// failing upstream sees at most `1 + ratio` times its normal load instead of `1 + attempts`.
+/// A small reserve per second lets a quiet service still retry. Time comes from the caller.
+public struct RetryBudget: Sendable {
+    public let ratio: Double
+    public let minPerSecond: Int
+    private var balance: Double = 0
+    private var reserveSecond: Int64 = .min
+    private var reserveLeft = 0
+    /// The most banked retries: a long quiet period cannot bank a retry storm.
+    private let cap: Double
+
+    public init(ratio: Double, minPerSecond: Int) {
+        self.ratio = ratio
+        self.minPerSecond = minPerSecond
+        self.cap = max(10, ratio * 1000)
+    }
+
+    /// Every first attempt earns `ratio` of a retry.
+    public mutating func recordRequest() {
+        balance = min(balance + ratio, cap)
+    }
+
+    /// Takes one retry if the budget allows; `nowNanos` is a monotonic time.
+    public mutating func tryRetry(nowNanos: Int64) -> Bool {
+        let second = nowNanos / 1_000_000_000
+        if second != reserveSecond {
+            reserveSecond = second
+            reserveLeft = minPerSecond
+        }
+        if reserveLeft > 0 {
+            reserveLeft -= 1
+            return true
+        }
+        if balance >= 1 {
+            balance -= 1
+            return true
+        }
+        return false
+    }
+}

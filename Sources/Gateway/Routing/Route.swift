@@ -1,0 +1,106 @@
+import GatewayCore
+import NIOHTTP1
+
+/// One compiled route: its conditions and how it rewrites the path. Immutable, shared by every
+/// event loop through the route table snapshot.
+public final class Route: Sendable {
+    public let name: String
+    /// Index of the service in the snapshot.
+    public let serviceIndex: Int
+    /// Allowed methods; nil allows all.
+    let methods: Set<String>?
+    let hosts: [HostPattern]
+    let headers: [HeaderCondition]
+    let query: [QueryCondition]
+    public let stripPath: Bool
+    public let rewritePrefix: String?
+    public let preserveHost: Bool
+    /// 0: no limit.
+    public let maxBodyBytes: Int
+    /// How many of method/host/header/query conditions this route sets: more wins a tie.
+    let specificity: Int
+    /// Position in the config, the last tie-breaker.
+    let order: Int
+
+    init(config: RouteConfig, name: String, serviceIndex: Int, order: Int, serverMaxBody: Int) {
+        self.name = name
+        self.serviceIndex = serviceIndex
+        self.methods = config.methods.isEmpty ? nil : Set(config.methods)
+        self.hosts = config.hosts.map(HostPattern.init)
+        self.headers = config.headers.map { c in
+            HeaderCondition(name: c.name, values: c.values.map { ValuePattern($0, caseInsensitive: true) })
+        }
+        self.query = config.query.map { c in
+            QueryCondition(name: c.name, values: c.values.map { ValuePattern($0, caseInsensitive: false) })
+        }
+        self.stripPath = config.stripPath
+        self.rewritePrefix = config.rewritePrefix
+        self.preserveHost = config.preserveHost
+        self.maxBodyBytes = config.maxBodyBytes > 0 ? config.maxBodyBytes : serverMaxBody
+        self.specificity = (methods == nil ? 0 : 1) + (hosts.isEmpty ? 0 : 1) + headers.count + query.count
+        self.order = order
+    }
+
+    /// Whether everything but the path and the method matches.
+    func matchesConditions(_ request: RouteRequest) -> Bool {
+        if !hosts.isEmpty {
+            guard let host = request.host, hosts.contains(where: { $0.matches(host) }) else { return false }
+        }
+        for h in headers where !h.matches(request.headers) { return false }
+        if !query.isEmpty {
+            let parsed = QueryString.parse(request.query ?? "")
+            for q in query where !q.matches(parsed) { return false }
+        }
+        return true
+    }
+
+    func allows(_ method: HTTPMethod) -> Bool { methods?.contains(method.rawValue) ?? true }
+
+    /// The path to send upstream, before the target's base path: `path` is the normalized
+    /// request path and `matchedLength` how much of it the route's path matched as a prefix.
+    func upstreamPath(_ path: Substring, matchedLength: Int) -> String {
+        guard stripPath || rewritePrefix != nil else { return String(path) }
+        let rest = path.utf8.dropFirst(matchedLength)
+        let restString = Substring(rest)
+        let prefix = rewritePrefix ?? "/"
+        if restString.isEmpty { return prefix }
+        if prefix.hasSuffix("/") {
+            return restString.hasPrefix("/") ? prefix + restString.dropFirst() : prefix + restString
+        }
+        return restString.hasPrefix("/") ? prefix + restString : prefix + "/" + restString
+    }
+}
+
+/// What the router looks at: parsed once per request from the head.
+public struct RouteRequest {
+    public var method: HTTPMethod
+    /// Normalized path, without the query.
+    public var path: Substring
+    public var query: Substring?
+    /// Lower-cased, without the port.
+    public var host: Substring?
+    public var headers: HTTPHeaders
+
+    public init(method: HTTPMethod, uri: String, headers: HTTPHeaders) {
+        self.method = method
+        self.headers = headers
+        if let q = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            self.path = PathNormalizer.normalize(uri[..<q])
+            self.query = uri[uri.index(after: q)...]
+        } else {
+            self.path = PathNormalizer.normalize(uri[...])
+            self.query = nil
+        }
+        if let rawHost = headers.first(name: "host") {
+            var h = Substring(rawHost.lowercased())
+            if h.hasPrefix("[") {
+                if let close = h.firstIndex(of: "]") { h = h[...close] }
+            } else if let colon = h.lastIndex(of: ":") {
+                h = h[..<colon]
+            }
+            self.host = h
+        } else {
+            self.host = nil
+        }
+    }
+}

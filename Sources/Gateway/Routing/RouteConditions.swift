@@ -1,0 +1,110 @@
+import Foundation
+import NIOHTTP1
+
+/// A host pattern: `api.example.com` or `*.example.com` (any subdomain, never the apex).
+struct HostPattern: Sendable {
+    let exact: String?
+    /// `.example.com` for `*.example.com`.
+    let suffix: String?
+
+    init(_ text: String) {
+        let lower = text.lowercased()
+        if lower.hasPrefix("*.") {
+            exact = nil
+            suffix = String(lower.dropFirst(1))
+        } else {
+            exact = lower
+            suffix = nil
+        }
+    }
+
+    /// `host` is already lower-cased and stripped of its port.
+    func matches(_ host: Substring) -> Bool {
+        if let exact { return host == exact }
+        guard let suffix else { return false }
+        return host.count > suffix.count && host.hasSuffix(suffix)
+    }
+}
+
+/// One value a header or query parameter may have: a literal or a `~regex`.
+struct ValuePattern: @unchecked Sendable {
+    // NSRegularExpression is immutable and documented as thread-safe once built.
+    let literal: String?
+    let regex: NSRegularExpression?
+    let caseInsensitive: Bool
+
+    init(_ text: String, caseInsensitive: Bool) {
+        self.caseInsensitive = caseInsensitive
+        if text.hasPrefix("~") {
+            literal = nil
+            regex = try? NSRegularExpression(pattern: String(text.dropFirst()))
+        } else {
+            literal = caseInsensitive ? text.lowercased() : text
+            regex = nil
+        }
+    }
+
+    func matches(_ value: String) -> Bool {
+        if let literal {
+            return caseInsensitive ? value.lowercased() == literal : value == literal
+        }
+        guard let regex else { return false }
+        return regex.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
+    }
+}
+
+/// A header condition: the request must carry the header with one of the values.
+struct HeaderCondition: Sendable {
+    let name: String
+    let values: [ValuePattern]
+
+    func matches(_ headers: HTTPHeaders) -> Bool {
+        for value in headers[name] where values.contains(where: { $0.matches(value) }) {
+            return true
+        }
+        return false
+    }
+}
+
+/// A query-parameter condition.
+struct QueryCondition: Sendable {
+    let name: String
+    let values: [ValuePattern]
+
+    func matches(_ query: [(String, String)]) -> Bool {
+        query.contains { pair in pair.0 == name && values.contains { $0.matches(pair.1) } }
+    }
+}
+
+/// Query-string parsing for routes that test parameters (only those routes pay for it).
+enum QueryString {
+    static func parse(_ query: Substring) -> [(String, String)] {
+        query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(kv[0]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(kv[0])
+            let raw = kv.count > 1 ? String(kv[1]) : ""
+            return (key, raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? raw)
+        }
+    }
+}
+
+/// Path normalization before matching: what is matched is what is forwarded, so
+/// `/public/../admin` can never match `/public` and reach `/admin`.
+enum PathNormalizer {
+    /// Removes `.` and `..` segments (RFC 3986 §5.2.4) and collapses repeated slashes.
+    /// Returns the input unchanged in the common case, without allocating.
+    static func normalize(_ path: Substring) -> Substring {
+        guard path.contains("/.") || path.contains("//") || path.contains("%2") else { return path }
+        var out: [Substring] = []
+        let decoded = path.replacingOccurrences(of: "%2e", with: ".", options: .caseInsensitive)
+        for segment in decoded.split(separator: "/", omittingEmptySubsequences: true) {
+            switch segment {
+            case ".": continue
+            case "..": _ = out.popLast()
+            default: out.append(segment)
+            }
+        }
+        let trailing = path.hasSuffix("/") && !out.isEmpty ? "/" : ""
+        return Substring("/" + out.joined(separator: "/") + trailing)
+    }
+}

@@ -1,0 +1,86 @@
+/// The effective config (every default filled in) as JSON, for `GET /admin/config`.
+/// Secrets never appear: `${VAR}` values were substituted at load time, so any field that can
+/// hold a secret is redacted here by name.
+extension GatewayConfig {
+    public var effectiveJSON: JSONValue {
+        .object([
+            ("server", .object([
+                ("listen", .string(server.listen)),
+                ("event_loops", .int(server.eventLoops)),
+                ("h2c", .bool(server.h2c)),
+                ("tls", server.tls.map { .object([("certificate", .string($0.certificate)), ("key", .string("[redacted]"))]) } ?? .null),
+                ("limits", .object([
+                    ("max_header_bytes", .int(server.limits.maxHeaderBytes)),
+                    ("max_headers", .int(server.limits.maxHeaders)),
+                    ("max_body_bytes", .int(server.limits.maxBodyBytes)),
+                    ("client_header_timeout", .string(ConfigDuration.format(server.limits.clientHeaderTimeout))),
+                    ("client_body_timeout", .string(ConfigDuration.format(server.limits.clientBodyTimeout))),
+                    ("keepalive_timeout", .string(ConfigDuration.format(server.limits.keepaliveTimeout))),
+                ])),
+                ("shutdown_grace", .string(ConfigDuration.format(server.shutdownGrace))),
+            ])),
+            ("admin", .object([("listen", .string(admin.listen)), ("enabled", .bool(admin.enabled))])),
+            ("reload", .object([("watch", .bool(reload.watch)), ("interval", .string(ConfigDuration.format(reload.interval)))])),
+            ("services", .array(services.map(\.effectiveJSON))),
+        ])
+    }
+}
+
+extension ServiceConfig {
+    var effectiveJSON: JSONValue {
+        let u = upstream
+        let hash: JSONValue
+        switch u.hashOn {
+        case .header(let h)?: hash = .object([("header", .string(h))])
+        case .cookie(let c)?: hash = .object([("cookie", .string(c))])
+        case .clientIP?: hash = .object([("client_ip", .bool(true))])
+        case nil: hash = .null
+        }
+        var on: [JSONValue] = []
+        if u.retries.on.connect { on.append(.string("connect")) }
+        if u.retries.on.timeout { on.append(.string("timeout")) }
+        on += u.retries.on.statuses.sorted().map { .string(String($0)) }
+        return .object([
+            ("name", .string(name)),
+            ("upstream", .object([
+                ("targets", .array(u.targets.map { .object([("url", .string(Self.redactURL($0.url))), ("weight", .int($0.weight))]) })),
+                ("balance", .string(u.balance.rawValue)),
+                ("hash_on", hash),
+                ("pool", .object([("max_connections", .int(u.pool.maxConnections)), ("idle_timeout", .string(ConfigDuration.format(u.pool.idleTimeout)))])),
+                ("timeouts", .object([
+                    ("connect", .string(ConfigDuration.format(u.timeouts.connect))),
+                    ("per_try", .string(ConfigDuration.format(u.timeouts.perTry))),
+                    ("total", .string(ConfigDuration.format(u.timeouts.total))),
+                    ("read", .string(ConfigDuration.format(u.timeouts.read))),
+                ])),
+                ("retries", .object([
+                    ("attempts", .int(u.retries.attempts)),
+                    ("on", .array(on)),
+                    ("backoff", .object([("base", .string(ConfigDuration.format(u.retries.backoffBase))), ("max", .string(ConfigDuration.format(u.retries.backoffMax)))])),
+                    ("budget", .object([("ratio", .double(u.retries.budgetRatio)), ("min_per_second", .int(u.retries.budgetMinPerSecond))])),
+                    ("buffer_bytes", .int(u.retries.bufferBytes)),
+                ])),
+            ])),
+            ("routes", .array(routes.map { r in
+                .object([
+                    ("name", .string(r.name)),
+                    ("paths", .array(r.paths.map { .string($0) })),
+                    ("methods", .array(r.methods.map { .string($0) })),
+                    ("hosts", .array(r.hosts.map { .string($0) })),
+                    ("headers", .object(r.headers.map { ($0.name, .array($0.values.map { .string($0) })) })),
+                    ("query", .object(r.query.map { ($0.name, .array($0.values.map { .string($0) })) })),
+                    ("strip_path", .bool(r.stripPath)),
+                    ("rewrite_prefix", r.rewritePrefix.map { .string($0) } ?? .null),
+                    ("preserve_host", .bool(r.preserveHost)),
+                    ("max_body_bytes", .int(r.maxBodyBytes)),
+                ])
+            })),
+        ])
+    }
+
+    /// `http://user:secret@host` loses its credentials.
+    static func redactURL(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
+        return String(url[..<scheme.upperBound]) + "[redacted]" + String(url[at...])
+    }
+}

@@ -1,0 +1,46 @@
+import NIOCore
+import NIOHTTP1
+
+/// An RFC 9457 problem: the body of every error the gateway itself answers on REST routes and
+/// the admin API. The title is safe to show; details go to the log, never to the client.
+public struct ProblemDetails: Sendable {
+    public var status: HTTPResponseStatus
+    public var title: String
+    public var detail: String?
+    public var requestID: String?
+    /// Extra headers (`Allow`, `Retry-After`, ...).
+    public var headers: [(String, String)] = []
+
+    public init(status: HTTPResponseStatus, title: String? = nil, detail: String? = nil, requestID: String? = nil, headers: [(String, String)] = []) {
+        self.status = status
+        self.title = title ?? status.reasonPhrase
+        self.detail = detail
+        self.requestID = requestID
+        self.headers = headers
+    }
+
+    public func body(allocator: ByteBufferAllocator) -> ByteBuffer {
+        var fields: [(String, JSONValue)] = [
+            ("type", .string("about:blank")),
+            ("title", .string(title)),
+            ("status", .int(Int(status.code))),
+        ]
+        if let detail { fields.append(("detail", .string(detail))) }
+        if let requestID { fields.append(("request_id", .string(requestID))) }
+        var buffer = allocator.buffer(capacity: 128)
+        JSONValue.object(fields).write(to: &buffer)
+        return buffer
+    }
+
+    /// The response head for `body`, with `Content-Length` so keep-alive survives.
+    public func head(version: HTTPVersion, bodyLength: Int, close: Bool) -> HTTPResponseHead {
+        var h = HTTPHeaders()
+        h.reserveCapacity(5 + headers.count)
+        h.add(name: "content-type", value: "application/problem+json")
+        h.add(name: "content-length", value: String(bodyLength))
+        if let requestID { h.add(name: "x-request-id", value: requestID) }
+        for (n, v) in headers { h.add(name: n, value: v) }
+        if close, version.major == 1 { h.add(name: "connection", value: "close") }
+        return HTTPResponseHead(version: version, status: status, headers: h)
+    }
+}

@@ -1,0 +1,145 @@
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+
+/// Binds the data-plane port and sets up each connection: TLS with ALPN (h2, http/1.1) when a
+/// certificate is configured; otherwise HTTP/1.1, and h2c with prior knowledge detected from
+/// the connection preface. The gate's handler then sees one request stream per HTTP/1.1
+/// connection or HTTP/2 stream.
+public final class DataPlaneListener: Sendable {
+    let server: ServerConfig
+    let loops: LoopContexts
+    let gate: any HTTPGate
+    let quiesce: ServerQuiescingHelper
+    private let tls: NIOSSLContext?
+
+    public init(server: ServerConfig, group: EventLoopGroup, loops: LoopContexts, gate: any HTTPGate) throws {
+        self.server = server
+        self.loops = loops
+        self.gate = gate
+        self.quiesce = ServerQuiescingHelper(group: group)
+        if let files = server.tls {
+            var c = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: files.key, format: .pem)))
+            c.applicationProtocols = ["h2", "http/1.1"]
+            self.tls = try NIOSSLContext(configuration: c)
+        } else {
+            self.tls = nil
+        }
+    }
+
+    /// Binds and returns the server channel (its `localAddress` has the real port when 0 was asked).
+    public func bind(group: EventLoopGroup) async throws -> Channel {
+        guard let hp = HostPort.parse(server.listen) else { throw ListenerError.badAddress(server.listen) }
+        let quiesce = self.quiesce
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try self.configure(channel) }
+            }
+        return try await bootstrap.bind(host: hp.host, port: hp.port).get()
+    }
+
+    private func configure(_ channel: Channel) throws {
+        let loop = loops.context(for: channel.eventLoop)
+        if let tls {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+            _ = channel.configureHTTP2SecureUpgrade(
+                h2ChannelConfigurator: { [self] ch in ch.eventLoop.makeCompletedFuture { try self.configureHTTP2(ch, loop: loop, scheme: "https") } },
+                http1ChannelConfigurator: { [self] ch in ch.eventLoop.makeCompletedFuture { try self.configureHTTP1(ch, loop: loop, scheme: "https") } })
+        } else if server.h2c {
+            try channel.pipeline.syncOperations.addHandler(
+                PrefaceSniffer { [self] ch, isH2 in
+                    if isH2 { try self.configureHTTP2(ch, loop: loop, scheme: "http") } else { try self.configureHTTP1(ch, loop: loop, scheme: "http") }
+                })
+        } else {
+            try configureHTTP1(channel, loop: loop, scheme: "http")
+        }
+    }
+
+    private func configureHTTP1(_ channel: Channel, loop: LoopContext, scheme: String) throws {
+        let sync = channel.pipeline.syncOperations
+        // Pipelining assistance off: it cost 12% per request; the gate's handler queues
+        // pipelined requests itself. Error handling off: the handler answers parse errors
+        // (400, 431) in the gateway's own error format.
+        try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+        try sync.addHandler(gate.makeHandler(on: loop, isHTTP2: false, scheme: scheme))
+    }
+
+    private func configureHTTP2(_ channel: Channel, loop: LoopContext, scheme: String) throws {
+        let gate = self.gate
+        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: .init(), streamConfiguration: .init(),
+            inboundStreamInitializer: { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try stream.pipeline.syncOperations.addHandler(gate.makeHandler(on: loop, isHTTP2: true, scheme: scheme))
+            }
+        })
+    }
+
+    /// Stops accepting and asks every connection to finish its in-flight request and close.
+    /// The future completes when all connections are closed.
+    public func quiesce(on loop: EventLoop) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        quiesce.initiateShutdown(promise: promise)
+        return promise.futureResult
+    }
+}
+
+public enum ListenerError: Error, CustomStringConvertible {
+    case badAddress(String)
+
+    public var description: String {
+        switch self {
+        case .badAddress(let a): return "cannot listen on \"\(a)\": expected host:port"
+        }
+    }
+}
+
+/// Looks at a new cleartext connection's first bytes: the HTTP/2 connection preface means h2c
+/// with prior knowledge, anything else HTTP/1.1. Then it configures the pipeline, passes the
+/// bytes on and removes itself.
+final class PrefaceSniffer: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    private let configure: (Channel, Bool) throws -> Void
+    private var buffered: ByteBuffer?
+
+    init(configure: @escaping (Channel, Bool) throws -> Void) {
+        self.configure = configure
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        if buffered == nil { buffered = incoming } else { buffered!.writeBuffer(&incoming) }
+        let bytes = buffered!.readableBytesView
+        let n = min(bytes.count, Self.preface.count)
+        let isPrefix = bytes.prefix(n).elementsEqual(Self.preface.prefix(n))
+        if isPrefix, n < Self.preface.count { return }  // not enough yet to tell
+        do {
+            try configure(context.channel, isPrefix)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        let data = buffered!
+        buffered = nil
+        context.fireChannelRead(wrapInboundOut(data))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+/// A gate whose routes come from the config and can be swapped while serving.
+public protocol ReloadableGate: HTTPGate {
+    /// Swaps in `config`; completes once every event loop serves it.
+    func apply(_ config: GatewayConfig) -> EventLoopFuture<Void>
+}
+
+/// The addresses the gateway listens on, once bound (useful when port 0 was asked).
+public struct BoundAddresses: Sendable {
+    public var data: SocketAddress
+    public var admin: SocketAddress?
+}
+
+/// The running gateway as one `Service`: binds the listeners, reloads the config when its file
+/// changes or on SIGHUP, and on graceful shutdown stops accepting, lets in-flight requests
+/// finish up to `shutdown_grace`, then returns.
+public final class GatewayServer: Service, Sendable {
+    public let state: GatewayState
+    let configPath: String?
+    let group: EventLoopGroup
+    public let loops: LoopContexts
+    let gate: any ReloadableGate
+    let logger: Logger
+    let onBound: @Sendable (BoundAddresses) -> Void
+
+    public init(
+        config: GatewayConfig, configPath: String?, group: EventLoopGroup, logger: Logger,
+        makeGate: (LoopContexts, GatewayConfig) -> any ReloadableGate,
+        onBound: @escaping @Sendable (BoundAddresses) -> Void = { _ in }
+    ) {
+        self.state = GatewayState(config: config)
+        self.configPath = configPath
+        self.group = group
+        self.loops = LoopContexts(group: group)
+        self.gate = makeGate(loops, config)
+        self.logger = logger
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        let config = state.config
+        let data = try DataPlaneListener(server: config.server, group: group, loops: loops, gate: gate)
+        let dataChannel = try await data.bind(group: group)
+        var adminChannel: Channel?
+        if config.admin.enabled {
+            adminChannel = try await AdminListener(listen: config.admin.listen, state: state).bind(group: group)
+        }
+        state.markReady()
+        logger.info("listening", metadata: [
+            "data": "\(dataChannel.localAddress?.hostPort ?? "?")",
+            "admin": "\(adminChannel?.localAddress?.hostPort ?? "off")",
+        ])
+        onBound(BoundAddresses(data: dataChannel.localAddress!, admin: adminChannel?.localAddress))
+
+        await withTaskGroup(of: Void.self) { tasks in
+            if let path = configPath {
+                if config.reload.watch {
+                    tasks.addTask { await self.watch(path: path, every: config.reload.interval) }
+                }
+                tasks.addTask { await self.reloadOnSIGHUP(path: path) }
+            }
+            tasks.addTask { try? await gracefulShutdown() }
+            await tasks.next()  // graceful shutdown (or cancellation)
+            tasks.cancelAll()
+        }
+
+        logger.info("shutting down: draining in-flight requests", metadata: ["grace": "\(ConfigDuration.format(config.server.shutdownGrace))"])
+        let drained = data.quiesce(on: group.any())
+        let grace = config.server.shutdownGrace
+        let finished = await withTaskGroup(of: Bool.self) { race in
+            race.addTask { (try? await drained.get()) != nil }
+            race.addTask { try? await Task.sleep(for: grace); return false }
+            let first = await race.next() ?? false
+            race.cancelAll()
+            return first
+        }
+        if !finished { logger.warning("shutdown grace elapsed; closing remaining connections") }
+        try? await adminChannel?.close()
+        for loop in loops.all { try? await loop.eventLoop.submit { loop.shutdownPools() }.get() }
+    }
+
+    /// Loads the file again and applies it if valid; keeps the current config otherwise.
+    @discardableResult
+    public func reload(path: String) async -> Bool {
+        do {
+            let config = try GatewayConfig.load(path: path)
+            let old = state.config
+            if config.server.listen != old.server.listen || config.admin.listen != old.admin.listen || config.server.tls != old.server.tls || config.server.eventLoops != old.server.eventLoops {
+                logger.warning("listener settings changed in the config; they apply after a restart", metadata: ["config": "\(path)"])
+            }
+            try await gate.apply(config).get()
+            state.applied(config)
+            logger.info("config reloaded", metadata: ["config": "\(path)", "services": "\(config.services.count)"])
+            return true
+        } catch let problems as ConfigProblems {
+            state.rejected(problems.description)
+            logger.error("config reload refused; the previous config keeps serving", metadata: [
+                "config": "\(path)", "problems": .array(problems.problems.map { .string($0.description) }),
+            ])
+            return false
+        } catch {
+            state.rejected("\(error)")
+            logger.error("config reload failed; the previous config keeps serving", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    private func watch(path: String, every interval: Duration) async {
+        var last = FileFingerprint(path: path)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if Task.isCancelled { return }
+            let now = FileFingerprint(path: path)
+            if now != last {
+                last = now
+                await reload(path: path)
+            }
+        }
+    }
+
+    private func reloadOnSIGHUP(path: String) async {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals {
+            if Task.isCancelled { return }
+            logger.info("SIGHUP: reloading config", metadata: ["config": "\(path)"])
+            await reload(path: path)
+        }
+    }
+}
+
+/// What identifies a version of a file without reading it: modification time, size and inode
+/// (editors that save by rename change the inode). The content hash catches same-second edits
+/// of the same size.
+struct FileFingerprint: Equatable {
+    var modified: Date?
+    var size: Int?
+    var inode: Int?
+    var contentHash: Int?
+
+    init(path: String) {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        modified = attributes?[.modificationDate] as? Date
+        size = (attributes?[.size] as? NSNumber)?.intValue
+        inode = (attributes?[.systemFileNumber] as? NSNumber)?.intValue
+        contentHash = (try? Data(contentsOf: URL(fileURLWithPath: path))).map { $0.hashValue }
+    }
+}
+
+extension SocketAddress {
+    /// `host:port`, IPv6 bracketed.
+    public var hostPort: String {
+        let ip = ipAddress ?? "?"
+        return ip.contains(":") ? "[\(ip)]:\(port ?? 0)" : "\(ip):\(port ?? 0)"
+    }
+}

@@ -1,0 +1,81 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOSSL
+
+/// What each event loop owns: its upstream pools and its request-id counter. The data plane
+/// never shares mutable state across loops, so a request takes no lock and makes no hop.
+public final class LoopContext: @unchecked Sendable {
+    // @unchecked: every mutable field is touched only on `eventLoop` (checked in debug builds).
+    public let index: Int
+    public let eventLoop: EventLoop
+    private var pools: [UpstreamPoolKey: UpstreamPool] = [:]
+    private var requestIDs: RequestIDGenerator
+    private let tls: TLSClientContexts
+
+    init(index: Int, eventLoop: EventLoop, tls: TLSClientContexts) {
+        self.index = index
+        self.eventLoop = eventLoop
+        self.requestIDs = RequestIDGenerator(loopIndex: index)
+        self.tls = tls
+    }
+
+    /// The pool for `key` on this loop, made on first use.
+    public func pool(for key: UpstreamPoolKey) -> UpstreamPool {
+        eventLoop.preconditionInEventLoop()
+        if let pool = pools[key] { return pool }
+        let ssl = key.target.scheme == .https ? tls.context() : nil
+        let pool = UpstreamPool(key: key, eventLoop: eventLoop, sslContext: ssl)
+        pools[key] = pool
+        return pool
+    }
+
+    /// A new request id.
+    public func nextRequestID() -> String {
+        requestIDs.next()
+    }
+
+    /// Open connections across this loop's pools (for tests and the admin API).
+    public var upstreamConnectionCount: Int { pools.values.reduce(0) { $0 + $1.connectionCount } }
+
+    /// Closes idle upstream connections and refuses new leases.
+    public func shutdownPools() {
+        eventLoop.preconditionInEventLoop()
+        for pool in pools.values { pool.shutdown() }
+    }
+}
+
+/// The loop contexts of one event loop group, found by loop.
+public final class LoopContexts: Sendable {
+    public let all: [LoopContext]
+    private let byLoop: [ObjectIdentifier: LoopContext]
+
+    public init(group: EventLoopGroup) {
+        let tls = TLSClientContexts()
+        var all: [LoopContext] = []
+        for (i, loop) in group.makeIterator().enumerated() {
+            all.append(LoopContext(index: i, eventLoop: loop, tls: tls))
+        }
+        self.all = all
+        self.byLoop = Dictionary(uniqueKeysWithValues: all.map { (ObjectIdentifier($0.eventLoop), $0) })
+    }
+
+    public func context(for loop: EventLoop) -> LoopContext {
+        guard let c = byLoop[ObjectIdentifier(loop)] else {
+            preconditionFailure("event loop \(loop) is not part of this gateway's group")
+        }
+        return c
+    }
+}
+
+/// One TLS client context for all upstream pools: building one loads the trust store, which is
+/// slow, and a context is safe to share.
+final class TLSClientContexts: Sendable {
+    private let shared = NIOLockedValueBox<NIOSSLContext?>(nil)
+
+    func context() -> NIOSSLContext? {
+        shared.withLockedValue { ctx in
+            if ctx == nil { ctx = try? NIOSSLContext(configuration: .makeClientConfiguration()) }
+            return ctx
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import GatewayCore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// `triplegate serve [--config FILE]`: runs the gateway until SIGTERM or SIGINT.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway (the built-in quick-start config when no file is given).")
+
+    @Option(name: .shortAndLong, help: "The config file; watched and reloaded on change or SIGHUP.")
+    var config: String?
+
+    @Option(help: "Write the bound addresses as JSON to this file once listening (for scripts and tests).")
+    var readyFile: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = JSONLogHandler(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "triplegate")
+        let gatewayConfig: GatewayConfig
+        do {
+            if let config {
+                gatewayConfig = try GatewayConfig.load(path: config)
+            } else {
+                gatewayConfig = try GatewayConfig.parse(yaml: QuickStart.yaml, source: "built-in quick-start config")
+            }
+        } catch {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            throw ExitCode(1)
+        }
+        let threads = gatewayConfig.server.eventLoops > 0 ? gatewayConfig.server.eventLoops : System.coreCount
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let readyFile = self.readyFile
+        let server = GatewayServer(
+            config: gatewayConfig, configPath: config, group: group, logger: logger,
+            makeGate: { loops, config in APIGate(loops: loops, config: config) },
+            onBound: { addresses in
+                guard let readyFile else { return }
+                let json = JSONValue.object([
+                    ("data", .string(addresses.data.hostPort)),
+                    ("admin", addresses.admin.map { .string($0.hostPort) } ?? .null),
+                    ("pid", .int(Int(ProcessInfo.processInfo.processIdentifier))),
+                ])
+                try? json.text.write(toFile: readyFile, atomically: true, encoding: .utf8)
+            })
+        let services = ServiceGroup(configuration: .init(
+            services: [.init(service: server)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await services.run()
+        } catch {
+            logger.error("gateway stopped", metadata: ["error": "\(error)"])
+            try? await group.shutdownGracefully()
+            throw ExitCode(1)
+        }
+        try? await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Triplegate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "triplegate",
+        abstract: "An API, AI and MCP gateway.",
+        subcommands: [Serve.self, Check.self],
+        defaultSubcommand: Serve.self)
+}
