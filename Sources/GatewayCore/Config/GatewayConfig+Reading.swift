@@ -17,7 +17,8 @@ extension ServerConfig {
         eventLoops = o["event_loops"].int(min: 0, max: 256) ?? eventLoops
         h2c = o["h2c"].bool() ?? h2c
         tls = o["tls"].object { t -> TLSFiles? in
-            guard let cert = t["certificate"].requiredString(), let key = t["key"].requiredString() else { return nil }
+            let cert = t["certificate"].requiredString(), key = t["key"].requiredString()
+            guard let cert, let key else { return nil }
             return TLSFiles(certificate: cert, key: key)
         } ?? nil
         if let l = o["limits"].object({ ServerLimits(reading: $0) }) { limits = l }
@@ -85,8 +86,10 @@ extension UpstreamConfig {
         if t.isAbsent { t.problem("is required") }
         targets = t.list { r in
             r.object { x -> TargetConfig? in
-                guard let url = x["url"].requiredString() else { return nil }
-                return TargetConfig(url: url, weight: x["weight"].int(min: 0, max: 65_535) ?? 100)
+                // Read every key before deciding, so each is checked and none is called unknown.
+                let url = x["url"].requiredString()
+                let weight = x["weight"].int(min: 0, max: 65_535) ?? 100
+                return url.map { TargetConfig(url: $0, weight: weight) }
             } ?? nil
         } ?? []
         balance = o["balance"].oneOf(BalanceAlgorithm.self) ?? balance

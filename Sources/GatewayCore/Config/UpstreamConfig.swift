@@ -22,6 +22,11 @@ public struct TargetConfig: Sendable, Equatable {
     public var url: String
     /// Share of traffic relative to the other targets. Default 100; 0 sends nothing (drain).
     public var weight: Int = 100
+
+    public init(url: String, weight: Int = 100) {
+        self.url = url
+        self.weight = weight
+    }
 }
 
 /// Load-balancing algorithms.

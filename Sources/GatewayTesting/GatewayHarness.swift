@@ -1,0 +1,63 @@
+import Gateway
+import GatewayCore
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Runs the API gate in-process on 127.0.0.1 with an ephemeral port, for live tests. The
+/// harness waits for the listener to be bound (no sleeps) and reports its address.
+public final class GatewayHarness: Sendable {
+    public let group: MultiThreadedEventLoopGroup
+    public let server: GatewayServer
+    public let dataAddress: SocketAddress
+    private let task: Task<Void, Error>
+
+    /// `yaml` is a full config; its listen addresses are replaced with 127.0.0.1:0.
+    public static func start(yaml: String, eventLoops: Int = 2) async throws -> GatewayHarness {
+        var config = try GatewayConfig.parse(yaml: yaml, environment: [:])
+        config.server.listen = "127.0.0.1:0"
+        config.admin.enabled = false
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoops)
+        let (stream, continuation) = AsyncStream<BoundAddresses>.makeStream()
+        let server = GatewayServer(
+            config: config, configPath: nil, group: group, logger: Logger(label: "triplegate.test"),
+            makeGate: { loops, config in APIGate(loops: loops, config: config) },
+            onBound: { continuation.yield($0); continuation.finish() })
+        let task = Task { try await server.run() }
+        var iterator = stream.makeAsyncIterator()
+        guard let bound = await iterator.next() else { throw HarnessError.didNotStart }
+        return GatewayHarness(group: group, server: server, dataAddress: bound.data, task: task)
+    }
+
+    private init(group: MultiThreadedEventLoopGroup, server: GatewayServer, dataAddress: SocketAddress, task: Task<Void, Error>) {
+        self.group = group
+        self.server = server
+        self.dataAddress = dataAddress
+        self.task = task
+    }
+
+    public var port: Int { dataAddress.port ?? 0 }
+
+    public func stop() async throws {
+        task.cancel()
+        _ = try? await task.value
+        try await group.shutdownGracefully()
+    }
+}
+
+public enum HarnessError: Error {
+    case didNotStart
+    case timedOut(String)
+}
+
+/// Waits for `condition` to hold, polling every few milliseconds up to `deadline`: the way
+/// tests wait for something, instead of sleeping a fixed time.
+public func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
+    let clock = ContinuousClock()
+    let end = clock.now + timeout
+    while clock.now < end {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    throw HarnessError.timedOut(what)
+}
