@@ -17,6 +17,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Write the bound addresses as JSON to this file once listening (for scripts and tests).")
     var readyFile: String?
 
+    @Option(help: "Override server.listen (host:port; port 0 picks a free one).")
+    var listen: String?
+
+    @Option(help: "Override admin.listen (host:port; port 0 picks a free one).")
+    var adminListen: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -28,13 +34,15 @@ struct Serve: AsyncParsableCommand {
             return h
         }
         let logger = Logger(label: "triplegate")
-        let gatewayConfig: GatewayConfig
+        var gatewayConfig: GatewayConfig
         do {
             if let config {
                 gatewayConfig = try GatewayConfig.load(path: config)
             } else {
                 gatewayConfig = try GatewayConfig.parse(yaml: QuickStart.yaml, source: "built-in quick-start config")
             }
+            if let listen { gatewayConfig.server.listen = listen }
+            if let adminListen { gatewayConfig.admin.listen = adminListen }
         } catch {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             throw ExitCode(1)

@@ -89,11 +89,16 @@ public final class GatewayServer: Service, Sendable {
     @discardableResult
     public func reload(path: String) async -> Bool {
         do {
-            let config = try GatewayConfig.load(path: path)
+            var config = try GatewayConfig.load(path: path)
             let old = state.config
             if config.server.listen != old.server.listen || config.admin.listen != old.admin.listen || config.server.tls != old.server.tls || config.server.eventLoops != old.server.eventLoops {
                 logger.warning("listener settings changed in the config; they apply after a restart", metadata: ["config": "\(path)"])
             }
+            // Bound listeners stay as they are (and as the command line may have set them).
+            config.server.listen = old.server.listen
+            config.admin.listen = old.admin.listen
+            config.server.tls = old.server.tls
+            config.server.eventLoops = old.server.eventLoops
             try await gate.apply(config).get()
             state.applied(config)
             logger.info("config reloaded", metadata: ["config": "\(path)", "services": "\(config.services.count)"])

@@ -34,7 +34,7 @@ public final class UpstreamConnection {
     unowned let pool: UpstreamPool
     /// The exchange that leased this connection; nil while idle in the pool.
     public weak var delegate: UpstreamConnectionDelegate?
-    var handler: UpstreamConnectionHandler!
+    var handler: UpstreamConnectionHandler?
     /// How many requests this connection has carried (the first may race an upstream close).
     public internal(set) var requestCount = 0
 
@@ -49,21 +49,21 @@ public final class UpstreamConnection {
 
     public func write(_ part: HTTPClientRequestPart) {
         if case .head = part { requestCount += 1 }
-        handler.write(part)
+        handler?.write(part)
     }
 
-    public func flush() { handler.flush() }
+    public func flush() { handler?.flush() }
 
     /// Stops reading from the upstream until `resumeReads`: the client is not keeping up.
-    public func pauseReads() { handler.readsPaused = true }
+    public func pauseReads() { handler?.readsPaused = true }
 
-    public func resumeReads() { handler.resumeReads() }
+    public func resumeReads() { handler?.resumeReads() }
 
     /// Gives the connection back. `reusable` only when the response ended cleanly, the request
     /// was sent whole and neither side asked to close.
     public func release(reusable: Bool) {
         delegate = nil
-        handler.readsPaused = false
+        handler?.readsPaused = false
         pool.release(self, reusable: reusable && channel.isActive)
     }
 }
@@ -75,14 +75,17 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
-    unowned let connection: UpstreamConnection
+    /// Strong: the pool drops its reference when it closes a connection, and the close
+    /// completes (`channelInactive`) after that. The cycle with `connection.handler` is broken
+    /// when the channel goes inactive.
+    private var connectionRef: UpstreamConnection?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     var readsPaused = false
     private var inResponse = false
 
     init(connection: UpstreamConnection) {
-        self.connection = connection
+        self.connectionRef = connection
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -112,7 +115,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        guard let delegate = connection.delegate else {
+        guard let delegate = connectionRef?.delegate else {
             // Bytes from an idle connection: the upstream is confused; never reuse it.
             context.close(promise: nil)
             return
@@ -133,16 +136,16 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        connection.delegate?.upstreamReadComplete()
+        connectionRef?.delegate?.upstreamReadComplete()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        connection.delegate?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
+        connectionRef?.delegate?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        let delegate = connection.delegate
-        connection.delegate = nil
+        let delegate = connectionRef?.delegate
+        connectionRef?.delegate = nil
         context.close(promise: nil)
         if let delegate {
             if error is HTTPParserError {
@@ -154,6 +157,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        guard let connection = connectionRef else { return }
+        connectionRef = nil
+        connection.handler = nil
         let delegate = connection.delegate
         connection.delegate = nil
         connection.pool.connectionClosed(connection)

@@ -1,0 +1,140 @@
+"""Fixtures: the real triplegate binary on 127.0.0.1 with ephemeral ports, and upstreams."""
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from upstream import Upstream
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = os.environ.get("TRIPLEGATE_BIN", str(ROOT / ".build" / "debug" / "triplegate"))
+
+
+def wait_for(what, condition, timeout=10.0):
+    """Polls `condition` until it is truthy or `timeout` passes; no fixed sleeps."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Gateway:
+    def __init__(self, tmp_path, config_text, extra_args=()):
+        self.dir = tmp_path
+        self.config = tmp_path / "triplegate.yaml"
+        self.config.write_text(config_text)
+        self.ready = tmp_path / "ready.json"
+        self.log_path = tmp_path / "gateway.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--config", str(self.config), "--listen", "127.0.0.1:0",
+             "--admin-listen", "127.0.0.1:0", "--ready-file", str(self.ready), *extra_args],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        info = wait_for("gateway to listen", self._read_ready, timeout=30)
+        self.port = int(info["data"].rsplit(":", 1)[1])
+        self.admin_port = int(info["admin"].rsplit(":", 1)[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.admin = f"http://127.0.0.1:{self.admin_port}"
+
+    def _read_ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"gateway exited: {self.log_path.read_text()}")
+        try:
+            return json.loads(self.ready.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def logs(self):
+        return self.log_path.read_text()
+
+    def rss_peak_kib(self):
+        for line in open(f"/proc/{self.proc.pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    started = []
+
+    def start(config_text, extra_args=()):
+        where = tmp_path / f"gw{len(started)}"
+        where.mkdir()
+        g = Gateway(where, config_text, extra_args)
+        started.append(g)
+        return g
+
+    yield start
+    for g in started:
+        g.stop()
+
+
+@pytest.fixture
+def upstreams():
+    made = []
+
+    def make(name="up"):
+        u = Upstream(name)
+        made.append(u)
+        return u
+
+    yield make
+    for u in made:
+        u.stop()
+
+
+def raw(port, data, timeout=5.0):
+    """Sends raw bytes on a fresh connection; returns all bytes until the server closes."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        if data:
+            s.sendall(data)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def request(port, method="GET", path="/", body=None, headers=None, timeout=10.0):
+    """One request on a fresh connection with http.client; returns (status, headers, body)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+def service(name, url, paths, **route):
+    """A one-route service as YAML (flow style), for short test configs."""
+    extra = "".join(f", {k}: {json.dumps(v)}" for k, v in route.items())
+    return f"  - {{ name: {name}, upstream: {{ targets: [{{ url: {url} }}] }}, routes: [{{ paths: {json.dumps(paths)}{extra} }}] }}\n"
