@@ -29,6 +29,12 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// Request parts after an error answer, dropped until the request's end.
     private var discardingBody = false
     private var quiescing = false
+    /// The response is out and the output side shut; what the client still sends is dropped
+    /// until it closes or `lingerTimeout` passes.
+    private var lingering = false
+    private var lingerTimer: Scheduled<Void>?
+    /// How long unread input is drained after an early answer (nginx's lingering_timeout is 5s).
+    static let lingerTimeout: TimeAmount = .seconds(2)
     private var queued = CircularBuffer<HTTPServerRequestPart>()
     private var readsPausedByExchange = false
     private var pendingRead = false
@@ -68,6 +74,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if lingering { return }
         let part = unwrapInboundIn(data)
         if !queued.isEmpty || (responseOpen && !requestOpen) {
             // A pipelined request while the previous response is still going: hold it.
@@ -103,7 +110,9 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if readsPausedByExchange || !queued.isEmpty {
+        if lingering {
+            context.read()
+        } else if readsPausedByExchange || !queued.isEmpty {
             pendingRead = true
         } else {
             context.read()
@@ -116,6 +125,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        lingerTimer?.cancel()
         idleTimer?.cancel()
         bodyTimer?.cancel()
         let e = exchange
@@ -139,16 +149,18 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if lingering { return }  // the rest of a refused request fails to parse: expected
         // Bad bytes from the client: answer if nothing was answered yet, then close. Other
         // connections are untouched.
         if let parse = error as? HTTPParserError, !responseOpen {
             let status: HTTPResponseStatus = parse == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
             let title = parse == .headerOverflow ? "Request header fields too large" : "Malformed HTTP request"
-            requestOpen = false
             let e = exchange
             exchange = nil
             e?.clientClosed()
             closeAfterResponse = true
+            requestOpen = true  // unread input may follow: close with lingering
+            discardingBody = true
             respond(ProblemDetails(status: status, title: title))
             return
         }
@@ -274,13 +286,32 @@ final class ProxyHandler: ChannelDuplexHandler {
             if !isHTTP2 { closeAfterResponse = true }
         }
         if closeAfterResponse || !keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { [context] _ in
-                context?.close(promise: nil)
+            let unread = requestOpen
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { [weak self] _ in
+                guard let self, let context = self.context else { return }
+                if unread { self.lingeringClose() } else { context.close(promise: nil) }
             }
             return
         }
         context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
         if !requestOpen { afterResponse() }
+    }
+
+    /// Closes after an answer sent while the client was still sending: closing at once would
+    /// make the kernel reset the connection and the client could lose the answer, so the
+    /// output side is shut first and input is drained for a while (nginx's lingering close).
+    private func lingeringClose() {
+        guard !isHTTP2, context.channel.isActive else {
+            context.close(promise: nil)
+            return
+        }
+        lingering = true
+        queued.removeAll()
+        context.close(mode: .output, promise: nil)
+        lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTimeout) { [weak self] in
+            self?.context.close(promise: nil)
+        }
+        context.read()
     }
 
     /// The response ended mid-way (the upstream failed after its head): the client must see
