@@ -59,8 +59,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ] + nio,
-            swiftSettings: releaseSpeed,
-            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+            swiftSettings: releaseSpeed
         ),
         .target(name: "GatewayTesting", dependencies: ["GatewayCore", "Gateway"] + nio),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTesting"]),

@@ -97,7 +97,7 @@ let minimal = """
             "services[0].upstream.targets[1].weight: must be >= 0 (got -1)",
             "services[0].upstream.balance: must be one of weighted, least_connections, hash (got \"random\")",
             "server.listen: must be host:port (got \"nowhere\")",
-            "services[0].upstream.targets[0].url: unsupported scheme \"ftp\" (use http, https or h2c) (got \"ftp://h:1\")",
+            "services[0].upstream.targets[0].url: unsupported scheme \"ftp\" (use http or https) (got \"ftp://h:1\")",
             "services[0].routes[0].paths[1]: must start with \"/\" (or \"=/\" for exact, \"~\" for a regex) (got \"nope\")",
             "services[0].routes[0].paths[2]: is not a valid regular expression",
             "services[0].routes[0].methods[0]: must be an upper-case HTTP method (got \"get\")",

@@ -145,3 +145,26 @@ def test_tls_listener_negotiates_h2_and_http11(gateway, upstreams, tmp_path):
         body, _, tail = out.stdout.rpartition("\n")
         assert tail == f"{version} 200", out.stderr
         assert json.loads(body)["headers"]["x-forwarded-proto"] == "https"
+
+
+def test_http10_client_gets_an_http10_response_it_can_delimit(gateway, upstreams):
+    from conftest import raw
+    up = upstreams()
+    gw = gateway("services:\n" + service("s", up.url, ["/"]))
+    # The SSE path answers chunked upstream; a 1.0 client must get it unchunked, ended by close.
+    up.release.set()
+    answer = raw(gw.port, b"GET /sse?n=2 HTTP/1.0\r\nHost: x\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200")
+    assert b"transfer-encoding" not in head.lower()
+    assert body == b"data: event-0\n\ndata: event-1\n\n"
+
+
+def test_head_requests_get_no_body(gateway, upstreams):
+    from conftest import raw
+    up = upstreams()
+    gw = gateway("services:\n" + service("s", up.url, ["/"]))
+    answer = raw(gw.port, b"HEAD /x HTTP/1.1\r\nHost: x\r\n\r\nGET /y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    first, _, rest = answer.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 200")
+    assert rest.startswith(b"HTTP/1.1 200")  # the next response follows at once: no body after HEAD

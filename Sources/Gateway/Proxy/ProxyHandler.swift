@@ -23,6 +23,9 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// An exchange is answering and its response has not ended.
     private var responseOpen = false
     private var keepAlive = true
+    /// The HTTP version of the request being answered: the response is written in it, so an
+    /// HTTP/1.0 client never gets chunked framing.
+    private var requestVersion: HTTPVersion = .http1_1
     /// The current response's head was written: errors can no longer be answered, only cut.
     private var responseHeadSent = false
     private var closeAfterResponse = false
@@ -172,6 +175,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     private func startRequest(_ head: HTTPRequestHead) {
         requestOpen = true
         responseHeadSent = false
+        requestVersion = head.version
         responseOpen = true
         keepAlive = head.isKeepAlive && !quiescing
         let snapshot = gate.snapshot
@@ -245,7 +249,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         let body = problem.body(allocator: allocator)
         let close = closeAfterResponse || !keepAlive
         responseHeadSent = true
-        context.write(wrapOutboundOut(.head(problem.head(version: .http1_1, bodyLength: body.readableBytes, close: close && !isHTTP2))), promise: nil)
+        context.write(wrapOutboundOut(.head(problem.head(version: isHTTP2 ? .http1_1 : requestVersion, bodyLength: body.readableBytes, close: close && !isHTTP2))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         writeResponseEnd(nil)
     }
@@ -264,6 +268,12 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     func writeResponseHead(_ head: HTTPResponseHead) {
         var head = head
+        if !isHTTP2, requestVersion == .http1_0 {
+            head.version = .http1_0
+            // HTTP/1.0 has no chunked framing: without a length, the close ends the body.
+            if !head.headers.contains(name: "content-length") { closeAfterResponse = true }
+            if keepAlive, !closeAfterResponse { head.headers.replaceOrAdd(name: "connection", value: "keep-alive") }
+        }
         if (closeAfterResponse || !keepAlive), !isHTTP2, !head.headers.contains(name: "connection") {
             head.headers.add(name: "connection", value: "close")
         }

@@ -18,7 +18,7 @@ public struct UpstreamConfig: Sendable {
 
 /// One upstream server.
 public struct TargetConfig: Sendable, Equatable {
-    /// `http://host:port[/base]`, `https://...`, `h2c://host:port` or `builtin:echo`.
+    /// `http://host:port[/base]`, `https://...` or `builtin:echo`.
     public var url: String
     /// Share of traffic relative to the other targets. Default 100; 0 sends nothing (drain).
     public var weight: Int = 100

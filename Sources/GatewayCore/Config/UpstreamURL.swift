@@ -2,8 +2,6 @@
 public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
     public enum Scheme: String, Sendable {
         case http, https
-        /// HTTP/2 over cleartext with prior knowledge.
-        case h2c
         /// Served inside the gateway (`builtin:echo`).
         case builtin
     }
@@ -29,8 +27,9 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
     /// The names `builtin:` accepts.
     public static let builtins: Set<String> = ["echo"]
 
-    /// Parses `http://host[:port][/base]`, `https://...`, `h2c://...` or `builtin:NAME`; nil with
-    /// a reason when it is not one of those.
+    /// Parses `http://host[:port][/base]`, `https://...` or `builtin:NAME`; a reason when it is
+    /// not one of those. (HTTP/2 upstreams are not supported yet: `h2c://` is refused rather than
+    /// spoken to in HTTP/1.1.)
     public static func parse(_ text: String) -> Result<UpstreamURL, ParseError> {
         if text.hasPrefix("builtin:") {
             let name = String(text.dropFirst("builtin:".count))
@@ -40,7 +39,7 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
         guard let sep = text.range(of: "://") else { return .failure(ParseError("must look like http://host:port")) }
         let schemeText = String(text[..<sep.lowerBound]).lowercased()
         guard let scheme = Scheme(rawValue: schemeText), scheme != .builtin else {
-            return .failure(ParseError("unsupported scheme \"\(schemeText)\" (use http, https or h2c)"))
+            return .failure(ParseError("unsupported scheme \"\(schemeText)\" (use http or https)"))
         }
         var rest = text[sep.upperBound...]
         var path = ""

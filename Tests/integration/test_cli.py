@@ -1,0 +1,94 @@
+"""The command line: `check`, the quick start, and graceful shutdown on SIGTERM."""
+import json
+import signal
+import subprocess
+import threading
+import time
+
+from conftest import BIN, request, service, wait_for
+
+
+def test_check_accepts_a_valid_file(tmp_path, upstreams):
+    f = tmp_path / "ok.yaml"
+    f.write_text("services:\n" + service("s", "http://127.0.0.1:9101", ["/api"]))
+    out = subprocess.run([BIN, "check", str(f)], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert "valid (1 service, 1 route)" in out.stdout
+
+
+def test_check_reports_every_problem_with_its_path_and_exits_1(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("""services:
+  - name: a
+    upstream: { targets: [{ url: "ftp://h:1" }] }
+    routes: [{ paths: [/ok, nope], burts: 3 }]
+  - name: a
+    upstream: { targets: [{ url: http://h:1, weight: -1 }] }
+    routes: [{ paths: [/b] }]
+""")
+    out = subprocess.run([BIN, "check", str(f)], capture_output=True, text=True)
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert lines[0] == f"{f}: 5 problems"
+    assert sorted(l.strip() for l in lines[1:]) == sorted([
+        "services[0].routes[0].burts: unknown key",
+        "services[1].upstream.targets[0].weight: must be >= 0 (got -1)",
+        'services[0].upstream.targets[0].url: unsupported scheme "ftp" (use http or https) (got "ftp://h:1")',
+        'services[0].routes[0].paths[1]: must start with "/" (or "=/" for exact, "~" for a regex) (got "nope")',
+        'services[1].name: duplicates services[0].name "a"',
+    ])
+
+
+def test_quick_start_serves_the_builtin_echo_with_no_config(tmp_path):
+    ready = tmp_path / "ready.json"
+    p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--ready-file", str(ready)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        info = wait_for("quick start", lambda: ready.exists() and json.loads(ready.read_text() or "null"))
+        port = int(info["data"].rsplit(":", 1)[1])
+        status, _, body = request(port, "POST", "/hello", body=b"hi")
+        assert status == 200
+        seen = json.loads(body)
+        assert seen["uri"] == "/hello" and seen["body"] == "hi"
+        admin = int(info["admin"].rsplit(":", 1)[1])
+        assert request(admin, "GET", "/readyz")[0] == 200
+        assert request(admin, "GET", "/healthz")[0] == 200
+    finally:
+        p.terminate()
+        p.wait(10)
+
+
+def test_sigterm_finishes_in_flight_requests_then_exits_0(gateway, upstreams):
+    up = upstreams()
+    gw = gateway("server: { shutdown_grace: 10s }\nservices:\n" + service("s", up.url, ["/"]))
+    result = {}
+
+    def slow():
+        result["answer"] = request(gw.port, "GET", "/slow?ms=1500")
+
+    t = threading.Thread(target=slow)
+    t.start()
+    wait_for("the slow request to reach the upstream", lambda: up.requests >= 1)
+    gw.proc.send_signal(signal.SIGTERM)
+    # New connections are refused once the listener closes.
+    def refused():
+        try:
+            request(gw.port, "GET", "/new", timeout=1)
+            return False
+        except OSError:
+            return True
+    wait_for("the listener to close", refused)
+    t.join()
+    assert result["answer"][0] == 200
+    assert gw.proc.wait(10) == 0
+
+
+def test_admin_config_is_the_effective_config(gateway, upstreams):
+    up = upstreams()
+    gw = gateway("services:\n" + service("s", up.url, ["/"]))
+    status, headers, body = request(gw.admin_port, "GET", "/admin/config")
+    assert status == 200
+    cfg = json.loads(body)
+    assert cfg["services"][0]["upstream"]["timeouts"]["connect"] == "5s"  # defaults filled in
+    assert cfg["services"][0]["upstream"]["retries"]["on"] == ["connect", "502", "503", "504"]
+    assert request(gw.admin_port, "GET", "/nope")[0] == 404
