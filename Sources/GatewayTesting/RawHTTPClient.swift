@@ -29,7 +29,7 @@ public enum RawHTTPClient {
         init(collected: NIOLockedValueBox<ByteBuffer>) { self.collected = collected }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var b = unwrapInboundIn(data)
-            collected.withLockedValue { $0.writeBuffer(&b) }
+            _ = collected.withLockedValue { $0.writeBuffer(&b) }
         }
     }
 }

@@ -19,14 +19,14 @@ enum ForwardedHeaders {
         var clientHost: String?
         for (name, value) in head.headers {
             if HopByHopHeaders.isHopByHop(name) { continue }
-            switch name.lowercased() {
-            case "host": clientHost = value; continue
-            case "x-forwarded-for": forwardedFor = forwardedFor.map { "\($0), \(value)" } ?? value; continue
-            case "via": via = via.map { "\($0), \(value)" } ?? value; continue
-            case "x-forwarded-proto", "x-forwarded-host", "x-request-id", "expect": continue
-            case let lower where !named.isEmpty && named.contains(lower): continue
-            default: out.add(name: name, value: value)
-            }
+            // Compared without lower-casing copies: this loop runs for every header of every request.
+            if ASCII.equalsIgnoringCase(name, "host") { clientHost = value; continue }
+            if ASCII.equalsIgnoringCase(name, "x-forwarded-for") { forwardedFor = forwardedFor.map { "\($0), \(value)" } ?? value; continue }
+            if ASCII.equalsIgnoringCase(name, "via") { via = via.map { "\($0), \(value)" } ?? value; continue }
+            if ASCII.equalsIgnoringCase(name, "x-forwarded-proto") || ASCII.equalsIgnoringCase(name, "x-forwarded-host")
+                || ASCII.equalsIgnoringCase(name, "x-request-id") || ASCII.equalsIgnoringCase(name, "expect") { continue }
+            if !named.isEmpty, named.contains(name.lowercased()) { continue }
+            out.add(name: name, value: value)
         }
         out.add(name: "host", value: preserveHost ? (clientHost ?? target.hostForHeader) : target.hostForHeader)
         if let clientIP {
@@ -52,8 +52,8 @@ enum ForwardedHeaders {
         for (name, value) in head.headers {
             if HopByHopHeaders.isHopByHop(name) { continue }
             if !named.isEmpty, named.contains(name.lowercased()) { continue }
-            if name.utf8.count == 3, name.lowercased() == "via" { via = via.map { "\($0), \(value)" } ?? value; continue }
-            if name.utf8.count == 12, name.lowercased() == "x-request-id" { hasRequestID = true }
+            if ASCII.equalsIgnoringCase(name, "via") { via = via.map { "\($0), \(value)" } ?? value; continue }
+            if ASCII.equalsIgnoringCase(name, "x-request-id") { hasRequestID = true }
             out.add(name: name, value: value)
         }
         out.add(name: "via", value: via.map { "\($0), \(Self.via)" } ?? Self.via)

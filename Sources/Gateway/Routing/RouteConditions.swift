@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import NIOHTTP1
 
 /// A host pattern: `api.example.com` or `*.example.com` (any subdomain, never the apex).
@@ -94,7 +95,10 @@ enum PathNormalizer {
     /// Removes `.` and `..` segments (RFC 3986 §5.2.4) and collapses repeated slashes.
     /// Returns the input unchanged in the common case, without allocating.
     static func normalize(_ path: Substring) -> Substring {
-        guard path.contains("/.") || path.contains("//") || path.contains("%2") else { return path }
+        let bytes = path.utf8
+        guard ASCII.containsPair(bytes, UInt8(ascii: "/"), UInt8(ascii: ".")) || ASCII.containsPair(bytes, UInt8(ascii: "/"), UInt8(ascii: "/"))
+            || ASCII.containsPair(bytes, UInt8(ascii: "%"), UInt8(ascii: "2"))
+        else { return path }
         var out: [Substring] = []
         let decoded = path.replacingOccurrences(of: "%2e", with: ".", options: .caseInsensitive)
         for segment in decoded.split(separator: "/", omittingEmptySubsequences: true) {

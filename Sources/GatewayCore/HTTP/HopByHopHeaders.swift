@@ -15,10 +15,15 @@ public enum HopByHopHeaders {
         // Fast reject: every hop-by-hop name starts with c, k, p, t or u.
         guard let first = name.utf8.first else { return false }
         switch first | 0x20 {
-        case UInt8(ascii: "c"), UInt8(ascii: "k"), UInt8(ascii: "p"), UInt8(ascii: "t"), UInt8(ascii: "u"):
-            return names.contains(name.lowercased())
-        default:
-            return false
+        case UInt8(ascii: "c"): return ASCII.equalsIgnoringCase(name, "connection")
+        case UInt8(ascii: "k"): return ASCII.equalsIgnoringCase(name, "keep-alive")
+        case UInt8(ascii: "p"):
+            return ASCII.equalsIgnoringCase(name, "proxy-connection") || ASCII.equalsIgnoringCase(name, "proxy-authenticate")
+                || ASCII.equalsIgnoringCase(name, "proxy-authorization")
+        case UInt8(ascii: "t"):
+            return ASCII.equalsIgnoringCase(name, "te") || ASCII.equalsIgnoringCase(name, "trailer") || ASCII.equalsIgnoringCase(name, "transfer-encoding")
+        case UInt8(ascii: "u"): return ASCII.equalsIgnoringCase(name, "upgrade")
+        default: return false
         }
     }
 

@@ -1,0 +1,28 @@
+/// Byte-level string helpers for the request path, where Foundation's `contains`/`lowercased`
+/// would allocate or go through CoreFoundation (seen in the profile).
+public enum ASCII {
+    /// Whether `a` equals `lowerB` ignoring ASCII case; `lowerB` must be lower-case.
+    @inlinable
+    public static func equalsIgnoringCase(_ a: String, _ lowerB: StaticString) -> Bool {
+        let b = UnsafeBufferPointer(start: lowerB.utf8Start, count: lowerB.utf8CodeUnitCount)
+        guard a.utf8.count == b.count else { return false }
+        var i = 0
+        for byte in a.utf8 {
+            let lower = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+            if lower != b[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// Whether `bytes` contains the two-byte sequence `first, second`.
+    @inlinable
+    public static func containsPair<C: Collection>(_ bytes: C, _ first: UInt8, _ second: UInt8) -> Bool where C.Element == UInt8 {
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if previous == first, byte == second { return true }
+            previous = byte
+        }
+        return false
+    }
+}
