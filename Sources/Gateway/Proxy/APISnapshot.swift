@@ -34,7 +34,9 @@ public final class CompiledService: Sendable {
         self.targets = config.upstream.targets.compactMap { try? UpstreamURL.parse($0.url).get() }
         let connect = TimeAmount.nanoseconds(config.upstream.timeouts.connect.nanoseconds)
         self.poolKeys = targets.map {
-            UpstreamPoolKey(target: $0, maxConnections: config.upstream.pool.maxConnections, idleTimeout: config.upstream.pool.idleTimeout, connectTimeout: connect)
+            UpstreamPoolKey(
+                target: $0, maxConnections: config.upstream.pool.maxConnections, idleTimeout: config.upstream.pool.idleTimeout,
+                connectTimeout: connect, protocol: config.upstream.protocol, tls: config.upstream.tls)
         }
         self.upstream = config.upstream
         self.retryPolicy = RetryPolicy(config: config.upstream.retries)

@@ -12,13 +12,16 @@ final class EchoExchange: RequestExchange {
     private unowned let downstream: ProxyHandler
     private let head: HTTPRequestHead
     private let requestID: String
+    /// The HTTP version the request arrived in (`HTTP/1.1`, `HTTP/2.0`).
+    private let version: String
     private var body: ByteBuffer?
     private var bodyBytes = 0
 
-    init(downstream: ProxyHandler, upstreamHead: HTTPRequestHead, requestID: String) {
+    init(downstream: ProxyHandler, upstreamHead: HTTPRequestHead, requestID: String, version: String) {
         self.downstream = downstream
         self.head = upstreamHead
         self.requestID = requestID
+        self.version = version
     }
 
     func requestBody(_ part: ByteBuffer) {
@@ -35,6 +38,7 @@ final class EchoExchange: RequestExchange {
         var fields: [(String, JSONValue)] = [
             ("method", .string(head.method.rawValue)),
             ("uri", .string(head.uri)),
+            ("http_version", .string(version)),
             ("headers", .object(head.headers.map { ($0.name.lowercased(), .string($0.value)) })),
             ("body_bytes", .int(bodyBytes)),
         ]

@@ -219,7 +219,8 @@ final class ProxyHandler: ChannelDuplexHandler {
         armBodyTimer()
         if service.targets.first?.scheme == .builtin {
             let upstreamHead = ForwardedHeaders.upstreamRequest(head, uri: uri, target: service.targets[0], preserveHost: route.preserveHost, requestID: requestID, clientIP: clientIP, scheme: scheme)
-            exchange = EchoExchange(downstream: self, upstreamHead: upstreamHead, requestID: requestID)
+            let version = isHTTP2 ? "HTTP/2.0" : "HTTP/\(head.version.major).\(head.version.minor)"
+            exchange = EchoExchange(downstream: self, upstreamHead: upstreamHead, requestID: requestID, version: version)
             return
         }
         let proxy = ProxyExchange(

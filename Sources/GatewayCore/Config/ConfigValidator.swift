@@ -60,6 +60,16 @@ struct ConfigValidator {
                 collector.add("\(path).targets[\(k)].url", "\(e.reason) (got \"\(target.url)\")")
             }
         }
+        let schemes = Set(upstream.targets.compactMap { try? UpstreamURL.parse($0.url).get().scheme })
+        if schemes.contains(.builtin), schemes.count > 1 {
+            collector.add("\(path).targets", "cannot mix builtin: targets with network targets")
+        }
+        if upstream.protocol == .h2, schemes.contains(.builtin) {
+            collector.add("\(path).protocol", "h2 does not apply to builtin: targets")
+        }
+        if let ca = upstream.tls.caFile, !FileManager.default.isReadableFile(atPath: ca) {
+            collector.add("\(path).tls.ca_file", "cannot read file \"\(ca)\"")
+        }
         if upstream.balance == .hash, upstream.hashOn == nil {
             collector.add("\(path).hash_on", "is required when balance is hash")
         }

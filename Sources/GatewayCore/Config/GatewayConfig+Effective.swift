@@ -45,6 +45,12 @@ extension ServiceConfig {
             ("upstream", .object([
                 ("targets", .array(u.targets.map { .object([("url", .string(Self.redactURL($0.url))), ("weight", .int($0.weight))]) })),
                 ("balance", .string(u.balance.rawValue)),
+                ("protocol", .string(u.protocol.rawValue)),
+                ("tls", .object([
+                    ("verify", .bool(u.tls.verify)),
+                    ("ca_file", u.tls.caFile.map { .string($0) } ?? .null),
+                    ("server_name", u.tls.serverName.map { .string($0) } ?? .null),
+                ])),
                 ("hash_on", hash),
                 ("pool", .object([("max_connections", .int(u.pool.maxConnections)), ("idle_timeout", .string(ConfigDuration.format(u.pool.idleTimeout)))])),
                 ("timeouts", .object([

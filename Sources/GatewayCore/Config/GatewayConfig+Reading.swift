@@ -107,6 +107,14 @@ extension UpstreamConfig {
         if let p = o["pool"].object({ PoolConfig(reading: $0) }) { pool = p }
         if let x = o["timeouts"].object({ UpstreamTimeouts(reading: $0) }) { timeouts = x }
         if let r = o["retries"].object({ RetryConfig(reading: $0) }) { retries = r }
+        `protocol` = o["protocol"].oneOf(UpstreamProtocol.self) ?? `protocol`
+        if let t = o["tls"].object({ t -> UpstreamTLS in
+            var tls = UpstreamTLS()
+            tls.verify = t["verify"].bool() ?? tls.verify
+            tls.caFile = t["ca_file"].string()
+            tls.serverName = t["server_name"].string()
+            return tls
+        }) { tls = t }
     }
 }
 

@@ -12,6 +12,31 @@ public struct UpstreamConfig: Sendable {
     public var timeouts = UpstreamTimeouts()
     /// Retry policy.
     public var retries = RetryConfig()
+    /// The protocol spoken to the targets. Default `http1`. `h2` speaks HTTP/2: with prior
+    /// knowledge (h2c) to `http://` targets, negotiated by ALPN to `https://` ones; requests
+    /// then share one multiplexed connection per target and event loop.
+    public var `protocol`: UpstreamProtocol = .http1
+    /// TLS towards `https://` targets.
+    public var tls = UpstreamTLS()
+
+    public init() {}
+}
+
+/// The HTTP version spoken to upstream targets.
+public enum UpstreamProtocol: String, Sendable, CaseIterable, Hashable {
+    case http1
+    case h2
+}
+
+/// How `https://` targets are verified.
+public struct UpstreamTLS: Sendable, Hashable {
+    /// Verify the target's certificate chain and name. Default true; turning it off is for
+    /// tests and labs only.
+    public var verify: Bool = true
+    /// PEM file of the CA(s) to trust instead of the system's. Default: the system trust store.
+    public var caFile: String?
+    /// The name to send by SNI and to verify; default the target's host.
+    public var serverName: String?
 
     public init() {}
 }

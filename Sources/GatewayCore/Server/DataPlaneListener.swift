@@ -80,14 +80,19 @@ public final class DataPlaneListener: Sendable {
 
     private func configureHTTP2(_ channel: Channel, loop: LoopContext, scheme: String) throws {
         let gate = self.gate
+        // Added first so it sees the quiesce event before the HTTP/2 handler answers it.
+        let drain = HTTP2ConnectionDrain()
+        try channel.pipeline.syncOperations.addHandler(drain)
+        let drainBox = NIOLoopBound(drain, eventLoop: channel.eventLoop)
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: .init(), streamConfiguration: .init(),
             inboundStreamInitializer: { stream in
-            stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                try stream.pipeline.syncOperations.addHandler(gate.makeHandler(on: loop, isHTTP2: true, scheme: scheme))
-            }
-        })
+                stream.eventLoop.makeCompletedFuture {
+                    drainBox.value.streamOpened(closed: stream.closeFuture)
+                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                    try stream.pipeline.syncOperations.addHandler(gate.makeHandler(on: loop, isHTTP2: true, scheme: scheme))
+                }
+            })
     }
 
     /// Stops accepting and asks every connection to finish its in-flight request and close.

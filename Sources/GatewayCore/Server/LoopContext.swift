@@ -23,7 +23,7 @@ public final class LoopContext: @unchecked Sendable {
     public func pool(for key: UpstreamPoolKey) -> UpstreamPool {
         eventLoop.preconditionInEventLoop()
         if let pool = pools[key] { return pool }
-        let ssl = key.target.scheme == .https ? tls.context() : nil
+        let ssl = key.target.scheme == .https ? tls.context(for: key.tls, h2: key.protocol == .h2) : nil
         let pool = UpstreamPool(key: key, eventLoop: eventLoop, sslContext: ssl)
         pools[key] = pool
         return pool
@@ -67,15 +67,27 @@ public final class LoopContexts: Sendable {
     }
 }
 
-/// One TLS client context for all upstream pools: building one loads the trust store, which is
-/// slow, and a context is safe to share.
+/// TLS client contexts shared by all upstream pools, one per distinct TLS setting: building
+/// one loads the trust store, which is slow, and a context is safe to share.
 final class TLSClientContexts: Sendable {
-    private let shared = NIOLockedValueBox<NIOSSLContext?>(nil)
+    private struct Key: Hashable {
+        var tls: UpstreamTLS
+        var h2: Bool
+    }
 
-    func context() -> NIOSSLContext? {
-        shared.withLockedValue { ctx in
-            if ctx == nil { ctx = try? NIOSSLContext(configuration: .makeClientConfiguration()) }
-            return ctx
+    private let contexts = NIOLockedValueBox<[Key: NIOSSLContext]>([:])
+
+    func context(for tls: UpstreamTLS, h2: Bool) -> NIOSSLContext? {
+        contexts.withLockedValue { all in
+            let key = Key(tls: tls, h2: h2)
+            if let existing = all[key] { return existing }
+            var c = TLSConfiguration.makeClientConfiguration()
+            if !tls.verify { c.certificateVerification = .none }
+            if let ca = tls.caFile { c.trustRoots = .file(ca) }
+            c.applicationProtocols = h2 ? ["h2"] : ["http/1.1"]
+            let made = try? NIOSSLContext(configuration: c)
+            all[key] = made
+            return made
         }
     }
 }

@@ -32,16 +32,19 @@ public final class UpstreamConnection {
     public let id: UpstreamPoolStateMachine.ConnectionID
     public let channel: Channel
     unowned let pool: UpstreamPool
+    /// An HTTP/2 stream rather than a connection of its own: used once, never pooled.
+    public let isStream: Bool
     /// The exchange that leased this connection; nil while idle in the pool.
     public weak var delegate: UpstreamConnectionDelegate?
     var handler: UpstreamConnectionHandler?
     /// How many requests this connection has carried (the first may race an upstream close).
     public internal(set) var requestCount = 0
 
-    init(id: UpstreamPoolStateMachine.ConnectionID, channel: Channel, pool: UpstreamPool) {
+    init(id: UpstreamPoolStateMachine.ConnectionID, channel: Channel, pool: UpstreamPool, isStream: Bool = false) {
         self.id = id
         self.channel = channel
         self.pool = pool
+        self.isStream = isStream
     }
 
     public var isWritable: Bool { channel.isWritable }

@@ -17,16 +17,21 @@ public final class UpstreamPool {
     private var connections: [UpstreamPoolStateMachine.ConnectionID: UpstreamConnection] = [:]
     private var idleTimers: [UpstreamPoolStateMachine.ConnectionID: Scheduled<Void>] = [:]
     private var nextWaiter = 0
+    /// For `protocol: h2`: the one multiplexed connection that carries every request.
+    private var http2: UpstreamHTTP2Session?
 
     init(key: UpstreamPoolKey, eventLoop: EventLoop, sslContext: NIOSSLContext?) {
         self.key = key
         self.eventLoop = eventLoop
         self.sslContext = sslContext
         self.state = UpstreamPoolStateMachine(maxConnections: key.maxConnections)
+        if key.protocol == .h2 {
+            self.http2 = UpstreamHTTP2Session(eventLoop: eventLoop, scheme: key.target.scheme)
+        }
     }
 
     /// Connections open or opening, and idle ones.
-    public var connectionCount: Int { state.connectionCount }
+    public var connectionCount: Int { state.connectionCount + (http2?.isConnected == true ? 1 : 0) }
     public var idleCount: Int { state.idleCount }
 
     /// Asks for a connection; `callback` runs on this loop, at once for an idle connection.
@@ -36,6 +41,10 @@ public final class UpstreamPool {
         eventLoop.preconditionInEventLoop()
         let waiter = nextWaiter
         nextWaiter += 1
+        if let http2 {
+            http2.acquire(waiter, pool: self, callback)
+            return waiter
+        }
         waiters[waiter] = callback
         run(state.acquire(waiter))
         return waiter
@@ -43,14 +52,21 @@ public final class UpstreamPool {
 
     /// Withdraws a request for a connection (its deadline passed, or its client left).
     public func cancel(_ waiter: Int) {
+        http2?.cancel(waiter)
         if waiters.removeValue(forKey: waiter) != nil { state.cancel(waiter) }
     }
 
     func release(_ connection: UpstreamConnection, reusable: Bool) {
+        if connection.isStream {
+            // A stream that did not end cleanly is reset; a finished one has closed itself.
+            if !reusable { connection.channel.close(promise: nil) }
+            return
+        }
         run(state.release(connection.id, reusable: reusable))
     }
 
     func connectionClosed(_ connection: UpstreamConnection) {
+        if connection.isStream { return }
         connections[connection.id] = nil
         idleTimers.removeValue(forKey: connection.id)?.cancel()
         run(state.closed(connection.id))
@@ -58,6 +74,7 @@ public final class UpstreamPool {
 
     /// Closes idle connections and fails waiters; leased connections close when released.
     public func shutdown() {
+        http2?.shutdown()
         let (close, fail) = state.shutdown()
         for id in close { closeConnection(id) }
         for w in fail { waiters.removeValue(forKey: w)?(.failure(.unavailable)) }
@@ -102,7 +119,8 @@ public final class UpstreamPool {
         }
     }
 
-    private func connect(_ id: UpstreamPoolStateMachine.ConnectionID) {
+    /// Opens a TCP (and TLS) connection to the target, with nothing above TLS yet.
+    func openChannel() -> EventLoopFuture<Channel> {
         let key = self.key
         let sslContext = self.sslContext
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -110,21 +128,20 @@ public final class UpstreamPool {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
                     if let sslContext {
-                        let tls = try NIOSSLClientHandler(context: sslContext, serverHostname: key.target.host.isIPAddress ? nil : key.target.host)
-                        try sync.addHandler(tls)
+                        let name = key.tls.serverName ?? (key.target.host.isIPAddress ? nil : key.target.host)
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: name))
                     }
-                    try sync.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                 }
             }
-        let future: EventLoopFuture<Channel>
         if let address = try? SocketAddress(ipAddress: key.target.host, port: key.target.port) {
-            future = bootstrap.connect(to: address)
-        } else {
-            future = bootstrap.connect(host: key.target.host, port: key.target.port)
+            return bootstrap.connect(to: address)
         }
-        future.assumeIsolated().whenComplete { [weak self] result in
+        return bootstrap.connect(host: key.target.host, port: key.target.port)
+    }
+
+    private func connect(_ id: UpstreamPoolStateMachine.ConnectionID) {
+        openChannel().assumeIsolated().whenComplete { [weak self] result in
             guard let self else { return }
             switch result {
             case .success(let channel):
@@ -132,6 +149,7 @@ public final class UpstreamPool {
                 let handler = UpstreamConnectionHandler(connection: connection)
                 connection.handler = handler
                 do {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 } catch {
                     channel.close(promise: nil)
@@ -156,12 +174,17 @@ public struct UpstreamPoolKey: Hashable, Sendable {
     public var maxConnections: Int
     public var idleTimeout: Duration
     public var connectTimeout: TimeAmount
+    public var `protocol`: UpstreamProtocol
+    public var tls: UpstreamTLS
 
-    public init(target: UpstreamURL, maxConnections: Int, idleTimeout: Duration, connectTimeout: TimeAmount) {
+    public init(target: UpstreamURL, maxConnections: Int, idleTimeout: Duration, connectTimeout: TimeAmount,
+                protocol: UpstreamProtocol = .http1, tls: UpstreamTLS = UpstreamTLS()) {
         self.target = target
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
         self.connectTimeout = connectTimeout
+        self.protocol = `protocol`
+        self.tls = tls
     }
 }
 
