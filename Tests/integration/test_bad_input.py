@@ -19,6 +19,17 @@ def still_serving(gw):
     assert request(gw.port, "GET", "/ok")[0] == 200
 
 
+def read_until_close(s):
+    answer = b""
+    while True:
+        part = s.recv(4096)
+        if not part:
+            break
+        answer += part
+    s.close()
+    return answer
+
+
 def status_line(answer):
     return answer.split(b"\r\n", 1)[0].decode()
 
@@ -86,13 +97,7 @@ def test_a_client_sending_headers_too_slowly_is_timed_out(gateway, upstreams):
     s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
     t0 = time.monotonic()
-    answer = b""
-    while True:
-        part = s.recv(4096)
-        if not part:
-            break
-        answer += part
-    s.close()
+    answer = read_until_close(s)
     assert status_line(answer) == "HTTP/1.1 408 Request Timeout"
     assert time.monotonic() - t0 < 3
     still_serving(gw)
@@ -104,13 +109,7 @@ def test_a_client_sending_its_body_too_slowly_is_timed_out(gateway, upstreams):
     s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
     s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-some")
     t0 = time.monotonic()
-    answer = b""
-    while True:
-        part = s.recv(4096)
-        if not part:
-            break
-        answer += part
-    s.close()
+    answer = read_until_close(s)
     assert status_line(answer) == "HTTP/1.1 408 Request Timeout"
     assert time.monotonic() - t0 < 3
     still_serving(gw)
