@@ -1,4 +1,5 @@
 import GatewayCore
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// The API gate: compiles each config into an `APISnapshot` and publishes it to every event
@@ -6,7 +7,7 @@ import NIOCore
 public final class APIGate: ReloadableGate {
     private let loops: LoopContexts
     private let perLoop: [APIGateLoop]
-    private let generation = NIOLockedValueBoxInt()
+    private let generation = GenerationCounter()
 
     public init(loops: LoopContexts, config: GatewayConfig) {
         self.loops = loops
@@ -43,10 +44,8 @@ final class APIGateLoop: @unchecked Sendable {
     }
 }
 
-import NIOConcurrencyHelpers
-
-/// A counter for snapshot generations.
-final class NIOLockedValueBoxInt: Sendable {
+/// Counts applied configs; snapshots carry the number so logs can say which one served.
+final class GenerationCounter: Sendable {
     private let box = NIOLockedValueBox(0)
     func increment() -> Int { box.withLockedValue { $0 += 1; return $0 } }
 }

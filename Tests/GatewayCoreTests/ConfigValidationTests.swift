@@ -185,7 +185,3 @@ let minimal = """
         ])
     }
 }
-
-extension ConfigProblems {
-    var problemsList: [ConfigProblem] { problems }
-}

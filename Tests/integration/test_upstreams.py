@@ -149,3 +149,32 @@ def test_upstream_closing_without_answer_is_502(gateway, upstreams):
     assert status == 502
     assert json.loads(body)["title"] == "Malformed upstream response"
     assert request(gw.port, "GET", "/fine")[0] == 200
+
+
+def test_hash_on_cookie_keeps_a_session_on_one_target(gateway, upstreams):
+    ups = [upstreams(f"u{i}") for i in range(3)]
+    targets = ", ".join(f"{{ url: {u.url} }}" for u in ups)
+    gw = gateway(f"""services:
+  - name: s
+    upstream: {{ targets: [{targets}], balance: hash, hash_on: {{ cookie: session }} }}
+    routes: [{{ paths: [/] }}]
+""")
+    owners = {}
+    for sid in range(30):
+        seen = {who(gw.port, headers={"Cookie": f"theme=dark; session=s{sid}; lang=en"}) for _ in range(4)}
+        assert len(seen) == 1
+        owners[sid] = seen.pop()
+    assert len(set(owners.values())) >= 2
+    # Without the cookie, requests are spread by weight.
+    assert len({who(gw.port) for _ in range(30)}) == 3
+
+
+def test_hash_on_client_ip_pins_one_client(gateway, upstreams):
+    ups = [upstreams(f"u{i}") for i in range(3)]
+    targets = ", ".join(f"{{ url: {u.url} }}" for u in ups)
+    gw = gateway(f"""services:
+  - name: s
+    upstream: {{ targets: [{targets}], balance: hash, hash_on: {{ client_ip: true }} }}
+    routes: [{{ paths: [/] }}]
+""")
+    assert len({who(gw.port) for _ in range(30)}) == 1  # every request comes from 127.0.0.1

@@ -98,10 +98,10 @@ final class ProxyExchange: RequestExchange {
         let pool = loop.pool(for: service.poolKeys[t])
         // `acquire` may call back at once with an idle connection; `waiter` is set first.
         let id = pool.acquire { [weak self] result in self?.leased(result) }
-        if connection == nil, !finished, attemptIsCurrent(t) { waiter = (pool, id) }
+        // Still waiting only if the callback did not already run (an idle connection, or a
+        // failure that moved on to another attempt).
+        if connection == nil, !finished, target == t { waiter = (pool, id) }
     }
-
-    private func attemptIsCurrent(_ t: Int) -> Bool { target == t }
 
     private func leased(_ result: Result<UpstreamConnection, UpstreamError>) {
         waiter = nil
@@ -149,10 +149,9 @@ final class ProxyExchange: RequestExchange {
     /// Ends the current attempt after a failure, then retries or answers.
     func attemptFailed(_ failure: AttemptFailure, status: HTTPResponseStatus, title: String) {
         endAttempt(reusable: false)
-        if !replayable {
-            // Parts already sent were dropped: the body cannot be sent again.
-        } else {
-            // The next attempt sends everything again, from the first byte.
+        if replayable {
+            // The next attempt sends everything again, from the first byte. (When not
+            // replayable, parts already sent were dropped and the policy refuses a retry.)
             for part in sent.reversed() { pending.prepend(part) }
             pendingBytes += sentBytes
             sent.removeAll()

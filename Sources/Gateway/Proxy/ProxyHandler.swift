@@ -41,7 +41,6 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var queued = CircularBuffer<HTTPServerRequestPart>()
     private var readsPausedByExchange = false
     private var pendingRead = false
-    private var servedRequests = 0
     private var idleTimer: Scheduled<Void>?
     private var bodyTimer: Scheduled<Void>?
     private var lastBodyRead = NIODeadline.uptimeNanoseconds(0)
@@ -345,7 +344,6 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     /// Both the request and its response are done: serve a queued request or wait for the next.
     private func afterResponse() {
-        servedRequests += 1
         readsPausedByExchange = false
         if isHTTP2 { return }
         while !queued.isEmpty, !responseOpen || requestOpen {

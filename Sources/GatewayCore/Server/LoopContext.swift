@@ -34,9 +34,6 @@ public final class LoopContext: @unchecked Sendable {
         requestIDs.next()
     }
 
-    /// Open connections across this loop's pools (for tests and the admin API).
-    public var upstreamConnectionCount: Int { pools.values.reduce(0) { $0 + $1.connectionCount } }
-
     /// Closes idle upstream connections and refuses new leases.
     public func shutdownPools() {
         eventLoop.preconditionInEventLoop()

@@ -37,8 +37,6 @@ public final class UpstreamConnection {
     /// The exchange that leased this connection; nil while idle in the pool.
     public weak var delegate: UpstreamConnectionDelegate?
     var handler: UpstreamConnectionHandler?
-    /// How many requests this connection has carried (the first may race an upstream close).
-    public internal(set) var requestCount = 0
 
     init(id: UpstreamPoolStateMachine.ConnectionID, channel: Channel, pool: UpstreamPool, isStream: Bool = false) {
         self.id = id
@@ -51,7 +49,6 @@ public final class UpstreamConnection {
     public var remoteAddress: SocketAddress? { channel.remoteAddress }
 
     public func write(_ part: HTTPClientRequestPart) {
-        if case .head = part { requestCount += 1 }
         handler?.write(part)
     }
 
