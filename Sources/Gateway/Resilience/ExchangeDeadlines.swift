@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// The deadlines of one proxied exchange: per attempt (`per_try`) and overall (`total`), both
 /// up to the response head. Pure; times are monotonic nanoseconds from the caller's clock.
 public struct ExchangeDeadlines: Sendable, Equatable {
@@ -23,14 +25,5 @@ public struct ExchangeDeadlines: Sendable, Equatable {
     /// Whether another attempt may start at `now` after waiting `backoff` nanoseconds.
     public func allowsAttempt(at now: Int64, after backoff: Int64) -> Bool {
         now + backoff < start + total
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds (saturating).
-    public var nanoseconds: Int64 {
-        let (s, a) = components
-        let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : ns + a / 1_000_000_000
     }
 }

@@ -40,3 +40,13 @@ public enum ConfigByteSize {
         return n
     }
 }
+
+extension Duration {
+    /// Whole nanoseconds (saturating), for event-loop timers and the pure state machines, which
+    /// count time in `Int64` nanoseconds.
+    public var nanoseconds: Int64 {
+        let (s, a) = components
+        let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : ns + a / 1_000_000_000
+    }
+}
