@@ -8,10 +8,12 @@ public final class APIGate: ReloadableGate {
     private let loops: LoopContexts
     private let perLoop: [APIGateLoop]
     private let generation = GenerationCounter()
+    /// Limiter counters outlive snapshots: a reload must not hand out fresh quota.
+    private let limiters = LocalLimiterStore()
 
     public init(loops: LoopContexts, config: GatewayConfig) {
         self.loops = loops
-        let first = APISnapshot(config: config, loopCount: loops.all.count, generation: 0)
+        let first = APISnapshot(config: config, loopCount: loops.all.count, generation: 0, limiters: limiters)
         self.perLoop = loops.all.map { APIGateLoop(loop: $0, snapshot: first) }
     }
 
@@ -20,7 +22,7 @@ public final class APIGate: ReloadableGate {
     /// serves the new snapshot.
     @discardableResult
     public func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
-        let snapshot = APISnapshot(config: config, loopCount: loops.all.count, generation: generation.increment())
+        let snapshot = APISnapshot(config: config, loopCount: loops.all.count, generation: generation.increment(), limiters: limiters)
         let futures = perLoop.map { state in
             state.loop.eventLoop.submit { state.snapshot = snapshot }
         }

@@ -7,13 +7,27 @@ import NIOCore
 public final class APISnapshot: Sendable {
     public let routes: RouteTable
     public let services: [CompiledService]
+    /// The policy chain of each route, by the route's position in the config.
+    public let chains: [PolicyChain]
     public let limits: ServerLimits
     /// Increases with every applied config.
     public let generation: Int
 
-    public init(config: GatewayConfig, loopCount: Int, generation: Int) {
-        self.routes = RouteTable(services: config.services, serverMaxBody: config.server.limits.maxBodyBytes)
+    public init(config: GatewayConfig, loopCount: Int, generation: Int, limiters: LocalLimiterStore) {
+        let routes = RouteTable(services: config.services, serverMaxBody: config.server.limits.maxBodyBytes)
+        self.routes = routes
         self.services = config.services.map { CompiledService(config: $0, loopCount: loopCount) }
+        self.chains = routes.routes.map { route in
+            let service = config.services[route.serviceIndex]
+            let routeConfig = service.routes[route.indexInService]
+            let scope = "\(service.name)/\(route.name)"
+            let all = (service.policies + routeConfig.policies).enumerated().map { i, p -> any RequestPolicy in
+                switch p {
+                case .rateLimit(let c): return RateLimitPolicy(config: c, scope: "\(scope)#\(i)", store: limiters)
+                }
+            }
+            return PolicyChain(all)
+        }
         self.limits = config.server.limits
         self.generation = generation
     }

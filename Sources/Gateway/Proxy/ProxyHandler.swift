@@ -26,6 +26,8 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// The HTTP version of the request being answered: the response is written in it, so an
     /// HTTP/1.0 client never gets chunked framing.
     private var requestVersion: HTTPVersion = .http1_1
+    /// Headers the policy chain asked every response of this request to carry.
+    private var policyHeaders: [(String, String)] = []
     /// The current response's head was written: errors can no longer be answered, only cut.
     private var responseHeadSent = false
     private var closeAfterResponse = false
@@ -201,6 +203,19 @@ final class ProxyHandler: ChannelDuplexHandler {
         case .notFound:
             return reject(ProblemDetails(status: .notFound, title: "No route matches this request", requestID: requestID), close: false)
         }
+        policyHeaders = []
+        let chain = snapshot.chains[route.order]
+        if !chain.isEmpty {
+            let service = snapshot.services[route.serviceIndex]
+            var policyContext = PolicyContext(method: head.method, headers: head.headers, clientIP: clientIP, service: service.name,
+                                              route: route.name, now: Int64(NIODeadline.now().uptimeNanoseconds))
+            let verdict = chain.run(&policyContext)
+            policyHeaders = policyContext.responseHeaders
+            if case .reject(var problem) = verdict {
+                problem.requestID = requestID
+                return reject(problem, close: false)
+            }
+        }
         if route.maxBodyBytes > 0, let length = head.headers.first(name: "content-length").flatMap({ Int($0) }), length > route.maxBodyBytes {
             return reject(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(route.maxBodyBytes) bytes", requestID: requestID), close: true)
         }
@@ -246,6 +261,8 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     /// Answers with an RFC 9457 problem and ends the response.
     func respond(_ problem: ProblemDetails) {
+        var problem = problem
+        if !policyHeaders.isEmpty, problem.status != .tooManyRequests { problem.headers += policyHeaders }
         let body = problem.body(allocator: allocator)
         let close = closeAfterResponse || !keepAlive
         responseHeadSent = true
@@ -268,6 +285,7 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     func writeResponseHead(_ head: HTTPResponseHead) {
         var head = head
+        for (name, value) in policyHeaders { head.headers.add(name: name, value: value) }
         if !isHTTP2, requestVersion == .http1_0 {
             head.version = .http1_0
             // HTTP/1.0 has no chunked framing: without a length, the close ends the body.

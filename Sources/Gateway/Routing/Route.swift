@@ -19,11 +19,14 @@ public final class Route: Sendable {
     public let maxBodyBytes: Int
     /// How many of method/host/header/query conditions this route sets: more wins a tie.
     let specificity: Int
-    /// Position in the config, the last tie-breaker.
-    let order: Int
+    /// Position in the config, the last tie-breaker (and the index of the route's policy chain).
+    public let order: Int
+    /// Position among its service's routes.
+    public let indexInService: Int
 
-    init(config: RouteConfig, name: String, serviceIndex: Int, order: Int, serverMaxBody: Int) {
+    init(config: RouteConfig, name: String, serviceIndex: Int, indexInService: Int, order: Int, serverMaxBody: Int) {
         self.name = name
+        self.indexInService = indexInService
         self.serviceIndex = serviceIndex
         self.methods = config.methods.isEmpty ? nil : Set(config.methods)
         self.hosts = config.hosts.map(HostPattern.init)

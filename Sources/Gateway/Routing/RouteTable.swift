@@ -35,7 +35,7 @@ public struct RouteTable: Sendable {
         for (si, service) in services.enumerated() {
             for (ri, rc) in service.routes.enumerated() {
                 let name = rc.name.isEmpty ? "\(service.name).\(ri)" : rc.name
-                let route = Route(config: rc, name: name, serviceIndex: si, order: order, serverMaxBody: serverMaxBody)
+                let route = Route(config: rc, name: name, serviceIndex: si, indexInService: ri, order: order, serverMaxBody: serverMaxBody)
                 order += 1
                 routes.append(route)
                 let paths = rc.paths.isEmpty ? ["/"] : rc.paths

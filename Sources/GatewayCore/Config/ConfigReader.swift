@@ -27,6 +27,11 @@ public struct ConfigReader {
         return false
     }
 
+    /// A reader of an empty mapping at this reader's path (for `- rate_limit:` with no options).
+    static func empty(like r: ConfigReader) -> ConfigObject {
+        ConfigObject(mapping: Node.Mapping([]), reader: r)
+    }
+
     /// Records a problem at this node's path.
     public func problem(_ message: String) {
         collector.add(path, message)
@@ -211,7 +216,7 @@ public final class ConfigObject {
     private let reader: ConfigReader
     private var used: Set<String> = []
 
-    init(mapping: Node.Mapping, reader: ConfigReader) {
+    fileprivate init(mapping: Node.Mapping, reader: ConfigReader) {
         self.mapping = mapping
         self.reader = reader
     }
@@ -227,6 +232,10 @@ public final class ConfigObject {
             node: child, path: reader.path.isEmpty ? key : "\(reader.path).\(key)",
             collector: reader.collector, environment: reader.environment)
     }
+
+    /// Whether any of `keys` is present (used to avoid a second problem about a key whose
+    /// value was already reported as invalid).
+    public func hasProblemsAt(_ keys: [String]) -> Bool { keys.contains { has($0) } }
 
     /// Whether the mapping has `key` at all.
     public func has(_ key: String) -> Bool { mapping.contains { $0.key.string == key } }

@@ -42,6 +42,7 @@ extension ServiceConfig {
         on += u.retries.on.statuses.sorted().map { .string(String($0)) }
         return .object([
             ("name", .string(name)),
+            ("policies", .array(policies.map(\.effectiveJSON))),
             ("upstream", .object([
                 ("targets", .array(u.targets.map { .object([("url", .string(Self.redactURL($0.url))), ("weight", .int($0.weight))]) })),
                 ("balance", .string(u.balance.rawValue)),
@@ -79,6 +80,7 @@ extension ServiceConfig {
                     ("rewrite_prefix", r.rewritePrefix.map { .string($0) } ?? .null),
                     ("preserve_host", .bool(r.preserveHost)),
                     ("max_body_bytes", .int(r.maxBodyBytes)),
+                    ("policies", .array(r.policies.map(\.effectiveJSON))),
                 ])
             })),
         ])
@@ -88,5 +90,28 @@ extension ServiceConfig {
     static func redactURL(_ url: String) -> String {
         guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
         return String(url[..<scheme.upperBound]) + "[redacted]" + String(url[at...])
+    }
+}
+
+extension PolicyConfig {
+    var effectiveJSON: JSONValue {
+        switch self {
+        case .rateLimit(let c):
+            let by: [JSONValue] = c.by.map {
+                switch $0 {
+                case .clientIP: return .string("client_ip")
+                case .route: return .string("route")
+                case .service: return .string("service")
+                case .header(let h): return .string("header:\(h)")
+                }
+            }
+            var fields: [(String, JSONValue)] = [("by", .array(by)), ("algorithm", .string(c.algorithm.rawValue)), ("store", .string("local"))]
+            for w in c.windows {
+                let name = w.window == .seconds(1) ? "second" : w.window == .seconds(60) ? "minute" : w.window == .seconds(3600) ? "hour" : "day"
+                fields.append((name, .int(w.limit)))
+            }
+            if let b = c.burst { fields.append(("burst", .int(b))) }
+            return .object([("rate_limit", .object(fields))])
+        }
     }
 }

@@ -68,6 +68,7 @@ extension ServiceConfig {
             upstream = u
         }
         routes = o["routes"].list { $0.object { RouteConfig(reading: $0) } } ?? []
+        policies = PolicyConfig.readList(o["policies"])
     }
 }
 
@@ -181,6 +182,7 @@ extension RouteConfig {
         rewritePrefix = o["rewrite_prefix"].string()
         preserveHost = o["preserve_host"].bool() ?? preserveHost
         maxBodyBytes = o["max_body_bytes"].byteSize() ?? maxBodyBytes
+        policies = PolicyConfig.readList(o["policies"])
     }
 
     /// `{ Name: [v1, v2] }` or `{ Name: v }`.

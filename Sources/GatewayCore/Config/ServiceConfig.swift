@@ -4,6 +4,8 @@ public struct ServiceConfig: Sendable {
     public var name: String = ""
     public var upstream = UpstreamConfig()
     public var routes: [RouteConfig] = []
+    /// Policies for every route of the service; they run before the route's own.
+    public var policies: [PolicyConfig] = []
 
     public init() {}
 }
@@ -33,6 +35,8 @@ public struct RouteConfig: Sendable {
     public var preserveHost: Bool = false
     /// Largest request body on this route; 0 means the server's limit. Larger bodies get 413.
     public var maxBodyBytes: Int = 0
+    /// Policies for this route, after the service's.
+    public var policies: [PolicyConfig] = []
 
     public init() {}
 }

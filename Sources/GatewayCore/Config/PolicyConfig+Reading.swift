@@ -1,0 +1,67 @@
+/// Reading `policies:` lists: each entry is a one-key mapping naming the policy.
+extension PolicyConfig {
+    static func readList(_ r: ConfigReader) -> [PolicyConfig] {
+        r.list { item -> PolicyConfig? in
+            // One entry per key, parsed or not, so the key count is what the user wrote.
+            let entries = item.dictionary { name, value -> PolicyConfig?? in
+                switch name {
+                case "rate_limit":
+                    if value.isAbsent { return .some(.rateLimit(RateLimitConfig.read(ConfigReader.empty(like: value)))) }
+                    return .some(value.object { .rateLimit(RateLimitConfig.read($0)) })
+                default:
+                    value.problem("unknown policy (known: \(PolicyConfig.known.joined(separator: ", ")))")
+                    return .some(nil)
+                }
+            }
+            guard let entries else { return nil }
+            if entries.count != 1 {
+                item.problem("must name exactly one policy, as `- rate_limit: {...}`")
+                return nil
+            }
+            return entries[0].1 ?? nil
+        } ?? []
+    }
+}
+
+extension RateLimitConfig {
+    static func read(_ o: ConfigObject) -> RateLimitConfig {
+        var c = RateLimitConfig()
+        let byReader = o["by"]
+        if !byReader.isAbsent {
+            let words = byReader.scalarIfPresent().map { [$0] } ?? byReader.list { $0.string() } ?? []
+            var parts: [KeyPart] = []
+            for word in words {
+                switch word {
+                case "client_ip", "ip": parts.append(.clientIP)
+                case "route": parts.append(.route)
+                case "service": parts.append(.service)
+                case "consumer", "team":
+                    byReader.problem("\"\(word)\" needs an authentication policy, which this build does not have yet (use client_ip, route, service or header:NAME)")
+                default:
+                    if word.hasPrefix("header:"), word.count > 7 {
+                        parts.append(.header(String(word.dropFirst(7))))
+                    } else {
+                        byReader.problem("must be client_ip, route, service or header:NAME (got \"\(word)\")")
+                    }
+                }
+            }
+            if !parts.isEmpty { c.by = parts }
+        }
+        for (key, window) in [("second", Duration.seconds(1)), ("minute", .seconds(60)), ("hour", .seconds(3600)), ("day", .seconds(86400))] {
+            if let n = o[key].int(min: 1) { c.windows.append((n, window)) }
+        }
+        if c.windows.isEmpty, !o.hasProblemsAt(["second", "minute", "hour", "day"]) {
+            o.problem("must set at least one of second, minute, hour, day")
+        }
+        c.algorithm = o["algorithm"].oneOf(Algorithm.self) ?? c.algorithm
+        c.burst = o["burst"].int(min: 1)
+        if c.burst != nil, c.algorithm != .tokenBucket {
+            o.problem(at: "burst", "applies only to algorithm: token_bucket")
+        }
+        let store = o["store"]
+        if let s = store.string(), s != "local" {
+            store.problem(s == "redis" ? "the redis store is not built yet (use local)" : "must be local (got \"\(s)\")")
+        }
+        return c
+    }
+}

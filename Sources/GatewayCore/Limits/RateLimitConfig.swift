@@ -1,0 +1,51 @@
+/// `rate_limit`: how many requests a key (a client IP, a header's value, a route, or a
+/// combination) may make per window.
+public struct RateLimitConfig: Sendable, Hashable {
+    /// What a limit is counted by.
+    public enum KeyPart: Sendable, Hashable {
+        case clientIP
+        case route
+        case service
+        case header(String)
+    }
+
+    public enum Algorithm: String, Sendable, CaseIterable {
+        /// Quotas: at most `limit` in any window (sliding-window counter). The default.
+        case slidingWindow = "sliding_window"
+        /// Rates with bursts: `burst` at once, refilled at `limit` per window.
+        case tokenBucket = "token_bucket"
+    }
+
+    /// Default `[client_ip]`: the one key every request has before identity exists.
+    public var by: [KeyPart] = [.clientIP]
+    /// Limits per window; at least one. Every one must allow the request.
+    public var windows: [(limit: Int, window: Duration)] = []
+    public var algorithm: Algorithm = .slidingWindow
+    /// Token bucket capacity; default the limit itself.
+    public var burst: Int?
+
+    public init() {}
+
+    public static func == (a: RateLimitConfig, b: RateLimitConfig) -> Bool {
+        a.by == b.by && a.algorithm == b.algorithm && a.burst == b.burst
+            && a.windows.count == b.windows.count && zip(a.windows, b.windows).allSatisfy { $0.limit == $1.limit && $0.window == $1.window }
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(by)
+        h.combine(algorithm)
+        h.combine(burst)
+        for w in windows {
+            h.combine(w.limit)
+            h.combine(w.window)
+        }
+    }
+}
+
+/// A policy entry in a service's or route's `policies:` list.
+public enum PolicyConfig: Sendable {
+    case rateLimit(RateLimitConfig)
+
+    /// The policy names a config may use today.
+    public static let known = ["rate_limit"]
+}
