@@ -8,12 +8,13 @@ public final class APIGate: ReloadableGate {
     private let loops: LoopContexts
     private let perLoop: [APIGateLoop]
     private let generation = GenerationCounter()
-    /// Limiter counters outlive snapshots: a reload must not hand out fresh quota.
-    private let limiters = LocalLimiterStore()
+    /// Limiter counters and keys outlive snapshots: a reload must not hand out fresh quota.
+    private let core: CoreServices
 
-    public init(loops: LoopContexts, config: GatewayConfig) {
+    public init(loops: LoopContexts, config: GatewayConfig, core: CoreServices) {
         self.loops = loops
-        let first = APISnapshot(config: config, loopCount: loops.all.count, generation: 0, limiters: limiters)
+        self.core = core
+        let first = APISnapshot(config: config, loopCount: loops.all.count, generation: 0, core: core)
         self.perLoop = loops.all.map { APIGateLoop(loop: $0, snapshot: first) }
     }
 
@@ -22,7 +23,7 @@ public final class APIGate: ReloadableGate {
     /// serves the new snapshot.
     @discardableResult
     public func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
-        let snapshot = APISnapshot(config: config, loopCount: loops.all.count, generation: generation.increment(), limiters: limiters)
+        let snapshot = APISnapshot(config: config, loopCount: loops.all.count, generation: generation.increment(), core: core)
         let futures = perLoop.map { state in
             state.loop.eventLoop.submit { state.snapshot = snapshot }
         }

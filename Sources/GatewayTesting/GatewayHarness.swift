@@ -21,7 +21,7 @@ public final class GatewayHarness: Sendable {
         let (stream, continuation) = AsyncStream<BoundAddresses>.makeStream()
         let server = GatewayServer(
             config: config, configPath: nil, group: group, logger: Logger(label: "triplegate.test"),
-            makeGate: { loops, config in APIGate(loops: loops, config: config) },
+            makeGate: { loops, config, core in APIGate(loops: loops, config: config, core: core) },
             onBound: { continuation.yield($0); continuation.finish() })
         let task = Task { try await server.run() }
         var iterator = stream.makeAsyncIterator()

@@ -52,7 +52,7 @@ struct Serve: AsyncParsableCommand {
         let readyFile = self.readyFile
         let server = GatewayServer(
             config: gatewayConfig, configPath: config, group: group, logger: logger,
-            makeGate: { loops, config in APIGate(loops: loops, config: config) },
+            makeGate: { loops, config, core in APIGate(loops: loops, config: config, core: core) },
             onBound: { addresses in
                 guard let readyFile else { return }
                 let json = JSONValue.object([

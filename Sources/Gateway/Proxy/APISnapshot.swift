@@ -13,18 +13,17 @@ public final class APISnapshot: Sendable {
     /// Increases with every applied config.
     public let generation: Int
 
-    public init(config: GatewayConfig, loopCount: Int, generation: Int, limiters: LocalLimiterStore) {
+    public init(config: GatewayConfig, loopCount: Int, generation: Int, core: CoreServices) {
         let routes = RouteTable(services: config.services, serverMaxBody: config.server.limits.maxBodyBytes)
         self.routes = routes
         self.services = config.services.map { CompiledService(config: $0, loopCount: loopCount) }
+        let consumers = CoreServices.consumers(of: config)
         self.chains = routes.routes.map { route in
             let service = config.services[route.serviceIndex]
             let routeConfig = service.routes[route.indexInService]
             let scope = "\(service.name)/\(route.name)"
-            let all = (service.policies + routeConfig.policies).enumerated().map { i, p -> any RequestPolicy in
-                switch p {
-                case .rateLimit(let c): return RateLimitPolicy(config: c, scope: "\(scope)#\(i)", store: limiters)
-                }
+            let all = (service.policies + routeConfig.policies).enumerated().map { i, p in
+                core.policy(p, scope: "\(scope)#\(i)", consumers: consumers)
             }
             return PolicyChain(all)
         }

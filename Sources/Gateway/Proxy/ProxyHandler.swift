@@ -174,6 +174,8 @@ final class ProxyHandler: ChannelDuplexHandler {
     // MARK: Requests
 
     private func startRequest(_ head: HTTPRequestHead) {
+        // What goes upstream; policies may remove credentials from it.
+        var forwardedHead = head
         requestOpen = true
         responseHeadSent = false
         requestVersion = head.version
@@ -207,7 +209,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         let chain = snapshot.chains[route.order]
         if !chain.isEmpty {
             let service = snapshot.services[route.serviceIndex]
-            var policyContext = PolicyContext(method: head.method, headers: head.headers, clientIP: clientIP, service: service.name,
+            var policyContext = PolicyContext(method: head.method, headers: head.headers, clientIP: clientIP, query: routeRequest.query, service: service.name,
                                               route: route.name, now: Int64(NIODeadline.now().uptimeNanoseconds))
             let verdict = chain.run(&policyContext)
             policyHeaders = policyContext.responseHeaders
@@ -215,6 +217,7 @@ final class ProxyHandler: ChannelDuplexHandler {
                 problem.requestID = requestID
                 return reject(problem, close: false)
             }
+            for name in policyContext.removeRequestHeaders { forwardedHead.headers.remove(name: name) }
         }
         if route.maxBodyBytes > 0, let length = head.headers.first(name: "content-length").flatMap({ Int($0) }), length > route.maxBodyBytes {
             return reject(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(route.maxBodyBytes) bytes", requestID: requestID), close: true)
@@ -232,14 +235,14 @@ final class ProxyHandler: ChannelDuplexHandler {
         lastBodyRead = .now()
         armBodyTimer()
         if service.targets.first?.scheme == .builtin {
-            let upstreamHead = ForwardedHeaders.upstreamRequest(head, uri: uri, target: service.targets[0], preserveHost: route.preserveHost, requestID: requestID, clientIP: clientIP, scheme: scheme)
+            let upstreamHead = ForwardedHeaders.upstreamRequest(forwardedHead, uri: uri, target: service.targets[0], preserveHost: route.preserveHost, requestID: requestID, clientIP: clientIP, scheme: scheme)
             let version = isHTTP2 ? "HTTP/2.0" : "HTTP/\(head.version.major).\(head.version.minor)"
             exchange = EchoExchange(downstream: self, upstreamHead: upstreamHead, requestID: requestID, version: version)
             return
         }
         let proxy = ProxyExchange(
             downstream: self, service: service, loopState: service.loopStates[gate.loop.index], loop: gate.loop,
-            route: route, head: head, uri: uri, requestID: requestID, clientIP: clientIP)
+            route: route, head: forwardedHead, uri: uri, requestID: requestID, clientIP: clientIP)
         exchange = proxy
         proxy.start()
     }

@@ -22,6 +22,17 @@ struct ConfigValidator {
         if config.reload.interval < .milliseconds(100) {
             collector.add("reload.interval", "must be at least 100ms")
         }
+        var consumerNames: [String: Int] = [:]
+        for (i, c) in config.consumers.enumerated() {
+            if let first = consumerNames[c.name] {
+                collector.add("consumers[\(i)].name", "duplicates consumers[\(first)].name \"\(c.name)\"")
+            } else {
+                consumerNames[c.name] = i
+            }
+        }
+        if config.sqlitePath == nil || config.sqlitePath?.isEmpty == true {
+            collector.add("store", "must be sqlite:PATH (got \"\(config.store)\")")
+        }
         if config.services.isEmpty {
             collector.add("services", "must list at least one service")
         }

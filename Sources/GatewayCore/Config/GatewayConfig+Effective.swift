@@ -20,6 +20,11 @@ extension GatewayConfig {
                 ("shutdown_grace", .string(ConfigDuration.format(server.shutdownGrace))),
             ])),
             ("admin", .object([("listen", .string(admin.listen)), ("enabled", .bool(admin.enabled))])),
+            ("store", .string(store)),
+            ("consumers", .array(consumers.map { c in
+                .object([("name", .string(c.name)), ("team", c.team.map { .string($0) } ?? .null),
+                         ("groups", .array(c.groups.map { .string($0) })), ("tags", .array(c.tags.map { .string($0) }))])
+            })),
             ("reload", .object([("watch", .bool(reload.watch)), ("interval", .string(ConfigDuration.format(reload.interval)))])),
             ("services", .array(services.map(\.effectiveJSON))),
         ])
@@ -112,6 +117,15 @@ extension PolicyConfig {
             }
             if let b = c.burst { fields.append(("burst", .int(b))) }
             return .object([("rate_limit", .object(fields))])
+        case .keyAuth(let c):
+            return .object([("key_auth", .object([
+                ("header_names", .array(c.headerNames.map { .string($0) })),
+                ("query_names", .array(c.queryNames.map { .string($0) })),
+                ("hide_credentials", .bool(c.hideCredentials)),
+                ("anonymous", .bool(c.anonymous)),
+            ]))])
+        case .acl(let c):
+            return .object([("acl", .object([("allow", .array(c.allow.map { .string($0) })), ("deny", .array(c.deny.map { .string($0) }))]))])
         }
     }
 }

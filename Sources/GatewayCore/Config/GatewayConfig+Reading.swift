@@ -6,6 +6,14 @@ extension GatewayConfig {
         if let s = o["server"].object({ ServerConfig(reading: $0) }) { server = s }
         if let a = o["admin"].object({ AdminConfig(reading: $0) }) { admin = a }
         if let r = o["reload"].object({ ReloadConfig(reading: $0) }) { reload = r }
+        consumers = o["consumers"].list { $0.object { c -> ConsumerConfig? in
+            let name = c["name"].requiredString()
+            let team = c["team"].string()
+            let groups = c["groups"].list { $0.string() } ?? []
+            let tags = c["tags"].list { $0.string() } ?? []
+            return name.map { ConsumerConfig(name: $0, team: team, groups: groups, tags: tags) }
+        } ?? nil } ?? []
+        store = o["store"].string() ?? store
         services = o["services"].list { $0.object { ServiceConfig(reading: $0) } } ?? []
     }
 }

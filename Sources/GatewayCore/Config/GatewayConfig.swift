@@ -6,7 +6,24 @@ public struct GatewayConfig: Sendable {
     public var server = ServerConfig()
     public var admin = AdminConfig()
     public var reload = ReloadConfig()
+    /// Who may call; API keys, JWT claims and the like map requests to these.
+    public var consumers: [ConsumerConfig] = []
+    /// Where consumers' API keys (and later the ledger) are kept: `sqlite:PATH`. Default
+    /// `sqlite:triplegate.db` in the working directory, opened only when a policy needs it.
+    public var store: String = "sqlite:triplegate.db"
     public var services: [ServiceConfig] = []
+
+    /// The file path of a `sqlite:` store.
+    public var sqlitePath: String? {
+        store.hasPrefix("sqlite:") ? String(store.dropFirst("sqlite:".count)) : nil
+    }
+
+    /// Whether any service or route uses a policy that reads API keys.
+    public var usesKeys: Bool {
+        services.contains { s in
+            (s.policies + s.routes.flatMap(\.policies)).contains { if case .keyAuth = $0 { return true } else { return false } }
+        }
+    }
 
     public init() {}
 

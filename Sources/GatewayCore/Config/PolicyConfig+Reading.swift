@@ -8,6 +8,25 @@ extension PolicyConfig {
                 case "rate_limit":
                     if value.isAbsent { return .some(.rateLimit(RateLimitConfig.read(ConfigReader.empty(like: value)))) }
                     return .some(value.object { .rateLimit(RateLimitConfig.read($0)) })
+                case "key_auth":
+                    let read: (ConfigObject) -> PolicyConfig = { o in
+                        var c = KeyAuthConfig()
+                        c.headerNames = o["header_names"].list { $0.string() } ?? c.headerNames
+                        c.queryNames = o["query_names"].list { $0.string() } ?? c.queryNames
+                        c.hideCredentials = o["hide_credentials"].bool() ?? c.hideCredentials
+                        c.anonymous = o["anonymous"].bool() ?? c.anonymous
+                        return .keyAuth(c)
+                    }
+                    if value.isAbsent { return .some(read(ConfigReader.empty(like: value))) }
+                    return .some(value.object(read))
+                case "acl":
+                    return .some(value.object { o -> PolicyConfig in
+                        var c = ACLConfig()
+                        c.allow = o["allow"].list { $0.string() } ?? []
+                        c.deny = o["deny"].list { $0.string() } ?? []
+                        if c.allow.isEmpty, c.deny.isEmpty { o.problem("must list allow or deny groups") }
+                        return .acl(c)
+                    })
                 default:
                     value.problem("unknown policy (known: \(PolicyConfig.known.joined(separator: ", ")))")
                     return .some(nil)

@@ -13,17 +13,24 @@ public struct PolicyContext {
     public let method: HTTPMethod
     public let headers: HTTPHeaders
     public let clientIP: String?
+    /// The raw query string, if any.
+    public let query: Substring?
     public let service: String
     public let route: String
     /// Monotonic nanoseconds, read once per request.
     public let now: Int64
     /// Headers every response to this request carries (`RateLimit-*`, for example).
     public var responseHeaders: [(String, String)] = []
+    /// Who is calling, once an authenticate policy has said.
+    public var consumer: Consumer?
+    /// Request headers to remove before the request goes upstream (credentials).
+    public var removeRequestHeaders: [String] = []
 
-    public init(method: HTTPMethod, headers: HTTPHeaders, clientIP: String?, service: String, route: String, now: Int64) {
+    public init(method: HTTPMethod, headers: HTTPHeaders, clientIP: String?, query: Substring? = nil, service: String, route: String, now: Int64) {
         self.method = method
         self.headers = headers
         self.clientIP = clientIP
+        self.query = query
         self.service = service
         self.route = route
         self.now = now

@@ -26,19 +26,22 @@ public final class GatewayServer: Service, Sendable {
     let group: EventLoopGroup
     public let loops: LoopContexts
     let gate: any ReloadableGate
+    public let core: CoreServices
     let logger: Logger
     let onBound: @Sendable (BoundAddresses) -> Void
 
     public init(
         config: GatewayConfig, configPath: String?, group: EventLoopGroup, logger: Logger,
-        makeGate: (LoopContexts, GatewayConfig) -> any ReloadableGate,
+        makeGate: (LoopContexts, GatewayConfig, CoreServices) -> any ReloadableGate,
         onBound: @escaping @Sendable (BoundAddresses) -> Void = { _ in }
     ) {
         self.state = GatewayState(config: config)
         self.configPath = configPath
         self.group = group
         self.loops = LoopContexts(group: group)
-        self.gate = makeGate(loops, config)
+        let core = CoreServices()
+        self.core = core
+        self.gate = makeGate(loops, config, core)
         self.logger = logger
         self.onBound = onBound
     }
@@ -58,7 +61,15 @@ public final class GatewayServer: Service, Sendable {
         ])
         onBound(BoundAddresses(data: dataChannel.localAddress!, admin: adminChannel?.localAddress))
 
+        var keyStore: SQLiteKeyStore?
+        if config.usesKeys, let path = config.sqlitePath {
+            keyStore = try await SQLiteKeyStore.open(path: path)
+            try await refreshKeys(from: keyStore!)
+        }
         await withTaskGroup(of: Void.self) { tasks in
+            if let keyStore {
+                tasks.addTask { await self.watchKeys(keyStore) }
+            }
             if let path = configPath {
                 if config.reload.watch {
                     tasks.addTask { await self.watch(path: path, every: config.reload.interval) }
@@ -82,6 +93,7 @@ public final class GatewayServer: Service, Sendable {
         }
         if !finished { logger.warning("shutdown grace elapsed; closing remaining connections") }
         try? await adminChannel?.close()
+        try? await keyStore?.close()
         for loop in loops.all { try? await loop.eventLoop.submit { loop.shutdownPools() }.get() }
     }
 
@@ -113,6 +125,30 @@ public final class GatewayServer: Service, Sendable {
             state.rejected("\(error)")
             logger.error("config reload failed; the previous config keeps serving", metadata: ["error": "\(error)"])
             return false
+        }
+    }
+
+    private func refreshKeys(from store: SQLiteKeyStore) async throws {
+        let entries = try await store.activeEntries()
+        core.keys.replace(with: entries)
+    }
+
+    /// Reloads the key index when the store changes; polled every 250 ms so a revoked key is
+    /// refused within a second by every gateway that shares the file.
+    private func watchKeys(_ store: SQLiteKeyStore) async {
+        var version = (try? await store.dataVersion()) ?? 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(250))
+            guard let now = try? await store.dataVersion() else { continue }
+            if now != version {
+                version = now
+                do {
+                    try await refreshKeys(from: store)
+                    logger.info("api keys reloaded", metadata: ["keys": "\(core.keys.count)"])
+                } catch {
+                    logger.error("api keys could not be reloaded; the previous set stays", metadata: ["error": "\(error)"])
+                }
+            }
         }
     }
 

@@ -1,0 +1,15 @@
+/// Who calls: the unit of identity every policy and gate shares. `team` is the chargeback unit,
+/// `groups` feed ACLs, `tags` label reports.
+public struct Consumer: Sendable, Hashable {
+    public var name: String
+    public var team: String?
+    public var groups: [String]
+    public var tags: [String]
+
+    public init(name: String, team: String? = nil, groups: [String] = [], tags: [String] = []) {
+        self.name = name
+        self.team = team
+        self.groups = groups
+        self.tags = tags
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// `key_auth` in the authenticate phase: finds the API key in `Authorization: Bearer`, the
+/// configured headers or query parameters, and maps it to its consumer. Missing or unknown keys
+/// get 401 with `WWW-Authenticate`.
+public struct KeyAuthPolicy: RequestPolicy {
+    public let name = "key_auth"
+    public let phase = PolicyPhase.authenticate
+    public let priority = 1250  // Kong's key-auth priority: before other authenticators
+    let config: KeyAuthConfig
+    let keys: KeyIndex
+    let consumers: [String: Consumer]
+
+    public init(config: KeyAuthConfig, keys: KeyIndex, consumers: [String: Consumer]) {
+        self.config = config
+        self.keys = keys
+        self.consumers = consumers
+    }
+
+    public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
+        var presented: String?
+        var carrier: String?
+        if let auth = context.headers.first(name: "authorization"), auth.count > 7, auth.prefix(7).lowercased() == "bearer " {
+            presented = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+            carrier = "authorization"
+        } else {
+            for name in config.headerNames {
+                if let v = context.headers.first(name: name) {
+                    presented = v
+                    carrier = name
+                    break
+                }
+            }
+        }
+        if presented == nil, !config.queryNames.isEmpty, let query = context.query {
+            for pair in query.split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                if kv.count == 2, config.queryNames.contains(String(kv[0])) {
+                    presented = String(kv[1]).removingPercentEncoding
+                    break
+                }
+            }
+        }
+        guard let key = presented, !key.isEmpty else {
+            if config.anonymous { return .proceed }
+            return .reject(Self.unauthorized("No API key", error: nil))
+        }
+        guard let entry = keys.lookup(key: key), let consumer = consumers[entry.consumer] else {
+            return .reject(Self.unauthorized("Invalid API key", error: "invalid_token"))
+        }
+        context.consumer = consumer
+        if config.hideCredentials, let carrier { context.removeRequestHeaders.append(carrier) }
+        return .proceed
+    }
+
+    static func unauthorized(_ title: String, error: String?) -> ProblemDetails {
+        let challenge = error.map { "Bearer realm=\"triplegate\", error=\"\($0)\"" } ?? "Bearer realm=\"triplegate\""
+        return ProblemDetails(status: .unauthorized, title: title, headers: [("www-authenticate", challenge)])
+    }
+}
+
+/// `acl` in the authorize phase: the consumer must be in an `allow` group (when any are
+/// listed) and in no `deny` group. Deny wins.
+public struct ACLPolicy: RequestPolicy {
+    public let name = "acl"
+    public let phase = PolicyPhase.authorize
+    public let priority = 950
+    let config: ACLConfig
+
+    public init(config: ACLConfig) { self.config = config }
+
+    public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
+        guard let consumer = context.consumer else {
+            return .reject(KeyAuthPolicy.unauthorized("Authentication required", error: nil))
+        }
+        if consumer.groups.contains(where: config.deny.contains) {
+            return .reject(ProblemDetails(status: .forbidden, title: "Consumer is not allowed here"))
+        }
+        if !config.allow.isEmpty, !consumer.groups.contains(where: config.allow.contains) {
+            return .reject(ProblemDetails(status: .forbidden, title: "Consumer is not allowed here"))
+        }
+        return .proceed
+    }
+}

@@ -1,0 +1,45 @@
+import NIOConcurrencyHelpers
+
+/// The active API keys, in memory, for the request path: a lookup hashes the presented key once
+/// and compares digests in constant time; the store is never queried per request. The index is
+/// replaced whole when the store changes (`KeyIndexRefresher`).
+public final class KeyIndex: Sendable {
+    public struct Entry: Sendable {
+        public var id: String
+        public var consumer: String
+        public var digest: [UInt8]
+
+        public init(id: String, consumer: String, digest: [UInt8]) {
+            self.id = id
+            self.consumer = consumer
+            self.digest = digest
+        }
+    }
+
+    /// Buckets by the digest's first 8 bytes: finding the bucket reveals nothing usable, and the
+    /// full 32-byte comparison inside it is constant-time.
+    private let buckets = NIOLockedValueBox<[UInt64: [Entry]]>([:])
+
+    public init() {}
+
+    public func replace(with entries: [Entry]) {
+        var map: [UInt64: [Entry]] = [:]
+        for e in entries { map[Self.bucket(e.digest), default: []].append(e) }
+        buckets.withLockedValue { $0 = map }
+    }
+
+    public var count: Int { buckets.withLockedValue { $0.values.reduce(0) { $0 + $1.count } } }
+
+    /// The key's entry, if it is active.
+    public func lookup(key: String) -> Entry? {
+        let digest = APIKey.hash(key)
+        let candidates = buckets.withLockedValue { $0[Self.bucket(digest)] } ?? []
+        var found: Entry?
+        for c in candidates where APIKey.constantTimeEquals(c.digest, digest) { found = c }
+        return found
+    }
+
+    static func bucket(_ digest: [UInt8]) -> UInt64 {
+        digest.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+}

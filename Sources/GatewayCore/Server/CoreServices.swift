@@ -1,0 +1,22 @@
+/// The shared core's long-lived state that every gate uses and that outlives config snapshots:
+/// one limiter store (a rule means the same on a route, a model or a tool) and one API-key index.
+public final class CoreServices: Sendable {
+    public let limiters = LocalLimiterStore()
+    public let keys = KeyIndex()
+
+    public init() {}
+
+    /// The consumers of a config, by name, for authenticate policies.
+    public static func consumers(of config: GatewayConfig) -> [String: Consumer] {
+        Dictionary(config.consumers.map { ($0.name, $0.consumer) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Builds the policy for one config entry, attached at `scope`.
+    public func policy(_ config: PolicyConfig, scope: String, consumers: [String: Consumer]) -> any RequestPolicy {
+        switch config {
+        case .rateLimit(let c): return RateLimitPolicy(config: c, scope: scope, store: limiters)
+        case .keyAuth(let c): return KeyAuthPolicy(config: c, keys: keys, consumers: consumers)
+        case .acl(let c): return ACLPolicy(config: c)
+        }
+    }
+}
