@@ -33,14 +33,13 @@ import Testing
                   - rate_limit: {}
             """)
         #expect(problems(yaml) == [
-            "services[0].policies[0].rate_limit.by: \"consumer\" needs an authentication policy, which this build does not have yet (use client_ip, route, service or header:NAME)",
-            "services[0].policies[0].rate_limit.by: must be client_ip, route, service or header:NAME (got \"nose\")",
+            "services[0].policies[0].rate_limit.by: must be consumer, team, client_ip, route, service or header:NAME (got \"nose\")",
             "services[0].policies[0].rate_limit.minute: must be >= 1 (got 0)",
             "services[0].policies[0].rate_limit.burst: applies only to algorithm: token_bucket",
             "services[0].policies[0].rate_limit.store: the redis store is not built yet (use local)",
             "services[0].policies[0].rate_limit.burts: unknown key",
-            "services[0].policies[1].rate_limt: unknown policy (known: rate_limit)",
-            "services[0].policies[2].extra: unknown policy (known: rate_limit)",
+            "services[0].policies[1].rate_limt: unknown policy (known: acl, key_auth, rate_limit)",
+            "services[0].policies[2].extra: unknown policy (known: acl, key_auth, rate_limit)",
             "services[0].policies[2]: must name exactly one policy, as `- rate_limit: {...}`",
             "services[0].policies[3].rate_limit: must set at least one of second, minute, hour, day",
         ])

@@ -88,3 +88,23 @@ def test_keys_create_refuses_a_consumer_the_config_does_not_have(tmp_path, upstr
     cfg.write_text(make_config(up, tmp_path / "k.db"))
     out = subprocess.run([BIN, "keys", "create", "--consumer", "nobody", "--config", str(cfg)], capture_output=True, text=True)
     assert out.returncode != 0 and "nobody" in out.stderr
+
+
+def test_rate_limit_by_consumer_counts_each_consumer_alone(gateway, upstreams, tmp_path):
+    up = upstreams()
+    gw = gateway(f"""store: sqlite:{tmp_path / 'k.db'}
+consumers: [{{ name: a }}, {{ name: b }}]
+services:
+  - name: s
+    upstream: {{ targets: [{{ url: {up.url} }}] }}
+    policies:
+      - key_auth: {{}}
+      - rate_limit: {{ by: consumer, minute: 2 }}
+    routes: [{{ paths: [/] }}]
+""")
+    ka = keys("create", "--consumer", "a", config=gw.config)
+    kb = keys("create", "--consumer", "b", config=gw.config)
+    wait_for("keys", lambda: request(gw.port, "GET", "/", headers={"X-Api-Key": kb})[0] == 200)
+    assert [request(gw.port, "GET", "/", headers={"X-Api-Key": ka})[0] for _ in range(3)] == [200, 200, 429]
+    assert request(gw.port, "GET", "/", headers={"X-Api-Key": kb})[0] == 200  # b's second request
+    assert request(gw.port, "GET", "/", headers={"X-Api-Key": kb})[0] == 429

@@ -105,6 +105,8 @@ extension PolicyConfig {
             let by: [JSONValue] = c.by.map {
                 switch $0 {
                 case .clientIP: return .string("client_ip")
+                case .consumer: return .string("consumer")
+                case .team: return .string("team")
                 case .route: return .string("route")
                 case .service: return .string("service")
                 case .header(let h): return .string("header:\(h)")

@@ -54,13 +54,13 @@ extension RateLimitConfig {
                 case "client_ip", "ip": parts.append(.clientIP)
                 case "route": parts.append(.route)
                 case "service": parts.append(.service)
-                case "consumer", "team":
-                    byReader.problem("\"\(word)\" needs an authentication policy, which this build does not have yet (use client_ip, route, service or header:NAME)")
+                case "consumer": parts.append(.consumer)
+                case "team": parts.append(.team)
                 default:
                     if word.hasPrefix("header:"), word.count > 7 {
                         parts.append(.header(String(word.dropFirst(7))))
                     } else {
-                        byReader.problem("must be client_ip, route, service or header:NAME (got \"\(word)\")")
+                        byReader.problem("must be consumer, team, client_ip, route, service or header:NAME (got \"\(word)\")")
                     }
                 }
             }

@@ -4,6 +4,10 @@ public struct RateLimitConfig: Sendable, Hashable {
     /// What a limit is counted by.
     public enum KeyPart: Sendable, Hashable {
         case clientIP
+        /// The authenticated consumer (an authenticate policy must run first).
+        case consumer
+        /// The consumer's team.
+        case team
         case route
         case service
         case header(String)

@@ -22,6 +22,10 @@ public struct RateLimitPolicy: RequestPolicy {
             key += "|"
             switch part {
             case .clientIP: key += context.clientIP ?? "-"
+            // Without a consumer (an anonymous route), requests count by address: never one
+            // shared bucket for everyone unidentified.
+            case .consumer: key += context.consumer.map { "c=" + $0.name } ?? "ip=" + (context.clientIP ?? "-")
+            case .team: key += context.consumer?.team.map { "t=" + $0 } ?? "ip=" + (context.clientIP ?? "-")
             case .route: key += context.route
             case .service: key += context.service
             case .header(let name):
