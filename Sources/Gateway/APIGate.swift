@@ -15,7 +15,7 @@ public final class APIGate: ReloadableGate {
         self.loops = loops
         self.core = core
         let first = APISnapshot(config: config, loopCount: loops.all.count, generation: 0, core: core)
-        self.perLoop = loops.all.map { APIGateLoop(loop: $0, snapshot: first) }
+        self.perLoop = loops.all.map { APIGateLoop(loop: $0, snapshot: first, accessLog: core.accessLog) }
     }
 
     /// Compiles `config` (off the event loops) and swaps it in on every loop. Requests already
@@ -40,10 +40,12 @@ final class APIGateLoop: @unchecked Sendable {
     // @unchecked: `snapshot` is written and read only on `loop.eventLoop`.
     let loop: LoopContext
     var snapshot: APISnapshot
+    let accessLog: AccessLog
 
-    init(loop: LoopContext, snapshot: APISnapshot) {
+    init(loop: LoopContext, snapshot: APISnapshot, accessLog: AccessLog) {
         self.loop = loop
         self.snapshot = snapshot
+        self.accessLog = accessLog
     }
 }
 

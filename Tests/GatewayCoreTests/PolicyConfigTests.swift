@@ -106,3 +106,16 @@ struct Marker: RequestPolicy {
         #expect(other.responseHeaders.first { $0.0 == "ratelimit-remaining" }?.1 == "1")
     }
 }
+
+@Suite struct TelemetryConfigTests {
+    @Test func accessLogDefaultsAndUnknownFields() throws {
+        let c = try GatewayConfig.parse(yaml: "services: [{ name: e, upstream: builtin:echo, routes: [{ paths: [/] }] }]", environment: [:])
+        #expect(c.telemetry.accessLog.enabled && c.telemetry.accessLog.path == "stdout")
+        #expect(c.telemetry.accessLog.fields == AccessLogRecord.fieldNames)
+        let bad = "telemetry: { access_log: { fields: [status, colour], verbose: true } }\nservices: [{ name: e, upstream: builtin:echo, routes: [{ paths: [/] }] }]"
+        #expect(problems(bad) == [
+            "telemetry.access_log.fields[1]: unknown field \"colour\" (known: time, request_id, consumer, team, service, route, method, path, status, bytes, upstream, upstream_ms, total_ms, limit)",
+            "telemetry.access_log.verbose: unknown key",
+        ])
+    }
+}

@@ -44,6 +44,8 @@ final class ProxyExchange: RequestExchange {
     var responseStarted = false
     var upstreamKeepAlive = true
     var attemptTimer: Scheduled<Void>?
+    /// When the current attempt started (monotonic ns), for the upstream latency.
+    var attemptStart: Int64 = 0
     var readTimer: Scheduled<Void>?
     var lastUpstreamRead: UInt64 = 0
     var finished = false
@@ -94,6 +96,7 @@ final class ProxyExchange: RequestExchange {
         target = t
         tried.insert(t)
         loopState.balancer.started(t)
+        attemptStart = Int64(NIODeadline.now().uptimeNanoseconds)
         armAttemptTimer()
         let pool = loop.pool(for: service.poolKeys[t])
         // `acquire` may call back at once with an idle connection; `waiter` is set first.

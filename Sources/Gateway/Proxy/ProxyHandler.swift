@@ -28,6 +28,9 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var requestVersion: HTTPVersion = .http1_1
     /// Headers the policy chain asked every response of this request to carry.
     private var policyHeaders: [(String, String)] = []
+    /// The current request's access-log line, filled in as it goes.
+    private var logRecord: AccessLogRecord?
+    private var requestStart: UInt64 = 0
     /// The current response's head was written: errors can no longer be answered, only cut.
     private var responseHeadSent = false
     private var closeAfterResponse = false
@@ -129,6 +132,8 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // The client left before its response ended: 499, as nginx logs it.
+        if responseOpen { finishLog(status: responseHeadSent ? nil : 499) }
         lingerTimer?.cancel()
         idleTimer?.cancel()
         bodyTimer?.cancel()
@@ -163,6 +168,16 @@ final class ProxyHandler: ChannelDuplexHandler {
             exchange = nil
             e?.clientClosed()
             closeAfterResponse = true
+            if logRecord == nil, gate.accessLog.isEnabled {
+                // Unparseable requests are logged too, with what little is known.
+                var record = AccessLogRecord()
+                record.requestID = gate.loop.nextRequestID()
+                record.method = "-"
+                record.path = "-"
+                requestStart = NIODeadline.now().uptimeNanoseconds
+                logRecord = record
+            }
+            responseOpen = true
             requestOpen = true  // unread input may follow: close with lingering
             discardingBody = true
             respond(ProblemDetails(status: status, title: title))
@@ -179,6 +194,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         requestOpen = true
         responseHeadSent = false
         requestVersion = head.version
+        requestStart = NIODeadline.now().uptimeNanoseconds
         responseOpen = true
         keepAlive = head.isKeepAlive && !quiescing
         let snapshot = gate.snapshot
@@ -190,6 +206,14 @@ final class ProxyHandler: ChannelDuplexHandler {
             requestID = gate.loop.nextRequestID()
         }
 
+        if gate.accessLog.isEnabled {
+            var record = AccessLogRecord()
+            record.requestID = requestID
+            record.method = head.method.rawValue
+            // The path only: query strings carry tokens and personal data too often to log.
+            record.path = String(head.uri.prefix { $0 != "?" })
+            logRecord = record
+        }
         if head.headers.count > limits.maxHeaders || headBytes(head) > limits.maxHeaderBytes {
             return reject(ProblemDetails(status: .requestHeaderFieldsTooLarge, title: "Request header fields too large", requestID: requestID), close: true)
         }
@@ -206,6 +230,8 @@ final class ProxyHandler: ChannelDuplexHandler {
             return reject(ProblemDetails(status: .notFound, title: "No route matches this request", requestID: requestID), close: false)
         }
         policyHeaders = []
+        logRecord?.route = route.name
+        logRecord?.service = snapshot.services[route.serviceIndex].name
         let chain = snapshot.chains[route.order]
         if !chain.isEmpty {
             let service = snapshot.services[route.serviceIndex]
@@ -213,6 +239,9 @@ final class ProxyHandler: ChannelDuplexHandler {
                                               route: route.name, now: Int64(NIODeadline.now().uptimeNanoseconds))
             let verdict = chain.run(&policyContext)
             policyHeaders = policyContext.responseHeaders
+            logRecord?.consumer = policyContext.consumer?.name
+            logRecord?.team = policyContext.consumer?.team
+            logRecord?.limit = policyContext.limitOutcome
             if case .reject(var problem) = verdict {
                 problem.requestID = requestID
                 return reject(problem, close: false)
@@ -269,6 +298,8 @@ final class ProxyHandler: ChannelDuplexHandler {
         let body = problem.body(allocator: allocator)
         let close = closeAfterResponse || !keepAlive
         responseHeadSent = true
+        logRecord?.status = Int(problem.status.code)
+        logRecord?.bytes += body.readableBytes
         context.write(wrapOutboundOut(.head(problem.head(version: isHTTP2 ? .http1_1 : requestVersion, bodyLength: body.readableBytes, close: close && !isHTTP2))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         writeResponseEnd(nil)
@@ -299,10 +330,12 @@ final class ProxyHandler: ChannelDuplexHandler {
             head.headers.add(name: "connection", value: "close")
         }
         responseHeadSent = true
+        logRecord?.status = Int(head.status.code)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
     }
 
     func writeResponseBody(_ body: ByteBuffer) {
+        logRecord?.bytes += body.readableBytes
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
     }
 
@@ -311,6 +344,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     func writeResponseEnd(_ trailers: HTTPHeaders?) {
         exchange = nil
         responseOpen = false
+        finishLog(status: nil)
         if requestOpen, !discardingBody {
             // The upstream answered before the client finished sending: drop the rest.
             discardingBody = true
@@ -350,7 +384,22 @@ final class ProxyHandler: ChannelDuplexHandler {
     func abort() {
         exchange = nil
         responseOpen = false
+        finishLog(status: nil)
         context.close(promise: nil)
+    }
+
+    /// The exchange reached an upstream: where, and how long until its response head.
+    func noteUpstream(address: String?, latencyNanos: Int64) {
+        logRecord?.upstream = address
+        logRecord?.upstreamNanos = latencyNanos
+    }
+
+    private func finishLog(status: Int?) {
+        guard var record = logRecord else { return }
+        logRecord = nil
+        if let status { record.status = status }
+        record.totalNanos = Int64(NIODeadline.now().uptimeNanoseconds - requestStart)
+        gate.accessLog.record(record)
     }
 
     func pauseClientReads() { readsPausedByExchange = true }

@@ -37,9 +37,9 @@ public struct ConfigReader {
         collector.add(path, message)
     }
 
-    /// Records a problem at a child path of this node.
+    /// Records a problem at a child path of this node (`[2]` for a list element).
     public func problem(at child: String, _ message: String) {
-        collector.add(path.isEmpty ? child : "\(path).\(child)", message)
+        collector.add(path.isEmpty ? child : child.hasPrefix("[") ? "\(path)\(child)" : "\(path).\(child)", message)
     }
 
     private var kindName: String {

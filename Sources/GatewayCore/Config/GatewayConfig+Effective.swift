@@ -25,6 +25,10 @@ extension GatewayConfig {
                 .object([("name", .string(c.name)), ("team", c.team.map { .string($0) } ?? .null),
                          ("groups", .array(c.groups.map { .string($0) })), ("tags", .array(c.tags.map { .string($0) }))])
             })),
+            ("telemetry", .object([("access_log", .object([
+                ("enabled", .bool(telemetry.accessLog.enabled)), ("path", .string(telemetry.accessLog.path)),
+                ("fields", .array(telemetry.accessLog.fields.map { .string($0) })),
+            ]))])),
             ("reload", .object([("watch", .bool(reload.watch)), ("interval", .string(ConfigDuration.format(reload.interval)))])),
             ("services", .array(services.map(\.effectiveJSON))),
         ])

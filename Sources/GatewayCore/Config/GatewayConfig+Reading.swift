@@ -6,6 +6,23 @@ extension GatewayConfig {
         if let s = o["server"].object({ ServerConfig(reading: $0) }) { server = s }
         if let a = o["admin"].object({ AdminConfig(reading: $0) }) { admin = a }
         if let r = o["reload"].object({ ReloadConfig(reading: $0) }) { reload = r }
+        if let t = o["telemetry"].object({ t -> TelemetryConfig in
+            var telemetry = TelemetryConfig()
+            if let a = t["access_log"].object({ a -> AccessLogConfig in
+                var c = AccessLogConfig()
+                c.enabled = a["enabled"].bool() ?? c.enabled
+                c.path = a["path"].string() ?? c.path
+                let fieldsReader = a["fields"]
+                if let fields = fieldsReader.list({ $0.string() }) {
+                    for (i, f) in fields.enumerated() where !AccessLogRecord.fieldNames.contains(f) {
+                        fieldsReader.problem(at: "[\(i)]", "unknown field \"\(f)\" (known: \(AccessLogRecord.fieldNames.joined(separator: ", ")))")
+                    }
+                    c.fields = fields
+                }
+                return c
+            }) { telemetry.accessLog = a }
+            return telemetry
+        }) { telemetry = t }
         consumers = o["consumers"].list { $0.object { c -> ConsumerConfig? in
             let name = c["name"].requiredString()
             let team = c["team"].string()

@@ -6,6 +6,8 @@ public struct GatewayConfig: Sendable {
     public var server = ServerConfig()
     public var admin = AdminConfig()
     public var reload = ReloadConfig()
+    /// Logs, metrics and traces.
+    public var telemetry = TelemetryConfig()
     /// Who may call; API keys, JWT claims and the like map requests to these.
     public var consumers: [ConsumerConfig] = []
     /// Where consumers' API keys (and later the ledger) are kept: `sqlite:PATH`. Default

@@ -45,6 +45,7 @@ public struct RateLimitPolicy: RequestPolicy {
                                      rate: w.limit, period: w.window, now: context.now)
             }
             if !d.allowed {
+                context.limitOutcome = "refused"
                 let headers = Self.headers(d) + [("retry-after", String(d.retryAfterSeconds ?? 1))]
                 return .reject(ProblemDetails(status: .tooManyRequests, title: "Rate limit exceeded",
                                               detail: "limit is \(w.limit) per \(ConfigDuration.format(w.window))", headers: headers))
@@ -52,6 +53,7 @@ public struct RateLimitPolicy: RequestPolicy {
             if tightest == nil || d.remaining < tightest!.remaining { tightest = d }
         }
         if let tightest { context.responseHeaders += Self.headers(tightest) }
+        context.limitOutcome = "allowed"
         return .proceed
     }
 

@@ -25,6 +25,8 @@ public struct PolicyContext {
     public var consumer: Consumer?
     /// Request headers to remove before the request goes upstream (credentials).
     public var removeRequestHeaders: [String] = []
+    /// The limiter's word for the access log: `allowed` or `refused`.
+    public var limitOutcome: String?
 
     public init(method: HTTPMethod, headers: HTTPHeaders, clientIP: String?, query: Substring? = nil, service: String, route: String, now: Int64) {
         self.method = method

@@ -3,8 +3,12 @@
 public final class CoreServices: Sendable {
     public let limiters = LocalLimiterStore()
     public let keys = KeyIndex()
+    /// The access log, as configured at start (its file and fields apply after a restart).
+    public let accessLog: AccessLog
 
-    public init() {}
+    public init(accessLog: AccessLogConfig = AccessLogConfig()) {
+        self.accessLog = AccessLog(config: accessLog)
+    }
 
     /// The consumers of a config, by name, for authenticate policies.
     public static func consumers(of config: GatewayConfig) -> [String: Consumer] {

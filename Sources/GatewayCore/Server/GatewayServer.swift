@@ -39,7 +39,7 @@ public final class GatewayServer: Service, Sendable {
         self.configPath = configPath
         self.group = group
         self.loops = LoopContexts(group: group)
-        let core = CoreServices()
+        let core = CoreServices(accessLog: config.telemetry.accessLog)
         self.core = core
         self.gate = makeGate(loops, config, core)
         self.logger = logger
@@ -70,6 +70,9 @@ public final class GatewayServer: Service, Sendable {
             if let keyStore {
                 tasks.addTask { await self.watchKeys(keyStore) }
             }
+            if core.accessLog.isEnabled {
+                tasks.addTask { await self.core.accessLog.run() }
+            }
             if let path = configPath {
                 if config.reload.watch {
                     tasks.addTask { await self.watch(path: path, every: config.reload.interval) }
@@ -92,6 +95,7 @@ public final class GatewayServer: Service, Sendable {
             return first
         }
         if !finished { logger.warning("shutdown grace elapsed; closing remaining connections") }
+        core.accessLog.flush()
         try? await adminChannel?.close()
         try? await keyStore?.close()
         for loop in loops.all { try? await loop.eventLoop.submit { loop.shutdownPools() }.get() }
