@@ -21,7 +21,6 @@ public struct AccessLogRecord: Sendable {
         "upstream", "upstream_ms", "total_ms", "limit",
     ]
 
-    public var time = Date()
     public var requestID = ""
     public var consumer: String?
     public var team: String?
@@ -39,25 +38,60 @@ public struct AccessLogRecord: Sendable {
 
     public init() {}
 
-    func json(fields: [String]) -> JSONValue {
-        func ms(_ n: Int64) -> JSONValue { .double((Double(n) / 1e4).rounded() / 100) }
-        let all: [String: JSONValue] = [
-            "time": .string(time.ISO8601Format(.iso8601.year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: true))),
-            "request_id": .string(requestID),
-            "consumer": consumer.map { .string($0) } ?? .null,
-            "team": team.map { .string($0) } ?? .null,
-            "service": service.map { .string($0) } ?? .null,
-            "route": route.map { .string($0) } ?? .null,
-            "method": .string(method),
-            "path": .string(path),
-            "status": .int(status),
-            "bytes": .int(bytes),
-            "upstream": upstream.map { .string($0) } ?? .null,
-            "upstream_ms": upstreamNanos.map(ms) ?? .null,
-            "total_ms": ms(totalNanos),
-            "limit": limit.map { .string($0) } ?? .null,
-        ]
-        return .object(fields.compactMap { f in all[f].map { (f, $0) } })
+    /// Appends the record as one JSON object. Written field by field into the buffer: no
+    /// dictionary, no intermediate values (the first version cost 10 µs a request that way).
+    func write(fields: [Field], timePrefix: String, millis: Int, to b: inout ByteBuffer) {
+        b.writeInteger(UInt8(ascii: "{"))
+        for (i, f) in fields.enumerated() {
+            if i > 0 { b.writeInteger(UInt8(ascii: ",")) }
+            b.writeInteger(UInt8(ascii: "\""))
+            b.writeString(f.rawValue)
+            b.writeStaticString("\":")
+            switch f {
+            case .time:
+                b.writeInteger(UInt8(ascii: "\""))
+                b.writeString(timePrefix)
+                b.writeInteger(UInt8(ascii: "."))
+                if millis < 100 { b.writeInteger(UInt8(ascii: "0")) }
+                if millis < 10 { b.writeInteger(UInt8(ascii: "0")) }
+                b.writeString(String(millis))
+                b.writeStaticString("Z\"")
+            case .requestID: JSONValue.writeQuoted(requestID, to: &b)
+            case .consumer: Self.optional(consumer, &b)
+            case .team: Self.optional(team, &b)
+            case .service: Self.optional(service, &b)
+            case .route: Self.optional(route, &b)
+            case .method: JSONValue.writeQuoted(method, to: &b)
+            case .path: JSONValue.writeQuoted(path, to: &b)
+            case .status: b.writeString(String(status))
+            case .bytes: b.writeString(String(bytes))
+            case .upstream: Self.optional(upstream, &b)
+            case .upstreamMS: if let n = upstreamNanos { Self.millis(n, &b) } else { b.writeStaticString("null") }
+            case .totalMS: Self.millis(totalNanos, &b)
+            case .limit: Self.optional(limit, &b)
+            }
+        }
+        b.writeStaticString("}\n")
+    }
+
+    private static func optional(_ s: String?, _ b: inout ByteBuffer) {
+        if let s { JSONValue.writeQuoted(s, to: &b) } else { b.writeStaticString("null") }
+    }
+
+    /// Milliseconds with two decimals.
+    private static func millis(_ nanos: Int64, _ b: inout ByteBuffer) {
+        let hundredths = max(0, nanos) / 10_000
+        b.writeString(String(hundredths / 100))
+        b.writeInteger(UInt8(ascii: "."))
+        let frac = hundredths % 100
+        if frac < 10 { b.writeInteger(UInt8(ascii: "0")) }
+        b.writeString(String(frac))
+    }
+
+    /// The fields a line may have.
+    public enum Field: String, Sendable, CaseIterable {
+        case time, requestID = "request_id", consumer, team, service, route, method, path, status, bytes
+        case upstream, upstreamMS = "upstream_ms", totalMS = "total_ms", limit
     }
 }
 
@@ -65,11 +99,20 @@ public struct AccessLogRecord: Sendable {
 /// task every 100 ms (or when it passes 64 KiB): the request path never makes a syscall for it.
 public final class AccessLog: Sendable {
     let config: AccessLogConfig
-    private let buffer = NIOLockedValueBox<ByteBuffer>(ByteBuffer())
+    private let fields: [AccessLogRecord.Field]
+    private struct Pending {
+        var buffer = ByteBuffer()
+        /// The formatted `yyyy-MM-ddTHH:mm:ss` of `second`: formatting a date costs microseconds,
+        /// so it is done once a second.
+        var second = -1
+        var prefix = ""
+    }
+    private let pending = NIOLockedValueBox(Pending())
     private let handle: FileHandle?
 
     public init(config: AccessLogConfig) {
         self.config = config
+        self.fields = config.fields.compactMap { AccessLogRecord.Field(rawValue: $0) }
         if !config.enabled {
             handle = nil
         } else if config.path == "stdout" {
@@ -88,11 +131,19 @@ public final class AccessLog: Sendable {
 
     public func record(_ record: AccessLogRecord) {
         guard handle != nil else { return }
-        let json = record.json(fields: config.fields)
-        let full = buffer.withLockedValue { b -> Bool in
-            json.write(to: &b)
-            b.writeInteger(UInt8(ascii: "\n"))
-            return b.readableBytes > 64 * 1024
+        let now = Date().timeIntervalSince1970
+        let second = Int(now)
+        let millis = Int((now - Double(second)) * 1000)
+        let fields = self.fields
+        let full = pending.withLockedValue { p -> Bool in
+            if p.second != second {
+                p.second = second
+                p.prefix = Date(timeIntervalSince1970: TimeInterval(second))
+                    .ISO8601Format(.iso8601.year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: false))
+                if p.prefix.hasSuffix("Z") { p.prefix.removeLast() }
+            }
+            record.write(fields: fields, timePrefix: p.prefix, millis: millis, to: &p.buffer)
+            return p.buffer.readableBytes > 64 * 1024
         }
         if full { flush() }
     }
@@ -100,9 +151,9 @@ public final class AccessLog: Sendable {
     /// Writes what is buffered.
     public func flush() {
         guard let handle else { return }
-        let out = buffer.withLockedValue { b -> ByteBuffer in
-            let taken = b
-            b.clear()
+        let out = pending.withLockedValue { p -> ByteBuffer in
+            let taken = p.buffer
+            p.buffer = ByteBuffer()
             return taken
         }
         if out.readableBytes > 0 { handle.write(Data(out.readableBytesView)) }
