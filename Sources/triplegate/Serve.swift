@@ -3,6 +3,8 @@ import Foundation
 import Gateway
 import GatewayCore
 import Logging
+import Metrics
+import Prometheus
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -62,6 +64,8 @@ struct Serve: AsyncParsableCommand {
                 ])
                 try? json.text.write(toFile: readyFile, atomically: true, encoding: .utf8)
             })
+        // Anything that reports through swift-metrics lands in the same registry as ours.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.core.metrics.registry))
         let services = ServiceGroup(configuration: .init(
             services: [.init(service: server)],
             gracefulShutdownSignals: [.sigterm, .sigint],

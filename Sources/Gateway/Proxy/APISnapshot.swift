@@ -9,6 +9,9 @@ public final class APISnapshot: Sendable {
     public let services: [CompiledService]
     /// The policy chain of each route, by the route's position in the config.
     public let chains: [PolicyChain]
+    /// Each route's instruments, by the route's position; `unrouted` for requests no route took.
+    public let routeMetrics: [RouteMetrics]
+    public let unrouted: RouteMetrics
     public let limits: ServerLimits
     /// Increases with every applied config.
     public let generation: Int
@@ -23,10 +26,12 @@ public final class APISnapshot: Sendable {
             let routeConfig = service.routes[route.indexInService]
             let scope = "\(service.name)/\(route.name)"
             let all = (service.policies + routeConfig.policies).enumerated().map { i, p in
-                core.policy(p, scope: "\(scope)#\(i)", consumers: consumers)
+                core.policy(p, scope: "\(scope)#\(i)", route: route.name, consumers: consumers)
             }
             return PolicyChain(all)
         }
+        self.routeMetrics = routes.routes.map { core.metrics.route(service: config.services[$0.serviceIndex].name, route: $0.name) }
+        self.unrouted = core.metrics.route(service: "-", route: "-")
         self.limits = config.server.limits
         self.generation = generation
     }

@@ -30,6 +30,10 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var policyHeaders: [(String, String)] = []
     /// The current request's access-log line, filled in as it goes.
     private var logRecord: AccessLogRecord?
+    /// The current request's instruments, status and upstream latency, for the metrics.
+    private var routeMetrics: RouteMetrics?
+    private var responseStatus = 0
+    private var upstreamNanos: Int64?
     private var requestStart: UInt64 = 0
     /// The current response's head was written: errors can no longer be answered, only cut.
     private var responseHeadSent = false
@@ -168,13 +172,16 @@ final class ProxyHandler: ChannelDuplexHandler {
             exchange = nil
             e?.clientClosed()
             closeAfterResponse = true
+            if routeMetrics == nil {
+                routeMetrics = gate.snapshot.unrouted
+                requestStart = NIODeadline.now().uptimeNanoseconds
+            }
             if logRecord == nil, gate.accessLog.isEnabled {
                 // Unparseable requests are logged too, with what little is known.
                 var record = AccessLogRecord()
                 record.requestID = gate.loop.nextRequestID()
                 record.method = "-"
                 record.path = "-"
-                requestStart = NIODeadline.now().uptimeNanoseconds
                 logRecord = record
             }
             responseOpen = true
@@ -195,6 +202,8 @@ final class ProxyHandler: ChannelDuplexHandler {
         responseHeadSent = false
         requestVersion = head.version
         requestStart = NIODeadline.now().uptimeNanoseconds
+        routeMetrics = gate.snapshot.unrouted
+        upstreamNanos = nil
         responseOpen = true
         keepAlive = head.isKeepAlive && !quiescing
         let snapshot = gate.snapshot
@@ -230,6 +239,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             return reject(ProblemDetails(status: .notFound, title: "No route matches this request", requestID: requestID), close: false)
         }
         policyHeaders = []
+        routeMetrics = snapshot.routeMetrics[route.order]
         logRecord?.route = route.name
         logRecord?.service = snapshot.services[route.serviceIndex].name
         let chain = snapshot.chains[route.order]
@@ -298,7 +308,8 @@ final class ProxyHandler: ChannelDuplexHandler {
         let body = problem.body(allocator: allocator)
         let close = closeAfterResponse || !keepAlive
         responseHeadSent = true
-        logRecord?.status = Int(problem.status.code)
+        responseStatus = Int(problem.status.code)
+        logRecord?.status = responseStatus
         logRecord?.bytes += body.readableBytes
         context.write(wrapOutboundOut(.head(problem.head(version: isHTTP2 ? .http1_1 : requestVersion, bodyLength: body.readableBytes, close: close && !isHTTP2))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -330,7 +341,8 @@ final class ProxyHandler: ChannelDuplexHandler {
             head.headers.add(name: "connection", value: "close")
         }
         responseHeadSent = true
-        logRecord?.status = Int(head.status.code)
+        responseStatus = Int(head.status.code)
+        logRecord?.status = responseStatus
         context.write(wrapOutboundOut(.head(head)), promise: nil)
     }
 
@@ -390,15 +402,23 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     /// The exchange reached an upstream: where, and how long until its response head.
     func noteUpstream(address: String?, latencyNanos: Int64) {
+        upstreamNanos = latencyNanos
         logRecord?.upstream = address
         logRecord?.upstreamNanos = latencyNanos
     }
 
+    /// Records the finished request in the metrics and the access log.
     private func finishLog(status: Int?) {
+        let total = Int64(NIODeadline.now().uptimeNanoseconds - requestStart)
+        if let status { responseStatus = status }
+        if let metrics = routeMetrics {
+            routeMetrics = nil
+            metrics.record(status: responseStatus, totalNanos: total, upstreamNanos: upstreamNanos)
+        }
         guard var record = logRecord else { return }
         logRecord = nil
-        if let status { record.status = status }
-        record.totalNanos = Int64(NIODeadline.now().uptimeNanoseconds - requestStart)
+        record.status = responseStatus
+        record.totalNanos = total
         gate.accessLog.record(record)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Prometheus
 
 /// `key_auth` in the authenticate phase: finds the API key in `Authorization: Bearer`, the
 /// configured headers or query parameters, and maps it to its consumer. Missing or unknown keys
@@ -10,11 +11,15 @@ public struct KeyAuthPolicy: RequestPolicy {
     let config: KeyAuthConfig
     let keys: KeyIndex
     let consumers: [String: Consumer]
+    let missing: Counter?
+    let invalid: Counter?
 
-    public init(config: KeyAuthConfig, keys: KeyIndex, consumers: [String: Consumer]) {
+    public init(config: KeyAuthConfig, keys: KeyIndex, consumers: [String: Consumer], missing: Counter? = nil, invalid: Counter? = nil) {
         self.config = config
         self.keys = keys
         self.consumers = consumers
+        self.missing = missing
+        self.invalid = invalid
     }
 
     public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
@@ -43,9 +48,11 @@ public struct KeyAuthPolicy: RequestPolicy {
         }
         guard let key = presented, !key.isEmpty else {
             if config.anonymous { return .proceed }
+            missing?.increment()
             return .reject(Self.unauthorized("No API key", error: nil))
         }
         guard let entry = keys.lookup(key: key), let consumer = consumers[entry.consumer] else {
+            invalid?.increment()
             return .reject(Self.unauthorized("Invalid API key", error: "invalid_token"))
         }
         context.consumer = consumer
@@ -66,17 +73,26 @@ public struct ACLPolicy: RequestPolicy {
     public let phase = PolicyPhase.authorize
     public let priority = 950
     let config: ACLConfig
+    let forbidden: Counter?
+    let missing: Counter?
 
-    public init(config: ACLConfig) { self.config = config }
+    public init(config: ACLConfig, forbidden: Counter? = nil, missing: Counter? = nil) {
+        self.config = config
+        self.forbidden = forbidden
+        self.missing = missing
+    }
 
     public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
         guard let consumer = context.consumer else {
+            missing?.increment()
             return .reject(KeyAuthPolicy.unauthorized("Authentication required", error: nil))
         }
         if consumer.groups.contains(where: config.deny.contains) {
+            forbidden?.increment()
             return .reject(ProblemDetails(status: .forbidden, title: "Consumer is not allowed here"))
         }
         if !config.allow.isEmpty, !consumer.groups.contains(where: config.allow.contains) {
+            forbidden?.increment()
             return .reject(ProblemDetails(status: .forbidden, title: "Consumer is not allowed here"))
         }
         return .proceed

@@ -1,3 +1,5 @@
+import Prometheus
+
 /// `rate_limit` in the limit phase: counts each request against every configured window and
 /// refuses with 429, `Retry-After` and `RateLimit-Limit/-Remaining/-Reset`; allowed responses
 /// carry the `RateLimit-*` headers of the tightest window.
@@ -9,11 +11,15 @@ public struct RateLimitPolicy: RequestPolicy {
     /// Where the policy is attached (`service/route`), so two policies never share counters.
     let scope: String
     let store: LocalLimiterStore
+    let allowed: Counter?
+    let refused: Counter?
 
-    public init(config: RateLimitConfig, scope: String, store: LocalLimiterStore) {
+    public init(config: RateLimitConfig, scope: String, store: LocalLimiterStore, allowed: Counter? = nil, refused: Counter? = nil) {
         self.config = config
         self.scope = scope
         self.store = store
+        self.allowed = allowed
+        self.refused = refused
     }
 
     public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
@@ -46,6 +52,7 @@ public struct RateLimitPolicy: RequestPolicy {
             }
             if !d.allowed {
                 context.limitOutcome = "refused"
+                refused?.increment()
                 let headers = Self.headers(d) + [("retry-after", String(d.retryAfterSeconds ?? 1))]
                 return .reject(ProblemDetails(status: .tooManyRequests, title: "Rate limit exceeded",
                                               detail: "limit is \(w.limit) per \(ConfigDuration.format(w.window))", headers: headers))
@@ -54,6 +61,7 @@ public struct RateLimitPolicy: RequestPolicy {
         }
         if let tightest { context.responseHeaders += Self.headers(tightest) }
         context.limitOutcome = "allowed"
+        allowed?.increment()
         return .proceed
     }
 

@@ -7,21 +7,24 @@ import NIOPosix
 public final class AdminListener: Sendable {
     let listen: String
     let state: GatewayState
+    let metrics: GatewayMetrics?
 
-    public init(listen: String, state: GatewayState) {
+    public init(listen: String, state: GatewayState, metrics: GatewayMetrics? = nil) {
         self.listen = listen
         self.state = state
+        self.metrics = metrics
     }
 
     public func bind(group: EventLoopGroup) async throws -> Channel {
         guard let hp = HostPort.parse(listen) else { throw ListenerError.badAddress(listen) }
         let state = self.state
+        let metrics = self.metrics
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(state: state))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(state: state, metrics: metrics))
                 }
             }
             .bind(host: hp.host, port: hp.port).get()
@@ -33,9 +36,13 @@ final class AdminHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     let state: GatewayState
+    let metrics: GatewayMetrics?
     private var head: HTTPRequestHead?
 
-    init(state: GatewayState) { self.state = state }
+    init(state: GatewayState, metrics: GatewayMetrics?) {
+        self.state = state
+        self.metrics = metrics
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -59,7 +66,13 @@ final class AdminHandler: ChannelInboundHandler {
             (status, body) = (ready ? .ok : .serviceUnavailable, .object([("status", .string(ready ? "ready" : "starting"))]))
         case (.GET, "/admin/config"):
             (status, body) = (.ok, state.config.effectiveJSON)
-        case (_, "/healthz"), (_, "/readyz"), (_, "/admin/config"):
+        case (.GET, "/metrics"):
+            let text = ByteBuffer(bytes: metrics?.exposition() ?? [])
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "text/plain; version=0.0.4; charset=utf-8")
+            headers.add(name: "content-length", value: String(text.readableBytes))
+            return send(context: context, head: HTTPResponseHead(version: head.version, status: .ok, headers: headers), body: text, keepAlive: head.isKeepAlive)
+        case (_, "/healthz"), (_, "/readyz"), (_, "/admin/config"), (_, "/metrics"):
             return write(context: context, head: head, problem: ProblemDetails(status: .methodNotAllowed, headers: [("allow", "GET")]))
         default:
             return write(context: context, head: head, problem: ProblemDetails(status: .notFound, title: "No such admin endpoint"))

@@ -5,6 +5,7 @@ public final class CoreServices: Sendable {
     public let keys = KeyIndex()
     /// The access log, as configured at start (its file and fields apply after a restart).
     public let accessLog: AccessLog
+    public let metrics = GatewayMetrics()
 
     public init(accessLog: AccessLogConfig = AccessLogConfig()) {
         self.accessLog = AccessLog(config: accessLog)
@@ -16,11 +17,15 @@ public final class CoreServices: Sendable {
     }
 
     /// Builds the policy for one config entry, attached at `scope`.
-    public func policy(_ config: PolicyConfig, scope: String, consumers: [String: Consumer]) -> any RequestPolicy {
+    public func policy(_ config: PolicyConfig, scope: String, route: String, consumers: [String: Consumer]) -> any RequestPolicy {
         switch config {
-        case .rateLimit(let c): return RateLimitPolicy(config: c, scope: scope, store: limiters)
-        case .keyAuth(let c): return KeyAuthPolicy(config: c, keys: keys, consumers: consumers)
-        case .acl(let c): return ACLPolicy(config: c)
+        case .rateLimit(let c):
+            let counters = metrics.limiter(route: route)
+            return RateLimitPolicy(config: c, scope: scope, store: limiters, allowed: counters.allowed, refused: counters.refused)
+        case .keyAuth(let c):
+            return KeyAuthPolicy(config: c, keys: keys, consumers: consumers, missing: metrics.authMissing, invalid: metrics.authInvalid)
+        case .acl(let c):
+            return ACLPolicy(config: c, forbidden: metrics.authForbidden, missing: metrics.authMissing)
         }
     }
 }

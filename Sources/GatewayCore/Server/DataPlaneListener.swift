@@ -14,10 +14,12 @@ public final class DataPlaneListener: Sendable {
     let loops: LoopContexts
     let gate: any HTTPGate
     let quiesce: ServerQuiescingHelper
+    let metrics: GatewayMetrics?
     private let tls: NIOSSLContext?
 
-    public init(server: ServerConfig, group: EventLoopGroup, loops: LoopContexts, gate: any HTTPGate) throws {
+    public init(server: ServerConfig, group: EventLoopGroup, loops: LoopContexts, gate: any HTTPGate, metrics: GatewayMetrics? = nil) throws {
         self.server = server
+        self.metrics = metrics
         self.loops = loops
         self.gate = gate
         self.quiesce = ServerQuiescingHelper(group: group)
@@ -54,6 +56,10 @@ public final class DataPlaneListener: Sendable {
 
     private func configure(_ channel: Channel) throws {
         let loop = loops.context(for: channel.eventLoop)
+        if let gauge = metrics?.activeConnections {
+            gauge.increment()
+            channel.closeFuture.whenComplete { _ in gauge.decrement() }
+        }
         if let tls {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
             _ = channel.configureHTTP2SecureUpgrade(

@@ -48,11 +48,11 @@ public final class GatewayServer: Service, Sendable {
 
     public func run() async throws {
         let config = state.config
-        let data = try DataPlaneListener(server: config.server, group: group, loops: loops, gate: gate)
+        let data = try DataPlaneListener(server: config.server, group: group, loops: loops, gate: gate, metrics: core.metrics)
         let dataChannel = try await data.bind(group: group)
         var adminChannel: Channel?
         if config.admin.enabled {
-            adminChannel = try await AdminListener(listen: config.admin.listen, state: state).bind(group: group)
+            adminChannel = try await AdminListener(listen: config.admin.listen, state: state, metrics: core.metrics).bind(group: group)
         }
         state.markReady()
         logger.info("listening", metadata: [
@@ -117,10 +117,12 @@ public final class GatewayServer: Service, Sendable {
             config.server.eventLoops = old.server.eventLoops
             try await gate.apply(config).get()
             state.applied(config)
+            core.metrics.reloaded(applied: true)
             logger.info("config reloaded", metadata: ["config": "\(path)", "services": "\(config.services.count)"])
             return true
         } catch let problems as ConfigProblems {
             state.rejected(problems.description)
+            core.metrics.reloaded(applied: false)
             logger.error("config reload refused; the previous config keeps serving", metadata: [
                 "config": "\(path)", "problems": .array(problems.problems.map { .string($0.description) }),
             ])

@@ -1,0 +1,82 @@
+import Prometheus
+
+/// The gateway's Prometheus instruments. Labels are bounded by the config (route and service
+/// names, status classes, fixed reasons): never raw paths or consumer ids. Instruments are made
+/// when a config snapshot is built, not per request; the registry hands back the same instrument
+/// for the same name and labels, so counts carry across reloads.
+public final class GatewayMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let activeConnections: Gauge
+    let reloadsApplied: Counter
+    let reloadsRefused: Counter
+    let authMissing: Counter
+    let authInvalid: Counter
+    let authForbidden: Counter
+
+    /// Request-duration buckets (seconds): sub-millisecond to a minute.
+    static let buckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2),
+        .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        activeConnections = registry.makeGauge(descriptor: .init(metricName: "triplegate_active_connections", unitName: "", helpText: "Open client connections on the data plane"), labels: [])
+        func reloads(_ result: String) -> Counter {
+            registry.makeCounter(descriptor: .init(metricName: "triplegate_config_reloads", unitName: "total", helpText: "Config reloads by result"), labels: [("result", result)])
+        }
+        reloadsApplied = reloads("applied")
+        reloadsRefused = reloads("refused")
+        func auth(_ reason: String) -> Counter {
+            registry.makeCounter(descriptor: .init(metricName: "triplegate_auth_failures", unitName: "total", helpText: "Refused authentications and authorizations by reason"),
+                                 labels: [("reason", reason)])
+        }
+        authMissing = auth("missing_credentials")
+        authInvalid = auth("invalid_credentials")
+        authForbidden = auth("forbidden")
+    }
+
+    public func reloaded(applied: Bool) { (applied ? reloadsApplied : reloadsRefused).increment() }
+
+    /// The instruments of one route.
+    public func route(service: String, route: String) -> RouteMetrics {
+        RouteMetrics(registry: registry, service: service, route: route)
+    }
+
+    /// Limiter decision counters for a route.
+    public func limiter(route: String) -> (allowed: Counter, refused: Counter) {
+        func make(_ d: String) -> Counter {
+            registry.makeCounter(descriptor: .init(metricName: "triplegate_limiter_decisions", unitName: "total", helpText: "Rate-limit decisions"),
+                                 labels: [("route", route), ("decision", d)])
+        }
+        return (make("allowed"), make("refused"))
+    }
+
+    /// The text exposition format for `/metrics`.
+    public func exposition() -> [UInt8] { registry.emitToBuffer() }
+}
+
+/// Per-route instruments: request durations by status class (the histogram's count is the
+/// request count, as OpenTelemetry's `http.server.request.duration`), upstream durations.
+public final class RouteMetrics: Sendable {
+    let byClass: [DurationHistogram]
+    let upstream: DurationHistogram
+
+    init(registry: PrometheusCollectorRegistry, service: String, route: String) {
+        byClass = ["1xx", "2xx", "3xx", "4xx", "5xx"].map { cls in
+            registry.makeDurationHistogram(
+                descriptor: .init(metricName: "http_server_request_duration", unitName: "seconds", helpText: "Time from request head to response end"),
+                labels: [("service", service), ("http_route", route), ("status_class", cls)], buckets: GatewayMetrics.buckets)
+        }
+        upstream = registry.makeDurationHistogram(
+            descriptor: .init(metricName: "triplegate_upstream_duration", unitName: "seconds", helpText: "Time from an attempt's start to the upstream's response head"),
+            labels: [("service", service), ("http_route", route)], buckets: GatewayMetrics.buckets)
+    }
+
+    public func record(status: Int, totalNanos: Int64, upstreamNanos: Int64?) {
+        let cls = min(max(status / 100, 1), 5) - 1
+        byClass[cls].recordNanoseconds(totalNanos)
+        if let upstreamNanos { upstream.recordNanoseconds(upstreamNanos) }
+    }
+}
