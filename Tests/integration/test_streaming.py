@@ -89,3 +89,28 @@ def test_chunked_upload_streams_and_arrives_whole(gateway, upstreams):
     r = c.getresponse()
     expected = zlib.crc32(b"".join(parts))
     assert json.loads(r.read()) == {"bytes": 51_007, "crc32": expected}
+
+
+def test_a_stream_that_goes_silent_is_cut_after_the_read_timeout(gateway, upstreams):
+    import time
+    up = upstreams()
+    gw = gateway(f"""services:
+  - name: s
+    upstream: {{ targets: [{{ url: {up.url} }}], timeouts: {{ read: 500ms }} }}
+    routes: [{{ paths: [/] }}]
+""")
+    c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+    c.request("GET", "/sse?n=2")
+    r = c.getresponse()
+    assert r.read1(65536) == b"data: event-0\n\n"
+    t0 = time.monotonic()
+    # The upstream now says nothing: the gateway cuts the response instead of ending it.
+    try:
+        rest = r.read()
+        cut = not rest.endswith(b"event-1\n\n")
+    except http.client.IncompleteRead:
+        cut = True
+    assert cut
+    assert 0.4 < time.monotonic() - t0 < 3
+    up.release.set()
+    assert request(gw.port, "GET", "/after")[0] == 200

@@ -28,7 +28,6 @@ extension ProxyExchange: UpstreamConnectionDelegate {
         let out = ForwardedHeaders.downstreamResponse(upstreamHead, requestID: requestID, close: false, isHTTP2: downstream.isHTTP2)
         downstream.writeResponseHead(out)
         lastUpstreamRead = NIODeadline.now().uptimeNanoseconds
-        armReadTimer()
     }
 
     /// Asks the policy without spending budget, so a refused retry forwards the real answer.
@@ -50,7 +49,12 @@ extension ProxyExchange: UpstreamConnectionDelegate {
     }
 
     func upstreamReadComplete() {
-        if responseStarted, !finished { downstream.flush() }
+        if responseStarted, !finished {
+            downstream.flush()
+            // The response goes on past this read: from now on, silence is timed. (A response
+            // that arrives whole in one read never schedules the timer.)
+            if readTimer == nil { armReadTimer() }
+        }
     }
 
     func upstreamResponseEnd(_ trailers: HTTPHeaders?) {

@@ -272,7 +272,13 @@ final class ProxyHandler: ChannelDuplexHandler {
         var uri = route.upstreamPath(routeRequest.path, matchedLength: matchedLength)
         if let query = routeRequest.query { uri += "?" + query }
         lastBodyRead = .now()
-        armBodyTimer()
+        // Only a request that can have a body needs its body timer (a GET usually cannot):
+        // a timer scheduled and cancelled per request is measurable at this rate.
+        if isHTTP2 || head.headers.contains(name: "transfer-encoding")
+            || (head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0) > 0
+        {
+            armBodyTimer()
+        }
         if service.targets.first?.scheme == .builtin {
             let upstreamHead = ForwardedHeaders.upstreamRequest(forwardedHead, uri: uri, target: service.targets[0], preserveHost: route.preserveHost, requestID: requestID, clientIP: clientIP, scheme: scheme)
             let version = isHTTP2 ? "HTTP/2.0" : "HTTP/\(head.version.major).\(head.version.minor)"
