@@ -9,14 +9,52 @@ struct Check: ParsableCommand {
     @Argument(help: "The config file.")
     var file: String
 
+    @Flag(help: "Also print each route: its conditions, upstream and policy chain in the order it runs.")
+    var explain = false
+
     func run() throws {
         do {
             let config = try GatewayConfig.load(path: file)
             let routes = config.services.reduce(0) { $0 + $1.routes.count }
             print("\(file): valid (\(config.services.count) service\(config.services.count == 1 ? "" : "s"), \(routes) route\(routes == 1 ? "" : "s"))")
+            if explain { print(Self.explanation(of: config), terminator: "") }
         } catch {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+extension Check {
+    /// Routes in config order with what they match, where they go, and their policy chain as it
+    /// will run (sorted by phase, priority, name).
+    static func explanation(of config: GatewayConfig) -> String {
+        var accessLog = AccessLogConfig()
+        accessLog.enabled = false  // explaining must not open log files
+        let core = CoreServices(accessLog: accessLog)
+        let consumers = CoreServices.consumers(of: config)
+        var out = ""
+        for service in config.services {
+            for (i, route) in service.routes.enumerated() {
+                let name = route.name.isEmpty ? "\(service.name).\(i)" : route.name
+                out += "\nroute \(name) (service \(service.name))\n"
+                let paths = (route.paths.isEmpty ? ["/"] : route.paths).map { p -> String in
+                    p.hasPrefix("=") ? "\(p.dropFirst()) (exact)" : p.hasPrefix("~") ? "\(p.dropFirst()) (regex)" : "\(p) (prefix)"
+                }
+                out += "  paths:    \(paths.joined(separator: ", "))\n"
+                if !route.methods.isEmpty { out += "  methods:  \(route.methods.joined(separator: ", "))\n" }
+                if !route.hosts.isEmpty { out += "  hosts:    \(route.hosts.joined(separator: ", "))\n" }
+                for h in route.headers { out += "  header:   \(h.name) in [\(h.values.joined(separator: ", "))]\n" }
+                for q in route.query { out += "  query:    \(q.name) in [\(q.values.joined(separator: ", "))]\n" }
+                if route.stripPath { out += "  rewrite:  strip the matched prefix\n" }
+                if let p = route.rewritePrefix { out += "  rewrite:  matched prefix -> \(p)\n" }
+                let targets = service.upstream.targets.map { "\($0.url) (weight \($0.weight))" }
+                out += "  upstream: \(service.upstream.balance.rawValue), \(service.upstream.protocol.rawValue): \(targets.joined(separator: ", "))\n"
+                let chain = PolicyChain((service.policies + route.policies).map { core.policy($0, scope: name, route: name, consumers: consumers) })
+                let steps = chain.policies.map { "\($0.name) (\($0.phase))" }
+                out += "  policies: \(steps.isEmpty ? "none" : steps.joined(separator: " -> "))\n"
+            }
+        }
+        return out
     }
 }

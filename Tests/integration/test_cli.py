@@ -92,3 +92,24 @@ def test_admin_config_is_the_effective_config(gateway, upstreams):
     assert cfg["services"][0]["upstream"]["timeouts"]["connect"] == "5s"  # defaults filled in
     assert cfg["services"][0]["upstream"]["retries"]["on"] == ["connect", "502", "503", "504"]
     assert request(gw.admin_port, "GET", "/nope")[0] == 404
+
+
+def test_check_explain_prints_routes_and_policy_chains_in_run_order(tmp_path):
+    f = tmp_path / "ex.yaml"
+    f.write_text("""consumers: [{ name: ops, groups: [admin] }]
+services:
+  - name: admin-service
+    upstream: { targets: [{ url: http://127.0.0.1:9104 }] }
+    policies:
+      - rate_limit: { by: consumer, minute: 100 }
+      - acl: { allow: [admin] }
+      - key_auth: {}
+    routes: [{ name: admin, paths: [/admin-api, "=/health"], methods: [GET] }]
+""")
+    out = subprocess.run([BIN, "check", "--explain", str(f)], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0
+    assert "route admin (service admin-service)" in out.stdout
+    assert "paths:    /admin-api (prefix), /health (exact)" in out.stdout
+    # Written in the opposite order, run in phase order.
+    assert "policies: key_auth (authenticate) -> acl (authorize) -> rate_limit (limit)" in out.stdout
+    assert list(tmp_path.iterdir()) == [f]  # explaining opens no store and no log file
