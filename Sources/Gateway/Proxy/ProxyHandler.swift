@@ -17,11 +17,11 @@ final class ProxyHandler: ChannelDuplexHandler {
     let isHTTP2: Bool
     let scheme: String
     private(set) var context: ChannelHandlerContext!
-    private var exchange: RequestExchange?
+    var exchange: RequestExchange?
     /// A request head arrived and its end has not.
-    private var requestOpen = false
+    var requestOpen = false
     /// An exchange is answering and its response has not ended.
-    private var responseOpen = false
+    var responseOpen = false
     private var keepAlive = true
     /// The HTTP version of the request being answered: the response is written in it, so an
     /// HTTP/1.0 client never gets chunked framing.
@@ -29,30 +29,30 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// Headers the policy chain asked every response of this request to carry.
     private var policyHeaders: [(String, String)] = []
     /// The current request's access-log line, filled in as it goes.
-    private var logRecord: AccessLogRecord?
+    var logRecord: AccessLogRecord?
     /// The current request's instruments, status and upstream latency, for the metrics.
-    private var routeMetrics: RouteMetrics?
-    private var responseStatus = 0
-    private var upstreamNanos: Int64?
-    private var requestStart: UInt64 = 0
+    var routeMetrics: RouteMetrics?
+    var responseStatus = 0
+    var upstreamNanos: Int64?
+    var requestStart: UInt64 = 0
     /// The current response's head was written: errors can no longer be answered, only cut.
     private var responseHeadSent = false
-    private var closeAfterResponse = false
+    var closeAfterResponse = false
     /// Request parts after an error answer, dropped until the request's end.
     private var discardingBody = false
     private var quiescing = false
     /// The response is out and the output side shut; what the client still sends is dropped
     /// until it closes or `lingerTimeout` passes.
-    private var lingering = false
-    private var lingerTimer: Scheduled<Void>?
+    var lingering = false
+    var lingerTimer: Scheduled<Void>?
     /// How long unread input is drained after an early answer (nginx's lingering_timeout is 5s).
     static let lingerTimeout: TimeAmount = .seconds(2)
     private var queued = CircularBuffer<HTTPServerRequestPart>()
-    private var readsPausedByExchange = false
+    var readsPausedByExchange = false
     private var pendingRead = false
-    private var idleTimer: Scheduled<Void>?
-    private var bodyTimer: Scheduled<Void>?
-    private var lastBodyRead = NIODeadline.uptimeNanoseconds(0)
+    var idleTimer: Scheduled<Void>?
+    var bodyTimer: Scheduled<Void>?
+    var lastBodyRead = NIODeadline.uptimeNanoseconds(0)
     private var clientIP: String?
 
     init(gate: APIGateLoop, isHTTP2: Bool, scheme: String) {
@@ -406,28 +406,6 @@ final class ProxyHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    /// The exchange reached an upstream: where, and how long until its response head.
-    func noteUpstream(address: String?, latencyNanos: Int64) {
-        upstreamNanos = latencyNanos
-        logRecord?.upstream = address
-        logRecord?.upstreamNanos = latencyNanos
-    }
-
-    /// Records the finished request in the metrics and the access log.
-    private func finishLog(status: Int?) {
-        let total = Int64(NIODeadline.now().uptimeNanoseconds - requestStart)
-        if let status { responseStatus = status }
-        if let metrics = routeMetrics {
-            routeMetrics = nil
-            metrics.record(status: responseStatus, totalNanos: total, upstreamNanos: upstreamNanos)
-        }
-        guard var record = logRecord else { return }
-        logRecord = nil
-        record.status = responseStatus
-        record.totalNanos = total
-        gate.accessLog.record(record)
-    }
-
     func pauseClientReads() { readsPausedByExchange = true }
 
     func resumeClientReads() {
@@ -450,47 +428,6 @@ final class ProxyHandler: ChannelDuplexHandler {
             if pendingRead {
                 pendingRead = false
                 context.read()
-            }
-        }
-    }
-
-    // MARK: Timers
-
-    private func armIdleTimer(_ timeout: Duration, firstRequest: Bool) {
-        idleTimer?.cancel()
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [weak self] in
-            guard let self, !self.requestOpen, !self.responseOpen else { return }
-            if firstRequest {
-                // Slow or silent client: no complete request head within the header timeout.
-                self.closeAfterResponse = true
-                self.responseOpen = true
-                self.respond(ProblemDetails(status: .requestTimeout, title: "Request head not received in time"))
-            } else {
-                self.context.close(promise: nil)
-            }
-        }
-    }
-
-    private func armBodyTimer() {
-        let timeout = gate.snapshot.limits.clientBodyTimeout.nanoseconds
-        bodyTimer?.cancel()
-        bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastBodyRead + .nanoseconds(timeout)) { [weak self] in
-            guard let self, self.requestOpen else { return }
-            let idle = NIODeadline.now().uptimeNanoseconds - self.lastBodyRead.uptimeNanoseconds
-            if self.readsPausedByExchange || idle < UInt64(timeout) {
-                // Waiting on the upstream is not the client's fault; or a read came since.
-                if self.readsPausedByExchange { self.lastBodyRead = .now() }
-                self.armBodyTimer()
-                return
-            }
-            let e = self.exchange
-            self.exchange = nil
-            e?.clientClosed()
-            if self.responseOpen {
-                self.closeAfterResponse = true
-                self.fail(ProblemDetails(status: .requestTimeout, title: "Request body not received in time"))
-            } else {
-                self.context.close(promise: nil)
             }
         }
     }

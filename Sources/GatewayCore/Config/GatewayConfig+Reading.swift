@@ -23,12 +23,12 @@ extension GatewayConfig {
             }) { telemetry.accessLog = a }
             return telemetry
         }) { telemetry = t }
-        consumers = o["consumers"].list { $0.object { c -> ConsumerConfig? in
+        consumers = o["consumers"].list { $0.object { c -> Consumer? in
             let name = c["name"].requiredString()
             let team = c["team"].string()
             let groups = c["groups"].list { $0.string() } ?? []
             let tags = c["tags"].list { $0.string() } ?? []
-            return name.map { ConsumerConfig(name: $0, team: team, groups: groups, tags: tags) }
+            return name.map { Consumer(name: $0, team: team, groups: groups, tags: tags) }
         } ?? nil } ?? []
         store = o["store"].string() ?? store
         services = o["services"].list { $0.object { ServiceConfig(reading: $0) } } ?? []

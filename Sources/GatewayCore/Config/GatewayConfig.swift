@@ -9,7 +9,7 @@ public struct GatewayConfig: Sendable {
     /// Logs, metrics and traces.
     public var telemetry = TelemetryConfig()
     /// Who may call; API keys, JWT claims and the like map requests to these.
-    public var consumers: [ConsumerConfig] = []
+    public var consumers: [Consumer] = []
     /// Where consumers' API keys (and later the ledger) are kept: `sqlite:PATH`. Default
     /// `sqlite:triplegate.db` in the working directory, opened only when a policy needs it.
     public var store: String = "sqlite:triplegate.db"

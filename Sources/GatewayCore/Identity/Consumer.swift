@@ -1,5 +1,6 @@
-/// Who calls: the unit of identity every policy and gate shares. `team` is the chargeback unit,
-/// `groups` feed ACLs, `tags` label reports.
+/// Who calls: the unit of identity every policy and gate shares, as declared under `consumers:`.
+/// `name` is unique (API keys and JWT subjects refer to it); `team` is the chargeback unit;
+/// `groups` feed ACLs; `tags` label reports.
 public struct Consumer: Sendable, Hashable {
     public var name: String
     public var team: String?

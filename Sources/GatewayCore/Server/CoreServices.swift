@@ -13,7 +13,7 @@ public final class CoreServices: Sendable {
 
     /// The consumers of a config, by name, for authenticate policies.
     public static func consumers(of config: GatewayConfig) -> [String: Consumer] {
-        Dictionary(config.consumers.map { ($0.name, $0.consumer) }, uniquingKeysWith: { a, _ in a })
+        Dictionary(config.consumers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Builds the policy for one config entry, attached at `scope`.
