@@ -1,0 +1,93 @@
+import DequeModule
+import NIOCore
+import NIOPosix
+
+/// One Redis connection on one event loop, speaking RESP2. Commands are pipelined: each is
+/// written at once and its reply completes the oldest waiting promise. Every call happens on the
+/// connection's loop.
+public final class RedisConnection {
+    let channel: Channel
+    private let handler: RESPHandler
+
+    init(channel: Channel, handler: RESPHandler) {
+        self.channel = channel
+        self.handler = handler
+    }
+
+    public var isActive: Bool { channel.isActive }
+
+    /// Connects on `eventLoop`; the future completes there.
+    public static func connect(host: String, port: Int, on eventLoop: EventLoop, timeout: TimeAmount = .seconds(1)) -> EventLoopFuture<RedisConnection> {
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: port)
+            .flatMapErrorThrowing { throw RedisError.connectionFailed("\($0)") }
+            .assumeIsolated()
+            .flatMapThrowing { channel in
+                let handler = RESPHandler()
+                try channel.pipeline.syncOperations.addHandler(handler)
+                return RedisConnection(channel: channel, handler: handler)
+            }
+            .nonisolated()
+    }
+
+    /// Sends a command; the reply (a server error becomes `RedisError.server`).
+    public func send(_ args: [String]) -> EventLoopFuture<RESPValue> {
+        channel.eventLoop.preconditionInEventLoop()
+        guard channel.isActive else { return channel.eventLoop.makeFailedFuture(RedisError.connectionClosed) }
+        return handler.send(args)
+    }
+
+    public func close() { channel.close(promise: nil) }
+}
+
+/// Encodes commands, decodes replies, and pairs them in order.
+final class RESPHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private var context: ChannelHandlerContext?
+    private var waiting = Deque<EventLoopPromise<RESPValue>>()
+    private var buffer = ByteBuffer()
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func send(_ args: [String]) -> EventLoopFuture<RESPValue> {
+        guard let context else { preconditionFailure("RESPHandler used before it was added to a pipeline") }
+        let promise = context.eventLoop.makePromise(of: RESPValue.self)
+        waiting.append(promise)
+        var out = context.channel.allocator.buffer(capacity: 64)
+        RESPValue.writeCommand(args, to: &out)
+        context.writeAndFlush(NIOAny(out), promise: nil)
+        return promise.futureResult
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        do {
+            while let value = try RESPValue.parse(&buffer) {
+                guard let promise = waiting.popFirst() else { throw RedisError.protocolViolation("a reply nobody asked for") }
+                if case .error(let message) = value { promise.fail(RedisError.server(message)) } else { promise.succeed(value) }
+            }
+            buffer.discardReadBytes()
+        } catch {
+            failAll(error)
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        failAll(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(RedisError.connectionClosed)
+        context.fireChannelInactive()
+    }
+
+    private func failAll(_ error: Error) {
+        while let p = waiting.popFirst() { p.fail(error) }
+    }
+}
