@@ -72,7 +72,7 @@ let package = Package(
             swiftSettings: releaseSpeed
         ),
         .target(name: "GatewayTesting", dependencies: ["GatewayCore", "Gateway"] + nio),
-        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTesting"]),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTesting", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayCore", "GatewayTesting"] + nio),
     ]
 )

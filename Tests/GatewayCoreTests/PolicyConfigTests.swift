@@ -1,4 +1,6 @@
-import GatewayCore
+@testable import GatewayCore
+import NIOCore
+import NIOEmbedded
 import NIOHTTP1
 import Testing
 
@@ -36,14 +38,24 @@ import Testing
             "services[0].policies[0].rate_limit.by: must be consumer, team, client_ip, route, service or header:NAME (got \"nose\")",
             "services[0].policies[0].rate_limit.minute: must be >= 1 (got 0)",
             "services[0].policies[0].rate_limit.burst: applies only to algorithm: token_bucket",
-            "services[0].policies[0].rate_limit.store: the redis store is not built yet (use local)",
             "services[0].policies[0].rate_limit.burts: unknown key",
             "services[0].policies[1].rate_limt: unknown policy (known: acl, key_auth, rate_limit)",
             "services[0].policies[2].extra: unknown policy (known: acl, key_auth, rate_limit)",
             "services[0].policies[2]: must name exactly one policy, as `- rate_limit: {...}`",
             "services[0].policies[3].rate_limit: must set at least one of second, minute, hour, day",
+            "services[0].policies[0].rate_limit.store: redis needs a top-level redis: redis://host:port",
         ])
     }
+}
+
+/// A policy that waits on a future, for suspension tests.
+struct Waiting: RequestPolicy {
+    let name = "waiting"
+    let phase = PolicyPhase.limit
+    let priority = 0
+    let future: EventLoopFuture<PolicyResumption>
+
+    func apply(_ context: inout PolicyContext) -> PolicyVerdict { .suspend(future) }
 }
 
 /// A policy that records its order, for chain-order tests.
@@ -72,8 +84,7 @@ struct Marker: RequestPolicy {
             Marker(name: "limit-high", phase: .limit, priority: 10, reject: false),
             Marker(name: "acl", phase: .authorize, priority: 0, reject: false),
         ])
-        var ctx = context()
-        _ = chain.run(&ctx)
+        guard case .done(_, let ctx) = chain.run(context(), on: EmbeddedEventLoop()) else { Issue.record("suspended"); return }
         #expect(ctx.responseHeaders.map(\.1) == ["auth", "acl", "limit-high", "limit-a", "limit-b"])
     }
 
@@ -82,10 +93,35 @@ struct Marker: RequestPolicy {
             Marker(name: "auth", phase: .authenticate, priority: 0, reject: true),
             Marker(name: "limit", phase: .limit, priority: 0, reject: false),
         ])
-        var ctx = context()
-        guard case .reject(let p) = chain.run(&ctx) else { Issue.record("expected a rejection"); return }
+        guard case .done(.reject(let p), let ctx) = chain.run(context(), on: EmbeddedEventLoop()) else { Issue.record("expected a rejection"); return }
         #expect(p.status == .forbidden)
         #expect(ctx.responseHeaders.map(\.1) == ["auth"])
+    }
+
+    @Test func aSuspendedPolicyResumesTheChainWithItsUpdate() throws {
+        let loop = EmbeddedEventLoop()
+        let promise = loop.makePromise(of: PolicyResumption.self)
+        let chain = PolicyChain([
+            Marker(name: "auth", phase: .authenticate, priority: 0, reject: false),
+            Waiting(future: promise.futureResult),
+            Marker(name: "after", phase: .transform, priority: 0, reject: false),
+        ])
+        guard case .pending(let future) = chain.run(context(), on: loop) else { Issue.record("did not suspend"); return }
+        promise.succeed(PolicyResumption(verdict: .proceed) { $0.responseHeaders.append(("ran", "waited")) })
+        let (verdict, ctx) = try future.wait()
+        guard case .proceed = verdict else { Issue.record("not proceeding"); return }
+        #expect(ctx.responseHeaders.map(\.1) == ["auth", "waited", "after"])
+    }
+
+    @Test func aFailedSuspensionRejectsWith500() throws {
+        let loop = EmbeddedEventLoop()
+        let promise = loop.makePromise(of: PolicyResumption.self)
+        guard case .pending(let future) = PolicyChain([Waiting(future: promise.futureResult)]).run(context(), on: loop) else {
+            Issue.record("did not suspend"); return
+        }
+        promise.fail(RedisError.timeout)
+        guard case .reject(let p) = try future.wait().0 else { Issue.record("not rejected"); return }
+        #expect(p.status == .internalServerError)
     }
 
     @Test func rateLimitPolicyRefusesWith429AndHeaders() {
@@ -117,5 +153,34 @@ struct Marker: RequestPolicy {
             "telemetry.access_log.fields[1]: unknown field \"colour\" (known: time, request_id, consumer, team, service, route, method, path, status, bytes, upstream, upstream_ms, total_ms, limit)",
             "telemetry.access_log.verbose: unknown key",
         ])
+    }
+}
+
+@Suite struct RedisConfigTests {
+    @Test func redisStoreNeedsATopLevelRedisAndASlidingWindow() {
+        let yaml = """
+            redis: http://wrong
+            services:
+              - name: s
+                upstream: builtin:echo
+                policies: [{ rate_limit: { minute: 5, store: redis, algorithm: token_bucket, fault_tolerant: sometimes } }]
+                routes: [{ paths: [/], policies: [{ rate_limit: { minute: 5, store: memcached } }] }]
+            """
+        #expect(problems(yaml) == [
+            "services[0].routes[0].policies[0].rate_limit.store: must be one of local, redis (got \"memcached\")",
+            "services[0].policies[0].rate_limit.fault_tolerant: must be true or false (got \"sometimes\")",
+            "services[0].policies[0].rate_limit.algorithm: token_bucket is not built for store: redis yet (use sliding_window)",
+            "redis: must be redis://host[:port] (got \"http://wrong\")",
+        ])
+        let missing = "services: [{ name: s, upstream: builtin:echo, policies: [{ rate_limit: { minute: 5, store: redis } }], routes: [{ paths: [/] }] }]"
+        #expect(problems(missing) == ["services[0].policies[0].rate_limit.store: redis needs a top-level redis: redis://host:port"])
+    }
+
+    @Test func redisRepliesBecomeDecisions() throws {
+        let allowed = try RedisLimiterStore.decision(.array([.integer(1), .integer(100), .integer(41), .integer(12_300), .integer(0)]))
+        #expect(allowed == RateLimitDecision(allowed: true, limit: 100, remaining: 41, resetSeconds: 13))
+        let refused = try RedisLimiterStore.decision(.array([.integer(0), .integer(100), .integer(0), .integer(5_000), .integer(2_500)]))
+        #expect(refused == RateLimitDecision(allowed: false, limit: 100, remaining: 0, resetSeconds: 5, retryAfterSeconds: 3))
+        #expect(throws: RedisError.self) { try RedisLimiterStore.decision(.simple("OK")) }
     }
 }

@@ -138,3 +138,38 @@ def service(name, url, paths, **route):
     """A one-route service as YAML (flow style), for short test configs."""
     extra = "".join(f", {k}: {json.dumps(v)}" for k, v in route.items())
     return f"  - {{ name: {name}, upstream: {{ targets: [{{ url: {url} }}] }}, routes: [{{ paths: {json.dumps(paths)}{extra} }}] }}\n"
+
+
+class RedisServer:
+    """A real redis-server on 127.0.0.1 and a free port, with no persistence."""
+
+    def __init__(self, tmp_path):
+        from upstream import free_port
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for("redis to answer PING", self.ping)
+        self.url = f"redis://127.0.0.1:{self.port}"
+
+    def ping(self):
+        try:
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
+            s.sendall(b"PING\r\n")
+            ok = s.recv(16).startswith(b"+PONG")
+            s.close()
+            return ok
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    r = RedisServer(tmp_path)
+    yield r
+    r.stop()

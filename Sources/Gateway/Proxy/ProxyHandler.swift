@@ -26,6 +26,11 @@ final class ProxyHandler: ChannelDuplexHandler {
     /// The HTTP version of the request being answered: the response is written in it, so an
     /// HTTP/1.0 client never gets chunked framing.
     private var requestVersion: HTTPVersion = .http1_1
+    /// A policy is waiting on I/O; request parts are held until it answers.
+    var awaitingPolicies = false
+    var heldParts: [HTTPServerRequestPart] = []
+    /// Counts requests, so a late policy answer for a request that is gone is ignored.
+    var requestSerial = 0
     /// Headers the policy chain asked every response of this request to carry.
     private var policyHeaders: [(String, String)] = []
     /// The current request's access-log line, filled in as it goes.
@@ -102,11 +107,13 @@ final class ProxyHandler: ChannelDuplexHandler {
             idleTimer = nil
             startRequest(head)
         case .body(let body):
+            if awaitingPolicies { return heldParts.append(part) }
             guard requestOpen else { return }
             if discardingBody { return }
             lastBodyRead = .now()
             exchange?.requestBody(body)
         case .end(let trailers):
+            if awaitingPolicies { return heldParts.append(part) }
             guard requestOpen else { return }
             requestOpen = false
             bodyTimer?.cancel()
@@ -196,8 +203,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     // MARK: Requests
 
     private func startRequest(_ head: HTTPRequestHead) {
-        // What goes upstream; policies may remove credentials from it.
-        var forwardedHead = head
+        requestSerial &+= 1
         requestOpen = true
         responseHeadSent = false
         requestVersion = head.version
@@ -242,22 +248,56 @@ final class ProxyHandler: ChannelDuplexHandler {
         routeMetrics = snapshot.routeMetrics[route.order]
         logRecord?.route = route.name
         logRecord?.service = snapshot.services[route.serviceIndex].name
+        let routed = RoutedRequest(head: head, route: route, matchedLength: matchedLength, path: routeRequest.path,
+                                   query: routeRequest.query, requestID: requestID, snapshot: snapshot)
         let chain = snapshot.chains[route.order]
-        if !chain.isEmpty {
-            let service = snapshot.services[route.serviceIndex]
-            var policyContext = PolicyContext(method: head.method, headers: head.headers, clientIP: clientIP, query: routeRequest.query, service: service.name,
-                                              route: route.name, now: Int64(NIODeadline.now().uptimeNanoseconds))
-            let verdict = chain.run(&policyContext)
-            policyHeaders = policyContext.responseHeaders
-            logRecord?.consumer = policyContext.consumer?.name
-            logRecord?.team = policyContext.consumer?.team
-            logRecord?.limit = policyContext.limitOutcome
-            if case .reject(var problem) = verdict {
-                problem.requestID = requestID
-                return reject(problem, close: false)
+        guard !chain.isEmpty else { return dispatch(routed, forwardedHead: head) }
+        let policyContext = PolicyContext(
+            method: head.method, headers: head.headers, clientIP: clientIP, query: routeRequest.query,
+            service: snapshot.services[route.serviceIndex].name, route: route.name, now: Int64(NIODeadline.now().uptimeNanoseconds),
+            eventLoop: context.eventLoop)
+        switch chain.run(policyContext, on: context.eventLoop) {
+        case .done(let verdict, let final):
+            afterPolicies(routed, verdict, final)
+        case .pending(let future):
+            // A policy waits on I/O: hold the request's body (and stop reading) until it answers.
+            awaitingPolicies = true
+            readsPausedByExchange = true
+            let serial = requestSerial
+            future.assumeIsolated().whenComplete { [weak self] result in
+                guard let self, self.requestSerial == serial, self.context?.channel.isActive == true else { return }
+                self.awaitingPolicies = false
+                switch result {
+                case .success(let (verdict, final)): self.afterPolicies(routed, verdict, final)
+                case .failure: self.afterPolicies(routed, .reject(ProblemDetails(status: .internalServerError)), policyContext)
+                }
+                let held = self.heldParts
+                self.heldParts.removeAll()
+                for part in held { self.handle(part) }
+                // An exchange that must hold the client back pauses reads again itself.
+                self.resumeClientReads()
             }
-            for name in policyContext.removeRequestHeaders { forwardedHead.headers.remove(name: name) }
         }
+    }
+
+    /// Takes the chain's verdict: refuse, or strip what the policies said and dispatch.
+    private func afterPolicies(_ routed: RoutedRequest, _ verdict: PolicyVerdict, _ final: PolicyContext) {
+        policyHeaders = final.responseHeaders
+        logRecord?.consumer = final.consumer?.name
+        logRecord?.team = final.consumer?.team
+        logRecord?.limit = final.limitOutcome
+        if case .reject(var problem) = verdict {
+            problem.requestID = routed.requestID
+            return reject(problem, close: false)
+        }
+        var forwardedHead = routed.head
+        for name in final.removeRequestHeaders { forwardedHead.headers.remove(name: name) }
+        dispatch(routed, forwardedHead: forwardedHead)
+    }
+
+    /// Hands a request that passed its policies to the echo or a proxy exchange.
+    private func dispatch(_ routed: RoutedRequest, forwardedHead: HTTPRequestHead) {
+        let head = routed.head, route = routed.route, requestID = routed.requestID
         if route.maxBodyBytes > 0, let length = head.headers.first(name: "content-length").flatMap({ Int($0) }), length > route.maxBodyBytes {
             return reject(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(route.maxBodyBytes) bytes", requestID: requestID), close: true)
         }
@@ -268,9 +308,9 @@ final class ProxyHandler: ChannelDuplexHandler {
             context.flush()
         }
 
-        let service = snapshot.services[route.serviceIndex]
-        var uri = route.upstreamPath(routeRequest.path, matchedLength: matchedLength)
-        if let query = routeRequest.query { uri += "?" + query }
+        let service = routed.snapshot.services[route.serviceIndex]
+        var uri = route.upstreamPath(routed.path, matchedLength: routed.matchedLength)
+        if let query = routed.query { uri += "?" + query }
         lastBodyRead = .now()
         // Only a request that can have a body needs its body timer (a GET usually cannot):
         // a timer scheduled and cancelled per request is measurable at this rate.
@@ -431,4 +471,15 @@ final class ProxyHandler: ChannelDuplexHandler {
             }
         }
     }
+}
+
+/// A request a route took, carried across the policy chain (which may wait on I/O).
+struct RoutedRequest {
+    let head: HTTPRequestHead
+    let route: Route
+    let matchedLength: Int
+    let path: Substring
+    let query: Substring?
+    let requestID: String
+    let snapshot: APISnapshot
 }

@@ -33,6 +33,20 @@ struct ConfigValidator {
         if config.sqlitePath == nil || config.sqlitePath?.isEmpty == true {
             collector.add("store", "must be sqlite:PATH (got \"\(config.store)\")")
         }
+        if let redis = config.redis, RedisLimiterStore.parse(redis) == nil {
+            collector.add("redis", "must be redis://host[:port] (got \"\(redis)\")")
+        }
+        for (i, service) in config.services.enumerated() {
+            let lists = [("services[\(i)].policies", service.policies)]
+                + service.routes.enumerated().map { ("services[\(i)].routes[\($0.offset)].policies", $0.element.policies) }
+            for (path, policies) in lists {
+                for (k, p) in policies.enumerated() {
+                    if case .rateLimit(let r) = p, r.store == .redis, config.redis == nil {
+                        collector.add("\(path)[\(k)].rate_limit.store", "redis needs a top-level redis: redis://host:port")
+                    }
+                }
+            }
+        }
         if config.services.isEmpty {
             collector.add("services", "must list at least one service")
         }

@@ -21,6 +21,7 @@ extension GatewayConfig {
             ])),
             ("admin", .object([("listen", .string(admin.listen)), ("enabled", .bool(admin.enabled))])),
             ("store", .string(store)),
+            ("redis", redis.map { .string($0) } ?? .null),
             ("consumers", .array(consumers.map { c in
                 .object([("name", .string(c.name)), ("team", c.team.map { .string($0) } ?? .null),
                          ("groups", .array(c.groups.map { .string($0) })), ("tags", .array(c.tags.map { .string($0) }))])
@@ -116,7 +117,8 @@ extension PolicyConfig {
                 case .header(let h): return .string("header:\(h)")
                 }
             }
-            var fields: [(String, JSONValue)] = [("by", .array(by)), ("algorithm", .string(c.algorithm.rawValue)), ("store", .string("local"))]
+            var fields: [(String, JSONValue)] = [("by", .array(by)), ("algorithm", .string(c.algorithm.rawValue)), ("store", .string(c.store.rawValue)),
+                                                 ("fault_tolerant", .bool(c.faultTolerant))]
             for w in c.windows {
                 let name = w.window == .seconds(1) ? "second" : w.window == .seconds(60) ? "minute" : w.window == .seconds(3600) ? "hour" : "day"
                 fields.append((name, .int(w.limit)))

@@ -31,6 +31,7 @@ extension GatewayConfig {
             return name.map { Consumer(name: $0, team: team, groups: groups, tags: tags) }
         } ?? nil } ?? []
         store = o["store"].string() ?? store
+        redis = o["redis"].string()
         services = o["services"].list { $0.object { ServiceConfig(reading: $0) } } ?? []
     }
 }

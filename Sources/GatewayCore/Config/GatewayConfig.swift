@@ -13,6 +13,8 @@ public struct GatewayConfig: Sendable {
     /// Where consumers' API keys (and later the ledger) are kept: `sqlite:PATH`. Default
     /// `sqlite:triplegate.db` in the working directory, opened only when a policy needs it.
     public var store: String = "sqlite:triplegate.db"
+    /// `redis://host[:port]`, shared by replicas for limiter counters. Default none.
+    public var redis: String?
     public var services: [ServiceConfig] = []
 
     /// The file path of a `sqlite:` store.

@@ -77,9 +77,10 @@ extension RateLimitConfig {
         if c.burst != nil, c.algorithm != .tokenBucket {
             o.problem(at: "burst", "applies only to algorithm: token_bucket")
         }
-        let store = o["store"]
-        if let s = store.string(), s != "local" {
-            store.problem(s == "redis" ? "the redis store is not built yet (use local)" : "must be local (got \"\(s)\")")
+        c.store = o["store"].oneOf(Store.self) ?? c.store
+        c.faultTolerant = o["fault_tolerant"].bool() ?? c.faultTolerant
+        if c.store == .redis, c.algorithm == .tokenBucket {
+            o.problem(at: "algorithm", "token_bucket is not built for store: redis yet (use sliding_window)")
         }
         return c
     }

@@ -27,11 +27,20 @@ public struct RateLimitConfig: Sendable, Hashable {
     public var algorithm: Algorithm = .slidingWindow
     /// Token bucket capacity; default the limit itself.
     public var burst: Int?
+    /// Where counters live: `local` (this process) or `redis` (shared by replicas).
+    public var store: Store = .local
+    /// With `store: redis`, when Redis cannot answer: count locally instead (true, the default,
+    /// as Kong) or refuse with 503 (false).
+    public var faultTolerant: Bool = true
+
+    public enum Store: String, Sendable, CaseIterable {
+        case local, redis
+    }
 
     public init() {}
 
     public static func == (a: RateLimitConfig, b: RateLimitConfig) -> Bool {
-        a.by == b.by && a.algorithm == b.algorithm && a.burst == b.burst
+        a.by == b.by && a.algorithm == b.algorithm && a.burst == b.burst && a.store == b.store && a.faultTolerant == b.faultTolerant
             && a.windows.count == b.windows.count && zip(a.windows, b.windows).allSatisfy { $0.limit == $1.limit && $0.window == $1.window }
     }
 
@@ -39,6 +48,8 @@ public struct RateLimitConfig: Sendable, Hashable {
         h.combine(by)
         h.combine(algorithm)
         h.combine(burst)
+        h.combine(store)
+        h.combine(faultTolerant)
         for w in windows {
             h.combine(w.limit)
             h.combine(w.window)

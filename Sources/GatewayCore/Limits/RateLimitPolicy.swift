@@ -1,3 +1,4 @@
+import NIOCore
 import Prometheus
 
 /// `rate_limit` in the limit phase: counts each request against every configured window and
@@ -13,13 +14,19 @@ public struct RateLimitPolicy: RequestPolicy {
     let store: LocalLimiterStore
     let allowed: Counter?
     let refused: Counter?
+    /// Set for `store: redis`: decisions are made there, and the local store is the fallback.
+    let redis: RedisLimiterStore?
+    let storeErrors: LimiterStoreErrors?
 
-    public init(config: RateLimitConfig, scope: String, store: LocalLimiterStore, allowed: Counter? = nil, refused: Counter? = nil) {
+    public init(config: RateLimitConfig, scope: String, store: LocalLimiterStore, allowed: Counter? = nil, refused: Counter? = nil,
+                redis: RedisLimiterStore? = nil, storeErrors: LimiterStoreErrors? = nil) {
         self.config = config
         self.scope = scope
         self.store = store
         self.allowed = allowed
         self.refused = refused
+        self.redis = redis
+        self.storeErrors = storeErrors
     }
 
     public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
@@ -40,6 +47,50 @@ public struct RateLimitPolicy: RequestPolicy {
                 key += context.headers.first(name: name).map { "h=" + $0 } ?? "ip=" + (context.clientIP ?? "-")
             }
         }
+        if let redis, let loop = context.eventLoop, config.algorithm == .slidingWindow {
+            return .suspend(shared(redis, key: "tg:rl:" + key, fallbackContext: context, on: loop))
+        }
+        return local(key: key, &context)
+    }
+
+    /// Decides in Redis; on failure counts locally (`fault_tolerant`) or refuses with 503.
+    private func shared(_ redis: RedisLimiterStore, key: String, fallbackContext: PolicyContext, on loop: EventLoop) -> EventLoopFuture<PolicyResumption> {
+        redis.take(key, windows: config.windows, on: loop).map { decision in
+            self.resumption(decision)
+        }.flatMapErrorThrowing { error in
+            self.storeErrors?.record(error, fellBack: self.config.faultTolerant)
+            guard self.config.faultTolerant else {
+                return PolicyResumption(verdict: .reject(ProblemDetails(status: .serviceUnavailable, title: "Rate limiter unavailable")))
+            }
+            var copy = fallbackContext
+            let verdict = self.local(key: String(key.dropFirst("tg:rl:".count)), &copy)
+            let headers = copy.responseHeaders, outcome = copy.limitOutcome
+            return PolicyResumption(verdict: verdict) {
+                $0.responseHeaders = headers
+                $0.limitOutcome = outcome
+            }
+        }
+    }
+
+    private func resumption(_ d: RateLimitDecision) -> PolicyResumption {
+        if d.allowed {
+            allowed?.increment()
+            return PolicyResumption(verdict: .proceed) {
+                $0.responseHeaders += Self.headers(d)
+                $0.limitOutcome = "allowed"
+            }
+        }
+        refused?.increment()
+        return PolicyResumption(verdict: .reject(refusal(d))) { $0.limitOutcome = "refused" }
+    }
+
+    private func refusal(_ d: RateLimitDecision) -> ProblemDetails {
+        let per = config.windows.first { $0.limit == d.limit }.map { " per \(ConfigDuration.format($0.window))" } ?? ""
+        return ProblemDetails(status: .tooManyRequests, title: "Rate limit exceeded", detail: "limit is \(d.limit)\(per)",
+                              headers: Self.headers(d) + [("retry-after", String(d.retryAfterSeconds ?? 1))])
+    }
+
+    private func local(key: String, _ context: inout PolicyContext) -> PolicyVerdict {
         var tightest: RateLimitDecision?
         for (i, w) in config.windows.enumerated() {
             let d: RateLimitDecision
@@ -53,9 +104,7 @@ public struct RateLimitPolicy: RequestPolicy {
             if !d.allowed {
                 context.limitOutcome = "refused"
                 refused?.increment()
-                let headers = Self.headers(d) + [("retry-after", String(d.retryAfterSeconds ?? 1))]
-                return .reject(ProblemDetails(status: .tooManyRequests, title: "Rate limit exceeded",
-                                              detail: "limit is \(w.limit) per \(ConfigDuration.format(w.window))", headers: headers))
+                return .reject(refusal(d))
             }
             if tightest == nil || d.remaining < tightest!.remaining { tightest = d }
         }

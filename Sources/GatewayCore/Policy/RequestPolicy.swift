@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 
 /// The phases of the policy chain, in the order they run (DESIGN.md, "The path of a request").
@@ -9,7 +10,7 @@ public enum PolicyPhase: Int, Sendable, Comparable, CaseIterable {
 
 /// What a policy sees of a request, and what it may add for the rest of the chain and the
 /// response. One per request, on the request's event loop.
-public struct PolicyContext {
+public struct PolicyContext: Sendable {
     public let method: HTTPMethod
     public let headers: HTTPHeaders
     public let clientIP: String?
@@ -19,6 +20,8 @@ public struct PolicyContext {
     public let route: String
     /// Monotonic nanoseconds, read once per request.
     public let now: Int64
+    /// The request's event loop, for policies that wait on I/O.
+    public let eventLoop: EventLoop?
     /// Headers every response to this request carries (`RateLimit-*`, for example).
     public var responseHeaders: [(String, String)] = []
     /// Who is calling, once an authenticate policy has said.
@@ -28,7 +31,9 @@ public struct PolicyContext {
     /// The limiter's word for the access log: `allowed` or `refused`.
     public var limitOutcome: String?
 
-    public init(method: HTTPMethod, headers: HTTPHeaders, clientIP: String?, query: Substring? = nil, service: String, route: String, now: Int64) {
+    public init(method: HTTPMethod, headers: HTTPHeaders, clientIP: String?, query: Substring? = nil, service: String, route: String, now: Int64,
+                eventLoop: EventLoop? = nil) {
+        self.eventLoop = eventLoop
         self.method = method
         self.headers = headers
         self.clientIP = clientIP
@@ -44,6 +49,27 @@ public enum PolicyVerdict: Sendable {
     case proceed
     /// Answer with this problem; the request goes no further.
     case reject(ProblemDetails)
+    /// The policy waits on I/O (Redis, a key server). When the future succeeds, its update is
+    /// applied to the context on the request's event loop and its verdict taken; a failed future
+    /// rejects the request with 500.
+    case suspend(EventLoopFuture<PolicyResumption>)
+}
+
+/// What a suspended policy decided once its I/O finished.
+public struct PolicyResumption: Sendable {
+    public var verdict: PolicyVerdict
+    public var update: @Sendable (inout PolicyContext) -> Void
+
+    public init(verdict: PolicyVerdict, update: @escaping @Sendable (inout PolicyContext) -> Void = { _ in }) {
+        self.verdict = verdict
+        self.update = update
+    }
+}
+
+/// How a chain run ended: at once, or after some policy's I/O.
+public enum PolicyChainOutcome {
+    case done(PolicyVerdict, PolicyContext)
+    case pending(EventLoopFuture<(PolicyVerdict, PolicyContext)>)
 }
 
 /// One cross-cutting behaviour (auth, ACL, limit, transform): a validated config, a phase and a
@@ -75,11 +101,44 @@ public struct PolicyChain: Sendable {
 
     public var isEmpty: Bool { policies.isEmpty }
 
-    /// Runs the policies in order until one rejects.
-    public func run(_ context: inout PolicyContext) -> PolicyVerdict {
-        for policy in policies {
-            if case .reject(let problem) = policy.apply(&context) { return .reject(problem) }
-        }
-        return .proceed
+    /// Runs the policies in order until one rejects. Synchronous policies never leave the
+    /// calling stack; only a suspending one makes the outcome `.pending`.
+    public func run(_ context: PolicyContext, on eventLoop: EventLoop) -> PolicyChainOutcome {
+        run(from: 0, context, on: eventLoop)
     }
+
+    private func run(from start: Int, _ context: PolicyContext, on eventLoop: EventLoop) -> PolicyChainOutcome {
+        var context = context
+        var i = start
+        while i < policies.count {
+            switch policies[i].apply(&context) {
+            case .proceed:
+                i += 1
+            case .reject(let problem):
+                return .done(.reject(problem), context)
+            case .suspend(let future):
+                let next = i + 1
+                let paused = context
+                let chain = self
+                return .pending(future.hop(to: eventLoop).flatMap { resumption in
+                    var resumed = paused
+                    resumption.update(&resumed)
+                    switch resumption.verdict {
+                    case .proceed:
+                        switch chain.run(from: next, resumed, on: eventLoop) {
+                        case .done(let verdict, let final): return eventLoop.makeSucceededFuture((verdict, final))
+                        case .pending(let later): return later
+                        }
+                    case .reject(let problem):
+                        return eventLoop.makeSucceededFuture((.reject(problem), resumed))
+                    case .suspend:
+                        // A resumption is a decision; suspending again is a policy bug.
+                        return eventLoop.makeSucceededFuture((.reject(ProblemDetails(status: .internalServerError)), resumed))
+                    }
+                }.flatMapErrorThrowing { _ in (.reject(ProblemDetails(status: .internalServerError, title: "A policy failed")), paused) })
+            }
+        }
+        return .done(.proceed, context)
+    }
+
 }

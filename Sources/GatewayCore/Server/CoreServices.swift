@@ -1,3 +1,5 @@
+import Logging
+
 /// The shared core's long-lived state that every gate uses and that outlives config snapshots:
 /// one limiter store (a rule means the same on a route, a model or a tool) and one API-key index.
 public final class CoreServices: Sendable {
@@ -6,9 +8,14 @@ public final class CoreServices: Sendable {
     /// The access log, as configured at start (its file and fields apply after a restart).
     public let accessLog: AccessLog
     public let metrics = GatewayMetrics()
+    /// Shared limiter counters, when the config names a Redis (applies at start).
+    public let redis: RedisLimiterStore?
+    let limiterStoreErrors: LimiterStoreErrors
 
-    public init(accessLog: AccessLogConfig = AccessLogConfig()) {
+    public init(accessLog: AccessLogConfig = AccessLogConfig(), redis: String? = nil, logger: Logger = Logger(label: "triplegate.limits")) {
         self.accessLog = AccessLog(config: accessLog)
+        self.redis = redis.flatMap(RedisLimiterStore.parse).map { RedisLimiterStore(host: $0.host, port: $0.port) }
+        self.limiterStoreErrors = LimiterStoreErrors(metrics: metrics, logger: logger)
     }
 
     /// The consumers of a config, by name, for authenticate policies.
@@ -21,7 +28,8 @@ public final class CoreServices: Sendable {
         switch config {
         case .rateLimit(let c):
             let counters = metrics.limiter(route: route)
-            return RateLimitPolicy(config: c, scope: scope, store: limiters, allowed: counters.allowed, refused: counters.refused)
+            return RateLimitPolicy(config: c, scope: scope, store: limiters, allowed: counters.allowed, refused: counters.refused,
+                                   redis: c.store == .redis ? redis : nil, storeErrors: limiterStoreErrors)
         case .keyAuth(let c):
             return KeyAuthPolicy(config: c, keys: keys, consumers: consumers, missing: metrics.authMissing, invalid: metrics.authInvalid)
         case .acl(let c):

@@ -39,7 +39,7 @@ public final class GatewayServer: Service, Sendable {
         self.configPath = configPath
         self.group = group
         self.loops = LoopContexts(group: group)
-        let core = CoreServices(accessLog: config.telemetry.accessLog)
+        let core = CoreServices(accessLog: config.telemetry.accessLog, redis: config.redis, logger: logger)
         self.core = core
         self.gate = makeGate(loops, config, core)
         self.logger = logger

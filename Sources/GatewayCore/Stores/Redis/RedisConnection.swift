@@ -5,7 +5,8 @@ import NIOPosix
 /// One Redis connection on one event loop, speaking RESP2. Commands are pipelined: each is
 /// written at once and its reply completes the oldest waiting promise. Every call happens on the
 /// connection's loop.
-public final class RedisConnection {
+public final class RedisConnection: @unchecked Sendable {
+    // @unchecked: its handler is only used on the channel's event loop (`send` checks).
     let channel: Channel
     private let handler: RESPHandler
 
