@@ -3,15 +3,14 @@ import NIOConcurrencyHelpers
 /// What the admin API reports: the config being served and whether the gateway is ready.
 /// Read off the hot path only, so a lock is fine here.
 public final class GatewayState: Sendable {
-    private let box: NIOLockedValueBox<(config: GatewayConfig, ready: Bool, reloads: Int, lastReloadError: String?)>
+    private let box: NIOLockedValueBox<(config: GatewayConfig, ready: Bool, lastReloadError: String?)>
 
     public init(config: GatewayConfig) {
-        box = NIOLockedValueBox((config, false, 0, nil))
+        box = NIOLockedValueBox((config, false, nil))
     }
 
     public var config: GatewayConfig { box.withLockedValue { $0.config } }
     public var isReady: Bool { box.withLockedValue { $0.ready } }
-    public var reloadCount: Int { box.withLockedValue { $0.reloads } }
     public var lastReloadError: String? { box.withLockedValue { $0.lastReloadError } }
 
     public func markReady() { box.withLockedValue { $0.ready = true } }
@@ -19,7 +18,6 @@ public final class GatewayState: Sendable {
     func applied(_ config: GatewayConfig) {
         box.withLockedValue {
             $0.config = config
-            $0.reloads += 1
             $0.lastReloadError = nil
         }
     }
