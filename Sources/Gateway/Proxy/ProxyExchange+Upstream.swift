@@ -7,15 +7,12 @@ extension ProxyExchange: UpstreamConnectionDelegate {
     func upstreamResponseHead(_ upstreamHead: HTTPResponseHead) {
         guard !finished else { return }
         let code = Int(upstreamHead.status.code)
-        if service.upstream.retries.on.statuses.contains(code), attempt <= service.upstream.retries.attempts,
-            head.method.isIdempotent, replayable, requestComplete
-        {
-            // A retryable answer: drop it (closing the connection discards its body) and try
-            // again, unless the policy or the budget says no, in which case it is forwarded.
-            if wouldRetry(.status(code)) {
-                attemptFailed(.status(code), status: upstreamHead.status, title: upstreamHead.status.reasonPhrase)
-                return
-            }
+        // A listed status on a request fully received: ask the retry policy (attempts, method,
+        // replayable body, budget). If it retries, this answer is dropped (closing the
+        // connection discards its body); if not, it is forwarded as the upstream sent it.
+        if service.upstream.retries.on.statuses.contains(code), requestComplete, wouldRetry(.status(code)) {
+            attemptFailed(.status(code), status: upstreamHead.status, title: upstreamHead.status.reasonPhrase)
+            return
         }
         attemptTimer?.cancel()
         attemptTimer = nil

@@ -80,9 +80,20 @@ public struct RouteRequest {
     /// Normalized path, without the query.
     public var path: Substring
     public var query: Substring?
-    /// Lower-cased, without the port.
-    public var host: Substring?
     public var headers: HTTPHeaders
+
+    /// The `Host` header, lower-cased, without the port. Computed when asked: only routes with
+    /// host conditions pay for it, not every request.
+    public var host: Substring? {
+        guard let rawHost = headers.first(name: "host") else { return nil }
+        var h = Substring(rawHost.lowercased())
+        if h.hasPrefix("[") {
+            if let close = h.firstIndex(of: "]") { h = h[...close] }
+        } else if let colon = h.lastIndex(of: ":") {
+            h = h[..<colon]
+        }
+        return h
+    }
 
     public init(method: HTTPMethod, uri: String, headers: HTTPHeaders) {
         self.method = method
@@ -93,17 +104,6 @@ public struct RouteRequest {
         } else {
             self.path = PathNormalizer.normalize(uri[...])
             self.query = nil
-        }
-        if let rawHost = headers.first(name: "host") {
-            var h = Substring(rawHost.lowercased())
-            if h.hasPrefix("[") {
-                if let close = h.firstIndex(of: "]") { h = h[...close] }
-            } else if let colon = h.lastIndex(of: ":") {
-                h = h[..<colon]
-            }
-            self.host = h
-        } else {
-            self.host = nil
         }
     }
 }

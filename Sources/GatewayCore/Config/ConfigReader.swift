@@ -235,7 +235,7 @@ public final class ConfigObject {
 
     /// Whether any of `keys` is present (used to avoid a second problem about a key whose
     /// value was already reported as invalid).
-    public func hasProblemsAt(_ keys: [String]) -> Bool { keys.contains { has($0) } }
+    public func hasAny(_ keys: [String]) -> Bool { keys.contains { has($0) } }
 
     /// Whether the mapping has `key` at all.
     public func has(_ key: String) -> Bool { mapping.contains { $0.key.string == key } }

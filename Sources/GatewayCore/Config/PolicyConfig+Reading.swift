@@ -69,7 +69,7 @@ extension RateLimitConfig {
         for (key, window) in [("second", Duration.seconds(1)), ("minute", .seconds(60)), ("hour", .seconds(3600)), ("day", .seconds(86400))] {
             if let n = o[key].int(min: 1) { c.windows.append((n, window)) }
         }
-        if c.windows.isEmpty, !o.hasProblemsAt(["second", "minute", "hour", "day"]) {
+        if c.windows.isEmpty, !o.hasAny(["second", "minute", "hour", "day"]) {
             o.problem("must set at least one of second, minute, hour, day")
         }
         c.algorithm = o["algorithm"].oneOf(Algorithm.self) ?? c.algorithm
