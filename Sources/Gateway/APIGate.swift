@@ -30,8 +30,8 @@ public final class APIGate: ReloadableGate {
         return EventLoopFuture.andAllSucceed(futures, on: loops.all[0].eventLoop)
     }
 
-    public func makeHandler(on loop: LoopContext, isHTTP2: Bool, scheme: String) -> ChannelHandler {
-        ProxyHandler(gate: perLoop[loop.index], isHTTP2: isHTTP2, scheme: scheme)
+    public func makeHandler(on loop: LoopContext, isHTTP2: Bool, connection: ConnectionInfo) -> ChannelHandler {
+        ProxyHandler(gate: perLoop[loop.index], isHTTP2: isHTTP2, connection: connection)
     }
 }
 

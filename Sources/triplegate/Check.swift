@@ -32,7 +32,7 @@ extension Check {
         var accessLog = AccessLogConfig()
         accessLog.enabled = false  // explaining must not open log files
         let core = CoreServices(accessLog: accessLog)
-        let consumers = CoreServices.consumers(of: config)
+        let environment = core.environment(for: config)
         var out = ""
         for service in config.services {
             for (i, route) in service.routes.enumerated() {
@@ -50,7 +50,7 @@ extension Check {
                 if let p = route.rewritePrefix { out += "  rewrite:  matched prefix -> \(p)\n" }
                 let targets = service.upstream.targets.map { "\($0.url) (weight \($0.weight))" }
                 out += "  upstream: \(service.upstream.balance.rawValue), \(service.upstream.protocol.rawValue): \(targets.joined(separator: ", "))\n"
-                let chain = PolicyChain((service.policies + route.policies).map { core.policy($0, scope: name, route: name, consumers: consumers) })
+                let chain = PolicyChain((service.policies + route.policies).map { core.policy($0, scope: name, route: name, environment: environment) })
                 let steps = chain.policies.map { "\($0.name) (\($0.phase))" }
                 out += "  policies: \(steps.isEmpty ? "none" : steps.joined(separator: " -> "))\n"
             }

@@ -20,13 +20,13 @@ public final class APISnapshot: Sendable {
         let routes = RouteTable(services: config.services, serverMaxBody: config.server.limits.maxBodyBytes)
         self.routes = routes
         self.services = config.services.map { CompiledService(config: $0, loopCount: loopCount) }
-        let consumers = CoreServices.consumers(of: config)
+        let environment = core.environment(for: config)
         self.chains = routes.routes.map { route in
             let service = config.services[route.serviceIndex]
             let routeConfig = service.routes[route.indexInService]
             let scope = "\(service.name)/\(route.name)"
             let all = (service.policies + routeConfig.policies).enumerated().map { i, p in
-                core.policy(p, scope: "\(scope)#\(i)", route: route.name, consumers: consumers)
+                core.policy(p, scope: "\(scope)#\(i)", route: route.name, environment: environment)
             }
             return PolicyChain(all)
         }

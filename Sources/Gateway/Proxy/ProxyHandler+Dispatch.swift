@@ -58,7 +58,7 @@ extension ProxyHandler {
         let policyContext = PolicyContext(
             method: head.method, headers: head.headers, clientIP: clientIP, query: routeRequest.query,
             service: snapshot.services[route.serviceIndex].name, route: route.name, now: Int64(NIODeadline.now().uptimeNanoseconds),
-            eventLoop: context.eventLoop)
+            eventLoop: context.eventLoop, clientCertificate: clientCertificate)
         switch chain.run(policyContext, on: context.eventLoop) {
         case .done(let verdict, let final):
             afterPolicies(routed, verdict, final)

@@ -16,6 +16,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     let gate: APIGateLoop
     let isHTTP2: Bool
     let scheme: String
+    let clientCertificate: ClientCertificate?
     private(set) var context: ChannelHandlerContext!
     var exchange: RequestExchange?
     /// A request head arrived and its end has not.
@@ -60,10 +61,11 @@ final class ProxyHandler: ChannelDuplexHandler {
     var lastBodyRead = NIODeadline.uptimeNanoseconds(0)
     var clientIP: String?
 
-    init(gate: APIGateLoop, isHTTP2: Bool, scheme: String) {
+    init(gate: APIGateLoop, isHTTP2: Bool, connection: ConnectionInfo) {
         self.gate = gate
         self.isHTTP2 = isHTTP2
-        self.scheme = scheme
+        self.scheme = connection.scheme
+        self.clientCertificate = connection.clientCertificate
     }
 
     var allocator: ByteBufferAllocator { context.channel.allocator }

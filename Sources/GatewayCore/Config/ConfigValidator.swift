@@ -15,7 +15,7 @@ struct ConfigValidator {
             collector.add("admin.listen", "must be host:port (got \"\(config.admin.listen)\")")
         }
         if let tls = config.server.tls {
-            for (key, file) in [("certificate", tls.certificate), ("key", tls.key)] where !FileManager.default.isReadableFile(atPath: file) {
+            for (key, file) in [("certificate", tls.certificate), ("key", tls.key), ("client_ca_file", tls.clientCAFile ?? tls.key)] where !FileManager.default.isReadableFile(atPath: file) {
                 collector.add("server.tls.\(key)", "cannot read file \"\(file)\"")
             }
         }
@@ -41,8 +41,17 @@ struct ConfigValidator {
                 + service.routes.enumerated().map { ("services[\(i)].routes[\($0.offset)].policies", $0.element.policies) }
             for (path, policies) in lists {
                 for (k, p) in policies.enumerated() {
-                    if case .rateLimit(let r) = p, r.store == .redis, config.redis == nil {
+                    switch p {
+                    case .rateLimit(let r) where r.store == .redis && config.redis == nil:
                         collector.add("\(path)[\(k)].rate_limit.store", "redis needs a top-level redis: redis://host:port")
+                    case .jwt where config.auth.jwt == nil:
+                        collector.add("\(path)[\(k)].jwt", "needs a top-level auth.jwt (issuer, jwks_url or keys)")
+                    case .oauth2Introspection where config.auth.introspection == nil:
+                        collector.add("\(path)[\(k)].oauth2_introspection", "needs a top-level auth.introspection (url, client_id, client_secret)")
+                    case .mtlsAuth where (config.server.tls?.clientAuth ?? TLSFiles.ClientAuth.none) == TLSFiles.ClientAuth.none:
+                        collector.add("\(path)[\(k)].mtls_auth", "needs server.tls with client_ca_file (client certificates are asked for only then)")
+                    default:
+                        break
                     }
                 }
             }

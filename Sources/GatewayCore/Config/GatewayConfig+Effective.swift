@@ -8,7 +8,9 @@ extension GatewayConfig {
                 ("listen", .string(server.listen)),
                 ("event_loops", .int(server.eventLoops)),
                 ("h2c", .bool(server.h2c)),
-                ("tls", server.tls.map { .object([("certificate", .string($0.certificate)), ("key", .string("[redacted]"))]) } ?? .null),
+                ("tls", server.tls.map { .object([("certificate", .string($0.certificate)), ("key", .string("[redacted]")),
+                                                   ("client_ca_file", $0.clientCAFile.map { .string($0) } ?? .null),
+                                                   ("client_auth", .string($0.clientAuth.rawValue))]) } ?? .null),
                 ("limits", .object([
                     ("max_header_bytes", .int(server.limits.maxHeaderBytes)),
                     ("max_headers", .int(server.limits.maxHeaders)),
@@ -31,6 +33,7 @@ extension GatewayConfig {
                 ("fields", .array(telemetry.accessLog.fields.map { .string($0) })),
             ]))])),
             ("reload", .object([("watch", .bool(reload.watch)), ("interval", .string(ConfigDuration.format(reload.interval)))])),
+            ("auth", auth.effectiveJSON),
             ("services", .array(services.map(\.effectiveJSON))),
         ])
     }
@@ -134,6 +137,50 @@ extension PolicyConfig {
             ]))])
         case .acl(let c):
             return .object([("acl", .object([("allow", .array(c.allow.map { .string($0) })), ("deny", .array(c.deny.map { .string($0) }))]))])
+        case .jwt(let c):
+            return .object([("jwt", .object([("anonymous", .bool(c.anonymous)), ("hide_credentials", .bool(c.hideCredentials))]))])
+        case .oauth2Introspection(let c):
+            return .object([("oauth2_introspection", .object([
+                ("scopes", .array(c.scopes.map { .string($0) })), ("mandatory_scope", .bool(c.mandatoryScope)),
+                ("anonymous", .bool(c.anonymous)), ("hide_credentials", .bool(c.hideCredentials)),
+            ]))])
+        case .mtlsAuth(let c):
+            return .object([("mtls_auth", .object([("consumer_by", .array(c.consumerBy.map { .string($0.rawValue) })), ("anonymous", .bool(c.anonymous))]))])
         }
+    }
+}
+
+extension AuthConfig {
+    /// Secrets (HMAC keys, the introspection client secret) are redacted.
+    var effectiveJSON: JSONValue {
+        var fields: [(String, JSONValue)] = []
+        if let j = jwt {
+            fields.append(("jwt", .object([
+                ("issuers", .array(j.issuers.map { .string($0) })), ("audiences", .array(j.audiences.map { .string($0) })),
+                ("jwks_url", j.jwksURL.map { .string($0) } ?? .null),
+                ("jwks_refresh", .string(ConfigDuration.format(j.jwksRefresh))),
+                ("jwks_min_refresh", .string(ConfigDuration.format(j.jwksMinRefresh))),
+                ("keys", .array(j.keys.map { k in
+                    .object([("kid", k.kid.map { .string($0) } ?? .null), ("algorithm", .string(k.algorithm)),
+                             ("material", .string({ if case .secret = k.material { return "[redacted]" } else { return "public key" } }()))])
+                })),
+                ("claims_to_verify", .array(j.claimsToVerify.map { .string($0.rawValue) })),
+                ("maximum_expiration", j.maximumExpiration.map { .string(ConfigDuration.format($0)) } ?? .null),
+                ("clock_skew", .string(ConfigDuration.format(j.clockSkew))),
+                ("consumer_claim", .string(j.consumerClaim)),
+                ("groups_claim", j.groupsClaim.map { .string($0) } ?? .null),
+                ("team_claim", j.teamClaim.map { .string($0) } ?? .null),
+                ("require_known_consumer", .bool(j.requireKnownConsumer)),
+            ])))
+        }
+        if let i = introspection {
+            fields.append(("introspection", .object([
+                ("url", .string(i.url)), ("client_id", i.clientID.map { .string($0) } ?? .null),
+                ("client_secret", i.clientSecret == nil ? .null : .string("[redacted]")),
+                ("cache_ttl", .string(ConfigDuration.format(i.cacheTTL))), ("negative_ttl", .string(ConfigDuration.format(i.negativeTTL))),
+                ("timeout", .string(ConfigDuration.format(i.timeout))),
+            ])))
+        }
+        return .object(fields)
     }
 }

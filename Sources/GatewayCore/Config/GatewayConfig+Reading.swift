@@ -32,6 +32,7 @@ extension GatewayConfig {
         } ?? nil } ?? []
         store = o["store"].string() ?? store
         redis = o["redis"].string()
+        if let a = o["auth"].object({ AuthConfig(reading: $0) }) { auth = a }
         services = o["services"].list { $0.object { ServiceConfig(reading: $0) } } ?? []
     }
 }
@@ -44,8 +45,12 @@ extension ServerConfig {
         h2c = o["h2c"].bool() ?? h2c
         tls = o["tls"].object { t -> TLSFiles? in
             let cert = t["certificate"].requiredString(), key = t["key"].requiredString()
-            guard let cert, let key else { return nil }
-            return TLSFiles(certificate: cert, key: key)
+            var files = TLSFiles(certificate: cert ?? "", key: key ?? "")
+            files.clientCAFile = t["client_ca_file"].string()
+            files.clientAuth = t["client_auth"].oneOf(TLSFiles.ClientAuth.self) ?? (files.clientCAFile == nil ? .none : .optional)
+            if files.clientAuth != .none, files.clientCAFile == nil { t.problem(at: "client_auth", "needs client_ca_file") }
+            guard cert != nil, key != nil else { return nil }
+            return files
         } ?? nil
         if let l = o["limits"].object({ ServerLimits(reading: $0) }) { limits = l }
         shutdownGrace = o["shutdown_grace"].duration() ?? shutdownGrace

@@ -15,6 +15,8 @@ public struct GatewayConfig: Sendable {
     public var store: String = "sqlite:triplegate.db"
     /// `redis://host[:port]`, shared by replicas for limiter counters. Default none.
     public var redis: String?
+    /// JWT and token-introspection settings the `jwt` and `oauth2_introspection` policies use.
+    public var auth = AuthConfig()
     public var services: [ServiceConfig] = []
 
     /// The file path of a `sqlite:` store.

@@ -19,6 +19,37 @@ extension PolicyConfig {
                     }
                     if value.isAbsent { return .some(read(ConfigReader.empty(like: value))) }
                     return .some(value.object(read))
+                case "jwt":
+                    let read: (ConfigObject) -> PolicyConfig = { o in
+                        var c = JWTPolicyConfig()
+                        c.anonymous = o["anonymous"].bool() ?? c.anonymous
+                        c.hideCredentials = o["hide_credentials"].bool() ?? c.hideCredentials
+                        return .jwt(c)
+                    }
+                    if value.isAbsent { return .some(read(ConfigReader.empty(like: value))) }
+                    return .some(value.object(read))
+                case "oauth2_introspection":
+                    let read: (ConfigObject) -> PolicyConfig = { o in
+                        var c = IntrospectionPolicyConfig()
+                        c.scopes = o["scopes"].list { $0.string() } ?? c.scopes
+                        c.mandatoryScope = o["mandatory_scope"].bool() ?? c.mandatoryScope
+                        c.anonymous = o["anonymous"].bool() ?? c.anonymous
+                        c.hideCredentials = o["hide_credentials"].bool() ?? c.hideCredentials
+                        if c.mandatoryScope, c.scopes.isEmpty { o.problem(at: "mandatory_scope", "needs scopes") }
+                        return .oauth2Introspection(c)
+                    }
+                    if value.isAbsent { return .some(read(ConfigReader.empty(like: value))) }
+                    return .some(value.object(read))
+                case "mtls_auth":
+                    let read: (ConfigObject) -> PolicyConfig = { o in
+                        var c = MTLSAuthConfig()
+                        c.consumerBy = o["consumer_by"].list { $0.oneOf(MTLSAuthConfig.Source.self) } ?? c.consumerBy
+                        if c.consumerBy.isEmpty { o.problem(at: "consumer_by", "must name san, subject or both") }
+                        c.anonymous = o["anonymous"].bool() ?? c.anonymous
+                        return .mtlsAuth(c)
+                    }
+                    if value.isAbsent { return .some(read(ConfigReader.empty(like: value))) }
+                    return .some(value.object(read))
                 case "acl":
                     return .some(value.object { o -> PolicyConfig in
                         var c = ACLConfig()

@@ -21,8 +21,21 @@ public struct ServerConfig: Sendable {
 
 /// A certificate chain and its private key, as PEM files.
 public struct TLSFiles: Sendable, Equatable {
+    public enum ClientAuth: String, Sendable, CaseIterable {
+        /// No client certificate is asked for.
+        case none
+        /// Asked for; a connection without one goes on (an `mtls_auth` route refuses it), a bad
+        /// one fails the handshake.
+        case optional
+        /// Every connection must present one that chains to `client_ca_file`.
+        case required
+    }
+
     public var certificate: String
     public var key: String
+    /// Trust anchors for client certificates (PEM), needed unless `client_auth` is none.
+    public var clientCAFile: String?
+    public var clientAuth: ClientAuth = .none
 }
 
 /// Limits on what a client may send.

@@ -25,8 +25,8 @@ public struct KeyAuthPolicy: RequestPolicy {
     public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
         var presented: String?
         var carrier: String?
-        if let auth = context.headers.first(name: "authorization"), auth.count > 7, auth.prefix(7).lowercased() == "bearer " {
-            presented = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        if let bearer = BearerToken.from(context.headers) {
+            presented = String(bearer)
             carrier = "authorization"
         } else {
             for name in config.headerNames {

@@ -56,37 +56,3 @@ public struct RateLimitConfig: Sendable, Hashable {
         }
     }
 }
-
-/// A policy entry in a service's or route's `policies:` list.
-public enum PolicyConfig: Sendable {
-    case rateLimit(RateLimitConfig)
-    case keyAuth(KeyAuthConfig)
-    case acl(ACLConfig)
-
-    /// The policy names a config may use today.
-    public static let known = ["acl", "key_auth", "rate_limit"]
-}
-
-/// `key_auth`: the caller presents an API key made by `triplegate keys create`.
-public struct KeyAuthConfig: Sendable, Hashable {
-    /// Headers that may carry the key, besides `Authorization: Bearer`. Default `[x-api-key]`.
-    public var headerNames: [String] = ["x-api-key"]
-    /// Query parameters that may carry the key. Default none: keys in URLs end up in logs.
-    public var queryNames: [String] = []
-    /// Remove the credential before the request goes upstream. Default true: upstreams have no
-    /// use for it and should never see it.
-    public var hideCredentials: Bool = true
-    /// Let requests without a key through with no consumer (a bad key is still refused).
-    /// Default false.
-    public var anonymous: Bool = false
-
-    public init() {}
-}
-
-/// `acl`: which consumer groups may pass. `deny` wins over `allow`.
-public struct ACLConfig: Sendable, Hashable {
-    public var allow: [String] = []
-    public var deny: [String] = []
-
-    public init() {}
-}

@@ -22,6 +22,8 @@ public struct PolicyContext: Sendable {
     public let now: Int64
     /// The request's event loop, for policies that wait on I/O.
     public let eventLoop: EventLoop?
+    /// The verified TLS client certificate of the connection, if any.
+    public var clientCertificate: ClientCertificate?
     /// Headers every response to this request carries (`RateLimit-*`, for example).
     public var responseHeaders: [(String, String)] = []
     /// Who is calling, once an authenticate policy has said.
@@ -32,8 +34,9 @@ public struct PolicyContext: Sendable {
     public var limitOutcome: String?
 
     public init(method: HTTPMethod, headers: HTTPHeaders, clientIP: String?, query: Substring? = nil, service: String, route: String, now: Int64,
-                eventLoop: EventLoop? = nil) {
+                eventLoop: EventLoop? = nil, clientCertificate: ClientCertificate? = nil) {
         self.eventLoop = eventLoop
+        self.clientCertificate = clientCertificate
         self.method = method
         self.headers = headers
         self.clientIP = clientIP

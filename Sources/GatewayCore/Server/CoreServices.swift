@@ -1,4 +1,13 @@
 import Logging
+import NIOConcurrencyHelpers
+
+/// What policies of one config snapshot share: its consumers and its `auth:` machinery.
+public struct PolicyEnvironment: Sendable {
+    public var consumers: [String: Consumer]
+    public var jwt: (config: JWTAuthConfig, keys: JWTKeySource)?
+    public var introspector: TokenIntrospector?
+    public var clock: WallClock = .system
+}
 
 /// The shared core's long-lived state that every gate uses and that outlives config snapshots:
 /// one limiter store (a rule means the same on a route, a model or a tool) and one API-key index.
@@ -11,6 +20,8 @@ public final class CoreServices: Sendable {
     /// Shared limiter counters, when the config names a Redis (applies at start).
     public let redis: RedisLimiterStore?
     let limiterStoreErrors: LimiterStoreErrors
+    /// JWKS caches and introspection caches outlive reloads while their settings stay the same.
+    private let authMachinery = NIOLockedValueBox<(jwt: (JWTAuthConfig, JWTKeySource)?, introspection: (IntrospectionConfig, TokenIntrospector)?)>((nil, nil))
 
     public init(accessLog: AccessLogConfig = AccessLogConfig(), redis: String? = nil, logger: Logger = Logger(label: "triplegate.limits")) {
         self.accessLog = AccessLog(config: accessLog)
@@ -23,8 +34,35 @@ public final class CoreServices: Sendable {
         Dictionary(config.consumers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
+    /// The policy environment of a config: its consumers, and the JWT key source and token
+    /// introspector its `auth:` section describes (the running ones when unchanged).
+    public func environment(for config: GatewayConfig) -> PolicyEnvironment {
+        var env = PolicyEnvironment(consumers: Self.consumers(of: config))
+        authMachinery.withLockedValue { m in
+            if let j = config.auth.jwt {
+                if let (old, source) = m.jwt, old.sameKeys(as: j) {
+                    env.jwt = (j, source)
+                } else if let source = try? JWTKeySource(config: j) {
+                    m.jwt = (j, source)
+                    env.jwt = (j, source)
+                }
+            }
+            if let i = config.auth.introspection {
+                if let (old, introspector) = m.introspection, old.sameServer(as: i) {
+                    env.introspector = introspector
+                } else {
+                    let introspector = TokenIntrospector(config: i)
+                    m.introspection = (i, introspector)
+                    env.introspector = introspector
+                }
+            }
+        }
+        return env
+    }
+
     /// Builds the policy for one config entry, attached at `scope`.
-    public func policy(_ config: PolicyConfig, scope: String, route: String, consumers: [String: Consumer]) -> any RequestPolicy {
+    public func policy(_ config: PolicyConfig, scope: String, route: String, environment env: PolicyEnvironment) -> any RequestPolicy {
+        let consumers = env.consumers
         switch config {
         case .rateLimit(let c):
             let counters = metrics.limiter(route: route)
@@ -34,6 +72,52 @@ public final class CoreServices: Sendable {
             return KeyAuthPolicy(config: c, keys: keys, consumers: consumers, missing: metrics.authMissing, invalid: metrics.authInvalid)
         case .acl(let c):
             return ACLPolicy(config: c, forbidden: metrics.authForbidden, missing: metrics.authMissing)
+        case .jwt(let c):
+            // The validator refuses a jwt policy without auth.jwt, and bad static keys.
+            guard let (auth, keys) = env.jwt else { return Refuse(name: "jwt", title: "JWT authentication is not configured") }
+            return JWTPolicy(config: c, auth: auth, keys: keys, consumers: consumers, clock: env.clock, metrics: metrics)
+        case .oauth2Introspection(let c):
+            guard let introspector = env.introspector else { return Refuse(name: "oauth2_introspection", title: "Token introspection is not configured") }
+            return IntrospectionPolicy(config: c, introspector: introspector, consumers: consumers, clock: env.clock, metrics: metrics)
+        case .mtlsAuth(let c):
+            return MTLSAuthPolicy(config: c, consumers: consumers, metrics: metrics)
         }
+    }
+}
+
+/// Stands in for a policy whose machinery could not be built; refuses every request (fail closed).
+struct Refuse: RequestPolicy {
+    let name: String
+    let phase = PolicyPhase.authenticate
+    let priority = Int.max
+    let title: String
+    func apply(_ context: inout PolicyContext) -> PolicyVerdict { .reject(ProblemDetails(status: .internalServerError, title: title)) }
+}
+
+extension JWTAuthConfig {
+    /// Whether two configs fetch and hold the same keys (the claims rules may differ).
+    func sameKeys(as other: JWTAuthConfig) -> Bool {
+        jwksURL == other.jwksURL && jwksRefresh == other.jwksRefresh && jwksMinRefresh == other.jwksMinRefresh
+            && jwksCAFile == other.jwksCAFile && keys.map(\.fingerprint) == other.keys.map(\.fingerprint)
+    }
+}
+
+extension JWTStaticKey {
+    var fingerprint: String {
+        let m: String
+        switch material {
+        case .secret(let s): m = "secret:" + s
+        case .publicKeyPEM(let p): m = "pem:" + p
+        case .jwk(let j): m = "jwk:" + j
+        }
+        return "\(kid ?? "")|\(algorithm)|\(m)"
+    }
+}
+
+extension IntrospectionConfig {
+    func sameServer(as other: IntrospectionConfig) -> Bool {
+        url == other.url && clientID == other.clientID && clientSecret == other.clientSecret && cacheTTL == other.cacheTTL
+            && negativeTTL == other.negativeTTL && timeout == other.timeout && caFile == other.caFile
+            && consumerClaim == other.consumerClaim && groupsClaim == other.groupsClaim
     }
 }

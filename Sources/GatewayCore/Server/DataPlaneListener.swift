@@ -28,6 +28,10 @@ public final class DataPlaneListener: Sendable {
                 certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificate).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(file: files.key, format: .pem)))
             c.applicationProtocols = ["h2", "http/1.1"]
+            if let ca = files.clientCAFile, files.clientAuth != .none {
+                c.trustRoots = .file(ca)
+                c.certificateVerification = files.clientAuth == .required ? .noHostnameVerification : .optionalVerification
+            }
             self.tls = try NIOSSLContext(configuration: c)
         } else {
             self.tls = nil
@@ -61,30 +65,40 @@ public final class DataPlaneListener: Sendable {
             channel.closeFuture.whenComplete { _ in gauge.decrement() }
         }
         if let tls {
-            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+            let ssl = NIOSSLServerHandler(context: tls)
+            try channel.pipeline.syncOperations.addHandler(ssl)
+            let sslBox = NIOLoopBound(ssl, eventLoop: channel.eventLoop)
+            let asksForCertificates = (server.tls?.clientAuth ?? .none) != .none
+            // ALPN has been negotiated by the time either configurator runs, so the handshake,
+            // and with it client-certificate verification, is complete.
+            @Sendable func connection() -> ConnectionInfo {
+                let cert = asksForCertificates ? sslBox.value.peerCertificate.flatMap(ClientCertificate.init) : nil
+                return ConnectionInfo(scheme: "https", clientCertificate: cert)
+            }
             _ = channel.configureHTTP2SecureUpgrade(
-                h2ChannelConfigurator: { [self] ch in ch.eventLoop.makeCompletedFuture { try self.configureHTTP2(ch, loop: loop, scheme: "https") } },
-                http1ChannelConfigurator: { [self] ch in ch.eventLoop.makeCompletedFuture { try self.configureHTTP1(ch, loop: loop, scheme: "https") } })
+                h2ChannelConfigurator: { [self] ch in ch.eventLoop.makeCompletedFuture { try self.configureHTTP2(ch, loop: loop, connection: connection()) } },
+                http1ChannelConfigurator: { [self] ch in ch.eventLoop.makeCompletedFuture { try self.configureHTTP1(ch, loop: loop, connection: connection()) } })
         } else if server.h2c {
             try channel.pipeline.syncOperations.addHandler(
                 PrefaceSniffer { [self] ch, isH2 in
-                    if isH2 { try self.configureHTTP2(ch, loop: loop, scheme: "http") } else { try self.configureHTTP1(ch, loop: loop, scheme: "http") }
+                    let plain = ConnectionInfo(scheme: "http")
+                    if isH2 { try self.configureHTTP2(ch, loop: loop, connection: plain) } else { try self.configureHTTP1(ch, loop: loop, connection: plain) }
                 })
         } else {
-            try configureHTTP1(channel, loop: loop, scheme: "http")
+            try configureHTTP1(channel, loop: loop, connection: ConnectionInfo(scheme: "http"))
         }
     }
 
-    private func configureHTTP1(_ channel: Channel, loop: LoopContext, scheme: String) throws {
+    private func configureHTTP1(_ channel: Channel, loop: LoopContext, connection: ConnectionInfo) throws {
         let sync = channel.pipeline.syncOperations
         // Pipelining assistance off: it cost 12% per request; the gate's handler queues
         // pipelined requests itself. Error handling off: the handler answers parse errors
         // (400, 431) in the gateway's own error format.
         try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-        try sync.addHandler(gate.makeHandler(on: loop, isHTTP2: false, scheme: scheme))
+        try sync.addHandler(gate.makeHandler(on: loop, isHTTP2: false, connection: connection))
     }
 
-    private func configureHTTP2(_ channel: Channel, loop: LoopContext, scheme: String) throws {
+    private func configureHTTP2(_ channel: Channel, loop: LoopContext, connection: ConnectionInfo) throws {
         let gate = self.gate
         // Added first so it sees the quiesce event before the HTTP/2 handler answers it.
         let drain = HTTP2ConnectionDrain()
@@ -96,7 +110,7 @@ public final class DataPlaneListener: Sendable {
                 stream.eventLoop.makeCompletedFuture {
                     drainBox.value.streamOpened(closed: stream.closeFuture)
                     try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                    try stream.pipeline.syncOperations.addHandler(gate.makeHandler(on: loop, isHTTP2: true, scheme: scheme))
+                    try stream.pipeline.syncOperations.addHandler(gate.makeHandler(on: loop, isHTTP2: true, connection: connection))
                 }
             })
     }

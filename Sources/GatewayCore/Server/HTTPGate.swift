@@ -5,5 +5,5 @@ import NIOCore
 /// whichever it was (HTTP/2 streams are converted per stream).
 public protocol HTTPGate: Sendable {
     /// A handler for one HTTP/1.1 connection or one HTTP/2 stream, made on `loop`.
-    func makeHandler(on loop: LoopContext, isHTTP2: Bool, scheme: String) -> ChannelHandler
+    func makeHandler(on loop: LoopContext, isHTTP2: Bool, connection: ConnectionInfo) -> ChannelHandler
 }

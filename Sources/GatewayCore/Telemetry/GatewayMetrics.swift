@@ -37,6 +37,13 @@ public final class GatewayMetrics: Sendable {
         authForbidden = auth("forbidden")
     }
 
+    /// The auth-failure counter for one reason (`jwt_expired`, `introspection_inactive`, ...).
+    /// Reasons come from fixed lists in the policies, never from request data.
+    public func authFailure(_ reason: String) -> Counter {
+        registry.makeCounter(descriptor: .init(metricName: "triplegate_auth_failures", unitName: "total", helpText: "Refused authentications and authorizations by reason"),
+                             labels: [("reason", reason)])
+    }
+
     public func reloaded(applied: Bool) { (applied ? reloadsApplied : reloadsRefused).increment() }
 
     /// The instruments of one route.

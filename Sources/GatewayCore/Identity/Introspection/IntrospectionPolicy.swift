@@ -1,0 +1,82 @@
+import NIOCore
+
+/// `oauth2_introspection` in the authenticate phase: an opaque bearer token is good when the
+/// authorization server says it is active (cached per `TokenIntrospector`); its subject names
+/// the consumer, and with `mandatory_scope` it must carry one of the route's `scopes`.
+public struct IntrospectionPolicy: RequestPolicy {
+    public let name = "oauth2_introspection"
+    public let phase = PolicyPhase.authenticate
+    public let priority = 1700  // Kong's oauth2-introspection priority
+    let config: IntrospectionPolicyConfig
+    let introspector: TokenIntrospector
+    let consumers: [String: Consumer]
+    let clock: WallClock
+    let metrics: GatewayMetrics?
+
+    public init(config: IntrospectionPolicyConfig, introspector: TokenIntrospector, consumers: [String: Consumer],
+                clock: WallClock = .system, metrics: GatewayMetrics? = nil) {
+        self.config = config
+        self.introspector = introspector
+        self.consumers = consumers
+        self.clock = clock
+        self.metrics = metrics
+    }
+
+    public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
+        if context.consumer != nil { return .proceed }
+        guard let token = BearerToken.from(context.headers) else {
+            if config.anonymous { return .proceed }
+            metrics?.authMissing.increment()
+            return .reject(KeyAuthPolicy.unauthorized("No bearer token", error: nil))
+        }
+        let now = clock.seconds()
+        if let known = introspector.cached(token, now: now) { return decide(known, &context) }
+        guard let eventLoop = context.eventLoop else {
+            return .reject(ProblemDetails(status: .serviceUnavailable, title: "Token introspection needs an event loop"))
+        }
+        let policy = self
+        let future = introspector.introspect(token, now: now, on: eventLoop).map { answer -> PolicyResumption in
+            var scratch = PolicyContext(method: .GET, headers: [:], clientIP: nil, service: "", route: "", now: 0)
+            let verdict = policy.decide(answer, &scratch)
+            let consumer = scratch.consumer, remove = scratch.removeRequestHeaders
+            return PolicyResumption(verdict: verdict) { ctx in
+                if let consumer { ctx.consumer = consumer }
+                ctx.removeRequestHeaders += remove
+            }
+        }.recover { _ in
+            policy.metrics?.authFailure("introspection_unavailable").increment()
+            return PolicyResumption(verdict: .reject(ProblemDetails(status: .serviceUnavailable, title: "The authorization server could not be asked",
+                                                                    headers: [("retry-after", "1")])))
+        }
+        return .suspend(future)
+    }
+
+    func decide(_ answer: IntrospectedToken, _ context: inout PolicyContext) -> PolicyVerdict {
+        guard answer.active else {
+            metrics?.authFailure("introspection_inactive").increment()
+            return .reject(JWTPolicy.invalidToken("token is not active"))
+        }
+        if let exp = answer.expiresAt, exp <= clock.seconds() {
+            metrics?.authFailure("introspection_expired").increment()
+            return .reject(JWTPolicy.invalidToken("token has expired"))
+        }
+        if config.mandatoryScope, !answer.scopes.contains(where: config.scopes.contains) {
+            metrics?.authFailure("insufficient_scope").increment()
+            let wanted = config.scopes.joined(separator: " ")
+            return .reject(ProblemDetails(status: .forbidden, title: "Insufficient scope", detail: "this route needs one of: \(wanted)",
+                                          headers: [("www-authenticate", "Bearer realm=\"triplegate\", error=\"insufficient_scope\", scope=\"\(wanted)\"")]))
+        }
+        guard let subject = answer.subject else {
+            metrics?.authFailure("introspection_no_subject").increment()
+            return .reject(JWTPolicy.invalidToken("token names no subject"))
+        }
+        if var known = consumers[subject] {
+            for g in answer.groups where !known.groups.contains(g) { known.groups.append(g) }
+            context.consumer = known
+        } else {
+            context.consumer = Consumer(name: subject, groups: answer.groups)
+        }
+        if config.hideCredentials { context.removeRequestHeaders.append("authorization") }
+        return .proceed
+    }
+}

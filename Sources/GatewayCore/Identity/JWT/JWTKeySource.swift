@@ -1,0 +1,117 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The keys `jwt` policies verify with: the config's own keys plus the issuer's JWKS. The JWKS
+/// is fetched on first use, again in the background once it is older than `jwks_refresh`, and
+/// at once when a token names an unknown `kid`, but never more often than `jwks_min_refresh`
+/// (so a flood of made-up kids cannot turn the gateway against the issuer). Concurrent requests
+/// share one fetch. Lives across config reloads while the JWKS settings stay the same.
+public final class JWTKeySource: Sendable {
+    /// Whether a refresh was started for an unknown kid or refused by the rate limit.
+    public enum RefreshAnswer {
+        case fetching(EventLoopFuture<JWTKeySet>)
+        case tooSoon
+    }
+
+    struct State {
+        var keys: JWTKeySet
+        var jwksKeys: [JWTVerificationKey] = []
+        /// Monotonic nanoseconds of the last fetch attempt; nil before the first.
+        var lastAttempt: Int64?
+        var lastSuccess: Int64?
+        var inFlight: EventLoopFuture<JWTKeySet>?
+    }
+
+    let staticKeys: [JWTVerificationKey]
+    let jwksURL: String?
+    let refreshEvery: Int64
+    let minRefresh: Int64
+    let fetcher: HTTPFetcher
+    let logger: Logger
+    let fetches: NIOLockedValueBox<Int>
+    private let state: NIOLockedValueBox<State>
+
+    public init(config: JWTAuthConfig, logger: Logger = Logger(label: "triplegate.jwt")) throws {
+        staticKeys = try config.keys.map(JWTVerificationKey.make)
+        jwksURL = config.jwksURL
+        refreshEvery = Int64(config.jwksRefresh.nanoseconds)
+        minRefresh = Int64(config.jwksMinRefresh.nanoseconds)
+        fetcher = HTTPFetcher(timeout: .seconds(5), caFile: config.jwksCAFile)
+        self.logger = logger
+        fetches = NIOLockedValueBox(0)
+        state = NIOLockedValueBox(State(keys: JWTKeySet(staticKeys)))
+    }
+
+    /// The keys now. When the JWKS is stale, a background refresh starts (the caller still gets
+    /// the current keys at once).
+    public func current(now: Int64, on eventLoop: EventLoop?) -> JWTKeySet {
+        let (keys, stale) = state.withLockedValue { s -> (JWTKeySet, Bool) in
+            guard jwksURL != nil, s.inFlight == nil else { return (s.keys, false) }
+            guard let last = s.lastSuccess else { return (s.keys, false) }
+            return (s.keys, now - last >= refreshEvery && now - (s.lastAttempt ?? 0) >= minRefresh)
+        }
+        if stale, let eventLoop { _ = startFetch(now: now, on: eventLoop, force: true) }
+        return keys
+    }
+
+    /// Whether a JWKS has been fetched at least once (or none is configured).
+    public func hasFetched() -> Bool { jwksURL == nil || state.withLockedValue { $0.lastSuccess != nil } }
+
+    /// How many JWKS fetches were started, for tests and the debug log.
+    public var fetchCount: Int { fetches.withLockedValue { $0 } }
+
+    /// A refresh because a token names a kid we lack (or no JWKS has been fetched yet).
+    public func refreshForUnknownKey(now: Int64, on eventLoop: EventLoop) -> RefreshAnswer {
+        guard jwksURL != nil else { return .tooSoon }
+        if let f = startFetch(now: now, on: eventLoop, force: false) { return .fetching(f) }
+        return .tooSoon
+    }
+
+    private func startFetch(now: Int64, on eventLoop: EventLoop, force: Bool) -> EventLoopFuture<JWTKeySet>? {
+        guard let url = jwksURL else { return nil }
+        let promise = eventLoop.makePromise(of: JWTKeySet.self)
+        let existing = state.withLockedValue { s -> EventLoopFuture<JWTKeySet>?? in
+            if let f = s.inFlight { return .some(f) }
+            if !force, let last = s.lastAttempt, now - last < minRefresh { return .some(nil) }
+            s.lastAttempt = now
+            s.inFlight = promise.futureResult
+            return nil
+        }
+        if let existing {
+            promise.succeed(.empty)  // unused
+            return existing
+        }
+        fetches.withLockedValue { $0 += 1 }
+        fetcher.get(url, on: eventLoop).whenComplete { result in
+            let outcome: Result<JWTKeySet, Error>
+            switch result {
+            case .success(let response) where response.status == .ok:
+                do {
+                    let parsed = try JWTKeySet.parseJWKS(Array(response.body.readableBytesView))
+                    for skipped in parsed.skipped { self.logger.warning("JWKS key skipped", metadata: ["jwks_url": "\(url)", "reason": "\(skipped)"]) }
+                    outcome = .success(JWTKeySet(self.staticKeys + parsed.keys))
+                } catch {
+                    outcome = .failure(error)
+                }
+            case .success(let response):
+                outcome = .failure(HTTPFetcher.Failure.badURL("\(url) answered \(response.status.code)"))
+            case .failure(let error):
+                outcome = .failure(error)
+            }
+            let keys = self.state.withLockedValue { s -> JWTKeySet in
+                s.inFlight = nil
+                if case .success(let set) = outcome {
+                    s.keys = set
+                    s.lastSuccess = now
+                }
+                return s.keys
+            }
+            if case .failure(let error) = outcome {
+                self.logger.error("JWKS fetch failed; keeping the keys we have", metadata: ["jwks_url": "\(url)", "error": "\(error)"])
+            }
+            promise.succeed(keys)
+        }
+        return promise.futureResult
+    }
+}
