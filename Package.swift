@@ -82,7 +82,8 @@ let package = Package(
             swiftSettings: releaseSpeed
         ),
         .target(name: "GatewayTesting", dependencies: ["GatewayCore", "Gateway"] + nio),
-        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTesting", .product(name: "NIOEmbedded", package: "swift-nio")]),
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTesting", .product(name: "NIOEmbedded", package: "swift-nio"),
+                                                          .product(name: "JWTKit", package: "jwt-kit"), .product(name: "CryptoExtras", package: "swift-crypto")]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayCore", "GatewayTesting"] + nio),
     ]
 )

@@ -117,7 +117,11 @@ extension JWTAuthConfig {
             if let j = k["jwk"].string() { material = .jwk(j) }
             if material == nil, !k.hasAny(["public_key_file"]) { k.problem("needs one of secret, public_key, public_key_file, jwk") }
             guard let alg, let material else { return nil }
-            if case .secret = material, !alg.hasPrefix("HS") { k.problem(at: "secret", "is only for HS256/384/512") }
+            if case .secret(let secret) = material {
+                if !alg.hasPrefix("HS") { k.problem(at: "secret", "is only for HS256/384/512") }
+                let bytes = alg == "HS512" ? 64 : alg == "HS384" ? 48 : 32
+                if alg.hasPrefix("HS"), secret.utf8.count < bytes { k.problem(at: "secret", "must be at least \(bytes) bytes for \(alg) (RFC 7518 §3.2)") }
+            }
             if case .secret = material {} else if alg.hasPrefix("HS") { k.problem(at: "algorithm", "HS* keys need a secret") }
             let key = JWTStaticKey(kid: k["kid"].string(), algorithm: alg, material: material)
             if Self.algorithms.contains(alg) {

@@ -20,6 +20,8 @@ public final class JWTKeySource: Sendable {
         /// Monotonic nanoseconds of the last fetch attempt; nil before the first.
         var lastAttempt: Int64?
         var lastSuccess: Int64?
+        /// When a refresh for an unknown kid last started.
+        var lastKidRefresh: Int64?
         var inFlight: EventLoopFuture<JWTKeySet>?
     }
 
@@ -73,7 +75,13 @@ public final class JWTKeySource: Sendable {
         let promise = eventLoop.makePromise(of: JWTKeySet.self)
         let existing = state.withLockedValue { s -> EventLoopFuture<JWTKeySet>?? in
             if let f = s.inFlight { return .some(f) }
-            if !force, let last = s.lastAttempt, now - last < minRefresh { return .some(nil) }
+            if !force {
+                // The first fetch is free; refreshes for unknown kids are rate-limited.
+                if s.lastSuccess != nil || s.lastAttempt != nil {
+                    if let last = s.lastKidRefresh, now - last < minRefresh { return .some(nil) }
+                    s.lastKidRefresh = now
+                }
+            }
             s.lastAttempt = now
             s.inFlight = promise.futureResult
             return nil
