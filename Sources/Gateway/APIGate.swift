@@ -15,7 +15,7 @@ public final class APIGate: ReloadableGate {
         self.loops = loops
         self.core = core
         let first = APISnapshot(config: config, loopCount: loops.all.count, generation: 0, core: core)
-        self.perLoop = loops.all.map { APIGateLoop(loop: $0, snapshot: first, accessLog: core.accessLog) }
+        self.perLoop = loops.all.map { APIGateLoop(loop: $0, snapshot: first, accessLog: core.accessLog, tracing: core.tracing) }
     }
 
     /// Compiles `config` (off the event loops) and swaps it in on every loop. Requests already
@@ -41,11 +41,13 @@ final class APIGateLoop: @unchecked Sendable {
     let loop: LoopContext
     var snapshot: APISnapshot
     let accessLog: AccessLog
+    let tracing: Bool
 
-    init(loop: LoopContext, snapshot: APISnapshot, accessLog: AccessLog) {
+    init(loop: LoopContext, snapshot: APISnapshot, accessLog: AccessLog, tracing: Bool) {
         self.loop = loop
         self.snapshot = snapshot
         self.accessLog = accessLog
+        self.tracing = tracing
     }
 }
 

@@ -52,9 +52,19 @@ struct Serve: AsyncParsableCommand {
         let threads = gatewayConfig.server.eventLoops > 0 ? gatewayConfig.server.eventLoops : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let readyFile = self.readyFile
+        var tracer: (any Service)?
+        if let traces = gatewayConfig.telemetry.traces {
+            do {
+                tracer = try RequestTracing.bootstrap(traces)
+            } catch {
+                logger.error("traces are configured but their exporter could not start", metadata: ["error": "\(error)"])
+                throw ExitCode(1)
+            }
+        }
         let server = GatewayServer(
             config: gatewayConfig, configPath: config, group: group, logger: logger,
             makeGate: { loops, config, core in APIGate(loops: loops, config: config, core: core) },
+            tracing: tracer != nil,
             onBound: { addresses in
                 guard let readyFile else { return }
                 let json = JSONValue.object([
@@ -67,7 +77,8 @@ struct Serve: AsyncParsableCommand {
         // Anything that reports through swift-metrics lands in the same registry as ours.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.core.metrics.registry))
         let services = ServiceGroup(configuration: .init(
-            services: [.init(service: server)],
+            // The exporter is listed first so it stops last and flushes the final spans.
+            services: (tracer.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []) + [.init(service: server)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {

@@ -157,7 +157,7 @@ struct Marker: RequestPolicy {
 }
 
 @Suite struct RedisConfigTests {
-    @Test func redisStoreNeedsATopLevelRedisAndASlidingWindow() {
+    @Test func redisStoreNeedsATopLevelRedis() {
         let yaml = """
             redis: http://wrong
             services:
@@ -169,7 +169,6 @@ struct Marker: RequestPolicy {
         #expect(problems(yaml) == [
             "services[0].routes[0].policies[0].rate_limit.store: must be one of local, redis (got \"memcached\")",
             "services[0].policies[0].rate_limit.fault_tolerant: must be true or false (got \"sometimes\")",
-            "services[0].policies[0].rate_limit.algorithm: token_bucket is not built for store: redis yet (use sliding_window)",
             "redis: must be redis://host[:port] (got \"http://wrong\")",
         ])
         let missing = "services: [{ name: s, upstream: builtin:echo, policies: [{ rate_limit: { minute: 5, store: redis } }], routes: [{ paths: [/] }] }]"

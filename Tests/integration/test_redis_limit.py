@@ -76,3 +76,18 @@ def test_a_request_body_waits_while_redis_decides(gateway, upstreams, redis_serv
     body = b"z" * 300_000  # more than one read: parts arrive while the policy is suspended
     status, _, answer = request(gw.port, "POST", "/upload", body=body)
     assert status == 200 and json.loads(answer)["bytes"] == len(body)
+
+
+def test_redis_token_bucket_is_shared_and_refills(gateway, upstreams, redis_server):
+    # 60 a minute with a burst of 5: two gateways together get exactly the burst at once, then
+    # one token a second (Redis's clock, not either process's).
+    up = upstreams()
+    text = config(up, redis_server, "{ by: route, minute: 60, burst: 5, algorithm: token_bucket, store: redis }")
+    a, b = gateway(text), gateway(text)
+    answers = [request((a if i % 2 == 0 else b).port, "GET", "/") for i in range(8)]
+    statuses = [s for s, _, _ in answers]
+    assert statuses[:5] == [200] * 5 and statuses[5:] == [429] * 3, statuses
+    assert answers[0][1]["ratelimit-limit"] == "5" and answers[0][1]["ratelimit-remaining"] == "4"
+    assert answers[5][1]["retry-after"] == "1"
+    # A token comes back within about a second, on either gateway.
+    wait_for("a refilled token", lambda: request(b.port, "GET", "/")[0] == 200, timeout=5)

@@ -32,6 +32,9 @@ extension ProxyHandler {
             record.path = String(head.uri.prefix { $0 != "?" })
             logRecord = record
         }
+        if gate.tracing {
+            span = RequestTracing.startServerSpan(method: head.method, target: head.uri, headers: head.headers, clientIP: clientIP)
+        }
         if head.headers.count > limits.maxHeaders || headBytes(head) > limits.maxHeaderBytes {
             return reject(ProblemDetails(status: .requestHeaderFieldsTooLarge, title: "Request header fields too large", requestID: requestID), close: true)
         }
@@ -50,6 +53,7 @@ extension ProxyHandler {
         policyHeaders = []
         routeMetrics = snapshot.routeMetrics[route.order]
         logRecord?.route = route.name
+        span?.route(route.name)
         logRecord?.service = snapshot.services[route.serviceIndex].name
         let routed = RoutedRequest(head: head, route: route, matchedLength: matchedLength, path: routeRequest.path,
                                    query: routeRequest.query, requestID: requestID, snapshot: snapshot)
@@ -89,6 +93,7 @@ extension ProxyHandler {
         logRecord?.consumer = final.consumer?.name
         logRecord?.team = final.consumer?.team
         logRecord?.limit = final.limitOutcome
+        span?.consumer(final.consumer?.name)
         if case .reject(var problem) = verdict {
             problem.requestID = routed.requestID
             return reject(problem, close: false)
@@ -100,6 +105,8 @@ extension ProxyHandler {
 
     /// Hands a request that passed its policies to the echo or a proxy exchange.
     private func dispatch(_ routed: RoutedRequest, forwardedHead: HTTPRequestHead) {
+        var forwardedHead = forwardedHead
+        span?.inject(into: &forwardedHead.headers)
         let head = routed.head, route = routed.route, requestID = routed.requestID
         if route.maxBodyBytes > 0, let length = head.headers.first(name: "content-length").flatMap({ Int($0) }), length > route.maxBodyBytes {
             return reject(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(route.maxBodyBytes) bytes", requestID: requestID), close: true)

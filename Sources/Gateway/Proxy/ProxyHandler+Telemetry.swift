@@ -8,6 +8,7 @@ extension ProxyHandler {
     func noteUpstream(address: String?, latencyNanos: Int64) {
         upstreamNanos = latencyNanos
         logRecord?.upstream = address
+        span?.upstream(address)
         logRecord?.upstreamNanos = latencyNanos
     }
 
@@ -15,6 +16,10 @@ extension ProxyHandler {
     func finishLog(status: Int?) {
         let total = Int64(NIODeadline.now().uptimeNanoseconds - requestStart)
         if let status { responseStatus = status }
+        if let span {
+            self.span = nil
+            span.end(status: responseStatus)
+        }
         if let metrics = routeMetrics {
             routeMetrics = nil
             metrics.record(status: responseStatus, totalNanos: total, upstreamNanos: upstreamNanos)

@@ -36,6 +36,8 @@ final class ProxyHandler: ChannelDuplexHandler {
     var policyHeaders: [(String, String)] = []
     /// The current request's access-log line, filled in as it goes.
     var logRecord: AccessLogRecord?
+    /// The request's server span, when traces are on.
+    var span: RequestSpan?
     /// The current request's instruments, status and upstream latency, for the metrics.
     var routeMetrics: RouteMetrics?
     var responseStatus = 0

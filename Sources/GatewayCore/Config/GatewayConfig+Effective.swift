@@ -31,7 +31,10 @@ extension GatewayConfig {
             ("telemetry", .object([("access_log", .object([
                 ("enabled", .bool(telemetry.accessLog.enabled)), ("path", .string(telemetry.accessLog.path)),
                 ("fields", .array(telemetry.accessLog.fields.map { .string($0) })),
-            ]))])),
+            ])), ("traces", telemetry.traces.map { t in
+                .object([("endpoint", .string(t.endpoint)), ("protocol", .string(t.protocol.rawValue)), ("service_name", .string(t.serviceName)),
+                         ("sample_ratio", .double(t.sampleRatio)), ("batch_delay", .string(ConfigDuration.format(t.batchDelay)))])
+            } ?? .null)])),
             ("reload", .object([("watch", .bool(reload.watch)), ("interval", .string(ConfigDuration.format(reload.interval)))])),
             ("auth", auth.effectiveJSON),
             ("services", .array(services.map(\.effectiveJSON))),

@@ -21,6 +21,16 @@ extension GatewayConfig {
                 }
                 return c
             }) { telemetry.accessLog = a }
+            telemetry.traces = t["traces"].object { tr -> TracesConfig in
+                var c = TracesConfig()
+                c.endpoint = tr["endpoint"].string() ?? c.endpoint
+                if case .failure(let e) = UpstreamURL.parse(c.endpoint) { tr.problem(at: "endpoint", "\(e)") }
+                c.protocol = tr["protocol"].oneOf(TracesConfig.ExportProtocol.self) ?? c.protocol
+                c.serviceName = tr["service_name"].string() ?? c.serviceName
+                c.sampleRatio = tr["sample_ratio"].double(min: 0, max: 1) ?? c.sampleRatio
+                c.batchDelay = tr["batch_delay"].duration() ?? c.batchDelay
+                return c
+            }
             return telemetry
         }) { telemetry = t }
         consumers = o["consumers"].list { $0.object { c -> Consumer? in

@@ -110,9 +110,6 @@ extension RateLimitConfig {
         }
         c.store = o["store"].oneOf(Store.self) ?? c.store
         c.faultTolerant = o["fault_tolerant"].bool() ?? c.faultTolerant
-        if c.store == .redis, c.algorithm == .tokenBucket {
-            o.problem(at: "algorithm", "token_bucket is not built for store: redis yet (use sliding_window)")
-        }
         return c
     }
 }

@@ -47,7 +47,7 @@ public struct RateLimitPolicy: RequestPolicy {
                 key += context.headers.first(name: name).map { "h=" + $0 } ?? "ip=" + (context.clientIP ?? "-")
             }
         }
-        if let redis, let loop = context.eventLoop, config.algorithm == .slidingWindow {
+        if let redis, let loop = context.eventLoop {
             return .suspend(shared(redis, key: "tg:rl:" + key, fallbackContext: context, on: loop))
         }
         return local(key: key, &context)
@@ -55,7 +55,10 @@ public struct RateLimitPolicy: RequestPolicy {
 
     /// Decides in Redis; on failure counts locally (`fault_tolerant`) or refuses with 503.
     private func shared(_ redis: RedisLimiterStore, key: String, fallbackContext: PolicyContext, on loop: EventLoop) -> EventLoopFuture<PolicyResumption> {
-        redis.take(key, windows: config.windows, on: loop).map { decision in
+        let decided = config.algorithm == .tokenBucket
+            ? redis.takeTokens(key, windows: config.windows, burst: config.burst, on: loop)
+            : redis.take(key, windows: config.windows, on: loop)
+        return decided.map { decision in
             self.resumption(decision)
         }.flatMapErrorThrowing { error in
             self.storeErrors?.record(error, fellBack: self.config.faultTolerant)

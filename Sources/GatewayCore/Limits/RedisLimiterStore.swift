@@ -3,8 +3,8 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// Sliding-window counters in Redis, shared by every gateway that points at it: one Lua script
-/// per decision checks every window and counts only if all allow, atomically, on Redis's clock
+/// Sliding-window counters and token buckets in Redis, shared by every gateway that points at
+/// it: one Lua script per decision checks every window and counts only if all allow, atomically, on Redis's clock
 /// (so replicas never disagree about which window it is). One connection per event loop.
 public final class RedisLimiterStore: Sendable {
     public let host: String
@@ -51,7 +51,53 @@ public final class RedisLimiterStore: Sendable {
         end
         return {1, best_limit, best_remaining, best_reset, 0}
         """
-    static let scriptSHA = Insecure.SHA1.hash(data: Array(script.utf8)).map { String(format: "%02x", $0) }.joined()
+    static let scriptSHA = sha1(script)
+
+    /// Token buckets: per window, a hash of tokens and the time they were counted, refilled at
+    /// `limit` per window up to `burst`. Same reply shape as the sliding-window script.
+    static let bucketScript = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+        local cost = tonumber(ARGV[#ARGV])
+        local n = (#ARGV - 1) / 3
+        local best_remaining, best_limit, best_reset = nil, 0, 0
+        local keep = {}
+        for i = 1, n do
+          local cap = tonumber(ARGV[3 * i - 2])
+          local rate = tonumber(ARGV[3 * i - 1])
+          local period = tonumber(ARGV[3 * i])
+          local key = KEYS[1] .. ':tb:' .. cap .. ':' .. rate .. ':' .. period
+          local v = redis.call('HMGET', key, 'tokens', 'at')
+          local tokens, at = tonumber(v[1]), tonumber(v[2])
+          if tokens == nil or at == nil then tokens, at = cap, now end
+          if now > at then
+            tokens = math.min(cap, tokens + (now - at) * rate / period)
+            at = now
+          end
+          if tokens < cost then
+            local wait = math.ceil((cost - tokens) * period / rate)
+            local reset = math.ceil((cap - tokens) * period / rate)
+            return {0, cap, 0, reset, wait}
+          end
+          local left = tokens - cost
+          local remaining = math.floor(left)
+          local reset = math.ceil((cap - left) * period / rate)
+          if best_remaining == nil or remaining < best_remaining then
+            best_remaining, best_limit, best_reset = remaining, cap, reset
+          end
+          keep[i] = {key, left, math.ceil(cap * period / rate) * 2 + 1000}
+        end
+        for i = 1, n do
+          redis.call('HSET', keep[i][1], 'tokens', tostring(keep[i][2]), 'at', tostring(now))
+          redis.call('PEXPIRE', keep[i][1], keep[i][3])
+        end
+        return {1, best_limit, best_remaining, best_reset, 0}
+        """
+    static let bucketScriptSHA = sha1(bucketScript)
+
+    static func sha1(_ text: String) -> String {
+        Insecure.SHA1.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
 
     public init(host: String, port: Int, timeout: TimeAmount = .milliseconds(250)) {
         self.host = host
@@ -66,21 +112,33 @@ public final class RedisLimiterStore: Sendable {
     }
 
     /// Counts `cost` against every window of `key`; fails when Redis cannot answer in time.
+    /// Takes `cost` tokens from a bucket per window (`burst` deep, refilled at the window's limit).
+    public func takeTokens(_ key: String, windows: [(limit: Int, window: Duration)], burst: Int?, cost: Int = 1,
+                           on eventLoop: EventLoop) -> EventLoopFuture<RateLimitDecision> {
+        var args = [Self.bucketScriptSHA, "1", key]
+        for w in windows { args += [String(burst ?? w.limit), String(w.limit), String(w.window.nanoseconds / 1_000_000)] }
+        args.append(String(cost))
+        return run(args, script: Self.bucketScript, on: eventLoop)
+    }
+
     public func take(_ key: String, windows: [(limit: Int, window: Duration)], cost: Int = 1, on eventLoop: EventLoop) -> EventLoopFuture<RateLimitDecision> {
+        var args = [Self.scriptSHA, "1", key]
+        for w in windows { args += [String(w.limit), String(w.window.nanoseconds / 1_000_000)] }
+        args.append(String(cost))
+        return run(args, script: Self.script, on: eventLoop)
+    }
+
+    private func run(_ command: [String], script: String, on eventLoop: EventLoop) -> EventLoopFuture<RateLimitDecision> {
         let client = clients.withLockedValue { all -> LoopRedisClient in
             if let c = all[ObjectIdentifier(eventLoop)] { return c }
             let c = LoopRedisClient(eventLoop: eventLoop, host: host, port: port)
             all[ObjectIdentifier(eventLoop)] = c
             return c
         }
-        var args = [Self.scriptSHA, "1", key]
-        for w in windows { args += [String(w.limit), String(w.window.nanoseconds / 1_000_000)] }
-        args.append(String(cost))
-        let command = args
         let promise = eventLoop.makePromise(of: RateLimitDecision.self)
         let timer = eventLoop.scheduleTask(in: timeout) { promise.fail(RedisError.timeout) }
         eventLoop.execute {
-            client.evaluate(args: command, script: Self.script).whenComplete { result in
+            client.evaluate(args: command, script: script).whenComplete { result in
                 timer.cancel()
                 switch result {
                 case .success(let reply): promise.completeWith(Result { try Self.decision(reply) })

@@ -23,7 +23,12 @@ public final class CoreServices: Sendable {
     /// JWKS caches and introspection caches outlive reloads while their settings stay the same.
     private let authMachinery = NIOLockedValueBox<(jwt: (JWTAuthConfig, JWTKeySource)?, introspection: (IntrospectionConfig, TokenIntrospector)?)>((nil, nil))
 
-    public init(accessLog: AccessLogConfig = AccessLogConfig(), redis: String? = nil, logger: Logger = Logger(label: "triplegate.limits")) {
+    /// Whether requests get spans (traces are configured and their exporter bootstrapped).
+    public let tracing: Bool
+
+    public init(accessLog: AccessLogConfig = AccessLogConfig(), redis: String? = nil, tracing: Bool = false,
+                logger: Logger = Logger(label: "triplegate.limits")) {
+        self.tracing = tracing
         self.accessLog = AccessLog(config: accessLog)
         self.redis = redis.flatMap(RedisLimiterStore.parse).map { RedisLimiterStore(host: $0.host, port: $0.port) }
         self.limiterStoreErrors = LimiterStoreErrors(metrics: metrics, logger: logger)

@@ -33,13 +33,15 @@ public final class GatewayServer: Service, Sendable {
     public init(
         config: GatewayConfig, configPath: String?, group: EventLoopGroup, logger: Logger,
         makeGate: (LoopContexts, GatewayConfig, CoreServices) -> any ReloadableGate,
+        tracing: Bool = false,
         onBound: @escaping @Sendable (BoundAddresses) -> Void = { _ in }
     ) {
         self.state = GatewayState(config: config)
         self.configPath = configPath
         self.group = group
         self.loops = LoopContexts(group: group)
-        let core = CoreServices(accessLog: config.telemetry.accessLog, redis: config.redis, logger: logger)
+        let core = CoreServices(accessLog: config.telemetry.accessLog, redis: config.redis, tracing: tracing,
+                                logger: logger)
         self.core = core
         self.gate = makeGate(loops, config, core)
         self.logger = logger
