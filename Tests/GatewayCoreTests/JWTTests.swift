@@ -2,6 +2,7 @@ import Crypto
 import CryptoExtras
 import Foundation
 import JWTKit
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import GatewayCore
@@ -224,6 +225,32 @@ func handmade(header: String, payload: String, signature: [UInt8] = []) -> Strin
         guard case .reject(let p) = policy.apply(&missing) else { Issue.record("accepted"); return }
         #expect(p.status == .unauthorized)
         #expect(p.headers.contains { $0.0 == "www-authenticate" && $0.1.hasPrefix("Bearer") })
+    }
+}
+
+extension JWTVerifierTests {
+    @Test func verifiedTokensAreRememberedButTheirClaimsCheckedEveryTime() async throws {
+        let ring = try await KeyRing.make()
+        var auth = jwtConfig()
+        auth.keys = [JWTStaticKey(kid: "hs256", algorithm: "HS256", material: .secret("top-secret-shared-key-that-is-64-bytes-long-for-HS512-0123456789"))]
+        let source = try JWTKeySource(config: auth)
+        let now = NIOLockedValueBox(jwtNow)
+        let policy = JWTPolicy(config: JWTPolicyConfig(), auth: auth, keys: source, consumers: [:], clock: WallClock { now.withLockedValue { $0 } })
+        let token = try await ring.sign(claims(exp: jwtNow + 60), kid: "hs256")
+        func run() -> Bool {
+            var ctx = PolicyContext(method: .GET, headers: ["authorization": "Bearer \(token)"], clientIP: nil, service: "s", route: "r", now: 0)
+            if case .proceed = policy.apply(&ctx) { return true } else { return false }
+        }
+        #expect(run())
+        #expect(source.verifiedPayload(token) != nil)
+        #expect(run())
+        now.withLockedValue { $0 = jwtNow + 120 }  // past exp + skew: the remembered payload does not help
+        #expect(!run())
+        // A token whose signature fails is never remembered.
+        let parts = token.split(separator: ".")
+        let forged = String(parts[0] + "." + Base64URL.encode(Array(#"{"sub":"x","exp":1800000600}"#.utf8)) + "." + parts[2])
+        #expect(policy.check(forged, with: source.current(now: 0, on: nil)) == .failure(.badSignature))
+        #expect(source.verifiedPayload(forged) == nil)
     }
 }
 

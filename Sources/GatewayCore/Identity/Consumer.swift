@@ -13,4 +13,12 @@ public struct Consumer: Sendable, Hashable {
         self.groups = groups
         self.tags = tags
     }
+
+    /// The consumer a verified credential names: the declared one (its groups joined by the
+    /// credential's), or, for a name not declared, one described by the credential alone.
+    public static func identified(_ name: String, groups: [String], team: String?, declared: [String: Consumer]) -> Consumer {
+        guard var known = declared[name] else { return Consumer(name: name, team: team, groups: groups) }
+        for g in groups where !known.groups.contains(g) { known.groups.append(g) }
+        return known
+    }
 }

@@ -69,6 +69,21 @@ public struct PolicyResumption: Sendable {
     }
 }
 
+extension PolicyResumption {
+    /// The resumption of an authenticator that decided after I/O: `decide` runs on a scratch
+    /// context, and the consumer it set and the headers it marked for removal are replayed onto
+    /// the request's context.
+    public static func authenticated(_ decide: (inout PolicyContext) -> PolicyVerdict) -> PolicyResumption {
+        var scratch = PolicyContext(method: .GET, headers: [:], clientIP: nil, service: "", route: "", now: 0)
+        let verdict = decide(&scratch)
+        let consumer = scratch.consumer, remove = scratch.removeRequestHeaders
+        return PolicyResumption(verdict: verdict) { ctx in
+            if let consumer { ctx.consumer = consumer }
+            ctx.removeRequestHeaders += remove
+        }
+    }
+}
+
 /// How a chain run ended: at once, or after some policy's I/O.
 public enum PolicyChainOutcome {
     case done(PolicyVerdict, PolicyContext)

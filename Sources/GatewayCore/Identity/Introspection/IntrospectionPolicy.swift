@@ -35,14 +35,8 @@ public struct IntrospectionPolicy: RequestPolicy {
             return .reject(ProblemDetails(status: .serviceUnavailable, title: "Token introspection needs an event loop"))
         }
         let policy = self
-        let future = introspector.introspect(token, now: now, on: eventLoop).map { answer -> PolicyResumption in
-            var scratch = PolicyContext(method: .GET, headers: [:], clientIP: nil, service: "", route: "", now: 0)
-            let verdict = policy.decide(answer, &scratch)
-            let consumer = scratch.consumer, remove = scratch.removeRequestHeaders
-            return PolicyResumption(verdict: verdict) { ctx in
-                if let consumer { ctx.consumer = consumer }
-                ctx.removeRequestHeaders += remove
-            }
+        let future = introspector.introspect(token, now: now, on: eventLoop).map { answer in
+            PolicyResumption.authenticated { policy.decide(answer, &$0) }
         }.recover { _ in
             policy.metrics?.authFailure("introspection_unavailable").increment()
             return PolicyResumption(verdict: .reject(ProblemDetails(status: .serviceUnavailable, title: "The authorization server could not be asked",
@@ -70,12 +64,7 @@ public struct IntrospectionPolicy: RequestPolicy {
             metrics?.authFailure("introspection_no_subject").increment()
             return .reject(JWTPolicy.invalidToken("token names no subject"))
         }
-        if var known = consumers[subject] {
-            for g in answer.groups where !known.groups.contains(g) { known.groups.append(g) }
-            context.consumer = known
-        } else {
-            context.consumer = Consumer(name: subject, groups: answer.groups)
-        }
+        context.consumer = Consumer.identified(subject, groups: answer.groups, team: nil, declared: consumers)
         if config.hideCredentials { context.removeRequestHeaders.append("authorization") }
         return .proceed
     }

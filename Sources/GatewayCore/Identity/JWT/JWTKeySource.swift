@@ -23,7 +23,13 @@ public final class JWTKeySource: Sendable {
         /// When a refresh for an unknown kid last started.
         var lastKidRefresh: Int64?
         var inFlight: EventLoopFuture<JWTKeySet>?
+        /// Payloads of tokens whose signature these keys verified (as Envoy's jwt_cache): a
+        /// client sends the same token many times, and an RS256 check costs ~25 µs. Claims are
+        /// still checked on every request. Emptied whenever the keys change.
+        var verified: [String: JSONValue] = [:]
     }
+
+    static let verifiedCacheSize = 10_000
 
     let staticKeys: [JWTVerificationKey]
     let jwksURL: String?
@@ -55,6 +61,21 @@ public final class JWTKeySource: Sendable {
         }
         if stale, let eventLoop { _ = startFetch(now: now, on: eventLoop, force: true) }
         return keys
+    }
+
+    /// The payload of a token these keys already verified, if remembered.
+    public func verifiedPayload(_ token: String) -> JSONValue? {
+        state.withLockedValue { $0.verified[token] }
+    }
+
+    /// Remembers a verified token's payload (tokens without `exp` are not kept: they never age out).
+    public func remember(_ token: String, payload: JSONValue, verifiedWith keySet: JWTKeySet) {
+        guard payload["exp"]?.intValue != nil, token.utf8.count <= 8192 else { return }
+        state.withLockedValue { s in
+            guard s.keys.generation == keySet.generation else { return }  // the keys changed meanwhile
+            if s.verified.count >= Self.verifiedCacheSize { s.verified.removeAll(keepingCapacity: true) }
+            s.verified[token] = payload
+        }
     }
 
     /// Whether a JWKS has been fetched at least once (or none is configured).
@@ -98,7 +119,7 @@ public final class JWTKeySource: Sendable {
                 do {
                     let parsed = try JWTKeySet.parseJWKS(Array(response.body.readableBytesView))
                     for skipped in parsed.skipped { self.logger.warning("JWKS key skipped", metadata: ["jwks_url": "\(url)", "reason": "\(skipped)"]) }
-                    outcome = .success(JWTKeySet(self.staticKeys + parsed.keys))
+                    outcome = .success(JWTKeySet(self.staticKeys + parsed.keys, generation: self.state.withLockedValue { $0.keys.generation } + 1))
                 } catch {
                     outcome = .failure(error)
                 }
@@ -112,6 +133,7 @@ public final class JWTKeySource: Sendable {
                 if case .success(let set) = outcome {
                     s.keys = set
                     s.lastSuccess = now
+                    s.verified = [:]  // a key may have been withdrawn
                 }
                 return s.keys
             }

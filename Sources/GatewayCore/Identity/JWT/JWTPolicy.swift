@@ -45,7 +45,7 @@ public struct JWTPolicy: RequestPolicy {
         let token = String(bearer)
         guard let eventLoop = context.eventLoop else { return decide(token, keys: keys.current(now: context.now, on: nil), &context) }
         let first = keys.current(now: context.now, on: eventLoop)
-        let outcome = verifier.verify(token, keys: first, nowSeconds: clock.seconds())
+        let outcome = check(token, with: first)
         // An unknown kid, or any failure before the JWKS has ever been fetched, asks for keys.
         guard case .failure(let rejection) = outcome, rejection.isUnknownKey || !keys.hasFetched() else { return finish(outcome, &context) }
         switch keys.refreshForUnknownKey(now: context.now, on: eventLoop) {
@@ -54,19 +54,29 @@ public struct JWTPolicy: RequestPolicy {
         case .fetching(let refreshed):
             let policy = self
             return .suspend(refreshed.map { keySet in
-                var scratch = PolicyContext(method: .GET, headers: [:], clientIP: nil, service: "", route: "", now: 0)
-                let verdict = policy.finish(policy.verifier.verify(token, keys: keySet, nowSeconds: policy.clock.seconds()), &scratch)
-                let consumer = scratch.consumer, remove = scratch.removeRequestHeaders
-                return PolicyResumption(verdict: verdict) { ctx in
-                    if let consumer { ctx.consumer = consumer }
-                    ctx.removeRequestHeaders += remove
-                }
+                PolicyResumption.authenticated { policy.finish(policy.check(token, with: keySet), &$0) }
             })
         }
     }
 
     private func decide(_ token: String, keys: JWTKeySet, _ context: inout PolicyContext) -> PolicyVerdict {
-        finish(verifier.verify(token, keys: keys, nowSeconds: clock.seconds()), &context)
+        finish(check(token, with: keys), &context)
+    }
+
+    /// Verifies the signature (or finds it verified before with these keys), then the claims,
+    /// which depend on the time and on this config, every time.
+    func check(_ token: String, with keySet: JWTKeySet) -> Result<JSONValue, JWTRejection> {
+        let signed: Result<JSONValue, JWTRejection>
+        if let known = keys.verifiedPayload(token) {
+            signed = .success(known)
+        } else {
+            signed = verifier.verifySignature(token, keys: keySet)
+            if case .success(let payload) = signed { keys.remember(token, payload: payload, verifiedWith: keySet) }
+        }
+        return signed.flatMap { payload in
+            if let failure = verifier.checkClaims(payload, nowSeconds: clock.seconds()) { return .failure(failure) }
+            return .success(payload)
+        }
     }
 
     func finish(_ outcome: Result<JSONValue, JWTRejection>, _ context: inout PolicyContext) -> PolicyVerdict {
@@ -80,15 +90,12 @@ public struct JWTPolicy: RequestPolicy {
                 return .reject(Self.invalidToken("token lacks the \(auth.consumerClaim) claim"))
             }
             let claimGroups = auth.groupsClaim.flatMap { claims[$0]?.stringList } ?? []
-            if var known = consumers[name] {
-                for g in claimGroups where !known.groups.contains(g) { known.groups.append(g) }
-                context.consumer = known
-            } else if auth.requireKnownConsumer {
+            if auth.requireKnownConsumer, consumers[name] == nil {
                 metrics?.authFailure("jwt_unknown_consumer").increment()
                 return .reject(Self.invalidToken("consumer \"\(name)\" is not known here"))
-            } else {
-                context.consumer = Consumer(name: name, team: auth.teamClaim.flatMap { claims[$0]?.stringValue }, groups: claimGroups)
             }
+            context.consumer = Consumer.identified(name, groups: claimGroups, team: auth.teamClaim.flatMap { claims[$0]?.stringValue },
+                                                   declared: consumers)
             if config.hideCredentials { context.removeRequestHeaders.append("authorization") }
             return .proceed
         }

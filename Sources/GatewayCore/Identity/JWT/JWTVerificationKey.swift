@@ -160,10 +160,13 @@ public struct JWTVerificationKey: Sendable {
 /// The keys a verifier knows at one moment: by `kid`, and all of them for tokens without one.
 public struct JWTKeySet: Sendable {
     public let keys: [JWTVerificationKey]
+    /// Which fetch of its source this set came from (0: the config's keys alone).
+    public let generation: Int
     private let byKid: [String: [JWTVerificationKey]]
 
-    public init(_ keys: [JWTVerificationKey]) {
+    public init(_ keys: [JWTVerificationKey], generation: Int = 0) {
         self.keys = keys
+        self.generation = generation
         var byKid: [String: [JWTVerificationKey]] = [:]
         for k in keys { if let kid = k.kid { byKid[kid, default: []].append(k) } }
         self.byKid = byKid
