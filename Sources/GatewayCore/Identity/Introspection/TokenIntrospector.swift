@@ -71,15 +71,17 @@ public final class TokenIntrospector: Sendable {
     /// Asks the authorization server (or joins a call already under way for this token).
     public func introspect(_ token: Substring, now: Int64, on eventLoop: EventLoop) -> EventLoopFuture<IntrospectedToken> {
         let key = SHA256.hash(data: Array(token.utf8))
-        let promise = eventLoop.makePromise(of: IntrospectedToken.self)
-        let joined = state.withLockedValue { s -> EventLoopFuture<IntrospectedToken>? in
-            if let f = s.inFlight[key] { return f }
+        enum Start { case join(EventLoopFuture<IntrospectedToken>), ask(EventLoopPromise<IntrospectedToken>) }
+        let start = state.withLockedValue { s -> Start in
+            if let f = s.inFlight[key] { return .join(f) }
+            let promise = eventLoop.makePromise(of: IntrospectedToken.self)
             s.inFlight[key] = promise.futureResult
-            return nil
+            return .ask(promise)
         }
-        if let joined {
-            promise.succeed(IntrospectedToken(active: false, scopes: [], groups: []))  // unused
-            return joined
+        let promise: EventLoopPromise<IntrospectedToken>
+        switch start {
+        case .join(let joined): return joined
+        case .ask(let p): promise = p
         }
         calls.withLockedValue { $0 += 1 }
         var headers = HTTPHeaders()

@@ -93,23 +93,26 @@ public final class JWTKeySource: Sendable {
 
     private func startFetch(now: Int64, on eventLoop: EventLoop, force: Bool) -> EventLoopFuture<JWTKeySet>? {
         guard let url = jwksURL else { return nil }
-        let promise = eventLoop.makePromise(of: JWTKeySet.self)
-        let existing = state.withLockedValue { s -> EventLoopFuture<JWTKeySet>?? in
-            if let f = s.inFlight { return .some(f) }
+        enum Start { case join(EventLoopFuture<JWTKeySet>), tooSoon, fetch(EventLoopPromise<JWTKeySet>) }
+        let start = state.withLockedValue { s -> Start in
+            if let f = s.inFlight { return .join(f) }
             if !force {
                 // The first fetch is free; refreshes for unknown kids are rate-limited.
                 if s.lastSuccess != nil || s.lastAttempt != nil {
-                    if let last = s.lastKidRefresh, now - last < minRefresh { return .some(nil) }
+                    if let last = s.lastKidRefresh, now - last < minRefresh { return .tooSoon }
                     s.lastKidRefresh = now
                 }
             }
             s.lastAttempt = now
+            let promise = eventLoop.makePromise(of: JWTKeySet.self)
             s.inFlight = promise.futureResult
-            return nil
+            return .fetch(promise)
         }
-        if let existing {
-            promise.succeed(.empty)  // unused
-            return existing
+        let promise: EventLoopPromise<JWTKeySet>
+        switch start {
+        case .join(let f): return f
+        case .tooSoon: return nil
+        case .fetch(let p): promise = p
         }
         fetches.withLockedValue { $0 += 1 }
         fetcher.get(url, on: eventLoop).whenComplete { result in
