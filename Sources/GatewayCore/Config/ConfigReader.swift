@@ -255,3 +255,26 @@ public final class ConfigObject {
         }
     }
 }
+
+extension ConfigReader {
+    /// Reads a whole YAML document (a provider file, say) with the same strict reader as the
+    /// gateway config: `body` reads the top-level mapping; every problem is collected and
+    /// thrown together, each with its path.
+    public static func readDocument<T>(yaml: String, source: String, environment: [String: String] = [:],
+                                       _ body: (ConfigObject) -> T) throws(ConfigProblems) -> T {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigProblems(source: source, problems: [ConfigProblem(path: "", message: "is not valid YAML: \(error)")])
+        }
+        let collector = ProblemCollector()
+        let root = ConfigReader(node: node, path: "", collector: collector, environment: environment)
+        let value = root.object(body)
+        if root.isAbsent { collector.add("", "is empty") }
+        guard collector.problems.isEmpty, let value else {
+            throw ConfigProblems(source: source, problems: collector.problems)
+        }
+        return value
+    }
+}

@@ -115,7 +115,7 @@ extension ServiceConfig {
 
 extension ConfigReader {
     /// The string value when this node is a scalar; nil (and no problem) otherwise.
-    func scalarIfPresent() -> String? {
+    public func scalarIfPresent() -> String? {
         if case .scalar = node { return string() }
         return nil
     }

@@ -1,0 +1,175 @@
+import Foundation
+import GatewayCore
+
+/// The wire protocol a provider speaks; one adapter each.
+public enum APIStyle: String, Sendable, CaseIterable {
+    case openai
+    /// OpenAI's protocol at deployment URLs with `api-version`.
+    case azureOpenAI = "azure-openai"
+    case anthropic
+    case gemini
+}
+
+/// How a provider wants its API key: a header and a format with `{key}` in it
+/// (`Authorization: Bearer {key}`, `x-api-key: {key}`, `api-key: {key}`).
+public struct ProviderAuth: Sendable, Hashable {
+    public var header: String
+    public var format: String
+
+    public func value(for key: String) -> String { format.replacingOccurrences(of: "{key}", with: key) }
+}
+
+/// One price list of a model, valid from a day on (the newest one not in the future applies).
+public struct PriceSchedule: Sendable, Hashable {
+    /// Days since 1970-01-01, UTC.
+    public var effectiveFrom: Int
+    /// Where the prices were read (the provider's pricing page).
+    public var source: String
+    public var input: TokenPrice
+    public var output: TokenPrice
+    /// Input tokens read from the provider's prompt cache.
+    public var cachedInput: TokenPrice?
+    /// Input tokens written to the prompt cache (Anthropic charges extra for these).
+    public var cacheWrite: TokenPrice?
+}
+
+/// A model a provider serves, with the limits and prices routing and budgets need.
+public struct ModelSpec: Sendable, Hashable {
+    public var name: String
+    public var contextWindow: Int
+    public var maxOutputTokens: Int
+    /// `chat` or `embedding`.
+    public var kind: Kind
+    /// Oldest first.
+    public var prices: [PriceSchedule]
+
+    public enum Kind: String, Sendable, CaseIterable { case chat, embedding }
+
+    /// The schedule in force on `day` (days since the epoch), if any.
+    public func price(onDay day: Int) -> PriceSchedule? {
+        prices.last { $0.effectiveFrom <= day }
+    }
+}
+
+/// One provider file: who it is, how to call it, what it sells.
+public struct ProviderSpec: Sendable, Hashable {
+    public var name: String
+    public var apiStyle: APIStyle
+    /// Default base URL; deployments may override it (Azure, self-hosted servers).
+    public var baseURL: String?
+    public var auth: ProviderAuth
+    public var models: [String: ModelSpec]
+}
+
+/// The providers the gateway knows: the files shipped in `providers/` plus the user's own
+/// (a user file with a shipped name replaces it). Loaded off the request path, at start and
+/// on reload.
+public struct ProviderCatalog: Sendable {
+    public var providers: [String: ProviderSpec]
+
+    public init(providers: [String: ProviderSpec]) { self.providers = providers }
+
+    /// Reads every `*.yaml` file in `directory`; all problems of all files are thrown together.
+    public static func load(directory: String) throws(ConfigProblems) -> ProviderCatalog {
+        let files: [String]
+        do {
+            files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        } catch {
+            throw ConfigProblems(source: directory, problems: [ConfigProblem(path: "", message: "cannot list the providers directory: \(error.localizedDescription)")])
+        }
+        var providers: [String: ProviderSpec] = [:]
+        var problems: [ConfigProblem] = []
+        for file in files {
+            let path = (directory as NSString).appendingPathComponent(file)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                problems.append(ConfigProblem(path: file, message: "cannot be read"))
+                continue
+            }
+            do {
+                let spec = try parse(yaml: text, source: file)
+                providers[spec.name] = spec
+            } catch {
+                problems += error.problems.map { ConfigProblem(path: $0.path.isEmpty ? file : "\(file): \($0.path)", message: $0.message) }
+            }
+        }
+        if !problems.isEmpty { throw ConfigProblems(source: directory, problems: problems) }
+        return ProviderCatalog(providers: providers)
+    }
+
+    /// Parses one provider file.
+    public static func parse(yaml: String, source: String) throws(ConfigProblems) -> ProviderSpec {
+        try ConfigReader.readDocument(yaml: yaml, source: source) { o -> ProviderSpec in
+            let name = o["name"].requiredString() ?? ""
+            let style = o["api_style"].oneOf(APIStyle.self)
+            if style == nil, !o.has("api_style") { o.problem(at: "api_style", "is required") }
+            let baseURL = o["base_url"].string()
+            if let baseURL, case .failure(let e) = UpstreamURL.parse(baseURL) { o.problem(at: "base_url", "\(e)") }
+            var auth = ProviderAuth(header: "authorization", format: "Bearer {key}")
+            _ = o["auth"].object { a in
+                auth.header = a["header"].string()?.lowercased() ?? auth.header
+                auth.format = a["format"].string() ?? auth.format
+                if !auth.format.contains("{key}") { a.problem(at: "format", "must contain {key}") }
+            }
+            var models: [String: ModelSpec] = [:]
+            _ = o["models"].dictionary { modelName, m -> Bool? in
+                m.object { mo in
+                    let spec = ModelSpec(
+                        name: modelName,
+                        contextWindow: mo["context_window"].int(min: 1) ?? 0,
+                        maxOutputTokens: mo["max_output_tokens"].int(min: 1) ?? 0,
+                        kind: mo["kind"].oneOf(ModelSpec.Kind.self) ?? .chat,
+                        prices: mo["prices"].list { $0.object { readPrice($0) } ?? nil } ?? [])
+                    if !mo.has("context_window") { mo.problem(at: "context_window", "is required") }
+                    if spec.kind == .chat, !mo.has("max_output_tokens") { mo.problem(at: "max_output_tokens", "is required") }
+                    if spec.prices.isEmpty, !mo.has("prices") { mo.problem(at: "prices", "must list at least one price schedule") }
+                    for (a, b) in zip(spec.prices, spec.prices.dropFirst()) where b.effectiveFrom <= a.effectiveFrom {
+                        mo.problem(at: "prices", "must be in effective_from order, oldest first")
+                    }
+                    models[modelName] = spec
+                }
+                return true
+            }
+            return ProviderSpec(name: name, apiStyle: style ?? .openai, baseURL: baseURL, auth: auth, models: models)
+        }
+    }
+
+    static func readPrice(_ p: ConfigObject) -> PriceSchedule? {
+        func price(_ key: String, required: Bool) -> TokenPrice? {
+            let r = p[key]
+            guard let text = r.scalarIfPresent() else {
+                if required { p.problem(at: key, "is required (USD per 1M tokens)") }
+                return nil
+            }
+            guard let value = TokenPrice(decimal: text) else {
+                r.problem("must be a decimal number of USD per 1M tokens with at most 6 decimals (got \"\(text)\")")
+                return nil
+            }
+            return value
+        }
+        let dayText = p["effective_from"].requiredString()
+        let day = dayText.flatMap(Self.day(fromISODate:))
+        if let dayText, day == nil { p.problem(at: "effective_from", "must be a date YYYY-MM-DD (got \"\(dayText)\")") }
+        let source = p["source"].requiredString()
+        let input = price("input", required: true), output = price("output", required: false)
+        let cached = price("cached_input", required: false), write = price("cache_write", required: false)
+        guard let day, let source, let input else { return nil }
+        return PriceSchedule(effectiveFrom: day, source: source, input: input, output: output ?? .zero, cachedInput: cached, cacheWrite: write)
+    }
+
+    /// Days since the epoch of an ISO date, UTC; nil unless exactly `YYYY-MM-DD` and a real day.
+    public static func day(fromISODate text: String) -> Int? {
+        let parts = text.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), (1...12).contains(m), d >= 1 else { return nil }
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard d <= lengths[m - 1] else { return nil }
+        // Days from civil (Howard Hinnant's algorithm).
+        let yy = m <= 2 ? y - 1 : y
+        let era = (yy >= 0 ? yy : yy - 399) / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}

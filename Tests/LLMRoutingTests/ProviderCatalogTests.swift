@@ -1,0 +1,121 @@
+import Foundation
+import GatewayCore
+import Testing
+
+@testable import LLMRouting
+
+@Suite struct TokenPriceTests {
+    @Test func decimalsAreExact() {
+        #expect(TokenPrice(decimal: "2.50")?.microsPerMillion == 2_500_000)
+        #expect(TokenPrice(decimal: "0.0375")?.microsPerMillion == 37_500)
+        #expect(TokenPrice(decimal: "75")?.microsPerMillion == 75_000_000)
+        #expect(TokenPrice(decimal: "0.000001")?.microsPerMillion == 1)
+        for bad in ["", "-1", "1e3", "1.", ".5", "0.0000001", "1,5", "abc", "1.2.3", " 1", "1000000000"] {
+            #expect(TokenPrice(decimal: bad) == nil, "\(bad)")
+        }
+        #expect(TokenPrice(decimal: "2.50")?.description == "2.5")
+        #expect(TokenPrice(decimal: "0.0375")?.description == "0.0375")
+        #expect(TokenPrice(decimal: "18.75")?.description == "18.75")
+    }
+
+    @Test func costsAreExactInPicoDollars() throws {
+        let price = try #require(TokenPrice(decimal: "2.50"))
+        // 9,120,331 tokens at $2.50 per 1M = $22.8008275, with no rounding anywhere.
+        #expect(price.picoUSD(tokens: 9_120_331) == 22_800_827_500_000)
+        let tiny = try #require(TokenPrice(decimal: "0.075"))
+        #expect(tiny.picoUSD(tokens: 1) == 75_000)
+        // A thousand one-token calls cost exactly what one thousand-token call does.
+        #expect((0..<1000).reduce(Int64(0)) { s, _ in s + tiny.picoUSD(tokens: 1) } == tiny.picoUSD(tokens: 1000))
+    }
+
+    @Test func isoDays() {
+        #expect(ProviderCatalog.day(fromISODate: "1970-01-01") == 0)
+        #expect(ProviderCatalog.day(fromISODate: "2024-02-29") == 19782)
+        #expect(ProviderCatalog.day(fromISODate: "2023-02-29") == nil)
+        #expect(ProviderCatalog.day(fromISODate: "2026-13-01") == nil)
+        #expect(ProviderCatalog.day(fromISODate: "26-11-22") == nil)
+        let d = ProviderCatalog.day(fromISODate: "2026-11-22")
+        #expect(d == Int(ISO8601DateFormatter().date(from: "2026-11-22T00:00:00Z")!.timeIntervalSince1970) / 86400)
+    }
+}
+
+@Suite struct ProviderCatalogTests {
+    static let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("providers").path
+
+    @Test func shippedProvidersLoad() throws {
+        let catalog = try ProviderCatalog.load(directory: Self.shipped)
+        #expect(Set(catalog.providers.keys) == ["openai", "azure-openai", "anthropic", "gemini", "openai-compatible"])
+        let openai = try #require(catalog.providers["openai"])
+        #expect(openai.apiStyle == .openai)
+        #expect(openai.auth.value(for: "sk-1") == "Bearer sk-1")
+        let gpt4o = try #require(openai.models["gpt-4o"])
+        #expect(gpt4o.contextWindow == 128_000 && gpt4o.maxOutputTokens == 16_384)
+        let today = try #require(ProviderCatalog.day(fromISODate: "2026-11-22"))
+        #expect(gpt4o.price(onDay: today)?.input.description == "2.5")
+        #expect(gpt4o.price(onDay: today)?.cachedInput?.description == "1.25")
+        let sonnet = try #require(catalog.providers["anthropic"]?.models["claude-sonnet-4-5"]?.price(onDay: today))
+        #expect(sonnet.cacheWrite?.description == "3.75" && sonnet.output.description == "15")
+        #expect(catalog.providers["anthropic"]?.auth == ProviderAuth(header: "x-api-key", format: "{key}"))
+        #expect(catalog.providers["openai"]?.models["text-embedding-3-small"]?.kind == .embedding)
+        // Every model everywhere has a price in force today and a source for it.
+        for p in catalog.providers.values {
+            for m in p.models.values {
+                #expect(m.price(onDay: today)?.source.hasPrefix("https://") == true, "\(p.name)/\(m.name)")
+            }
+        }
+    }
+
+    @Test func theNewestScheduleNotInTheFutureApplies() throws {
+        let spec = try ProviderCatalog.parse(yaml: """
+            name: p
+            api_style: openai
+            models:
+              m:
+                context_window: 1000
+                max_output_tokens: 100
+                prices:
+                  - { effective_from: 2025-01-01, source: "https://x/1", input: 1, output: 2 }
+                  - { effective_from: 2026-01-01, source: "https://x/2", input: 0.5, output: 1 }
+            """, source: "p.yaml")
+        let m = try #require(spec.models["m"])
+        #expect(m.price(onDay: ProviderCatalog.day(fromISODate: "2024-12-31")!) == nil)
+        #expect(m.price(onDay: ProviderCatalog.day(fromISODate: "2025-06-01")!)?.input.description == "1")
+        #expect(m.price(onDay: ProviderCatalog.day(fromISODate: "2026-01-01")!)?.input.description == "0.5")
+    }
+
+    @Test func everyProblemIsReportedWithItsPath() {
+        do {
+            _ = try ProviderCatalog.parse(yaml: """
+                name: p
+                api_style: soap
+                base_url: ftp://x
+                auth: { header: x-key, format: "nokey" }
+                models:
+                  m:
+                    max_output_tokens: 100
+                    prices:
+                      - { effective_from: 2025-02-30, source: "https://x", input: 1.1234567, output: -2 }
+                      - { source: "https://x", output: 1 }
+                    colour: blue
+                """, source: "p.yaml")
+            Issue.record("accepted")
+        } catch {
+            let found = error.problems.map(\.description)
+            for expected in [
+                "api_style: must be one of",
+                "base_url:",
+                "auth.format: must contain {key}",
+                "models.m.context_window: is required",
+                "models.m.prices[0].effective_from: must be a date YYYY-MM-DD",
+                "models.m.prices[0].input: must be a decimal number of USD per 1M tokens with at most 6 decimals",
+                "models.m.prices[0].output: must be a decimal number",
+                "models.m.prices[1].effective_from: is required",
+                "models.m.prices[1].input: is required",
+                "models.m.colour: unknown key",
+            ] {
+                #expect(found.contains { $0.hasPrefix(expected) }, "missing \(expected) in \(found)")
+            }
+        }
+    }
+}
