@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "triplegate",
             dependencies: [
-                "GatewayCore", "Gateway",
+                "GatewayCore", "Gateway", "LLMRouting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatewayCore
+import LLMRouting
 
 /// `triplegate check FILE`: validates without serving; every problem with its path; exit 1.
 struct Check: ParsableCommand {
@@ -15,6 +16,10 @@ struct Check: ParsableCommand {
     func run() throws {
         do {
             let config = try GatewayConfig.load(path: file)
+            if let llm = config.llm {
+                let catalog = try DeploymentCheck.validate(llm, configFile: file)
+                print("\(file): llm: \(llm.models.count) model\(llm.models.count == 1 ? "" : "s") checked against \(catalog.providers.count) provider files")
+            }
             let routes = config.services.reduce(0) { $0 + $1.routes.count }
             print("\(file): valid (\(config.services.count) service\(config.services.count == 1 ? "" : "s"), \(routes) route\(routes == 1 ? "" : "s"))")
             if explain { print(Self.explanation(of: config), terminator: "") }

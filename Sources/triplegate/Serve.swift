@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import GatewayCore
+import LLMRouting
 import Logging
 import Metrics
 import Prometheus
@@ -43,11 +44,15 @@ struct Serve: AsyncParsableCommand {
             } else {
                 gatewayConfig = try GatewayConfig.parse(yaml: QuickStart.yaml, source: "built-in quick-start config")
             }
+            if let llm = gatewayConfig.llm { _ = try DeploymentCheck.validate(llm, configFile: config) }
             if let listen { gatewayConfig.server.listen = listen }
             if let adminListen { gatewayConfig.admin.listen = adminListen }
         } catch {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             throw ExitCode(1)
+        }
+        if gatewayConfig.llm != nil {
+            logger.warning("llm: is read and checked against the provider files, but the AI gate's /v1 endpoints are not served yet")
         }
         let threads = gatewayConfig.server.eventLoops > 0 ? gatewayConfig.server.eventLoops : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)

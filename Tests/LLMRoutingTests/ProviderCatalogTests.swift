@@ -119,3 +119,92 @@ import Testing
         }
     }
 }
+
+@Suite struct LLMConfigTests {
+    func problems(_ yaml: String) -> [String] {
+        do {
+            let config = try GatewayConfig.parse(yaml: yaml, environment: ["OPENAI_API_KEY": "sk-test", "EMPTY": ""])
+            let catalog = try ProviderCatalog.load(directory: ProviderCatalogTests.shipped)
+            return DeploymentCheck.problems(config.llm ?? LLMConfig(), catalog: catalog).map(\.description)
+        } catch {
+            return error.problems.map(\.description)
+        }
+    }
+
+    @Test func theIssueExampleReadsWithDefaults() throws {
+        let config = try GatewayConfig.parse(yaml: """
+            llm:
+              models:
+                - name: smart
+                  deployments:
+                    - { provider: openai, model: gpt-4o, api_key: "${OPENAI_API_KEY}", weight: 3 }
+                    - { provider: azure-openai, model: gpt-4o, deployment: gpt4o-eu, base_url: "https://x.openai.azure.com", api_version: "2024-10-21", api_keys: [a, b], weight: 1 }
+                  fallbacks: [smart-backup]
+                  routing: weighted
+                - name: smart-backup
+                  deployments: [{ provider: anthropic, model: claude-sonnet-4-5, api_key: k }]
+              retries: { attempts: 2, backoff: exponential, on: [429, 500, 502, 503, 504, timeout, connect] }
+              cooldown: { failures: 3, for: 30s }
+            """, environment: ["OPENAI_API_KEY": "sk-test"])
+        let llm = try #require(config.llm)
+        #expect(llm.models.map(\.name) == ["smart", "smart-backup"])
+        #expect(llm.models[0].deployments[0].apiKeys == ["sk-test"])
+        #expect(llm.models[0].deployments[1].apiKeys == ["a", "b"])
+        #expect(llm.models[0].fallbackOn == [.errors, .contextWindow, .contentPolicy])
+        #expect(llm.retries.on == [.status(429), .status(500), .status(502), .status(503), .status(504), .timeout, .connect])
+        #expect(llm.cooldown.failures == 3 && llm.cooldown.duration == .seconds(30))
+        let catalog = try ProviderCatalog.load(directory: ProviderCatalogTests.shipped)
+        #expect(DeploymentCheck.problems(llm, catalog: catalog).isEmpty)
+        #expect(!config.effectiveJSON.text.contains("sk-test"))
+    }
+
+    @Test func everyProblemHasItsPath() {
+        let found = problems("""
+            llm:
+              models:
+                - name: a
+                  deployments:
+                    - { provider: openai, model: gpt-5-imaginary, api_key: "${EMPTY}" }
+                    - { provider: azure-openai, model: gpt-4o, api_key: k }
+                    - { provider: nobody, model: m, api_key: k }
+                    - { provider: openai-compatible, model: llama, api_key: k }
+                  fallbacks: [a, b]
+                  routing: random
+                - name: a
+                  deployments: [{ provider: openai, model: gpt-4o, api_key: k, weight: 0 }]
+              retries: { on: [429, teapot], base_delay: 2s, max_delay: 1s }
+            """)
+        for expected in [
+            "llm.models[0].deployments[0].api_key: is empty (is its environment variable set?)",
+            "llm.models[0].routing: must be one of",
+            "llm.retries.on[1]: must be a 4xx/5xx status, timeout or connect",
+            "llm.models[1].name: duplicates llm.models[0].name",
+            "llm.models[0].fallbacks[0]: names the model itself",
+            "llm.models[0].fallbacks[1]: names no model in llm.models",
+            "llm.models[1].deployments: every weight is 0",
+            "llm.retries.max_delay: must be at least base_delay",
+        ] {
+            #expect(found.contains { $0.hasPrefix(expected) }, "missing \(expected) in \(found)")
+        }
+        let catalogProblems = problems("""
+            llm:
+              models:
+                - name: a
+                  deployments:
+                    - { provider: openai, model: gpt-5-imaginary, api_key: k }
+                    - { provider: azure-openai, model: gpt-4o, api_key: k }
+                    - { provider: nobody, model: m, api_key: k }
+                    - { provider: openai-compatible, model: llama, api_key: k }
+            """)
+        for expected in [
+            "llm.models[0].deployments[0].model: openai lists no model \"gpt-5-imaginary\"",
+            "llm.models[0].deployments[1].base_url: is required: provider azure-openai has no default base URL",
+            "llm.models[0].deployments[1].deployment: is required for Azure OpenAI",
+            "llm.models[0].deployments[1].api_version: is required for Azure OpenAI",
+            "llm.models[0].deployments[2].provider: names no provider file",
+            "llm.models[0].deployments[3].base_url: is required",
+        ] {
+            #expect(catalogProblems.contains { $0.hasPrefix(expected) }, "missing \(expected) in \(catalogProblems)")
+        }
+    }
+}

@@ -113,3 +113,36 @@ services:
     # Written in the opposite order, run in phase order.
     assert "policies: key_auth (authenticate) -> acl (authorize) -> rate_limit (limit)" in out.stdout
     assert list(tmp_path.iterdir()) == [f]  # explaining opens no store and no log file
+
+
+def test_check_and_serve_check_llm_deployments_against_the_provider_files(tmp_path, gateway):
+    from conftest import ROOT
+    providers = ROOT / "providers"
+    good = tmp_path / "llm.yaml"
+    good.write_text(f"""llm:
+  providers_dir: {providers}
+  models:
+    - name: smart
+      deployments: [{{ provider: openai, model: gpt-4o, api_key: sk-test }}]
+""")
+    out = subprocess.run([BIN, "check", str(good)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "1 model checked against 5 provider files" in out.stdout
+    # Serving says plainly that the endpoints are not there yet, instead of pretending.
+    gw = gateway(good.read_text())
+    wait_for("the warning", lambda: "the AI gate's /v1 endpoints are not served yet" in gw.logs())
+    assert request(gw.port, "POST", "/v1/chat/completions", body=b"{}")[0] == 404
+
+    bad = tmp_path / "bad-llm.yaml"
+    bad.write_text(f"""llm:
+  providers_dir: {providers}
+  models:
+    - name: smart
+      deployments: [{{ provider: openai, model: gpt-5-imaginary, api_key: sk-test }}]
+""")
+    out = subprocess.run([BIN, "check", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert 'llm.models[0].deployments[0].model: openai lists no model "gpt-5-imaginary"' in out.stderr
+    out = subprocess.run([BIN, "serve", "--config", str(bad), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1 and "gpt-5-imaginary" in out.stderr

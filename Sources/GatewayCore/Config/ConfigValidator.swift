@@ -37,28 +37,18 @@ struct ConfigValidator {
             collector.add("redis", "must be redis://host[:port] (got \"\(redis)\")")
         }
         for (i, service) in config.services.enumerated() {
-            let lists = [("services[\(i)].policies", service.policies)]
-                + service.routes.enumerated().map { ("services[\(i)].routes[\($0.offset)].policies", $0.element.policies) }
-            for (path, policies) in lists {
-                for (k, p) in policies.enumerated() {
-                    switch p {
-                    case .rateLimit(let r) where r.store == .redis && config.redis == nil:
-                        collector.add("\(path)[\(k)].rate_limit.store", "redis needs a top-level redis: redis://host:port")
-                    case .jwt where config.auth.jwt == nil:
-                        collector.add("\(path)[\(k)].jwt", "needs a top-level auth.jwt (issuer, jwks_url or keys)")
-                    case .oauth2Introspection where config.auth.introspection == nil:
-                        collector.add("\(path)[\(k)].oauth2_introspection", "needs a top-level auth.introspection (url, client_id, client_secret)")
-                    case .mtlsAuth where (config.server.tls?.clientAuth ?? TLSFiles.ClientAuth.none) == TLSFiles.ClientAuth.none:
-                        collector.add("\(path)[\(k)].mtls_auth", "needs server.tls with client_ca_file (client certificates are asked for only then)")
-                    default:
-                        break
-                    }
-                }
+            validate(service.policies, at: "services[\(i)].policies", in: config)
+            for (j, route) in service.routes.enumerated() {
+                validate(route.policies, at: "services[\(i)].routes[\(j)].policies", in: config)
             }
         }
-        if config.services.isEmpty {
-            collector.add("services", "must list at least one service")
+        for (i, model) in (config.llm?.models ?? []).enumerated() {
+            validate(model.policies, at: "llm.models[\(i)].policies", in: config)
         }
+        if config.services.isEmpty, (config.llm?.models ?? []).isEmpty {
+            collector.add("services", "must list at least one service (or llm.models)")
+        }
+        if let llm = config.llm { validate(llm) }
         var serviceNames: [String: Int] = [:]
         var routeNames: [String: String] = [:]
         for (i, service) in config.services.enumerated() {
@@ -153,6 +143,50 @@ struct ConfigValidator {
         }
         if route.stripPath, route.rewritePrefix != nil {
             collector.add("\(path).rewrite_prefix", "cannot be combined with strip_path (strip_path is rewrite_prefix: /)")
+        }
+    }
+
+    private func validate(_ llm: LLMConfig) {
+        var names: [String: Int] = [:]
+        for (i, m) in llm.models.enumerated() where !m.name.isEmpty {
+            if let first = names[m.name] {
+                collector.add("llm.models[\(i)].name", "duplicates llm.models[\(first)].name \"\(m.name)\"")
+            } else {
+                names[m.name] = i
+            }
+        }
+        for (i, m) in llm.models.enumerated() {
+            for (j, f) in m.fallbacks.enumerated() {
+                if f == m.name {
+                    collector.add("llm.models[\(i)].fallbacks[\(j)]", "names the model itself")
+                } else if names[f] == nil {
+                    collector.add("llm.models[\(i)].fallbacks[\(j)]", "names no model in llm.models (got \"\(f)\")")
+                }
+            }
+            if !m.deployments.isEmpty, m.deployments.allSatisfy({ $0.weight == 0 }) {
+                collector.add("llm.models[\(i)].deployments", "every weight is 0: nothing would be served")
+            }
+        }
+        if llm.retries.maxDelay < llm.retries.baseDelay {
+            collector.add("llm.retries.max_delay", "must be at least base_delay")
+        }
+    }
+
+    /// Cross checks of one `policies:` list against the rest of the config.
+    private func validate(_ policies: [PolicyConfig], at path: String, in config: GatewayConfig) {
+        for (k, p) in policies.enumerated() {
+            switch p {
+            case .rateLimit(let r) where r.store == .redis && config.redis == nil:
+                collector.add("\(path)[\(k)].rate_limit.store", "redis needs a top-level redis: redis://host:port")
+            case .jwt where config.auth.jwt == nil:
+                collector.add("\(path)[\(k)].jwt", "needs a top-level auth.jwt (issuer, jwks_url or keys)")
+            case .oauth2Introspection where config.auth.introspection == nil:
+                collector.add("\(path)[\(k)].oauth2_introspection", "needs a top-level auth.introspection (url, client_id, client_secret)")
+            case .mtlsAuth where (config.server.tls?.clientAuth ?? TLSFiles.ClientAuth.none) == TLSFiles.ClientAuth.none:
+                collector.add("\(path)[\(k)].mtls_auth", "needs server.tls with client_ca_file (client certificates are asked for only then)")
+            default:
+                break
+            }
         }
     }
 }

@@ -37,6 +37,7 @@ extension GatewayConfig {
             } ?? .null)])),
             ("reload", .object([("watch", .bool(reload.watch)), ("interval", .string(ConfigDuration.format(reload.interval)))])),
             ("auth", auth.effectiveJSON),
+            ("llm", llmJSON),
             ("services", .array(services.map(\.effectiveJSON))),
         ])
     }
@@ -185,5 +186,47 @@ extension AuthConfig {
             ])))
         }
         return .object(fields)
+    }
+}
+
+extension GatewayConfig {
+    var llmJSON: JSONValue { llm?.effectiveJSON ?? .null }
+}
+
+extension LLMConfig {
+    /// Provider API keys are redacted.
+    var effectiveJSON: JSONValue {
+        .object([
+            ("providers_dir", .string(providersDir)),
+            ("models", .array(models.map { m in
+                .object([
+                    ("name", .string(m.name)), ("routing", .string(m.routing.rawValue)),
+                    ("fallbacks", .array(m.fallbacks.map { .string($0) })),
+                    ("fallback_on", .array(m.fallbackOn.map { .string($0.rawValue) })),
+                    ("deployments", .array(m.deployments.map { d in
+                        .object([
+                            ("provider", .string(d.provider)), ("model", .string(d.model)),
+                            ("deployment", d.deployment.map { .string($0) } ?? .null), ("base_url", d.baseURL.map { .string($0) } ?? .null),
+                            ("api_version", d.apiVersion.map { .string($0) } ?? .null),
+                            ("api_keys", .array(d.apiKeys.map { _ in .string("[redacted]") })),
+                            ("weight", .int(d.weight)), ("timeout", .string(ConfigDuration.format(d.timeout))),
+                        ])
+                    })),
+                    ("policies", .array(m.policies.map(\.effectiveJSON))),
+                ])
+            })),
+            ("retries", .object([
+                ("attempts", .int(retries.attempts)), ("backoff", .string(retries.backoff.rawValue)),
+                ("base_delay", .string(ConfigDuration.format(retries.baseDelay))), ("max_delay", .string(ConfigDuration.format(retries.maxDelay))),
+                ("on", .array(retries.on.map { c -> String in
+                    switch c {
+                    case .status(let code): return String(code)
+                    case .timeout: return "timeout"
+                    case .connect: return "connect"
+                    }
+                }.sorted().map { .string($0) })),
+            ])),
+            ("cooldown", .object([("failures", .int(cooldown.failures)), ("for", .string(ConfigDuration.format(cooldown.duration)))])),
+        ])
     }
 }

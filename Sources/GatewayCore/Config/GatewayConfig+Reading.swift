@@ -43,6 +43,7 @@ extension GatewayConfig {
         store = o["store"].string() ?? store
         redis = o["redis"].string()
         if let a = o["auth"].object({ AuthConfig(reading: $0) }) { auth = a }
+        llm = o["llm"].object { LLMConfig(reading: $0) }
         services = o["services"].list { $0.object { ServiceConfig(reading: $0) } } ?? []
     }
 }

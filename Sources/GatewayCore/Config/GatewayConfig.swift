@@ -17,6 +17,8 @@ public struct GatewayConfig: Sendable {
     public var redis: String?
     /// JWT and token-introspection settings the `jwt` and `oauth2_introspection` policies use.
     public var auth = AuthConfig()
+    /// The AI gate's models and provider deployments, if it is used.
+    public var llm: LLMConfig?
     public var services: [ServiceConfig] = []
 
     /// The file path of a `sqlite:` store.
@@ -26,9 +28,8 @@ public struct GatewayConfig: Sendable {
 
     /// Whether any service or route uses a policy that reads API keys.
     public var usesKeys: Bool {
-        services.contains { s in
-            (s.policies + s.routes.flatMap(\.policies)).contains { if case .keyAuth = $0 { return true } else { return false } }
-        }
+        let lists = services.map { $0.policies + $0.routes.flatMap(\.policies) } + (llm?.models ?? []).map(\.policies)
+        return lists.contains { list in list.contains { if case .keyAuth = $0 { return true } else { return false } } }
     }
 
     public init() {}

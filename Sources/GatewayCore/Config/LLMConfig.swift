@@ -1,0 +1,170 @@
+/// `llm:`: the AI gate's public model names and the provider deployments behind them.
+/// Read here with the rest of the config (so every problem has its path); checked against the
+/// provider catalog by the AI gate when it is built.
+public struct LLMConfig: Sendable {
+    /// Where provider files are read from, besides the shipped ones. Default `providers`.
+    public var providersDir: String = "providers"
+    public var models: [LLMModelConfig] = []
+    public var retries = LLMRetryConfig()
+    public var cooldown = LLMCooldownConfig()
+
+    public init() {}
+}
+
+/// One public model name (what clients put in `model`) and where it is served.
+public struct LLMModelConfig: Sendable {
+    public enum Routing: String, Sendable, CaseIterable {
+        case weighted
+        case leastBusy = "least_busy"
+        case lowestLatency = "lowest_latency"
+        case lowestCost = "lowest_cost"
+    }
+
+    /// What sends a request on to the `fallbacks`.
+    public enum FallbackTrigger: String, Sendable, CaseIterable {
+        /// Every deployment failed (after retries) or is cooling down.
+        case errors
+        /// The prompt does not fit this model's context window.
+        case contextWindow = "context_window"
+        /// The provider refused the content.
+        case contentPolicy = "content_policy"
+    }
+
+    public var name: String = ""
+    public var deployments: [LLMDeploymentConfig] = []
+    public var routing: Routing = .weighted
+    /// Other model names tried in order when this one cannot answer.
+    public var fallbacks: [String] = []
+    public var fallbackOn: [FallbackTrigger] = FallbackTrigger.allCases
+    /// Policies (acl, rate_limit, ...) for this model, after the gate's own.
+    public var policies: [PolicyConfig] = []
+
+    public init() {}
+}
+
+/// One place a model is served: a provider, its model (or Azure deployment), keys.
+public struct LLMDeploymentConfig: Sendable {
+    /// A provider file's `name`.
+    public var provider: String = ""
+    /// The provider's model name (and the price list used for this deployment).
+    public var model: String = ""
+    /// Azure OpenAI: the deployment name in the URL.
+    public var deployment: String?
+    /// Overrides the provider file's base URL (Azure resources, self-hosted servers).
+    public var baseURL: String?
+    /// Azure OpenAI's `api-version`.
+    public var apiVersion: String?
+    /// One key or several, used in turn.
+    public var apiKeys: [String] = []
+    public var weight: Int = 1
+    /// Trust anchors for an https provider; default the system's.
+    public var caFile: String?
+    /// Time to the response head (time to first token when streaming). Default 60 s.
+    public var timeout: Duration = .seconds(60)
+
+    public init() {}
+}
+
+public struct LLMRetryConfig: Sendable {
+    public enum Backoff: String, Sendable, CaseIterable { case exponential, constant }
+    public enum Condition: Sendable, Hashable {
+        case status(Int)
+        case timeout
+        case connect
+    }
+
+    /// Attempts after the first, across the model's deployments. Default 2.
+    public var attempts: Int = 2
+    public var backoff: Backoff = .exponential
+    /// The first wait; `exponential` doubles it each time (with full jitter). Default 200 ms.
+    public var baseDelay: Duration = .milliseconds(200)
+    /// Waits never exceed this, `retry-after` included (a longer one fails over instead). Default 10 s.
+    public var maxDelay: Duration = .seconds(10)
+    public var on: Set<Condition> = [.status(429), .status(500), .status(502), .status(503), .status(504), .status(529), .timeout, .connect]
+
+    public init() {}
+}
+
+public struct LLMCooldownConfig: Sendable {
+    /// Consecutive failures that take a deployment out of rotation. Default 3.
+    public var failures: Int = 3
+    /// How long it stays out. Default 30 s.
+    public var duration: Duration = .seconds(30)
+
+    public init() {}
+}
+
+extension LLMConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        providersDir = o["providers_dir"].string() ?? providersDir
+        models = o["models"].list { $0.object { LLMModelConfig(reading: $0) } } ?? []
+        if let r = o["retries"].object({ LLMRetryConfig(reading: $0) }) { retries = r }
+        if let c = o["cooldown"].object({ c -> LLMCooldownConfig in
+            var cooldown = LLMCooldownConfig()
+            cooldown.failures = c["failures"].int(min: 1, max: 1000) ?? cooldown.failures
+            cooldown.duration = c["for"].duration() ?? cooldown.duration
+            return cooldown
+        }) { cooldown = c }
+    }
+}
+
+extension LLMModelConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        name = o["name"].requiredString() ?? ""
+        deployments = o["deployments"].list { $0.object { LLMDeploymentConfig(reading: $0) } } ?? []
+        if deployments.isEmpty, !o.has("deployments") { o.problem(at: "deployments", "must list at least one deployment") }
+        routing = o["routing"].oneOf(Routing.self) ?? routing
+        fallbacks = o["fallbacks"].list { $0.string() } ?? []
+        fallbackOn = o["fallback_on"].list { $0.oneOf(FallbackTrigger.self) } ?? fallbackOn
+        policies = PolicyConfig.readList(o["policies"])
+    }
+}
+
+extension LLMDeploymentConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        provider = o["provider"].requiredString() ?? ""
+        deployment = o["deployment"].string()
+        model = o["model"].string() ?? deployment ?? ""
+        if !o.hasAny(["model", "deployment"]) { o.problem(at: "model", "is required") }
+        baseURL = o["base_url"].string()
+        if let baseURL, case .failure(let e) = UpstreamURL.parse(baseURL) { o.problem(at: "base_url", "\(e)") }
+        apiVersion = o["api_version"].string()
+        if let one = o["api_key"].string() { apiKeys = [one] }
+        if let many = o["api_keys"].list({ $0.string() }) { apiKeys += many }
+        if o.has("api_key"), o.has("api_keys") { o.problem(at: "api_keys", "give api_key or api_keys, not both") }
+        for (i, k) in apiKeys.enumerated() where k.isEmpty { o.problem(at: o.has("api_keys") ? "api_keys[\(i)]" : "api_key", "is empty (is its environment variable set?)") }
+        weight = o["weight"].int(min: 0, max: 1_000_000) ?? weight
+        caFile = o["ca_file"].string()
+        timeout = o["timeout"].duration() ?? timeout
+    }
+}
+
+extension LLMRetryConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        attempts = o["attempts"].int(min: 0, max: 10) ?? attempts
+        backoff = o["backoff"].oneOf(Backoff.self) ?? backoff
+        baseDelay = o["base_delay"].duration() ?? baseDelay
+        maxDelay = o["max_delay"].duration() ?? maxDelay
+        let onReader = o["on"]
+        if let words = onReader.list({ $0.string() }) {
+            var set = Set<Condition>()
+            for (i, w) in words.enumerated() {
+                switch w {
+                case "timeout": set.insert(.timeout)
+                case "connect": set.insert(.connect)
+                default:
+                    if let code = Int(w), (400...599).contains(code) {
+                        set.insert(.status(code))
+                    } else {
+                        onReader.problem(at: "[\(i)]", "must be a 4xx/5xx status, timeout or connect (got \"\(w)\")")
+                    }
+                }
+            }
+            on = set
+        }
+    }
+}

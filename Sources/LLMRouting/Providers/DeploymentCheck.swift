@@ -1,0 +1,51 @@
+import GatewayCore
+
+/// Checks `llm.models[].deployments[]` against the provider catalog: the provider exists, it
+/// sells the model (so every call can be priced), and what its API style needs is given
+/// (Azure: base URL, deployment, api-version; OpenAI-compatible servers: a base URL; everyone:
+/// a key). Problems carry the config path.
+public enum DeploymentCheck {
+    public static func problems(_ llm: LLMConfig, catalog: ProviderCatalog) -> [ConfigProblem] {
+        var out: [ConfigProblem] = []
+        for (i, model) in llm.models.enumerated() {
+            for (j, d) in model.deployments.enumerated() {
+                let path = "llm.models[\(i)].deployments[\(j)]"
+                guard let provider = catalog.providers[d.provider] else {
+                    let known = catalog.providers.keys.sorted().joined(separator: ", ")
+                    out.append(ConfigProblem(path: "\(path).provider", message: "names no provider file (known: \(known))"))
+                    continue
+                }
+                if provider.models[d.model] == nil {
+                    out.append(ConfigProblem(path: "\(path).model",
+                                             message: "\(d.provider) lists no model \"\(d.model)\", so its calls could not be priced (add it to a provider file)"))
+                }
+                if d.baseURL == nil, provider.baseURL == nil {
+                    out.append(ConfigProblem(path: "\(path).base_url", message: "is required: provider \(d.provider) has no default base URL"))
+                }
+                if provider.apiStyle == .azureOpenAI {
+                    if d.deployment == nil { out.append(ConfigProblem(path: "\(path).deployment", message: "is required for Azure OpenAI")) }
+                    if d.apiVersion == nil { out.append(ConfigProblem(path: "\(path).api_version", message: "is required for Azure OpenAI")) }
+                }
+                if d.apiKeys.isEmpty {
+                    out.append(ConfigProblem(path: "\(path).api_key", message: "is required (e.g. api_key: ${PROVIDER_API_KEY})"))
+                }
+            }
+        }
+        return out
+    }
+}
+
+extension DeploymentCheck {
+    /// Loads the catalog named by `llm.providers_dir` (relative paths are taken from the config
+    /// file's folder) and checks the deployments; throws every problem together.
+    public static func validate(_ llm: LLMConfig, configFile: String?) throws(ConfigProblems) -> ProviderCatalog {
+        var dir = llm.providersDir
+        if !dir.hasPrefix("/"), let configFile, let slash = configFile.lastIndex(of: "/") {
+            dir = String(configFile[..<slash]) + "/" + dir
+        }
+        let catalog = try ProviderCatalog.load(directory: dir)
+        let found = problems(llm, catalog: catalog)
+        if !found.isEmpty { throw ConfigProblems(source: configFile ?? "config", problems: found) }
+        return catalog
+    }
+}
