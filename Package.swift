@@ -67,7 +67,7 @@ let package = Package(
         ),
         .target(name: "Gateway", dependencies: ["GatewayCore"] + nio, swiftSettings: releaseSpeed),
         .target(name: "SemanticCache"),
-        .target(name: "LLMRouting", dependencies: ["GatewayCore", "SemanticCache"]),
+        .target(name: "LLMRouting", dependencies: ["GatewayCore", "SemanticCache"] + nio),
         // Named MCPGate so it never clashes with the official Swift MCP SDK's `MCP` module.
         .target(name: "MCPGate", dependencies: ["GatewayCore"], path: "Sources/MCP"),
         .executableTarget(
@@ -84,7 +84,7 @@ let package = Package(
         .target(name: "GatewayTesting", dependencies: ["GatewayCore", "Gateway"] + nio),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTesting", .product(name: "NIOEmbedded", package: "swift-nio"),
                                                           .product(name: "JWTKit", package: "jwt-kit"), .product(name: "CryptoExtras", package: "swift-crypto")]),
-        .testTarget(name: "LLMRoutingTests", dependencies: ["LLMRouting", "GatewayCore"]),
+        .testTarget(name: "LLMRoutingTests", dependencies: ["LLMRouting", "GatewayCore"] + nio),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayCore", "GatewayTesting"] + nio),
     ]
 )
