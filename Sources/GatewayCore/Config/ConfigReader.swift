@@ -262,6 +262,18 @@ extension ConfigReader {
     /// thrown together, each with its path.
     public static func readDocument<T>(yaml: String, source: String, environment: [String: String] = [:],
                                        _ body: (ConfigObject) -> T) throws(ConfigProblems) -> T {
+        let (root, collector) = try root(yaml: yaml, source: source, environment: environment)
+        let value = root.object(body)
+        if root.isAbsent { collector.add("", "is empty") }
+        guard collector.problems.isEmpty, let value else {
+            throw ConfigProblems(source: source, problems: collector.problems)
+        }
+        return value
+    }
+
+    /// The reader of a document's root node and the collector its problems go to; invalid YAML
+    /// is thrown at once.
+    static func root(yaml: String, source: String, environment: [String: String]) throws(ConfigProblems) -> (ConfigReader, ProblemCollector) {
         let node: Node?
         do {
             node = try Yams.compose(yaml: yaml)
@@ -269,12 +281,6 @@ extension ConfigReader {
             throw ConfigProblems(source: source, problems: [ConfigProblem(path: "", message: "is not valid YAML: \(error)")])
         }
         let collector = ProblemCollector()
-        let root = ConfigReader(node: node, path: "", collector: collector, environment: environment)
-        let value = root.object(body)
-        if root.isAbsent { collector.add("", "is empty") }
-        guard collector.problems.isEmpty, let value else {
-            throw ConfigProblems(source: source, problems: collector.problems)
-        }
-        return value
+        return (ConfigReader(node: node, path: "", collector: collector, environment: environment), collector)
     }
 }

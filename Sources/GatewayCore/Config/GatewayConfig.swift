@@ -37,14 +37,7 @@ public struct GatewayConfig: Sendable {
     /// Parses and validates YAML text. Every problem is collected; any problem throws
     /// `ConfigProblems` naming all of them.
     public static func parse(yaml: String, source: String = "config", environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigProblems) -> GatewayConfig {
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: yaml)
-        } catch {
-            throw ConfigProblems(source: source, problems: [ConfigProblem(path: "", message: "is not valid YAML: \(error)")])
-        }
-        let collector = ProblemCollector()
-        let root = ConfigReader(node: node, path: "", collector: collector, environment: environment)
+        let (root, collector) = try ConfigReader.root(yaml: yaml, source: source, environment: environment)
         var config = GatewayConfig()
         if root.isAbsent {
             collector.add("", "is empty: it needs at least one service")
