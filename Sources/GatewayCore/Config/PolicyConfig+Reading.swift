@@ -6,30 +6,25 @@ extension PolicyConfig {
             let entries = item.dictionary { name, value -> PolicyConfig?? in
                 switch name {
                 case "rate_limit":
-                    if value.isAbsent { return .some(.rateLimit(RateLimitConfig.read(ConfigReader.empty(like: value)))) }
-                    return .some(value.object { .rateLimit(RateLimitConfig.read($0)) })
+                    return .some(optionsOf(value) { .rateLimit(RateLimitConfig.read($0)) })
                 case "key_auth":
-                    let read: (ConfigObject) -> PolicyConfig = { o in
+                    return .some(optionsOf(value) { o in
                         var c = KeyAuthConfig()
                         c.headerNames = o["header_names"].list { $0.string() } ?? c.headerNames
                         c.queryNames = o["query_names"].list { $0.string() } ?? c.queryNames
                         c.hideCredentials = o["hide_credentials"].bool() ?? c.hideCredentials
                         c.anonymous = o["anonymous"].bool() ?? c.anonymous
                         return .keyAuth(c)
-                    }
-                    if value.isAbsent { return .some(read(ConfigReader.empty(like: value))) }
-                    return .some(value.object(read))
+                    })
                 case "jwt":
-                    let read: (ConfigObject) -> PolicyConfig = { o in
+                    return .some(optionsOf(value) { o in
                         var c = JWTPolicyConfig()
                         c.anonymous = o["anonymous"].bool() ?? c.anonymous
                         c.hideCredentials = o["hide_credentials"].bool() ?? c.hideCredentials
                         return .jwt(c)
-                    }
-                    if value.isAbsent { return .some(read(ConfigReader.empty(like: value))) }
-                    return .some(value.object(read))
+                    })
                 case "oauth2_introspection":
-                    let read: (ConfigObject) -> PolicyConfig = { o in
+                    return .some(optionsOf(value) { o in
                         var c = IntrospectionPolicyConfig()
                         c.scopes = o["scopes"].list { $0.string() } ?? c.scopes
                         c.mandatoryScope = o["mandatory_scope"].bool() ?? c.mandatoryScope
@@ -37,19 +32,15 @@ extension PolicyConfig {
                         c.hideCredentials = o["hide_credentials"].bool() ?? c.hideCredentials
                         if c.mandatoryScope, c.scopes.isEmpty { o.problem(at: "mandatory_scope", "needs scopes") }
                         return .oauth2Introspection(c)
-                    }
-                    if value.isAbsent { return .some(read(ConfigReader.empty(like: value))) }
-                    return .some(value.object(read))
+                    })
                 case "mtls_auth":
-                    let read: (ConfigObject) -> PolicyConfig = { o in
+                    return .some(optionsOf(value) { o in
                         var c = MTLSAuthConfig()
                         c.consumerBy = o["consumer_by"].list { $0.oneOf(MTLSAuthConfig.Source.self) } ?? c.consumerBy
                         if c.consumerBy.isEmpty { o.problem(at: "consumer_by", "must name san, subject or both") }
                         c.anonymous = o["anonymous"].bool() ?? c.anonymous
                         return .mtlsAuth(c)
-                    }
-                    if value.isAbsent { return .some(read(ConfigReader.empty(like: value))) }
-                    return .some(value.object(read))
+                    })
                 case "acl":
                     return .some(value.object { o -> PolicyConfig in
                         var c = ACLConfig()
@@ -70,6 +61,11 @@ extension PolicyConfig {
             }
             return entries[0].1 ?? nil
         } ?? []
+    }
+
+    /// A policy's options: `- key_auth:` with nothing after it means every default.
+    private static func optionsOf(_ value: ConfigReader, _ read: (ConfigObject) -> PolicyConfig) -> PolicyConfig? {
+        value.isAbsent ? read(ConfigReader.empty(like: value)) : value.object(read)
     }
 }
 
