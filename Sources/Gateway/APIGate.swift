@@ -3,19 +3,25 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// The API gate: compiles each config into an `APISnapshot` and publishes it to every event
-/// loop; makes the handler that serves each client connection.
+/// loop; makes the handler that serves each client connection. Other gates (AI, MCP) are
+/// mounted on it: they share its listener, client handling and policy machinery, and are
+/// asked first whether a request's path is theirs.
 public final class APIGate: ReloadableGate {
     private let loops: LoopContexts
     private let perLoop: [APIGateLoop]
     private let generation = GenerationCounter()
     /// Limiter counters and keys outlive snapshots: a reload must not hand out fresh quota.
     private let core: CoreServices
+    private let mounted: [any MountableGate]
 
-    public init(loops: LoopContexts, config: GatewayConfig, core: CoreServices) {
+    public init(loops: LoopContexts, config: GatewayConfig, core: CoreServices, mounts: [any MountableGate] = []) {
         self.loops = loops
         self.core = core
+        self.mounted = mounts
         let first = APISnapshot(config: config, loopCount: loops.all.count, generation: 0, core: core)
-        self.perLoop = loops.all.map { APIGateLoop(loop: $0, snapshot: first, accessLog: core.accessLog, tracing: core.tracing) }
+        self.perLoop = loops.all.map { loop in
+            APIGateLoop(loop: loop, snapshot: first, accessLog: core.accessLog, tracing: core.tracing, mounts: mounts.map { $0.mount(on: loop) })
+        }
     }
 
     /// Compiles `config` (off the event loops) and swaps it in on every loop. Requests already
@@ -23,10 +29,15 @@ public final class APIGate: ReloadableGate {
     /// serves the new snapshot.
     @discardableResult
     public func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
+        do {
+            for m in mounted { try m.check(config) }
+        } catch {
+            return loops.all[0].eventLoop.makeFailedFuture(error)
+        }
         let snapshot = APISnapshot(config: config, loopCount: loops.all.count, generation: generation.increment(), core: core)
         let futures = perLoop.map { state in
             state.loop.eventLoop.submit { state.snapshot = snapshot }
-        }
+        } + mounted.map { $0.apply(config) }
         return EventLoopFuture.andAllSucceed(futures, on: loops.all[0].eventLoop)
     }
 
@@ -42,9 +53,12 @@ final class APIGateLoop: @unchecked Sendable {
     var snapshot: APISnapshot
     let accessLog: AccessLog
     let tracing: Bool
+    /// Gates asked before the routes whether a request is theirs.
+    let mounts: [MountedGate]
 
-    init(loop: LoopContext, snapshot: APISnapshot, accessLog: AccessLog, tracing: Bool) {
+    init(loop: LoopContext, snapshot: APISnapshot, accessLog: AccessLog, tracing: Bool, mounts: [MountedGate] = []) {
         self.loop = loop
+        self.mounts = mounts
         self.snapshot = snapshot
         self.accessLog = accessLog
         self.tracing = tracing

@@ -38,21 +38,19 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "triplegate")
         var gatewayConfig: GatewayConfig
+        var catalog: ProviderCatalog?
         do {
             if let config {
                 gatewayConfig = try GatewayConfig.load(path: config)
             } else {
                 gatewayConfig = try GatewayConfig.parse(yaml: QuickStart.yaml, source: "built-in quick-start config")
             }
-            if let llm = gatewayConfig.llm { _ = try DeploymentCheck.validate(llm, configFile: config) }
+            if let llm = gatewayConfig.llm { catalog = try DeploymentCheck.validate(llm, configFile: config) }
             if let listen { gatewayConfig.server.listen = listen }
             if let adminListen { gatewayConfig.admin.listen = adminListen }
         } catch {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             throw ExitCode(1)
-        }
-        if gatewayConfig.llm != nil {
-            logger.warning("llm: is read and checked against the provider files, but the AI gate's /v1 endpoints are not served yet")
         }
         let threads = gatewayConfig.server.eventLoops > 0 ? gatewayConfig.server.eventLoops : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -68,7 +66,10 @@ struct Serve: AsyncParsableCommand {
         }
         let server = GatewayServer(
             config: gatewayConfig, configPath: config, group: group, logger: logger,
-            makeGate: { loops, config, core in APIGate(loops: loops, config: config, core: core) },
+            makeGate: { [config] loops, gatewayConfig, core in
+                let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core)
+                return APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai])
+            },
             tracing: tracer != nil,
             onBound: { addresses in
                 guard let readyFile else { return }

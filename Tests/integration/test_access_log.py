@@ -32,7 +32,7 @@ services:
     assert [e["status"] for e in entries] == [200, 200, 429, 404, 400]
     assert entries[2]["limit"] == "refused" and entries[2]["upstream"] is None
     assert list(first.keys()) == ["time", "request_id", "consumer", "team", "service", "route", "method", "path",
-                                  "status", "bytes", "upstream", "upstream_ms", "total_ms", "limit"]
+                                  "status", "bytes", "upstream", "upstream_ms", "total_ms", "limit", "gen_ai"]
 
 
 def test_fields_are_configurable(gateway, upstreams, tmp_path):

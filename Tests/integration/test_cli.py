@@ -128,10 +128,10 @@ def test_check_and_serve_check_llm_deployments_against_the_provider_files(tmp_pa
     out = subprocess.run([BIN, "check", str(good)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "1 model checked against 5 provider files" in out.stdout
-    # Serving says plainly that the endpoints are not there yet, instead of pretending.
+    # Serving mounts the AI gate on /v1: a body without a model gets OpenAI's error format.
     gw = gateway(good.read_text())
-    wait_for("the warning", lambda: "the AI gate's /v1 endpoints are not served yet" in gw.logs())
-    assert request(gw.port, "POST", "/v1/chat/completions", body=b"{}")[0] == 404
+    status, _, body = request(gw.port, "POST", "/v1/chat/completions", body=b"{}")
+    assert status == 400 and json.loads(body)["error"]["type"] == "invalid_request_error"
 
     bad = tmp_path / "bad-llm.yaml"
     bad.write_text(f"""llm:

@@ -13,6 +13,7 @@ extension ProxyHandler {
         requestStart = NIODeadline.now().uptimeNanoseconds
         routeMetrics = gate.snapshot.unrouted
         upstreamNanos = nil
+        policyHeaders = []
         responseOpen = true
         keepAlive = head.isKeepAlive && !quiescing
         let snapshot = gate.snapshot
@@ -39,6 +40,18 @@ extension ProxyHandler {
             return reject(ProblemDetails(status: .requestHeaderFieldsTooLarge, title: "Request header fields too large", requestID: requestID), close: true)
         }
         let routeRequest = RouteRequest(method: head.method, uri: head.uri, headers: head.headers)
+        dialect = nil
+        for mount in gate.mounts {
+            if let mounted = mount.claim(head, path: routeRequest.path) {
+                dialect = mounted.dialect
+                routeMetrics = mounted.metrics
+                logRecord?.route = mounted.route
+                logRecord?.service = mounted.service
+                span?.route(mounted.route)
+                let routed = RoutedRequest(head: head, target: .mounted(mounted), path: routeRequest.path, query: routeRequest.query, requestID: requestID)
+                return runPolicies(mounted.chain, routed, service: mounted.service, route: mounted.route)
+            }
+        }
         let route: Route
         let matchedLength: Int
         switch snapshot.routes.match(routeRequest) {
@@ -50,18 +63,24 @@ extension ProxyHandler {
         case .notFound:
             return reject(ProblemDetails(status: .notFound, title: "No route matches this request", requestID: requestID), close: false)
         }
-        policyHeaders = []
         routeMetrics = snapshot.routeMetrics[route.order]
         logRecord?.route = route.name
         span?.route(route.name)
-        logRecord?.service = snapshot.services[route.serviceIndex].name
-        let routed = RoutedRequest(head: head, route: route, matchedLength: matchedLength, path: routeRequest.path,
-                                   query: routeRequest.query, requestID: requestID, snapshot: snapshot)
-        let chain = snapshot.chains[route.order]
-        guard !chain.isEmpty else { return dispatch(routed, forwardedHead: head) }
+        let service = snapshot.services[route.serviceIndex].name
+        logRecord?.service = service
+        let routed = RoutedRequest(head: head, target: .api(route, matchedLength: matchedLength, snapshot: snapshot), path: routeRequest.path,
+                                   query: routeRequest.query, requestID: requestID)
+        runPolicies(snapshot.chains[route.order], routed, service: service, route: route.name)
+    }
+
+    /// Runs the route's policy chain, then dispatches; holds the body while a policy waits on I/O.
+    private func runPolicies(_ chain: PolicyChain, _ routed: RoutedRequest, service: String, route: String) {
+        policyHeaders = []
+        guard !chain.isEmpty else { return afterPolicies(routed, .proceed, nil) }
+        let head = routed.head
         let policyContext = PolicyContext(
-            method: head.method, headers: head.headers, clientIP: clientIP, query: routeRequest.query,
-            service: snapshot.services[route.serviceIndex].name, route: route.name, now: Int64(NIODeadline.now().uptimeNanoseconds),
+            method: head.method, headers: head.headers, clientIP: clientIP, query: routed.query,
+            service: service, route: route, now: Int64(NIODeadline.now().uptimeNanoseconds),
             eventLoop: context.eventLoop, clientCertificate: clientCertificate)
         switch chain.run(policyContext, on: context.eventLoop) {
         case .done(let verdict, let final):
@@ -88,26 +107,41 @@ extension ProxyHandler {
     }
 
     /// Takes the chain's verdict: refuse, or strip what the policies said and dispatch.
-    private func afterPolicies(_ routed: RoutedRequest, _ verdict: PolicyVerdict, _ final: PolicyContext) {
-        policyHeaders = final.responseHeaders
-        logRecord?.consumer = final.consumer?.name
-        logRecord?.team = final.consumer?.team
-        logRecord?.limit = final.limitOutcome
-        span?.consumer(final.consumer?.name)
-        if case .reject(var problem) = verdict {
-            problem.requestID = routed.requestID
-            return reject(problem, close: false)
-        }
+    private func afterPolicies(_ routed: RoutedRequest, _ verdict: PolicyVerdict, _ final: PolicyContext?) {
         var forwardedHead = routed.head
-        for name in final.removeRequestHeaders { forwardedHead.headers.remove(name: name) }
-        dispatch(routed, forwardedHead: forwardedHead)
+        if let final {
+            policyHeaders = final.responseHeaders
+            logRecord?.consumer = final.consumer?.name
+            logRecord?.team = final.consumer?.team
+            logRecord?.limit = final.limitOutcome
+            span?.consumer(final.consumer?.name)
+            if case .reject(var problem) = verdict {
+                problem.requestID = routed.requestID
+                return reject(problem, close: false)
+            }
+            for name in final.removeRequestHeaders { forwardedHead.headers.remove(name: name) }
+        }
+        switch routed.target {
+        case .api(let route, let matchedLength, let snapshot):
+            dispatch(routed, route: route, matchedLength: matchedLength, snapshot: snapshot, forwardedHead: forwardedHead)
+        case .mounted(let mounted):
+            if mounted.maxBodyBytes > 0, let length = routed.head.headers.first(name: "content-length").flatMap({ Int($0) }), length > mounted.maxBodyBytes {
+                return reject(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(mounted.maxBodyBytes) bytes", requestID: routed.requestID), close: true)
+            }
+            span?.inject(into: &forwardedHead.headers)
+            lastBodyRead = .now()
+            armBodyTimer()
+            let request = MountedRequest(head: forwardedHead, path: routed.path, query: routed.query, requestID: routed.requestID,
+                                         consumer: final?.consumer, clientIP: clientIP, policyContext: final)
+            exchange = mounted.start(request, self)
+        }
     }
 
     /// Hands a request that passed its policies to the echo or a proxy exchange.
-    private func dispatch(_ routed: RoutedRequest, forwardedHead: HTTPRequestHead) {
+    private func dispatch(_ routed: RoutedRequest, route: Route, matchedLength: Int, snapshot: APISnapshot, forwardedHead: HTTPRequestHead) {
         var forwardedHead = forwardedHead
         span?.inject(into: &forwardedHead.headers)
-        let head = routed.head, route = routed.route, requestID = routed.requestID
+        let head = routed.head, requestID = routed.requestID
         if route.maxBodyBytes > 0, let length = head.headers.first(name: "content-length").flatMap({ Int($0) }), length > route.maxBodyBytes {
             return reject(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(route.maxBodyBytes) bytes", requestID: requestID), close: true)
         }
@@ -118,8 +152,8 @@ extension ProxyHandler {
             context.flush()
         }
 
-        let service = routed.snapshot.services[route.serviceIndex]
-        var uri = route.upstreamPath(routed.path, matchedLength: routed.matchedLength)
+        let service = snapshot.services[route.serviceIndex]
+        var uri = route.upstreamPath(routed.path, matchedLength: matchedLength)
         if let query = routed.query { uri += "?" + query }
         lastBodyRead = .now()
         // Only a request that can have a body needs its body timer (a GET usually cannot):
@@ -151,11 +185,16 @@ extension ProxyHandler {
 
 /// A request a route took, carried across the policy chain (which may wait on I/O).
 struct RoutedRequest {
+    enum Target {
+        /// One of the API gate's routes.
+        case api(Route, matchedLength: Int, snapshot: APISnapshot)
+        /// A mounted gate's (AI, MCP).
+        case mounted(MountedRoute)
+    }
+
     let head: HTTPRequestHead
-    let route: Route
-    let matchedLength: Int
+    let target: Target
     let path: Substring
     let query: Substring?
     let requestID: String
-    let snapshot: APISnapshot
 }

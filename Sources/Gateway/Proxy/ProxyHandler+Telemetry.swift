@@ -12,6 +12,11 @@ extension ProxyHandler {
         logRecord?.upstreamNanos = latencyNanos
     }
 
+    func noteGenAI(_ record: GenAIRecord) {
+        logRecord?.genAI = record
+        span?.genAI(record)
+    }
+
     /// Records the finished request in the metrics and the access log.
     func finishLog(status: Int?) {
         let total = Int64(NIODeadline.now().uptimeNanoseconds - requestStart)

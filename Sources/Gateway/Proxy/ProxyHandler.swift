@@ -8,7 +8,7 @@ import NIOHTTP1
 ///
 /// HTTP pipelining assistance is off in the pipeline (it cost 12%); this handler queues a
 /// pipelined request itself and stops reading until the response before it is done.
-final class ProxyHandler: ChannelDuplexHandler {
+final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -38,6 +38,8 @@ final class ProxyHandler: ChannelDuplexHandler {
     var logRecord: AccessLogRecord?
     /// The request's server span, when traces are on.
     var span: RequestSpan?
+    /// How the current request's errors are written when a mounted gate serves it.
+    var dialect: (any ErrorDialect)?
     /// The current request's instruments, status and upstream latency, for the metrics.
     var routeMetrics: RouteMetrics?
     var responseStatus = 0
@@ -73,6 +75,7 @@ final class ProxyHandler: ChannelDuplexHandler {
     var allocator: ByteBufferAllocator { context.channel.allocator }
     var isWritable: Bool { context.channel.isWritable }
     var eventLoop: EventLoop { context.eventLoop }
+    var loopContext: LoopContext { gate.loop }
 
     // MARK: Channel events
 
@@ -213,17 +216,18 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     // MARK: Responses (called by exchanges)
 
-    /// Answers with an RFC 9457 problem and ends the response.
+    /// Answers with an RFC 9457 problem (or the mounted gate's dialect) and ends the response.
     func respond(_ problem: ProblemDetails) {
         var problem = problem
         if !policyHeaders.isEmpty, problem.status != .tooManyRequests { problem.headers += policyHeaders }
-        let body = problem.body(allocator: allocator)
+        let (contentType, body) = dialect?.render(problem, allocator: allocator) ?? ("application/problem+json", problem.body(allocator: allocator))
         let close = closeAfterResponse || !keepAlive
         responseHeadSent = true
         responseStatus = Int(problem.status.code)
         logRecord?.status = responseStatus
         logRecord?.bytes += body.readableBytes
-        context.write(wrapOutboundOut(.head(problem.head(version: isHTTP2 ? .http1_1 : requestVersion, bodyLength: body.readableBytes, close: close && !isHTTP2))), promise: nil)
+        let head = problem.head(version: isHTTP2 ? .http1_1 : requestVersion, bodyLength: body.readableBytes, close: close && !isHTTP2, contentType: contentType)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         writeResponseEnd(nil)
     }

@@ -42,6 +42,7 @@ struct ConfigValidator {
                 validate(route.policies, at: "services[\(i)].routes[\(j)].policies", in: config)
             }
         }
+        validate(config.llm?.policies ?? [], at: "llm.policies", in: config)
         for (i, model) in (config.llm?.models ?? []).enumerated() {
             validate(model.policies, at: "llm.models[\(i)].policies", in: config)
         }

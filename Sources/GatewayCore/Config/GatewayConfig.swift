@@ -28,7 +28,7 @@ public struct GatewayConfig: Sendable {
 
     /// Whether any service or route uses a policy that reads API keys.
     public var usesKeys: Bool {
-        let lists = services.map { $0.policies + $0.routes.flatMap(\.policies) } + (llm?.models ?? []).map(\.policies)
+        let lists = services.map { $0.policies + $0.routes.flatMap(\.policies) } + (llm?.models ?? []).map(\.policies) + [llm?.policies ?? []]
         return lists.contains { list in list.contains { if case .keyAuth = $0 { return true } else { return false } } }
     }
 

@@ -5,6 +5,9 @@ public struct LLMConfig: Sendable {
     /// Where provider files are read from, besides the shipped ones. Default `providers`.
     public var providersDir: String = "providers"
     public var models: [LLMModelConfig] = []
+    /// Policies for every AI gate request (key_auth, jwt, rate_limit, ...), before the model's own.
+    /// Default none: declare an authenticate policy, or the endpoints are open.
+    public var policies: [PolicyConfig] = []
     public var retries = LLMRetryConfig()
     public var cooldown = LLMCooldownConfig()
 
@@ -99,6 +102,7 @@ extension LLMConfig {
         self.init()
         providersDir = o["providers_dir"].string() ?? providersDir
         models = o["models"].list { $0.object { LLMModelConfig(reading: $0) } } ?? []
+        policies = PolicyConfig.readList(o["policies"])
         if let r = o["retries"].object({ LLMRetryConfig(reading: $0) }) { retries = r }
         if let c = o["cooldown"].object({ c -> LLMCooldownConfig in
             var cooldown = LLMCooldownConfig()

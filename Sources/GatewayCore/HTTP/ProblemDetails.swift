@@ -10,6 +10,8 @@ public struct ProblemDetails: Sendable {
     public var requestID: String?
     /// Extra headers (`Allow`, `Retry-After`, ...).
     public var headers: [(String, String)] = []
+    /// A machine-readable code for dialects that carry one (OpenAI's `error.code`).
+    public var code: String?
 
     public init(status: HTTPResponseStatus, title: String? = nil, detail: String? = nil, requestID: String? = nil, headers: [(String, String)] = []) {
         self.status = status
@@ -33,10 +35,10 @@ public struct ProblemDetails: Sendable {
     }
 
     /// The response head for `body`, with `Content-Length` so keep-alive survives.
-    public func head(version: HTTPVersion, bodyLength: Int, close: Bool) -> HTTPResponseHead {
+    public func head(version: HTTPVersion, bodyLength: Int, close: Bool, contentType: String = "application/problem+json") -> HTTPResponseHead {
         var h = HTTPHeaders()
         h.reserveCapacity(5 + headers.count)
-        h.add(name: "content-type", value: "application/problem+json")
+        h.add(name: "content-type", value: contentType)
         h.add(name: "content-length", value: String(bodyLength))
         if let requestID { h.add(name: "x-request-id", value: requestID) }
         for (n, v) in headers { h.add(name: n, value: v) }

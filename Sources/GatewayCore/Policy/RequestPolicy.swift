@@ -119,6 +119,17 @@ public struct PolicyChain: Sendable {
 
     public var isEmpty: Bool { policies.isEmpty }
 
+    /// Whether the chain's authorize policies (`acl`) admit `context`, without running anything
+    /// else (no limit is charged). For listings such as `GET /v1/models`; a policy that would
+    /// wait on I/O counts as admitting.
+    public func authorizes(_ context: PolicyContext) -> Bool {
+        var context = context
+        for p in policies where p.phase == .authorize {
+            if case .reject = p.apply(&context) { return false }
+        }
+        return true
+    }
+
     /// Runs the policies in order until one rejects. Synchronous policies never leave the
     /// calling stack; only a suspending one makes the outcome `.pending`.
     public func run(_ context: PolicyContext, on eventLoop: EventLoop) -> PolicyChainOutcome {

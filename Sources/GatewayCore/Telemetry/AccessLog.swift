@@ -18,7 +18,7 @@ public struct AccessLogConfig: Sendable, Equatable {
 public struct AccessLogRecord: Sendable {
     public static let fieldNames = [
         "time", "request_id", "consumer", "team", "service", "route", "method", "path", "status", "bytes",
-        "upstream", "upstream_ms", "total_ms", "limit",
+        "upstream", "upstream_ms", "total_ms", "limit", "gen_ai",
     ]
 
     public var requestID = ""
@@ -35,6 +35,8 @@ public struct AccessLogRecord: Sendable {
     public var totalNanos: Int64 = 0
     /// The limiter's word: `allowed`, `refused`, or nil when no limit applied.
     public var limit: String?
+    /// What an LLM call asked for, where it went and what it used (AI gate requests only).
+    public var genAI: GenAIRecord?
 
     public init() {}
 
@@ -69,9 +71,21 @@ public struct AccessLogRecord: Sendable {
             case .upstreamMS: if let n = upstreamNanos { Self.millis(n, &b) } else { b.writeStaticString("null") }
             case .totalMS: Self.millis(totalNanos, &b)
             case .limit: Self.optional(limit, &b)
+            case .genAI: if let genAI { Self.write(genAI, &b) } else { b.writeStaticString("null") }
             }
         }
         b.writeStaticString("}\n")
+    }
+
+    private static func write(_ r: GenAIRecord, _ b: inout ByteBuffer) {
+        JSONValue.object([
+            ("request_model", r.requestModel.map(JSONValue.string) ?? .null),
+            ("response_model", r.responseModel.map(JSONValue.string) ?? .null),
+            ("provider", r.provider.map(JSONValue.string) ?? .null),
+            ("input_tokens", r.inputTokens.map(JSONValue.int) ?? .null),
+            ("output_tokens", r.outputTokens.map(JSONValue.int) ?? .null),
+            ("attempts", .int(r.attempts)),
+        ]).write(to: &b)
     }
 
     private static func optional(_ s: String?, _ b: inout ByteBuffer) {
@@ -91,7 +105,7 @@ public struct AccessLogRecord: Sendable {
     /// The fields a line may have.
     public enum Field: String, Sendable, CaseIterable {
         case time, requestID = "request_id", consumer, team, service, route, method, path, status, bytes
-        case upstream, upstreamMS = "upstream_ms", totalMS = "total_ms", limit
+        case upstream, upstreamMS = "upstream_ms", totalMS = "total_ms", limit, genAI = "gen_ai"
     }
 }
 

@@ -69,6 +69,17 @@ public struct RequestSpan {
         if let address { span.attributes["server.address"] = address }
     }
 
+    /// The OpenTelemetry `gen_ai.*` attributes of an LLM call.
+    public func genAI(_ r: GenAIRecord) {
+        span.attributes["gen_ai.operation.name"] = "chat"
+        if let m = r.requestModel { span.attributes["gen_ai.request.model"] = m }
+        if let m = r.responseModel { span.attributes["gen_ai.response.model"] = m }
+        if let p = r.provider { span.attributes["gen_ai.system"] = p }
+        if let n = r.inputTokens { span.attributes["gen_ai.usage.input_tokens"] = n }
+        if let n = r.outputTokens { span.attributes["gen_ai.usage.output_tokens"] = n }
+        span.attributes["triplegate.attempts"] = r.attempts
+    }
+
     /// Ends the span with the request's status.
     public func end(status: Int) {
         span.attributes["http.response.status_code"] = status

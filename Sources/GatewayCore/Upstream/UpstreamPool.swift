@@ -10,7 +10,7 @@ public final class UpstreamPool {
     public typealias Callback = (Result<UpstreamConnection, UpstreamError>) -> Void
 
     public let key: UpstreamPoolKey
-    let eventLoop: EventLoop
+    public let eventLoop: EventLoop
     private let sslContext: NIOSSLContext?
     private var state: UpstreamPoolStateMachine
     private var waiters: [UpstreamPoolStateMachine.WaiterID: Callback] = [:]

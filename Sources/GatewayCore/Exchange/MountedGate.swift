@@ -1,0 +1,93 @@
+import NIOCore
+import NIOHTTP1
+
+/// A gate served on the data-plane listener beside the API gate's routes, under path prefixes
+/// of its own (`/v1/` for the AI gate, `/mcp` for the MCP gate). The listener and its client
+/// handler stay the API gate's: a mount gets the same limits, policy chain, access log,
+/// metrics and spans, and answers through a `RequestExchange`.
+public protocol MountableGate: Sendable {
+    /// The gate's state on one event loop.
+    func mount(on loop: LoopContext) -> MountedGate
+    /// Throws what would stop `config` from applying (checked before any gate swaps).
+    func check(_ config: GatewayConfig) throws
+    /// Swaps in `config`; completes once every event loop serves it.
+    func apply(_ config: GatewayConfig) -> EventLoopFuture<Void>
+}
+
+/// A mounted gate on one event loop. Called only on that loop.
+public protocol MountedGate: AnyObject {
+    /// The route for this request if the gate serves its path, nil to leave it to the API gate.
+    func claim(_ head: HTTPRequestHead, path: Substring) -> MountedRoute?
+}
+
+/// A mounted gate's answer to "is this mine": what the client handler needs before the body.
+public struct MountedRoute {
+    /// For the access log, metrics and spans (`llm`, `mcp`).
+    public var service: String
+    public var route: String
+    /// Runs before the exchange starts (authentication, limits).
+    public var chain: PolicyChain
+    public var metrics: RouteMetrics
+    /// How errors of this route are written, policy refusals included.
+    public var dialect: (any ErrorDialect)?
+    /// Bodies larger than this are refused with 413 (0: no limit).
+    public var maxBodyBytes: Int
+    /// Makes the exchange once the chain let the request through.
+    public var start: (MountedRequest, ClientResponder) -> RequestExchange
+
+    public init(service: String, route: String, chain: PolicyChain, metrics: RouteMetrics, dialect: (any ErrorDialect)?, maxBodyBytes: Int,
+                start: @escaping (MountedRequest, ClientResponder) -> RequestExchange) {
+        self.service = service
+        self.route = route
+        self.chain = chain
+        self.metrics = metrics
+        self.dialect = dialect
+        self.maxBodyBytes = maxBodyBytes
+        self.start = start
+    }
+}
+
+/// A request a mounted gate takes, after its policy chain.
+public struct MountedRequest {
+    /// The head with the credentials the policies consumed removed.
+    public var head: HTTPRequestHead
+    public var path: Substring
+    public var query: Substring?
+    public var requestID: String
+    /// Who is calling, if a policy said.
+    public var consumer: Consumer?
+    public var clientIP: String?
+    /// The chain's final context (for per-resource policies that run later).
+    public var policyContext: PolicyContext?
+
+    public init(head: HTTPRequestHead, path: Substring, query: Substring?, requestID: String, consumer: Consumer?, clientIP: String?,
+                policyContext: PolicyContext?) {
+        self.head = head
+        self.path = path
+        self.query = query
+        self.requestID = requestID
+        self.consumer = consumer
+        self.clientIP = clientIP
+        self.policyContext = policyContext
+    }
+}
+
+/// What a generative-AI call was, for the access log and the span (`gen_ai.*` attributes).
+public struct GenAIRecord: Sendable {
+    public var requestModel: String?
+    public var responseModel: String?
+    public var provider: String?
+    public var inputTokens: Int?
+    public var outputTokens: Int?
+    public var attempts: Int = 0
+
+    public init(requestModel: String? = nil, responseModel: String? = nil, provider: String? = nil, inputTokens: Int? = nil,
+                outputTokens: Int? = nil, attempts: Int = 0) {
+        self.requestModel = requestModel
+        self.responseModel = responseModel
+        self.provider = provider
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.attempts = attempts
+    }
+}

@@ -1,0 +1,44 @@
+import NIOCore
+import NIOHTTP1
+
+/// A gate's side of one request, as the client connection sees it: it receives the rest of the
+/// request and answers through the `ClientResponder` it was given. Every call happens on the
+/// connection's event loop.
+public protocol RequestExchange: AnyObject {
+    func requestBody(_ body: ByteBuffer)
+    func requestEnd(_ trailers: HTTPHeaders?)
+    /// The client can take more response bytes again (or no longer can).
+    func clientWritabilityChanged(isWritable: Bool)
+    /// The client went away: stop everything and free the upstream connection.
+    func clientClosed()
+}
+
+/// The client connection, as an exchange answers through it. Only on the connection's loop.
+public protocol ClientResponder: AnyObject {
+    var allocator: ByteBufferAllocator { get }
+    var eventLoop: EventLoop { get }
+    /// Whether the client takes more bytes now (back-pressure: stop reading the upstream if not).
+    var isWritable: Bool { get }
+    /// The loop's state: request ids, upstream pools.
+    var loopContext: LoopContext { get }
+    func writeResponseHead(_ head: HTTPResponseHead)
+    func writeResponseBody(_ body: ByteBuffer)
+    func flush()
+    func writeResponseEnd(_ trailers: HTTPHeaders?)
+    /// Ends the response mid-way: the client must see an incomplete message, never a clean end.
+    func abort()
+    /// Answers with an error in the request's dialect (the mount's, or RFC 9457) and ends it.
+    func respond(_ problem: ProblemDetails)
+    func pauseClientReads()
+    func resumeClientReads()
+    /// Where the exchange's upstream was and how long it took to answer, for the log and metrics.
+    func noteUpstream(address: String?, latencyNanos: Int64)
+    /// Generative-AI facts of this request, for the access log and the span.
+    func noteGenAI(_ record: GenAIRecord)
+}
+
+/// How a gate writes its errors (OpenAI's or Anthropic's error JSON instead of problem+json).
+public protocol ErrorDialect: Sendable {
+    /// The body and its content type for `problem`.
+    func render(_ problem: ProblemDetails, allocator: ByteBufferAllocator) -> (contentType: String, body: ByteBuffer)
+}

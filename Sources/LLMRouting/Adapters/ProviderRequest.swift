@@ -1,0 +1,111 @@
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+
+/// The request sent to a deployment: URL and headers per API style, and the body in the
+/// provider's format (passed through with only `model` changed when the caller speaks it).
+struct ProviderRequest {
+    var head: HTTPRequestHead
+    var body: ByteBuffer
+
+    /// How the caller's body becomes the provider's, by (caller dialect, provider style).
+    enum Shape {
+        /// Same API: the caller's JSON with `model` replaced.
+        case passthrough
+        /// Through the chat completions pivot: translated request, translated answer.
+        case translated
+    }
+
+    static func shape(_ dialect: ClientDialect, _ style: APIStyle) -> Shape {
+        switch (dialect, style) {
+        case (.openai, .openai), (.openai, .azureOpenAI), (.anthropic, .anthropic): return .passthrough
+        default: return .translated
+        }
+    }
+
+    /// Whether a deployment of `style` can serve `endpoint` at all.
+    static func supports(_ style: APIStyle, _ endpoint: Endpoint) -> Bool {
+        switch endpoint {
+        case .chatCompletions, .messages: return true
+        case .completions, .embeddings: return style == .openai || style == .azureOpenAI
+        case .countTokens: return style == .anthropic
+        case .models: return false
+        }
+    }
+
+    /// Builds the request. `body` is the caller's parsed body; `pivot` the chat completions form
+    /// of it (for translated shapes).
+    static func make(endpoint: Endpoint, dialect: ClientDialect, deployment d: Deployment, key: String?, body: JSONValue,
+                     stream: Bool, incoming: HTTPRequestHead, requestID: String, allocator: ByteBufferAllocator) -> ProviderRequest {
+        let base = d.target.basePath.hasSuffix("/") ? String(d.target.basePath.dropLast()) : d.target.basePath
+        var uri: String
+        var json: JSONValue
+        switch d.style {
+        case .openai, .azureOpenAI:
+            let op: String = switch endpoint {
+            case .completions: "/completions"
+            case .embeddings: "/embeddings"
+            default: "/chat/completions"
+            }
+            if d.style == .azureOpenAI {
+                uri = "\(base)/openai/deployments/\(d.azureDeployment ?? d.model)\(op)?api-version=\(d.apiVersion ?? "")"
+            } else {
+                uri = base + op
+            }
+            json = dialect == .openai ? body : AnthropicIngress.chatRequest(fromMessages: body)
+            json = json.setting("model", .string(d.model))
+            if stream, endpoint != .embeddings {
+                // Usage is always asked for (the ledger needs it); callers that did not ask
+                // never see the usage chunk.
+                var options = json["stream_options"] ?? .object([])
+                options = options.setting("include_usage", .bool(true))
+                json = json.setting("stream_options", options)
+            }
+        case .anthropic:
+            uri = base + (endpoint == .countTokens ? "/v1/messages/count_tokens" : "/v1/messages")
+            if dialect == .anthropic {
+                json = body.setting("model", .string(d.model))
+            } else {
+                json = AnthropicTranslation.request(fromChat: body, model: d.model, defaultMaxTokens: min(d.spec?.maxOutputTokens ?? 4096, 4096))
+            }
+        case .gemini:
+            uri = "\(base)/models/\(d.model):" + (stream ? "streamGenerateContent?alt=sse" : "generateContent")
+            let chat = dialect == .openai ? body : AnthropicIngress.chatRequest(fromMessages: body)
+            json = GeminiTranslation.request(fromChat: chat)
+        }
+        var out = allocator.buffer(capacity: 1024)
+        json.write(to: &out)
+        var h = HTTPHeaders()
+        h.add(name: "host", value: d.target.hostForHeader)
+        h.add(name: "content-type", value: "application/json")
+        h.add(name: "content-length", value: String(out.readableBytes))
+        h.add(name: "accept", value: stream ? "text/event-stream" : "application/json")
+        h.add(name: "user-agent", value: "triplegate")
+        h.add(name: "x-request-id", value: requestID)
+        if let key { h.add(name: d.authHeader, value: key) }
+        if d.style == .anthropic {
+            h.add(name: "anthropic-version", value: incoming.headers.first(name: "anthropic-version") ?? "2023-06-01")
+            if let beta = incoming.headers.first(name: "anthropic-beta") { h.add(name: "anthropic-beta", value: beta) }
+        }
+        for name in ["traceparent", "tracestate"] { if let v = incoming.headers.first(name: name) { h.add(name: name, value: v) } }
+        return ProviderRequest(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: uri, headers: h), body: out)
+    }
+}
+
+/// OpenAI's (and Azure's) stream: each `data:` is a chunk already in the pivot format.
+struct OpenAIStreamSource: PivotStreamSource {
+    private(set) var complete = false
+
+    mutating func translate(_ event: SSEEvent) throws(StreamError) -> [JSONValue] {
+        if event.data == "[DONE]" {
+            complete = true
+            return []
+        }
+        if event.data.isEmpty { return [] }
+        guard let chunk = JSONValue.parsed(event.data) else { return [] }
+        if let e = chunk["error"] {
+            throw StreamError(message: e["message"]?.stringValue ?? "the provider's stream failed", type: e["type"]?.stringValue)
+        }
+        return [chunk]
+    }
+}

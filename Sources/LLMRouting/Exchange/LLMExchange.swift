@@ -1,0 +1,215 @@
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+
+/// One AI gate request: reads the body, finds the model, runs the model's policies, then tries
+/// deployments (retries, cooldown, fallbacks) until one answers, and answers in the caller's
+/// dialect. Lives on the client connection's event loop; touched only there.
+final class LLMExchange: RequestExchange {
+    unowned let client: ClientResponder
+    let snapshot: AISnapshot
+    let routing: RoutingState
+    let endpoint: Endpoint
+    let request: MountedRequest
+    let dialect: ClientDialect
+    var body: ByteBuffer
+    var bodyTooLarge = false
+    /// Set once the client left or the response ended: late callbacks do nothing.
+    var done = false
+
+    // The parsed request.
+    var json: JSONValue = .null
+    var stream = false
+    var includeUsage = false
+    var requestedModel = ""
+
+    // Failover state.
+    /// Model groups still to try, in order (the asked model, then its fallbacks).
+    var groups: [ModelGroup] = []
+    var attemptsLeftInGroup = 0
+    var triedInGroup: Set<Int> = []
+    var attempts = 0
+    var call: ProviderCall?
+    var current: (deployment: Deployment, started: UInt64)?
+    var retryTimer: Scheduled<Void>?
+    /// The last failure, reported if nothing succeeds.
+    var lastFailure: AttemptFailure?
+
+    // The current attempt's response.
+    var upstreamHead: HTTPResponseHead?
+    var buffered = ByteBuffer()
+    var sse = SSEParser()
+    var source: (any PivotStreamSource)?
+    var encoder: (any ClientStreamEncoder)?
+    var passthroughStream = false
+    /// The client has seen the response head: failures can no longer fail over.
+    var committed = false
+    var firstByteNanos: Int64?
+    var genAI = GenAIRecord()
+
+    /// Response bodies (non-streaming, or errors) are buffered up to this size.
+    static let maxResponseBytes = 32 * 1024 * 1024
+
+    init(client: ClientResponder, snapshot: AISnapshot, routing: RoutingState, endpoint: Endpoint, request: MountedRequest) {
+        self.client = client
+        self.snapshot = snapshot
+        self.routing = routing
+        self.endpoint = endpoint
+        self.request = request
+        self.dialect = endpoint.dialect
+        self.body = client.allocator.buffer(capacity: 0)
+    }
+
+    func requestBody(_ part: ByteBuffer) {
+        guard !bodyTooLarge else { return }
+        if snapshot.maxBodyBytes > 0, body.readableBytes + part.readableBytes > snapshot.maxBodyBytes {
+            bodyTooLarge = true
+            return
+        }
+        var part = part
+        body.writeBuffer(&part)
+    }
+
+    func requestEnd(_ trailers: HTTPHeaders?) {
+        if bodyTooLarge {
+            return fail(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(snapshot.maxBodyBytes) bytes"))
+        }
+        if endpoint == .models { return listModels() }
+        guard request.head.method == .POST else {
+            return fail(ProblemDetails(status: .methodNotAllowed, title: "Use POST for this endpoint", headers: [("allow", "POST")]))
+        }
+        do {
+            json = try JSONParser.parse(body.readableBytesView)
+        } catch {
+            return fail(ProblemDetails(status: .badRequest, title: "The request body is not valid JSON", detail: error.description))
+        }
+        guard json.objectFields != nil else { return fail(ProblemDetails(status: .badRequest, title: "The request body must be a JSON object")) }
+        guard let model = json["model"]?.stringValue, !model.isEmpty else {
+            return fail(ProblemDetails(status: .badRequest, title: "`model` is required", detail: "name one of the models GET /v1/models lists"))
+        }
+        if let problem = Self.checkShape(json, endpoint: endpoint) { return fail(problem) }
+        requestedModel = model
+        genAI.requestModel = model
+        stream = json["stream"]?.boolValue == true && endpoint != .embeddings && endpoint != .countTokens
+        includeUsage = json["stream_options"]?["include_usage"]?.boolValue == true
+        guard let group = snapshot.models[model] else {
+            var p = ProblemDetails(status: .notFound, title: "The model `\(model)` does not exist or you do not have access to it")
+            p.code = "model_not_found"
+            return fail(p)
+        }
+        runModelPolicies(group) { [self] in
+            groups = [group] + group.fallbacks.compactMap { snapshot.models[$0] }
+            startGroup()
+        }
+    }
+
+    /// The few fields whose absence or type every provider would refuse, checked before any call.
+    static func checkShape(_ json: JSONValue, endpoint: Endpoint) -> ProblemDetails? {
+        switch endpoint {
+        case .chatCompletions, .messages, .countTokens:
+            guard let messages = json["messages"]?.arrayValue else {
+                return ProblemDetails(status: .badRequest, title: "`messages` is required and must be an array")
+            }
+            if messages.isEmpty, endpoint == .chatCompletions { return ProblemDetails(status: .badRequest, title: "`messages` must not be empty") }
+            if endpoint == .messages, json["max_tokens"]?.intValue == nil {
+                return ProblemDetails(status: .badRequest, title: "max_tokens: Field required")
+            }
+        case .embeddings:
+            if json["input"] == nil { return ProblemDetails(status: .badRequest, title: "`input` is required") }
+        case .completions:
+            if json["prompt"] == nil { return ProblemDetails(status: .badRequest, title: "`prompt` is required") }
+        case .models:
+            break
+        }
+        return nil
+    }
+
+    /// Runs the model's own policies (acl, rate_limit) on the gate chain's final context.
+    private func runModelPolicies(_ group: ModelGroup, then proceed: @escaping () -> Void) {
+        guard !group.chain.isEmpty, let context = request.policyContext ?? baseContext() else { return proceed() }
+        switch group.chain.run(context, on: client.eventLoop) {
+        case .done(let verdict, _):
+            if case .reject(let p) = verdict { return fail(p) }
+            proceed()
+        case .pending(let future):
+            future.assumeIsolated().whenComplete { [weak self] result in
+                guard let self, !self.done else { return }
+                switch result {
+                case .success((.reject(let p), _)): self.fail(p)
+                case .success: proceed()
+                case .failure: self.fail(ProblemDetails(status: .internalServerError))
+                }
+            }
+        }
+    }
+
+    private func baseContext() -> PolicyContext? {
+        PolicyContext(method: request.head.method, headers: request.head.headers, clientIP: request.clientIP, query: request.query,
+                      service: "llm", route: endpoint.rawValue, now: Int64(NIODeadline.now().uptimeNanoseconds), eventLoop: client.eventLoop)
+    }
+
+    /// `GET /v1/models`: the models this caller may use (those whose policies would let it in).
+    private func listModels() {
+        let context = request.policyContext ?? baseContext()
+        let visible = snapshot.modelNames.filter { name in
+            guard let group = snapshot.models[name], !group.chain.isEmpty, let context else { return true }
+            return group.chain.authorizes(context)
+        }
+        let list = JSONValue.obj([
+            ("object", .string("list")),
+            ("data", .array(visible.map { name in
+                .obj([("id", .string(name)), ("object", .string("model")), ("created", .int(0)), ("owned_by", .string("triplegate"))])
+            })),
+        ])
+        answer(status: .ok, json: list, headers: [])
+    }
+
+    func clientWritabilityChanged(isWritable: Bool) {
+        if isWritable { call?.resumeReads() } else { call?.pauseReads() }
+    }
+
+    func clientClosed() {
+        guard !done else { return }
+        done = true
+        retryTimer?.cancel()
+        call?.cancel()
+        if let current { routing.end(current.deployment, success: nil, firstByteNanos: nil, retryAfter: nil, now: Self.now()) }
+        current = nil
+        call = nil
+    }
+
+    // MARK: Answers
+
+    /// Refuses the request in the caller's dialect.
+    func fail(_ problem: ProblemDetails) {
+        guard !done else { return }
+        done = true
+        var p = problem
+        p.requestID = request.requestID
+        client.noteGenAI(genAI)
+        client.respond(p)
+    }
+
+    /// Answers with a JSON body and ends the response.
+    func answer(status: HTTPResponseStatus, json: JSONValue, headers: [(String, String)]) {
+        var b = client.allocator.buffer(capacity: 512)
+        json.write(to: &b)
+        answer(status: status, body: b, headers: headers)
+    }
+
+    func answer(status: HTTPResponseStatus, body: ByteBuffer, headers: [(String, String)]) {
+        guard !done else { return }
+        done = true
+        var h = HTTPHeaders()
+        h.add(name: "content-type", value: "application/json")
+        h.add(name: "content-length", value: String(body.readableBytes))
+        h.add(name: "x-request-id", value: request.requestID)
+        for (n, v) in headers { h.add(name: n, value: v) }
+        client.noteGenAI(genAI)
+        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: status, headers: h))
+        client.writeResponseBody(body)
+        client.writeResponseEnd(nil)
+    }
+
+    static func now() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
+}

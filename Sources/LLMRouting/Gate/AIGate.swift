@@ -1,0 +1,110 @@
+import GatewayCore
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The AI gate: OpenAI- and Anthropic-compatible endpoints under `/v1/`, mounted on the API
+/// gate's listener. Each config becomes an `AISnapshot`, published to every event loop;
+/// routing state (cooldowns, in-flight counts, latency) is shared and outlives reloads.
+public final class AIGate: MountableGate {
+    private let core: CoreServices
+    private let configFile: String?
+    public let routing = RoutingState()
+    private let loops = NIOLockedValueBox<[AIGateLoop]>([])
+    private let current: NIOLockedValueBox<AISnapshot?>
+
+    /// `catalog` is the one `serve` validated `config` against; later configs load their own.
+    public init(config: GatewayConfig, catalog: ProviderCatalog?, configFile: String?, core: CoreServices) {
+        self.core = core
+        self.configFile = configFile
+        if let llm = config.llm, let catalog {
+            current = NIOLockedValueBox(AISnapshot(config: config, llm: llm, catalog: catalog, core: core))
+        } else {
+            current = NIOLockedValueBox(nil)
+        }
+    }
+
+    public func mount(on loop: LoopContext) -> MountedGate {
+        let state = AIGateLoop(loop: loop, snapshot: current.withLockedValue { $0 }, routing: routing)
+        loops.withLockedValue { $0.append(state) }
+        return state
+    }
+
+    /// Loads the provider files, checks the deployments against them, and swaps the snapshot in
+    /// on every loop. Fails (changing nothing) when the check finds problems.
+    public func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
+        let all = loops.withLockedValue { $0 }
+        let loop = all.first?.loop.eventLoop ?? MultiThreadedEventLoopGroup.singleton.any()
+        let snapshot: AISnapshot?
+        do {
+            snapshot = try prepare(config)
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
+        current.withLockedValue { $0 = snapshot }
+        let futures = all.map { state in state.loop.eventLoop.submit { state.snapshot = snapshot } }
+        return EventLoopFuture.andAllSucceed(futures, on: loop)
+    }
+
+    public func check(_ config: GatewayConfig) throws {
+        _ = try prepare(config)
+    }
+
+    private func prepare(_ config: GatewayConfig) throws -> AISnapshot? {
+        guard let llm = config.llm else { return nil }
+        let catalog = try DeploymentCheck.validate(llm, configFile: configFile)
+        return AISnapshot(config: config, llm: llm, catalog: catalog, core: core)
+    }
+}
+
+/// The AI gate on one event loop.
+final class AIGateLoop: MountedGate, @unchecked Sendable {
+    // @unchecked: `snapshot` is read and written only on `loop.eventLoop`.
+    let loop: LoopContext
+    var snapshot: AISnapshot?
+    let routing: RoutingState
+
+    init(loop: LoopContext, snapshot: AISnapshot?, routing: RoutingState) {
+        self.loop = loop
+        self.snapshot = snapshot
+        self.routing = routing
+    }
+
+    func claim(_ head: HTTPRequestHead, path: Substring) -> MountedRoute? {
+        guard let snapshot, path.hasPrefix("/v1/") else { return nil }
+        guard let endpoint = Endpoint.of(path: path) else {
+            // Under /v1/ but not ours: answered here in OpenAI's dialect rather than left to the
+            // API routes, so SDK users get an error they can read.
+            return MountedRoute(service: "llm", route: "unknown", chain: snapshot.chain, metrics: snapshot.metrics[.models]!,
+                                dialect: OpenAIErrorDialect(), maxBodyBytes: snapshot.maxBodyBytes) { request, client in
+                UnknownEndpoint(client: client, request: request)
+            }
+        }
+        let routing = self.routing
+        return MountedRoute(service: "llm", route: endpoint.rawValue, chain: snapshot.chain, metrics: snapshot.metrics[endpoint]!,
+                            dialect: endpoint.dialect.errors, maxBodyBytes: snapshot.maxBodyBytes) { request, client in
+            LLMExchange(client: client, snapshot: snapshot, routing: routing, endpoint: endpoint, request: request)
+        }
+    }
+}
+
+/// A `/v1/...` path the gate does not serve: 404 in OpenAI's dialect once the body is read.
+final class UnknownEndpoint: RequestExchange {
+    unowned let client: ClientResponder
+    let request: MountedRequest
+
+    init(client: ClientResponder, request: MountedRequest) {
+        self.client = client
+        self.request = request
+    }
+
+    func requestBody(_ body: ByteBuffer) {}
+    func requestEnd(_ trailers: HTTPHeaders?) {
+        var p = ProblemDetails(status: .notFound, title: "Unknown endpoint: \(request.head.method.rawValue) \(request.path)", requestID: request.requestID)
+        p.code = "unknown_url"
+        client.respond(p)
+    }
+    func clientWritabilityChanged(isWritable: Bool) {}
+    func clientClosed() {}
+}

@@ -1,0 +1,129 @@
+import Foundation
+import GatewayCore
+import NIOCore
+
+/// One config's AI gate, compiled: public model names with their deployments resolved against
+/// the provider catalog, and the policy chains. Immutable and shared by every event loop.
+public final class AISnapshot: Sendable {
+    public let models: [String: ModelGroup]
+    /// Model names in config order (the order `/v1/models` lists them).
+    public let modelNames: [String]
+    /// The gate's policies (`llm.policies`), run before the body is read.
+    public let chain: PolicyChain
+    public let retries: LLMRetryConfig
+    public let maxBodyBytes: Int
+    let metrics: [Endpoint: RouteMetrics]
+
+    init(config: GatewayConfig, llm: LLMConfig, catalog: ProviderCatalog, core: CoreServices) {
+        let environment = core.environment(for: config)
+        chain = PolicyChain(llm.policies.enumerated().map { i, p in
+            core.policy(p, scope: "llm#\(i)", route: "llm", environment: environment)
+        })
+        var models: [String: ModelGroup] = [:]
+        for m in llm.models {
+            let chain = PolicyChain(m.policies.enumerated().map { i, p in
+                core.policy(p, scope: "llm/\(m.name)#\(i)", route: "llm/\(m.name)", environment: environment)
+            })
+            let deployments = m.deployments.compactMap { d -> Deployment? in
+                guard let provider = catalog.providers[d.provider] else { return nil }
+                return Deployment(config: d, provider: provider, cooldown: llm.cooldown)
+            }
+            models[m.name] = ModelGroup(name: m.name, routing: m.routing, deployments: deployments, fallbacks: m.fallbacks,
+                                        fallbackOn: Set(m.fallbackOn), chain: chain)
+        }
+        self.models = models
+        modelNames = llm.models.map(\.name)
+        retries = llm.retries
+        maxBodyBytes = config.server.limits.maxBodyBytes
+        metrics = Dictionary(uniqueKeysWithValues: Endpoint.allCases.map { ($0, core.metrics.route(service: "llm", route: $0.rawValue)) })
+    }
+}
+
+/// A public model name and where it is served.
+public struct ModelGroup: Sendable {
+    public let name: String
+    public let routing: LLMModelConfig.Routing
+    public let deployments: [Deployment]
+    public let fallbacks: [String]
+    public let fallbackOn: Set<LLMModelConfig.FallbackTrigger>
+    /// The model's own policies (acl, rate_limit): run once the body names this model.
+    public let chain: PolicyChain
+}
+
+/// One provider deployment, ready to call.
+public struct Deployment: Sendable {
+    /// Identifies the deployment's shared routing state across reloads.
+    public let id: String
+    public let provider: String
+    public let style: APIStyle
+    /// The provider's model name (sent upstream, priced, reported as served).
+    public let model: String
+    public let azureDeployment: String?
+    public let apiVersion: String?
+    public let target: UpstreamURL
+    public let poolKey: UpstreamPoolKey
+    public let authHeader: String
+    /// One header value per configured key, used in turn.
+    public let authValues: [String]
+    public let weight: Int
+    public let timeout: TimeAmount
+    public let spec: ModelSpec?
+    public let cooldown: LLMCooldownConfig
+    /// Input plus output price per 1M tokens when the config was applied, for `lowest_cost`
+    /// (unpriced deployments sort last).
+    public let routingPrice: Int64
+
+    init?(config d: LLMDeploymentConfig, provider: ProviderSpec, cooldown: LLMCooldownConfig) {
+        guard let base = d.baseURL ?? provider.baseURL, case .success(let target) = UpstreamURL.parse(base) else { return nil }
+        self.provider = provider.name
+        style = provider.apiStyle
+        model = d.model
+        azureDeployment = d.deployment
+        apiVersion = d.apiVersion
+        self.target = target
+        var tls = UpstreamTLS()
+        tls.caFile = d.caFile
+        poolKey = UpstreamPoolKey(target: target, maxConnections: 512, idleTimeout: .seconds(90), connectTimeout: .seconds(5), tls: tls)
+        authHeader = provider.auth.header
+        authValues = d.apiKeys.map { provider.auth.value(for: $0) }
+        weight = d.weight
+        timeout = .nanoseconds(d.timeout.nanoseconds)
+        spec = provider.models[d.model]
+        self.cooldown = cooldown
+        let today = Int(Date().timeIntervalSince1970 / 86_400)
+        routingPrice = spec?.price(onDay: today).map { $0.input.microsPerMillion + $0.output.microsPerMillion } ?? .max
+        id = "\(provider.name)|\(base)|\(d.deployment ?? d.model)"
+    }
+}
+
+/// The AI gate's endpoints under `/v1`.
+public enum Endpoint: String, Sendable, CaseIterable {
+    case chatCompletions = "chat_completions"
+    case completions
+    case embeddings
+    case models
+    case messages
+    case countTokens = "count_tokens"
+
+    /// The endpoint for a path (`/v1/...`), if the gate serves it.
+    static func of(path: Substring) -> Endpoint? {
+        switch path {
+        case "/v1/chat/completions": return .chatCompletions
+        case "/v1/completions": return .completions
+        case "/v1/embeddings": return .embeddings
+        case "/v1/models": return .models
+        case "/v1/messages": return .messages
+        case "/v1/messages/count_tokens": return .countTokens
+        default: return nil
+        }
+    }
+
+    /// The dialect callers speak on this endpoint.
+    var dialect: ClientDialect { self == .messages || self == .countTokens ? .anthropic : .openai }
+}
+
+/// The API a caller speaks (and gets its answers and errors in).
+public enum ClientDialect: Sendable {
+    case openai
+    case anthropic
+}

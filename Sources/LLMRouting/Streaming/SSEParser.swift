@@ -1,0 +1,99 @@
+import GatewayCore
+import NIOCore
+
+/// One server-sent event: its `event:` name (if any), its `data:` lines joined by newlines, and
+/// the raw bytes it arrived as (forwarded unchanged when the dialect does not change).
+struct SSEEvent {
+    var event: String?
+    var data: String
+    var raw: ByteBuffer
+}
+
+/// Splits a text/event-stream into events as bytes arrive (WHATWG HTML §9.2): lines end in
+/// LF, CR or CRLF; a blank line ends an event; `:` lines are comments. Bounded: an event larger
+/// than `maxEventBytes` is an error, so a provider cannot make us buffer without end.
+struct SSEParser {
+    static let maxEventBytes = 8 * 1024 * 1024
+    private var pending = ByteBuffer()
+    struct TooLarge: Error {}
+
+    /// Appends `bytes` and returns the events now complete.
+    mutating func feed(_ bytes: ByteBuffer) throws -> [SSEEvent] {
+        var bytes = bytes
+        pending.writeBuffer(&bytes)
+        var out: [SSEEvent] = []
+        while let end = eventEnd() {
+            let raw = pending.readSlice(length: end)!
+            out.append(Self.parse(raw))
+        }
+        if pending.readableBytes > Self.maxEventBytes { throw TooLarge() }
+        if pending.readableBytes == 0 { pending.clear() }
+        return out
+    }
+
+    /// What is left when the stream ends without a final blank line (an event per the spec is
+    /// only dispatched on a blank line, but providers sometimes omit the last one).
+    mutating func finish() -> SSEEvent? {
+        guard pending.readableBytes > 0 else { return nil }
+        let raw = pending.readSlice(length: pending.readableBytes)!
+        let e = Self.parse(raw)
+        return e.data.isEmpty && e.event == nil ? nil : e
+    }
+
+    /// The length up to and including the blank line that ends the first event, if present.
+    private func eventEnd() -> Int? {
+        let view = pending.readableBytesView
+        var i = view.startIndex
+        var lineStart = true
+        while i < view.endIndex {
+            let b = view[i]
+            if b == 0x0A || b == 0x0D {
+                var next = view.index(after: i)
+                if b == 0x0D, next < view.endIndex, view[next] == 0x0A { next = view.index(after: next) }
+                if b == 0x0D, next == view.endIndex { return nil }  // CR at the end: maybe CRLF follows
+                if lineStart { return next - view.startIndex }
+                lineStart = true
+                i = next
+                continue
+            }
+            lineStart = false
+            i = view.index(after: i)
+        }
+        return nil
+    }
+
+    private static func parse(_ raw: ByteBuffer) -> SSEEvent {
+        let text = String(buffer: raw)
+        var event: String?
+        var data: [Substring] = []
+        for line in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
+            if line.hasPrefix(":") { continue }
+            let field: Substring
+            var value: Substring
+            if let colon = line.firstIndex(of: ":") {
+                field = line[..<colon]
+                value = line[line.index(after: colon)...]
+                if value.hasPrefix(" ") { value = value.dropFirst() }
+            } else {
+                field = line
+                value = ""
+            }
+            switch field {
+            case "event": event = String(value)
+            case "data": data.append(value)
+            default: break
+            }
+        }
+        return SSEEvent(event: event, data: data.joined(separator: "\n"), raw: raw)
+    }
+}
+
+extension ByteBuffer {
+    /// Appends one SSE event (`event:` line if named, then the data).
+    mutating func writeSSE(event: String? = nil, data: JSONValue) {
+        if let event { writeString("event: \(event)\n") }
+        writeStaticString("data: ")
+        data.write(to: &self)
+        writeStaticString("\n\n")
+    }
+}

@@ -1,0 +1,304 @@
+"""The AI gate through the official OpenAI and Anthropic SDKs, against fake providers that speak
+each provider's wire format: passthrough, translation both ways, streaming, tools, errors."""
+import json
+import subprocess
+
+import anthropic
+import openai
+import pytest
+
+from conftest import BIN, request, wait_for
+from fakeproviders import FakeProvider
+
+PROVIDERS = {
+    "fake-openai": "openai",
+    "fake-azure": "azure-openai",
+    "fake-anthropic": "anthropic",
+    "fake-gemini": "gemini",
+}
+MODELS = {
+    "fake-openai": ["gpt-4o", "gpt-4o-mini", "text-embedding-3-small"],
+    "fake-azure": ["gpt-4o"],
+    "fake-anthropic": ["claude-sonnet-4-5"],
+    "fake-gemini": ["gemini-2.5-flash"],
+}
+
+
+def write_providers(tmp_path):
+    d = tmp_path / "providers"
+    d.mkdir(exist_ok=True)
+    for name, style in PROVIDERS.items():
+        auth = {"openai": '{ header: authorization, format: "Bearer {key}" }', "azure-openai": '{ header: api-key, format: "{key}" }',
+                "anthropic": '{ header: x-api-key, format: "{key}" }', "gemini": '{ header: x-goog-api-key, format: "{key}" }'}[style]
+        lines = [f"name: {name}", f"api_style: {style}", f"auth: {auth}", "models:"]
+        for m in MODELS[name]:
+            kind = "    kind: embedding\n" if "embedding" in m else ""
+            lines.append(f"  {m}:\n{kind}    context_window: 128000\n    max_output_tokens: 4096\n    prices:\n"
+                         f"      - {{ effective_from: 2025-01-01, source: test, input: 1.00, output: 2.00 }}")
+        (d / f"{name}.yaml").write_text("\n".join(lines) + "\n")
+    return d
+
+
+def llm_config(tmp_path, models, extra="", policies="[key_auth: {}]"):
+    d = write_providers(tmp_path)
+    return f"""store: sqlite:{tmp_path / 'keys.db'}
+consumers:
+  - {{ name: app, team: growth, groups: [users] }}
+  - {{ name: admin, team: platform, groups: [admins] }}
+llm:
+  providers_dir: {d}
+  policies: {policies}
+  retries: {{ attempts: 2, base_delay: 1ms, max_delay: 2s }}
+  cooldown: {{ failures: 3, for: 30s }}
+  models:
+{models}
+{extra}
+"""
+
+
+def deployment(provider, model, fake, **kw):
+    fields = {"provider": provider, "model": model, "base_url": fake.base + ("/v1" if provider == "fake-openai" else
+                                                                           "/v1beta" if provider == "fake-gemini" else ""),
+              "api_key": f"sk-{provider}"}
+    if provider == "fake-azure":
+        fields.update(deployment="gpt4o-eu", api_version="2024-10-21")
+    fields.update(kw)
+    return "{ " + ", ".join(f"{k}: {json.dumps(v)}" for k, v in fields.items()) + " }"
+
+
+@pytest.fixture
+def fake():
+    made = []
+
+    def make(name="fake"):
+        f = FakeProvider(name)
+        made.append(f)
+        return f
+
+    yield make
+    for f in made:
+        f.stop()
+
+
+@pytest.fixture
+def ai(gateway, fake, tmp_path):
+    """A gateway with one model per provider style, all on one fake server."""
+    p = fake("p1")
+    models = "\n".join([
+        f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}",
+        f"    - {{ name: claude, deployments: [{deployment('fake-anthropic', 'claude-sonnet-4-5', p)}] }}",
+        f"    - {{ name: gem, deployments: [{deployment('fake-gemini', 'gemini-2.5-flash', p)}] }}",
+        f"    - {{ name: azure, deployments: [{deployment('fake-azure', 'gpt-4o', p)}] }}",
+        f"    - {{ name: embed, deployments: [{deployment('fake-openai', 'text-embedding-3-small', p)}] }}",
+        f"    - {{ name: private, deployments: [{deployment('fake-openai', 'gpt-4o-mini', p)}], policies: [acl: {{ allow: [admins] }}] }}",
+    ])
+    g = gateway(llm_config(tmp_path, models))
+    g.fake = p
+    add_keys(g)
+    return g
+
+
+def add_keys(g):
+    """Keys for the two consumers (made by `triplegate keys`, as users make them) and SDK clients."""
+    g.app_key = keys(g, "app")
+    g.admin_key = keys(g, "admin")
+    wait_for("keys to load", lambda: request(g.port, "GET", "/v1/models", headers={"authorization": f"Bearer {g.admin_key}"})[0] == 200)
+    g.oai = openai.OpenAI(base_url=g.url + "/v1", api_key=g.app_key, max_retries=0)
+    g.claude = anthropic.Anthropic(base_url=g.url, api_key=g.app_key, max_retries=0)
+
+
+def keys(g, consumer):
+    out = subprocess.run([BIN, "keys", "create", "--consumer", consumer, "--config", str(g.config)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
+                                                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                                "required": ["city"]}}}
+
+
+@pytest.mark.parametrize("model,provider,served", [
+    ("smart", "fake-openai", "gpt-4o"), ("claude", "fake-anthropic", "claude-sonnet-4-5"),
+    ("gem", "fake-gemini", "gemini-2.5-flash"), ("azure", "fake-azure", "gpt-4o")])
+def test_openai_sdk_chat_every_provider(ai, model, provider, served):
+    r = ai.oai.chat.completions.with_raw_response.create(model=model, messages=[
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "hi there"}])
+    assert r.headers["x-triplegate-provider"] == provider
+    assert r.headers["x-triplegate-model"] == served
+    assert r.headers["x-triplegate-attempts"] == "1"
+    c = r.parse()
+    assert c.choices[0].message.content.startswith(f"Hello from p1 ")
+    assert c.choices[0].message.content.endswith("hi there") or "hi there" in c.choices[0].message.content
+    assert c.choices[0].finish_reason == "stop"
+    assert c.usage.prompt_tokens > 0 and c.usage.completion_tokens > 0
+    sent = ai.fake.requests[-1]
+    # The provider key replaces the caller's; the caller's key never leaves the gateway.
+    assert ai.app_key not in json.dumps(sent["headers"])
+    if provider == "fake-azure":
+        assert sent["path"] == "/openai/deployments/gpt4o-eu/chat/completions" and sent["query"] == "api-version=2024-10-21"
+        assert sent["headers"]["api-key"] == "sk-fake-azure"
+    if provider == "fake-anthropic":
+        assert sent["json"]["system"] == "be brief" and sent["json"]["max_tokens"] > 0
+        assert sent["headers"]["x-api-key"] == "sk-fake-anthropic" and sent["headers"]["anthropic-version"]
+    if provider == "fake-gemini":
+        assert sent["path"] == "/v1beta/models/gemini-2.5-flash:generateContent"
+        assert sent["json"]["systemInstruction"]["parts"][0]["text"] == "be brief"
+
+
+@pytest.mark.parametrize("model", ["smart", "claude", "gem"])
+def test_openai_sdk_streaming_every_provider(ai, model):
+    chunks = list(ai.oai.chat.completions.create(model=model, messages=[{"role": "user", "content": "stream please"}],
+                                                 stream=True, stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.startswith("Hello from p1") and text.endswith("stream please")
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["stop"]
+    usage = [c.usage for c in chunks if c.usage]
+    assert len(usage) == 1 and usage[0].completion_tokens > 0 and not chunks[-1].choices
+
+
+def test_stream_without_usage_request_hides_the_usage_chunk(ai):
+    chunks = list(ai.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "x"}], stream=True))
+    assert all(c.choices for c in chunks)
+    # ...but the gateway asked the provider for it (the ledger needs it).
+    assert ai.fake.requests[-1]["json"]["stream_options"] == {"include_usage": True}
+
+
+@pytest.mark.parametrize("model", ["smart", "claude", "gem"])
+def test_openai_sdk_tools(ai, model):
+    c = ai.oai.chat.completions.create(model=model, messages=[{"role": "user", "content": "weather in Paris?"}],
+                                       tools=[WEATHER_TOOL], tool_choice="auto")
+    call = c.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
+    assert c.choices[0].finish_reason == "tool_calls"
+    # The tool's answer goes back and becomes a plain reply.
+    c2 = ai.oai.chat.completions.create(model=model, tools=[WEATHER_TOOL], messages=[
+        {"role": "user", "content": "weather in Paris?"}, c.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"}, {"role": "user", "content": "thanks"}])
+    assert c2.choices[0].message.content.endswith("thanks")
+    if model == "claude":
+        msgs = ai.fake.requests[-1]["json"]["messages"]
+        assert msgs[1]["content"][0]["type"] == "tool_use" and msgs[2]["content"][0]["type"] == "tool_result"
+        assert msgs[2]["content"][0]["tool_use_id"] == call.id
+
+
+@pytest.mark.parametrize("model", ["smart", "claude"])
+def test_openai_sdk_streamed_tool_calls(ai, model):
+    chunks = list(ai.oai.chat.completions.create(model=model, messages=[{"role": "user", "content": "weather?"}],
+                                                 tools=[WEATHER_TOOL], stream=True))
+    calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    assert calls[0].function.name == "get_weather" and calls[0].id
+    assert json.loads("".join(tc.function.arguments or "" for tc in calls)) == {"city": "Paris"}
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+
+
+def test_multimodal_parts_pass_through(ai):
+    parts = [{"type": "text", "text": "what is this"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]
+    ai.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": parts}], response_format={"type": "json_object"})
+    sent = ai.fake.requests[-1]["json"]
+    assert sent["messages"][0]["content"] == parts and sent["response_format"] == {"type": "json_object"}
+    assert sent["model"] == "gpt-4o"
+    ai.oai.chat.completions.create(model="claude", messages=[{"role": "user", "content": parts}])
+    blocks = ai.fake.requests[-1]["json"]["messages"][0]["content"]
+    assert blocks[1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+
+
+def test_embeddings_and_legacy_completions(ai):
+    e = ai.oai.embeddings.create(model="embed", input=["a b", "c"])
+    assert len(e.data) == 2 and e.data[1].embedding[0] == pytest.approx(0.2)
+    c = ai.oai.completions.create(model="smart", prompt="say hi")
+    assert c.choices[0].text.endswith("say hi")
+    with pytest.raises(openai.BadRequestError):
+        ai.oai.embeddings.create(model="claude", input="x")
+
+
+def test_models_list_shows_what_the_consumer_may_use(ai):
+    ids = [m.id for m in ai.oai.models.list()]
+    assert ids == ["smart", "claude", "gem", "azure", "embed"]
+    admin = openai.OpenAI(base_url=ai.url + "/v1", api_key=ai.admin_key)
+    assert "private" in [m.id for m in admin.models.list()]
+    with pytest.raises(openai.PermissionDeniedError):
+        ai.oai.chat.completions.create(model="private", messages=[{"role": "user", "content": "x"}])
+
+
+def test_openai_errors_are_sdk_exceptions(ai):
+    bad = openai.OpenAI(base_url=ai.url + "/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as e:
+        bad.chat.completions.create(model="smart", messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["code"] == "invalid_api_key"
+    with pytest.raises(openai.NotFoundError) as e:
+        ai.oai.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["code"] == "model_not_found"
+    with pytest.raises(openai.BadRequestError):
+        ai.oai.chat.completions.create(model="smart", messages=[])
+    # Not JSON at all: a clear error in OpenAI's format, and the gateway keeps serving.
+    status, headers, body = request(ai.port, "POST", "/v1/chat/completions", body=b"{not json",
+                                    headers={"authorization": f"Bearer {ai.app_key}", "content-type": "application/json"})
+    assert status == 400 and json.loads(body)["error"]["type"] == "invalid_request_error"
+    status, _, body = request(ai.port, "POST", "/v1/nothing-here", body=b"{}", headers={"authorization": f"Bearer {ai.app_key}"})
+    assert status == 404 and json.loads(body)["error"]["code"] == "unknown_url"
+    assert ai.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "still"}]).choices
+
+
+def test_provider_error_surfaces_in_the_callers_dialect(ai):
+    ai.fake.then({"status": 400, "message": "Invalid 'messages[0].role'", "code": "invalid_value"})
+    with pytest.raises(openai.BadRequestError) as e:
+        ai.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "x"}])
+    assert "Invalid 'messages[0].role'" in e.value.message
+    ai.fake.then({"status": 400, "message": "messages: bad"})
+    with pytest.raises(anthropic.BadRequestError) as e:
+        ai.claude.messages.create(model="smart", max_tokens=50, messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["type"] == "error" and e.value.body["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("model", ["claude", "smart", "gem"])
+def test_anthropic_sdk_messages(ai, model):
+    m = ai.claude.messages.create(model=model, max_tokens=100, system="be kind",
+                                  messages=[{"role": "user", "content": "hello claude"}])
+    assert m.type == "message" and m.role == "assistant"
+    assert m.content[0].type == "text" and "hello claude" in m.content[0].text
+    assert m.stop_reason == "end_turn" and m.usage.output_tokens > 0
+    if model == "claude":
+        assert ai.fake.requests[-1]["json"]["model"] == "claude-sonnet-4-5"
+    if model == "smart":
+        assert ai.fake.requests[-1]["json"]["messages"][0] == {"role": "system", "content": "be kind"}
+
+
+@pytest.mark.parametrize("model", ["claude", "smart", "gem"])
+def test_anthropic_sdk_streaming(ai, model):
+    with ai.claude.messages.stream(model=model, max_tokens=100, messages=[{"role": "user", "content": "stream it"}]) as s:
+        text = "".join(s.text_stream)
+        final = s.get_final_message()
+    assert text.startswith("Hello from p1") and text.endswith("stream it")
+    assert final.stop_reason == "end_turn" and final.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("model", ["claude", "smart"])
+def test_anthropic_sdk_tools(ai, model):
+    tool = {"name": "get_weather", "description": "w", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
+    m = ai.claude.messages.create(model=model, max_tokens=100, tools=[tool], messages=[{"role": "user", "content": "weather?"}])
+    use = [b for b in m.content if b.type == "tool_use"][0]
+    assert use.name == "get_weather" and use.input == {"city": "Paris"} and m.stop_reason == "tool_use"
+    with ai.claude.messages.stream(model=model, max_tokens=100, tools=[tool], messages=[{"role": "user", "content": "weather?"}]) as s:
+        final = s.get_final_message()
+    assert [b.input for b in final.content if b.type == "tool_use"] == [{"city": "Paris"}]
+
+
+def test_anthropic_errors_are_sdk_exceptions(ai):
+    bad = anthropic.Anthropic(base_url=ai.url, api_key="wrong", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError) as e:
+        bad.messages.create(model="claude", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["error"]["type"] == "authentication_error"
+    with pytest.raises(anthropic.NotFoundError):
+        ai.claude.messages.create(model="nope", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert ai.claude.messages.count_tokens(model="claude", messages=[{"role": "user", "content": "one two"}]).input_tokens > 0
+
+
+def test_gen_ai_fields_in_the_access_log(ai):
+    ai.oai.chat.completions.create(model="claude", messages=[{"role": "user", "content": "log me"}])
+    line = wait_for("the access log line", lambda: next((json.loads(l) for l in ai.logs().splitlines()
+                                                          if '"gen_ai":{' in l and "claude" in l), None))
+    assert line["gen_ai"]["request_model"] == "claude" and line["gen_ai"]["provider"] == "fake-anthropic"
+    assert line["gen_ai"]["input_tokens"] > 0 and line["gen_ai"]["output_tokens"] > 0
+    assert line["consumer"] == "app" and line["service"] == "llm" and line["route"] == "chat_completions"
