@@ -40,26 +40,37 @@ struct SSEParser {
         return e.data.isEmpty && e.event == nil ? nil : e
     }
 
+    /// Where the search for the end of the pending event resumes (bytes already looked at), and
+    /// whether that point starts a line: each byte is scanned once however the event is split.
+    private var scanned = 0
+    private var atLineStart = true
+
     /// The length up to and including the blank line that ends the first event, if present.
-    private func eventEnd() -> Int? {
-        let view = pending.readableBytesView
-        var i = view.startIndex
-        var lineStart = true
-        while i < view.endIndex {
-            let b = view[i]
-            if b == 0x0A || b == 0x0D {
-                var next = view.index(after: i)
-                if b == 0x0D, next < view.endIndex, view[next] == 0x0A { next = view.index(after: next) }
-                if b == 0x0D, next == view.endIndex { return nil }  // CR at the end: maybe CRLF follows
-                if lineStart { return next - view.startIndex }
-                lineStart = true
-                i = next
-                continue
+    private mutating func eventEnd() -> Int? {
+        let found: (end: Int?, resume: Int, lineStart: Bool) = pending.withUnsafeReadableBytes { bytes in
+            var i = scanned
+            var lineStart = atLineStart
+            while i < bytes.count {
+                let b = bytes[i]
+                if b == 0x0A || b == 0x0D {
+                    var next = i + 1
+                    if b == 0x0D {
+                        if next == bytes.count { return (nil, i, lineStart) }  // CR at the end: maybe CRLF follows
+                        if bytes[next] == 0x0A { next += 1 }
+                    }
+                    if lineStart { return (next, 0, true) }
+                    lineStart = true
+                    i = next
+                    continue
+                }
+                lineStart = false
+                i += 1
             }
-            lineStart = false
-            i = view.index(after: i)
+            return (nil, i, lineStart)
         }
-        return nil
+        scanned = found.resume
+        atLineStart = found.lineStart
+        return found.end
     }
 
     private static func parse(_ raw: ByteBuffer) -> SSEEvent {
