@@ -302,3 +302,32 @@ def test_gen_ai_fields_in_the_access_log(ai):
     assert line["gen_ai"]["request_model"] == "claude" and line["gen_ai"]["provider"] == "fake-anthropic"
     assert line["gen_ai"]["input_tokens"] > 0 and line["gen_ai"]["output_tokens"] > 0
     assert line["consumer"] == "app" and line["service"] == "llm" and line["route"] == "chat_completions"
+
+
+def test_per_model_limits_and_gen_ai_metrics(gateway, fake, tmp_path):
+    p = fake("p")
+    models = "\n".join([
+        f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}",
+        f"    - {{ name: limited, deployments: [{deployment('fake-anthropic', 'claude-sonnet-4-5', p)}], "
+        f"policies: [rate_limit: {{ by: consumer, minute: 2 }}] }}",
+    ])
+    g = gateway(llm_config(tmp_path, models))
+    add_keys(g)
+    for _ in range(2):
+        g.oai.chat.completions.create(model="limited", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.RateLimitError) as e:
+        g.oai.chat.completions.create(model="limited", messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["code"] == "rate_limit_exceeded"
+    with pytest.raises(anthropic.RateLimitError) as e:
+        g.claude.messages.create(model="limited", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["error"]["type"] == "rate_limit_error"
+    # Per consumer and model: the other consumer, and the other model, are untouched.
+    admin = openai.OpenAI(base_url=g.url + "/v1", api_key=g.admin_key, max_retries=0)
+    admin.chat.completions.create(model="limited", messages=[{"role": "user", "content": "x"}])
+    g.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "x"}])
+    assert len(p.requests) == 4  # refused calls never reached the provider
+    _, _, text = request(g.admin_port, "GET", "/metrics")
+    text = text.decode()
+    assert 'gen_ai_client_token_usage_count{gen_ai_system="fake-anthropic",gen_ai_request_model="limited",' \
+           'gen_ai_response_model="claude-sonnet-4-5",gen_ai_token_type="output"} 3' in text
+    assert 'http_server_request_duration_seconds_count{service="llm",http_route="chat_completions",status_class="4xx"} 1' in text

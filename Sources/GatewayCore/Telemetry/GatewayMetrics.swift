@@ -87,3 +87,36 @@ public final class RouteMetrics: Sendable {
         if let upstreamNanos { upstream.recordNanoseconds(upstreamNanos) }
     }
 }
+
+/// OpenTelemetry's generative-AI client metrics for one public model served by one deployment
+/// (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`). Labels come from the
+/// config (provider, the public model, the deployment's model), never from responses.
+public final class GenAIMetrics: Sendable {
+    let inputTokens: ValueHistogram
+    let outputTokens: ValueHistogram
+    let duration: DurationHistogram
+    let timeToFirstToken: DurationHistogram
+
+    static let tokenBuckets: [Double] = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262_144, 1_048_576, 4_194_304]
+
+    public init(registry: PrometheusCollectorRegistry, provider: String, requestModel: String, responseModel: String) {
+        let labels = [("gen_ai_system", provider), ("gen_ai_request_model", requestModel), ("gen_ai_response_model", responseModel)]
+        let tokens = MetricNameDescriptor(metricName: "gen_ai_client_token_usage", unitName: "", helpText: "Tokens used per call, by type")
+        inputTokens = registry.makeValueHistogram(descriptor: tokens, labels: labels + [("gen_ai_token_type", "input")], buckets: Self.tokenBuckets)
+        outputTokens = registry.makeValueHistogram(descriptor: tokens, labels: labels + [("gen_ai_token_type", "output")], buckets: Self.tokenBuckets)
+        duration = registry.makeDurationHistogram(
+            descriptor: .init(metricName: "gen_ai_client_operation_duration", unitName: "seconds", helpText: "Time of a successful provider call"),
+            labels: labels, buckets: GatewayMetrics.buckets)
+        timeToFirstToken = registry.makeDurationHistogram(
+            descriptor: .init(metricName: "gen_ai_server_time_to_first_token", unitName: "seconds", helpText: "Time to the provider's first response bytes"),
+            labels: labels, buckets: GatewayMetrics.buckets)
+    }
+
+    /// Records a call that answered.
+    public func record(_ r: GenAIRecord, durationNanos: Int64, firstByteNanos: Int64?) {
+        if let n = r.inputTokens { inputTokens.record(Double(n)) }
+        if let n = r.outputTokens { outputTokens.record(Double(n)) }
+        duration.recordNanoseconds(durationNanos)
+        if let firstByteNanos { timeToFirstToken.recordNanoseconds(firstByteNanos) }
+    }
+}

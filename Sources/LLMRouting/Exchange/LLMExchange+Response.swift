@@ -33,11 +33,19 @@ extension LLMExchange {
             noteUsage(parsed["usage"], from: d.style)
         }
         genAI.responseModel = parsed["model"]?.stringValue ?? d.model
-        routing.end(d, success: true, firstByteNanos: firstByteNanos, retryAfter: nil, now: Self.now())
+        recordSuccess(d)
         current = nil
         genAI.provider = d.provider
         genAI.attempts = attempts
         answer(status: head.status, body: out, headers: servedHeaders(d))
+    }
+
+    /// The attempt answered: routing learns it, the gen_ai metrics count it.
+    func recordSuccess(_ d: Deployment) {
+        routing.end(d, success: true, firstByteNanos: firstByteNanos, retryAfter: nil, now: Self.now())
+        if let (_, started) = current {
+            d.metrics.record(genAI, durationNanos: Int64(NIODeadline.now().uptimeNanoseconds - started), firstByteNanos: firstByteNanos)
+        }
     }
 
     /// Token counts for the log and span, from a usage object in `style`'s shape.
@@ -128,7 +136,7 @@ extension LLMExchange {
         }
         if !committed { commit() }
         if out.readableBytes > 0 { client.writeResponseBody(out) }
-        routing.end(d, success: true, firstByteNanos: firstByteNanos, retryAfter: nil, now: Self.now())
+        recordSuccess(d)
         current = nil
         done = true
         client.noteGenAI(genAI)

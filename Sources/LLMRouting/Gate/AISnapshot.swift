@@ -26,7 +26,8 @@ public final class AISnapshot: Sendable {
             })
             let deployments = m.deployments.compactMap { d -> Deployment? in
                 guard let provider = catalog.providers[d.provider] else { return nil }
-                return Deployment(config: d, provider: provider, cooldown: llm.cooldown)
+                let metrics = GenAIMetrics(registry: core.metrics.registry, provider: provider.name, requestModel: m.name, responseModel: d.model)
+                return Deployment(config: d, provider: provider, cooldown: llm.cooldown, metrics: metrics)
             }
             models[m.name] = ModelGroup(name: m.name, routing: m.routing, deployments: deployments, fallbacks: m.fallbacks,
                                         fallbackOn: Set(m.fallbackOn), chain: chain)
@@ -72,8 +73,10 @@ public struct Deployment: Sendable {
     /// Input plus output price per 1M tokens when the config was applied, for `lowest_cost`
     /// (unpriced deployments sort last).
     public let routingPrice: Int64
+    let metrics: GenAIMetrics
 
-    init?(config d: LLMDeploymentConfig, provider: ProviderSpec, cooldown: LLMCooldownConfig) {
+    init?(config d: LLMDeploymentConfig, provider: ProviderSpec, cooldown: LLMCooldownConfig, metrics: GenAIMetrics) {
+        self.metrics = metrics
         guard let base = d.baseURL ?? provider.baseURL, case .success(let target) = UpstreamURL.parse(base) else { return nil }
         self.provider = provider.name
         style = provider.apiStyle
