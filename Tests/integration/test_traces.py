@@ -118,3 +118,34 @@ services:
     started = time.monotonic()
     gw.stop()
     assert gw.proc.returncode == 0 and time.monotonic() - started < 10
+
+
+def test_llm_calls_get_gen_ai_span_attributes(gateway, tmp_path):
+    from fakeproviders import FakeProvider
+    from test_ai_gate import deployment, write_providers
+    provider = FakeProvider("p")
+    otlp = OTLPReceiver()
+    try:
+        providers = write_providers(tmp_path)
+        gw = gateway(f"""telemetry:
+  traces: {{ endpoint: "{otlp.url}", batch_delay: 100ms }}
+llm:
+  providers_dir: {providers}
+  models:
+    - {{ name: smart, deployments: [{deployment('fake-anthropic', 'claude-sonnet-4-5', provider)}] }}
+""")
+        trace_id = os.urandom(16).hex()
+        status, _, _ = request(gw.port, "POST", "/v1/chat/completions", body=json.dumps(
+            {"model": "smart", "messages": [{"role": "user", "content": "hi"}]}).encode(),
+            headers={"content-type": "application/json", "traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01"})
+        assert status == 200
+        span = wait_for("the span", lambda: otlp.find(lambda s: s["trace_id"] == trace_id))[0]
+        a = span["attributes"]
+        assert span["name"] == "POST chat_completions"
+        assert a["gen_ai.request.model"] == "smart" and a["gen_ai.response.model"] == "claude-sonnet-4-5"
+        assert a["gen_ai.system"] == "fake-anthropic" and a["gen_ai.usage.input_tokens"] > 0 and a["gen_ai.usage.output_tokens"] > 0
+        # The provider's call carries the trace on.
+        assert provider.requests[-1]["headers"]["traceparent"].split("-")[1] == trace_id
+    finally:
+        otlp.stop()
+        provider.stop()
