@@ -60,7 +60,8 @@ class FakeProvider:
                 url = urlparse(self.path)
                 with provider.lock:
                     provider.requests.append({"path": url.path, "query": url.query,
-                                              "headers": {k.lower(): v for k, v in self.headers.items()}, "json": body})
+                                              "headers": {k.lower(): v for k, v in self.headers.items()}, "json": body,
+                                              "raw": raw})
                     step = provider.script.pop(0) if provider.script else {}
                 provider.handle(self, url, body, step)
 

@@ -204,6 +204,19 @@ def test_multimodal_parts_pass_through(ai):
     assert blocks[1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
 
 
+def test_same_dialect_bodies_pass_through_byte_for_byte(ai):
+    # Unknown fields, key order, spacing and number spellings survive; only `model` changes.
+    body = b'{ "temperature" : 1.0, "model":"smart", "x_vendor": {"deep": [1e2, "\\u00e9"]},\n "messages":[{"role":"user","content":"hi"}] }'
+    status, _, _ = request(ai.port, "POST", "/v1/chat/completions", body=body,
+                           headers={"authorization": f"Bearer {ai.app_key}", "content-type": "application/json"})
+    assert status == 200
+    assert ai.fake.requests[-1]["raw"] == body.replace(b'"smart"', b'"gpt-4o"')
+    anth = b'{"max_tokens": 10, "model": "claude", "messages": [{"role": "user", "content": "hi"}], "metadata": {"user_id": "u"}}'
+    status, _, _ = request(ai.port, "POST", "/v1/messages", body=anth, headers={"x-api-key": ai.app_key, "content-type": "application/json"})
+    assert status == 200
+    assert ai.fake.requests[-1]["raw"] == anth.replace(b'"claude"', b'"claude-sonnet-4-5"')
+
+
 def test_embeddings_and_legacy_completions(ai):
     e = ai.oai.embeddings.create(model="embed", input=["a b", "c"])
     assert len(e.data) == 2 and e.data[1].embedding[0] == pytest.approx(0.2)

@@ -33,13 +33,12 @@ struct ProviderRequest {
         }
     }
 
-    /// Builds the request. `body` is the caller's parsed body; `pivot` the chat completions form
-    /// of it (for translated shapes).
-    static func make(endpoint: Endpoint, dialect: ClientDialect, deployment d: Deployment, key: String?, body: JSONValue,
-                     stream: Bool, incoming: HTTPRequestHead, requestID: String, allocator: ByteBufferAllocator) -> ProviderRequest {
+    /// Builds the request; nil when a translation needs the whole body and it is not valid JSON.
+    static func make(endpoint: Endpoint, dialect: ClientDialect, deployment d: Deployment, key: String?, body: RequestBody,
+                     stream: Bool, includeUsage: Bool, incoming: HTTPRequestHead, requestID: String, allocator: ByteBufferAllocator) -> ProviderRequest? {
         let base = d.target.basePath.hasSuffix("/") ? String(d.target.basePath.dropLast()) : d.target.basePath
-        var uri: String
-        var json: JSONValue
+        let uri: String
+        var out: ByteBuffer
         switch d.style {
         case .openai, .azureOpenAI:
             let op: String = switch endpoint {
@@ -52,29 +51,33 @@ struct ProviderRequest {
             } else {
                 uri = base + op
             }
-            json = dialect == .openai ? body : AnthropicIngress.chatRequest(fromMessages: body)
-            json = json.setting("model", .string(d.model))
-            if stream, endpoint != .embeddings {
-                // Usage is always asked for (the ledger needs it); callers that did not ask
-                // never see the usage chunk.
-                var options = json["stream_options"] ?? .object([])
-                options = options.setting("include_usage", .bool(true))
-                json = json.setting("stream_options", options)
+            // Usage is always asked for on streams (the ledger needs it); callers that did not ask
+            // never see the usage chunk.
+            let wantsUsage = stream && endpoint != .embeddings
+            if dialect == .openai, !wantsUsage || includeUsage || !body.has("stream_options") {
+                out = body.spliced(model: d.model, insert: wantsUsage && !includeUsage ? #""stream_options":{"include_usage":true}"# : nil,
+                                   allocator: allocator)
+            } else {
+                guard let whole = body.json else { return nil }
+                var json = dialect == .openai ? whole : AnthropicIngress.chatRequest(fromMessages: whole)
+                json = json.setting("model", .string(d.model))
+                if wantsUsage { json = json.setting("stream_options", (json["stream_options"] ?? .object([])).setting("include_usage", .bool(true))) }
+                out = json.buffer(allocator)
             }
         case .anthropic:
             uri = base + (endpoint == .countTokens ? "/v1/messages/count_tokens" : "/v1/messages")
             if dialect == .anthropic {
-                json = body.setting("model", .string(d.model))
+                out = body.spliced(model: d.model, insert: nil, allocator: allocator)
             } else {
-                json = AnthropicTranslation.request(fromChat: body, model: d.model, defaultMaxTokens: min(d.spec?.maxOutputTokens ?? 4096, 4096))
+                guard let whole = body.json else { return nil }
+                out = AnthropicTranslation.request(fromChat: whole, model: d.model, defaultMaxTokens: min(d.spec?.maxOutputTokens ?? 4096, 4096)).buffer(allocator)
             }
         case .gemini:
             uri = "\(base)/models/\(d.model):" + (stream ? "streamGenerateContent?alt=sse" : "generateContent")
-            let chat = dialect == .openai ? body : AnthropicIngress.chatRequest(fromMessages: body)
-            json = GeminiTranslation.request(fromChat: chat)
+            guard let whole = body.json else { return nil }
+            let chat = dialect == .openai ? whole : AnthropicIngress.chatRequest(fromMessages: whole)
+            out = GeminiTranslation.request(fromChat: chat).buffer(allocator)
         }
-        var out = allocator.buffer(capacity: 1024)
-        json.write(to: &out)
         var h = HTTPHeaders()
         h.add(name: "host", value: d.target.hostForHeader)
         h.add(name: "content-type", value: "application/json")

@@ -58,8 +58,14 @@ extension LLMExchange: ProviderCallSink {
         case .anthropic: source = AnthropicTranslation.StreamToChat(includeUsage: true)
         case .gemini: source = GeminiTranslation.StreamToChat(includeUsage: true, model: d.model)
         }
-        let r = ProviderRequest.make(endpoint: endpoint, dialect: dialect, deployment: d, key: key, body: json, stream: stream,
-                                     incoming: request.head, requestID: request.requestID, allocator: client.allocator)
+        guard let r = ProviderRequest.make(endpoint: endpoint, dialect: dialect, deployment: d, key: key, body: parsed, stream: stream,
+                                           includeUsage: includeUsage, incoming: request.head, requestID: request.requestID, allocator: client.allocator)
+        else {
+            // Translation needs the whole body, and it is not valid JSON.
+            routing.end(d, success: nil, firstByteNanos: nil, retryAfter: nil, now: Self.now())
+            current = nil
+            return fail(RequestBody.problem(parsed.raw))
+        }
         let pool = client.loopContext.pool(for: d.poolKey)
         let call = ProviderCall(pool: pool, head: r.head, body: r.body, timeout: d.timeout, sink: self)
         self.call = call

@@ -15,11 +15,9 @@ extension LLMExchange {
         guard let (d, _) = current else { return }
         let shape = ProviderRequest.shape(dialect, d.style)
         var out = body
-        let parsed = try? JSONParser.parse(body.readableBytesView)
-        guard let parsed else {
-            return attemptFailed(AttemptFailure(status: nil, message: "the provider's answer was not JSON", retryAfter: nil, condition: .status(502), trigger: nil))
-        }
+        let responseModel: String?
         if shape == .translated {
+            guard let parsed = try? JSONParser.parse(body.readableBytesView) else { return notJSON() }
             let pivot: JSONValue
             switch d.style {
             case .openai, .azureOpenAI: pivot = parsed
@@ -29,15 +27,23 @@ extension LLMExchange {
             let answer = dialect == .openai ? pivot : AnthropicIngress.message(fromChat: pivot)
             out = answer.buffer(client.allocator)
             noteUsage(pivot["usage"], from: .openai)
+            responseModel = pivot["model"]?.stringValue
         } else {
-            noteUsage(parsed["usage"], from: d.style)
+            // Passed through as the provider wrote it: only `usage` and `model` are read.
+            guard let fields = JSONScanner.values(["usage", "model"], in: body) else { return notJSON() }
+            noteUsage(fields["usage"], from: d.style)
+            responseModel = fields["model"]?.stringValue
         }
-        genAI.responseModel = parsed["model"]?.stringValue ?? d.model
+        genAI.responseModel = responseModel ?? d.model
         recordSuccess(d)
         current = nil
         genAI.provider = d.provider
         genAI.attempts = attempts
         answer(status: head.status, body: out, headers: servedHeaders(d))
+    }
+
+    private func notJSON() {
+        attemptFailed(AttemptFailure(status: nil, message: "the provider's answer was not JSON", retryAfter: nil, condition: .status(502), trigger: nil))
     }
 
     /// The attempt answered: routing learns it, the gen_ai metrics count it.

@@ -17,8 +17,8 @@ final class LLMExchange: RequestExchange {
     /// Set once the client left or the response ended: late callbacks do nothing.
     var done = false
 
-    // The parsed request.
-    var json: JSONValue = .null
+    // The request as read.
+    var parsed: RequestBody!
     var stream = false
     var includeUsage = false
     var requestedModel = ""
@@ -78,20 +78,16 @@ final class LLMExchange: RequestExchange {
         guard request.head.method == .POST else {
             return fail(ProblemDetails(status: .methodNotAllowed, title: "Use POST for this endpoint", headers: [("allow", "POST")]))
         }
-        do {
-            json = try JSONParser.parse(body.readableBytesView)
-        } catch {
-            return fail(ProblemDetails(status: .badRequest, title: "The request body is not valid JSON", detail: error.description))
-        }
-        guard json.objectFields != nil else { return fail(ProblemDetails(status: .badRequest, title: "The request body must be a JSON object")) }
-        guard let model = json["model"]?.stringValue, !model.isEmpty else {
+        guard let parsed = RequestBody(body) else { return fail(RequestBody.problem(body)) }
+        self.parsed = parsed
+        guard let model = parsed.field("model")?.stringValue, !model.isEmpty else {
             return fail(ProblemDetails(status: .badRequest, title: "`model` is required", detail: "name one of the models GET /v1/models lists"))
         }
-        if let problem = Self.checkShape(json, endpoint: endpoint) { return fail(problem) }
+        if let problem = Self.checkShape(parsed, endpoint: endpoint) { return fail(problem) }
         requestedModel = model
         genAI.requestModel = model
-        stream = json["stream"]?.boolValue == true && endpoint != .embeddings && endpoint != .countTokens
-        includeUsage = json["stream_options"]?["include_usage"]?.boolValue == true
+        stream = parsed.field("stream")?.boolValue == true && endpoint != .embeddings && endpoint != .countTokens
+        includeUsage = parsed.field("stream_options")?["include_usage"]?.boolValue == true
         guard let group = snapshot.models[model] else {
             var p = ProblemDetails(status: .notFound, title: "The model `\(model)` does not exist or you do not have access to it")
             p.code = "model_not_found"
@@ -104,20 +100,21 @@ final class LLMExchange: RequestExchange {
     }
 
     /// The few fields whose absence or type every provider would refuse, checked before any call.
-    static func checkShape(_ json: JSONValue, endpoint: Endpoint) -> ProblemDetails? {
+    static func checkShape(_ body: RequestBody, endpoint: Endpoint) -> ProblemDetails? {
         switch endpoint {
         case .chatCompletions, .messages, .countTokens:
-            guard let messages = json["messages"]?.arrayValue else {
+            let messages = body.startsArray("messages")
+            guard messages.isArray else {
                 return ProblemDetails(status: .badRequest, title: "`messages` is required and must be an array")
             }
             if messages.isEmpty, endpoint == .chatCompletions { return ProblemDetails(status: .badRequest, title: "`messages` must not be empty") }
-            if endpoint == .messages, json["max_tokens"]?.intValue == nil {
+            if endpoint == .messages, body.field("max_tokens")?.intValue == nil {
                 return ProblemDetails(status: .badRequest, title: "max_tokens: Field required")
             }
         case .embeddings:
-            if json["input"] == nil { return ProblemDetails(status: .badRequest, title: "`input` is required") }
+            if !body.has("input") { return ProblemDetails(status: .badRequest, title: "`input` is required") }
         case .completions:
-            if json["prompt"] == nil { return ProblemDetails(status: .badRequest, title: "`prompt` is required") }
+            if !body.has("prompt") { return ProblemDetails(status: .badRequest, title: "`prompt` is required") }
         case .models:
             break
         }

@@ -41,6 +41,10 @@ final class ProviderCall: UpstreamConnectionDelegate {
     private var connection: UpstreamConnection?
     private var waiter: Int?
     private var timer: Scheduled<Void>?
+    /// When the provider last sent something. The timer is armed once and, when it fires early
+    /// because bytes came meanwhile, re-armed for the rest: rescheduling it on every read cost
+    /// a heap insert and removal per body part.
+    private var lastActivity = NIODeadline.now()
     private var finished = false
     private var responseEnded = false
     /// The connection's address, once leased.
@@ -55,6 +59,7 @@ final class ProviderCall: UpstreamConnectionDelegate {
     }
 
     func start() {
+        lastActivity = .now()
         armTimer()
         waiter = pool.acquire { [weak self] result in
             guard let self else {
@@ -92,9 +97,15 @@ final class ProviderCall: UpstreamConnectionDelegate {
     func pauseReads() { connection?.pauseReads() }
     func resumeReads() { connection?.resumeReads() }
 
-    private func armTimer() {
-        timer?.cancel()
-        timer = pool.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in self?.fail(.timeout) }
+    private func armTimer(in delay: TimeAmount? = nil) {
+        timer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay ?? timeout) { [weak self] in self?.timerFired() }
+    }
+
+    private func timerFired() {
+        guard !finished else { return }
+        let idle = NIODeadline.now() - lastActivity
+        if idle < timeout { return armTimer(in: timeout - idle) }
+        fail(.timeout)
     }
 
     private func fail(_ failure: Failure) {
@@ -111,13 +122,13 @@ final class ProviderCall: UpstreamConnectionDelegate {
 
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished else { return }
-        armTimer()
+        lastActivity = .now()
         sink?.callHead(head)
     }
 
     func upstreamResponseBody(_ body: ByteBuffer) {
         guard !finished else { return }
-        armTimer()
+        lastActivity = .now()
         sink?.callBody(body)
     }
 

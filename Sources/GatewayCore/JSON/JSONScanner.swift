@@ -1,0 +1,102 @@
+import NIOCore
+
+/// Finds top-level members of a JSON object without building its tree: the AI and MCP gates
+/// read a few fields of a body (`model`, `usage`, `id`) and pass the rest on as bytes. Values
+/// are located, not validated; parse the ones you need with `JSONParser`.
+public enum JSONScanner {
+    /// The byte ranges of the values of `names` among the object's top-level members (the first
+    /// occurrence of each); nil when `bytes` is not a well-framed JSON object.
+    public static func members(_ names: Set<String>, in bytes: UnsafeRawBufferPointer) -> [String: Range<Int>]? {
+        var i = skipSpace(bytes, 0)
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }
+        i = skipSpace(bytes, i + 1)
+        var found: [String: Range<Int>] = [:]
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return found }
+        while i < bytes.count {
+            guard bytes[i] == UInt8(ascii: "\""), let keyEnd = skipString(bytes, i) else { return nil }
+            let key = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(i + 1)..<(keyEnd - 1)]), as: UTF8.self)
+            i = skipSpace(bytes, keyEnd)
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
+            i = skipSpace(bytes, i + 1)
+            guard let valueEnd = skipValue(bytes, i) else { return nil }
+            if names.contains(key), found[key] == nil { found[key] = i..<valueEnd }
+            i = skipSpace(bytes, valueEnd)
+            guard i < bytes.count else { return nil }
+            if bytes[i] == UInt8(ascii: "}") { return found }
+            guard bytes[i] == UInt8(ascii: ",") else { return nil }
+            i = skipSpace(bytes, i + 1)
+        }
+        return nil
+    }
+
+    /// The parsed values of `names` (absent or unparseable members are left out); nil when
+    /// `bytes` is not a JSON object.
+    public static func values(_ names: Set<String>, in buffer: ByteBuffer) -> [String: JSONValue]? {
+        buffer.withUnsafeReadableBytes { raw -> [String: JSONValue]? in
+            guard let ranges = members(names, in: raw) else { return nil }
+            var out: [String: JSONValue] = [:]
+            for (name, range) in ranges {
+                if let v = try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: raw[range])) { out[name] = v }
+            }
+            return out
+        }
+    }
+
+    private static func skipSpace(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int {
+        var i = start
+        while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+        return i
+    }
+
+    /// The index after the closing quote of the string opening at `start`.
+    private static func skipString(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int? {
+        var i = start + 1
+        while i < b.count {
+            switch b[i] {
+            case UInt8(ascii: "\\"): i += 2
+            case UInt8(ascii: "\""): return i + 1
+            default: i += 1
+            }
+        }
+        return nil
+    }
+
+    /// The index after the value starting at `start`.
+    private static func skipValue(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int? {
+        guard start < b.count else { return nil }
+        switch b[start] {
+        case UInt8(ascii: "\""):
+            return skipString(b, start)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            var i = start
+            while i < b.count {
+                switch b[i] {
+                case UInt8(ascii: "\""):
+                    guard let end = skipString(b, i) else { return nil }
+                    i = end
+                    continue
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    depth += 1
+                    guard depth <= JSONParser.maxDepth else { return nil }
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    depth -= 1
+                    if depth == 0 { return i + 1 }
+                default:
+                    break
+                }
+                i += 1
+            }
+            return nil
+        default:
+            var i = start
+            while i < b.count {
+                switch b[i] {
+                case UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x0A, 0x0D, 0x09: return i == start ? nil : i
+                default: i += 1
+                }
+            }
+            return i == start ? nil : i
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import GatewayCore
+import NIOCore
+
+/// A caller's JSON body as the gate reads it: the few top-level fields routing needs, located by
+/// `JSONScanner` without building a tree, and the whole parsed only when a translation needs it.
+/// Same-dialect calls go out as the caller's bytes with only `model` spliced in.
+final class RequestBody {
+    let raw: ByteBuffer
+    /// The byte ranges (in `raw`'s readable bytes) of the fields read.
+    private let ranges: [String: Range<Int>]
+    private var parsedWhole: JSONValue??
+
+    static let fields: Set<String> = ["model", "stream", "stream_options", "messages", "max_tokens", "input", "prompt"]
+
+    /// Nil when the body is not a JSON object; `problem` then says why.
+    init?(_ raw: ByteBuffer) {
+        guard let ranges = raw.withUnsafeReadableBytes({ JSONScanner.members(Self.fields, in: $0) }) else { return nil }
+        self.raw = raw
+        self.ranges = ranges
+    }
+
+    /// Why a body is refused, in words a caller can act on.
+    static func problem(_ raw: ByteBuffer) -> ProblemDetails {
+        do {
+            _ = try JSONParser.parse(raw.readableBytesView)
+            return ProblemDetails(status: .badRequest, title: "The request body must be a JSON object")
+        } catch {
+            return ProblemDetails(status: .badRequest, title: "The request body is not valid JSON", detail: error.description)
+        }
+    }
+
+    func has(_ name: String) -> Bool { ranges[name] != nil }
+
+    /// A top-level field, parsed (small ones: model, stream, stream_options, max_tokens).
+    func field(_ name: String) -> JSONValue? {
+        guard let r = ranges[name] else { return nil }
+        return raw.withUnsafeReadableBytes { try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: $0[r])) }
+    }
+
+    /// The first byte of a field's value and whether it is an empty array (`messages` checks).
+    func startsArray(_ name: String) -> (isArray: Bool, isEmpty: Bool) {
+        guard let r = ranges[name] else { return (false, true) }
+        return raw.withUnsafeReadableBytes { b in
+            guard b[r.lowerBound] == UInt8(ascii: "[") else { return (false, true) }
+            let inner = b[(r.lowerBound + 1)..<(r.upperBound - 1)]
+            return (true, inner.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 })
+        }
+    }
+
+    /// The whole body parsed (strictly), once; nil when it is not valid JSON.
+    var json: JSONValue? {
+        if let parsedWhole { return parsedWhole }
+        let v = try? JSONParser.parse(raw.readableBytesView)
+        parsedWhole = .some(v)
+        return v
+    }
+
+    /// The caller's bytes with `model` replaced by `model`, and `insert` (a member written as
+    /// JSON text, e.g. `"stream_options":{...}`) added before the closing brace.
+    func spliced(model: String, insert: String?, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var out = allocator.buffer(capacity: raw.readableBytes + model.utf8.count + (insert?.utf8.count ?? 0) + 8)
+        let start = raw.readerIndex
+        guard let m = ranges["model"] else { return raw }
+        out.writeBytes(raw.readableBytesView[start..<(start + m.lowerBound)])
+        JSONValue.writeQuoted(model, to: &out)
+        let afterModel = start + m.upperBound
+        let end = raw.writerIndex
+        if let insert {
+            // The body ends in `}` (possibly followed by whitespace): insert before it.
+            let view = raw.readableBytesView
+            var close = end - 1
+            while close > afterModel, view[close] != UInt8(ascii: "}") { close -= 1 }
+            out.writeBytes(view[afterModel..<close])
+            out.writeStaticString(",")
+            out.writeString(insert)
+            out.writeBytes(view[close..<end])
+        } else {
+            out.writeBytes(raw.readableBytesView[afterModel..<end])
+        }
+        return out
+    }
+}
