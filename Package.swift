@@ -66,10 +66,10 @@ let package = Package(
             swiftSettings: releaseSpeed
         ),
         .target(name: "Gateway", dependencies: ["GatewayCore"] + nio, swiftSettings: releaseSpeed),
-        .target(name: "SemanticCache"),
-        .target(name: "LLMRouting", dependencies: ["GatewayCore", "SemanticCache"] + nio),
+        .target(name: "SemanticCache", swiftSettings: releaseSpeed),
+        .target(name: "LLMRouting", dependencies: ["GatewayCore", "SemanticCache"] + nio, swiftSettings: releaseSpeed),
         // Named MCPGate so it never clashes with the official Swift MCP SDK's `MCP` module.
-        .target(name: "MCPGate", dependencies: ["GatewayCore"], path: "Sources/MCP"),
+        .target(name: "MCPGate", dependencies: ["GatewayCore"], path: "Sources/MCP", swiftSettings: releaseSpeed),
         .executableTarget(
             name: "triplegate",
             dependencies: [

@@ -36,7 +36,7 @@ struct ProviderRequest {
     /// Builds the request; nil when a translation needs the whole body and it is not valid JSON.
     static func make(endpoint: Endpoint, dialect: ClientDialect, deployment d: Deployment, key: String?, body: RequestBody,
                      stream: Bool, includeUsage: Bool, incoming: HTTPRequestHead, requestID: String, allocator: ByteBufferAllocator) -> ProviderRequest? {
-        let base = d.target.basePath.hasSuffix("/") ? String(d.target.basePath.dropLast()) : d.target.basePath
+        let base = d.basePath
         let uri: String
         var out: ByteBuffer
         switch d.style {
@@ -79,7 +79,7 @@ struct ProviderRequest {
             out = GeminiTranslation.request(fromChat: chat).buffer(allocator)
         }
         var h = HTTPHeaders()
-        h.add(name: "host", value: d.target.hostForHeader)
+        h.add(name: "host", value: d.hostHeader)
         h.add(name: "content-type", value: "application/json")
         h.add(name: "content-length", value: String(out.readableBytes))
         h.add(name: "accept", value: stream ? "text/event-stream" : "application/json")

@@ -19,7 +19,7 @@ public final class AIGate: MountableGate {
         self.core = core
         self.configFile = configFile
         if let llm = config.llm, let catalog {
-            current = NIOLockedValueBox(AISnapshot(config: config, llm: llm, catalog: catalog, core: core))
+            current = NIOLockedValueBox(AISnapshot(config: config, llm: llm, catalog: catalog, core: core, routing: routing))
         } else {
             current = NIOLockedValueBox(nil)
         }
@@ -54,7 +54,7 @@ public final class AIGate: MountableGate {
     private func prepare(_ config: GatewayConfig) throws -> AISnapshot? {
         guard let llm = config.llm else { return nil }
         let catalog = try DeploymentCheck.validate(llm, configFile: configFile)
-        return AISnapshot(config: config, llm: llm, catalog: catalog, core: core)
+        return AISnapshot(config: config, llm: llm, catalog: catalog, core: core, routing: routing)
     }
 }
 

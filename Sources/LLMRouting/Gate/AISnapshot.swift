@@ -14,7 +14,7 @@ public final class AISnapshot: Sendable {
     public let maxBodyBytes: Int
     let metrics: [Endpoint: RouteMetrics]
 
-    init(config: GatewayConfig, llm: LLMConfig, catalog: ProviderCatalog, core: CoreServices) {
+    init(config: GatewayConfig, llm: LLMConfig, catalog: ProviderCatalog, core: CoreServices, routing: RoutingState) {
         let environment = core.environment(for: config)
         chain = PolicyChain(llm.policies.enumerated().map { i, p in
             core.policy(p, scope: "llm#\(i)", route: "llm", environment: environment)
@@ -27,7 +27,7 @@ public final class AISnapshot: Sendable {
             let deployments = m.deployments.compactMap { d -> Deployment? in
                 guard let provider = catalog.providers[d.provider] else { return nil }
                 let metrics = GenAIMetrics(registry: core.metrics.registry, provider: provider.name, requestModel: m.name, responseModel: d.model)
-                return Deployment(config: d, provider: provider, cooldown: llm.cooldown, metrics: metrics)
+                return Deployment(config: d, provider: provider, cooldown: llm.cooldown, metrics: metrics, routing: routing)
             }
             models[m.name] = ModelGroup(name: m.name, routing: m.routing, deployments: deployments, fallbacks: m.fallbacks,
                                         fallbackOn: Set(m.fallbackOn), chain: chain)
@@ -74,8 +74,13 @@ public struct Deployment: Sendable {
     /// (unpriced deployments sort last).
     public let routingPrice: Int64
     let metrics: GenAIMetrics
+    /// The deployment's place in the shared routing state.
+    let slot: Int
+    /// The `Host` header and the path before the operation, worked out once.
+    let hostHeader: String
+    let basePath: String
 
-    init?(config d: LLMDeploymentConfig, provider: ProviderSpec, cooldown: LLMCooldownConfig, metrics: GenAIMetrics) {
+    init?(config d: LLMDeploymentConfig, provider: ProviderSpec, cooldown: LLMCooldownConfig, metrics: GenAIMetrics, routing: RoutingState) {
         self.metrics = metrics
         guard let base = d.baseURL ?? provider.baseURL, case .success(let target) = UpstreamURL.parse(base) else { return nil }
         self.provider = provider.name
@@ -96,6 +101,9 @@ public struct Deployment: Sendable {
         let today = Int(Date().timeIntervalSince1970 / 86_400)
         routingPrice = spec?.price(onDay: today).map { $0.input.microsPerMillion + $0.output.microsPerMillion } ?? .max
         id = "\(provider.name)|\(base)|\(d.deployment ?? d.model)"
+        slot = routing.slot(for: id, cooldown: cooldown)
+        hostHeader = target.hostForHeader
+        basePath = target.basePath.hasSuffix("/") ? String(target.basePath.dropLast()) : target.basePath
     }
 }
 

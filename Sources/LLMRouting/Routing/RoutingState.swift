@@ -3,38 +3,53 @@ import NIOConcurrencyHelpers
 
 /// Routing state shared by every event loop and kept across reloads (by deployment id): one
 /// lock around small structs, held for a few hundred nanoseconds per attempt. Per-loop state
-/// would let each loop learn a failing provider on its own, three failures each.
+/// would let each loop learn a failing provider on its own, three failures each. Deployments
+/// are numbered once, when a snapshot is built, so a call indexes an array instead of hashing ids.
 public final class RoutingState: Sendable {
-    private let states = NIOLockedValueBox<[String: DeploymentState]>([:])
+    private struct Table {
+        var slots: [String: Int] = [:]
+        var states: [DeploymentState] = []
+    }
+
+    private let table = NIOLockedValueBox(Table())
 
     public init() {}
+
+    /// The slot of deployment `id`, made on first sight (slots are never reused).
+    func slot(for id: String, cooldown: LLMCooldownConfig) -> Int {
+        table.withLockedValue { t in
+            if let s = t.slots[id] { return s }
+            t.states.append(DeploymentState(cooldown: cooldown))
+            t.slots[id] = t.states.count - 1
+            return t.states.count - 1
+        }
+    }
 
     /// Chooses a deployment of `group` for the next attempt, counts it in flight and takes its
     /// next key; nil when every deployment is cooling down.
     func begin(_ group: ModelGroup, tried: Set<Int>, now: Int64) -> (index: Int, key: String?)? {
-        states.withLockedValue { all in
+        table.withLockedValue { t in
             var candidates = group.deployments.enumerated().map { i, d in
-                DeploymentSelector.Candidate(index: i, weight: d.weight, state: all[d.id] ?? DeploymentState(cooldown: d.cooldown),
-                                             price: d.routingPrice)
+                DeploymentSelector.Candidate(index: i, weight: d.weight, state: t.states[d.slot], price: d.routingPrice)
             }
             let chosen = DeploymentSelector.pick(&candidates, routing: group.routing, tried: tried, now: now)
-            for c in candidates { all[group.deployments[c.index].id] = c.state }
+            for c in candidates { t.states[group.deployments[c.index].slot] = c.state }
             guard let chosen else { return nil }
             let d = group.deployments[chosen]
             var key: String?
             if !d.authValues.isEmpty {
-                all[d.id]!.nextKey = (all[d.id]!.nextKey + 1) % d.authValues.count
-                key = d.authValues[all[d.id]!.nextKey]
+                t.states[d.slot].nextKey = (t.states[d.slot].nextKey + 1) % d.authValues.count
+                key = d.authValues[t.states[d.slot].nextKey]
             }
-            all[d.id]!.inFlight += 1
+            t.states[d.slot].inFlight += 1
             return (chosen, key)
         }
     }
 
     /// An attempt's outcome. `firstByteNanos` feeds the latency EWMA on success.
     func end(_ d: Deployment, success: Bool?, firstByteNanos: Int64?, retryAfter: Duration?, now: Int64) {
-        states.withLockedValue { all in
-            var s = all[d.id] ?? DeploymentState(cooldown: d.cooldown)
+        table.withLockedValue { t in
+            var s = t.states[d.slot]
             s.inFlight = max(0, s.inFlight - 1)
             switch success {
             case true?: s.health.recordSuccess()
@@ -42,11 +57,11 @@ public final class RoutingState: Sendable {
             case nil: break  // neither (the client left, or a 4xx that says nothing about the provider)
             }
             if let firstByteNanos { s.recordLatency(nanos: firstByteNanos) }
-            all[d.id] = s
+            t.states[d.slot] = s
         }
     }
 
     /// A deployment's state, for tests and the admin API.
-    public func state(of id: String) -> DeploymentState? { states.withLockedValue { $0[id] } }
+    public func state(of id: String) -> DeploymentState? { table.withLockedValue { t in t.slots[id].map { t.states[$0] } } }
 
 }
