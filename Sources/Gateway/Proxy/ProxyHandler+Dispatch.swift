@@ -130,7 +130,7 @@ extension ProxyHandler {
             }
             span?.inject(into: &forwardedHead.headers)
             lastBodyRead = .now()
-            armBodyTimer()
+            wantBodyTimer()
             let request = MountedRequest(head: forwardedHead, path: routed.path, query: routed.query, requestID: routed.requestID,
                                          consumer: final?.consumer, clientIP: clientIP, policyContext: final)
             exchange = mounted.start(request, self)
@@ -161,7 +161,7 @@ extension ProxyHandler {
         if isHTTP2 || head.headers.contains(name: "transfer-encoding")
             || (head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0) > 0
         {
-            armBodyTimer()
+            wantBodyTimer()
         }
         if service.targets.first?.scheme == .builtin {
             let upstreamHead = ForwardedHeaders.upstreamRequest(forwardedHead, uri: uri, target: service.targets[0], preserveHost: route.preserveHost, requestID: requestID, clientIP: clientIP, scheme: scheme)

@@ -20,6 +20,13 @@ extension ProxyHandler {
         }
     }
 
+    /// Asks for the body timer: at the end of the current read burst (most small bodies have
+    /// arrived by then and need none), or now when the request is dispatched outside one (after
+    /// a policy waited on I/O).
+    func wantBodyTimer() {
+        if inReadBurst { bodyTimerWanted = true } else { armBodyTimer() }
+    }
+
     func armBodyTimer() {
         let timeout = gate.snapshot.limits.clientBodyTimeout.nanoseconds
         bodyTimer?.cancel()

@@ -62,6 +62,11 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
     private var pendingRead = false
     var idleTimer: Scheduled<Void>?
     var bodyTimer: Scheduled<Void>?
+    /// The current request has a body still to come: its timer is armed at the end of the read
+    /// burst, so a small body that arrived with its head never schedules (and cancels) a timer.
+    var bodyTimerWanted = false
+    /// Inside `channelRead` calls, before the burst's `channelReadComplete`.
+    var inReadBurst = false
     var lastBodyRead = NIODeadline.uptimeNanoseconds(0)
     var clientIP: String?
 
@@ -98,6 +103,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if lingering { return }
+        inReadBurst = true
         let part = unwrapInboundIn(data)
         if !queued.isEmpty || (responseOpen && !requestOpen) {
             // A pipelined request while the previous response is still going: hold it.
@@ -132,6 +138,15 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
                 exchange?.requestEnd(trailers)
             }
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBurst = false
+        if bodyTimerWanted {
+            bodyTimerWanted = false
+            if requestOpen, bodyTimer == nil { armBodyTimer() }
+        }
+        context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
