@@ -84,7 +84,7 @@ let package = Package(
         .target(name: "GatewayTesting", dependencies: ["GatewayCore", "Gateway"] + nio),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTesting", .product(name: "NIOEmbedded", package: "swift-nio"),
                                                           .product(name: "JWTKit", package: "jwt-kit"), .product(name: "CryptoExtras", package: "swift-crypto")]),
-        .testTarget(name: "LLMRoutingTests", dependencies: ["LLMRouting", "GatewayCore"] + nio),
+        .testTarget(name: "LLMRoutingTests", dependencies: ["LLMRouting", "GatewayCore", "GatewayTesting"] + nio),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayCore", "GatewayTesting"] + nio),
     ]
 )

@@ -12,17 +12,28 @@ public final class GatewayHarness: Sendable {
     public let dataAddress: SocketAddress
     private let task: Task<Void, Error>
 
-    /// `yaml` is a full config; its listen addresses are replaced with 127.0.0.1:0.
-    public static func start(yaml: String, eventLoops: Int = 2) async throws -> GatewayHarness {
+    /// `yaml` is a full config; its listen addresses are replaced with 127.0.0.1:0. `mounts`
+    /// makes the gates mounted beside the API gate (the AI gate, for its live tests).
+    public static func start(yaml: String, eventLoops: Int = 2,
+                             mounts: @escaping (GatewayConfig, CoreServices) throws -> [any MountableGate] = { _, _ in [] }) async throws -> GatewayHarness {
         var config = try GatewayConfig.parse(yaml: yaml, environment: [:])
         config.server.listen = "127.0.0.1:0"
         config.admin.enabled = false
         let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoops)
         let (stream, continuation) = AsyncStream<BoundAddresses>.makeStream()
+        var mountError: Error?
         let server = GatewayServer(
             config: config, configPath: nil, group: group, logger: Logger(label: "triplegate.test"),
-            makeGate: { loops, config, core in APIGate(loops: loops, config: config, core: core) },
+            makeGate: { loops, config, core in
+                var made: [any MountableGate] = []
+                do { made = try mounts(config, core) } catch { mountError = error }
+                return APIGate(loops: loops, config: config, core: core, mounts: made)
+            },
             onBound: { continuation.yield($0); continuation.finish() })
+        if let mountError {
+            try await group.shutdownGracefully()
+            throw mountError
+        }
         let task = Task { try await server.run() }
         var iterator = stream.makeAsyncIterator()
         guard let bound = await iterator.next() else { throw HarnessError.didNotStart }

@@ -163,10 +163,11 @@ def test_a_stalled_provider_times_out_and_fails_over(gateway, fake, tmp_path):
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).endswith("a b c")
 
 
-def test_keys_rotate_per_deployment(gateway, fake, tmp_path):
+def test_keys_rotate_per_deployment(gateway, fake, tmp_path, monkeypatch):
     a = fake("a")
+    monkeypatch.setenv("TG_TEST_PROVIDER_KEY", "k1")  # keys come from the environment, as in production
     d = deployment("fake-openai", "gpt-4o", a)
-    d = d.replace('api_key: "sk-fake-openai"', 'api_keys: ["k1", "k2", "k3"]')
+    d = d.replace('api_key: "sk-fake-openai"', 'api_keys: ["${TG_TEST_PROVIDER_KEY}", "k2", "k3"]')
     g = start(gateway, tmp_path, f"    - {{ name: smart, deployments: [{d}] }}")
     for _ in range(6):
         ask(g)

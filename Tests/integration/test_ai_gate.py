@@ -231,6 +231,10 @@ def test_models_list_shows_what_the_consumer_may_use(ai):
     assert ids == ["smart", "claude", "gem", "azure", "embed"]
     admin = openai.OpenAI(base_url=ai.url + "/v1", api_key=ai.admin_key)
     assert "private" in [m.id for m in admin.models.list()]
+    assert ai.oai.models.retrieve("smart").id == "smart"
+    with pytest.raises(openai.NotFoundError):
+        ai.oai.models.retrieve("private")  # hidden from this consumer, as if absent
+    assert admin.models.retrieve("private").id == "private"
     with pytest.raises(openai.PermissionDeniedError):
         ai.oai.chat.completions.create(model="private", messages=[{"role": "user", "content": "x"}])
 

@@ -137,7 +137,10 @@ extension LLMExchange {
         }
         if !passthroughStream {
             if encoder == nil { encoder = makeEncoder() }
-            for c in source!.finish() { encoder!.encode(c, into: &out) }
+            for c in source!.finish() {
+                if let u = c["usage"], u != .null { noteUsage(u, from: .openai) }
+                encoder!.encode(c, into: &out)
+            }
             encoder!.finish(into: &out)
         }
         if !committed { commit() }

@@ -145,19 +145,28 @@ final class LLMExchange: RequestExchange {
                       service: "llm", route: endpoint.rawValue, now: Int64(NIODeadline.now().uptimeNanoseconds), eventLoop: client.eventLoop)
     }
 
-    /// `GET /v1/models`: the models this caller may use (those whose policies would let it in).
+    /// `GET /v1/models`: the models this caller may use (those whose policies would let it in);
+    /// `GET /v1/models/{name}`: one of them.
     private func listModels() {
         let context = request.policyContext ?? baseContext()
-        let visible = snapshot.modelNames.filter { name in
-            guard let group = snapshot.models[name], !group.chain.isEmpty, let context else { return true }
+        func visible(_ name: String) -> Bool {
+            guard let group = snapshot.models[name] else { return false }
+            guard !group.chain.isEmpty, let context else { return true }
             return group.chain.authorizes(context)
         }
-        let list = JSONValue.obj([
-            ("object", .string("list")),
-            ("data", .array(visible.map { name in
-                .obj([("id", .string(name)), ("object", .string("model")), ("created", .int(0)), ("owned_by", .string("triplegate"))])
-            })),
-        ])
+        func model(_ name: String) -> JSONValue {
+            .obj([("id", .string(name)), ("object", .string("model")), ("created", .int(0)), ("owned_by", .string("triplegate"))])
+        }
+        if request.path.count > "/v1/models/".count {
+            let name = String(request.path.dropFirst("/v1/models/".count))
+            guard visible(name) else {
+                var p = ProblemDetails(status: .notFound, title: "The model `\(name)` does not exist or you do not have access to it")
+                p.code = "model_not_found"
+                return fail(p)
+            }
+            return answer(status: .ok, json: model(name), headers: [])
+        }
+        let list = JSONValue.obj([("object", .string("list")), ("data", .array(snapshot.modelNames.filter(visible).map(model)))])
         answer(status: .ok, json: list, headers: [])
     }
 

@@ -125,7 +125,7 @@ public enum Endpoint: String, Sendable, CaseIterable {
         case "/v1/models": return .models
         case "/v1/messages": return .messages
         case "/v1/messages/count_tokens": return .countTokens
-        default: return nil
+        default: return path.hasPrefix("/v1/models/") && path.count > 11 ? .models : nil
         }
     }
 
