@@ -116,6 +116,9 @@ def test_fallback_on_context_window_and_on_errors(gateway, fake, tmp_path):
     assert "maximum context length" in e.value.message
     a.then(*[{"status": 502}] * 3)
     assert ask(g, model="strict").headers["x-triplegate-provider"] == "fake-gemini"
+    # A content-policy refusal falls back too (where fallback_on allows it).
+    a.then({"status": 400, "message": "The response was filtered due to our content management policy", "code": "content_filter"})
+    assert ask(g).headers["x-triplegate-provider"] == "fake-gemini"
 
 
 def test_stream_cut_before_the_first_byte_fails_over(gateway, fake, tmp_path):

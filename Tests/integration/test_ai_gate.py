@@ -217,6 +217,17 @@ def test_same_dialect_bodies_pass_through_byte_for_byte(ai):
     assert ai.fake.requests[-1]["raw"] == anth.replace(b'"claude"', b'"claude-sonnet-4-5"')
 
 
+def test_large_body_with_expect_continue_from_curl(ai):
+    # curl sends `Expect: 100-continue` for bodies over 1 KB and waits up to a second for it.
+    body = json.dumps({"model": "smart", "messages": [{"role": "user", "content": "x" * 5000}]})
+    out = subprocess.run(["curl", "-s", "-w", "\\n%{time_total}", "-H", f"authorization: Bearer {ai.app_key}", "-H", "content-type: application/json",
+                          "--data-binary", body, f"{ai.url}/v1/chat/completions"], capture_output=True, text=True, timeout=20)
+    text, took = out.stdout.rsplit("\n", 1)
+    assert json.loads(text)["choices"][0]["message"]["content"].endswith("x" * 100)
+    assert float(took) < 0.9  # no wait for a 100 that never comes
+    assert "expect" not in ai.fake.requests[-1]["headers"]
+
+
 def test_embeddings_and_legacy_completions(ai):
     e = ai.oai.embeddings.create(model="embed", input=["a b", "c"])
     assert len(e.data) == 2 and e.data[1].embedding[0] == pytest.approx(0.2)

@@ -129,6 +129,8 @@ extension ProxyHandler {
                 return reject(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(mounted.maxBodyBytes) bytes", requestID: routed.requestID), close: true)
             }
             span?.inject(into: &forwardedHead.headers)
+            answerExpectContinue(routed.head)
+            forwardedHead.headers.remove(name: "expect")
             lastBodyRead = .now()
             wantBodyTimer()
             let request = MountedRequest(head: forwardedHead, path: routed.path, query: routed.query, requestID: routed.requestID,
@@ -145,12 +147,7 @@ extension ProxyHandler {
         if route.maxBodyBytes > 0, let length = head.headers.first(name: "content-length").flatMap({ Int($0) }), length > route.maxBodyBytes {
             return reject(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(route.maxBodyBytes) bytes", requestID: requestID), close: true)
         }
-        if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
-            // Answered here, as nginx does: the upstream never sees `Expect`, and the client
-            // starts sending at once.
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
-            context.flush()
-        }
+        answerExpectContinue(head)
 
         let service = snapshot.services[route.serviceIndex]
         var uri = route.upstreamPath(routed.path, matchedLength: matchedLength)
@@ -174,6 +171,14 @@ extension ProxyHandler {
             route: route, head: forwardedHead, uri: uri, requestID: requestID, clientIP: clientIP)
         exchange = proxy
         proxy.start()
+    }
+
+    /// `Expect: 100-continue` is answered here, as nginx does: the upstream never sees it, and
+    /// the client starts sending at once.
+    private func answerExpectContinue(_ head: HTTPRequestHead) {
+        guard head.headers.first(name: "expect")?.lowercased() == "100-continue" else { return }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        context.flush()
     }
 
     private func headBytes(_ head: HTTPRequestHead) -> Int {
