@@ -102,6 +102,31 @@ def upstreams():
         u.stop()
 
 
+@pytest.fixture
+def fake():
+    """Fake LLM providers (fakeproviders.py), stopped after the test."""
+    from fakeproviders import FakeProvider
+    made = []
+
+    def make(name="fake", tls=None):
+        f = FakeProvider(name, tls=tls)
+        made.append(f)
+        return f
+
+    yield make
+    for f in made:
+        f.stop()
+
+
+def self_signed(tmp_path, name="cert", sans="DNS:localhost"):
+    """A self-signed certificate for CN=localhost with `sans`, made by openssl: (cert, key) paths."""
+    cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", f"subjectAltName={sans}"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 def raw(port, data, timeout=5.0):
     """Sends raw bytes on a fresh connection; returns all bytes until the server closes."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)

@@ -1,16 +1,13 @@
 """AI gate failover: retries that honour retry-after, cooldown, fallbacks, streams cut before and
 after the first byte, stalls, key rotation, and providers over TLS with a test CA."""
-import json
-import subprocess
 import time
 
 import anthropic
 import openai
 import pytest
 
-from conftest import request, wait_for
-from fakeproviders import FakeProvider
-from test_ai_gate import add_keys, deployment, fake, llm_config  # noqa: F401  (fixture)
+from conftest import self_signed, wait_for
+from test_ai_gate import add_keys, deployment, llm_config
 
 
 def start(gateway, tmp_path, models, extra="", retries="{ attempts: 2, base_delay: 1ms, max_delay: 2s }",
@@ -199,29 +196,18 @@ def test_lowest_cost_routing_prefers_the_cheaper_price(gateway, fake, tmp_path):
     assert {ask(g).headers["x-triplegate-provider"] for _ in range(4)} == {"fake-anthropic"}
 
 
-@pytest.fixture
-def tls_cert(tmp_path):
-    cert, key = tmp_path / "prov-cert.pem", tmp_path / "prov-key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return cert, key
-
-
-def test_provider_over_tls_verified_against_a_configured_ca(gateway, tmp_path, tls_cert):
-    p = FakeProvider("secure", tls=tls_cert)
-    try:
-        base = f"https://localhost:{p.port}"
-        good = f"{{ provider: fake-anthropic, model: claude-sonnet-4-5, base_url: {base}, api_key: sk, ca_file: {tls_cert[0]} }}"
-        untrusted = f"{{ provider: fake-anthropic, model: claude-sonnet-4-5, base_url: {base}, api_key: sk }}"
-        g = start(gateway, tmp_path, f"    - {{ name: smart, deployments: [{good}] }}\n"
-                                     f"    - {{ name: untrusted, deployments: [{untrusted}] }}", retries="{ attempts: 0 }")
-        r = ask(g)
-        assert r.parse().choices[0].message.content.startswith("Hello from secure")
-        # The system trust store does not know the test CA: the call fails, and nothing is sent.
-        before = len(p.requests)
-        with pytest.raises(openai.APIStatusError) as e:
-            ask(g, model="untrusted")
-        assert e.value.status_code == 502 and len(p.requests) == before
-    finally:
-        p.stop()
+def test_provider_over_tls_verified_against_a_configured_ca(gateway, fake, tmp_path):
+    tls_cert = self_signed(tmp_path, "provider", sans="DNS:localhost,IP:127.0.0.1")
+    p = fake("secure", tls=tls_cert)
+    base = f"https://localhost:{p.port}"
+    good = f"{{ provider: fake-anthropic, model: claude-sonnet-4-5, base_url: {base}, api_key: sk, ca_file: {tls_cert[0]} }}"
+    untrusted = f"{{ provider: fake-anthropic, model: claude-sonnet-4-5, base_url: {base}, api_key: sk }}"
+    g = start(gateway, tmp_path, f"    - {{ name: smart, deployments: [{good}] }}\n"
+                                 f"    - {{ name: untrusted, deployments: [{untrusted}] }}", retries="{ attempts: 0 }")
+    r = ask(g)
+    assert r.parse().choices[0].message.content.startswith("Hello from secure")
+    # The system trust store does not know the test CA: the call fails, and nothing is sent.
+    before = len(p.requests)
+    with pytest.raises(openai.APIStatusError) as e:
+        ask(g, model="untrusted")
+    assert e.value.status_code == 502 and len(p.requests) == before

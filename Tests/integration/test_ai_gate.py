@@ -8,7 +8,6 @@ import openai
 import pytest
 
 from conftest import BIN, request, wait_for
-from fakeproviders import FakeProvider
 
 PROVIDERS = {
     "fake-openai": "openai",
@@ -67,20 +66,6 @@ def deployment(provider, model, fake, **kw):
 
 
 @pytest.fixture
-def fake():
-    made = []
-
-    def make(name="fake"):
-        f = FakeProvider(name)
-        made.append(f)
-        return f
-
-    yield make
-    for f in made:
-        f.stop()
-
-
-@pytest.fixture
 def ai(gateway, fake, tmp_path):
     """A gateway with one model per provider style, all on one fake server."""
     p = fake("p1")
@@ -128,7 +113,7 @@ def test_openai_sdk_chat_every_provider(ai, model, provider, served):
     assert r.headers["x-triplegate-model"] == served
     assert r.headers["x-triplegate-attempts"] == "1"
     c = r.parse()
-    assert c.choices[0].message.content.startswith(f"Hello from p1 ")
+    assert c.choices[0].message.content.startswith("Hello from p1 ")
     assert c.choices[0].message.content.endswith("hi there") or "hi there" in c.choices[0].message.content
     assert c.choices[0].finish_reason == "stop"
     assert c.usage.prompt_tokens > 0 and c.usage.completion_tokens > 0

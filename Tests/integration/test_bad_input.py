@@ -4,7 +4,7 @@ import json
 import socket
 import time
 
-from conftest import raw, request, service
+from conftest import raw, request
 
 
 def config(up, limits="", route_extra=""):

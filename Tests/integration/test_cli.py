@@ -3,7 +3,6 @@ import json
 import signal
 import subprocess
 import threading
-import time
 
 from conftest import BIN, request, service, wait_for
 

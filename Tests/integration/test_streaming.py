@@ -2,7 +2,6 @@
 while the gateway's peak RSS stays under 100 MiB."""
 import http.client
 import json
-import socket
 import zlib
 
 from conftest import request, service

@@ -2,21 +2,16 @@
 is the upstream: its listener speaks h2c, TLS and HTTP/1.1, and the echo reports the HTTP
 version the request arrived in."""
 import json
-import subprocess
 import threading
 
 import pytest
 
-from conftest import request, service
+from conftest import request, self_signed, service
 
 
 @pytest.fixture
 def cert(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
-                   check=True, capture_output=True)
-    return cert, key
+    return self_signed(tmp_path)
 
 
 def echo_backend(gateway, tls=None):

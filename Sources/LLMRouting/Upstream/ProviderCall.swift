@@ -86,12 +86,19 @@ final class ProviderCall: UpstreamConnectionDelegate {
     /// Stops the call (the client left, or the exchange gave up on it). The connection is
     /// closed unless its response had ended.
     func cancel() {
-        guard !finished else { return }
+        _ = stop()
+    }
+
+    /// Ends the call once: the timer, a pending lease or the connection (closed). False if it
+    /// had already ended.
+    private func stop() -> Bool {
+        guard !finished else { return false }
         finished = true
         timer?.cancel()
         if let waiter { pool.cancel(waiter) }
         connection?.release(reusable: false)
         connection = nil
+        return true
     }
 
     func pauseReads() { connection?.pauseReads() }
@@ -109,13 +116,7 @@ final class ProviderCall: UpstreamConnectionDelegate {
     }
 
     private func fail(_ failure: Failure) {
-        guard !finished else { return }
-        finished = true
-        timer?.cancel()
-        if let waiter { pool.cancel(waiter) }
-        connection?.release(reusable: false)
-        connection = nil
-        sink?.callFailed(failure)
+        if stop() { sink?.callFailed(failure) }
     }
 
     // MARK: UpstreamConnectionDelegate
