@@ -67,7 +67,14 @@ let package = Package(
         ),
         .target(name: "Gateway", dependencies: ["GatewayCore"] + nio, swiftSettings: releaseSpeed),
         .target(name: "SemanticCache", swiftSettings: releaseSpeed),
-        .target(name: "LLMRouting", dependencies: ["GatewayCore", "SemanticCache"] + nio, swiftSettings: releaseSpeed),
+        .target(
+            name: "LLMRouting",
+            dependencies: ["GatewayCore", "SemanticCache"] + nio + [
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: releaseSpeed),
         // Named MCPGate so it never clashes with the official Swift MCP SDK's `MCP` module.
         .target(name: "MCPGate", dependencies: ["GatewayCore"], path: "Sources/MCP", swiftSettings: releaseSpeed),
         .executableTarget(

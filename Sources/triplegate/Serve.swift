@@ -55,6 +55,18 @@ struct Serve: AsyncParsableCommand {
         let threads = gatewayConfig.server.eventLoops > 0 ? gatewayConfig.server.eventLoops : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let readyFile = self.readyFile
+        // Every LLM call leaves a ledger row in the config's store (written off the request path).
+        let ledger: LedgerWriter?
+        if gatewayConfig.llm != nil, let path = gatewayConfig.sqlitePath {
+            do {
+                ledger = LedgerWriter(store: try await SQLiteLedgerStore.open(path: path))
+            } catch {
+                logger.error("the ledger store could not be opened", metadata: ["store": "\(path)", "error": "\(error)"])
+                throw ExitCode(1)
+            }
+        } else {
+            ledger = nil
+        }
         var tracer: (any Service)?
         if let traces = gatewayConfig.telemetry.traces {
             do {
@@ -67,7 +79,7 @@ struct Serve: AsyncParsableCommand {
         let server = GatewayServer(
             config: gatewayConfig, configPath: config, group: group, logger: logger,
             makeGate: { [config] loops, gatewayConfig, core in
-                let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core)
+                let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core, ledger: ledger)
                 return APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai])
             },
             tracing: tracer != nil,
@@ -83,8 +95,10 @@ struct Serve: AsyncParsableCommand {
         // Anything that reports through swift-metrics lands in the same registry as ours.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.core.metrics.registry))
         let services = ServiceGroup(configuration: .init(
-            // The exporter is listed first so it stops last and flushes the final spans.
-            services: (tracer.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []) + [.init(service: server)],
+            // Services stop in reverse order: the gateway drains first, then the ledger writes
+            // the rows of the last calls, and the trace exporter flushes the final spans.
+            services: (tracer.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? [])
+                + (ledger.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []) + [.init(service: server)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {

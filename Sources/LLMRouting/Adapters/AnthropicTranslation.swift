@@ -209,7 +209,7 @@ enum AnthropicTranslation {
 
         private static func finish(_ stop: String?) -> String? { AnthropicTranslation.finishReason(fromStop: stop) }
 
-        var usageSeen: JSONValue? { AnthropicTranslation.chatUsage(usage) }
+        var nativeUsage: TokenUsage? { TokenUsage(anthropic: usage) }
     }
 }
 
@@ -246,8 +246,12 @@ protocol PivotStreamSource {
     /// Whether the stream's last event arrived (OpenAI's `[DONE]`, Anthropic's `message_stop`,
     /// a Gemini finish reason): a stream that ends without it was cut.
     var complete: Bool { get }
+    /// The usage as the provider reported it, when its shape says more than the pivot's
+    /// (Anthropic's cache writes, Gemini's thoughts).
+    var nativeUsage: TokenUsage? { get }
 }
 
 extension PivotStreamSource {
     mutating func finish() -> [JSONValue] { [] }
+    var nativeUsage: TokenUsage? { nil }
 }

@@ -193,6 +193,8 @@ enum GeminiTranslation {
             return out
         }
 
+        var nativeUsage: TokenUsage? { TokenUsage(gemini: usage) }
+
         mutating func finish() -> [JSONValue] {
             guard includeUsage, let usage else { return [] }
             return [.obj([("id", .string(id)), ("object", .string("chat.completion.chunk")), ("created", .int(created)), ("model", responseModel ?? .string(model)),

@@ -26,17 +26,22 @@ extension LLMExchange {
             }
             let answer = dialect == .openai ? pivot : AnthropicIngress.message(fromChat: pivot)
             out = answer.buffer(client.allocator)
-            noteUsage(pivot["usage"], from: .openai)
+            switch d.style {
+            case .openai, .azureOpenAI: noteUsage(TokenUsage(openAI: parsed["usage"]))
+            case .anthropic: noteUsage(TokenUsage(anthropic: parsed["usage"]))
+            case .gemini: noteUsage(TokenUsage(gemini: parsed["usageMetadata"]))
+            }
             responseModel = pivot["model"]?.stringValue
         } else {
             // Passed through as the provider wrote it: only `usage` and `model` are read.
             guard let fields = JSONScanner.values(["usage", "model"], in: body) else { return notJSON() }
-            noteUsage(fields["usage"], from: d.style)
+            noteUsage(d.style == .anthropic ? TokenUsage(anthropic: fields["usage"]) : TokenUsage(openAI: fields["usage"]))
             responseModel = fields["model"]?.stringValue
         }
         genAI.responseModel = responseModel ?? d.model
         recordSuccess(d)
         current = nil
+        served = d
         genAI.provider = d.provider
         genAI.attempts = attempts
         answer(status: head.status, body: out, headers: servedHeaders(d))
@@ -54,16 +59,12 @@ extension LLMExchange {
         }
     }
 
-    /// Token counts for the log and span, from a usage object in `style`'s shape.
-    func noteUsage(_ usage: JSONValue?, from style: APIStyle) {
-        guard let u = usage, u != .null else { return }
-        if style == .anthropic {
-            genAI.inputTokens = (u["input_tokens"]?.intValue ?? 0) + (u["cache_read_input_tokens"]?.intValue ?? 0) + (u["cache_creation_input_tokens"]?.intValue ?? 0)
-            genAI.outputTokens = u["output_tokens"]?.intValue
-        } else {
-            genAI.inputTokens = u["prompt_tokens"]?.intValue ?? genAI.inputTokens
-            genAI.outputTokens = u["completion_tokens"]?.intValue ?? genAI.outputTokens
-        }
+    /// What the provider said the call used, for the ledger, the log and the span.
+    func noteUsage(_ u: TokenUsage?) {
+        guard let u else { return }
+        usage = u
+        genAI.inputTokens = u.prompt
+        genAI.outputTokens = u.output
     }
 
     // MARK: Streams
@@ -90,7 +91,14 @@ extension LLMExchange {
 
     private func forward(_ event: SSEEvent, into out: inout ByteBuffer) throws(StreamError) {
         let chunks = try source!.translate(event)
-        for c in chunks { if let u = c["usage"], u != .null { noteUsage(u, from: .openai) } }
+        for c in chunks {
+            if let u = c["usage"], u != .null { noteUsage(TokenUsage(openAI: u)) }
+            // What reached the caller, counted in case the stream is cut before its usage.
+            if let delta = c["choices"]?.arrayValue?.first?["delta"] {
+                deliveredChars += delta["content"]?.stringValue?.utf8.count ?? 0
+                for call in delta["tool_calls"]?.arrayValue ?? [] { deliveredChars += call["function"]?["arguments"]?.stringValue?.utf8.count ?? 0 }
+            }
+        }
         if let m = chunks.first?["model"]?.stringValue, genAI.responseModel == nil { genAI.responseModel = m }
         if passthroughStream {
             // OpenAI's usage-only chunk is dropped for callers that did not ask for usage.
@@ -138,17 +146,20 @@ extension LLMExchange {
         if !passthroughStream {
             if encoder == nil { encoder = makeEncoder() }
             for c in source!.finish() {
-                if let u = c["usage"], u != .null { noteUsage(u, from: .openai) }
+                if let u = c["usage"], u != .null { noteUsage(TokenUsage(openAI: u)) }
                 encoder!.encode(c, into: &out)
             }
             encoder!.finish(into: &out)
         }
         if !committed { commit() }
         if out.readableBytes > 0 { client.writeResponseBody(out) }
+        // The provider's own usage (cache reads and writes apart) beats the pivot's.
+        noteUsage(source?.nativeUsage)
         recordSuccess(d)
         current = nil
+        served = d
         done = true
-        client.noteGenAI(genAI)
+        finished(status: 200)
         client.writeResponseEnd(nil)
     }
 
@@ -172,6 +183,7 @@ extension LLMExchange {
         call = nil
         if let (d, _) = current {
             routing.end(d, success: false, firstByteNanos: nil, retryAfter: nil, now: Self.now())
+            served = d
         }
         current = nil
         if !committed { commit() }
@@ -179,7 +191,16 @@ extension LLMExchange {
         (encoder ?? makeEncoder()).error(message, status: 502, into: &out)
         client.writeResponseBody(out)
         done = true
-        client.noteGenAI(genAI)
+        // Bill what was delivered: the provider's usage if it came, else a count (about four
+        // bytes of text per token), marked as estimated.
+        noteUsage(source?.nativeUsage)
+        if usage == nil || usage!.output == 0 {
+            var u = usage ?? TokenUsage(input: ((parsed?.raw.readableBytes ?? 0) + 3) / 4)
+            u.output = (deliveredChars + 3) / 4
+            noteUsage(u)
+            estimated = true
+        }
+        finished(status: 200)
         client.writeResponseEnd(nil)
     }
 }

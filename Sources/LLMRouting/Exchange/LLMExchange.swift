@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 import NIOCore
 import NIOHTTP1
@@ -47,11 +48,22 @@ final class LLMExchange: RequestExchange {
     var firstByteNanos: Int64?
     var genAI = GenAIRecord()
 
+    // What the ledger gets.
+    let ledger: LedgerWriter?
+    let started = NIODeadline.now()
+    /// The deployment whose answer the caller got (or started to get).
+    var served: Deployment?
+    var usage: TokenUsage?
+    var estimated = false
+    /// Bytes of text and tool arguments streamed to the caller, for billing a cut stream.
+    var deliveredChars = 0
+
     /// Response bodies (non-streaming, or errors) are buffered up to this size.
     static let maxResponseBytes = 32 * 1024 * 1024
 
-    init(client: ClientResponder, snapshot: AISnapshot, routing: RoutingState, endpoint: Endpoint, request: MountedRequest) {
+    init(client: ClientResponder, snapshot: AISnapshot, routing: RoutingState, endpoint: Endpoint, request: MountedRequest, ledger: LedgerWriter?) {
         self.client = client
+        self.ledger = ledger
         self.snapshot = snapshot
         self.routing = routing
         self.endpoint = endpoint
@@ -192,7 +204,7 @@ final class LLMExchange: RequestExchange {
         done = true
         var p = problem
         p.requestID = request.requestID
-        client.noteGenAI(genAI)
+        finished(status: Int(p.status.code))
         client.respond(p)
     }
 
@@ -211,11 +223,34 @@ final class LLMExchange: RequestExchange {
         h.add(name: "content-length", value: String(body.readableBytes))
         h.add(name: "x-request-id", value: request.requestID)
         for (n, v) in headers { h.add(name: n, value: v) }
-        client.noteGenAI(genAI)
+        finished(status: Int(status.code))
         client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: status, headers: h))
         client.writeResponseBody(body)
         client.writeResponseEnd(nil)
     }
 
     static func now() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
+
+    /// The call is over: its access-log fields, and its ledger row (calls that named a model).
+    func finished(status: Int) {
+        client.noteGenAI(genAI)
+        guard let ledger, !requestedModel.isEmpty else { return }
+        var cost = CallCost(picoUSD: 0)
+        let today = Int(Date().timeIntervalSince1970 / 86_400)
+        if let d = served, let u = usage, let prices = d.spec?.price(onDay: today) { cost = CallCost(u, at: prices) }
+        var tags = LedgerRow.tags(fromHeader: request.head.headers.first(name: "x-triplegate-tags"))
+        if let metadata = parsed?.field("metadata")?.objectFields {
+            for (k, v) in metadata where !tags.contains(where: { $0.0 == k }) && tags.count < 16 {
+                if let s = v.stringValue, !k.isEmpty, k.count <= 64, s.count <= 64 { tags.append((k, s)) }
+            }
+            tags.sort { $0.0 < $1.0 }
+        }
+        let now = NIODeadline.now()
+        ledger.record(LedgerRow(
+            timeMillis: Int64(Date().timeIntervalSince1970 * 1000), requestID: request.requestID, consumer: request.consumer?.name,
+            team: request.consumer?.team, tags: tags, model: requestedModel, provider: served?.provider, servedModel: served?.model,
+            attempts: attempts, usage: usage ?? TokenUsage(), costMicros: cost.microUSD, savedByCacheMicros: cost.savedMicroUSD,
+            status: status, latencyMillis: (now - started).nanoseconds / 1_000_000, timeToFirstTokenMillis: firstByteNanos.map { $0 / 1_000_000 },
+            estimated: estimated))
+    }
 }

@@ -13,10 +13,13 @@ public final class AIGate: MountableGate {
     public let routing = RoutingState()
     private let loops = NIOLockedValueBox<[AIGateLoop]>([])
     private let current: NIOLockedValueBox<AISnapshot?>
+    /// Where every call's ledger row goes; nil runs without a ledger (in-process tests).
+    let ledger: LedgerWriter?
 
     /// `catalog` is the one `serve` validated `config` against; later configs load their own.
-    public init(config: GatewayConfig, catalog: ProviderCatalog?, configFile: String?, core: CoreServices) {
+    public init(config: GatewayConfig, catalog: ProviderCatalog?, configFile: String?, core: CoreServices, ledger: LedgerWriter? = nil) {
         self.core = core
+        self.ledger = ledger
         self.configFile = configFile
         if let llm = config.llm, let catalog {
             current = NIOLockedValueBox(AISnapshot(config: config, llm: llm, catalog: catalog, core: core, routing: routing))
@@ -26,7 +29,7 @@ public final class AIGate: MountableGate {
     }
 
     public func mount(on loop: LoopContext) -> MountedGate {
-        let state = AIGateLoop(loop: loop, snapshot: current.withLockedValue { $0 }, routing: routing)
+        let state = AIGateLoop(loop: loop, snapshot: current.withLockedValue { $0 }, routing: routing, ledger: ledger)
         loops.withLockedValue { $0.append(state) }
         return state
     }
@@ -64,8 +67,10 @@ final class AIGateLoop: MountedGate, @unchecked Sendable {
     let loop: LoopContext
     var snapshot: AISnapshot?
     let routing: RoutingState
+    let ledger: LedgerWriter?
 
-    init(loop: LoopContext, snapshot: AISnapshot?, routing: RoutingState) {
+    init(loop: LoopContext, snapshot: AISnapshot?, routing: RoutingState, ledger: LedgerWriter?) {
+        self.ledger = ledger
         self.loop = loop
         self.snapshot = snapshot
         self.routing = routing
@@ -81,10 +86,10 @@ final class AIGateLoop: MountedGate, @unchecked Sendable {
                 UnknownEndpoint(client: client, request: request)
             }
         }
-        let routing = self.routing
+        let routing = self.routing, ledger = self.ledger
         return MountedRoute(service: "llm", route: endpoint.rawValue, chain: snapshot.chain, metrics: snapshot.metrics[endpoint]!,
                             dialect: endpoint.dialect.errors, maxBodyBytes: snapshot.maxBodyBytes) { request, client in
-            LLMExchange(client: client, snapshot: snapshot, routing: routing, endpoint: endpoint, request: request)
+            LLMExchange(client: client, snapshot: snapshot, routing: routing, endpoint: endpoint, request: request, ledger: ledger)
         }
     }
 }

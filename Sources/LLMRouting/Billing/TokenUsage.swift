@@ -1,0 +1,94 @@
+import GatewayCore
+
+/// What a call used, in disjoint parts that each have one price: every token is counted once.
+/// Each provider reports usage its own way; `init(openAI:)`, `init(anthropic:)` and
+/// `init(gemini:)` take them apart.
+public struct TokenUsage: Sendable, Equatable {
+    /// Prompt tokens neither read from nor written to a prompt cache.
+    public var input = 0
+    /// Prompt tokens read from the provider's cache (billed at `cached_input`).
+    public var cachedInput = 0
+    /// Prompt tokens written to the cache (Anthropic; billed at `cache_write`).
+    public var cacheWrite = 0
+    /// Completion tokens, reasoning included (billed at `output`).
+    public var output = 0
+    /// Of `output`, the reasoning ("thinking") tokens: reported, already billed in `output`.
+    public var reasoning = 0
+
+    public init(input: Int = 0, cachedInput: Int = 0, cacheWrite: Int = 0, output: Int = 0, reasoning: Int = 0) {
+        self.input = input
+        self.cachedInput = cachedInput
+        self.cacheWrite = cacheWrite
+        self.output = output
+        self.reasoning = reasoning
+    }
+
+    /// All prompt tokens, as OpenAI counts `prompt_tokens`.
+    public var prompt: Int { input + cachedInput + cacheWrite }
+
+    /// OpenAI (and Azure, and the chat-completions pivot): `prompt_tokens` includes
+    /// `prompt_tokens_details.cached_tokens`; `completion_tokens` includes
+    /// `completion_tokens_details.reasoning_tokens`. Embeddings report `prompt_tokens` only.
+    public init?(openAI u: JSONValue?) {
+        guard let u, u != .null, let prompt = u["prompt_tokens"]?.intValue ?? u["input_tokens"]?.intValue else { return nil }
+        let cached = u["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? u["input_tokens_details"]?["cached_tokens"]?.intValue ?? 0
+        self.init(input: max(0, prompt - cached), cachedInput: min(cached, prompt),
+                  output: u["completion_tokens"]?.intValue ?? u["output_tokens"]?.intValue ?? 0,
+                  reasoning: u["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0)
+    }
+
+    /// Anthropic: `input_tokens` excludes `cache_read_input_tokens` and
+    /// `cache_creation_input_tokens`; `output_tokens` includes thinking.
+    public init?(anthropic u: JSONValue?) {
+        guard let u, u != .null, u["input_tokens"] != nil || u["output_tokens"] != nil else { return nil }
+        self.init(input: u["input_tokens"]?.intValue ?? 0, cachedInput: u["cache_read_input_tokens"]?.intValue ?? 0,
+                  cacheWrite: u["cache_creation_input_tokens"]?.intValue ?? 0, output: u["output_tokens"]?.intValue ?? 0)
+    }
+
+    /// Gemini `usageMetadata`: `promptTokenCount` includes `cachedContentTokenCount`;
+    /// `candidatesTokenCount` excludes `thoughtsTokenCount`, which is billed as output.
+    public init?(gemini u: JSONValue?) {
+        guard let u, u != .null, let prompt = u["promptTokenCount"]?.intValue else { return nil }
+        let cached = u["cachedContentTokenCount"]?.intValue ?? 0
+        let thoughts = u["thoughtsTokenCount"]?.intValue ?? 0
+        self.init(input: max(0, prompt - cached), cachedInput: min(cached, prompt),
+                  output: (u["candidatesTokenCount"]?.intValue ?? 0) + thoughts, reasoning: thoughts)
+    }
+}
+
+/// What a call cost, exactly: pico-USD (10⁻¹² USD), so a ledger of millions of rows sums to the
+/// cent in any order. Rounded to micro-USD (6 places) only when written for people.
+public struct CallCost: Sendable, Equatable {
+    public var picoUSD: Int64
+    /// What the cached prompt tokens would have cost at the full input price, minus what they cost.
+    public var savedByCachePicoUSD: Int64
+
+    public init(picoUSD: Int64, savedByCachePicoUSD: Int64 = 0) {
+        self.picoUSD = picoUSD
+        self.savedByCachePicoUSD = savedByCachePicoUSD
+    }
+
+    /// The cost of `usage` at `prices`. A cache price the provider file does not give falls back
+    /// to the input price (billing more, never less).
+    public init(_ usage: TokenUsage, at prices: PriceSchedule) {
+        let cached = prices.cachedInput ?? prices.input
+        let write = prices.cacheWrite ?? prices.input
+        picoUSD = prices.input.picoUSD(tokens: usage.input) + cached.picoUSD(tokens: usage.cachedInput)
+            + write.picoUSD(tokens: usage.cacheWrite) + prices.output.picoUSD(tokens: usage.output)
+        savedByCachePicoUSD = max(0, prices.input.picoUSD(tokens: usage.cachedInput) - cached.picoUSD(tokens: usage.cachedInput))
+    }
+
+    /// Micro-USD, rounded half up (the ledger's unit: 6 decimal places).
+    public static func micros(_ pico: Int64) -> Int64 { (pico + 500_000) / 1_000_000 }
+
+    public var microUSD: Int64 { Self.micros(picoUSD) }
+    public var savedMicroUSD: Int64 { Self.micros(savedByCachePicoUSD) }
+
+    /// "41.237500": micro-USD as a decimal with six places.
+    public static func decimal(micros: Int64) -> String {
+        let sign = micros < 0 ? "-" : ""
+        let m = abs(micros)
+        let frac = String(m % 1_000_000)
+        return "\(sign)\(m / 1_000_000).\(String(repeating: "0", count: 6 - frac.count))\(frac)"
+    }
+}

@@ -1,0 +1,68 @@
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// Takes ledger rows from the event loops (a lock and an append, nothing else on the request
+/// path) and writes them in batches every 200 ms. The queue is bounded: past `capacity` rows
+/// waiting, new rows are dropped and counted rather than growing memory without end (the store
+/// is then failing; the log says so). On graceful shutdown, listed before the gateway in the
+/// service group, it stops after the gateway has drained and writes everything left. A crash
+/// loses at most the rows of the last 200 ms.
+public final class LedgerWriter: Service, Sendable {
+    public static let capacity = 200_000
+    private let pending = NIOLockedValueBox<(rows: [LedgerRow], dropped: Int)>(([], 0))
+    private let store: SQLiteLedgerStore
+    private let logger: Logger
+    private let interval: Duration
+
+    public init(store: SQLiteLedgerStore, interval: Duration = .milliseconds(200), logger: Logger = Logger(label: "triplegate.ledger")) {
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// Queues a row; false when the queue is full and the row was dropped.
+    @discardableResult
+    public func record(_ row: LedgerRow) -> Bool {
+        pending.withLockedValue { p in
+            guard p.rows.count < Self.capacity else {
+                p.dropped += 1
+                return false
+            }
+            p.rows.append(row)
+            return true
+        }
+    }
+
+    public var queued: Int { pending.withLockedValue { $0.rows.count } }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            await flush()
+        }
+        await flush()
+        try? await store.close()
+    }
+
+    /// Writes what is queued. On a store error the rows go back to the front of the queue (the
+    /// bound still applies) and the next round tries again.
+    public func flush() async {
+        let (rows, dropped) = pending.withLockedValue { p -> ([LedgerRow], Int) in
+            defer { p.rows.removeAll(keepingCapacity: true); p.dropped = 0 }
+            return (p.rows, p.dropped)
+        }
+        if dropped > 0 { logger.error("ledger queue full: rows dropped", metadata: ["dropped": "\(dropped)"]) }
+        guard !rows.isEmpty else { return }
+        do {
+            try await store.insert(rows)
+        } catch {
+            logger.error("ledger write failed; will retry", metadata: ["rows": "\(rows.count)", "error": "\(error)"])
+            pending.withLockedValue { p in
+                let room = max(0, Self.capacity - p.rows.count)
+                p.dropped += max(0, rows.count - room)
+                p.rows.insert(contentsOf: rows.prefix(room), at: 0)
+            }
+        }
+    }
+}

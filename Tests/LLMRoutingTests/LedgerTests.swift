@@ -1,0 +1,71 @@
+import Foundation
+import GatewayCore
+import Testing
+
+@testable import LLMRouting
+
+@Suite struct LedgerTests {
+    func withStore(_ body: (SQLiteLedgerStore) async throws -> Void) async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString).db").path
+        let store = try await SQLiteLedgerStore.open(path: path)
+        try await body(store)
+        try await store.close()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
+    static let day = Int64(ProviderCatalog.day(fromISODate: "2025-11-07")!) * 86_400_000
+
+    func row(_ i: Int, team: String?, model: String, provider: String, cost: Int64, tags: [(String, String)] = [], at offset: Int64 = 0) -> LedgerRow {
+        LedgerRow(timeMillis: Self.day + offset, requestID: "r\(i)", consumer: "c\(i % 3)", team: team, tags: tags, model: model, provider: provider,
+                  servedModel: model + "-x", attempts: 1, usage: TokenUsage(input: 10, cachedInput: 5, cacheWrite: 1, output: 7, reasoning: 2),
+                  costMicros: cost, savedByCacheMicros: 3, status: 200, latencyMillis: 12, timeToFirstTokenMillis: 4)
+    }
+
+    @Test func rowsRoundTrip() async throws {
+        try await withStore { store in
+            let r = row(1, team: "growth", model: "smart", provider: "openai", cost: 1_234, tags: [("env", "prod"), ("project", "a,b")])
+            try await store.insert([r])
+            #expect(try await store.rows(from: Self.day, to: Self.day + 1) == [r])
+            #expect(try await store.rows(from: Self.day + 1, to: Self.day + 2).isEmpty)  // half-open
+        }
+    }
+
+    @Test func chargebackSumsExactlyPerGroup() async throws {
+        try await withStore { store in
+            var rows: [LedgerRow] = []
+            for i in 0..<3000 {
+                rows.append(row(i, team: i % 2 == 0 ? "growth" : "search", model: i % 3 == 0 ? "smart" : "cheap",
+                                provider: i % 3 == 0 ? "openai" : "anthropic", cost: Int64(i * 7 + 1), tags: [("project", "p\(i % 4)")],
+                                at: Int64(i) * 60_000))
+            }
+            try await store.insert(rows)
+            let q = try ChargebackQuery(from: "2025-11-07", to: "2025-11-08", groupBy: "team,model")
+            #expect(q.groupBy == [.team, .model, .provider])
+            let report = try await store.chargeback(q)
+            let inRange = rows.filter { $0.timeMillis < Self.day + 86_400_000 }
+            #expect(report.lines.count == 4)
+            #expect(report.totalCostMicros == inRange.reduce(0) { $0 + $1.costMicros })
+            #expect(report.lines.reduce(0) { $0 + $1.requests } == Int64(inRange.count))
+            let growthSmart = inRange.filter { $0.team == "growth" && $0.model == "smart" }
+            let line = try #require(report.lines.first { $0.group == ["growth", "smart", "openai"] })
+            #expect(line.costMicros == growthSmart.reduce(0) { $0 + $1.costMicros })
+            #expect(line.inputTokens == Int64(growthSmart.count * 16) && line.cachedInputTokens == Int64(growthSmart.count * 5))
+            let csv = report.csv
+            #expect(csv.hasPrefix("team,model,provider,requests,input_tokens,cached_input_tokens,cache_write_tokens,output_tokens,cost_usd,saved_by_cache_usd\r\n"))
+            #expect(csv.split(separator: "\r\n").count == 5)
+            let byTag = try await store.chargeback(try ChargebackQuery(from: "2025-11-07", to: "2025-11-09", groupBy: "tag:project,day"))
+            #expect(byTag.lines.map(\.group).prefix(2) == [["p0", "2025-11-07"], ["p0", "2025-11-08"]])
+            #expect(byTag.totalCostMicros == rows.filter { $0.timeMillis < Self.day + 2 * 86_400_000 }.reduce(0) { $0 + $1.costMicros })
+        }
+    }
+
+    @Test func queriesAreCheckedAndCSVIsQuoted() throws {
+        #expect(throws: ChargebackQuery.Invalid.self) { try ChargebackQuery(from: "2025-11-08", to: "2025-11-07", groupBy: "team") }
+        #expect(throws: ChargebackQuery.Invalid.self) { try ChargebackQuery(from: "2025-11-07", to: "2025-11-08", groupBy: "colour") }
+        #expect(throws: ChargebackQuery.Invalid.self) { try ChargebackQuery(from: "2025-11-07", to: "2025-11-08", groupBy: "tag:x'); DROP TABLE ledger;--") }
+        #expect(try ChargebackQuery(from: "2025-11-07T01:00:00+01:00", to: "2025-11-08", groupBy: "").from == Self.day)
+        #expect(try ChargebackQuery(from: "2025-11-07T00:00:00", to: "2025-11-08", groupBy: "").from == Self.day)  // no zone: UTC
+        #expect(ChargebackReport.field("a,\"b\"") == "\"a,\"\"b\"\"\"")
+        #expect(LedgerRow.tags(fromHeader: " project = search ,env=prod,bad,=x") .map { "\($0.0)=\($0.1)" } == ["env=prod", "project=search"])
+    }
+}
