@@ -10,6 +10,10 @@ public struct LLMConfig: Sendable {
     public var policies: [PolicyConfig] = []
     public var retries = LLMRetryConfig()
     public var cooldown = LLMCooldownConfig()
+    /// Token and request limits, counted before and settled after each call.
+    public var limits: [LLMTokenLimit] = []
+    /// USD budgets with soft alerts and hard stops.
+    public var budgets: [LLMBudget] = []
 
     public init() {}
 }
@@ -103,6 +107,8 @@ extension LLMConfig {
         providersDir = o["providers_dir"].string() ?? providersDir
         models = o["models"].list { $0.object { LLMModelConfig(reading: $0) } } ?? []
         policies = PolicyConfig.readList(o["policies"])
+        limits = o["limits"].list { $0.object { LLMTokenLimit(reading: $0) } } ?? []
+        budgets = o["budgets"].list { $0.object { LLMBudget(reading: $0) } } ?? []
         if let r = o["retries"].object({ LLMRetryConfig(reading: $0) }) { retries = r }
         if let c = o["cooldown"].object({ c -> LLMCooldownConfig in
             var cooldown = LLMCooldownConfig()

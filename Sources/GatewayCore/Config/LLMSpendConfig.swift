@@ -1,0 +1,130 @@
+/// `llm.limits[]`: token and request budgets per minute or day, per consumer or team, counted
+/// before the call (a reservation of the prompt estimate plus the output ceiling) and settled
+/// with the provider's reported usage after it.
+public struct LLMTokenLimit: Sendable, Equatable {
+    public enum Subject: String, Sendable, CaseIterable { case consumer, team, key }
+    public var by: Subject = .consumer
+    /// A public model name, or `*` for every model.
+    public var model: String = "*"
+    public var tokensPerMinute: Int?
+    public var requestsPerMinute: Int?
+    public var tokensPerDay: Int?
+    public var requestsPerDay: Int?
+
+    public init() {}
+}
+
+/// `llm.budgets[]`: a USD ceiling for one consumer, team or key over a period, checked before
+/// each call with the call's worst case reserved, so concurrent calls cannot overspend it.
+public struct LLMBudget: Sendable, Equatable {
+    public enum Period: String, Sendable, CaseIterable { case day, week, month, fixed }
+    public enum Subject: String, Sendable { case consumer, team, key }
+    public var subject: Subject = .team
+    /// The consumer, team or key id the budget is for.
+    public var name: String = ""
+    /// The ceiling, exactly, in micro-USD (read from a decimal with at most 6 places).
+    public var microUSD: Int64 = 0
+    /// Calendar periods in UTC (weeks start on Monday); `fixed` runs from `from` to `to`.
+    public var period: Period = .month
+    /// Unix milliseconds, for `fixed`.
+    public var from: Int64?
+    public var to: Int64?
+    /// The share of the budget (0–1) at which a soft alert fires once per period. Default none.
+    public var softAlertAt: Double?
+    /// POSTed a JSON alert when the soft alert fires. Default none.
+    public var webhook: String?
+
+    public init() {}
+}
+
+extension ConfigReader {
+    /// A non-negative USD amount with at most six decimal places, in micro-USD. Never a float:
+    /// `0.1 + 0.2` must be `0.3` in a budget too.
+    public func microUSD() -> Int64? {
+        guard let raw = string() else { return nil }
+        let parts = raw.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let whole = parts[0], fraction = parts.count == 2 ? parts[1] : ""
+        guard !whole.isEmpty, whole.count <= 12, whole.allSatisfy({ $0.isASCII && $0.isNumber }),
+              parts.count == 1 || (!fraction.isEmpty && fraction.count <= 6 && fraction.allSatisfy({ $0.isASCII && $0.isNumber })),
+              let w = Int64(whole), let f = Int64(fraction + String(repeating: "0", count: 6 - fraction.count))
+        else {
+            problem("must be a USD amount such as 500 or 12.50, at most 6 decimals (got \"\(raw)\")")
+            return nil
+        }
+        return w * 1_000_000 + f
+    }
+}
+
+extension LLMTokenLimit {
+    init(reading o: ConfigObject) {
+        self.init()
+        by = o["by"].oneOf(Subject.self) ?? by
+        model = o["model"].string() ?? model
+        tokensPerMinute = o["tokens_per_minute"].int(min: 1)
+        requestsPerMinute = o["requests_per_minute"].int(min: 1)
+        tokensPerDay = o["tokens_per_day"].int(min: 1)
+        requestsPerDay = o["requests_per_day"].int(min: 1)
+        if tokensPerMinute == nil, requestsPerMinute == nil, tokensPerDay == nil, requestsPerDay == nil,
+           !o.hasAny(["tokens_per_minute", "requests_per_minute", "tokens_per_day", "requests_per_day"]) {
+            o.problem(at: "tokens_per_minute", "give at least one of tokens_per_minute, requests_per_minute, tokens_per_day, requests_per_day")
+        }
+    }
+}
+
+extension LLMBudget {
+    init(reading o: ConfigObject) {
+        self.init()
+        let subjects = [("consumer", Subject.consumer), ("team", .team), ("key", .key)].filter { o.has($0.0) }
+        if subjects.count != 1 {
+            o.problem(at: "team", "name exactly one of consumer, team or key")
+        } else {
+            subject = subjects[0].1
+            name = o[subjects[0].0].requiredString() ?? ""
+        }
+        microUSD = o["usd"].microUSD() ?? 0
+        if !o.has("usd") { o.problem(at: "usd", "is required") }
+        period = o["period"].oneOf(Period.self) ?? period
+        if period == .fixed {
+            from = o["from"].string().flatMap(LLMBudget.millis(isoDay:))
+            to = o["to"].string().flatMap(LLMBudget.millis(isoDay:))
+            if from == nil || to == nil || from! >= to! { o.problem(at: "from", "a fixed period needs from and to (YYYY-MM-DD, from before to)") }
+        }
+        softAlertAt = o["soft_alert_at"].double(min: 0, max: 1)
+        webhook = o["webhook"].string()
+        if let webhook, case .failure(let e) = UpstreamURL.parse(webhook) { o.problem(at: "webhook", "\(e)") }
+    }
+
+    /// Midnight UTC of a `YYYY-MM-DD` day, in unix milliseconds.
+    static func millis(isoDay text: String) -> Int64? {
+        let p = text.split(separator: "-")
+        guard text.count == 10, p.count == 3, let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), (1...12).contains(m), (1...31).contains(d) else { return nil }
+        return Int64(CivilDate.daysFromCivil(year: y, month: m, day: d)) * 86_400_000
+    }
+}
+
+/// Calendar arithmetic in UTC, without Foundation (Howard Hinnant's algorithms).
+public enum CivilDate {
+    /// Days since 1970-01-01.
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// (year, month, day) of a day number.
+    public static func civil(fromDays z0: Int) -> (year: Int, month: Int, day: Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+}

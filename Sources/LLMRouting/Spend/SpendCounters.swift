@@ -1,0 +1,228 @@
+import GatewayCore
+import NIOConcurrencyHelpers
+
+/// Who a call is charged to, and what it may cost at most.
+public struct SpendRequest: Sendable {
+    public var consumer: String?
+    public var team: String?
+    public var key: String?
+    public var model: String
+    /// Prompt estimate plus the output ceiling.
+    public var tokens: Int
+    /// The worst case at the model's prices, micro-USD.
+    public var costMicros: Int64
+
+    public init(consumer: String?, team: String?, key: String?, model: String, tokens: Int, costMicros: Int64) {
+        self.consumer = consumer
+        self.team = team
+        self.key = key
+        self.model = model
+        self.tokens = tokens
+        self.costMicros = costMicros
+    }
+}
+
+/// Why a call was refused before any provider was asked.
+public struct SpendRefusal: Error, Sendable, Equatable {
+    public enum Kind: String, Sendable { case tokens, requests, budget }
+    public var kind: Kind
+    public var message: String
+    /// Milliseconds until the window that refused resets.
+    public var resetMillis: Int64
+}
+
+/// The counters that limits and budgets are checked against: in memory, one lock, windows keyed
+/// by rule and subject. A call reserves its worst case in every window that applies, all or
+/// nothing under the lock, so concurrent calls cannot together pass a limit; when it ends the
+/// reservation is replaced by what it really used. The ledger is never read on the request
+/// path: `seed` loads the current windows from it at start-up. Pure: time comes in.
+public final class SpendCounters: Sendable {
+    struct Window: Sendable {
+        var start: Int64
+        var used: Int64 = 0
+        var reserved: Int64 = 0
+        var alerted = false
+    }
+
+    /// One counter a call touched: where, and how much it reserved there.
+    struct Hold: Sendable {
+        var key: String
+        var start: Int64
+        var amount: Int64
+        var unit: Unit
+    }
+
+    enum Unit: Sendable { case tokens, requests, micros }
+
+    /// What a call holds until it is settled, and the headers that tell the caller its room.
+    public struct Reservation: Sendable {
+        var holds: [Hold]
+        public var headers: [(String, String)]
+    }
+
+    /// A soft alert that fired: budget, its subject, spent and ceiling.
+    public struct Alert: Sendable, Equatable {
+        public var budget: String
+        public var spentMicros: Int64
+        public var ceilingMicros: Int64
+        public var webhook: String?
+    }
+
+    private let windows = NIOLockedValueBox<[String: Window]>([:])
+
+    public init() {}
+
+    /// The counters one call is checked against, with their ceilings and window bounds.
+    struct Check {
+        var key: String
+        var start: Int64
+        var end: Int64
+        var ceiling: Int64
+        var amount: Int64
+        var unit: Unit
+        var budget: LLMBudget?
+        var label: String
+    }
+
+    static func checks(_ r: SpendRequest, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) -> [Check] {
+        var out: [Check] = []
+        for (i, l) in limits.enumerated() where l.model == "*" || l.model == r.model {
+            let subject: String? = switch l.by {
+            case .consumer: r.consumer
+            case .team: r.team
+            case .key: r.key
+            }
+            guard let subject else { continue }
+            let scope = "limit#\(i)|\(l.by.rawValue)=\(subject)|\(l.model == "*" ? "*" : r.model)"
+            let minute = now - now % 60_000, day = now - now % 86_400_000
+            if let n = l.tokensPerMinute { out.append(Check(key: scope + "|tpm", start: minute, end: minute + 60_000, ceiling: Int64(n), amount: Int64(r.tokens), unit: .tokens, label: "tokens per minute")) }
+            if let n = l.requestsPerMinute { out.append(Check(key: scope + "|rpm", start: minute, end: minute + 60_000, ceiling: Int64(n), amount: 1, unit: .requests, label: "requests per minute")) }
+            if let n = l.tokensPerDay { out.append(Check(key: scope + "|tpd", start: day, end: day + 86_400_000, ceiling: Int64(n), amount: Int64(r.tokens), unit: .tokens, label: "tokens per day")) }
+            if let n = l.requestsPerDay { out.append(Check(key: scope + "|rpd", start: day, end: day + 86_400_000, ceiling: Int64(n), amount: 1, unit: .requests, label: "requests per day")) }
+        }
+        for b in budgets {
+            let subject: String? = switch b.subject {
+            case .consumer: r.consumer
+            case .team: r.team
+            case .key: r.key
+            }
+            guard subject == b.name, let (start, end) = window(of: b, at: now) else { continue }
+            out.append(Check(key: budgetKey(b), start: start, end: end, ceiling: b.microUSD, amount: r.costMicros, unit: .micros, budget: b,
+                             label: "the \(b.period.rawValue) budget of \(b.subject.rawValue) \(b.name)"))
+        }
+        return out
+    }
+
+    static func budgetKey(_ b: LLMBudget) -> String { "budget|\(b.subject.rawValue)=\(b.name)|\(b.period.rawValue)|\(b.from ?? 0)" }
+
+    /// The budget's current window: calendar day, week (from Monday) or month in UTC, or the
+    /// fixed range (nil outside it: the budget does not apply then).
+    public static func window(of b: LLMBudget, at now: Int64) -> (Int64, Int64)? {
+        let dayMs: Int64 = 86_400_000
+        let days = Int(now / dayMs)
+        switch b.period {
+        case .day: return (Int64(days) * dayMs, Int64(days + 1) * dayMs)
+        case .week:
+            let monday = days - (days + 3) % 7  // 1970-01-01 was a Thursday
+            return (Int64(monday) * dayMs, Int64(monday + 7) * dayMs)
+        case .month:
+            let (y, m, _) = CivilDate.civil(fromDays: days)
+            let first = CivilDate.daysFromCivil(year: y, month: m, day: 1)
+            let next = m == 12 ? CivilDate.daysFromCivil(year: y + 1, month: 1, day: 1) : CivilDate.daysFromCivil(year: y, month: m + 1, day: 1)
+            return (Int64(first) * dayMs, Int64(next) * dayMs)
+        case .fixed:
+            guard let from = b.from, let to = b.to, now >= from, now < to else { return nil }
+            return (from, to)
+        }
+    }
+
+    /// Reserves `r` in every window that applies, or refuses without reserving anything.
+    public func reserve(_ r: SpendRequest, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) -> Result<Reservation, SpendRefusal> {
+        let checks = Self.checks(r, limits: limits, budgets: budgets, now: now)
+        guard !checks.isEmpty else { return .success(Reservation(holds: [], headers: [])) }
+        return windows.withLockedValue { all in
+            for c in checks {
+                let w = all[c.key].flatMap { $0.start == c.start ? $0 : nil } ?? Window(start: c.start)
+                if w.used + w.reserved + c.amount > c.ceiling {
+                    let kind: SpendRefusal.Kind = c.unit == .micros ? .budget : c.unit == .tokens ? .tokens : .requests
+                    let left = max(0, c.ceiling - w.used - w.reserved)
+                    let message = c.unit == .micros
+                        ? "This call could cost up to $\(CallCost.decimal(micros: c.amount)); \(c.label) has $\(CallCost.decimal(micros: left)) left of $\(CallCost.decimal(micros: c.ceiling))"
+                        : "Limit of \(c.ceiling) \(c.label) reached (\(left) left, this call needs \(c.amount))"
+                    return .failure(SpendRefusal(kind: kind, message: message, resetMillis: c.end - now))
+                }
+            }
+            var holds: [Hold] = []
+            var headers: [(String, String)] = []
+            var tightest: [Unit: (ceiling: Int64, left: Int64, reset: Int64)] = [:]
+            for c in checks {
+                var w = all[c.key].flatMap { $0.start == c.start ? $0 : nil } ?? Window(start: c.start)
+                w.reserved += c.amount
+                all[c.key] = w
+                holds.append(Hold(key: c.key, start: c.start, amount: c.amount, unit: c.unit))
+                let left = c.ceiling - w.used - w.reserved
+                if let t = tightest[c.unit], t.left <= left { continue }
+                tightest[c.unit] = (c.ceiling, left, c.end - now)
+            }
+            if let t = tightest[.tokens] {
+                headers += [("x-ratelimit-limit-tokens", String(t.ceiling)), ("x-ratelimit-remaining-tokens", String(max(0, t.left))),
+                            ("x-ratelimit-reset-tokens", Self.resetText(t.reset))]
+            }
+            if let t = tightest[.requests] {
+                headers += [("x-ratelimit-limit-requests", String(t.ceiling)), ("x-ratelimit-remaining-requests", String(max(0, t.left))),
+                            ("x-ratelimit-reset-requests", Self.resetText(t.reset))]
+            }
+            if let t = tightest[.micros] { headers.append(("x-triplegate-budget-remaining-usd", CallCost.decimal(micros: max(0, t.left)))) }
+            return .success(Reservation(holds: holds, headers: headers))
+        }
+    }
+
+    /// Replaces a reservation with what the call used. Returns the soft alerts this crossed.
+    @discardableResult
+    public func settle(_ r: Reservation, tokens: Int, costMicros: Int64, budgets: [LLMBudget]) -> [Alert] {
+        guard !r.holds.isEmpty else { return [] }
+        return windows.withLockedValue { all in
+            var alerts: [Alert] = []
+            for h in r.holds {
+                guard var w = all[h.key], w.start == h.start else { continue }  // the window rolled over meanwhile
+                w.reserved = max(0, w.reserved - h.amount)
+                switch h.unit {
+                case .tokens: w.used += Int64(tokens)
+                case .requests: w.used += 1
+                case .micros: w.used += costMicros
+                }
+                if h.unit == .micros, !w.alerted, let b = budgets.first(where: { Self.budgetKey($0) == h.key }), let share = b.softAlertAt,
+                   Double(w.used) >= share * Double(b.microUSD) {
+                    w.alerted = true
+                    alerts.append(Alert(budget: "\(b.subject.rawValue) \(b.name) (\(b.period.rawValue))", spentMicros: w.used, ceilingMicros: b.microUSD, webhook: b.webhook))
+                }
+                all[h.key] = w
+            }
+            return alerts
+        }
+    }
+
+    /// Loads what the ledger says was already used in a window (at start-up).
+    public func seed(key: String, start: Int64, used: Int64) {
+        windows.withLockedValue { all in
+            var w = all[key].flatMap { $0.start == start ? $0 : nil } ?? Window(start: start)
+            w.used += used
+            all[key] = w
+        }
+    }
+
+    /// What is spent in a budget's current window (for tests and the admin API).
+    public func spent(_ b: LLMBudget, now: Int64) -> (used: Int64, reserved: Int64)? {
+        guard let (start, _) = Self.window(of: b, at: now) else { return nil }
+        return windows.withLockedValue { all in all[Self.budgetKey(b)].flatMap { $0.start == start ? ($0.used, $0.reserved) : nil } }
+    }
+
+    /// OpenAI's reset format: `1s`, `6m0s`, `1h2m3s`.
+    static func resetText(_ millis: Int64) -> String {
+        let s = max(1, (millis + 999) / 1000)
+        let h = s / 3600, m = (s % 3600) / 60, sec = s % 60
+        if h > 0 { return "\(h)h\(m)m\(sec)s" }
+        if m > 0 { return "\(m)m\(sec)s" }
+        return "\(sec)s"
+    }
+}

@@ -1,0 +1,95 @@
+import GatewayCore
+import Testing
+
+@testable import LLMRouting
+
+@Suite struct SpendCountersTests {
+    static let day: Int64 = Int64(CivilDate.daysFromCivil(year: 2026, month: 11, day: 23)) * 86_400_000  // a Monday
+
+    func budget(_ usd: Int64, _ period: LLMBudget.Period = .month, soft: Double? = nil) -> LLMBudget {
+        var b = LLMBudget()
+        b.subject = .team
+        b.name = "growth"
+        b.microUSD = usd
+        b.period = period
+        b.softAlertAt = soft
+        return b
+    }
+
+    func call(cost: Int64, tokens: Int = 100, team: String = "growth") -> SpendRequest {
+        SpendRequest(consumer: "web", team: team, key: nil, model: "smart", tokens: tokens, costMicros: cost)
+    }
+
+    @Test func budgetsReserveTheWorstCaseAndSettleWhatWasUsed() throws {
+        let c = SpendCounters()
+        let b = budget(1_000_000, soft: 0.5)
+        let r1 = try c.reserve(call(cost: 600_000), limits: [], budgets: [b], now: Self.day).get()
+        #expect(r1.headers.contains { $0 == ("x-triplegate-budget-remaining-usd", "0.400000") })
+        // The worst case of a second call does not fit beside the first's reservation.
+        guard case .failure(let refusal) = c.reserve(call(cost: 600_000), limits: [], budgets: [b], now: Self.day) else { Issue.record("not refused"); return }
+        #expect(refusal.kind == .budget && refusal.message.contains("$0.400000 left of $1.000000"))
+        // The first used less than it reserved: the rest is free again; the soft alert fires once.
+        let alerts = c.settle(r1, tokens: 50, costMicros: 550_000, budgets: [b])
+        #expect(alerts == [SpendCounters.Alert(budget: "team growth (month)", spentMicros: 550_000, ceilingMicros: 1_000_000, webhook: nil)])
+        let r2 = try c.reserve(call(cost: 400_000), limits: [], budgets: [b], now: Self.day).get()
+        #expect(c.settle(r2, tokens: 1, costMicros: 100_000, budgets: [b]).isEmpty)
+        #expect(c.spent(b, now: Self.day)! == (650_000, 0))
+        // Other teams are not charged.
+        #expect((try? c.reserve(call(cost: 900_000, team: "search"), limits: [], budgets: [b], now: Self.day).get()) != nil)
+    }
+
+    @Test func hundredConcurrentCallsCannotOverspend() async throws {
+        let c = SpendCounters()
+        let b = budget(10_000_000)
+        c.seed(key: SpendCounters.budgetKey(b), start: SpendCounters.window(of: b, at: Self.day)!.0, used: 9_500_000)  // nearly spent
+        let worst: Int64 = 120_000
+        let admitted = await withTaskGroup(of: SpendCounters.Reservation?.self) { group in
+            for _ in 0..<100 { group.addTask { try? c.reserve(self.call(cost: worst), limits: [], budgets: [b], now: Self.day).get() } }
+            var out: [SpendCounters.Reservation] = []
+            for await r in group { if let r { out.append(r) } }
+            return out
+        }
+        #expect(admitted.count == 4)  // 4 × 0.12 fits in the 0.5 left; a fifth does not
+        for r in admitted { c.settle(r, tokens: 10, costMicros: worst, budgets: [b]) }
+        #expect(c.spent(b, now: Self.day)!.used <= b.microUSD)
+    }
+
+    @Test func calendarWindows() {
+        let tue = Self.day + 86_400_000 + 3_600_000
+        #expect(SpendCounters.window(of: budget(1, .week), at: tue)!.0 == Self.day)  // weeks start on Monday
+        #expect(SpendCounters.window(of: budget(1, .day), at: tue)! == (Self.day + 86_400_000, Self.day + 2 * 86_400_000))
+        let nov = Int64(CivilDate.daysFromCivil(year: 2026, month: 11, day: 1)) * 86_400_000
+        let dec = Int64(CivilDate.daysFromCivil(year: 2026, month: 12, day: 1)) * 86_400_000
+        #expect(SpendCounters.window(of: budget(1, .month), at: tue)! == (nov, dec))
+        #expect(SpendCounters.window(of: budget(1, .month), at: dec - 1)! == (nov, dec))
+        var fixed = budget(1, .fixed)
+        fixed.from = Self.day
+        fixed.to = Self.day + 86_400_000
+        #expect(SpendCounters.window(of: fixed, at: Self.day - 1) == nil)
+        #expect(SpendCounters.window(of: fixed, at: Self.day) != nil)
+        #expect(CivilDate.civil(fromDays: CivilDate.daysFromCivil(year: 2024, month: 2, day: 29)) == (2024, 2, 29))
+    }
+
+    @Test func tokenAndRequestLimitsPerMinute() throws {
+        let c = SpendCounters()
+        var l = LLMTokenLimit()
+        l.by = .consumer
+        l.tokensPerMinute = 1000
+        l.requestsPerMinute = 3
+        let t0 = Self.day + 5_000
+        let r = try c.reserve(call(cost: 0, tokens: 600), limits: [l], budgets: [], now: t0).get()
+        #expect(r.headers.map(\.0) == ["x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
+                                       "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"])
+        #expect(r.headers[1].1 == "400" && r.headers[2].1 == "55s" && r.headers[4].1 == "2")
+        guard case .failure(let refusal) = c.reserve(call(cost: 0, tokens: 600), limits: [l], budgets: [], now: t0) else { Issue.record("not refused"); return }
+        #expect(refusal.kind == .tokens && refusal.resetMillis == 55_000)
+        c.settle(r, tokens: 150, costMicros: 0, budgets: [])
+        _ = try c.reserve(call(cost: 0, tokens: 600), limits: [l], budgets: [], now: t0).get()
+        _ = try c.reserve(call(cost: 0, tokens: 10), limits: [l], budgets: [], now: t0).get()
+        guard case .failure(let requests) = c.reserve(call(cost: 0, tokens: 10), limits: [l], budgets: [], now: t0) else { Issue.record("not refused"); return }
+        #expect(requests.kind == .requests)
+        // The next minute starts fresh.
+        #expect((try? c.reserve(call(cost: 0, tokens: 900), limits: [l], budgets: [], now: Self.day + 60_000).get()) != nil)
+        #expect(SpendCounters.resetText(3_723_000) == "1h2m3s" && SpendCounters.resetText(360_000) == "6m0s" && SpendCounters.resetText(1) == "1s")
+    }
+}
