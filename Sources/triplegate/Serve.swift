@@ -57,9 +57,13 @@ struct Serve: AsyncParsableCommand {
         let readyFile = self.readyFile
         // Every LLM call leaves a ledger row in the config's store (written off the request path).
         let ledger: LedgerWriter?
-        if gatewayConfig.llm != nil, let path = gatewayConfig.sqlitePath {
+        // Limits and budgets start from what the ledger already holds for their windows.
+        let spend = SpendCounters()
+        if let llm = gatewayConfig.llm, let path = gatewayConfig.sqlitePath {
             do {
-                ledger = LedgerWriter(store: try await SQLiteLedgerStore.open(path: path))
+                let store = try await SQLiteLedgerStore.open(path: path)
+                try await spend.seed(from: store, limits: llm.limits, budgets: llm.budgets, now: Int64(Date().timeIntervalSince1970 * 1000))
+                ledger = LedgerWriter(store: store)
             } catch {
                 logger.error("the ledger store could not be opened", metadata: ["store": "\(path)", "error": "\(error)"])
                 throw ExitCode(1)
@@ -79,7 +83,7 @@ struct Serve: AsyncParsableCommand {
         let server = GatewayServer(
             config: gatewayConfig, configPath: config, group: group, logger: logger,
             makeGate: { [config] loops, gatewayConfig, core in
-                let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core, ledger: ledger)
+                let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core, ledger: ledger, spend: spend)
                 return APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai])
             },
             tracing: tracer != nil,

@@ -56,6 +56,7 @@ public struct KeyAuthPolicy: RequestPolicy {
             return .reject(Self.unauthorized("Invalid API key", error: "invalid_token"))
         }
         context.consumer = consumer
+        context.keyID = entry.id
         if config.hideCredentials, let carrier { context.removeRequestHeaders.append(carrier) }
         return .proceed
     }

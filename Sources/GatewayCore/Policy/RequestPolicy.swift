@@ -28,6 +28,9 @@ public struct PolicyContext: Sendable {
     public var responseHeaders: [(String, String)] = []
     /// Who is calling, once an authenticate policy has said.
     public var consumer: Consumer?
+    /// The id of the API key that authenticated the call (`key_auth`), for per-key budgets and
+    /// the ledger; never the key itself.
+    public var keyID: String?
     /// Request headers to remove before the request goes upstream (credentials).
     public var removeRequestHeaders: [String] = []
     /// The limiter's word for the access log: `allowed` or `refused`.

@@ -7,7 +7,7 @@ import NIOHTTP1
 extension LLMExchange {
     /// Headers that tell the caller what happened.
     func servedHeaders(_ d: Deployment) -> [(String, String)] {
-        [("x-triplegate-model", d.model), ("x-triplegate-provider", d.provider), ("x-triplegate-attempts", String(attempts))]
+        [("x-triplegate-model", d.model), ("x-triplegate-provider", d.provider), ("x-triplegate-attempts", String(attempts))] + spendHeaders
     }
 
     /// A whole (non-streaming) answer.
@@ -175,6 +175,17 @@ extension LLMExchange {
         streamBroke(message: e.message)
     }
 
+    /// Bills a stream that ended early by what was delivered: the provider's usage if it came,
+    /// else a count (about four bytes of text per token), and marks it as estimated.
+    func estimateDelivered() {
+        noteUsage(source?.nativeUsage)
+        guard usage == nil || usage!.output == 0 else { return }
+        var u = usage ?? TokenUsage(input: ((parsed?.raw.readableBytes ?? 0) + 3) / 4)
+        u.output = (deliveredChars + 3) / 4
+        noteUsage(u)
+        estimated = true
+    }
+
     /// Ends a committed stream after a failure: an error event in the caller's dialect, so no
     /// SDK mistakes the cut for a finished answer.
     func streamBroke(message: String) {
@@ -191,15 +202,7 @@ extension LLMExchange {
         (encoder ?? makeEncoder()).error(message, status: 502, into: &out)
         client.writeResponseBody(out)
         done = true
-        // Bill what was delivered: the provider's usage if it came, else a count (about four
-        // bytes of text per token), marked as estimated.
-        noteUsage(source?.nativeUsage)
-        if usage == nil || usage!.output == 0 {
-            var u = usage ?? TokenUsage(input: ((parsed?.raw.readableBytes ?? 0) + 3) / 4)
-            u.output = (deliveredChars + 3) / 4
-            noteUsage(u)
-            estimated = true
-        }
+        estimateDelivered()
         finished(status: 200)
         client.writeResponseEnd(nil)
     }

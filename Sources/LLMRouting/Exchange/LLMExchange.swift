@@ -48,6 +48,12 @@ final class LLMExchange: RequestExchange {
     var firstByteNanos: Int64?
     var genAI = GenAIRecord()
 
+    // Limits and budgets.
+    let spend: Spend
+    var reservation: SpendCounters.Reservation?
+    /// `x-ratelimit-*` and `x-triplegate-budget-remaining-usd` for every answer.
+    var spendHeaders: [(String, String)] = []
+
     // What the ledger gets.
     let ledger: LedgerWriter?
     let started = NIODeadline.now()
@@ -61,8 +67,9 @@ final class LLMExchange: RequestExchange {
     /// Response bodies (non-streaming, or errors) are buffered up to this size.
     static let maxResponseBytes = 32 * 1024 * 1024
 
-    init(client: ClientResponder, snapshot: AISnapshot, routing: RoutingState, endpoint: Endpoint, request: MountedRequest, ledger: LedgerWriter?) {
+    init(client: ClientResponder, snapshot: AISnapshot, routing: RoutingState, endpoint: Endpoint, request: MountedRequest, ledger: LedgerWriter?, spend: Spend) {
         self.client = client
+        self.spend = spend
         self.ledger = ledger
         self.snapshot = snapshot
         self.routing = routing
@@ -106,6 +113,7 @@ final class LLMExchange: RequestExchange {
             return fail(p)
         }
         runModelPolicies(group) { [self] in
+            guard reserveSpend(for: group) else { return }
             groups = [group] + group.fallbacks.compactMap { snapshot.models[$0] }
             startGroup()
         }
@@ -131,6 +139,33 @@ final class LLMExchange: RequestExchange {
             break
         }
         return nil
+    }
+
+    /// Reserves the call's worst case against every token limit and budget that applies; refuses
+    /// (429, before any provider is called) when one has no room. The prompt estimate is the
+    /// body's bytes / 3: conservative for every tokenizer in use (English text averages about
+    /// four bytes a token, and JSON punctuation counts here too).
+    private func reserveSpend(for group: ModelGroup) -> Bool {
+        guard !snapshot.limits.isEmpty || !snapshot.budgets.isEmpty else { return true }
+        let worst = snapshot.worstCase(group)
+        let prompt = (body.readableBytes + 2) / 3
+        let askedOutput = parsed.field("max_completion_tokens")?.intValue ?? parsed.field("max_tokens")?.intValue
+        let output = endpoint == .embeddings || endpoint == .countTokens ? 0 : min(askedOutput ?? worst.maxOutput, worst.maxOutput)
+        let pico = Int64(prompt) * worst.input + Int64(output) * worst.output
+        let request = SpendRequest(consumer: self.request.consumer?.name, team: self.request.consumer?.team, key: self.request.policyContext?.keyID, model: requestedModel,
+                                   tokens: prompt + output, costMicros: (pico + 999_999) / 1_000_000)
+        switch spend.counters.reserve(request, limits: snapshot.limits, budgets: snapshot.budgets, now: Int64(Date().timeIntervalSince1970 * 1000)) {
+        case .success(let r):
+            reservation = r
+            spendHeaders = r.headers
+            return true
+        case .failure(let refusal):
+            var p = ProblemDetails(status: .tooManyRequests, title: refusal.message,
+                                   headers: [("retry-after", String(max(1, (refusal.resetMillis + 999) / 1000)))])
+            p.code = refusal.kind == .budget ? "insufficient_quota" : "rate_limit_exceeded"
+            fail(p)
+            return false
+        }
     }
 
     /// Runs the model's own policies (acl, rate_limit) on the gate chain's final context.
@@ -191,9 +226,18 @@ final class LLMExchange: RequestExchange {
         done = true
         retryTimer?.cancel()
         call?.cancel()
-        if let current { routing.end(current.deployment, success: nil, firstByteNanos: nil, retryAfter: nil, now: Self.now()) }
+        if let current {
+            routing.end(current.deployment, success: nil, firstByteNanos: nil, retryAfter: nil, now: Self.now())
+            // The provider may bill what it generated: a stream the caller left is billed as
+            // far as it went.
+            if committed {
+                served = current.deployment
+                estimateDelivered()
+            }
+        }
         current = nil
         call = nil
+        finished(status: 499)
     }
 
     // MARK: Answers
@@ -204,6 +248,7 @@ final class LLMExchange: RequestExchange {
         done = true
         var p = problem
         p.requestID = request.requestID
+        p.headers += spendHeaders
         finished(status: Int(p.status.code))
         client.respond(p)
     }
@@ -231,13 +276,22 @@ final class LLMExchange: RequestExchange {
 
     static func now() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
 
-    /// The call is over: its access-log fields, and its ledger row (calls that named a model).
+    /// The call is over: its access-log fields, its reservation settled with what it used, and
+    /// its ledger row (calls that named a model).
     func finished(status: Int) {
         client.noteGenAI(genAI)
-        guard let ledger, !requestedModel.isEmpty else { return }
+        guard !requestedModel.isEmpty else { return }
         var cost = CallCost(picoUSD: 0)
-        let today = Int(Date().timeIntervalSince1970 / 86_400)
+        let nowDate = Date()
+        let today = Int(nowDate.timeIntervalSince1970 / 86_400)
         if let d = served, let u = usage, let prices = d.spec?.price(onDay: today) { cost = CallCost(u, at: prices) }
+        if let reservation {
+            self.reservation = nil
+            let alerts = spend.counters.settle(reservation, tokens: usage.map { $0.prompt + $0.output } ?? 0, costMicros: cost.microUSD,
+                                               budgets: snapshot.budgets)
+            if !alerts.isEmpty { spend.alerts.fire(alerts, on: client.eventLoop) }
+        }
+        guard let ledger else { return }
         var tags = LedgerRow.tags(fromHeader: request.head.headers.first(name: "x-triplegate-tags"))
         if let metadata = parsed?.field("metadata")?.objectFields {
             for (k, v) in metadata where !tags.contains(where: { $0.0 == k }) && tags.count < 16 {
@@ -247,8 +301,8 @@ final class LLMExchange: RequestExchange {
         }
         let now = NIODeadline.now()
         ledger.record(LedgerRow(
-            timeMillis: Int64(Date().timeIntervalSince1970 * 1000), requestID: request.requestID, consumer: request.consumer?.name,
-            team: request.consumer?.team, tags: tags, model: requestedModel, provider: served?.provider, servedModel: served?.model,
+            timeMillis: Int64(nowDate.timeIntervalSince1970 * 1000), requestID: request.requestID, consumer: request.consumer?.name,
+            team: request.consumer?.team, keyID: request.policyContext?.keyID, tags: tags, model: requestedModel, provider: served?.provider, servedModel: served?.model,
             attempts: attempts, usage: usage ?? TokenUsage(), costMicros: cost.microUSD, savedByCacheMicros: cost.savedMicroUSD,
             status: status, latencyMillis: (now - started).nanoseconds / 1_000_000, timeToFirstTokenMillis: firstByteNanos.map { $0 / 1_000_000 },
             estimated: estimated))

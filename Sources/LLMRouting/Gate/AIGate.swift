@@ -11,15 +11,21 @@ public final class AIGate: MountableGate {
     private let core: CoreServices
     private let configFile: String?
     public let routing = RoutingState()
+    /// Token limits and budgets: shared by every loop, kept across reloads.
+    public let spend: SpendCounters
     private let loops = NIOLockedValueBox<[AIGateLoop]>([])
     private let current: NIOLockedValueBox<AISnapshot?>
     /// Where every call's ledger row goes; nil runs without a ledger (in-process tests).
     let ledger: LedgerWriter?
+    let alerts: BudgetAlerts
 
     /// `catalog` is the one `serve` validated `config` against; later configs load their own.
-    public init(config: GatewayConfig, catalog: ProviderCatalog?, configFile: String?, core: CoreServices, ledger: LedgerWriter? = nil) {
+    public init(config: GatewayConfig, catalog: ProviderCatalog?, configFile: String?, core: CoreServices, ledger: LedgerWriter? = nil,
+                spend: SpendCounters = SpendCounters()) {
+        self.spend = spend
         self.core = core
         self.ledger = ledger
+        self.alerts = BudgetAlerts(metrics: core.metrics)
         self.configFile = configFile
         if let llm = config.llm, let catalog {
             current = NIOLockedValueBox(AISnapshot(config: config, llm: llm, catalog: catalog, core: core, routing: routing))
@@ -29,7 +35,7 @@ public final class AIGate: MountableGate {
     }
 
     public func mount(on loop: LoopContext) -> MountedGate {
-        let state = AIGateLoop(loop: loop, snapshot: current.withLockedValue { $0 }, routing: routing, ledger: ledger)
+        let state = AIGateLoop(loop: loop, snapshot: current.withLockedValue { $0 }, routing: routing, ledger: ledger, spend: spend, alerts: alerts)
         loops.withLockedValue { $0.append(state) }
         return state
     }
@@ -68,9 +74,13 @@ final class AIGateLoop: MountedGate, @unchecked Sendable {
     var snapshot: AISnapshot?
     let routing: RoutingState
     let ledger: LedgerWriter?
+    let spend: SpendCounters
+    let alerts: BudgetAlerts
 
-    init(loop: LoopContext, snapshot: AISnapshot?, routing: RoutingState, ledger: LedgerWriter?) {
+    init(loop: LoopContext, snapshot: AISnapshot?, routing: RoutingState, ledger: LedgerWriter?, spend: SpendCounters, alerts: BudgetAlerts) {
         self.ledger = ledger
+        self.spend = spend
+        self.alerts = alerts
         self.loop = loop
         self.snapshot = snapshot
         self.routing = routing
@@ -86,10 +96,10 @@ final class AIGateLoop: MountedGate, @unchecked Sendable {
                 UnknownEndpoint(client: client, request: request)
             }
         }
-        let routing = self.routing, ledger = self.ledger
+        let routing = self.routing, ledger = self.ledger, spend = Spend(counters: self.spend, alerts: self.alerts)
         return MountedRoute(service: "llm", route: endpoint.rawValue, chain: snapshot.chain, metrics: snapshot.metrics[endpoint]!,
                             dialect: endpoint.dialect.errors, maxBodyBytes: snapshot.maxBodyBytes) { request, client in
-            LLMExchange(client: client, snapshot: snapshot, routing: routing, endpoint: endpoint, request: request, ledger: ledger)
+            LLMExchange(client: client, snapshot: snapshot, routing: routing, endpoint: endpoint, request: request, ledger: ledger, spend: spend)
         }
     }
 }

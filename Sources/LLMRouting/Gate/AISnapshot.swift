@@ -11,6 +11,8 @@ public final class AISnapshot: Sendable {
     /// The gate's policies (`llm.policies`), run before the body is read.
     public let chain: PolicyChain
     public let retries: LLMRetryConfig
+    public let limits: [LLMTokenLimit]
+    public let budgets: [LLMBudget]
     public let maxBodyBytes: Int
     let metrics: [Endpoint: RouteMetrics]
 
@@ -35,8 +37,29 @@ public final class AISnapshot: Sendable {
         self.models = models
         modelNames = llm.models.map(\.name)
         retries = llm.retries
+        limits = llm.limits
+        budgets = llm.budgets
         maxBodyBytes = config.server.limits.maxBodyBytes
         metrics = Dictionary(uniqueKeysWithValues: Endpoint.allCases.map { ($0, core.metrics.route(service: "llm", route: $0.rawValue)) })
+    }
+}
+
+extension AISnapshot {
+    /// The most a call to `group` could cost per token (input, output, pico-USD) and the largest
+    /// output any of its deployments (or its fallbacks') allows: what a reservation assumes.
+    func worstCase(_ group: ModelGroup) -> (input: Int64, output: Int64, maxOutput: Int) {
+        let today = Int(Date().timeIntervalSince1970 / 86_400)
+        var input: Int64 = 0, output: Int64 = 0, maxOutput = 0
+        for g in [group] + group.fallbacks.compactMap({ models[$0] }) {
+            for d in g.deployments {
+                if let p = d.spec?.price(onDay: today) {
+                    input = max(input, p.input.microsPerMillion, p.cacheWrite?.microsPerMillion ?? 0)
+                    output = max(output, p.output.microsPerMillion)
+                }
+                maxOutput = max(maxOutput, d.spec?.maxOutputTokens ?? 0)
+            }
+        }
+        return (input, output, maxOutput > 0 ? maxOutput : 4096)
     }
 }
 

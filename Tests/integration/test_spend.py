@@ -1,0 +1,85 @@
+"""Token limits and USD budgets through the real binary: refused before any provider call, in
+the caller's dialect, with OpenAI's rate-limit headers; no overspend under 100 concurrent calls;
+a restart keeps what was spent."""
+import concurrent.futures
+import json
+
+import anthropic
+import openai
+import pytest
+
+from conftest import request
+from test_ai_gate import add_keys, deployment, llm_config
+
+
+def start(gateway, tmp_path, p, spend):
+    models = f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"
+    g = gateway(llm_config(tmp_path, models, extra=spend))
+    add_keys(g)
+    return g
+
+
+def ask(g, max_tokens=20, client=None):
+    return (client or g.oai).chat.completions.with_raw_response.create(
+        model="smart", max_tokens=max_tokens, messages=[{"role": "user", "content": "hello"}])
+
+
+def test_request_and_token_limits_refuse_before_the_provider(gateway, fake, tmp_path):
+    p = fake("p")
+    g = start(gateway, tmp_path, p, "  limits:\n    - { by: consumer, model: \"*\", requests_per_day: 3, tokens_per_day: 100000 }")
+    r = ask(g)
+    assert r.headers["x-ratelimit-limit-requests"] == "3" and r.headers["x-ratelimit-remaining-requests"] == "2"
+    assert r.headers["x-ratelimit-limit-tokens"] == "100000" and int(r.headers["x-ratelimit-remaining-tokens"]) < 100000
+    assert r.headers["x-ratelimit-reset-requests"].endswith("s")
+    ask(g)
+    ask(g)
+    with pytest.raises(openai.RateLimitError) as e:
+        ask(g)
+    assert e.value.body["code"] == "rate_limit_exceeded" and int(e.value.response.headers["retry-after"]) > 0
+    with pytest.raises(anthropic.RateLimitError):
+        g.claude.messages.create(model="smart", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+    assert len(p.requests) == 3  # refused calls never reached the provider
+    # Another consumer has its own count; a call too big for the token limit is refused outright.
+    admin = openai.OpenAI(base_url=g.url + "/v1", api_key=g.admin_key, max_retries=0)
+    assert ask(g, client=admin).parse().choices
+    with pytest.raises(openai.RateLimitError) as e:
+        admin.chat.completions.create(model="smart", messages=[{"role": "user", "content": "x" * 320_000}])
+    assert "tokens per day" in e.value.message
+
+
+def test_budget_holds_under_100_concurrent_calls_and_across_a_restart(gateway, fake, tmp_path):
+    p = fake("p")
+    # $1 in / $2 out per 1M tokens: a call here costs about 30 µUSD and reserves about 60.
+    spend = "  budgets:\n    - { team: growth, usd: 0.000300, period: day, soft_alert_at: 0.5 }"
+    g = start(gateway, tmp_path, p, spend)
+
+    def one(_):
+        try:
+            r = ask(g)
+            return r.headers["x-triplegate-budget-remaining-usd"]
+        except openai.RateLimitError as e:
+            assert e.body["code"] == "insufficient_quota" and e.body["type"] == "insufficient_quota"
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=100) as pool:
+        results = list(pool.map(one, range(100)))
+    admitted = [r for r in results if r is not None]
+    assert 3 <= len(admitted) < 100
+    # Nothing was spent beyond the budget: the ledger's sum is at most $0.000300.
+    g.stop()
+    from test_ledger import chargeback
+    total = json.loads(chargeback(g, "--group-by", "team", "--format", "json"))["total"]
+    assert 0 < float(total["cost_usd"]) <= 0.000300
+    assert total["requests"] == 100  # refused calls are in the ledger too, at no cost
+    assert "budget soft alert" in g.logs()
+
+    # A restart reads the day's spend back from the ledger: the budget is not fresh again.
+    g2 = gateway(g.config.read_text())
+    add_keys(g2)
+    spent_before = float(total["cost_usd"])
+    g = g2
+    results = [one(i) for i in range(10)]
+    assert any(r is None for r in results)
+    g2.stop()
+    total = json.loads(chargeback(g2, "--group-by", "team", "--format", "json"))["total"]
+    assert float(total["cost_usd"]) <= 0.000300 and float(total["cost_usd"]) >= spent_before
