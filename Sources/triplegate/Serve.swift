@@ -87,6 +87,7 @@ struct Serve: AsyncParsableCommand {
                 return APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai])
             },
             tracing: tracer != nil,
+            adminEndpoints: ledger != nil ? gatewayConfig.sqlitePath.map { [ChargebackEndpoint.make(storePath: $0)] } ?? [] : [],
             onBound: { addresses in
                 guard let readyFile else { return }
                 let json = JSONValue.object([

@@ -58,3 +58,30 @@ def test_every_call_is_billed_once_and_reported(gateway, fake, tmp_path):
     bad = subprocess.run([BIN, "chargeback", "--config", str(g.config), "--from", "2026-12-01", "--to", "2026-11-01"],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "from must be before to" in bad.stderr
+
+
+def test_admin_chargeback_endpoint(gateway, fake, tmp_path):
+    from conftest import request, wait_for
+    p = fake("p")
+    g = gateway(llm_config(tmp_path, f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"))
+    add_keys(g)
+    c = g.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "bill me"}])
+    cost = c.usage.prompt_tokens + 2 * c.usage.completion_tokens
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    path = f"/admin/chargeback?from={today}&to={today + datetime.timedelta(days=1)}&group_by=consumer,model&format=json"
+
+    def report():
+        status, headers, body = request(g.admin_port, "GET", path)
+        assert status == 200 and headers["content-type"] == "application/json"
+        lines = json.loads(body)["lines"]
+        return lines if lines else None
+
+    lines = wait_for("the row to reach the store", report)  # written within the writer's batch interval
+    assert lines == [{"consumer": "app", "model": "smart", "provider": "fake-openai", "requests": 1, "input_tokens": c.usage.prompt_tokens,
+                      "cached_input_tokens": 0, "cache_write_tokens": 0, "output_tokens": c.usage.completion_tokens,
+                      "cost_usd": f"{cost / 1e6:.6f}", "saved_by_cache_usd": "0.000000"}]
+    status, headers, body = request(g.admin_port, "GET", path.replace("format=json", "format=csv"))
+    assert status == 200 and headers["content-type"].startswith("text/csv") and body.startswith(b"consumer,model,provider,requests")
+    status, _, body = request(g.admin_port, "GET", path.replace("group_by=consumer,model", "group_by=colour"))
+    assert status == 400 and b"unknown" in body
+    assert request(g.admin_port, "POST", path)[0] == 405

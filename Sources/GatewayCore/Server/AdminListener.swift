@@ -1,30 +1,59 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The admin listener: `/healthz`, `/readyz` and `GET /admin/config`. Small and rarely hit, so
-/// it is a plain NIO handler rather than a framework that would cost build time.
+/// An admin endpoint a gate adds (`GET /admin/chargeback`): answered off the event loop.
+public struct AdminEndpoint: Sendable {
+    public struct Response: Sendable {
+        public var status: HTTPResponseStatus
+        public var contentType: String
+        public var body: String
+
+        public init(status: HTTPResponseStatus, contentType: String, body: String) {
+            self.status = status
+            self.contentType = contentType
+            self.body = body
+        }
+    }
+
+    public var path: String
+    /// Gets the query parameters, percent-decoded.
+    public var handle: @Sendable ([String: String]) async -> Response
+
+    public init(path: String, handle: @escaping @Sendable ([String: String]) async -> Response) {
+        self.path = path
+        self.handle = handle
+    }
+}
+
+/// The admin listener: `/healthz`, `/readyz` and `GET /admin/config`, plus the endpoints gates
+/// add. Small and rarely hit, so it is a plain NIO handler rather than a framework that would
+/// cost build time.
 public final class AdminListener: Sendable {
     let listen: String
     let state: GatewayState
     let metrics: GatewayMetrics?
+    let endpoints: [AdminEndpoint]
 
-    public init(listen: String, state: GatewayState, metrics: GatewayMetrics? = nil) {
+    public init(listen: String, state: GatewayState, metrics: GatewayMetrics? = nil, endpoints: [AdminEndpoint] = []) {
         self.listen = listen
         self.state = state
         self.metrics = metrics
+        self.endpoints = endpoints
     }
 
     public func bind(group: EventLoopGroup) async throws -> Channel {
         guard let hp = HostPort.parse(listen) else { throw ListenerError.badAddress(listen) }
         let state = self.state
         let metrics = self.metrics
+        let endpoints = self.endpoints
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(state: state, metrics: metrics))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(state: state, metrics: metrics, endpoints: endpoints))
                 }
             }
             .bind(host: hp.host, port: hp.port).get()
@@ -37,11 +66,13 @@ final class AdminHandler: ChannelInboundHandler {
 
     let state: GatewayState
     let metrics: GatewayMetrics?
+    let endpoints: [AdminEndpoint]
     private var head: HTTPRequestHead?
 
-    init(state: GatewayState, metrics: GatewayMetrics?) {
+    init(state: GatewayState, metrics: GatewayMetrics?, endpoints: [AdminEndpoint]) {
         self.state = state
         self.metrics = metrics
+        self.endpoints = endpoints
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -57,6 +88,22 @@ final class AdminHandler: ChannelInboundHandler {
 
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        if let endpoint = endpoints.first(where: { $0.path == path }) {
+            guard head.method == .GET else {
+                return write(context: context, head: head, problem: ProblemDetails(status: .methodNotAllowed, headers: [("allow", "GET")]))
+            }
+            let query = Self.query(head.uri)
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.makeFutureWithTask { await endpoint.handle(query) }.whenSuccess { response in
+                let (handler, context) = loopBound.value
+                var headers = HTTPHeaders()
+                headers.add(name: "content-type", value: response.contentType)
+                headers.add(name: "content-length", value: String(response.body.utf8.count))
+                handler.send(context: context, head: HTTPResponseHead(version: head.version, status: response.status, headers: headers),
+                             body: ByteBuffer(string: response.body), keepAlive: head.isKeepAlive)
+            }
+            return
+        }
         let (status, body): (HTTPResponseStatus, JSONValue)
         switch (head.method, path) {
         case (.GET, "/healthz"):
@@ -83,6 +130,19 @@ final class AdminHandler: ChannelInboundHandler {
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(buffer.readableBytes))
         send(context: context, head: HTTPResponseHead(version: head.version, status: status, headers: headers), body: buffer, keepAlive: head.isKeepAlive)
+    }
+
+    /// `a=1&b=x%2Cy` as a dictionary (the first of repeated names wins).
+    static func query(_ uri: String) -> [String: String] {
+        guard let q = uri.split(separator: "?", maxSplits: 1).dropFirst().first else { return [:] }
+        var out: [String: String] = [:]
+        for pair in q.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            let name = String(kv[0]).removingPercentEncoding ?? String(kv[0])
+            let value = kv.count == 2 ? (String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(kv[1])) : ""
+            if out[name] == nil { out[name] = value }
+        }
+        return out
     }
 
     private func write(context: ChannelHandlerContext, head: HTTPRequestHead, problem: ProblemDetails) {

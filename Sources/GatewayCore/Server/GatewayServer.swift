@@ -29,13 +29,16 @@ public final class GatewayServer: Service, Sendable {
     public let core: CoreServices
     let logger: Logger
     let onBound: @Sendable (BoundAddresses) -> Void
+    let adminEndpoints: [AdminEndpoint]
 
     public init(
         config: GatewayConfig, configPath: String?, group: EventLoopGroup, logger: Logger,
         makeGate: (LoopContexts, GatewayConfig, CoreServices) -> any ReloadableGate,
         tracing: Bool = false,
+        adminEndpoints: [AdminEndpoint] = [],
         onBound: @escaping @Sendable (BoundAddresses) -> Void = { _ in }
     ) {
+        self.adminEndpoints = adminEndpoints
         self.state = GatewayState(config: config)
         self.configPath = configPath
         self.group = group
@@ -54,7 +57,7 @@ public final class GatewayServer: Service, Sendable {
         let dataChannel = try await data.bind(group: group)
         var adminChannel: Channel?
         if config.admin.enabled {
-            adminChannel = try await AdminListener(listen: config.admin.listen, state: state, metrics: core.metrics).bind(group: group)
+            adminChannel = try await AdminListener(listen: config.admin.listen, state: state, metrics: core.metrics, endpoints: adminEndpoints).bind(group: group)
         }
         state.markReady()
         logger.info("listening", metadata: [

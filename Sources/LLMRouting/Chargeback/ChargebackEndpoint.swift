@@ -1,0 +1,30 @@
+import GatewayCore
+
+/// `GET /admin/chargeback?from=...&to=...&group_by=team,model&format=csv|json` on the admin
+/// listener: the same report as `triplegate chargeback`, from the same store. Rows reach the
+/// store within the ledger writer's 200 ms batch.
+public enum ChargebackEndpoint {
+    public static func make(storePath: String) -> AdminEndpoint {
+        AdminEndpoint(path: "/admin/chargeback") { query in
+            func problem(_ status: Int, _ title: String) -> AdminEndpoint.Response {
+                let p = JSONValue.object([("type", .string("about:blank")), ("title", .string(title)), ("status", .int(status))])
+                return .init(status: .init(statusCode: status), contentType: "application/problem+json", body: p.text)
+            }
+            let format = query["format"] ?? "csv"
+            guard format == "csv" || format == "json" else { return problem(400, "format must be csv or json") }
+            guard let from = query["from"], let to = query["to"] else { return problem(400, "from and to are required (YYYY-MM-DD or ISO 8601)") }
+            let q: ChargebackQuery
+            do { q = try ChargebackQuery(from: from, to: to, groupBy: query["group_by"] ?? "team,model") } catch { return problem(400, "\(error)") }
+            do {
+                let store = try await SQLiteLedgerStore.open(path: storePath)
+                let report = try await store.chargeback(q)
+                try? await store.close()
+                return format == "csv"
+                    ? .init(status: .ok, contentType: "text/csv; charset=utf-8; header=present", body: report.csv)
+                    : .init(status: .ok, contentType: "application/json", body: report.json.text)
+            } catch {
+                return problem(500, "the ledger could not be read")
+            }
+        }
+    }
+}
