@@ -59,7 +59,7 @@ struct Serve: AsyncParsableCommand {
         let ledger: LedgerWriter?
         // Limits and budgets start from what the ledger already holds for their windows.
         let spend = SpendCounters()
-        if let llm = gatewayConfig.llm, let path = gatewayConfig.sqlitePath {
+        if let llm = gatewayConfig.llm, llm.ledger, let path = gatewayConfig.sqlitePath {
             do {
                 let store = try await SQLiteLedgerStore.open(path: path)
                 try await spend.seed(from: store, limits: llm.limits, budgets: llm.budgets, now: Int64(Date().timeIntervalSince1970 * 1000))

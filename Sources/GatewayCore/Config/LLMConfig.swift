@@ -14,6 +14,9 @@ public struct LLMConfig: Sendable {
     public var limits: [LLMTokenLimit] = []
     /// USD budgets with soft alerts and hard stops.
     public var budgets: [LLMBudget] = []
+    /// Write one ledger row per call into the store. Default true: chargeback reports, and
+    /// budgets that survive a restart, need it.
+    public var ledger = true
 
     public init() {}
 }
@@ -109,6 +112,7 @@ extension LLMConfig {
         policies = PolicyConfig.readList(o["policies"])
         limits = o["limits"].list { $0.object { LLMTokenLimit(reading: $0) } } ?? []
         budgets = o["budgets"].list { $0.object { LLMBudget(reading: $0) } } ?? []
+        ledger = o["ledger"].bool() ?? ledger
         if let r = o["retries"].object({ LLMRetryConfig(reading: $0) }) { retries = r }
         if let c = o["cooldown"].object({ c -> LLMCooldownConfig in
             var cooldown = LLMCooldownConfig()

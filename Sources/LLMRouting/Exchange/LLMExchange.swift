@@ -147,14 +147,15 @@ final class LLMExchange: RequestExchange {
     /// four bytes a token, and JSON punctuation counts here too).
     private func reserveSpend(for group: ModelGroup) -> Bool {
         guard !snapshot.limits.isEmpty || !snapshot.budgets.isEmpty else { return true }
-        let worst = snapshot.worstCase(group)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let worst = snapshot.worstCase(group, day: Int(now / 86_400_000))
         let prompt = (body.readableBytes + 2) / 3
         let askedOutput = parsed.field("max_completion_tokens")?.intValue ?? parsed.field("max_tokens")?.intValue
         let output = endpoint == .embeddings || endpoint == .countTokens ? 0 : min(askedOutput ?? worst.maxOutput, worst.maxOutput)
         let pico = Int64(prompt) * worst.input + Int64(output) * worst.output
         let request = SpendRequest(consumer: self.request.consumer?.name, team: self.request.consumer?.team, key: self.request.policyContext?.keyID, model: requestedModel,
                                    tokens: prompt + output, costMicros: (pico + 999_999) / 1_000_000)
-        switch spend.counters.reserve(request, limits: snapshot.limits, budgets: snapshot.budgets, now: Int64(Date().timeIntervalSince1970 * 1000)) {
+        switch spend.counters.reserve(request, limits: snapshot.limits, budgets: snapshot.budgets, now: now) {
         case .success(let r):
             reservation = r
             spendHeaders = r.headers

@@ -10,7 +10,7 @@ final class RequestBody {
     private let ranges: [String: Range<Int>]
     private var parsedWhole: JSONValue??
 
-    static let fields: Set<String> = ["model", "stream", "stream_options", "messages", "max_tokens", "input", "prompt", "metadata"]
+    static let fields: Set<String> = ["model", "stream", "stream_options", "messages", "max_tokens", "max_completion_tokens", "input", "prompt", "metadata"]
 
     /// Nil when the body is not a JSON object; `problem` then says why.
     init?(_ raw: ByteBuffer) {

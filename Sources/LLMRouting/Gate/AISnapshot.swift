@@ -15,6 +15,9 @@ public final class AISnapshot: Sendable {
     public let budgets: [LLMBudget]
     public let maxBodyBytes: Int
     let metrics: [Endpoint: RouteMetrics]
+    /// Each model's worst case on the day the snapshot was built (recomputed on other days).
+    let worstCases: [String: WorstCase]
+    let builtDay: Int
 
     init(config: GatewayConfig, llm: LLMConfig, catalog: ProviderCatalog, core: CoreServices, routing: RoutingState) {
         let environment = core.environment(for: config)
@@ -35,6 +38,9 @@ public final class AISnapshot: Sendable {
                                         fallbackOn: Set(m.fallbackOn), chain: chain)
         }
         self.models = models
+        let day = Int(Date().timeIntervalSince1970 / 86_400)
+        builtDay = day
+        worstCases = models.mapValues { Self.worstCase($0, models: models, day: day) }
         modelNames = llm.models.map(\.name)
         retries = llm.retries
         limits = llm.limits
@@ -47,8 +53,12 @@ public final class AISnapshot: Sendable {
 extension AISnapshot {
     /// The most a call to `group` could cost per token (input, output, pico-USD) and the largest
     /// output any of its deployments (or its fallbacks') allows: what a reservation assumes.
-    func worstCase(_ group: ModelGroup) -> (input: Int64, output: Int64, maxOutput: Int) {
-        let today = Int(Date().timeIntervalSince1970 / 86_400)
+    func worstCase(_ group: ModelGroup, day: Int) -> WorstCase {
+        if day == builtDay, let cached = worstCases[group.name] { return cached }
+        return Self.worstCase(group, models: models, day: day)
+    }
+
+    static func worstCase(_ group: ModelGroup, models: [String: ModelGroup], day today: Int) -> WorstCase {
         var input: Int64 = 0, output: Int64 = 0, maxOutput = 0
         for g in [group] + group.fallbacks.compactMap({ models[$0] }) {
             for d in g.deployments {
@@ -59,8 +69,15 @@ extension AISnapshot {
                 maxOutput = max(maxOutput, d.spec?.maxOutputTokens ?? 0)
             }
         }
-        return (input, output, maxOutput > 0 ? maxOutput : 4096)
+        return WorstCase(input: input, output: output, maxOutput: maxOutput > 0 ? maxOutput : 4096)
     }
+}
+
+/// The most a call could cost per token (pico-USD) and the largest output it could produce.
+struct WorstCase: Sendable {
+    var input: Int64
+    var output: Int64
+    var maxOutput: Int
 }
 
 /// A public model name and where it is served.

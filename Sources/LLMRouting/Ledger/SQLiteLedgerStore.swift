@@ -65,7 +65,7 @@ public final class SQLiteLedgerStore: Sendable {
 
     static func binds(_ r: LedgerRow) -> [SQLiteData] {
         func text(_ s: String?) -> SQLiteData { s.map { .text($0) } ?? .null }
-        let tags = JSONValue.object(r.tags.map { ($0.0, .string($0.1)) }).text
+        let tags = r.tags.isEmpty ? "{}" : JSONValue.object(r.tags.map { ($0.0, .string($0.1)) }).text
         return [
             .integer(Int(r.timeMillis)), .text(r.requestID), text(r.consumer), text(r.team), text(r.keyID), .text(tags),
             .text(r.model), text(r.provider), text(r.servedModel), .integer(r.attempts),

@@ -44,9 +44,20 @@ public final class SpendCounters: Sendable {
         var alerted = false
     }
 
+    /// Names a counter without building a string per call: the rule (by position for limits,
+    /// by content for budgets, so a reload that keeps a budget keeps its spend), the subject
+    /// and the model.
+    public struct CounterKey: Hashable, Sendable {
+        public enum Kind: UInt8, Sendable { case tpm, rpm, tpd, rpd, budgetDay, budgetWeek, budgetMonth, budgetFixed }
+        var kind: Kind
+        var rule: Int
+        var subject: String
+        var model: String
+    }
+
     /// One counter a call touched: where, and how much it reserved there.
     struct Hold: Sendable {
-        var key: String
+        var key: CounterKey
         var start: Int64
         var amount: Int64
         var unit: Unit
@@ -68,13 +79,13 @@ public final class SpendCounters: Sendable {
         public var webhook: String?
     }
 
-    private let windows = NIOLockedValueBox<[String: Window]>([:])
+    private let windows = NIOLockedValueBox<[CounterKey: Window]>([:])
 
     public init() {}
 
     /// The counters one call is checked against, with their ceilings and window bounds.
     struct Check {
-        var key: String
+        var key: CounterKey
         var start: Int64
         var end: Int64
         var ceiling: Int64
@@ -93,12 +104,13 @@ public final class SpendCounters: Sendable {
             case .key: r.key
             }
             guard let subject else { continue }
-            let scope = "limit#\(i)|\(l.by.rawValue)=\(subject)|\(l.model == "*" ? "*" : r.model)"
+            let model = l.model == "*" ? "*" : r.model
+            func key(_ kind: CounterKey.Kind) -> CounterKey { CounterKey(kind: kind, rule: i, subject: subject, model: model) }
             let minute = now - now % 60_000, day = now - now % 86_400_000
-            if let n = l.tokensPerMinute { out.append(Check(key: scope + "|tpm", start: minute, end: minute + 60_000, ceiling: Int64(n), amount: Int64(r.tokens), unit: .tokens, label: "tokens per minute")) }
-            if let n = l.requestsPerMinute { out.append(Check(key: scope + "|rpm", start: minute, end: minute + 60_000, ceiling: Int64(n), amount: 1, unit: .requests, label: "requests per minute")) }
-            if let n = l.tokensPerDay { out.append(Check(key: scope + "|tpd", start: day, end: day + 86_400_000, ceiling: Int64(n), amount: Int64(r.tokens), unit: .tokens, label: "tokens per day")) }
-            if let n = l.requestsPerDay { out.append(Check(key: scope + "|rpd", start: day, end: day + 86_400_000, ceiling: Int64(n), amount: 1, unit: .requests, label: "requests per day")) }
+            if let n = l.tokensPerMinute { out.append(Check(key: key(.tpm), start: minute, end: minute + 60_000, ceiling: Int64(n), amount: Int64(r.tokens), unit: .tokens, label: "tokens per minute")) }
+            if let n = l.requestsPerMinute { out.append(Check(key: key(.rpm), start: minute, end: minute + 60_000, ceiling: Int64(n), amount: 1, unit: .requests, label: "requests per minute")) }
+            if let n = l.tokensPerDay { out.append(Check(key: key(.tpd), start: day, end: day + 86_400_000, ceiling: Int64(n), amount: Int64(r.tokens), unit: .tokens, label: "tokens per day")) }
+            if let n = l.requestsPerDay { out.append(Check(key: key(.rpd), start: day, end: day + 86_400_000, ceiling: Int64(n), amount: 1, unit: .requests, label: "requests per day")) }
         }
         for b in budgets {
             let subject: String? = switch b.subject {
@@ -108,12 +120,25 @@ public final class SpendCounters: Sendable {
             }
             guard subject == b.name, let (start, end) = window(of: b, at: now) else { continue }
             out.append(Check(key: budgetKey(b), start: start, end: end, ceiling: b.microUSD, amount: r.costMicros, unit: .micros, budget: b,
-                             label: "the \(b.period.rawValue) budget of \(b.subject.rawValue) \(b.name)"))
+                             label: b.period.rawValue))
         }
         return out
     }
 
-    static func budgetKey(_ b: LLMBudget) -> String { "budget|\(b.subject.rawValue)=\(b.name)|\(b.period.rawValue)|\(b.from ?? 0)" }
+    static func budgetKey(_ b: LLMBudget) -> CounterKey {
+        let kind: CounterKey.Kind = switch b.period {
+        case .day: .budgetDay
+        case .week: .budgetWeek
+        case .month: .budgetMonth
+        case .fixed: .budgetFixed
+        }
+        return CounterKey(kind: kind, rule: Int(b.from ?? 0), subject: b.name, model: b.subject.rawValue)
+    }
+
+    /// A limit's counter, as `checks` names it (for seeding from the ledger).
+    static func limitKey(rule: Int, kind: CounterKey.Kind, subject: String, model: String) -> CounterKey {
+        CounterKey(kind: kind, rule: rule, subject: subject, model: model)
+    }
 
     /// The budget's current window: calendar day, week (from Monday) or month in UTC, or the
     /// fixed range (nil outside it: the budget does not apply then).
@@ -147,7 +172,7 @@ public final class SpendCounters: Sendable {
                     let kind: SpendRefusal.Kind = c.unit == .micros ? .budget : c.unit == .tokens ? .tokens : .requests
                     let left = max(0, c.ceiling - w.used - w.reserved)
                     let message = c.unit == .micros
-                        ? "This call could cost up to $\(CallCost.decimal(micros: c.amount)); \(c.label) has $\(CallCost.decimal(micros: left)) left of $\(CallCost.decimal(micros: c.ceiling))"
+                        ? "This call could cost up to $\(CallCost.decimal(micros: c.amount)); the \(c.label) budget of \(c.key.model) \(c.key.subject) has $\(CallCost.decimal(micros: left)) left of $\(CallCost.decimal(micros: c.ceiling))"
                         : "Limit of \(c.ceiling) \(c.label) reached (\(left) left, this call needs \(c.amount))"
                     return .failure(SpendRefusal(kind: kind, message: message, resetMillis: c.end - now))
                 }
@@ -203,7 +228,7 @@ public final class SpendCounters: Sendable {
     }
 
     /// Loads what the ledger says was already used in a window (at start-up).
-    public func seed(key: String, start: Int64, used: Int64) {
+    public func seed(key: CounterKey, start: Int64, used: Int64) {
         windows.withLockedValue { all in
             var w = all[key].flatMap { $0.start == start ? $0 : nil } ?? Window(start: start)
             w.used += used

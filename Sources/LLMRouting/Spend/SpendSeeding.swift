@@ -16,9 +16,9 @@ extension SpendCounters {
         }
         for (i, l) in limits.enumerated() {
             let column = l.by == .consumer ? "consumer" : l.by == .team ? "team" : "key_id"
-            let windows: [(suffix: String, start: Int64, tokens: Bool, wanted: Bool)] = [
-                ("tpm", now - now % 60_000, true, l.tokensPerMinute != nil), ("rpm", now - now % 60_000, false, l.requestsPerMinute != nil),
-                ("tpd", now - now % 86_400_000, true, l.tokensPerDay != nil), ("rpd", now - now % 86_400_000, false, l.requestsPerDay != nil),
+            let windows: [(kind: CounterKey.Kind, start: Int64, tokens: Bool, wanted: Bool)] = [
+                (.tpm, now - now % 60_000, true, l.tokensPerMinute != nil), (.rpm, now - now % 60_000, false, l.requestsPerMinute != nil),
+                (.tpd, now - now % 86_400_000, true, l.tokensPerDay != nil), (.rpd, now - now % 86_400_000, false, l.requestsPerDay != nil),
             ]
             for w in windows where w.wanted {
                 let modelFilter = l.model == "*" ? "" : " AND model = ?"
@@ -32,7 +32,7 @@ extension SpendCounters {
                 for row in rows {
                     guard let subject = row.column("subject")?.string else { continue }
                     let used = Int64(row.column(w.tokens ? "tokens" : "requests")?.integer ?? 0)
-                    seed(key: "limit#\(i)|\(l.by.rawValue)=\(subject)|\(l.model)|\(w.suffix)", start: w.start, used: used)
+                    seed(key: Self.limitKey(rule: i, kind: w.kind, subject: subject, model: l.model), start: w.start, used: used)
                 }
             }
         }

@@ -1,0 +1,30 @@
+import ArgumentParser
+import Foundation
+import LLMRouting
+
+/// `triplegate bench-ledger --rows N --store sqlite:PATH`: how many ledger rows per second the
+/// store takes in the writer's batches (for bench/llm; not a user command).
+struct BenchLedger: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench-ledger", abstract: "Measure ledger insert throughput.", shouldDisplay: false)
+
+    @Option var rows = 200_000
+    @Option var batch = 1_000
+    @Option var store: String
+
+    func run() async throws {
+        guard store.hasPrefix("sqlite:") else { throw ValidationError("--store must be sqlite:PATH") }
+        let ledger = try await SQLiteLedgerStore.open(path: String(store.dropFirst(7)))
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let rows = (0..<batch).map { i in
+            LedgerRow(timeMillis: now + Int64(i), requestID: "bench-\(i)", consumer: "c\(i % 50)", team: "t\(i % 7)", tags: [("project", "p\(i % 5)")],
+                      model: "smart", provider: "openai", servedModel: "gpt-4o", attempts: 1,
+                      usage: TokenUsage(input: 900, cachedInput: 100, output: 300), costMicros: 4_250, status: 200, latencyMillis: 420)
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        for _ in 0..<(self.rows / batch) { try await ledger.insert(rows) }
+        let seconds = (clock.now - started) / .seconds(1)
+        try await ledger.close()
+        print("sqlite ledger: \(self.rows) rows in batches of \(batch): \(Int(Double(self.rows) / seconds)) rows/s")
+    }
+}
