@@ -96,9 +96,7 @@ extension LLMBudget {
 
     /// Midnight UTC of a `YYYY-MM-DD` day, in unix milliseconds.
     static func millis(isoDay text: String) -> Int64? {
-        let p = text.split(separator: "-")
-        guard text.count == 10, p.count == 3, let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), (1...12).contains(m), (1...31).contains(d) else { return nil }
-        return Int64(CivilDate.daysFromCivil(year: y, month: m, day: d)) * 86_400_000
+        CivilDate.day(fromISODate: text).map { Int64($0) * 86_400_000 }
     }
 }
 
@@ -112,6 +110,17 @@ public enum CivilDate {
         let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
+    }
+
+    /// Days since the epoch of an ISO date, UTC; nil unless exactly `YYYY-MM-DD` and a real day.
+    public static func day(fromISODate text: String) -> Int? {
+        let parts = text.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), (1...12).contains(m), d >= 1 else { return nil }
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard d <= lengths[m - 1] else { return nil }
+        return daysFromCivil(year: y, month: m, day: d)
     }
 
     /// (year, month, day) of a day number.
