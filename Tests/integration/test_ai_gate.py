@@ -344,3 +344,25 @@ def test_per_model_limits_and_gen_ai_metrics(gateway, fake, tmp_path):
     assert 'gen_ai_client_token_usage_count{gen_ai_system="fake-anthropic",gen_ai_request_model="limited",' \
            'gen_ai_response_model="claude-sonnet-4-5",gen_ai_token_type="output"} 3' in text
     assert 'http_server_request_duration_seconds_count{service="llm",http_route="chat_completions",status_class="4xx"} 1' in text
+
+
+def test_reload_adds_models_and_refuses_a_bad_llm_section(gateway, fake, tmp_path):
+    import signal
+    p = fake("p")
+    one = f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"
+    text = "reload: { watch: false }\n" + llm_config(tmp_path, one)
+    g = gateway(text)
+    add_keys(g)
+    with pytest.raises(openai.NotFoundError):
+        g.oai.chat.completions.create(model="claude", messages=[{"role": "user", "content": "x"}])
+    # A deployment naming no provider file: the reload is refused and the old config serves on.
+    g.config.write_text(text.replace("provider: \"fake-openai\"", "provider: \"no-such-provider\""))
+    g.proc.send_signal(signal.SIGHUP)
+    wait_for("the refusal in the log", lambda: "no-such-provider" in g.logs() or "names no provider file" in g.logs())
+    assert g.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "x"}]).choices
+    # A good reload adds a model; routing state (and keys) carry over.
+    two = one + f"\n    - {{ name: claude, deployments: [{deployment('fake-anthropic', 'claude-sonnet-4-5', p)}] }}"
+    g.config.write_text("reload: { watch: false }\n" + llm_config(tmp_path, two))
+    g.proc.send_signal(signal.SIGHUP)
+    wait_for("the new model", lambda: "claude" in [m.id for m in g.oai.models.list()])
+    assert g.oai.chat.completions.create(model="claude", messages=[{"role": "user", "content": "x"}]).choices

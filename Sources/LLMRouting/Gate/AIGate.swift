@@ -15,6 +15,7 @@ public final class AIGate: MountableGate {
     public let spend: SpendCounters
     private let loops = NIOLockedValueBox<[AIGateLoop]>([])
     private let current: NIOLockedValueBox<AISnapshot?>
+    private let checked = NIOLockedValueBox<ProviderCatalog?>(nil)
     /// Where every call's ledger row goes; nil runs without a ledger (in-process tests).
     let ledger: LedgerWriter?
     let alerts: BudgetAlerts
@@ -56,13 +57,20 @@ public final class AIGate: MountableGate {
         return EventLoopFuture.andAllSucceed(futures, on: loop)
     }
 
+    /// Loads the provider files and checks the deployments; the catalog is kept for the
+    /// `apply` that follows a successful check, so a reload reads the files once.
     public func check(_ config: GatewayConfig) throws {
-        _ = try prepare(config)
+        guard let llm = config.llm else { return }
+        let catalog = try DeploymentCheck.validate(llm, configFile: configFile)
+        checked.withLockedValue { $0 = catalog }
     }
 
     private func prepare(_ config: GatewayConfig) throws -> AISnapshot? {
         guard let llm = config.llm else { return nil }
-        let catalog = try DeploymentCheck.validate(llm, configFile: configFile)
+        let catalog = try checked.withLockedValue { c in
+            defer { c = nil }
+            return try c ?? DeploymentCheck.validate(llm, configFile: configFile)
+        }
         return AISnapshot(config: config, llm: llm, catalog: catalog, core: core, routing: routing)
     }
 }
