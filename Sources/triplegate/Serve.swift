@@ -62,7 +62,10 @@ struct Serve: AsyncParsableCommand {
         if let llm = gatewayConfig.llm, llm.ledger, let path = gatewayConfig.sqlitePath {
             do {
                 let store = try await SQLiteLedgerStore.open(path: path)
-                try await spend.seed(from: store, limits: llm.limits, budgets: llm.budgets, now: Int64(Date().timeIntervalSince1970 * 1000))
+                // With counters in Redis, Redis already holds them (and other replicas' spend).
+                if llm.counters == .local {
+                    try await spend.seed(from: store, limits: llm.limits, budgets: llm.budgets, now: Int64(Date().timeIntervalSince1970 * 1000))
+                }
                 ledger = LedgerWriter(store: store)
             } catch {
                 logger.error("the ledger store could not be opened", metadata: ["store": "\(path)", "error": "\(error)"])

@@ -208,3 +208,38 @@ import Testing
         }
     }
 }
+
+@Suite struct LLMSpendConfigTests {
+    func problems(_ llm: String) -> [String] {
+        let yaml = "llm:\n  models: [{ name: m, deployments: [{ provider: openai, model: gpt-4o, api_key: k }] }]\n" + llm
+        do {
+            _ = try GatewayConfig.parse(yaml: yaml, environment: [:])
+            return []
+        } catch let e as ConfigProblems {
+            return e.problems.map { "\($0.path): \($0.message)" }
+        } catch {
+            return ["\(error)"]
+        }
+    }
+
+    @Test func limitsAndBudgetsAreReadExactlyAndCheckedWithPaths() throws {
+        let config = try GatewayConfig.parse(yaml: """
+            llm:
+              models: [{ name: m, deployments: [{ provider: openai, model: gpt-4o, api_key: k }] }]
+              limits: [{ by: team, model: m, tokens_per_day: 5_000_000 }]
+              budgets:
+                - { team: growth, usd: 500.10, period: month, soft_alert_at: 0.8 }
+                - { key: k1, usd: "0.000001", period: fixed, from: 2026-11-01, to: 2026-12-01 }
+            """, environment: [:])
+        let llm = try #require(config.llm)
+        #expect(llm.limits.first?.by == .team && llm.limits.first?.tokensPerDay == 5_000_000)
+        #expect(llm.budgets.map(\.microUSD) == [500_100_000, 1])
+        #expect(llm.budgets[1].from == Int64(CivilDate.day(fromISODate: "2026-11-01")!) * 86_400_000)
+        #expect(llm.counters == .local && llm.ledger)
+        #expect(problems("  limits: [{ by: team }]") == ["llm.limits[0].tokens_per_minute: give at least one of tokens_per_minute, requests_per_minute, tokens_per_day, requests_per_day"])
+        #expect(problems("  budgets: [{ team: a, usd: 1.0000001 }]") == ["llm.budgets[0].usd: must be a USD amount such as 500 or 12.50, at most 6 decimals (got \"1.0000001\")"])
+        #expect(problems("  budgets: [{ team: a, consumer: b, usd: 1 }]") == ["llm.budgets[0].team: name exactly one of consumer, team or key"])
+        #expect(problems("  budgets: [{ team: a, usd: 1, period: fixed, from: 2026-12-01, to: 2026-11-01 }]").first?.hasPrefix("llm.budgets[0].from:") == true)
+        #expect(problems("  counters: redis") == ["llm.counters: redis needs a top-level redis: redis://host:port"])
+    }
+}

@@ -83,3 +83,32 @@ def test_budget_holds_under_100_concurrent_calls_and_across_a_restart(gateway, f
     g2.stop()
     total = json.loads(chargeback(g2, "--group-by", "team", "--format", "json"))["total"]
     assert float(total["cost_usd"]) <= 0.000300 and float(total["cost_usd"]) >= spent_before
+
+
+def test_two_gateways_share_a_budget_through_redis(gateway, fake, tmp_path, redis_server):
+    p = fake("p")
+    models = f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"
+    spend = "  counters: redis\n  budgets:\n    - { team: growth, usd: 0.000300, period: day }"
+    text = f"redis: {redis_server.url}\n" + llm_config(tmp_path, models, extra=spend)
+    g1, g2 = gateway(text), gateway(text)  # one store file, one Redis: two replicas
+    add_keys(g1)
+    add_keys(g2)
+
+    def one(i):
+        g = (g1, g2)[i % 2]
+        try:
+            ask(g)
+            return True
+        except openai.RateLimitError as e:
+            assert e.body["code"] == "insufficient_quota"
+            return False
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=100) as pool:
+        admitted = sum(pool.map(one, range(100)))
+    assert 3 <= admitted < 100
+    g1.stop()
+    g2.stop()
+    from test_ledger import chargeback
+    total = json.loads(chargeback(g1, "--group-by", "team", "--format", "json"))["total"]
+    # Both replicas' calls together stay within the one budget.
+    assert total["requests"] == 100 and 0 < float(total["cost_usd"]) <= 0.000300

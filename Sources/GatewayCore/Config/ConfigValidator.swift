@@ -43,6 +43,9 @@ struct ConfigValidator {
             }
         }
         validate(config.llm?.policies ?? [], at: "llm.policies", in: config)
+        if config.llm?.counters == .redis, config.redis == nil {
+            collector.add("llm.counters", "redis needs a top-level redis: redis://host:port")
+        }
         for (i, model) in (config.llm?.models ?? []).enumerated() {
             validate(model.policies, at: "llm.models[\(i)].policies", in: config)
         }

@@ -14,6 +14,10 @@ public struct LLMConfig: Sendable {
     public var limits: [LLMTokenLimit] = []
     /// USD budgets with soft alerts and hard stops.
     public var budgets: [LLMBudget] = []
+    /// Where limit and budget counters live: `local` (this process; rebuilt from the ledger at
+    /// start) or `redis` (the top-level `redis:`, shared by replicas). Default local.
+    public var counters: Counters = .local
+    public enum Counters: String, Sendable, CaseIterable { case local, redis }
     /// Write one ledger row per call into the store. Default true: chargeback reports, and
     /// budgets that survive a restart, need it.
     public var ledger = true
@@ -113,6 +117,7 @@ extension LLMConfig {
         limits = o["limits"].list { $0.object { LLMTokenLimit(reading: $0) } } ?? []
         budgets = o["budgets"].list { $0.object { LLMBudget(reading: $0) } } ?? []
         ledger = o["ledger"].bool() ?? ledger
+        counters = o["counters"].oneOf(Counters.self) ?? counters
         if let r = o["retries"].object({ LLMRetryConfig(reading: $0) }) { retries = r }
         if let c = o["cooldown"].object({ c -> LLMCooldownConfig in
             var cooldown = LLMCooldownConfig()

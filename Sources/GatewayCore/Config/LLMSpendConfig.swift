@@ -76,6 +76,7 @@ extension LLMBudget {
         self.init()
         let subjects = [("consumer", Subject.consumer), ("team", .team), ("key", .key)].filter { o.has($0.0) }
         if subjects.count != 1 {
+            for (key, _) in subjects { _ = o[key].string() }  // read, so they are not also "unknown"
             o.problem(at: "team", "name exactly one of consumer, team or key")
         } else {
             subject = subjects[0].1

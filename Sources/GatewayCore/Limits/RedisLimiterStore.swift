@@ -129,21 +129,31 @@ public final class RedisLimiterStore: Sendable {
     }
 
     private func run(_ command: [String], script: String, on eventLoop: EventLoop) -> EventLoopFuture<RateLimitDecision> {
+        evaluate(command, script: script, on: eventLoop).flatMapThrowing { try Self.decision($0) }
+    }
+
+    /// Runs a Lua script (EVALSHA, loading it on first use) on this loop's connection, with the
+    /// store's timeout. For other counters that must change atomically across replicas.
+    public func script(_ script: String, sha: String, keys: [String], args: [String], on eventLoop: EventLoop) -> EventLoopFuture<RESPValue> {
+        evaluate([sha, String(keys.count)] + keys + args, script: script, on: eventLoop)
+    }
+
+    /// The SHA-1 a script is known by (EVALSHA).
+    public static func scriptSHA(_ script: String) -> String { sha1(script) }
+
+    private func evaluate(_ command: [String], script: String, on eventLoop: EventLoop) -> EventLoopFuture<RESPValue> {
         let client = clients.withLockedValue { all -> LoopRedisClient in
             if let c = all[ObjectIdentifier(eventLoop)] { return c }
             let c = LoopRedisClient(eventLoop: eventLoop, host: host, port: port)
             all[ObjectIdentifier(eventLoop)] = c
             return c
         }
-        let promise = eventLoop.makePromise(of: RateLimitDecision.self)
+        let promise = eventLoop.makePromise(of: RESPValue.self)
         let timer = eventLoop.scheduleTask(in: timeout) { promise.fail(RedisError.timeout) }
         eventLoop.execute {
             client.evaluate(args: command, script: script).whenComplete { result in
                 timer.cancel()
-                switch result {
-                case .success(let reply): promise.completeWith(Result { try Self.decision(reply) })
-                case .failure(let error): promise.fail(error)
-                }
+                promise.completeWith(result)
             }
         }
         return promise.futureResult

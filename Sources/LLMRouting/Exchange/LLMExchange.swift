@@ -113,9 +113,10 @@ final class LLMExchange: RequestExchange {
             return fail(p)
         }
         runModelPolicies(group) { [self] in
-            guard reserveSpend(for: group) else { return }
-            groups = [group] + group.fallbacks.compactMap { snapshot.models[$0] }
-            startGroup()
+            reserveSpend(for: group) { [self] in
+                groups = [group] + group.fallbacks.compactMap { snapshot.models[$0] }
+                startGroup()
+            }
         }
     }
 
@@ -145,8 +146,8 @@ final class LLMExchange: RequestExchange {
     /// (429, before any provider is called) when one has no room. The prompt estimate is the
     /// body's bytes / 3: conservative for every tokenizer in use (English text averages about
     /// four bytes a token, and JSON punctuation counts here too).
-    private func reserveSpend(for group: ModelGroup) -> Bool {
-        guard !snapshot.limits.isEmpty || !snapshot.budgets.isEmpty else { return true }
+    private func reserveSpend(for group: ModelGroup, then proceed: @escaping () -> Void) {
+        guard !snapshot.limits.isEmpty || !snapshot.budgets.isEmpty else { return proceed() }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let worst = snapshot.worstCase(group, day: Int(now / 86_400_000))
         let prompt = (body.readableBytes + 2) / 3
@@ -155,17 +156,32 @@ final class LLMExchange: RequestExchange {
         let pico = Int64(prompt) * worst.input + Int64(output) * worst.output
         let request = SpendRequest(consumer: self.request.consumer?.name, team: self.request.consumer?.team, key: self.request.policyContext?.keyID, model: requestedModel,
                                    tokens: prompt + output, costMicros: (pico + 999_999) / 1_000_000)
-        switch spend.counters.reserve(request, limits: snapshot.limits, budgets: snapshot.budgets, now: now) {
+        guard let redis = spend.redis else {
+            return reserved(spend.counters.reserve(request, limits: snapshot.limits, budgets: snapshot.budgets, now: now), then: proceed)
+        }
+        redis.reserve(request, limits: snapshot.limits, budgets: snapshot.budgets, now: now, on: client.eventLoop)
+            .assumeIsolated().whenSuccess { [weak self] result in
+                guard let self else { return }
+                guard !self.done else {
+                    // The caller left while Redis answered: give the reservation back.
+                    if case .success(let r) = result { _ = redis.settle(r, tokens: 0, costMicros: 0, budgets: self.snapshot.budgets, on: self.client.eventLoop) }
+                    return
+                }
+                self.reserved(result, then: proceed)
+            }
+    }
+
+    private func reserved(_ result: Result<SpendCounters.Reservation, SpendRefusal>, then proceed: () -> Void) {
+        switch result {
         case .success(let r):
             reservation = r
             spendHeaders = r.headers
-            return true
+            proceed()
         case .failure(let refusal):
             var p = ProblemDetails(status: .tooManyRequests, title: refusal.message,
                                    headers: [("retry-after", String(max(1, (refusal.resetMillis + 999) / 1000)))])
             p.code = refusal.kind == .budget ? "insufficient_quota" : "rate_limit_exceeded"
             fail(p)
-            return false
         }
     }
 
@@ -288,9 +304,16 @@ final class LLMExchange: RequestExchange {
         if let d = served, let u = usage, let prices = d.spec?.price(onDay: today) { cost = CallCost(u, at: prices) }
         if let reservation {
             self.reservation = nil
-            let alerts = spend.counters.settle(reservation, tokens: usage.map { $0.prompt + $0.output } ?? 0, costMicros: cost.microUSD,
-                                               budgets: snapshot.budgets)
-            if !alerts.isEmpty { spend.alerts.fire(alerts, on: client.eventLoop) }
+            let tokens = usage.map { $0.prompt + $0.output } ?? 0
+            if let redis = spend.redis {
+                let alerts = spend.alerts, loop = client.eventLoop
+                redis.settle(reservation, tokens: tokens, costMicros: cost.microUSD, budgets: snapshot.budgets, on: loop).whenSuccess { fired in
+                    if !fired.isEmpty { alerts.fire(fired, on: loop) }
+                }
+            } else {
+                let alerts = spend.counters.settle(reservation, tokens: tokens, costMicros: cost.microUSD, budgets: snapshot.budgets)
+                if !alerts.isEmpty { spend.alerts.fire(alerts, on: client.eventLoop) }
+            }
         }
         guard let ledger else { return }
         var tags = LedgerRow.tags(fromHeader: request.head.headers.first(name: "x-triplegate-tags"))

@@ -104,7 +104,7 @@ final class AIGateLoop: MountedGate, @unchecked Sendable {
                 UnknownEndpoint(client: client, request: request)
             }
         }
-        let routing = self.routing, ledger = self.ledger, spend = Spend(counters: self.spend, alerts: self.alerts)
+        let routing = self.routing, ledger = self.ledger, spend = Spend(counters: self.spend, redis: snapshot.redisCounters, alerts: self.alerts)
         return MountedRoute(service: "llm", route: endpoint.rawValue, chain: snapshot.chain, metrics: snapshot.metrics[endpoint]!,
                             dialect: endpoint.dialect.errors, maxBodyBytes: snapshot.maxBodyBytes) { request, client in
             LLMExchange(client: client, snapshot: snapshot, routing: routing, endpoint: endpoint, request: request, ledger: ledger, spend: spend)

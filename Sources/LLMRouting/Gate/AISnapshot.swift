@@ -13,6 +13,8 @@ public final class AISnapshot: Sendable {
     public let retries: LLMRetryConfig
     public let limits: [LLMTokenLimit]
     public let budgets: [LLMBudget]
+    /// Set when `llm.counters: redis`: limits and budgets shared by replicas.
+    let redisCounters: RedisSpendCounters?
     public let maxBodyBytes: Int
     let metrics: [Endpoint: RouteMetrics]
     /// Each model's worst case on the day the snapshot was built (recomputed on other days).
@@ -45,6 +47,7 @@ public final class AISnapshot: Sendable {
         retries = llm.retries
         limits = llm.limits
         budgets = llm.budgets
+        redisCounters = llm.counters == .redis ? core.redis.map(RedisSpendCounters.init) : nil
         maxBodyBytes = config.server.limits.maxBodyBytes
         metrics = Dictionary(uniqueKeysWithValues: Endpoint.allCases.map { ($0, core.metrics.route(service: "llm", route: $0.rawValue)) })
     }

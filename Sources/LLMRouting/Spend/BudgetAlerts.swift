@@ -4,9 +4,11 @@ import NIOCore
 import NIOHTTP1
 import Prometheus
 
-/// What a call needs of the spend machinery: the shared counters and where alerts go.
+/// What a call needs of the spend machinery: the counters (in this process, or in Redis when
+/// `llm.counters: redis`) and where alerts go.
 struct Spend {
     let counters: SpendCounters
+    let redis: RedisSpendCounters?
     let alerts: BudgetAlerts
 }
 

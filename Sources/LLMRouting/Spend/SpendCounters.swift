@@ -169,37 +169,50 @@ public final class SpendCounters: Sendable {
             for c in checks {
                 let w = all[c.key].flatMap { $0.start == c.start ? $0 : nil } ?? Window(start: c.start)
                 if w.used + w.reserved + c.amount > c.ceiling {
-                    let kind: SpendRefusal.Kind = c.unit == .micros ? .budget : c.unit == .tokens ? .tokens : .requests
-                    let left = max(0, c.ceiling - w.used - w.reserved)
-                    let message = c.unit == .micros
-                        ? "This call could cost up to $\(CallCost.decimal(micros: c.amount)); the \(c.label) budget of \(c.key.model) \(c.key.subject) has $\(CallCost.decimal(micros: left)) left of $\(CallCost.decimal(micros: c.ceiling))"
-                        : "Limit of \(c.ceiling) \(c.label) reached (\(left) left, this call needs \(c.amount))"
-                    return .failure(SpendRefusal(kind: kind, message: message, resetMillis: c.end - now))
+                    return .failure(Self.refusal(c, left: max(0, c.ceiling - w.used - w.reserved), now: now))
                 }
             }
-            var holds: [Hold] = []
-            var headers: [(String, String)] = []
-            var tightest: [Unit: (ceiling: Int64, left: Int64, reset: Int64)] = [:]
+            var lefts: [Int64] = []
             for c in checks {
                 var w = all[c.key].flatMap { $0.start == c.start ? $0 : nil } ?? Window(start: c.start)
                 w.reserved += c.amount
                 all[c.key] = w
-                holds.append(Hold(key: c.key, start: c.start, amount: c.amount, unit: c.unit))
-                let left = c.ceiling - w.used - w.reserved
-                if let t = tightest[c.unit], t.left <= left { continue }
-                tightest[c.unit] = (c.ceiling, left, c.end - now)
+                lefts.append(c.ceiling - w.used - w.reserved)
             }
-            if let t = tightest[.tokens] {
-                headers += [("x-ratelimit-limit-tokens", String(t.ceiling)), ("x-ratelimit-remaining-tokens", String(max(0, t.left))),
-                            ("x-ratelimit-reset-tokens", Self.resetText(t.reset))]
-            }
-            if let t = tightest[.requests] {
-                headers += [("x-ratelimit-limit-requests", String(t.ceiling)), ("x-ratelimit-remaining-requests", String(max(0, t.left))),
-                            ("x-ratelimit-reset-requests", Self.resetText(t.reset))]
-            }
-            if let t = tightest[.micros] { headers.append(("x-triplegate-budget-remaining-usd", CallCost.decimal(micros: max(0, t.left)))) }
-            return .success(Reservation(holds: holds, headers: headers))
+            return .success(Self.reservation(checks, lefts: lefts, now: now))
         }
+    }
+
+    /// Why `c` refused a call, in words for the caller.
+    static func refusal(_ c: Check, left: Int64, now: Int64) -> SpendRefusal {
+        let kind: SpendRefusal.Kind = c.unit == .micros ? .budget : c.unit == .tokens ? .tokens : .requests
+        let message = c.unit == .micros
+            ? "This call could cost up to $\(CallCost.decimal(micros: c.amount)); the \(c.label) budget of \(c.key.model) \(c.key.subject) has $\(CallCost.decimal(micros: max(0, left))) left of $\(CallCost.decimal(micros: c.ceiling))"
+            : "Limit of \(c.ceiling) \(c.label) reached (\(max(0, left)) left, this call needs \(c.amount))"
+        return SpendRefusal(kind: kind, message: message, resetMillis: c.end - now)
+    }
+
+    /// The holds of a call that fitted everywhere, and its headers (the tightest window of each
+    /// unit; `lefts` is what each check has left after this call's reservation).
+    static func reservation(_ checks: [Check], lefts: [Int64], now: Int64) -> Reservation {
+        var holds: [Hold] = []
+        var headers: [(String, String)] = []
+        var tightest: [Unit: (ceiling: Int64, left: Int64, reset: Int64)] = [:]
+        for (c, left) in zip(checks, lefts) {
+            holds.append(Hold(key: c.key, start: c.start, amount: c.amount, unit: c.unit))
+            if let t = tightest[c.unit], t.left <= left { continue }
+            tightest[c.unit] = (c.ceiling, left, c.end - now)
+        }
+        if let t = tightest[.tokens] {
+            headers += [("x-ratelimit-limit-tokens", String(t.ceiling)), ("x-ratelimit-remaining-tokens", String(max(0, t.left))),
+                        ("x-ratelimit-reset-tokens", resetText(t.reset))]
+        }
+        if let t = tightest[.requests] {
+            headers += [("x-ratelimit-limit-requests", String(t.ceiling)), ("x-ratelimit-remaining-requests", String(max(0, t.left))),
+                        ("x-ratelimit-reset-requests", resetText(t.reset))]
+        }
+        if let t = tightest[.micros] { headers.append(("x-triplegate-budget-remaining-usd", CallCost.decimal(micros: max(0, t.left)))) }
+        return Reservation(holds: holds, headers: headers)
     }
 
     /// Replaces a reservation with what the call used. Returns the soft alerts this crossed.
