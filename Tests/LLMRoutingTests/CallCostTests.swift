@@ -55,3 +55,47 @@ import Testing
         #expect(TokenUsage(openAI: .null) == nil && TokenUsage(anthropic: json("{}")) == nil && TokenUsage(gemini: nil) == nil)
     }
 }
+
+/// Streaming variants of the golden set: the usage a stream reports, read as the gateway reads it.
+@Suite struct StreamedCostTests {
+    @Test func anthropicStreamUsageKeepsCacheReadsAndWritesApart() throws {
+        let text = """
+        event: message_start
+        data: {"type":"message_start","message":{"id":"m","model":"claude-sonnet-4-5","usage":{"input_tokens":50,"cache_read_input_tokens":10000,"cache_creation_input_tokens":2000,"output_tokens":1}}}
+
+        event: content_block_delta
+        data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}
+
+        event: message_delta
+        data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":500}}
+
+        event: message_stop
+        data: {"type":"message_stop"}
+
+
+        """
+        var s = AnthropicTranslation.StreamToChat(includeUsage: true)
+        for e in events(text) { _ = try s.translate(e) }
+        let u = try #require(s.nativeUsage)
+        #expect(u == TokenUsage(input: 50, cachedInput: 10_000, cacheWrite: 2_000, output: 500))
+        let prices = PriceSchedule(effectiveFrom: 0, source: "t", input: TokenPrice(decimal: "3")!, output: TokenPrice(decimal: "15")!,
+                                   cachedInput: TokenPrice(decimal: "0.30"), cacheWrite: TokenPrice(decimal: "3.75"))
+        #expect(CallCost(u, at: prices).microUSD == 18_150)  // the same as the non-streaming golden answer
+    }
+
+    @Test func openAIStreamUsageChunkWithCachedAndReasoningTokens() throws {
+        let chunk = json(#"{"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":2006,"completion_tokens":300,"prompt_tokens_details":{"cached_tokens":1920},"completion_tokens_details":{"reasoning_tokens":64}}}"#)
+        var s = OpenAIStreamSource()
+        let out = try s.translate(events("data: \(chunk.text)\n\n")[0])
+        let u = try #require(TokenUsage(openAI: out[0]["usage"]))
+        let prices = PriceSchedule(effectiveFrom: 0, source: "t", input: TokenPrice(decimal: "2.50")!, output: TokenPrice(decimal: "10")!,
+                                   cachedInput: TokenPrice(decimal: "1.25"), cacheWrite: nil)
+        #expect(CallCost(u, at: prices).microUSD == 5_615)
+    }
+
+    @Test func geminiStreamUsageCountsThoughtsAsOutput() throws {
+        var s = GeminiTranslation.StreamToChat(includeUsage: true, model: "g")
+        _ = try s.translate(events(#"data: {"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":1000,"cachedContentTokenCount":400,"candidatesTokenCount":200,"thoughtsTokenCount":100}}"# + "\n\n")[0])
+        #expect(s.nativeUsage == TokenUsage(input: 600, cachedInput: 400, output: 300, reasoning: 100))
+    }
+}

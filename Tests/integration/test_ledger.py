@@ -85,3 +85,25 @@ def test_admin_chargeback_endpoint(gateway, fake, tmp_path):
     status, _, body = request(g.admin_port, "GET", path.replace("group_by=consumer,model", "group_by=colour"))
     assert status == 400 and b"unknown" in body
     assert request(g.admin_port, "POST", path)[0] == 405
+
+
+def test_cut_streams_are_billed_by_what_was_delivered(gateway, fake, tmp_path):
+    import sqlite3
+    import openai
+    p = fake("p")
+    g = gateway(llm_config(tmp_path, f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"))
+    add_keys(g)
+    p.then({"cut_after": 4})
+    got = ""
+    try:
+        for c in g.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "one two three four five"}], stream=True):
+            got += (c.choices[0].delta.content or "") if c.choices else ""
+    except openai.APIError:
+        pass
+    assert got  # some text arrived before the cut
+    g.stop()
+    rows = sqlite3.connect(tmp_path / "keys.db").execute(
+        "SELECT output_tokens, estimated, cost_micros, status, provider FROM ledger").fetchall()
+    assert len(rows) == 1
+    output, estimated, cost, status, provider = rows[0]
+    assert estimated == 1 and output == (len(got.encode()) + 3) // 4 and cost > 0 and provider == "fake-openai"
