@@ -59,6 +59,36 @@ import Testing
         }
     }
 
+    @Test func hourlySumsAnswerWholeHoursExactlyAsTheRowsDo() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString).db").path
+        var store = try await SQLiteLedgerStore.open(path: path)
+        var rows: [LedgerRow] = []
+        for i in 0..<2000 {
+            rows.append(row(i, team: i % 3 == 0 ? nil : "t\(i % 5)", model: i % 2 == 0 ? "smart" : "cheap", provider: "p\(i % 3)",
+                            cost: Int64(i % 97 + 1), tags: i % 4 == 0 ? [] : [("project", "p\(i % 6)")], at: Int64(i) * 37_000))
+        }
+        for chunk in stride(from: 0, to: rows.count, by: 300) { try await store.insert(Array(rows[chunk..<min(chunk + 300, rows.count)])) }
+        let day = ChargebackQuery.instant("2025-11-07")!
+        for groups in ["team,model", "day,tag:project", "consumer,served_model", ""] {
+            var whole = try ChargebackQuery(from: "2025-11-07", to: "2025-11-08", groupBy: groups)
+            var raw = whole
+            raw.from = day - 1  // not whole hours: read from the rows (nothing lies before the day)
+            let a = try await store.chargeback(whole), b = try await store.chargeback(raw)
+            #expect(a == b, "\(groups)")
+            whole.to = day + 3_600_000  // one hour
+            #expect(try await store.chargeback(whole).totalCostMicros
+                == rows.filter { $0.timeMillis < day + 3_600_000 }.reduce(0) { $0 + $1.costMicros })
+        }
+        // A ledger written before the sums existed gets them built when opened.
+        _ = try await store.connection.query("DELETE FROM ledger_hourly", [])
+        try await store.close()
+        store = try await SQLiteLedgerStore.open(path: path)
+        let rebuilt = try await store.chargeback(try ChargebackQuery(from: "2025-11-07", to: "2025-11-09", groupBy: "team"))
+        #expect(rebuilt.totalCostMicros == rows.reduce(0) { $0 + $1.costMicros })
+        try await store.close()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
     @Test func queriesAreCheckedAndCSVIsQuoted() throws {
         #expect(throws: ChargebackQuery.Invalid.self) { try ChargebackQuery(from: "2025-11-08", to: "2025-11-07", groupBy: "team") }
         #expect(throws: ChargebackQuery.Invalid.self) { try ChargebackQuery(from: "2025-11-07", to: "2025-11-08", groupBy: "colour") }

@@ -39,6 +39,9 @@ public enum ChargebackDimension: Sendable, Equatable {
         }
     }
 
+    /// The placeholder for the time column, replaced by `time_ms` (ledger) or `hour_ms` (rollup).
+    static let timeColumn = "{time}"
+
     /// The SQL expression (the same text on SQLite and PostgreSQL where possible).
     var sqlExpression: String {
         switch self {
@@ -48,7 +51,7 @@ public enum ChargebackDimension: Sendable, Equatable {
         case .model: return "model"
         case .provider: return "COALESCE(provider, '')"
         case .servedModel: return "COALESCE(served_model, '')"
-        case .day: return "strftime('%Y-%m-%d', time_ms / 1000, 'unixepoch')"
+        case .day: return "strftime('%Y-%m-%d', \(Self.timeColumn) / 1000, 'unixepoch')"
         case .tag(let t): return "COALESCE(json_extract(tags, '$.\"\(t)\"'), '')"
         }
     }

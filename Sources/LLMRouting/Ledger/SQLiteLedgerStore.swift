@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 import Logging
 import SQLiteNIO
@@ -35,7 +36,37 @@ public final class SQLiteLedgerStore: Sendable {
             )
             """, [])
         _ = try await connection.query("CREATE INDEX IF NOT EXISTS ledger_time ON ledger (time_ms)", [])
-        return SQLiteLedgerStore(connection: connection)
+        // Hourly sums by every report dimension, kept in the same transaction as the rows: a
+        // report over whole hours reads these instead of every call. Text columns hold '' for
+        // absent values so the key is unique.
+        _ = try await connection.query("""
+            CREATE TABLE IF NOT EXISTS ledger_hourly (
+              hour_ms INTEGER NOT NULL, consumer TEXT NOT NULL, team TEXT NOT NULL, key_id TEXT NOT NULL, tags TEXT NOT NULL,
+              model TEXT NOT NULL, provider TEXT NOT NULL, served_model TEXT NOT NULL,
+              requests INTEGER NOT NULL, input_tokens INTEGER NOT NULL, cached_input_tokens INTEGER NOT NULL,
+              cache_write_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL,
+              cost_micros INTEGER NOT NULL, saved_micros INTEGER NOT NULL,
+              PRIMARY KEY (hour_ms, consumer, team, key_id, tags, model, provider, served_model)
+            ) WITHOUT ROWID
+            """, [])
+        let store = SQLiteLedgerStore(connection: connection)
+        try await store.backfillRollup()
+        return store
+    }
+
+    static let rollupKey = ["consumer", "team", "key_id", "tags", "model", "provider", "served_model"]
+    static let rollupSums = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_micros", "saved_micros"]
+
+    /// Builds the rollup from the rows when a ledger written before it existed has none.
+    private func backfillRollup() async throws {
+        let rolled = try await connection.query("SELECT 1 FROM ledger_hourly LIMIT 1", [])
+        let rows = try await connection.query("SELECT 1 FROM ledger LIMIT 1", [])
+        guard rolled.isEmpty, !rows.isEmpty else { return }
+        _ = try await connection.query("""
+            INSERT INTO ledger_hourly SELECT time_ms - time_ms % 3600000, \(Self.rollupKey.map { "COALESCE(\($0), '')" }.joined(separator: ", ")),
+              COUNT(*), \(Self.rollupSums.map { "SUM(\($0))" }.joined(separator: ", "))
+            FROM ledger GROUP BY 1, \((2...8).map(String.init).joined(separator: ", "))
+            """, [])
     }
 
     public func close() async throws { try await connection.close() }
@@ -56,10 +87,33 @@ public final class SQLiteLedgerStore: Sendable {
                     + Array(repeating: placeholders, count: batch.count).joined(separator: ",")
                 _ = try await connection.query(sql, binds)
             }
+            try await addToRollup(rows)
             _ = try await connection.query("COMMIT", [])
         } catch {
             _ = try? await connection.query("ROLLBACK", [])
             throw error
+        }
+    }
+
+    /// Adds a batch to the hourly sums: grouped in memory first, one upsert per group.
+    private func addToRollup(_ rows: [LedgerRow]) async throws {
+        struct Key: Hashable { var hour: Int64; var fields: [String] }
+        var sums: [Key: [Int64]] = [:]
+        for r in rows {
+            let tags = r.tags.isEmpty ? "{}" : JSONValue.object(r.tags.map { ($0.0, .string($0.1)) }).text
+            let key = Key(hour: r.timeMillis - r.timeMillis % 3_600_000,
+                          fields: [r.consumer ?? "", r.team ?? "", r.keyID ?? "", tags, r.model, r.provider ?? "", r.servedModel ?? ""])
+            let u = r.usage
+            let add: [Int64] = [1, Int64(u.input), Int64(u.cachedInput), Int64(u.cacheWrite), Int64(u.output), Int64(u.reasoning), r.costMicros, r.savedByCacheMicros]
+            sums[key] = zip(sums[key] ?? Array(repeating: 0, count: add.count), add).map(+)
+        }
+        let columns = ["hour_ms"] + Self.rollupKey + ["requests"] + Self.rollupSums
+        let updates = (["requests"] + Self.rollupSums).map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", ")
+        let sql = "INSERT INTO ledger_hourly (\(columns.joined(separator: ","))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ",")))"
+            + " ON CONFLICT (hour_ms, \(Self.rollupKey.joined(separator: ", "))) DO UPDATE SET \(updates)"
+        for (key, values) in sums {
+            let binds: [SQLiteData] = [.integer(Int(key.hour))] + key.fields.map { .text($0) } + values.map { .integer(Int($0)) }
+            _ = try await connection.query(sql, binds)
         }
     }
 
@@ -95,15 +149,19 @@ public final class SQLiteLedgerStore: Sendable {
 
     /// Sums per group over `[from, to)`: see `ChargebackReport`.
     public func chargeback(_ query: ChargebackQuery) async throws -> ChargebackReport {
-        let keys = query.groupBy.map(\.sqlExpression)
+        // Whole hours are answered from the hourly sums; other ranges from the rows.
+        let hourly = query.from % 3_600_000 == 0 && query.to % 3_600_000 == 0
+        let table = hourly ? "ledger_hourly" : "ledger", time = hourly ? "hour_ms" : "time_ms"
+        let keys = query.groupBy.map { $0.sqlExpression.replacingOccurrences(of: ChargebackDimension.timeColumn, with: time) }
         let select = keys.enumerated().map { "\($1) AS g\($0)" }
+        let count = hourly ? "SUM(requests)" : "COUNT(*)"
         let sql = """
             SELECT \((select + [
-                "COUNT(*) AS requests", "SUM(input_tokens + cached_input_tokens + cache_write_tokens) AS input_tokens",
+                "\(count) AS requests", "SUM(input_tokens + cached_input_tokens + cache_write_tokens) AS input_tokens",
                 "SUM(cached_input_tokens) AS cached_input_tokens", "SUM(cache_write_tokens) AS cache_write_tokens",
                 "SUM(output_tokens) AS output_tokens", "SUM(cost_micros) AS cost_micros", "SUM(saved_micros) AS saved_micros",
             ]).joined(separator: ", "))
-            FROM ledger WHERE time_ms >= ? AND time_ms < ?
+            FROM \(table) WHERE \(time) >= ? AND \(time) < ?
             \(keys.isEmpty ? "" : "GROUP BY " + (0..<keys.count).map { "g\($0)" }.joined(separator: ", ") + " ORDER BY " + (0..<keys.count).map { "g\($0)" }.joined(separator: ", "))
             """
         let found = try await connection.query(sql, [.integer(Int(query.from)), .integer(Int(query.to))])
