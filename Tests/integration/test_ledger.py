@@ -107,3 +107,38 @@ def test_cut_streams_are_billed_by_what_was_delivered(gateway, fake, tmp_path):
     assert len(rows) == 1
     output, estimated, cost, status, provider = rows[0]
     assert estimated == 1 and output == (len(got.encode()) + 3) // 4 and cost > 0 and provider == "fake-openai"
+
+
+def test_no_row_lost_when_stopping_under_load(gateway, fake, tmp_path):
+    import signal
+    import sqlite3
+    import threading
+    p = fake("p")
+    g = gateway(llm_config(tmp_path, f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"))
+    add_keys(g)
+    answered, lock, stop = [], threading.Lock(), threading.Event()
+
+    def load():
+        client = g.oai.with_options(max_retries=0, timeout=10)
+        while not stop.is_set():
+            try:
+                r = client.chat.completions.with_raw_response.create(model="smart", messages=[{"role": "user", "content": "load"}])
+                with lock:
+                    answered.append(r.headers["x-request-id"])
+            except Exception:  # noqa: BLE001 - after SIGTERM, connections are refused
+                if g.proc.poll() is not None:
+                    return
+
+    workers = [threading.Thread(target=load) for _ in range(8)]
+    for w in workers:
+        w.start()
+    from conftest import wait_for
+    wait_for("some load", lambda: len(answered) >= 300, timeout=60)
+    g.proc.send_signal(signal.SIGTERM)  # graceful: in-flight calls finish, then the writer flushes
+    g.proc.wait(30)
+    stop.set()
+    for w in workers:
+        w.join(15)
+    ids = {row[0] for row in sqlite3.connect(tmp_path / "keys.db").execute("SELECT request_id FROM ledger")}
+    assert g.proc.returncode == 0
+    assert set(answered) <= ids  # every answered call has its row
