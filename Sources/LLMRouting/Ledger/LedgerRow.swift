@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 
 /// One LLM call in the ledger: who asked, what was served, what it used and cost. Written once
 /// per call (cache hits and failures included), off the request path.
@@ -58,6 +59,9 @@ public struct LedgerRow: Sendable, Equatable {
             && a.savedByCacheMicros == b.savedByCacheMicros && a.cacheHit == b.cacheHit && a.status == b.status
             && a.latencyMillis == b.latencyMillis && a.timeToFirstTokenMillis == b.timeToFirstTokenMillis && a.estimated == b.estimated
     }
+
+    /// The tags as a JSON object (`{}` when none), as the store keeps them.
+    var tagsJSON: String { tags.isEmpty ? "{}" : JSONValue.object(tags.map { ($0.0, .string($0.1)) }).text }
 
     /// Tags from `x-triplegate-tags` (`k=v,k=v`): names and values trimmed, empty and
     /// malformed pairs skipped, at most 16 kept, each at most 64 characters.

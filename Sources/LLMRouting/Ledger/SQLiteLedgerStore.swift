@@ -100,7 +100,7 @@ public final class SQLiteLedgerStore: Sendable {
         struct Key: Hashable { var hour: Int64; var fields: [String] }
         var sums: [Key: [Int64]] = [:]
         for r in rows {
-            let tags = r.tags.isEmpty ? "{}" : JSONValue.object(r.tags.map { ($0.0, .string($0.1)) }).text
+            let tags = r.tagsJSON
             let key = Key(hour: r.timeMillis - r.timeMillis % 3_600_000,
                           fields: [r.consumer ?? "", r.team ?? "", r.keyID ?? "", tags, r.model, r.provider ?? "", r.servedModel ?? ""])
             let u = r.usage
@@ -119,7 +119,7 @@ public final class SQLiteLedgerStore: Sendable {
 
     static func binds(_ r: LedgerRow) -> [SQLiteData] {
         func text(_ s: String?) -> SQLiteData { s.map { .text($0) } ?? .null }
-        let tags = r.tags.isEmpty ? "{}" : JSONValue.object(r.tags.map { ($0.0, .string($0.1)) }).text
+        let tags = r.tagsJSON
         return [
             .integer(Int(r.timeMillis)), .text(r.requestID), text(r.consumer), text(r.team), text(r.keyID), .text(tags),
             .text(r.model), text(r.provider), text(r.servedModel), .integer(r.attempts),
