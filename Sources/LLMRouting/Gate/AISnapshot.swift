@@ -84,7 +84,7 @@ struct WorstCase: Sendable {
 }
 
 /// A public model name and where it is served.
-public struct ModelGroup: Sendable {
+public final class ModelGroup: Sendable {
     public let name: String
     public let routing: LLMModelConfig.Routing
     public let deployments: [Deployment]
@@ -92,10 +92,20 @@ public struct ModelGroup: Sendable {
     public let fallbackOn: Set<LLMModelConfig.FallbackTrigger>
     /// The model's own policies (acl, rate_limit): run once the body names this model.
     public let chain: PolicyChain
+
+    init(name: String, routing: LLMModelConfig.Routing, deployments: [Deployment], fallbacks: [String],
+         fallbackOn: Set<LLMModelConfig.FallbackTrigger>, chain: PolicyChain) {
+        self.name = name
+        self.routing = routing
+        self.deployments = deployments
+        self.fallbacks = fallbacks
+        self.fallbackOn = fallbackOn
+        self.chain = chain
+    }
 }
 
 /// One provider deployment, ready to call.
-public struct Deployment: Sendable {
+public final class Deployment: Sendable {
     /// Identifies the deployment's shared routing state across reloads.
     public let id: String
     public let provider: String
