@@ -122,7 +122,7 @@ enum AnthropicTranslation {
             case "text": text += block["text"]?.stringValue ?? ""
             case "tool_use":
                 calls.append(.obj([("id", block["id"] ?? .string("")), ("type", .string("function")),
-                                   ("function", .obj([("name", block["name"] ?? .string("")), ("arguments", .string((block["input"] ?? .object([])).jsonText))]))]))
+                                   ("function", .obj([("name", block["name"] ?? .string("")), ("arguments", .string((block["input"] ?? .object([])).text))]))]))
             default: break
             }
         }
@@ -192,7 +192,7 @@ enum AnthropicTranslation {
                 }
             case "message_delta":
                 if let u = data["usage"]?.objectFields { for (k, v) in u { usage = usage.setting(k, v) } }
-                let finish = Self.finish(data["delta"]?["stop_reason"]?.stringValue)
+                let finish = AnthropicTranslation.finishReason(fromStop: data["delta"]?["stop_reason"]?.stringValue)
                 return finish.map { [chunk(.object([]), finish: $0)] } ?? []
             case "message_stop":
                 complete = true
@@ -206,8 +206,6 @@ enum AnthropicTranslation {
                 return []  // ping, content_block_stop, thinking
             }
         }
-
-        private static func finish(_ stop: String?) -> String? { AnthropicTranslation.finishReason(fromStop: stop) }
 
         var nativeUsage: TokenUsage? { TokenUsage(anthropic: usage) }
     }

@@ -123,7 +123,7 @@ enum GeminiTranslation {
             if let call = part["functionCall"] {
                 let n = firstCall + calls.count
                 calls.append(.obj([("index", .int(n)), ("id", call["id"] ?? .string("call_\(n)")), ("type", .string("function")),
-                                   ("function", .obj([("name", call["name"] ?? .string("")), ("arguments", .string((call["args"] ?? .object([])).jsonText))]))]))
+                                   ("function", .obj([("name", call["name"] ?? .string("")), ("arguments", .string((call["args"] ?? .object([])).text))]))]))
             }
         }
         return (text, calls)

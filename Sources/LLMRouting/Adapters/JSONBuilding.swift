@@ -26,9 +26,6 @@ extension JSONValue {
         return .object(fields.filter { $0.0 != key })
     }
 
-    /// The compact JSON text.
-    var jsonText: String { text }
-
     /// Parses JSON text (a tool call's `arguments`), nil when it is not JSON.
     static func parsed(_ text: String) -> JSONValue? { try? JSONParser.parse(text) }
 

@@ -21,7 +21,7 @@ enum AnthropicIngress {
                 let text = blocks.filter { $0["type"]?.stringValue == "text" }.compactMap { $0["text"]?.stringValue }.joined()
                 let calls = blocks.filter { $0["type"]?.stringValue == "tool_use" }.map { b in
                     JSONValue.obj([("id", b["id"] ?? .string("")), ("type", .string("function")),
-                                   ("function", .obj([("name", b["name"] ?? .string("")), ("arguments", .string((b["input"] ?? .object([])).jsonText))]))])
+                                   ("function", .obj([("name", b["name"] ?? .string("")), ("arguments", .string((b["input"] ?? .object([])).text))]))])
                 }
                 messages.append(.obj([("role", .string("assistant")), ("content", text.isEmpty && !calls.isEmpty ? .null : .string(text)),
                                       ("tool_calls", calls.isEmpty ? nil : .array(calls))]))

@@ -34,8 +34,6 @@ public final class LedgerWriter: Service, Sendable {
         }
     }
 
-    public var queued: Int { pending.withLockedValue { $0.rows.count } }
-
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await Task.sleep(for: interval)

@@ -61,7 +61,4 @@ public final class RoutingState: Sendable {
         }
     }
 
-    /// A deployment's state, for tests and the admin API.
-    public func state(of id: String) -> DeploymentState? { table.withLockedValue { t in t.slots[id].map { t.states[$0] } } }
-
 }

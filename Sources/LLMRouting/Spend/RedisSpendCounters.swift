@@ -102,13 +102,13 @@ final class RedisSpendCounters: Sendable {
             let threshold = b?.softAlertAt.map { Int64(($0 * Double(b!.microUSD)).rounded(.up)) } ?? -1
             args += [String(h.amount), String(used), String(threshold)]
         }
-        let logger = self.logger
+        let logger = self.logger, windowBudgets = budgetOf
         return store.script(Self.settleScript, sha: Self.settleSHA, keys: r.holds.map { Self.redisKey($0.key, start: $0.start) }, args: args, on: eventLoop)
             .map { reply -> [SpendCounters.Alert] in
                 guard case .array(let items?) = reply else { return [] }
                 var alerts: [SpendCounters.Alert] = []
                 for pair in stride(from: 0, to: items.count - 1, by: 2) {
-                    guard let i = items[pair].int, i >= 1, i <= budgetOf.count, let b = budgetOf[i - 1] else { continue }
+                    guard let i = items[pair].int, i >= 1, i <= windowBudgets.count, let b = windowBudgets[i - 1] else { continue }
                     alerts.append(SpendCounters.Alert(budget: "\(b.subject.rawValue) \(b.name) (\(b.period.rawValue))",
                                                       spentMicros: Int64(items[pair + 1].int ?? 0), ceilingMicros: b.microUSD, webhook: b.webhook))
                 }

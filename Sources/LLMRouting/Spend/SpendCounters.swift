@@ -91,7 +91,6 @@ public final class SpendCounters: Sendable {
         var ceiling: Int64
         var amount: Int64
         var unit: Unit
-        var budget: LLMBudget?
         var label: String
     }
 
@@ -119,7 +118,7 @@ public final class SpendCounters: Sendable {
             case .key: r.key
             }
             guard subject == b.name, let (start, end) = window(of: b, at: now) else { continue }
-            out.append(Check(key: budgetKey(b), start: start, end: end, ceiling: b.microUSD, amount: r.costMicros, unit: .micros, budget: b,
+            out.append(Check(key: budgetKey(b), start: start, end: end, ceiling: b.microUSD, amount: r.costMicros, unit: .micros,
                              label: b.period.rawValue))
         }
         return out
@@ -165,7 +164,8 @@ public final class SpendCounters: Sendable {
     public func reserve(_ r: SpendRequest, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) -> Result<Reservation, SpendRefusal> {
         let checks = Self.checks(r, limits: limits, budgets: budgets, now: now)
         guard !checks.isEmpty else { return .success(Reservation(holds: [], headers: [])) }
-        return windows.withLockedValue { all in
+        // Only the counting happens under the lock; the answer is built after it.
+        let counted: Result<[Int64], SpendRefusal> = windows.withLockedValue { all in
             for c in checks {
                 let w = all[c.key].flatMap { $0.start == c.start ? $0 : nil } ?? Window(start: c.start)
                 if w.used + w.reserved + c.amount > c.ceiling {
@@ -179,8 +179,9 @@ public final class SpendCounters: Sendable {
                 all[c.key] = w
                 lefts.append(c.ceiling - w.used - w.reserved)
             }
-            return .success(Self.reservation(checks, lefts: lefts, now: now))
+            return .success(lefts)
         }
+        return counted.map { Self.reservation(checks, lefts: $0, now: now) }
     }
 
     /// Why `c` refused a call, in words for the caller.
