@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import GatewayCore
 import LLMRouting
 
-/// `triplegate bench-ledger --rows N --store sqlite:PATH`: how many ledger rows per second the
-/// store takes in the writer's batches (for bench/llm; not a user command).
+/// `triplegate bench-ledger --rows N --store sqlite:PATH|postgres://...`: how many ledger rows
+/// per second the store takes in the writer's batches (for bench/llm; not a user command).
 struct BenchLedger: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench-ledger", abstract: "Measure ledger insert throughput.", shouldDisplay: false)
 
@@ -12,8 +13,8 @@ struct BenchLedger: AsyncParsableCommand {
     @Option var store: String
 
     func run() async throws {
-        guard store.hasPrefix("sqlite:") else { throw ValidationError("--store must be sqlite:PATH") }
-        let ledger = try await SQLiteLedgerStore.open(path: String(store.dropFirst(7)))
+        guard let location = StoreLocation(store) else { throw ValidationError("--store must be sqlite:PATH or postgres://...") }
+        let ledger = try await LedgerStore.open(location)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let rows = (0..<batch).map { i in
             LedgerRow(timeMillis: now + Int64(i), requestID: "bench-\(i)", consumer: "c\(i % 50)", team: "t\(i % 7)", tags: [("project", "p\(i % 5)")],
@@ -25,6 +26,7 @@ struct BenchLedger: AsyncParsableCommand {
         for _ in 0..<(self.rows / batch) { try await ledger.insert(rows) }
         let seconds = (clock.now - started) / .seconds(1)
         try await ledger.close()
-        print("sqlite ledger: \(self.rows) rows in batches of \(batch): \(Int(Double(self.rows) / seconds)) rows/s")
+        let kind = if case .postgres = location { "postgres" } else { "sqlite" }
+        print("\(kind) ledger: \(self.rows) rows in batches of \(batch): \(Int(Double(self.rows) / seconds)) rows/s")
     }
 }

@@ -20,8 +20,7 @@ struct Chargeback: AsyncParsableCommand {
         guard format == "csv" || format == "json" else { throw ValidationError("--format must be csv or json") }
         let query: ChargebackQuery
         do { query = try ChargebackQuery(from: from, to: to, groupBy: groupBy) } catch { throw ValidationError(error.description) }
-        let (path, _) = try store.load()
-        let ledger = try await SQLiteLedgerStore.open(path: path)
+        let ledger = try await LedgerStore.open(try store.load().location)
         let report = try await ledger.chargeback(query)
         try await ledger.close()
         print(format == "csv" ? report.csv : report.json.text, terminator: format == "csv" ? "" : "\n")

@@ -13,10 +13,10 @@ struct Keys: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "The config file; its `store:` and `consumers:` are used.")
         var config: String?
 
-        @Option(help: "The store, as sqlite:PATH (overrides the config's).")
+        @Option(help: "The store, as sqlite:PATH or postgres://user:password@host:port/db (overrides the config's).")
         var store: String?
 
-        func load() throws -> (path: String, consumers: [String]?) {
+        func load() throws -> (location: StoreLocation, consumers: [String]?) {
             var consumers: [String]?
             var store = self.store
             if let config {
@@ -28,8 +28,10 @@ struct Keys: AsyncParsableCommand {
                 store = store ?? c.store
             }
             let spec = store ?? GatewayConfig().store
-            guard spec.hasPrefix("sqlite:"), spec.count > 7 else { throw ValidationError("--store must be sqlite:PATH (got \"\(spec)\")") }
-            return (String(spec.dropFirst(7)), consumers)
+            guard let location = StoreLocation(spec) else {
+                throw ValidationError("--store must be sqlite:PATH or postgres://user:password@host:port/db (got \"\(spec)\")")
+            }
+            return (location, consumers)
         }
     }
 
@@ -39,11 +41,11 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "The consumer the key belongs to.") var consumer: String
 
         func run() async throws {
-            let (path, consumers) = try options.load()
+            let (location, consumers) = try options.load()
             if let consumers, !consumers.contains(consumer) {
                 throw ValidationError("consumer \"\(consumer)\" is not in the config's consumers (\(consumers.joined(separator: ", ")))")
             }
-            let store = try await SQLiteKeyStore.open(path: path)
+            let store = try await KeyStore.open(location)
             let (record, key) = try await store.create(consumer: consumer)
             try await store.close()
             print(key)
@@ -56,7 +58,7 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var options: StoreOptions
 
         func run() async throws {
-            let store = try await SQLiteKeyStore.open(path: try options.load().path)
+            let store = try await KeyStore.open(try options.load().location)
             let records = try await store.list()
             try await store.close()
             print("id\tconsumer\tprefix\tcreated\tstatus")
@@ -75,7 +77,7 @@ struct Keys: AsyncParsableCommand {
         @Argument(help: "The key's id (from `keys list`).") var id: String
 
         func run() async throws {
-            let store = try await SQLiteKeyStore.open(path: try options.load().path)
+            let store = try await KeyStore.open(try options.load().location)
             let revoked = try await store.revoke(id: id)
             try await store.close()
             guard revoked else {

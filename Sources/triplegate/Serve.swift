@@ -57,18 +57,21 @@ struct Serve: AsyncParsableCommand {
         let readyFile = self.readyFile
         // Every LLM call leaves a ledger row in the config's store (written off the request path).
         let ledger: LedgerWriter?
+        // Chargeback reports at the admin listener read through a connection of their own.
+        var reports: LedgerStore?
         // Limits and budgets start from what the ledger already holds for their windows.
         let spend = SpendCounters()
-        if let llm = gatewayConfig.llm, llm.ledger, let path = gatewayConfig.sqlitePath {
+        if let llm = gatewayConfig.llm, llm.ledger, let location = gatewayConfig.storeLocation {
             do {
-                let store = try await SQLiteLedgerStore.open(path: path)
+                let store = try await LedgerStore.open(location)
+                reports = try await LedgerStore.open(location)
                 // With counters in Redis, Redis already holds them (and other replicas' spend).
                 if llm.counters == .local {
                     try await spend.seed(from: store, limits: llm.limits, budgets: llm.budgets, now: Int64(Date().timeIntervalSince1970 * 1000))
                 }
                 ledger = LedgerWriter(store: store)
             } catch {
-                logger.error("the ledger store could not be opened", metadata: ["store": "\(path)", "error": "\(error)"])
+                logger.error("the ledger store could not be opened", metadata: ["store": "\(location)", "error": "\(error)"])
                 throw ExitCode(1)
             }
         } else {
@@ -90,7 +93,7 @@ struct Serve: AsyncParsableCommand {
                 return APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai])
             },
             tracing: tracer != nil,
-            adminEndpoints: ledger != nil ? gatewayConfig.sqlitePath.map { [ChargebackEndpoint.make(storePath: $0)] } ?? [] : [],
+            adminEndpoints: reports.map { [ChargebackEndpoint.make(store: $0)] } ?? [],
             onBound: { addresses in
                 guard let readyFile else { return }
                 let json = JSONValue.object([
@@ -113,9 +116,11 @@ struct Serve: AsyncParsableCommand {
             try await services.run()
         } catch {
             logger.error("gateway stopped", metadata: ["error": "\(error)"])
+            try? await reports?.close()
             try? await group.shutdownGracefully()
             throw ExitCode(1)
         }
+        try? await reports?.close()
         try? await group.shutdownGracefully()
         logger.info("stopped")
     }

@@ -96,7 +96,7 @@ import Testing
 
     @Test func identityConfigProblemsHaveTheirPaths() {
         let yaml = """
-            store: postgres://x
+            store: mysql://db/x
             consumers:
               - { name: a, groups: [g] }
               - { name: a, team: t, colour: red }
@@ -111,7 +111,7 @@ import Testing
             "services[0].policies[0].key_auth.hide_credentials: must be true or false (got \"maybe\")",
             "services[0].policies[1].acl: must list allow or deny groups",
             "consumers[1].name: duplicates consumers[0].name \"a\"",
-            "store: must be sqlite:PATH (got \"postgres://x\")",
+            "store: must be sqlite:PATH or postgres://user[:password]@host[:port][/database][?sslmode=disable|prefer|require|verify-full] (got \"mysql://db/x\")",
         ])
     }
 }

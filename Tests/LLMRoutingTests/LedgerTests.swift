@@ -5,9 +5,9 @@ import Testing
 @testable import LLMRouting
 
 @Suite struct LedgerTests {
-    func withStore(_ body: (SQLiteLedgerStore) async throws -> Void) async throws {
+    func withStore(_ body: (LedgerStore) async throws -> Void) async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString).db").path
-        let store = try await SQLiteLedgerStore.open(path: path)
+        let store = try await LedgerStore.open(.sqlite(path: path))
         try await body(store)
         try await store.close()
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
@@ -61,7 +61,7 @@ import Testing
 
     @Test func hourlySumsAnswerWholeHoursExactlyAsTheRowsDo() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString).db").path
-        var store = try await SQLiteLedgerStore.open(path: path)
+        var store = try await LedgerStore.open(.sqlite(path: path))
         var rows: [LedgerRow] = []
         for i in 0..<2000 {
             rows.append(row(i, team: i % 3 == 0 ? nil : "t\(i % 5)", model: i % 2 == 0 ? "smart" : "cheap", provider: "p\(i % 3)",
@@ -80,9 +80,9 @@ import Testing
                 == rows.filter { $0.timeMillis < day + 3_600_000 }.reduce(0) { $0 + $1.costMicros })
         }
         // A ledger written before the sums existed gets them built when opened.
-        _ = try await store.connection.query("DELETE FROM ledger_hourly", [])
+        _ = try await store.db.query("DELETE FROM ledger_hourly")
         try await store.close()
-        store = try await SQLiteLedgerStore.open(path: path)
+        store = try await LedgerStore.open(.sqlite(path: path))
         let rebuilt = try await store.chargeback(try ChargebackQuery(from: "2025-11-07", to: "2025-11-09", groupBy: "team"))
         #expect(rebuilt.totalCostMicros == rows.reduce(0) { $0 + $1.costMicros })
         try await store.close()

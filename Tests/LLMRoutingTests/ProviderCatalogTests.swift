@@ -215,10 +215,8 @@ import Testing
         do {
             _ = try GatewayConfig.parse(yaml: yaml, environment: [:])
             return []
-        } catch let e as ConfigProblems {
-            return e.problems.map { "\($0.path): \($0.message)" }
         } catch {
-            return ["\(error)"]
+            return error.problems.map { "\($0.path): \($0.message)" }
         }
     }
 

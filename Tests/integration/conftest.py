@@ -193,6 +193,105 @@ class RedisServer:
             self.proc.wait()
 
 
+class PostgresServer:
+    """A real PostgreSQL server, initdb'd into a fresh directory, on 127.0.0.1 and a free port:
+    trust authentication, no fsync (the tests check behaviour, not the disk). As root, the server
+    runs as the `postgres` user, as PostgreSQL requires."""
+
+    def __init__(self):
+        import glob
+        import pwd
+        import shutil
+        import tempfile
+        from upstream import free_port
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        self.bin = os.path.dirname(found[-1]) if found else os.path.dirname(shutil.which("initdb") or "/usr/bin/initdb")
+        self.dir = tempfile.mkdtemp(prefix="triplegate-pg-", dir="/tmp")
+        self.as_user = None
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            self.as_user = (pw.pw_uid, pw.pw_gid)
+        data = os.path.join(self.dir, "data")
+        init = subprocess.run([f"{self.bin}/initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
+                              capture_output=True, text=True, cwd=self.dir, preexec_fn=self._drop)
+        assert init.returncode == 0, init.stderr
+        self.port = free_port()
+        self.log = open(os.path.join(self.dir, "postgres.log"), "wb")
+        self.proc = subprocess.Popen(
+            [f"{self.bin}/postgres", "-D", data, "-p", str(self.port), "-c", "listen_addresses=127.0.0.1", "-k", self.dir,
+             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir, preexec_fn=self._drop)
+        wait_for("postgres to accept connections", self._ready, timeout=60)
+        self.count = 0
+
+    def _drop(self):
+        if self.as_user:
+            os.setgid(self.as_user[1])
+            os.setuid(self.as_user[0])
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("postgres exited: " + open(os.path.join(self.dir, "postgres.log")).read())
+        return subprocess.run([f"{self.bin}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"],
+                              capture_output=True).returncode == 0
+
+    def psql(self, database, sql):
+        """Runs SQL; returns the rows as lists of strings."""
+        out = subprocess.run([f"{self.bin}/psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
+                              "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return [line.split("\t") for line in out.stdout.splitlines() if line]
+
+    def new_store(self):
+        """A fresh, empty database, as a gateway's store."""
+        self.count += 1
+        name = f"t{self.count}"
+        self.psql("postgres", f"CREATE DATABASE {name}")
+        return Store(f"postgres://postgres@127.0.0.1:{self.port}/{name}?sslmode=disable", pg=self, database=name)
+
+    def stop(self):
+        import shutil
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One server for the session; each test takes a database of its own (`new_store()`)."""
+    pg = PostgresServer()
+    yield pg
+    pg.stop()
+
+
+class Store:
+    """A gateway's `store:` and a way to read its tables directly (values as strings; NULL as "")."""
+
+    def __init__(self, spec, path=None, pg=None, database=None):
+        self.spec, self.path, self.pg, self.database = spec, path, pg, database
+
+    def rows(self, sql):
+        if self.pg:
+            return self.pg.psql(self.database, sql)
+        import sqlite3
+        with sqlite3.connect(self.path) as db:
+            return [["" if v is None else str(v) for v in row] for row in db.execute(sql).fetchall()]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    """The embedded SQLite file, then a PostgreSQL database: tests that take it run on both."""
+    if request.param == "sqlite":
+        return Store(f"sqlite:{tmp_path / 'keys.db'}", path=tmp_path / "keys.db")
+    return request.getfixturevalue("postgres_server").new_store()
+
+
 @pytest.fixture
 def redis_server(tmp_path):
     r = RedisServer(tmp_path)

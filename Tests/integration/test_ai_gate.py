@@ -38,9 +38,9 @@ def write_providers(tmp_path):
     return d
 
 
-def llm_config(tmp_path, models, extra="", policies="[key_auth: {}]"):
+def llm_config(tmp_path, models, extra="", policies="[key_auth: {}]", store=None):
     d = write_providers(tmp_path)
-    return f"""store: sqlite:{tmp_path / 'keys.db'}
+    return f"""store: {store.spec if store else f"sqlite:{tmp_path / 'keys.db'}"}
 consumers:
   - {{ name: app, team: growth, groups: [users] }}
   - {{ name: admin, team: platform, groups: [admins] }}

@@ -7,7 +7,7 @@ from conftest import BIN, request, wait_for
 
 
 def make_config(up, store):
-    return f"""store: sqlite:{store}
+    return f"""store: {store if isinstance(store, str) else f"sqlite:{store}"}
 consumers:
   - {{ name: web-app, team: growth, groups: [group-user] }}
   - {{ name: ops-console, team: platform, groups: [group-admin] }}
@@ -63,11 +63,10 @@ def test_keys_authenticate_acl_authorizes_and_credentials_stay_here(gateway, ups
     assert request(gw.port, "GET", "/public", headers={"X-Api-Key": "tg-made-up"})[0] == 401
 
 
-def test_a_revoked_key_is_refused_within_a_second_by_every_gateway_sharing_the_store(gateway, upstreams, tmp_path):
+def test_a_revoked_key_is_refused_within_a_second_by_every_gateway_sharing_the_store(gateway, upstreams, store):
     up = upstreams()
-    store = tmp_path / "shared.db"
-    a = gateway(make_config(up, store))
-    b = gateway(make_config(up, store))
+    a = gateway(make_config(up, store.spec))
+    b = gateway(make_config(up, store.spec))
     key = keys("create", "--consumer", "web-app", config=a.config)
     for gw in (a, b):
         wait_for("key to load", lambda: request(gw.port, "GET", "/app", headers={"X-Api-Key": key})[0] == 200)

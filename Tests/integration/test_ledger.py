@@ -4,6 +4,9 @@ import datetime
 import json
 import subprocess
 
+import openai
+import pytest
+
 from conftest import BIN
 from test_ai_gate import add_keys, deployment, llm_config
 
@@ -16,12 +19,12 @@ def chargeback(g, *args):
     return out.stdout.decode()  # bytes as written: CSV lines end in CRLF (RFC 4180)
 
 
-def test_every_call_is_billed_once_and_reported(gateway, fake, tmp_path):
+def test_every_call_is_billed_once_and_reported(gateway, fake, tmp_path, store):
     p = fake("p")
     g = gateway(llm_config(tmp_path, "\n".join([
         f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}",
         f"    - {{ name: claude, deployments: [{deployment('fake-anthropic', 'claude-sonnet-4-5', p)}] }}",
-    ])))
+    ]), store=store))
     add_keys(g)
     # Test prices: $1.00 in and $2.00 out per 1M tokens, so a call costs prompt + 2 × completion µUSD.
     expected = {}
@@ -60,10 +63,10 @@ def test_every_call_is_billed_once_and_reported(gateway, fake, tmp_path):
     assert bad.returncode != 0 and "from must be before to" in bad.stderr
 
 
-def test_admin_chargeback_endpoint(gateway, fake, tmp_path):
+def test_admin_chargeback_endpoint(gateway, fake, tmp_path, store):
     from conftest import request, wait_for
     p = fake("p")
-    g = gateway(llm_config(tmp_path, f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"))
+    g = gateway(llm_config(tmp_path, f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}", store=store))
     add_keys(g)
     c = g.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "bill me"}])
     cost = c.usage.prompt_tokens + 2 * c.usage.completion_tokens
@@ -87,11 +90,10 @@ def test_admin_chargeback_endpoint(gateway, fake, tmp_path):
     assert request(g.admin_port, "POST", path)[0] == 405
 
 
-def test_cut_streams_are_billed_by_what_was_delivered(gateway, fake, tmp_path):
-    import sqlite3
+def test_cut_streams_are_billed_by_what_was_delivered(gateway, fake, tmp_path, store):
     import openai
     p = fake("p")
-    g = gateway(llm_config(tmp_path, f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"))
+    g = gateway(llm_config(tmp_path, f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}", store=store))
     add_keys(g)
     p.then({"cut_after": 4})
     got = ""
@@ -102,19 +104,17 @@ def test_cut_streams_are_billed_by_what_was_delivered(gateway, fake, tmp_path):
         pass
     assert got  # some text arrived before the cut
     g.stop()
-    rows = sqlite3.connect(tmp_path / "keys.db").execute(
-        "SELECT output_tokens, estimated, cost_micros, status, provider FROM ledger").fetchall()
+    rows = store.rows("SELECT output_tokens, estimated, cost_micros, status, provider FROM ledger")
     assert len(rows) == 1
     output, estimated, cost, status, provider = rows[0]
-    assert estimated == 1 and output == (len(got.encode()) + 3) // 4 and cost > 0 and provider == "fake-openai"
+    assert estimated == "1" and int(output) == (len(got.encode()) + 3) // 4 and int(cost) > 0 and provider == "fake-openai"
 
 
-def test_no_row_lost_when_stopping_under_load(gateway, fake, tmp_path):
+def test_no_row_lost_when_stopping_under_load(gateway, fake, tmp_path, store):
     import signal
-    import sqlite3
     import threading
     p = fake("p")
-    g = gateway(llm_config(tmp_path, f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"))
+    g = gateway(llm_config(tmp_path, f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}", store=store))
     add_keys(g)
     answered, lock, stop = [], threading.Lock(), threading.Event()
 
@@ -139,6 +139,83 @@ def test_no_row_lost_when_stopping_under_load(gateway, fake, tmp_path):
     stop.set()
     for w in workers:
         w.join(15)
-    ids = {row[0] for row in sqlite3.connect(tmp_path / "keys.db").execute("SELECT request_id FROM ledger")}
+    ids = {row[0] for row in store.rows("SELECT request_id FROM ledger")}
     assert g.proc.returncode == 0
     assert set(answered) <= ids  # every answered call has its row
+
+
+def test_sqlite_and_postgres_give_identical_reports(gateway, fake, tmp_path, postgres_server):
+    """The same calls through a gateway on each store: every report, from the hourly sums and
+    from the rows, is the same to the byte."""
+    from conftest import Store
+    p = fake("p")
+    models = "\n".join([
+        f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}",
+        f"    - {{ name: claude, deployments: [{deployment('fake-anthropic', 'claude-sonnet-4-5', p)}] }}",
+    ])
+    stores = [Store(f"sqlite:{tmp_path / 'same.db'}", path=tmp_path / "same.db"), postgres_server.new_store()]
+    gateways = [gateway(llm_config(tmp_path, models, store=s)) for s in stores]
+    for g in gateways:
+        add_keys(g)
+        tagged = g.oai.with_options(default_headers={"x-triplegate-tags": "project=search,env=prod"})
+        other = g.oai.with_options(default_headers={"x-triplegate-tags": 'project="quoted, comma",env=dev'})
+        admin = openai.OpenAI(base_url=g.url + "/v1", api_key=g.admin_key, max_retries=0)
+        for client, model, text in [(g.oai, "smart", "one"), (tagged, "smart", "two words"), (other, "claude", "three little words"),
+                                    (admin, "smart", "Grüße aus Köln"), (admin, "claude", "x" * 300), (tagged, "claude", "cached")]:
+            client.chat.completions.create(model=model, messages=[{"role": "user", "content": text}])
+        list(admin.chat.completions.create(model="smart", messages=[{"role": "user", "content": "stream"}], stream=True,
+                                           stream_options={"include_usage": True}))
+        p.then({"status": 400, "message": "bad"})
+        with pytest.raises(openai.BadRequestError):
+            g.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "refused"}])
+        g.stop()
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    today = now.date()
+    ranges = [(str(today), str(today + datetime.timedelta(days=1))),  # whole hours: the hourly sums
+              ((now - datetime.timedelta(minutes=90, seconds=7)).strftime("%Y-%m-%dT%H:%M:%S"),  # the rows
+               (now + datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S"))]
+    groupings = ["team,model", "consumer,provider,served_model", "day", "tag:project,tag:env", "team,day,tag:project", ""]
+    compared = 0
+    for start, end in ranges:
+        for group_by in groupings:
+            for fmt in ["csv", "json"]:
+                reports = []
+                for g in gateways:
+                    out = subprocess.run([BIN, "chargeback", "--config", str(g.config), "--from", start, "--to", end,
+                                          "--group-by", group_by, "--format", fmt], capture_output=True, timeout=30)
+                    assert out.returncode == 0, out.stderr
+                    reports.append(out.stdout)
+                assert reports[0] == reports[1], (start, end, group_by, fmt)
+                lines = reports[0].count(b"\r\n") - 1 if fmt == "csv" else len(json.loads(reports[0])["lines"])
+                assert lines >= 1, (group_by, reports[0])
+                compared += 1
+    assert compared == 24
+    # The rows themselves match, field by field (ids and times aside).
+    columns = "consumer, team, tags, model, provider, served_model, attempts, input_tokens, cached_input_tokens, " \
+              "cache_write_tokens, output_tokens, reasoning_tokens, cost_micros, saved_micros, cache_hit, status, estimated"
+    assert stores[0].rows(f"SELECT {columns} FROM ledger ORDER BY id") == stores[1].rows(f"SELECT {columns} FROM ledger ORDER BY id")
+
+
+def test_a_bad_or_unreachable_store_is_a_clear_error(tmp_path, postgres_server):
+    from upstream import free_port
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("store: mysql://db/x\n")
+    out = subprocess.run([BIN, "check", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 1 and "store: must be sqlite:PATH or postgres://" in out.stderr
+    # Nothing listening: refused at once, with the reason, not after the pool's retries.
+    down = f"postgres://postgres@127.0.0.1:{free_port()}/x?sslmode=disable"
+    out = subprocess.run([BIN, "keys", "list", "--store", down], capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "Connection refused" in out.stderr
+    # The server's own refusal is passed on.
+    nobody = f"postgres://nobody@127.0.0.1:{postgres_server.port}/x?sslmode=disable"
+    out = subprocess.run([BIN, "chargeback", "--store", nobody, "--from", "2026-11-01", "--to", "2026-12-01"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and 'role "nobody" does not exist' in out.stderr
+    # A gateway whose ledger store is unreachable does not start half-working.
+    cfg = tmp_path / "down.yaml"
+    cfg.write_text(llm_config(tmp_path, "    - { name: smart, deployments: [{ provider: fake-openai, model: gpt-4o, api_key: k, base_url: \"http://127.0.0.1:9/v1\" }] }").replace(
+        f"store: sqlite:{tmp_path / 'keys.db'}", f"store: {down}"))
+    out = subprocess.run([BIN, "serve", "--config", str(cfg), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "the ledger store could not be opened" in out.stdout + out.stderr

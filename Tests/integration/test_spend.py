@@ -12,9 +12,9 @@ from conftest import request
 from test_ai_gate import add_keys, deployment, llm_config
 
 
-def start(gateway, tmp_path, p, spend):
+def start(gateway, tmp_path, p, spend, store=None):
     models = f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"
-    g = gateway(llm_config(tmp_path, models, extra=spend))
+    g = gateway(llm_config(tmp_path, models, extra=spend, store=store))
     add_keys(g)
     return g
 
@@ -47,11 +47,11 @@ def test_request_and_token_limits_refuse_before_the_provider(gateway, fake, tmp_
     assert "tokens per day" in e.value.message
 
 
-def test_budget_holds_under_100_concurrent_calls_and_across_a_restart(gateway, fake, tmp_path):
+def test_budget_holds_under_100_concurrent_calls_and_across_a_restart(gateway, fake, tmp_path, store):
     p = fake("p")
     # $1 in / $2 out per 1M tokens: a call here costs about 30 µUSD and reserves about 60.
     spend = "  budgets:\n    - { team: growth, usd: 0.000300, period: day, soft_alert_at: 0.5 }"
-    g = start(gateway, tmp_path, p, spend)
+    g = start(gateway, tmp_path, p, spend, store)
 
     def one(_):
         try:

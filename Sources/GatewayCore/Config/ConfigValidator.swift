@@ -30,8 +30,8 @@ struct ConfigValidator {
                 consumerNames[c.name] = i
             }
         }
-        if config.sqlitePath == nil || config.sqlitePath?.isEmpty == true {
-            collector.add("store", "must be sqlite:PATH (got \"\(config.store)\")")
+        if config.storeLocation == nil {
+            collector.add("store", "must be sqlite:PATH or postgres://user[:password]@host[:port][/database][?sslmode=disable|prefer|require|verify-full] (got \"\(config.store)\")")
         }
         if let redis = config.redis, RedisLimiterStore.parse(redis) == nil {
             collector.add("redis", "must be redis://host[:port] (got \"\(redis)\")")

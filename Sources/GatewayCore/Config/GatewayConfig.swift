@@ -10,8 +10,9 @@ public struct GatewayConfig: Sendable {
     public var telemetry = TelemetryConfig()
     /// Who may call; API keys, JWT claims and the like map requests to these.
     public var consumers: [Consumer] = []
-    /// Where consumers' API keys (and later the ledger) are kept: `sqlite:PATH`. Default
-    /// `sqlite:triplegate.db` in the working directory, opened only when a policy needs it.
+    /// Where consumers' API keys and the LLM ledger are kept: `sqlite:PATH` (embedded) or
+    /// `postgres://user:password@host:port/db[?sslmode=...]` (shared by replicas). Default
+    /// `sqlite:triplegate.db` in the working directory, opened only when something needs it.
     public var store: String = "sqlite:triplegate.db"
     /// `redis://host[:port]`, shared by replicas for limiter counters. Default none.
     public var redis: String?
@@ -21,10 +22,8 @@ public struct GatewayConfig: Sendable {
     public var llm: LLMConfig?
     public var services: [ServiceConfig] = []
 
-    /// The file path of a `sqlite:` store.
-    public var sqlitePath: String? {
-        store.hasPrefix("sqlite:") ? String(store.dropFirst("sqlite:".count)) : nil
-    }
+    /// The parsed `store`; nil when it is neither form (the validator says so).
+    public var storeLocation: StoreLocation? { StoreLocation(store) }
 
     /// Whether any service or route uses a policy that reads API keys.
     public var usesKeys: Bool {

@@ -66,9 +66,9 @@ public final class GatewayServer: Service, Sendable {
         ])
         onBound(BoundAddresses(data: dataChannel.localAddress!, admin: adminChannel?.localAddress))
 
-        var keyStore: SQLiteKeyStore?
-        if config.usesKeys, let path = config.sqlitePath {
-            keyStore = try await SQLiteKeyStore.open(path: path)
+        var keyStore: KeyStore?
+        if config.usesKeys, let location = config.storeLocation {
+            keyStore = try await KeyStore.open(location)
             try await refreshKeys(from: keyStore!)
         }
         await withTaskGroup(of: Void.self) { tasks in
@@ -139,18 +139,18 @@ public final class GatewayServer: Service, Sendable {
         }
     }
 
-    private func refreshKeys(from store: SQLiteKeyStore) async throws {
+    private func refreshKeys(from store: KeyStore) async throws {
         let entries = try await store.activeEntries()
         core.keys.replace(with: entries)
     }
 
     /// Reloads the key index when the store changes; polled every 250 ms so a revoked key is
-    /// refused within a second by every gateway that shares the file.
-    private func watchKeys(_ store: SQLiteKeyStore) async {
-        var version = (try? await store.dataVersion()) ?? 0
+    /// refused within a second by every gateway that shares the store.
+    private func watchKeys(_ store: KeyStore) async {
+        var version = (try? await store.changeToken()) ?? ""
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(250))
-            guard let now = try? await store.dataVersion() else { continue }
+            guard let now = try? await store.changeToken() else { continue }
             if now != version {
                 version = now
                 do {

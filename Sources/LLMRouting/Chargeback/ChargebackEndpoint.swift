@@ -1,10 +1,11 @@
 import GatewayCore
 
 /// `GET /admin/chargeback?from=...&to=...&group_by=team,model&format=csv|json` on the admin
-/// listener: the same report as `triplegate chargeback`, from the same store. Rows reach the
-/// store within the ledger writer's 200 ms batch.
+/// listener: the same report as `triplegate chargeback`, from the same store (through a
+/// connection of its own, so a report never waits behind the ledger writer). Rows reach the
+/// store within the writer's 200 ms batch.
 public enum ChargebackEndpoint {
-    public static func make(storePath: String) -> AdminEndpoint {
+    public static func make(store: LedgerStore) -> AdminEndpoint {
         AdminEndpoint(path: "/admin/chargeback") { query in
             func problem(_ status: Int, _ title: String) -> AdminEndpoint.Response {
                 let p = JSONValue.object([("type", .string("about:blank")), ("title", .string(title)), ("status", .int(status))])
@@ -16,9 +17,7 @@ public enum ChargebackEndpoint {
             let q: ChargebackQuery
             do { q = try ChargebackQuery(from: from, to: to, groupBy: query["group_by"] ?? "team,model") } catch { return problem(400, "\(error)") }
             do {
-                let store = try await SQLiteLedgerStore.open(path: storePath)
                 let report = try await store.chargeback(q)
-                try? await store.close()
                 return format == "csv"
                     ? .init(status: .ok, contentType: "text/csv; charset=utf-8; header=present", body: report.csv)
                     : .init(status: .ok, contentType: "application/json", body: report.json.text)

@@ -39,11 +39,8 @@ public enum ChargebackDimension: Sendable, Equatable {
         }
     }
 
-    /// The placeholder for the time column, replaced by `time_ms` (ledger) or `hour_ms` (rollup).
-    static let timeColumn = "{time}"
-
-    /// The SQL expression (the same text on SQLite and PostgreSQL where possible).
-    var sqlExpression: String {
+    /// The SQL expression, text-valued; `timeColumn` is `time_ms` (ledger) or `hour_ms` (rollup).
+    func sqlExpression(_ dialect: SQLDialect, timeColumn: String) -> String {
         switch self {
         case .team: return "COALESCE(team, '')"
         case .consumer: return "COALESCE(consumer, '')"
@@ -51,8 +48,8 @@ public enum ChargebackDimension: Sendable, Equatable {
         case .model: return "model"
         case .provider: return "COALESCE(provider, '')"
         case .servedModel: return "COALESCE(served_model, '')"
-        case .day: return "strftime('%Y-%m-%d', \(Self.timeColumn) / 1000, 'unixepoch')"
-        case .tag(let t): return "COALESCE(json_extract(tags, '$.\"\(t)\"'), '')"
+        case .day: return dialect.utcDay(ofMillis: timeColumn)
+        case .tag(let t): return "COALESCE(\(dialect.jsonMember("tags", t)), '')"
         }
     }
 }

@@ -11,11 +11,11 @@ import ServiceLifecycle
 public final class LedgerWriter: Service, Sendable {
     public static let capacity = 200_000
     private let pending = NIOLockedValueBox<(rows: [LedgerRow], dropped: Int)>(([], 0))
-    private let store: SQLiteLedgerStore
+    private let store: LedgerStore
     private let logger: Logger
     private let interval: Duration
 
-    public init(store: SQLiteLedgerStore, interval: Duration = .milliseconds(200), logger: Logger = Logger(label: "triplegate.ledger")) {
+    public init(store: LedgerStore, interval: Duration = .milliseconds(200), logger: Logger = Logger(label: "triplegate.ledger")) {
         self.store = store
         self.interval = interval
         self.logger = logger

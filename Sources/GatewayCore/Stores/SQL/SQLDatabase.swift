@@ -1,0 +1,94 @@
+import Logging
+
+/// A value bound to, or read from, a SQL statement: the few types the stores use, the same on
+/// SQLite and PostgreSQL, so every query is written once.
+public enum SQLValue: Sendable, Equatable {
+    case int(Int64)
+    case text(String)
+    case bytes([UInt8])
+    case null
+
+    public var int: Int64? {
+        switch self {
+        case .int(let i): return i
+        case .text(let t): return Int64(t)  // PostgreSQL's numeric sums arrive as text
+        default: return nil
+        }
+    }
+
+    public var text: String? {
+        switch self {
+        case .text(let t): return t
+        case .int(let i): return String(i)
+        default: return nil
+        }
+    }
+}
+
+/// One result row, read by column name.
+public struct SQLRow: Sendable {
+    public var names: [String]
+    public var values: [SQLValue]
+
+    public subscript(_ name: String) -> SQLValue {
+        names.firstIndex(of: name).map { values[$0] } ?? .null
+    }
+}
+
+/// Where the dialects differ: column types and a few expressions. Placeholders are `?` in
+/// every statement (the PostgreSQL side numbers them).
+public enum SQLDialect: Sendable {
+    case sqlite, postgres
+
+    /// A 64-bit integer column.
+    public var bigint: String { self == .sqlite ? "INTEGER" : "BIGINT" }
+    /// A 64-bit primary key assigned in insertion order.
+    public var serialKey: String { self == .sqlite ? "INTEGER PRIMARY KEY" : "BIGSERIAL PRIMARY KEY" }
+    public var bytes: String { self == .sqlite ? "BLOB" : "BYTEA" }
+    /// The table option for a table keyed by its primary key alone.
+    public var clusteredByKey: String { self == .sqlite ? " WITHOUT ROWID" : "" }
+
+    /// `expr` for ORDER BY, compared byte by byte (PostgreSQL would use the database's locale).
+    public func byteOrder(_ expr: String) -> String { self == .sqlite ? expr : "\(expr) COLLATE \"C\"" }
+
+    /// `YYYY-MM-DD` in UTC of a unix-milliseconds column.
+    public func utcDay(ofMillis column: String) -> String {
+        switch self {
+        case .sqlite: return "strftime('%Y-%m-%d', \(column) / 1000, 'unixepoch')"
+        case .postgres: return "to_char(to_timestamp(\(column) / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        }
+    }
+
+    /// The string member `name` of a JSON object held in a text column, or NULL. The caller
+    /// makes sure `name` holds no quote.
+    public func jsonMember(_ column: String, _ name: String) -> String {
+        switch self {
+        case .sqlite: return "json_extract(\(column), '$.\"\(name)\"')"
+        case .postgres: return "((\(column))::jsonb ->> '\(name)')"
+        }
+    }
+}
+
+/// A connection (or pool) to the store's database.
+public protocol SQLDatabase: Sendable {
+    var dialect: SQLDialect { get }
+    /// Runs one statement with `?` placeholders.
+    @discardableResult
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    func transaction(_ body: @Sendable (any SQLDatabase) async throws -> Void) async throws
+    func close() async throws
+}
+
+extension SQLDatabase {
+    @discardableResult
+    public func query(_ sql: String) async throws -> [SQLRow] { try await query(sql, []) }
+}
+
+/// Opens the config's `store:`.
+public func openDatabase(_ location: StoreLocation, logger: Logger) async throws -> any SQLDatabase {
+    switch location {
+    case .sqlite(let path): return try await SQLiteDatabase.open(path: path, logger: logger)
+    case .postgres(let url): return try await PostgresDatabase.connect(url, logger: logger)
+    }
+}
