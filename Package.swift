@@ -68,7 +68,9 @@ let package = Package(
             swiftSettings: releaseSpeed
         ),
         .target(name: "Gateway", dependencies: ["GatewayCore"] + nio, swiftSettings: releaseSpeed),
-        .target(name: "SemanticCache", swiftSettings: releaseSpeed),
+        // The vector index's distance kernels, per instruction set, picked at run time.
+        .target(name: "CVectorMath"),
+        .target(name: "SemanticCache", dependencies: ["CVectorMath"], swiftSettings: releaseSpeed),
         .target(
             name: "LLMRouting",
             dependencies: ["GatewayCore", "SemanticCache"] + nio + [
@@ -83,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "triplegate",
             dependencies: [
-                "GatewayCore", "Gateway", "LLMRouting",
+                "GatewayCore", "Gateway", "LLMRouting", "SemanticCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -96,5 +98,6 @@ let package = Package(
                                                           .product(name: "JWTKit", package: "jwt-kit"), .product(name: "CryptoExtras", package: "swift-crypto")]),
         .testTarget(name: "LLMRoutingTests", dependencies: ["LLMRouting", "GatewayCore", "GatewayTesting"] + nio),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayCore", "GatewayTesting"] + nio),
+        .testTarget(name: "SemanticCacheTests", dependencies: ["SemanticCache"]),
     ]
 )
