@@ -70,7 +70,8 @@ let package = Package(
         .target(name: "Gateway", dependencies: ["GatewayCore"] + nio, swiftSettings: releaseSpeed),
         // The vector index's distance kernels, per instruction set, picked at run time.
         .target(name: "CVectorMath"),
-        .target(name: "SemanticCache", dependencies: ["CVectorMath"], swiftSettings: releaseSpeed),
+        .target(name: "SemanticCache", dependencies: ["CVectorMath", .product(name: "DequeModule", package: "swift-collections")],
+                swiftSettings: releaseSpeed),
         .target(
             name: "LLMRouting",
             dependencies: ["GatewayCore", "SemanticCache"] + nio + [

@@ -1,7 +1,7 @@
 """bench/vector: our HNSW index (triplegate bench-vector) against hnswlib and brute force, on the
 same vectors, in one run. Single-threaded queries; builds single-threaded for both.
 
-Usage: python bench/vector.py OUT_DIR SIZE[,SIZE...] [DIM]   (run through bench/vector)
+Usage: python bench/vector.py OUT_DIR SIZE[,SIZE...] [DIM] [KINDS]   (run through bench/vector)
 """
 import json
 import os
@@ -19,6 +19,7 @@ import hnswlib  # noqa: E402
 
 OUT, SIZES = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
 DIM = int(sys.argv[3]) if len(sys.argv) > 3 else 384
+KINDS = sys.argv[4].split(",") if len(sys.argv) > 4 else ["random", "clustered"]
 BIN = os.environ.get("TRIPLEGATE_BIN", ".build/release/triplegate")
 M, EF_CONSTRUCTION, K, QUERIES = 16, 200, 10, 1000
 EFS = [10, 20, 40, 80, 160, 320, 640]
@@ -112,7 +113,7 @@ def at_recall(runs, target):
 
 results = []
 for n in SIZES:
-    for kind in ["random", "clustered"]:
+    for kind in KINDS:
         base = data(kind, n, seed=n)
         queries = data(kind, QUERIES, seed=n + 1) if kind == "random" else data(kind, n + QUERIES, seed=n)[n:]
         top = truth(base, queries)
@@ -136,7 +137,8 @@ for r in results:
         if name not in r:
             continue
         x = r[name]
-        mem = x["rss_delta_kib"] / 1024
+        # Ours reports the bytes it holds; hnswlib's is the process's growth while it builds.
+        mem = x["index_bytes"] / 2**20 if "index_bytes" in x else x["rss_delta_kib"] / 1024
         for run in x["runs"]:
             print(f"{r['kind'] + ' ' + str(r['n']):<18}{name:<10}{x['build_s']:>9.1f}{mem:>9.0f}{run['ef']:>5}{run['recall']:>11.4f}"
                   f"{run['p50_us']:>8.0f}{run['p99_us']:>8.0f}{run['qps']:>10.0f}")

@@ -5,6 +5,7 @@ import GatewayCore
 import LLMRouting
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import Prometheus
 import NIOCore
 import NIOPosix
@@ -86,14 +87,20 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
+        // The AI gate, once the server has built it: the cache keeper and the purge endpoint use it.
+        let aiGate = NIOLockedValueBox<AIGate?>(nil)
+        let loadedCache = gatewayConfig.llm?.cache.flatMap { CacheKeeper.load($0) }
+        let keeper = gatewayConfig.llm?.cache.map { CacheKeeper(gate: aiGate, snapshotDir: $0.snapshotDir) }
         let server = GatewayServer(
             config: gatewayConfig, configPath: config, group: group, logger: logger,
             makeGate: { [config] loops, gatewayConfig, core in
-                let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core, ledger: ledger, spend: spend)
+                let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core, ledger: ledger, spend: spend,
+                                answers: loadedCache)
+                aiGate.withLockedValue { $0 = ai }
                 return APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai])
             },
             tracing: tracer != nil,
-            adminEndpoints: reports.map { [ChargebackEndpoint.make(store: $0)] } ?? [],
+            adminEndpoints: (reports.map { [ChargebackEndpoint.make(store: $0)] } ?? []) + (keeper != nil ? [CacheEndpoint.make(gate: aiGate)] : []),
             onBound: { addresses in
                 guard let readyFile else { return }
                 let json = JSONValue.object([
@@ -105,11 +112,15 @@ struct Serve: AsyncParsableCommand {
             })
         // Anything that reports through swift-metrics lands in the same registry as ours.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.core.metrics.registry))
+        // Services stop in reverse order: the gateway drains first, then the ledger writes the
+        // rows of the last calls, the cache is saved, and the trace exporter flushes the final spans.
+        var running: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let tracer { running.append(.init(service: tracer)) }
+        if let ledger { running.append(.init(service: ledger)) }
+        if let keeper { running.append(.init(service: keeper)) }
+        running.append(.init(service: server))
         let services = ServiceGroup(configuration: .init(
-            // Services stop in reverse order: the gateway drains first, then the ledger writes
-            // the rows of the last calls, and the trace exporter flushes the final spans.
-            services: (tracer.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? [])
-                + (ledger.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []) + [.init(service: server)],
+            services: running,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {

@@ -37,6 +37,9 @@ class FakeProvider:
         self.name = name
         self.script = []
         self.requests = []
+        # Embeddings by input text, for the semantic cache's tests; other texts get a vector of
+        # their own (from their hash) once any is set.
+        self.vectors = {}
         self.lock = threading.Lock()
         provider = self
 
@@ -219,7 +222,15 @@ class FakeProvider:
     def embeddings(self, h, body):
         inputs = body.get("input")
         inputs = inputs if isinstance(inputs, list) else [inputs]
-        data = [{"object": "embedding", "index": i, "embedding": [0.1 * (i + 1), 0.2, 0.3]} for i in range(len(inputs))]
+        def vector(i, text):
+            if text in self.vectors:
+                return self.vectors[text]
+            if self.vectors:
+                import hashlib
+                digest = hashlib.sha256(str(text).encode()).digest()
+                return [b / 255 - 0.5 for b in digest[:8]]
+            return [0.1 * (i + 1), 0.2, 0.3]
+        data = [{"object": "embedding", "index": i, "embedding": vector(i, x)} for i, x in enumerate(inputs)]
         n = sum(len(str(x).split()) for x in inputs)
         self.json(h, 200, {"object": "list", "data": data, "model": body.get("model"),
                            "usage": {"prompt_tokens": n, "total_tokens": n}})

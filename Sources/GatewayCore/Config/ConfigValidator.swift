@@ -43,6 +43,10 @@ struct ConfigValidator {
             }
         }
         validate(config.llm?.policies ?? [], at: "llm.policies", in: config)
+        if let semantic = config.llm?.cache?.semantic, !semantic.embeddingModel.isEmpty,
+           config.llm?.models.contains(where: { $0.name == semantic.embeddingModel }) == false {
+            collector.add("llm.cache.semantic.embedding_model", "names no model in llm.models (got \"\(semantic.embeddingModel)\")")
+        }
         if config.llm?.counters == .redis, config.redis == nil {
             collector.add("llm.counters", "redis needs a top-level redis: redis://host:port")
         }

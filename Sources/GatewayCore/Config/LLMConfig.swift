@@ -21,6 +21,8 @@ public struct LLMConfig: Sendable {
     /// Write one ledger row per call into the store. Default true: chargeback reports, and
     /// budgets that survive a restart, need it.
     public var ledger = true
+    /// Exact and semantic answer caching. Default off.
+    public var cache: LLMCacheConfig?
 
     public init() {}
 }
@@ -118,6 +120,7 @@ extension LLMConfig {
         budgets = o["budgets"].list { $0.object { LLMBudget(reading: $0) } } ?? []
         ledger = o["ledger"].bool() ?? ledger
         counters = o["counters"].oneOf(Counters.self) ?? counters
+        cache = o["cache"].object { LLMCacheConfig(reading: $0) }
         if let r = o["retries"].object({ LLMRetryConfig(reading: $0) }) { retries = r }
         if let c = o["cooldown"].object({ c -> LLMCooldownConfig in
             var cooldown = LLMCooldownConfig()

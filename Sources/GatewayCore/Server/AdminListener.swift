@@ -18,11 +18,13 @@ public struct AdminEndpoint: Sendable {
     }
 
     public var path: String
+    public var method: HTTPMethod
     /// Gets the query parameters, percent-decoded.
     public var handle: @Sendable ([String: String]) async -> Response
 
-    public init(path: String, handle: @escaping @Sendable ([String: String]) async -> Response) {
+    public init(path: String, method: HTTPMethod = .GET, handle: @escaping @Sendable ([String: String]) async -> Response) {
         self.path = path
+        self.method = method
         self.handle = handle
     }
 }
@@ -88,9 +90,11 @@ final class AdminHandler: ChannelInboundHandler {
 
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-        if let endpoint = endpoints.first(where: { $0.path == path }) {
-            guard head.method == .GET else {
-                return write(context: context, head: head, problem: ProblemDetails(status: .methodNotAllowed, headers: [("allow", "GET")]))
+        let here = endpoints.filter { $0.path == path }
+        if !here.isEmpty {
+            guard let endpoint = here.first(where: { $0.method == head.method }) else {
+                let allow = here.map(\.method.rawValue).joined(separator: ", ")
+                return write(context: context, head: head, problem: ProblemDetails(status: .methodNotAllowed, headers: [("allow", allow)]))
             }
             let query = Self.query(head.uri)
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)

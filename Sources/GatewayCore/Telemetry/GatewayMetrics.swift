@@ -14,7 +14,7 @@ public final class GatewayMetrics: Sendable {
     let authForbidden: Counter
 
     /// Request-duration buckets (seconds): sub-millisecond to a minute.
-    static let buckets: [Duration] = [
+    public static let buckets: [Duration] = [
         .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2),
         .seconds(5), .seconds(10), .seconds(30), .seconds(60),

@@ -8,6 +8,15 @@ extension JSONValue {
         .object(pairs.compactMap { k, v in v.map { (k, $0) } })
     }
 
+    /// A number, integer or not.
+    var doubleValue: Double? {
+        switch self {
+        case .int(let n): return Double(n)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
     var objectFields: [(String, JSONValue)]? {
         if case .object(let f) = self { return f }
         return nil

@@ -8,6 +8,7 @@ extension LLMExchange {
     /// Headers that tell the caller what happened.
     func servedHeaders(_ d: Deployment) -> [(String, String)] {
         [("x-triplegate-model", d.model), ("x-triplegate-provider", d.provider), ("x-triplegate-attempts", String(attempts))] + spendHeaders
+            + (cachePlan.map { [("x-triplegate-cache", $0.header)] } ?? [])
     }
 
     /// A whole (non-streaming) answer.
@@ -32,11 +33,15 @@ extension LLMExchange {
             case .gemini: noteUsage(TokenUsage(gemini: parsed["usageMetadata"]))
             }
             responseModel = pivot["model"]?.stringValue
+            if cachePlan?.write == true { cacheCompletion = pivot }
         } else {
             // Passed through as the provider wrote it: only `usage` and `model` are read.
             guard let fields = JSONScanner.values(["usage", "model"], in: body) else { return notJSON() }
             noteUsage(d.style == .anthropic ? TokenUsage(anthropic: fields["usage"]) : TokenUsage(openAI: fields["usage"]))
             responseModel = fields["model"]?.stringValue
+            if cachePlan?.write == true, let whole = try? JSONParser.parse(body.readableBytesView) {
+                cacheCompletion = d.style == .anthropic ? AnthropicTranslation.chatResponse(fromMessage: whole) : whole
+            }
         }
         genAI.responseModel = responseModel ?? d.model
         recordSuccess(d)
@@ -91,6 +96,7 @@ extension LLMExchange {
 
     private func forward(_ event: SSEEvent, into out: inout ByteBuffer) throws(StreamError) {
         let chunks = try source!.translate(event)
+        if assembler != nil { for c in chunks { assembler!.add(c) } }
         for c in chunks {
             if let u = c["usage"], u != .null { noteUsage(TokenUsage(openAI: u)) }
             // What reached the caller, counted in case the stream is cut before its usage.
@@ -146,6 +152,7 @@ extension LLMExchange {
         if !passthroughStream {
             if encoder == nil { encoder = makeEncoder() }
             for c in source!.finish() {
+                assembler?.add(c)
                 if let u = c["usage"], u != .null { noteUsage(TokenUsage(openAI: u)) }
                 encoder!.encode(c, into: &out)
             }
@@ -155,6 +162,7 @@ extension LLMExchange {
         if out.readableBytes > 0 { client.writeResponseBody(out) }
         // The provider's own usage (cache reads and writes apart) beats the pivot's.
         noteUsage(source?.nativeUsage)
+        cacheCompletion = assembler?.completion
         recordSuccess(d)
         current = nil
         served = d

@@ -64,11 +64,26 @@ final class LLMExchange: RequestExchange {
     /// Bytes of text and tool arguments streamed to the caller, for billing a cut stream.
     var deliveredChars = 0
 
+    // Caching (`llm.cache`).
+    let cache: CacheContext?
+    /// An embedding call made for the cache: no policies, no reservation of its own.
+    let internalCall: Bool
+    var cachePlan: CachePlan?
+    /// The answer as a whole chat completion, once it is complete, for the cache.
+    var cacheCompletion: JSONValue?
+    var assembler: CompletionAssembler?
+    /// `exact` or `semantic` when the cache answered, for the ledger.
+    var cacheHit = "none"
+    var cacheSavedMicros: Int64 = 0
+
     /// Response bodies (non-streaming, or errors) are buffered up to this size.
     static let maxResponseBytes = 32 * 1024 * 1024
 
-    init(client: ClientResponder, snapshot: AISnapshot, routing: RoutingState, endpoint: Endpoint, request: MountedRequest, ledger: LedgerWriter?, spend: Spend) {
+    init(client: ClientResponder, snapshot: AISnapshot, routing: RoutingState, endpoint: Endpoint, request: MountedRequest, ledger: LedgerWriter?, spend: Spend,
+         cache: CacheContext?, internalCall: Bool = false) {
         self.client = client
+        self.cache = cache
+        self.internalCall = internalCall
         self.spend = spend
         self.ledger = ledger
         self.snapshot = snapshot
@@ -112,10 +127,16 @@ final class LLMExchange: RequestExchange {
             p.code = "model_not_found"
             return fail(p)
         }
+        guard !internalCall else {
+            groups = [group] + group.fallbacks.compactMap { snapshot.models[$0] }
+            return startGroup()
+        }
         runModelPolicies(group) { [self] in
-            reserveSpend(for: group) { [self] in
-                groups = [group] + group.fallbacks.compactMap { snapshot.models[$0] }
-                startGroup()
+            consultCache { [self] in
+                reserveSpend(for: group) { [self] in
+                    groups = [group] + group.fallbacks.compactMap { snapshot.models[$0] }
+                    startGroup()
+                }
             }
         }
     }
@@ -302,6 +323,7 @@ final class LLMExchange: RequestExchange {
         let nowDate = Date()
         let today = Int(nowDate.timeIntervalSince1970 / 86_400)
         if let d = served, let u = usage, let prices = d.spec?.price(onDay: today) { cost = CallCost(u, at: prices) }
+        if status == 200 { keepForCache(cost: cost) }
         if let reservation {
             self.reservation = nil
             let tokens = usage.map { $0.prompt + $0.output } ?? 0
@@ -327,8 +349,8 @@ final class LLMExchange: RequestExchange {
         ledger.record(LedgerRow(
             timeMillis: Int64(nowDate.timeIntervalSince1970 * 1000), requestID: request.requestID, consumer: request.consumer?.name,
             team: request.consumer?.team, keyID: request.policyContext?.keyID, tags: tags, model: requestedModel, provider: served?.provider, servedModel: served?.model,
-            attempts: attempts, usage: usage ?? TokenUsage(), costMicros: cost.microUSD, savedByCacheMicros: cost.savedMicroUSD,
-            status: status, latencyMillis: (now - started).nanoseconds / 1_000_000, timeToFirstTokenMillis: firstByteNanos.map { $0 / 1_000_000 },
+            attempts: attempts, usage: usage ?? TokenUsage(), costMicros: cost.microUSD, savedByCacheMicros: cost.savedMicroUSD + cacheSavedMicros,
+            cacheHit: cacheHit, status: status, latencyMillis: (now - started).nanoseconds / 1_000_000, timeToFirstTokenMillis: firstByteNanos.map { $0 / 1_000_000 },
             estimated: estimated))
     }
 }

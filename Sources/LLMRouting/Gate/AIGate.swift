@@ -1,5 +1,6 @@
 import GatewayCore
 import NIOConcurrencyHelpers
+import SemanticCache
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -19,12 +20,18 @@ public final class AIGate: MountableGate {
     /// Where every call's ledger row goes; nil runs without a ledger (in-process tests).
     let ledger: LedgerWriter?
     let alerts: BudgetAlerts
+    /// Cached answers (`llm.cache`): kept across reloads unless the cache's settings change.
+    private let answers: NIOLockedValueBox<AnswerCache?>
+    public let cacheMetrics: CacheMetrics
 
     /// `catalog` is the one `serve` validated `config` against; later configs load their own.
+    /// `answers` is a cache loaded from a snapshot, if any.
     public init(config: GatewayConfig, catalog: ProviderCatalog?, configFile: String?, core: CoreServices, ledger: LedgerWriter? = nil,
-                spend: SpendCounters = SpendCounters()) {
+                spend: SpendCounters = SpendCounters(), answers: AnswerCache? = nil) {
         self.spend = spend
         self.core = core
+        self.cacheMetrics = CacheMetrics(registry: core.metrics.registry)
+        self.answers = NIOLockedValueBox(Self.cache(for: config.llm?.cache, keeping: answers))
         self.ledger = ledger
         self.alerts = BudgetAlerts(metrics: core.metrics)
         self.configFile = configFile
@@ -35,8 +42,25 @@ public final class AIGate: MountableGate {
         }
     }
 
+    /// The cache for `config`: `current` when its settings still fit, else a new one (or none).
+    static func cache(for config: LLMCacheConfig?, keeping current: AnswerCache?) -> AnswerCache? {
+        guard let config else { return nil }
+        let options = AnswerCache.Options(config)
+        if let current, current.options == options { return current }
+        return AnswerCache(options)
+    }
+
+    /// The cache in use, for the keeper (expiry, snapshot) and the admin purge.
+    public var answerCache: AnswerCache? { answers.withLockedValue { $0 } }
+
+    private func cacheContext(_ snapshot: AISnapshot?) -> CacheContext? {
+        guard let config = snapshot?.cache, let answers = answerCache else { return nil }
+        return CacheContext(answers: answers, config: config, metrics: cacheMetrics)
+    }
+
     public func mount(on loop: LoopContext) -> MountedGate {
-        let state = AIGateLoop(loop: loop, snapshot: current.withLockedValue { $0 }, routing: routing, ledger: ledger, spend: spend, alerts: alerts)
+        let snapshot = current.withLockedValue { $0 }
+        let state = AIGateLoop(loop: loop, snapshot: snapshot, cache: cacheContext(snapshot), routing: routing, ledger: ledger, spend: spend, alerts: alerts)
         loops.withLockedValue { $0.append(state) }
         return state
     }
@@ -53,7 +77,14 @@ public final class AIGate: MountableGate {
             return loop.makeFailedFuture(error)
         }
         current.withLockedValue { $0 = snapshot }
-        let futures = all.map { state in state.loop.eventLoop.submit { state.snapshot = snapshot } }
+        answers.withLockedValue { $0 = Self.cache(for: config.llm?.cache, keeping: $0) }
+        let cache = cacheContext(snapshot)
+        let futures = all.map { state in
+            state.loop.eventLoop.submit {
+                state.snapshot = snapshot
+                state.cache = cache
+            }
+        }
         return EventLoopFuture.andAllSucceed(futures, on: loop)
     }
 
@@ -80,12 +111,14 @@ final class AIGateLoop: MountedGate, @unchecked Sendable {
     // @unchecked: `snapshot` is read and written only on `loop.eventLoop`.
     let loop: LoopContext
     var snapshot: AISnapshot?
+    var cache: CacheContext?
     let routing: RoutingState
     let ledger: LedgerWriter?
     let spend: SpendCounters
     let alerts: BudgetAlerts
 
-    init(loop: LoopContext, snapshot: AISnapshot?, routing: RoutingState, ledger: LedgerWriter?, spend: SpendCounters, alerts: BudgetAlerts) {
+    init(loop: LoopContext, snapshot: AISnapshot?, cache: CacheContext?, routing: RoutingState, ledger: LedgerWriter?, spend: SpendCounters, alerts: BudgetAlerts) {
+        self.cache = cache
         self.ledger = ledger
         self.spend = spend
         self.alerts = alerts
@@ -105,9 +138,10 @@ final class AIGateLoop: MountedGate, @unchecked Sendable {
             }
         }
         let routing = self.routing, ledger = self.ledger, spend = Spend(counters: self.spend, redis: snapshot.redisCounters, alerts: self.alerts)
+        let cache = self.cache
         return MountedRoute(service: "llm", route: endpoint.rawValue, chain: snapshot.chain, metrics: snapshot.metrics[endpoint]!,
                             dialect: endpoint.dialect.errors, maxBodyBytes: snapshot.maxBodyBytes) { request, client in
-            LLMExchange(client: client, snapshot: snapshot, routing: routing, endpoint: endpoint, request: request, ledger: ledger, spend: spend)
+            LLMExchange(client: client, snapshot: snapshot, routing: routing, endpoint: endpoint, request: request, ledger: ledger, spend: spend, cache: cache)
         }
     }
 }

@@ -16,6 +16,8 @@ public final class AISnapshot: Sendable {
     /// Set when `llm.counters: redis`: limits and budgets shared by replicas.
     let redisCounters: RedisSpendCounters?
     public let maxBodyBytes: Int
+    /// `llm.cache`, if caching is on.
+    public let cache: LLMCacheConfig?
     let metrics: [Endpoint: RouteMetrics]
     /// Each model's worst case on the day the snapshot was built (recomputed on other days).
     let worstCases: [String: WorstCase]
@@ -49,6 +51,7 @@ public final class AISnapshot: Sendable {
         budgets = llm.budgets
         redisCounters = llm.counters == .redis ? core.redis.map(RedisSpendCounters.init) : nil
         maxBodyBytes = config.server.limits.maxBodyBytes
+        cache = llm.cache
         metrics = Dictionary(uniqueKeysWithValues: Endpoint.allCases.map { ($0, core.metrics.route(service: "llm", route: $0.rawValue)) })
     }
 }

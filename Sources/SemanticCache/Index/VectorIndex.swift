@@ -98,7 +98,7 @@ public final class VectorIndex: @unchecked Sendable {
         levels = .allocate(capacity: 0)
         keys = .allocate(capacity: 0)
         deleted = .allocate(capacity: 0)
-        grow(to: 1024)
+        grow(to: min(1024, max(options.maxEntries, 1)))
     }
 
     deinit {
@@ -170,7 +170,7 @@ public final class VectorIndex: @unchecked Sendable {
         if let i = freeSlots.lastIndex(where: { $0 != entry }) {
             return (freeSlots.remove(at: i), true)
         }
-        if slots == capacity { grow(to: capacity * 2) }
+        if slots == capacity { grow(to: min(capacity * 2, max(options.maxEntries, capacity + 1))) }
         slots += 1
         return (Int32(slots - 1), false)
     }

@@ -1,0 +1,106 @@
+import Foundation
+import GatewayCore
+import NIOHTTP1
+import SemanticCache
+
+/// What the cache needs to know about one chat request: its exact key (a hash of the request
+/// with key order, spacing and stream options normalized away), the scope a similar answer
+/// must share, and the question to embed when a similarity lookup is allowed.
+struct CacheRequest {
+    var exactKey: String
+    var scope: CacheScope
+    /// The text whose embedding finds similar questions: the last user turn, preceded by the
+    /// user turn before it when there is one (so "and in French?" carries its subject), at
+    /// most 4,000 characters. Nil when this request may not be answered by similarity.
+    var question: String?
+    /// `Cache-Control: no-cache` (do not answer from the cache) and `no-store` (do not keep).
+    var read: Bool
+    var write: Bool
+
+    /// Fields that never change an answer: how it is delivered, and caller bookkeeping.
+    static let ignored: Set<String> = ["stream", "stream_options", "user", "metadata", "store", "service_tier"]
+    /// Fields that are the conversation rather than its parameters.
+    static let conversation: Set<String> = ["model", "messages", "system"]
+
+    /// Nil when the request is not cacheable at all (other endpoints, several choices).
+    init?(body: JSONValue, endpoint: Endpoint, headers: HTTPHeaders, consumer: Consumer?, model: String, config: LLMCacheConfig) {
+        guard endpoint == .chatCompletions || endpoint == .messages, let fields = body.objectFields else { return nil }
+        if let n = body["n"]?.intValue, n > 1 { return nil }
+        let directives = headers[canonicalForm: "cache-control"].map { $0.lowercased().trimmingCharacters(in: .whitespaces) }
+        read = !directives.contains("no-cache")
+        write = !directives.contains("no-store")
+
+        let kept = fields.filter { !Self.ignored.contains($0.0) }
+        var tenant: [String] = []
+        if config.scope.contains(.team) { tenant.append(consumer?.team ?? consumer?.name ?? "") }
+        if config.scope.contains(.consumer) { tenant.append(consumer?.name ?? "") }
+        let messages = body["messages"]?.arrayValue ?? []
+        let isSystem = { (m: JSONValue) in ["system", "developer"].contains(m["role"]?.stringValue ?? "") }
+        let system: [JSONValue] = (body["system"].map { [$0] } ?? []) + messages.filter(isSystem)
+        let params = kept.filter { !Self.conversation.contains($0.0) }
+        scope = CacheScope(
+            tenant: tenant.joined(separator: "/"), model: model,
+            systemPrompt: config.scope.contains(.systemPrompt) ? Self.digest(.array(system)) : "",
+            parameters: config.scope.contains(.params) ? Self.digest(.object(params)) : "")
+        // The scope is part of the exact key too: two teams asking the same never share.
+        exactKey = [endpoint.rawValue, scope.tenant, model, Self.digest(.object(kept))].joined(separator: "|")
+
+        question = nil
+        if let semantic = config.semantic {
+            let turns = messages.filter { !isSystem($0) }
+            let temperature = body["temperature"]?.doubleValue ?? 1.0
+            if temperature <= semantic.temperatureMax, turns.count <= semantic.maxMessages, turns.last?["role"]?.stringValue == "user" {
+                let users = turns.filter { $0["role"]?.stringValue == "user" }.suffix(2).compactMap { Self.text(of: $0["content"]) }
+                let text = users.joined(separator: "\n")
+                if !text.isEmpty { question = String(text.suffix(4000)) }
+            }
+        }
+    }
+
+    /// A message's text: a string, or its text parts joined.
+    static func text(of content: JSONValue?) -> String? {
+        if let s = content?.stringValue { return s }
+        let parts = content?.arrayValue?.compactMap { $0["type"]?.stringValue == "text" ? $0["text"]?.stringValue : nil } ?? []
+        return parts.isEmpty ? nil : parts.joined(separator: "\n")
+    }
+
+    /// SHA-256 (hex) of the value written canonically: object keys sorted, no spacing.
+    static func digest(_ value: JSONValue) -> String {
+        var text = ""
+        canonical(value, into: &text)
+        return APIKey.hash(text).map { String($0, radix: 16).leftPadded(2) }.joined()
+    }
+
+    static func canonical(_ value: JSONValue, into out: inout String) {
+        switch value {
+        case .object(let fields):
+            out += "{"
+            for (i, (k, v)) in fields.sorted(by: { $0.0 < $1.0 }).enumerated() {
+                if i > 0 { out += "," }
+                JSONValue.string(k).appendText(to: &out)
+                out += ":"
+                canonical(v, into: &out)
+            }
+            out += "}"
+        case .array(let items):
+            out += "["
+            for (i, v) in items.enumerated() {
+                if i > 0 { out += "," }
+                canonical(v, into: &out)
+            }
+            out += "]"
+        case .double(let d) where d == d.rounded() && abs(d) < 1e15:
+            out += String(Int(d))  // 1.0 and 1 ask the same
+        default:
+            value.appendText(to: &out)
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}
+
+extension JSONValue {
+    func appendText(to out: inout String) { out += text }
+}

@@ -1,0 +1,186 @@
+import DequeModule
+import Foundation
+
+/// Cached LLM answers: an exact map (the normalized request's hash) and, per scope, a vector
+/// index of the questions' embeddings. Entries expire (`exactTTL`, `semanticTTL`) and are
+/// bounded (`maxEntries`, oldest evicted first). Thread-safe; lookups share a lock with each
+/// other, stores take it alone. Time comes from the caller (`now`, unix ms), so tests control
+/// it. `save(to:)`/`load(from:)` keep everything across a restart.
+public final class AnswerCache: @unchecked Sendable {
+    public struct Options: Sendable, Equatable {
+        public var exactTTLMillis: Int64
+        public var semanticTTLMillis: Int64
+        /// Cosine similarity at or above which a stored question counts as the same.
+        public var threshold: Float
+        public var maxEntries: Int
+        public var storage: VectorIndex.Storage
+
+        public init(exactTTLMillis: Int64 = 3_600_000, semanticTTLMillis: Int64 = 86_400_000, threshold: Float = 0.92,
+                    maxEntries: Int = 1_000_000, storage: VectorIndex.Storage = .float32) {
+            self.exactTTLMillis = exactTTLMillis
+            self.semanticTTLMillis = semanticTTLMillis
+            self.threshold = threshold
+            self.maxEntries = maxEntries
+            self.storage = storage
+        }
+    }
+
+    public enum Hit: Sendable, Equatable {
+        case exact(CachedAnswer)
+        case semantic(CachedAnswer, similarity: Float)
+
+        public var answer: CachedAnswer {
+            switch self {
+            case .exact(let a), .semantic(let a, _): return a
+            }
+        }
+    }
+
+    struct Entry: Codable {
+        var id: UInt64
+        var scope: CacheScope
+        var exactKey: String
+        var answer: CachedAnswer
+        var exactExpiresAt: Int64
+        /// Zero when the entry has no vector.
+        var semanticExpiresAt: Int64
+    }
+
+    public let options: Options
+    private var entries: [UInt64: Entry] = [:]
+    private var exact: [String: UInt64] = [:]
+    private var indexes: [CacheScope: VectorIndex] = [:]
+    /// Ids in insertion order (some may be gone already): eviction takes the front.
+    private var order = Deque<UInt64>()
+    private var nextID: UInt64 = 1
+    private let lock = ReadWriteLock()
+
+    public init(_ options: Options) { self.options = options }
+
+    public var count: Int { lock.reading { entries.count } }
+
+    // MARK: Lookups
+
+    /// The answer stored for exactly this request, if still fresh.
+    public func lookup(exactKey: String, now: Int64) -> CachedAnswer? {
+        lock.reading {
+            guard let id = exact[exactKey], let e = entries[id], e.exactExpiresAt > now else { return nil }
+            return e.answer
+        }
+    }
+
+    /// The fresh answer in `scope` whose question is most similar to `vector`, if at or above
+    /// the threshold.
+    public func lookup(scope: CacheScope, vector: [Float], now: Int64) -> (CachedAnswer, similarity: Float)? {
+        lock.reading {
+            guard let index = indexes[scope], index.options.dimensions == vector.count,
+                  let found = try? index.search(vector, k: 4) else { return nil }
+            for match in found where match.similarity >= options.threshold {
+                if let e = entries[match.key], e.semanticExpiresAt > now, e.scope == scope { return (e.answer, match.similarity) }
+            }
+            return nil
+        }
+    }
+
+    // MARK: Stores
+
+    /// Keeps an answer under its exact key and, with a vector, in its scope's index. A vector
+    /// whose length differs from the scope's index is kept exact-only (the embedding model
+    /// changed): the index is never mixed.
+    public func store(_ answer: CachedAnswer, exactKey: String, scope: CacheScope, vector: [Float]?, now: Int64) {
+        lock.writing {
+            if let old = exact[exactKey] { remove(old) }
+            while entries.count >= options.maxEntries, let oldest = order.popFirst() { remove(oldest) }
+            let id = nextID
+            nextID += 1
+            var entry = Entry(id: id, scope: scope, exactKey: exactKey, answer: answer,
+                              exactExpiresAt: now + options.exactTTLMillis, semanticExpiresAt: 0)
+            if let vector, !vector.isEmpty {
+                let index = indexes[scope] ?? VectorIndex(.init(dimensions: vector.count, storage: options.storage, maxEntries: options.maxEntries))
+                if index.options.dimensions == vector.count, (try? index.insert(key: id, vector: vector)) != nil {
+                    indexes[scope] = index
+                    entry.semanticExpiresAt = now + options.semanticTTLMillis
+                }
+            }
+            entries[id] = entry
+            exact[exactKey] = id
+            order.append(id)
+        }
+    }
+
+    private func remove(_ id: UInt64) {
+        guard let e = entries.removeValue(forKey: id) else { return }
+        if exact[e.exactKey] == id { exact[e.exactKey] = nil }
+        if e.semanticExpiresAt > 0, let index = indexes[e.scope] {
+            index.remove(key: id)
+            if index.count == 0 { indexes[e.scope] = nil }
+        }
+    }
+
+    /// Removes every entry both of whose lifetimes have passed; returns how many.
+    @discardableResult
+    public func expire(now: Int64) -> Int {
+        lock.writing {
+            let gone = entries.values.filter { $0.exactExpiresAt <= now && $0.semanticExpiresAt <= now }.map(\.id)
+            gone.forEach(remove)
+            if order.count > 2 * entries.count + 1024 { order = Deque(order.filter { entries[$0] != nil }) }
+            return gone.count
+        }
+    }
+
+    /// Removes the entries of a tenant and/or model (nil matches any); returns how many.
+    @discardableResult
+    public func purge(tenant: String?, model: String?) -> Int {
+        lock.writing {
+            let gone = entries.values.filter { (tenant == nil || $0.scope.tenant == tenant) && (model == nil || $0.scope.model == model) }.map(\.id)
+            gone.forEach(remove)
+            return gone.count
+        }
+    }
+
+    /// Entries and the vector indexes' bytes, for the metrics.
+    public var stats: (entries: Int, indexes: Int, indexBytes: Int) {
+        lock.reading { (entries.count, indexes.count, indexes.values.reduce(0) { $0 + $1.memoryBytes }) }
+    }
+
+    // MARK: Snapshot
+
+    /// Writes `entries.json` and one index file per scope into `directory`.
+    public func save(to directory: String) throws {
+        try lock.reading { () throws in
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            var scopes: [CacheScope] = []
+            for (i, (scope, index)) in indexes.enumerated() {
+                try index.save(to: "\(directory)/index-\(i).tgvi")
+                scopes.append(scope)
+            }
+            let snapshot = Snapshot(nextID: nextID, entries: order.compactMap { entries[$0] }, scopes: scopes)
+            let temporary = "\(directory)/entries.json.tmp"
+            try JSONEncoder().encode(snapshot).write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, "\(directory)/entries.json") == 0 else { throw VectorIndex.Failure.snapshot("cannot write entries.json") }
+        }
+    }
+
+    /// Reads what `save(to:)` wrote; entries already expired at `now` are dropped.
+    public static func load(from directory: String, options: Options, now: Int64) throws -> AnswerCache {
+        let cache = AnswerCache(options)
+        let snapshot = try JSONDecoder().decode(Snapshot.self, from: Data(contentsOf: URL(fileURLWithPath: "\(directory)/entries.json")))
+        for (i, scope) in snapshot.scopes.enumerated() {
+            cache.indexes[scope] = try VectorIndex.load(from: "\(directory)/index-\(i).tgvi")
+        }
+        cache.nextID = snapshot.nextID
+        for e in snapshot.entries {
+            cache.entries[e.id] = e
+            cache.exact[e.exactKey] = e.id
+            cache.order.append(e.id)
+        }
+        cache.expire(now: now)
+        return cache
+    }
+
+    struct Snapshot: Codable {
+        var nextID: UInt64
+        var entries: [Entry]
+        var scopes: [CacheScope]
+    }
+}

@@ -1,0 +1,41 @@
+/// What must be equal for two requests to share a cached answer. A semantic hit is searched
+/// only among entries of the same scope (each scope has an index of its own), so an answer can
+/// never cross tenants, models, system prompts or sampling parameters.
+public struct CacheScope: Sendable, Hashable, Codable {
+    /// The tenant: the caller's team (or consumer when it has none); "" when shared.
+    public var tenant: String
+    /// The model the caller asked for.
+    public var model: String
+    /// A hash of the system prompt ("" when the scope leaves it out).
+    public var systemPrompt: String
+    /// A hash of the parameters that change an answer (temperature, tools, response format...).
+    public var parameters: String
+
+    public init(tenant: String, model: String, systemPrompt: String = "", parameters: String = "") {
+        self.tenant = tenant
+        self.model = model
+        self.systemPrompt = systemPrompt
+        self.parameters = parameters
+    }
+}
+
+/// An answer kept for reuse, as the gate will replay it: the whole response (a chat completion
+/// in OpenAI's format, whatever dialect the caller speaks) and what it cost, which every hit
+/// saves.
+public struct CachedAnswer: Sendable, Equatable, Codable {
+    public var body: [UInt8]
+    public var provider: String
+    public var servedModel: String
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var costMicros: Int64
+
+    public init(body: [UInt8], provider: String, servedModel: String, inputTokens: Int, outputTokens: Int, costMicros: Int64) {
+        self.body = body
+        self.provider = provider
+        self.servedModel = servedModel
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costMicros = costMicros
+    }
+}
