@@ -117,14 +117,24 @@ public final class AnswerCache: @unchecked Sendable {
         }
     }
 
-    /// Removes every entry both of whose lifetimes have passed; returns how many.
+    /// Removes every entry both of whose lifetimes have passed; returns how many. The TTLs are
+    /// the same for every entry, so entries expire in the order they came: this walks only the
+    /// expired front of the queue, and lookups wait for no scan.
     @discardableResult
     public func expire(now: Int64) -> Int {
         lock.writing {
-            let gone = entries.values.filter { $0.exactExpiresAt <= now && $0.semanticExpiresAt <= now }.map(\.id)
-            gone.forEach(remove)
-            if order.count > 2 * entries.count + 1024 { order = Deque(order.filter { entries[$0] != nil }) }
-            return gone.count
+            var removed = 0
+            while let first = order.first {
+                guard let e = entries[first] else {
+                    order.removeFirst()  // already replaced, purged or evicted
+                    continue
+                }
+                guard max(e.exactExpiresAt, e.semanticExpiresAt) <= now else { break }
+                order.removeFirst()
+                remove(first)
+                removed += 1
+            }
+            return removed
         }
     }
 
