@@ -77,7 +77,7 @@ struct CacheRequest {
             out += "{"
             for (i, (k, v)) in fields.sorted(by: { $0.0 < $1.0 }).enumerated() {
                 if i > 0 { out += "," }
-                JSONValue.string(k).appendText(to: &out)
+                out += JSONValue.string(k).text
                 out += ":"
                 canonical(v, into: &out)
             }
@@ -92,15 +92,11 @@ struct CacheRequest {
         case .double(let d) where d == d.rounded() && abs(d) < 1e15:
             out += String(Int(d))  // 1.0 and 1 ask the same
         default:
-            value.appendText(to: &out)
+            out += value.text
         }
     }
 }
 
 extension String {
     func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
-}
-
-extension JSONValue {
-    func appendText(to out: inout String) { out += text }
 }
