@@ -80,6 +80,40 @@ import Testing
         #expect(cache.lookup(scope: growth, vector: vector(0), now: 1)?.0 == answer("a"))
     }
 
+    @Test func concurrentStoresLookupsAndPurges() async {
+        let cache = AnswerCache(.init(threshold: 0.99, maxEntries: 10_000))
+        let scopes = (0..<4).map { CacheScope(tenant: "t\($0)", model: "smart") }
+        @Sendable func v(_ i: Int) -> [Float] {  // a fixed random vector per i
+            var g = TestVectors(state: UInt64(i) &* 0x9E37_79B9)
+            return g.random(1, dim: 16)[0]
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for (s, scope) in scopes.enumerated() {
+                group.addTask {
+                    for i in 0..<300 { cache.store(self.answer("\(s)-\(i)"), exactKey: "\(s)-\(i)", scope: scope, vector: v(i), now: 0) }
+                }
+            }
+            for _ in 0..<2 {
+                group.addTask {
+                    for i in 0..<600 {
+                        if let (a, _) = cache.lookup(scope: scopes[i % 4], vector: v(i % 300), now: 1) {
+                            #expect(String(decoding: a.body, as: UTF8.self).contains("\"\(i % 4)-"))  // never another scope's
+                        }
+                    }
+                }
+            }
+            group.addTask { for _ in 0..<20 { cache.purge(tenant: "t3", model: nil) } }
+        }
+        cache.purge(tenant: "t3", model: nil)
+        #expect(cache.count == 900)
+        // Every entry left is found by its own vector.
+        for s in 0..<3 {
+            for i in stride(from: 0, to: 300, by: 37) {
+                #expect(cache.lookup(scope: scopes[s], vector: v(i), now: 2)?.0 == answer("\(s)-\(i)"))
+            }
+        }
+    }
+
     @Test func snapshotKeepsEntriesAndIndexesAcrossARestart() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }

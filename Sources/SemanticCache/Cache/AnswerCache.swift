@@ -72,9 +72,10 @@ public final class AnswerCache: @unchecked Sendable {
     /// The fresh answer in `scope` whose question is most similar to `vector`, if at or above
     /// the threshold.
     public func lookup(scope: CacheScope, vector: [Float], now: Int64) -> (CachedAnswer, similarity: Float)? {
-        lock.reading {
-            guard let index = indexes[scope], index.options.dimensions == vector.count,
-                  let found = try? index.search(vector, k: 4) else { return nil }
+        // The search holds only its index's lock, so stores elsewhere go on meanwhile.
+        guard let index = lock.reading({ indexes[scope] }), index.options.dimensions == vector.count,
+              let found = try? index.search(vector, k: 4) else { return nil }
+        return lock.reading {
             for match in found where match.similarity >= options.threshold {
                 if let e = entries[match.key], e.semanticExpiresAt > now, e.scope == scope { return (e.answer, match.similarity) }
             }
@@ -86,25 +87,33 @@ public final class AnswerCache: @unchecked Sendable {
 
     /// Keeps an answer under its exact key and, with a vector, in its scope's index. A vector
     /// whose length differs from the scope's index is kept exact-only (the embedding model
-    /// changed): the index is never mixed.
+    /// changed): the index is never mixed. The graph insert, the slow part (about a millisecond
+    /// at a million entries), holds only that index's lock: exact lookups and other scopes go on.
     public func store(_ answer: CachedAnswer, exactKey: String, scope: CacheScope, vector: [Float]?, now: Int64) {
-        lock.writing {
+        let (id, index) = lock.writing { () -> (UInt64, VectorIndex?) in
             if let old = exact[exactKey] { remove(old) }
             while entries.count >= options.maxEntries, let oldest = order.popFirst() { remove(oldest) }
             let id = nextID
             nextID += 1
-            var entry = Entry(id: id, scope: scope, exactKey: exactKey, answer: answer,
-                              exactExpiresAt: now + options.exactTTLMillis, semanticExpiresAt: 0)
-            if let vector, !vector.isEmpty {
-                let index = indexes[scope] ?? VectorIndex(.init(dimensions: vector.count, storage: options.storage, maxEntries: options.maxEntries))
-                if index.options.dimensions == vector.count, (try? index.insert(key: id, vector: vector)) != nil {
-                    indexes[scope] = index
-                    entry.semanticExpiresAt = now + options.semanticTTLMillis
-                }
-            }
-            entries[id] = entry
+            entries[id] = Entry(id: id, scope: scope, exactKey: exactKey, answer: answer, exactExpiresAt: now + options.exactTTLMillis, semanticExpiresAt: 0)
             exact[exactKey] = id
             order.append(id)
+            guard let vector, !vector.isEmpty else { return (id, nil) }
+            let index = indexes[scope] ?? VectorIndex(.init(dimensions: vector.count, storage: options.storage, maxEntries: options.maxEntries))
+            guard index.options.dimensions == vector.count else { return (id, nil) }
+            indexes[scope] = index
+            return (id, index)
+        }
+        guard let index, let vector, (try? index.insert(key: id, vector: vector)) != nil else { return }
+        lock.writing {
+            // Searchable from here, unless the entry went meanwhile (evicted, replaced, purged)
+            // or its scope's index was dropped and another made.
+            guard entries[id] != nil, indexes[scope] === index || indexes[scope] == nil else {
+                index.remove(key: id)
+                return
+            }
+            indexes[scope] = index
+            entries[id]!.semanticExpiresAt = now + options.semanticTTLMillis
         }
     }
 
