@@ -139,6 +139,9 @@ def test_cache_control_bypasses_and_purge(gateway, fake, tmp_path):
     assert status == 200 and json.loads(body)["purged"] >= 1
     assert ask(g, "How tall is Mont Blanc?").headers["x-triplegate-cache"] == "miss"
     assert request(g.admin_port, "GET", "/admin/cache")[0] == 405
+    cache = json.loads(request(g.admin_port, "GET", "/admin/config")[2])["llm"]["cache"]
+    assert cache["exact"] == {"ttl": "1h"} and cache["semantic"]["threshold"] == 0.92
+    assert cache["semantic"]["scope"] == ["team", "model", "system_prompt", "params"]
 
 
 def test_embedding_failures_never_fail_the_request(gateway, fake, tmp_path):

@@ -219,3 +219,20 @@ def test_a_bad_or_unreachable_store_is_a_clear_error(tmp_path, postgres_server):
     out = subprocess.run([BIN, "serve", "--config", str(cfg), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "the ledger store could not be opened" in out.stdout + out.stderr
+
+
+def test_the_effective_config_shows_the_store_without_its_password(gateway, fake, tmp_path, postgres_server):
+    from conftest import request
+    store = postgres_server.new_store()
+    # Trust authentication ignores the password; the gateway must still never show it.
+    secret = store.spec.replace("postgres://postgres@", "postgres://postgres:s3cret-pw@")
+    p = fake("p")
+    spend = "  budgets:\n    - { team: growth, usd: 12.5, period: month }"
+    g = gateway(llm_config(tmp_path, f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}", extra=spend)
+                .replace(f"store: sqlite:{tmp_path / 'keys.db'}", f"store: {secret}"))
+    status, _, body = request(g.admin_port, "GET", "/admin/config")
+    assert status == 200 and b"s3cret-pw" not in body
+    cfg = json.loads(body)
+    assert cfg["store"] == f"postgres://postgres@127.0.0.1:{postgres_server.port}/{store.database}"
+    assert cfg["llm"]["budgets"] == [{"team": "growth", "usd": "12.500000", "period": "month", "soft_alert_at": None, "webhook": None}]
+    assert cfg["llm"]["ledger"] is True and cfg["llm"]["cache"] is None

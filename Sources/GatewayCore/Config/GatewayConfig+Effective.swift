@@ -22,7 +22,7 @@ extension GatewayConfig {
                 ("shutdown_grace", .string(ConfigDuration.format(server.shutdownGrace))),
             ])),
             ("admin", .object([("listen", .string(admin.listen)), ("enabled", .bool(admin.enabled))])),
-            ("store", .string(store)),
+            ("store", .string(storeLocation?.description ?? store)),  // without a PostgreSQL password
             ("redis", redis.map { .string($0) } ?? .null),
             ("consumers", .array(consumers.map { c in
                 .object([("name", .string(c.name)), ("team", c.team.map { .string($0) } ?? .null),
@@ -227,6 +227,37 @@ extension LLMConfig {
                 }.sorted().map { .string($0) })),
             ])),
             ("cooldown", .object([("failures", .int(cooldown.failures)), ("for", .string(ConfigDuration.format(cooldown.duration)))])),
+            ("limits", .array(limits.map { l in
+                .object([("by", .string(l.by.rawValue)), ("model", .string(l.model)),
+                         ("tokens_per_minute", l.tokensPerMinute.map { .int($0) } ?? .null), ("requests_per_minute", l.requestsPerMinute.map { .int($0) } ?? .null),
+                         ("tokens_per_day", l.tokensPerDay.map { .int($0) } ?? .null), ("requests_per_day", l.requestsPerDay.map { .int($0) } ?? .null)])
+            })),
+            ("budgets", .array(budgets.map { b in
+                .object([(b.subject.rawValue, .string(b.name)), ("usd", .string(b.usdText)), ("period", .string(b.period.rawValue)),
+                         ("soft_alert_at", b.softAlertAt.map { .double($0) } ?? .null), ("webhook", b.webhook.map { .string($0) } ?? .null)])
+            })),
+            ("counters", .string(counters.rawValue)),
+            ("ledger", .bool(ledger)),
+            ("cache", cache.map { c in
+                .object([
+                    ("exact", c.exactTTL.map { .object([("ttl", .string(ConfigDuration.format($0)))]) } ?? .object([("enabled", .bool(false))])),
+                    ("semantic", c.semantic.map { s in
+                        .object([("embedding_model", .string(s.embeddingModel)), ("threshold", .double(s.threshold)), ("ttl", .string(ConfigDuration.format(s.ttl))),
+                                 ("max_entries", .int(c.maxEntries)), ("scope", .array(c.scope.map { .string($0.rawValue) })),
+                                 ("only_when", .object([("temperature_max", .double(s.temperatureMax)), ("max_messages", .int(s.maxMessages))])),
+                                 ("timeout", .string(ConfigDuration.format(s.timeout))), ("storage", .string(s.int8 ? "int8" : "float32"))])
+                    } ?? .null),
+                    ("snapshot_dir", c.snapshotDir.map { .string($0) } ?? .null),
+                ])
+            } ?? .null),
         ])
+    }
+}
+
+extension LLMBudget {
+    /// The ceiling as a decimal with six places (`12.500000`), as it was read.
+    var usdText: String {
+        let fraction = String(microUSD % 1_000_000)
+        return String(microUSD / 1_000_000) + "." + String(repeating: "0", count: 6 - fraction.count) + fraction
     }
 }
