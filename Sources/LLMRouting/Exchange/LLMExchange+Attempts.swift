@@ -15,7 +15,7 @@ struct AttemptFailure {
 
 /// The attempts: pick a deployment, call it, and on failure retry (with backoff that honours
 /// `retry-after`), cool the deployment down, or fall back to the next model group.
-extension LLMExchange: ProviderCallSink {
+extension LLMExchange: UpstreamCallSink {
     func startGroup() {
         guard let group = groups.first else { return finishFailed() }
         triedInGroup = []
@@ -67,7 +67,7 @@ extension LLMExchange: ProviderCallSink {
             return fail(RequestBody.problem(parsed.raw))
         }
         let pool = client.loopContext.pool(for: d.poolKey)
-        let call = ProviderCall(pool: pool, head: r.head, body: r.body, timeout: d.timeout, sink: self)
+        let call = UpstreamCall(pool: pool, head: r.head, body: r.body, timeout: d.timeout, sink: self)
         self.call = call
         call.start()
     }
@@ -131,7 +131,7 @@ extension LLMExchange: ProviderCallSink {
         return cap <= 0 ? .zero : .nanoseconds(Int64.random(in: 0...cap))
     }
 
-    // MARK: ProviderCallSink
+    // MARK: UpstreamCallSink
 
     func callHead(_ head: HTTPResponseHead) {
         guard !done, let (_, started) = current else { return }
@@ -167,14 +167,14 @@ extension LLMExchange: ProviderCallSink {
         succeed(body: buffered, head: head)
     }
 
-    func callFailed(_ failure: ProviderCall.Failure) {
+    func callFailed(_ failure: UpstreamCall.Failure) {
         guard !done else { return }
         call = nil
         if committed { return streamBroke(message: Self.describe(failure)) }
         attemptFailed(AttemptFailure(status: nil, message: Self.describe(failure), retryAfter: nil, condition: failure.condition, trigger: nil))
     }
 
-    static func describe(_ f: ProviderCall.Failure) -> String {
+    static func describe(_ f: UpstreamCall.Failure) -> String {
         switch f {
         case .connect(let why): return "the provider could not be reached (\(why))"
         case .timeout: return "the provider did not answer in time"

@@ -30,7 +30,7 @@ final class LLMExchange: RequestExchange {
     var attemptsLeftInGroup = 0
     var triedInGroup: Set<Int> = []
     var attempts = 0
-    var call: ProviderCall?
+    var call: UpstreamCall?
     var current: (deployment: Deployment, started: UInt64)?
     var retryTimer: Scheduled<Void>?
     /// The last failure, reported if nothing succeeds.

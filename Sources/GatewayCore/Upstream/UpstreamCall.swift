@@ -1,43 +1,33 @@
-import GatewayCore
 import NIOCore
 import NIOHTTP1
 
-/// What a provider call reports, on the call's event loop.
-protocol ProviderCallSink: AnyObject {
+/// What an upstream call reports, on the call's event loop.
+public protocol UpstreamCallSink: AnyObject {
     func callHead(_ head: HTTPResponseHead)
     func callBody(_ body: ByteBuffer)
     func callEnd()
-    func callFailed(_ failure: ProviderCall.Failure)
+    func callFailed(_ failure: UpstreamCall.Failure)
     /// The end of a read burst: the moment to flush what was forwarded to the client.
     func callReadComplete()
 }
 
-/// One HTTP request to a provider over the loop's upstream pool (HTTP/1.1 kept alive, TLS via
-/// NIOSSL). A timer runs from the start until the first response bytes and between reads
-/// afterwards, so a provider that stalls before or during a stream fails the call.
-final class ProviderCall: UpstreamConnectionDelegate {
-    enum Failure: Error, Equatable {
+/// One HTTP request to an upstream (an LLM provider, an MCP server) over the loop's upstream
+/// pool (HTTP/1.1 kept alive, TLS via NIOSSL). A timer runs from the start until the first
+/// response bytes and between reads afterwards, so an upstream that stalls before or during a
+/// stream fails the call.
+public final class UpstreamCall: UpstreamConnectionDelegate {
+    public enum Failure: Error, Equatable, Sendable {
         case connect(String)
         case timeout
         /// The provider closed or broke the connection before the response ended.
         case broken(String)
-
-        /// The retry condition this failure meets.
-        var condition: LLMRetryConfig.Condition {
-            switch self {
-            case .connect: return .connect
-            case .timeout: return .timeout
-            // A cut connection is a server error for retry purposes.
-            case .broken: return .status(502)
-            }
-        }
     }
 
     private let pool: UpstreamPool
     private let head: HTTPRequestHead
     private let body: ByteBuffer
     private let timeout: TimeAmount
-    private weak var sink: ProviderCallSink?
+    private weak var sink: UpstreamCallSink?
     private var connection: UpstreamConnection?
     private var waiter: Int?
     private var timer: Scheduled<Void>?
@@ -48,9 +38,9 @@ final class ProviderCall: UpstreamConnectionDelegate {
     private var finished = false
     private var responseEnded = false
     /// The connection's address, once leased.
-    private(set) var address: String?
+    public private(set) var address: String?
 
-    init(pool: UpstreamPool, head: HTTPRequestHead, body: ByteBuffer, timeout: TimeAmount, sink: ProviderCallSink) {
+    public init(pool: UpstreamPool, head: HTTPRequestHead, body: ByteBuffer, timeout: TimeAmount, sink: UpstreamCallSink) {
         self.pool = pool
         self.head = head
         self.body = body
@@ -58,7 +48,7 @@ final class ProviderCall: UpstreamConnectionDelegate {
         self.sink = sink
     }
 
-    func start() {
+    public func start() {
         lastActivity = .now()
         armTimer()
         waiter = pool.acquire { [weak self] result in
@@ -85,7 +75,7 @@ final class ProviderCall: UpstreamConnectionDelegate {
 
     /// Stops the call (the client left, or the exchange gave up on it). The connection is
     /// closed unless its response had ended.
-    func cancel() {
+    public func cancel() {
         _ = stop()
     }
 
@@ -101,8 +91,8 @@ final class ProviderCall: UpstreamConnectionDelegate {
         return true
     }
 
-    func pauseReads() { connection?.pauseReads() }
-    func resumeReads() { connection?.resumeReads() }
+    public func pauseReads() { connection?.pauseReads() }
+    public func resumeReads() { connection?.resumeReads() }
 
     private func armTimer(in delay: TimeAmount? = nil) {
         timer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay ?? timeout) { [weak self] in self?.timerFired() }
@@ -121,19 +111,19 @@ final class ProviderCall: UpstreamConnectionDelegate {
 
     // MARK: UpstreamConnectionDelegate
 
-    func upstreamResponseHead(_ head: HTTPResponseHead) {
+    public func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished else { return }
         lastActivity = .now()
         sink?.callHead(head)
     }
 
-    func upstreamResponseBody(_ body: ByteBuffer) {
+    public func upstreamResponseBody(_ body: ByteBuffer) {
         guard !finished else { return }
         lastActivity = .now()
         sink?.callBody(body)
     }
 
-    func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
+    public func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
         guard !finished else { return }
         finished = true
         timer?.cancel()
@@ -142,9 +132,9 @@ final class ProviderCall: UpstreamConnectionDelegate {
         sink?.callEnd()
     }
 
-    func upstreamReadComplete() { sink?.callReadComplete() }
+    public func upstreamReadComplete() { sink?.callReadComplete() }
 
-    func upstreamFailed(_ error: UpstreamError) { fail(.broken("\(error)")) }
+    public func upstreamFailed(_ error: UpstreamError) { fail(.broken("\(error)")) }
 
-    func upstreamWritabilityChanged(isWritable: Bool) {}
+    public func upstreamWritabilityChanged(isWritable: Bool) {}
 }

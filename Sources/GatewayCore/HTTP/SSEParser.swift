@@ -1,24 +1,34 @@
-import GatewayCore
 import NIOCore
 
 /// One server-sent event: its `event:` name (if any), its `data:` lines joined by newlines, and
 /// the raw bytes it arrived as (forwarded unchanged when the dialect does not change).
-struct SSEEvent {
-    var event: String?
-    var data: String
-    var raw: ByteBuffer
+public struct SSEEvent: Sendable {
+    public var event: String?
+    public var data: String
+    /// The `id:` field (MCP resumption), if any.
+    public var id: String?
+    public var raw: ByteBuffer
+
+    public init(event: String? = nil, data: String, id: String? = nil, raw: ByteBuffer) {
+        self.event = event
+        self.data = data
+        self.id = id
+        self.raw = raw
+    }
 }
 
 /// Splits a text/event-stream into events as bytes arrive (WHATWG HTML §9.2): lines end in
 /// LF, CR or CRLF; a blank line ends an event; `:` lines are comments. Bounded: an event larger
 /// than `maxEventBytes` is an error, so a provider cannot make us buffer without end.
-struct SSEParser {
-    static let maxEventBytes = 8 * 1024 * 1024
+public struct SSEParser {
+    public static let maxEventBytes = 8 * 1024 * 1024
     private var pending = ByteBuffer()
-    struct TooLarge: Error {}
+    public struct TooLarge: Error {}
+
+    public init() {}
 
     /// Appends `bytes` and returns the events now complete.
-    mutating func feed(_ bytes: ByteBuffer) throws -> [SSEEvent] {
+    public mutating func feed(_ bytes: ByteBuffer) throws -> [SSEEvent] {
         var bytes = bytes
         pending.writeBuffer(&bytes)
         var out: [SSEEvent] = []
@@ -33,7 +43,7 @@ struct SSEParser {
 
     /// What is left when the stream ends without a final blank line (an event per the spec is
     /// only dispatched on a blank line, but providers sometimes omit the last one).
-    mutating func finish() -> SSEEvent? {
+    public mutating func finish() -> SSEEvent? {
         guard pending.readableBytes > 0 else { return nil }
         let raw = pending.readSlice(length: pending.readableBytes)!
         let e = Self.parse(raw)
@@ -76,6 +86,7 @@ struct SSEParser {
     private static func parse(_ raw: ByteBuffer) -> SSEEvent {
         let text = String(buffer: raw)
         var event: String?
+        var id: String?
         var data: [Substring] = []
         for line in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
             if line.hasPrefix(":") { continue }
@@ -92,16 +103,17 @@ struct SSEParser {
             switch field {
             case "event": event = String(value)
             case "data": data.append(value)
+            case "id": id = String(value)
             default: break
             }
         }
-        return SSEEvent(event: event, data: data.joined(separator: "\n"), raw: raw)
+        return SSEEvent(event: event, data: data.joined(separator: "\n"), id: id, raw: raw)
     }
 }
 
 extension ByteBuffer {
     /// Appends one SSE event (`event:` line if named, then the data).
-    mutating func writeSSE(event: String? = nil, data: JSONValue) {
+    public mutating func writeSSE(event: String? = nil, data: JSONValue) {
         if let event { writeString("event: \(event)\n") }
         writeStaticString("data: ")
         data.write(to: &self)

@@ -1,0 +1,13 @@
+import GatewayCore
+
+extension UpstreamCall.Failure {
+    /// The retry condition this failure meets.
+    var condition: LLMRetryConfig.Condition {
+        switch self {
+        case .connect: return .connect
+        case .timeout: return .timeout
+        // A cut connection is a server error for retry purposes.
+        case .broken: return .status(502)
+        }
+    }
+}
