@@ -82,11 +82,16 @@ let package = Package(
             ],
             swiftSettings: releaseSpeed),
         // Named MCPGate so it never clashes with the official Swift MCP SDK's `MCP` module.
-        .target(name: "MCPGate", dependencies: ["GatewayCore"], path: "Sources/MCP", swiftSettings: releaseSpeed),
+        .target(name: "MCPGate", dependencies: ["GatewayCore"] + nio + [
+                    .product(name: "Logging", package: "swift-log"),
+                    .product(name: "Crypto", package: "swift-crypto"),
+                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                    .product(name: "Prometheus", package: "swift-prometheus"),
+                ], path: "Sources/MCP", swiftSettings: releaseSpeed),
         .executableTarget(
             name: "triplegate",
             dependencies: [
-                "GatewayCore", "Gateway", "LLMRouting", "SemanticCache",
+                "GatewayCore", "Gateway", "LLMRouting", "SemanticCache", "MCPGate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import GatewayCore
 import LLMRouting
+import MCPGate
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
@@ -87,6 +88,17 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
+        // MCP tool calls are audited in the same store, off the request path.
+        var audit: AuditLog?
+        if let mcp = gatewayConfig.mcp, mcp.audit, let location = gatewayConfig.storeLocation {
+            do {
+                audit = try await AuditLog.open(location)
+            } catch {
+                logger.error("the audit store could not be opened", metadata: ["store": "\(location)", "error": "\(error)"])
+                throw ExitCode(1)
+            }
+        }
+        let mcpGate = NIOLockedValueBox<MCPGate?>(nil)
         // The AI gate, once the server has built it: the cache keeper and the purge endpoint use it.
         let aiGate = NIOLockedValueBox<AIGate?>(nil)
         let loadedCache = gatewayConfig.llm?.cache.flatMap { CacheKeeper.load($0) }
@@ -97,7 +109,9 @@ struct Serve: AsyncParsableCommand {
                 let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core, ledger: ledger, spend: spend,
                                 answers: loadedCache)
                 aiGate.withLockedValue { $0 = ai }
-                return APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai])
+                let mcp = MCPGate(config: gatewayConfig, loops: loops, core: core, audit: audit)
+                mcpGate.withLockedValue { $0 = mcp }
+                return APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai, mcp])
             },
             tracing: tracer != nil,
             adminEndpoints: (reports.map { [ChargebackEndpoint.make(store: $0)] } ?? []) + (keeper != nil ? [CacheEndpoint.make(gate: aiGate)] : []),
@@ -118,6 +132,8 @@ struct Serve: AsyncParsableCommand {
         if let tracer { running.append(.init(service: tracer)) }
         if let ledger { running.append(.init(service: ledger)) }
         if let keeper { running.append(.init(service: keeper)) }
+        if let audit { running.append(.init(service: audit)) }
+        if let mcp = mcpGate.withLockedValue({ $0 }) { running.append(.init(service: mcp)) }
         running.append(.init(service: server))
         let services = ServiceGroup(configuration: .init(
             services: running,

@@ -35,7 +35,7 @@ import Testing
                   - rate_limit: {}
             """)
         #expect(problems(yaml) == [
-            "services[0].policies[0].rate_limit.by: must be consumer, team, client_ip, route, service or header:NAME (got \"nose\")",
+            "services[0].policies[0].rate_limit.by: must be consumer, team, client_ip, route, service, tool or header:NAME (got \"nose\")",
             "services[0].policies[0].rate_limit.minute: must be >= 1 (got 0)",
             "services[0].policies[0].rate_limit.burst: applies only to algorithm: token_bucket",
             "services[0].policies[0].rate_limit.burts: unknown key",

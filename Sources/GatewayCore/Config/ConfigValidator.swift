@@ -53,10 +53,12 @@ struct ConfigValidator {
         for (i, model) in (config.llm?.models ?? []).enumerated() {
             validate(model.policies, at: "llm.models[\(i)].policies", in: config)
         }
-        if config.services.isEmpty, (config.llm?.models ?? []).isEmpty {
-            collector.add("services", "must list at least one service (or llm.models)")
+        validate(config.mcp?.policies ?? [], at: "mcp.policies", in: config, toolKeys: true)
+        if config.services.isEmpty, (config.llm?.models ?? []).isEmpty, (config.mcp?.servers ?? []).isEmpty {
+            collector.add("services", "must list at least one service (or llm.models, or mcp.servers)")
         }
         if let llm = config.llm { validate(llm) }
+        if let mcp = config.mcp { validate(mcp) }
         var serviceNames: [String: Int] = [:]
         var routeNames: [String: String] = [:]
         for (i, service) in config.services.enumerated() {
@@ -181,8 +183,11 @@ struct ConfigValidator {
     }
 
     /// Cross checks of one `policies:` list against the rest of the config.
-    private func validate(_ policies: [PolicyConfig], at path: String, in config: GatewayConfig) {
+    private func validate(_ policies: [PolicyConfig], at path: String, in config: GatewayConfig, toolKeys: Bool = false) {
         for (k, p) in policies.enumerated() {
+            if !toolKeys, case .rateLimit(let r) = p, r.by.contains(.tool) {
+                collector.add("\(path)[\(k)].rate_limit.by", "tool applies only in mcp.policies")
+            }
             switch p {
             case .rateLimit(let r) where r.store == .redis && config.redis == nil:
                 collector.add("\(path)[\(k)].rate_limit.store", "redis needs a top-level redis: redis://host:port")
@@ -195,6 +200,40 @@ struct ConfigValidator {
             default:
                 break
             }
+        }
+    }
+
+    private func validate(_ mcp: MCPConfig) {
+        if !mcp.path.hasPrefix("/") { collector.add("mcp.path", "must start with \"/\" (got \"\(mcp.path)\")") }
+        var names: [String: Int] = [:]
+        for (i, s) in mcp.servers.enumerated() where !s.name.isEmpty {
+            if let first = names[s.name] {
+                collector.add("mcp.servers[\(i)].name", "duplicates mcp.servers[\(first)].name \"\(s.name)\"")
+            } else {
+                names[s.name] = i
+            }
+            if s.name.contains(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_")) }) {
+                collector.add("mcp.servers[\(i)].name", "may hold only letters, digits, - and _ (got \"\(s.name)\")")
+            }
+        }
+        let separator = mcp.toolNames.separator
+        if separator.isEmpty || separator.contains(where: { !($0 == "_" || $0 == "-" || $0 == ".") }) {
+            collector.add("mcp.tool_names.separator", "must be _, - or . (got \"\(separator)\")")
+        }
+        var paths: Set<String> = [mcp.path]
+        for (i, v) in mcp.virtualServers.enumerated() {
+            if !v.path.hasPrefix("/") {
+                collector.add("mcp.virtual_servers[\(i)].path", "must start with \"/\" (got \"\(v.path)\")")
+            } else if !paths.insert(v.path).inserted {
+                collector.add("mcp.virtual_servers[\(i)].path", "is used twice (\"\(v.path)\")")
+            }
+            if v.tools.isEmpty { collector.add("mcp.virtual_servers[\(i)].tools", "must list at least one pattern") }
+        }
+        for (i, rule) in mcp.access.enumerated() where rule.allow.isEmpty && rule.deny.isEmpty {
+            collector.add("mcp.access[\(i)]", "must have allow or deny patterns")
+        }
+        for (i, o) in mcp.allowedOrigins.enumerated() where !(o.hasPrefix("http://") || o.hasPrefix("https://")) {
+            collector.add("mcp.allowed_origins[\(i)]", "must be an origin like https://app.example (got \"\(o)\")")
         }
     }
 }

@@ -38,6 +38,7 @@ extension GatewayConfig {
             ("reload", .object([("watch", .bool(reload.watch)), ("interval", .string(ConfigDuration.format(reload.interval)))])),
             ("auth", auth.effectiveJSON),
             ("llm", llmJSON),
+            ("mcp", mcpJSON),
             ("services", .array(services.map(\.effectiveJSON))),
         ])
     }
@@ -121,6 +122,7 @@ extension PolicyConfig {
                 case .team: return .string("team")
                 case .route: return .string("route")
                 case .service: return .string("service")
+                case .tool: return .string("tool")
                 case .header(let h): return .string("header:\(h)")
                 }
             }
@@ -189,8 +191,45 @@ extension AuthConfig {
     }
 }
 
+extension MCPConfig {
+    /// Upstream header values and environment values are redacted: they hold credentials.
+    var effectiveJSON: JSONValue {
+        .object([
+            ("path", .string(path)),
+            ("servers", .array(servers.map { s in
+                .object([
+                    ("name", .string(s.name)), ("transport", .string(s.transport.rawValue)),
+                    ("url", s.url.map { .string($0) } ?? .null),
+                    ("command", .array(s.command.map { .string($0) })),
+                    ("headers", .object(s.headers.map { ($0.0, .string("[redacted]")) })),
+                    ("env", .object(s.env.map { ($0.0, .string("[redacted]")) })),
+                    ("start", .string(s.start.rawValue)),
+                    ("timeout", .string(ConfigDuration.format(s.timeout ?? timeout))),
+                ])
+            })),
+            ("virtual_servers", .array(virtualServers.map { v in
+                .object([("name", .string(v.name)), ("path", .string(v.path)), ("tools", .array(v.tools.map { .string($0) }))])
+            })),
+            ("tool_names", .object([("separator", .string(toolNames.separator)), ("max_length", .int(toolNames.maxLength))])),
+            ("access", .array(access.map { r in
+                .object([("groups", .array(r.groups.map { .string($0) })), ("consumers", .array(r.consumers.map { .string($0) })),
+                         ("allow", .array(r.allow.map { .string($0) })), ("deny", .array(r.deny.map { .string($0) }))])
+            })),
+            ("policies", .array(policies.map(\.effectiveJSON))),
+            ("allowed_origins", .array(allowedOrigins.map { .string($0) })),
+            ("session_idle", .string(ConfigDuration.format(sessionIdle))),
+            ("max_sessions", .int(maxSessions)),
+            ("timeout", .string(ConfigDuration.format(timeout))),
+            ("limit_refusal", .string(limitRefusal.rawValue)),
+            ("audit", .bool(audit)),
+            ("audit_arguments", .bool(auditArguments)),
+        ])
+    }
+}
+
 extension GatewayConfig {
     var llmJSON: JSONValue { llm?.effectiveJSON ?? .null }
+    var mcpJSON: JSONValue { mcp?.effectiveJSON ?? .null }
 }
 
 extension LLMConfig {

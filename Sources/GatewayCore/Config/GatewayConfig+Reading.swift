@@ -44,6 +44,7 @@ extension GatewayConfig {
         redis = o["redis"].string()
         if let a = o["auth"].object({ AuthConfig(reading: $0) }) { auth = a }
         llm = o["llm"].object { LLMConfig(reading: $0) }
+        mcp = o["mcp"].object { MCPConfig(reading: $0) }
         services = o["services"].list { $0.object { ServiceConfig(reading: $0) } } ?? []
     }
 }

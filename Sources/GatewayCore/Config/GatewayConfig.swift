@@ -20,6 +20,8 @@ public struct GatewayConfig: Sendable {
     public var auth = AuthConfig()
     /// The AI gate's models and provider deployments, if it is used.
     public var llm: LLMConfig?
+    /// The MCP gate's upstream servers and tool access, if it is used.
+    public var mcp: MCPConfig?
     public var services: [ServiceConfig] = []
 
     /// The parsed `store`; nil when it is neither form (the validator says so).
@@ -27,7 +29,7 @@ public struct GatewayConfig: Sendable {
 
     /// Whether any service or route uses a policy that reads API keys.
     public var usesKeys: Bool {
-        let lists = services.map { $0.policies + $0.routes.flatMap(\.policies) } + (llm?.models ?? []).map(\.policies) + [llm?.policies ?? []]
+        let lists = services.map { $0.policies + $0.routes.flatMap(\.policies) } + (llm?.models ?? []).map(\.policies) + [llm?.policies ?? [], mcp?.policies ?? []]
         return lists.contains { list in list.contains { if case .keyAuth = $0 { return true } else { return false } } }
     }
 

@@ -83,11 +83,12 @@ extension RateLimitConfig {
                 case "service": parts.append(.service)
                 case "consumer": parts.append(.consumer)
                 case "team": parts.append(.team)
+                case "tool": parts.append(.tool)
                 default:
                     if word.hasPrefix("header:"), word.count > 7 {
                         parts.append(.header(String(word.dropFirst(7))))
                     } else {
-                        byReader.problem("must be consumer, team, client_ip, route, service or header:NAME (got \"\(word)\")")
+                        byReader.problem("must be consumer, team, client_ip, route, service, tool or header:NAME (got \"\(word)\")")
                     }
                 }
             }

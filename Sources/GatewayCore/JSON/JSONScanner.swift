@@ -29,6 +29,26 @@ public enum JSONScanner {
         return nil
     }
 
+    /// The byte ranges of the elements of a JSON array (a JSON-RPC batch); nil when `bytes` is
+    /// not a well-framed array.
+    public static func elements(in bytes: UnsafeRawBufferPointer) -> [Range<Int>]? {
+        var i = skipSpace(bytes, 0)
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "[") else { return nil }
+        i = skipSpace(bytes, i + 1)
+        var out: [Range<Int>] = []
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { return skipSpace(bytes, i + 1) == bytes.count ? out : nil }
+        while i < bytes.count {
+            guard let end = skipValue(bytes, i) else { return nil }
+            out.append(i..<end)
+            i = skipSpace(bytes, end)
+            guard i < bytes.count else { return nil }
+            if bytes[i] == UInt8(ascii: "]") { return skipSpace(bytes, i + 1) == bytes.count ? out : nil }
+            guard bytes[i] == UInt8(ascii: ",") else { return nil }
+            i = skipSpace(bytes, i + 1)
+        }
+        return nil
+    }
+
     /// The parsed values of `names` (absent or unparseable members are left out); nil when
     /// `bytes` is not a JSON object.
     public static func values(_ names: Set<String>, in buffer: ByteBuffer) -> [String: JSONValue]? {

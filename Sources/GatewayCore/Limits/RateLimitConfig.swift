@@ -10,6 +10,9 @@ public struct RateLimitConfig: Sendable, Hashable {
         case team
         case route
         case service
+        /// The MCP tool called (`server.tool`); only in `mcp.policies`, where such a limit is
+        /// counted per `tools/call` rather than per HTTP request.
+        case tool
         case header(String)
     }
 

@@ -35,6 +35,8 @@ public struct PolicyContext: Sendable {
     public var removeRequestHeaders: [String] = []
     /// The limiter's word for the access log: `allowed` or `refused`.
     public var limitOutcome: String?
+    /// The MCP tool being called (`server.tool`), for limits counted per tool.
+    public var tool: String?
 
     public init(method: HTTPMethod, headers: HTTPHeaders, clientIP: String?, query: Substring? = nil, service: String, route: String, now: Int64,
                 eventLoop: EventLoop? = nil, clientCertificate: ClientCertificate? = nil) {

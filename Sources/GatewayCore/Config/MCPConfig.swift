@@ -1,0 +1,175 @@
+/// `mcp`: the MCP gate. Agents connect to `path` (and each virtual server's path) and see one
+/// server whose tools, resources and prompts come from `servers`.
+public struct MCPConfig: Sendable {
+    /// The endpoint agents connect to. Default `/mcp`.
+    public var path: String = "/mcp"
+    /// The upstream MCP servers; at least one.
+    public var servers: [MCPServerConfig] = []
+    /// Other endpoints, each showing a subset of the tools.
+    public var virtualServers: [MCPVirtualServer] = []
+    public var toolNames = MCPToolNames()
+    /// Who may see and call what. Deny by default: with no rule admitting a consumer, it sees
+    /// nothing. A rule with no `groups` and no `consumers` applies to everyone.
+    public var access: [MCPAccessRule] = []
+    /// The gate's policies: authentication (`key_auth`, `jwt`, ...) run on every HTTP request;
+    /// `rate_limit` with `by: [.., tool]` is counted per `tools/call` instead.
+    public var policies: [PolicyConfig] = []
+    /// `Origin` values a browser-borne request may carry (exact, e.g. `https://app.example`).
+    /// Requests with another `Origin` get 403; requests without one pass. Default none: any
+    /// request with an `Origin` is refused, as the MCP spec asks against DNS rebinding.
+    public var allowedOrigins: [String] = []
+    /// Sessions idle this long end (their upstream sessions too). Default 30 min.
+    public var sessionIdle: Duration = .seconds(1800)
+    /// At most this many open agent sessions; new `initialize` calls get 503 beyond it.
+    /// Default 10,000.
+    public var maxSessions: Int = 10_000
+    /// How long a call may wait for its upstream before the agent gets an error and the upstream
+    /// a `notifications/cancelled`. Default 60 s; a server may set its own.
+    public var timeout: Duration = .seconds(60)
+    /// What a per-tool rate limit refusal looks like: `tool_error` (the default: a tool result
+    /// with `isError: true`, which agents show to their model, and the session goes on) or
+    /// `http` (429 with `Retry-After` and `RateLimit-*`; the 1.x Python SDK ends its session
+    /// on any HTTP error status).
+    public var limitRefusal: LimitRefusal = .toolError
+    /// Audit records of `tools/call` include the arguments themselves, not only their hash.
+    /// Default false: arguments may carry personal data.
+    public var auditArguments: Bool = false
+    /// Write audit records to the store. Default true.
+    public var audit: Bool = true
+
+    public enum LimitRefusal: String, Sendable, CaseIterable {
+        case http
+        case toolError = "tool_error"
+    }
+
+    public init() {}
+}
+
+/// One upstream MCP server: remote (`url`) or a local program (`command`).
+public struct MCPServerConfig: Sendable {
+    /// Prefixes its tool and prompt names (`github` → `github_search_issues`).
+    public var name: String = ""
+    public var url: String?
+    public var transport: Transport = .streamableHTTP
+    /// Headers sent upstream with every request: the gate's own credentials for this server.
+    /// The agent's token is never passed on.
+    public var headers: [(String, String)] = []
+    /// The program and its arguments (stdio transport).
+    public var command: [String] = []
+    /// Extra environment for the program.
+    public var env: [(String, String)] = []
+    /// Start the program with the gateway (`eager`) or at its first use (`lazy`, the default).
+    public var start: Start = .lazy
+    /// Overrides `mcp.timeout` for this server.
+    public var timeout: Duration?
+
+    public enum Transport: String, Sendable, CaseIterable {
+        /// Streamable HTTP (2025-03-26 and later).
+        case streamableHTTP = "streamable_http"
+        /// The 2024-11-05 HTTP+SSE transport.
+        case sse
+        case stdio
+    }
+
+    public enum Start: String, Sendable, CaseIterable {
+        case lazy, eager
+    }
+
+    public init() {}
+}
+
+/// An extra endpoint showing the tools, resources and prompts whose `server.name` matches
+/// `tools` (globs: `github.*`, `files.read_*`).
+public struct MCPVirtualServer: Sendable {
+    public var name: String = ""
+    public var path: String = ""
+    public var tools: [String] = []
+
+    public init() {}
+}
+
+/// How upstream names become the names agents see: `server` + `separator` + `name`, hashed
+/// down to `max_length` when longer.
+public struct MCPToolNames: Sendable {
+    /// Default `_`: the only separators every client accepts are `_` and `-`.
+    public var separator: String = "_"
+    /// Default 64, the longest name the common clients accept.
+    public var maxLength: Int = 64
+
+    public init() {}
+}
+
+/// An access rule: `allow` and `deny` globs over `server.tool` (deny wins).
+public struct MCPAccessRule: Sendable {
+    public var groups: [String] = []
+    public var consumers: [String] = []
+    public var allow: [String] = []
+    public var deny: [String] = []
+
+    public init() {}
+}
+
+extension MCPConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        path = o["path"].string() ?? path
+        servers = o["servers"].list { $0.object { MCPServerConfig(reading: $0) } } ?? []
+        if servers.isEmpty { o.problem(at: "servers", "must list at least one server") }
+        virtualServers = o["virtual_servers"].list { $0.object { v -> MCPVirtualServer in
+            var s = MCPVirtualServer()
+            s.name = v["name"].requiredString() ?? ""
+            s.path = v["path"].requiredString() ?? ""
+            s.tools = v["tools"].list { $0.string() } ?? []
+            return s
+        } } ?? []
+        if let n = o["tool_names"].object({ n -> MCPToolNames in
+            var names = MCPToolNames()
+            names.separator = n["separator"].string() ?? names.separator
+            names.maxLength = n["max_length"].int(min: 16, max: 128) ?? names.maxLength
+            return names
+        }) { toolNames = n }
+        access = o["access"].list { $0.object { a -> MCPAccessRule in
+            var r = MCPAccessRule()
+            r.groups = a["groups"].list { $0.string() } ?? []
+            r.consumers = a["consumers"].list { $0.string() } ?? []
+            r.allow = a["allow"].list { $0.string() } ?? []
+            r.deny = a["deny"].list { $0.string() } ?? []
+            return r
+        } } ?? []
+        policies = PolicyConfig.readList(o["policies"])
+        allowedOrigins = o["allowed_origins"].list { $0.string() } ?? []
+        sessionIdle = o["session_idle"].duration() ?? sessionIdle
+        maxSessions = o["max_sessions"].int(min: 1, max: 10_000_000) ?? maxSessions
+        timeout = o["timeout"].duration() ?? timeout
+        limitRefusal = o["limit_refusal"].oneOf(LimitRefusal.self) ?? limitRefusal
+        auditArguments = o["audit_arguments"].bool() ?? auditArguments
+        audit = o["audit"].bool() ?? audit
+    }
+}
+
+extension MCPServerConfig {
+    init(reading o: ConfigObject) {
+        self.init()
+        name = o["name"].requiredString() ?? ""
+        url = o["url"].string()
+        command = o["command"].list { $0.string() } ?? []
+        headers = o["headers"].dictionary { _, r in r.string() } ?? []
+        env = o["env"].dictionary { _, r in r.string() } ?? []
+        start = o["start"].oneOf(Start.self) ?? start
+        timeout = o["timeout"].duration()
+        let declared = o["transport"].oneOf(Transport.self)
+        switch (url, command.isEmpty) {
+        case (nil, true):
+            o.problem("needs url (a remote server) or command (a local program)")
+        case (.some, false):
+            o.problem(at: "command", "give url or command, not both")
+        case (.some(let u), true):
+            if case .failure(let e) = UpstreamURL.parse(u) { o.problem(at: "url", "\(e)") }
+            if declared == .stdio { o.problem(at: "transport", "stdio needs command, not url") }
+            transport = declared ?? .streamableHTTP
+        case (nil, false):
+            if let declared, declared != .stdio { o.problem(at: "transport", "\(declared.rawValue) needs url, not command") }
+            transport = .stdio
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import GatewayCore
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// One `tools/call`, as the audit keeps it. Arguments are kept as a SHA-256 hash unless
+/// `mcp.audit_arguments` asks for the values.
+public struct AuditRecord: Sendable {
+    public var timeMillis: Int64
+    public var requestID: String
+    public var consumer: String?
+    public var team: String?
+    public var session: String?
+    public var upstream: String
+    public var tool: String
+    public var argumentsSHA256: String
+    public var arguments: String?
+    /// `ok`, `tool_error` (the tool answered `isError: true`), `error` (a JSON-RPC error),
+    /// `denied`, `limited`, `timeout` or `unreachable`.
+    public var outcome: String
+    public var latencyMillis: Int64
+}
+
+/// Takes audit records from requests (a lock and an append) and writes them to the store's
+/// `mcp_audit` table in batches, as the ledger does. The queue is bounded; what is left is
+/// written on graceful shutdown.
+public final class AuditLog: Service, Sendable {
+    static let capacity = 100_000
+    private let pending = NIOLockedValueBox<(records: [AuditRecord], dropped: Int)>(([], 0))
+    private let db: (any SQLDatabase)?
+    private let logger: Logger
+
+    /// `db` nil keeps nothing (`mcp.audit: false`, or in-process tests); metrics still count.
+    public init(db: (any SQLDatabase)?, logger: Logger = Logger(label: "triplegate.mcp")) {
+        self.db = db
+        self.logger = logger
+    }
+
+    /// Opens the store and creates the table if new.
+    public static func open(_ location: StoreLocation) async throws -> AuditLog {
+        let logger = Logger(label: "triplegate.mcp")
+        let db = try await openDatabase(location, logger: logger)
+        let int = db.dialect.bigint
+        try await db.query("""
+            CREATE TABLE IF NOT EXISTS mcp_audit (
+              id \(db.dialect.serialKey),
+              time_ms \(int) NOT NULL, request_id TEXT NOT NULL, consumer TEXT, team TEXT, session TEXT,
+              upstream TEXT NOT NULL, tool TEXT NOT NULL, arguments_sha256 TEXT NOT NULL, arguments TEXT,
+              outcome TEXT NOT NULL, latency_ms \(int) NOT NULL
+            )
+            """)
+        try await db.query("CREATE INDEX IF NOT EXISTS mcp_audit_time ON mcp_audit (time_ms)")
+        return AuditLog(db: db, logger: logger)
+    }
+
+    func record(_ r: AuditRecord) {
+        guard db != nil else { return }
+        pending.withLockedValue { p in
+            guard p.records.count < Self.capacity else { return p.dropped += 1 }
+            p.records.append(r)
+        }
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(200))
+            await flush()
+        }
+        await flush()
+        try? await db?.close()
+    }
+
+    /// Writes what is queued (kept for the next round when the store fails).
+    public func flush() async {
+        guard let db else { return }
+        let (records, dropped) = pending.withLockedValue { p -> ([AuditRecord], Int) in
+            defer { p.records.removeAll(keepingCapacity: true); p.dropped = 0 }
+            return (p.records, p.dropped)
+        }
+        if dropped > 0 { logger.error("audit queue full: records dropped", metadata: ["dropped": "\(dropped)"]) }
+        guard !records.isEmpty else { return }
+        do {
+            try await db.transaction { tx in
+                for chunk in stride(from: 0, to: records.count, by: 500) {
+                    let part = records[chunk..<min(records.count, chunk + 500)]
+                    let row = "(" + Array(repeating: "?", count: 11).joined(separator: ",") + ")"
+                    let sql = "INSERT INTO mcp_audit (time_ms, request_id, consumer, team, session, upstream, tool, arguments_sha256, arguments, outcome, latency_ms) VALUES "
+                        + Array(repeating: row, count: part.count).joined(separator: ",")
+                    var binds: [SQLValue] = []
+                    for r in part {
+                        binds += [.int(r.timeMillis), .text(r.requestID), r.consumer.map(SQLValue.text) ?? .null, r.team.map(SQLValue.text) ?? .null,
+                                  r.session.map(SQLValue.text) ?? .null, .text(r.upstream), .text(r.tool), .text(r.argumentsSHA256),
+                                  r.arguments.map(SQLValue.text) ?? .null, .text(r.outcome), .int(r.latencyMillis)]
+                    }
+                    try await tx.query(sql, binds)
+                }
+            }
+        } catch {
+            logger.error("audit write failed; will retry", metadata: ["records": "\(records.count)", "error": "\(error)"])
+            pending.withLockedValue { p in
+                let room = max(0, Self.capacity - p.records.count)
+                p.dropped += max(0, records.count - room)
+                p.records.insert(contentsOf: records.prefix(room), at: 0)
+            }
+        }
+    }
+}

@@ -1,0 +1,396 @@
+import Foundation
+import Crypto
+import GatewayCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import Prometheus
+
+/// Answers one agent message: the gate's own methods (`initialize`, `server/discover`, `ping`,
+/// the merged lists) locally, the rest routed to the upstream that owns the tool, prompt or
+/// resource. Deny by default: what the agent may not call is absent from its lists and refused
+/// with the same error as a name that does not exist, so hidden tools cannot be probed.
+final class MCPDispatcher: Sendable {
+    let servers: [String: UpstreamServer]
+    let ordered: [UpstreamServer]
+    let catalog: Catalog
+    let access: ToolAccess
+    /// `rate_limit` policies counted per `tools/call` (their `by` names `tool`).
+    let toolLimits: PolicyChain
+    let sessions: SessionTable
+    let audit: AuditLog
+    let limitRefusal: MCPConfig.LimitRefusal
+    let auditArguments: Bool
+    let logger: Logger
+    let registry: PrometheusCollectorRegistry
+    static let pageSize = 500
+    static let serverInfo = JSONValue.object([("name", .string("triplegate")), ("version", .string("0.1.0"))])
+
+    init(servers: [UpstreamServer], catalog: Catalog, access: ToolAccess, toolLimits: PolicyChain, sessions: SessionTable, audit: AuditLog,
+         config: MCPConfig, registry: PrometheusCollectorRegistry, logger: Logger) {
+        self.registry = registry
+        self.ordered = servers
+        self.servers = Dictionary(uniqueKeysWithValues: servers.map { ($0.name, $0) })
+        self.catalog = catalog
+        self.access = access
+        self.toolLimits = toolLimits
+        self.sessions = sessions
+        self.audit = audit
+        self.limitRefusal = config.limitRefusal
+        self.auditArguments = config.auditArguments
+        self.logger = logger
+    }
+
+    func handle(_ call: MCPCall) async -> MCPAnswer {
+        var answer = await answer(call)
+        if call.modern, let body = answer.body, let method = call.message.method {
+            answer.body = ModernEnvelope.completing(body, method: method)
+        }
+        return answer
+    }
+
+    private func answer(_ call: MCPCall) async -> MCPAnswer {
+        let m = call.message
+        switch m.kind {
+        case .response:
+            // An answer to a server request relayed to the agent: not relayed yet, dropped.
+            return .accepted
+        case .notification:
+            if m.method == "notifications/cancelled" { await cancel(call) }
+            return .accepted
+        case .request:
+            break
+        }
+        let id = m.id ?? "null"
+        switch m.method ?? "" {
+        case "initialize": return await initialize(call)
+        case "server/discover": return await discover(call)
+        case "ping": return MCPAnswer(body: RPC.result(id: id, .object([])))
+        case "logging/setLevel": return MCPAnswer(body: RPC.result(id: id, .object([])))
+        case "tools/list": return await list(.tools, call)
+        case "prompts/list": return await list(.prompts, call)
+        case "resources/list": return await list(.resources, call)
+        case "resources/templates/list": return await list(.templates, call)
+        case "tools/call": return await callTool(call)
+        case "prompts/get": return await routed(.prompts, call, unknown: "Unknown prompt")
+        case "resources/read", "resources/subscribe", "resources/unsubscribe": return await routedResource(call)
+        default:
+            return .error(id, RPC.methodNotFound, "Method not found: \(m.method ?? "")", status: call.modern ? .notFound : .ok)
+        }
+    }
+
+    // MARK: handshake
+
+    private func initialize(_ call: MCPCall) async -> MCPAnswer {
+        let id = call.message.id ?? "null"
+        let params = call.message.params
+        let requested = params?["protocolVersion"]?.stringValue ?? ""
+        let version = ProtocolVersions.handshake.contains(requested) ? requested : ProtocolVersions.latestHandshake
+        guard let session = sessions.open(principal: call.consumer?.name ?? "", protocolVersion: version,
+                                          clientCapabilities: params?["capabilities"] ?? .object([]), path: call.path,
+                                          now: Int64(NIODeadline.now().uptimeNanoseconds)) else {
+            return .error(id, RPC.internalError, "Too many open sessions; try again later", status: .serviceUnavailable)
+        }
+        var result: [(String, JSONValue)] = [
+            ("protocolVersion", .string(version)),
+            ("capabilities", await capabilities(loop: call.loop)),
+            ("serverInfo", Self.serverInfo),
+        ]
+        if let instructions = await instructions(loop: call.loop) { result.append(("instructions", .string(instructions))) }
+        var answer = MCPAnswer(body: RPC.result(id: id, .object(result)))
+        answer.openedSession = session
+        return answer
+    }
+
+    private func discover(_ call: MCPCall) async -> MCPAnswer {
+        var result: [(String, JSONValue)] = [
+            ("supportedVersions", .array(ProtocolVersions.all.map { .string($0) })),
+            ("capabilities", await capabilities(loop: call.loop)),
+        ]
+        if let instructions = await instructions(loop: call.loop) { result.append(("instructions", .string(instructions))) }
+        result.append(("resultType", .string("complete")))
+        result.append(("_meta", .object([("io.modelcontextprotocol/serverInfo", Self.serverInfo)])))
+        return MCPAnswer(body: RPC.result(id: call.message.id ?? "null", .object(result)))
+    }
+
+    /// The union of the upstreams' tools, prompts and resources capabilities (servers that
+    /// cannot be reached now add nothing).
+    private func capabilities(loop: LoopContext) async -> JSONValue {
+        let handshakes = await readyServers(loop: loop)
+        var fields: [(String, JSONValue)] = [("logging", .object([]))]
+        for kind in ["tools", "prompts", "resources"] where handshakes.contains(where: { $0.capabilities[kind] != nil }) {
+            var caps: [(String, JSONValue)] = [("listChanged", .bool(false))]
+            if kind == "resources", handshakes.contains(where: { $0.capabilities["resources"]?["subscribe"]?.boolValue == true }) {
+                caps.append(("subscribe", .bool(true)))
+            }
+            fields.append((kind, .object(caps)))
+        }
+        return .object(fields)
+    }
+
+    private func instructions(loop: LoopContext) async -> String? {
+        let parts = await readyServers(loop: loop).compactMap(\.instructions)
+        return parts.isEmpty ? nil : parts.joined(separator: "\n\n")
+    }
+
+    private func readyServers(loop: LoopContext) async -> [UpstreamServer.Handshake] {
+        await withTaskGroup(of: UpstreamServer.Handshake?.self) { group in
+            for s in ordered { group.addTask { try? await s.ready(loop: loop) } }
+            var out: [UpstreamServer.Handshake] = []
+            for await h in group { if let h { out.append(h) } }
+            return out
+        }
+    }
+
+    // MARK: lists
+
+    private func list(_ kind: Catalog.Kind, _ call: MCPCall) async -> MCPAnswer {
+        let id = call.message.id ?? "null"
+        var offset = 0
+        if let cursor = call.message.params?["cursor"]?.stringValue {
+            guard let n = Self.offset(fromCursor: cursor) else { return .error(id, RPC.invalidParams, "Invalid cursor", status: call.modern ? .badRequest : .ok) }
+            offset = n
+        }
+        let listing = await catalog.listing(kind, loop: call.loop)
+        let visible = listing.items.filter { call.view.admits($0.qualified) }
+        let page = visible.dropFirst(offset).prefix(Self.pageSize)
+        var body = ByteBufferAllocator().buffer(capacity: 64 + page.reduce(0) { $0 + $1.definition.readableBytes + 1 })
+        body.writeStaticString("{\"")
+        body.writeString(kind.rawValue)
+        body.writeStaticString("\":[")
+        for (i, item) in page.enumerated() {
+            if i > 0 { body.writeStaticString(",") }
+            var d = item.definition
+            body.writeBuffer(&d)
+        }
+        body.writeStaticString("]")
+        if offset + page.count < visible.count {
+            body.writeStaticString(",\"nextCursor\":")
+            JSONValue.writeQuoted(Self.cursor(offset: offset + page.count), to: &body)
+        }
+        body.writeStaticString("}")
+        return MCPAnswer(body: RPC.result(id: id, raw: body))
+    }
+
+    /// Cursors are opaque to agents: base64 of `tg1:<offset>`.
+    static func cursor(offset: Int) -> String {
+        Array("tg1:\(offset)".utf8).base64
+    }
+
+    static func offset(fromCursor cursor: String) -> Int? {
+        guard let bytes = [UInt8](base64: cursor), let text = String(validating: bytes, as: UTF8.self), text.hasPrefix("tg1:"),
+              let n = Int(text.dropFirst(4)), n >= 0 else { return nil }
+        return n
+    }
+
+    // MARK: calls
+
+    /// The catalog item an agent named, if it exists and the agent may use it.
+    private func resolve(_ kind: Catalog.Kind, _ name: String?, _ call: MCPCall) async -> Catalog.Item? {
+        guard let name else { return nil }
+        let listing = await catalog.listing(kind, loop: call.loop)
+        guard let i = listing.index[name] else { return nil }
+        let item = listing.items[i]
+        return call.view.admits(item.qualified) ? item : nil
+    }
+
+    private func callTool(_ call: MCPCall) async -> MCPAnswer {
+        let m = call.message, id = m.id ?? "null"
+        let started = NIODeadline.now()
+        guard let item = await resolve(.tools, m.target, call), let server = servers[item.server] else {
+            // One message for unknown and hidden tools alike.
+            return .error(id, RPC.invalidParams, "Unknown tool: \(m.target ?? "")", status: call.modern ? .badRequest : .ok)
+        }
+        var record = auditRecord(call, item: item)
+        if !toolLimits.isEmpty, var context = call.policyContext {
+            context.tool = item.qualified
+            let verdict: PolicyVerdict
+            switch toolLimits.run(context, on: call.loop.eventLoop) {
+            case .done(let v, _): verdict = v
+            case .pending(let future): verdict = (try? await future.get().0) ?? .proceed
+            }
+            if case .reject(let problem) = verdict {
+                record.outcome = "limited"
+                finish(&record, started)
+                return limited(problem, id: id, tool: item.exposed)
+            }
+        }
+        let answer = await forward(call, to: server, target: item.original, record: &record)
+        finish(&record, started)
+        return answer
+    }
+
+    private func limited(_ problem: ProblemDetails, id: String, tool: String) -> MCPAnswer {
+        switch limitRefusal {
+        case .http:
+            var answer = MCPAnswer.error(id, RPC.internalError, "Rate limit exceeded for \(tool)", status: .tooManyRequests)
+            answer.headers = problem.headers
+            return answer
+        case .toolError:
+            let result = JSONValue.object([
+                ("content", .array([.object([("type", .string("text")), ("text", .string("Rate limit exceeded for \(tool); try again later."))])])),
+                ("isError", .bool(true)),
+            ])
+            return MCPAnswer(body: RPC.result(id: id, result))
+        }
+    }
+
+    private func auditRecord(_ call: MCPCall, item: Catalog.Item) -> AuditRecord {
+        let args = call.message.range(of: ["params", "arguments"]).map { r in
+            call.message.bytes.getSlice(at: call.message.bytes.readerIndex + r.lowerBound, length: r.count)!
+        }
+        let digest = SHA256.hash(data: args.map { Array($0.readableBytesView) } ?? [])
+        return AuditRecord(timeMillis: Self.wallMillis(), requestID: call.requestID,
+                           consumer: call.consumer?.name, team: call.consumer?.team, session: call.session?.id, upstream: item.server,
+                           tool: item.original, argumentsSHA256: digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(),
+                           arguments: auditArguments ? args.map { String(buffer: $0) } : nil, outcome: "ok", latencyMillis: 0)
+    }
+
+    private static func wallMillis() -> Int64 {
+        Int64(Date().timeIntervalSince1970 * 1000)
+    }
+
+    /// Counts the call in `triplegate_mcp_tool_calls_total{server,tool,outcome}` and its
+    /// duration, and hands the record to the audit.
+    private func finish(_ record: inout AuditRecord, _ started: NIODeadline) {
+        let nanos = (NIODeadline.now() - started).nanoseconds
+        record.latencyMillis = nanos / 1_000_000
+        registry.makeCounter(name: "triplegate_mcp_tool_calls_total", labels: [("server", record.upstream), ("tool", record.tool), ("outcome", record.outcome)]).increment()
+        registry.makeDurationHistogram(name: "triplegate_mcp_tool_call_duration_seconds", labels: [("server", record.upstream)],
+                                       buckets: GatewayMetrics.buckets).recordNanoseconds(nanos)
+        audit.record(record)
+    }
+
+    private func routed(_ kind: Catalog.Kind, _ call: MCPCall, unknown: String) async -> MCPAnswer {
+        let m = call.message, id = m.id ?? "null"
+        guard let item = await resolve(kind, m.target, call), let server = servers[item.server] else {
+            return .error(id, RPC.invalidParams, "\(unknown): \(m.target ?? "")", status: call.modern ? .badRequest : .ok)
+        }
+        var ignored: AuditRecord?
+        return await forward(call, to: server, target: item.original, record: &ignored)
+    }
+
+    /// `resources/read` (and subscribe): the server that listed the URI, or whose template's
+    /// fixed prefix it starts with.
+    private func routedResource(_ call: MCPCall) async -> MCPAnswer {
+        let m = call.message, id = m.id ?? "null"
+        let notFound = MCPAnswer.error(id, -32002, "Resource not found: \(m.target ?? "")", status: call.modern ? .notFound : .ok)
+        guard let uri = m.target else { return notFound }
+        var item = await resolve(.resources, uri, call)
+        if item == nil {
+            let templates = await catalog.listing(.templates, loop: call.loop)
+            item = templates.items
+                .filter { t in t.original.split(separator: "{", maxSplits: 1).first.map { uri.hasPrefix($0) && !$0.isEmpty } ?? false }
+                .max { $0.original.count < $1.original.count }
+            if let t = item, !call.view.admits(t.qualified) { item = nil }
+        }
+        guard let item, let server = servers[item.server] else { return notFound }
+        var ignored: AuditRecord?
+        return await forward(call, to: server, target: nil, record: &ignored)
+    }
+
+    private func forward(_ call: MCPCall, to server: UpstreamServer, target: String?, record: inout AuditRecord?) async -> MCPAnswer {
+        var r = record ?? AuditRecord(timeMillis: 0, requestID: "", upstream: "", tool: "", argumentsSHA256: "", outcome: "ok", latencyMillis: 0)
+        let answer = await forward(call, to: server, target: target, record: &r)
+        if record != nil { record = r }
+        return answer
+    }
+
+    private func forward(_ call: MCPCall, to server: UpstreamServer, target: String?, record: inout AuditRecord) async -> MCPAnswer {
+        let m = call.message, id = m.id ?? "null"
+        let agentToken = m.progressToken
+        let emit = call.emit
+        do {
+            let session = call.session
+            defer { if let session, let agentID = m.id { session.ended(agentID) } }
+            let reply = try await server.forward(m, target: target, loop: call.loop, sent: { upstreamID in
+                if let session, let agentID = m.id { session.started(agentID, server: server, upstreamID: upstreamID) }
+            }, onMessage: { upstream in
+                Self.relay(upstream, agentToken: agentToken, emit: emit, server: server, loop: call.loop)
+            })
+            if reply.isError {
+                record.outcome = "error"
+            } else if reply.rawMember("result").flatMap({ r in r.withUnsafeReadableBytes { JSONScanner.members(["isError"], in: $0)?["isError"].map { $0.count == 4 } } }) == true {
+                record.outcome = "tool_error"
+            }
+            return MCPAnswer(body: reply.bytes)
+        } catch UpstreamFailure.timeout {
+            record.outcome = "timeout"
+            return .error(id, RPC.requestTimeout, "The \(server.name) server did not answer in time", status: call.modern ? .gatewayTimeout : .ok)
+        } catch {
+            record.outcome = "unreachable"
+            logger.warning("an upstream call failed", metadata: ["mcp.server": "\(server.name)", "method": "\(m.method ?? "")", "error": "\(error)"])
+            return .error(id, RPC.internalError, "The \(server.name) server could not be reached", status: call.modern ? .badGateway : .ok)
+        }
+    }
+
+    /// A message an upstream sent while serving an agent's request: progress goes back with the
+    /// agent's own token; server requests the gate cannot relay yet are refused upstream so the
+    /// tool does not wait for an answer that will never come.
+    private static func relay(_ m: RPCMessage, agentToken: String?, emit: @Sendable (ByteBuffer) -> Bool, server: UpstreamServer, loop: LoopContext) {
+        switch m.kind {
+        case .notification:
+            if m.method == "notifications/progress" {
+                guard let agentToken, let r = m.range(of: ["params", "progressToken"]) else { return }
+                _ = emit(m.replacing([(r, agentToken)]))
+            } else {
+                _ = emit(m.bytes)
+            }
+        case .request:
+            let refusal = RPC.error(id: m.id, code: RPC.methodNotFound, message: "\(m.method ?? "") is not relayed by the gateway")
+            Task { try? await server.notify(refusal, loop: loop) }
+        case .response:
+            break
+        }
+    }
+
+    /// `notifications/cancelled` from an agent: passed to the upstream with our request id.
+    private func cancel(_ call: MCPCall) async {
+        guard let session = call.session, let requestID = call.message.text(at: ["params", "requestId"]),
+              let (server, upstreamID) = session.inFlight(requestID) else { return }
+        let params = JSONValue.object([("requestId", .int(Int(upstreamID) ?? 0)), ("reason", .string("cancelled by the client"))])
+        try? await server.notify(RPC.notification(method: "notifications/cancelled", params: params), loop: call.loop)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Standard base64 with padding.
+    var base64: String {
+        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i < count {
+            let b0 = self[i], b1 = i + 1 < count ? self[i + 1] : 0, b2 = i + 2 < count ? self[i + 2] : 0
+            out.append(table[Int(b0 >> 2)])
+            out.append(table[Int((b0 & 3) << 4 | b1 >> 4)])
+            out.append(i + 1 < count ? table[Int((b1 & 15) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            out.append(i + 2 < count ? table[Int(b2 & 63)] : UInt8(ascii: "="))
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    init?(base64 text: String) {
+        var values: [UInt8] = []
+        for c in text.utf8 {
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(c - 65)
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(c - 71)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(c + 4)
+            case UInt8(ascii: "+"): values.append(62)
+            case UInt8(ascii: "/"): values.append(63)
+            case UInt8(ascii: "="): break
+            default: return nil
+            }
+        }
+        var out: [UInt8] = []
+        var i = 0
+        while i + 1 < values.count {
+            out.append(values[i] << 2 | values[i + 1] >> 4)
+            if i + 2 < values.count { out.append(values[i + 1] << 4 | values[i + 2] >> 2) }
+            if i + 3 < values.count { out.append(values[i + 2] << 6 | values[i + 3]) }
+            i += 4
+        }
+        self = out
+    }
+}

@@ -1,0 +1,215 @@
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+
+/// One HTTP request to the MCP endpoint (Streamable HTTP). The transport rules are checked
+/// here, on the connection's event loop: the method (405 with `Allow`), `Origin` (403),
+/// `Accept` (406), `Content-Type` (415), the session (400 without, 404 unknown) and the
+/// protocol version (400). The body's messages then go to the dispatcher, off the loop; the
+/// answer comes back as JSON, or as an SSE stream when the upstream sends progress first.
+final class MCPEndpoint: RequestExchange {
+    unowned let client: ClientResponder
+    let request: MountedRequest
+    let snapshot: MCPSnapshot
+    private var body: ByteBuffer?
+    private var closed = false
+    private var streaming = false
+    private let acceptsSSE: Bool
+
+    init(client: ClientResponder, request: MountedRequest, snapshot: MCPSnapshot) {
+        self.client = client
+        self.request = request
+        self.snapshot = snapshot
+        let accept = request.head.headers[canonicalForm: "accept"].map { $0.lowercased() }
+        acceptsSSE = accept.contains { $0.contains("text/event-stream") }
+    }
+
+    private var principal: String { request.consumer?.name ?? "" }
+    private var headers: HTTPHeaders { request.head.headers }
+
+    func requestBody(_ chunk: ByteBuffer) {
+        var chunk = chunk
+        if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
+    }
+
+    func requestEnd(_ trailers: HTTPHeaders?) {
+        if let origin = headers.first(name: "origin"), !snapshot.allowedOrigins.contains(origin) {
+            return refuse(.forbidden, RPC.invalidRequest, "Origin \(origin) is not allowed")
+        }
+        switch request.head.method {
+        case .POST: post()
+        case .DELETE: delete()
+        case .GET:
+            // The gate opens no standalone stream yet: the spec's answer for that is 405.
+            refuse(.methodNotAllowed, RPC.invalidRequest, "This endpoint offers no GET stream", headers: [("allow", "POST, DELETE")])
+        default:
+            refuse(.methodNotAllowed, RPC.invalidRequest, "Method not allowed", headers: [("allow", "GET, POST, DELETE")])
+        }
+    }
+
+    private func delete() {
+        guard let id = headers.first(name: "mcp-session-id") else {
+            return refuse(.badRequest, RPC.invalidRequest, "Bad Request: Mcp-Session-Id header is required")
+        }
+        guard snapshot.dispatcher.sessions.close(id, principal: principal) != nil else {
+            return refuse(.notFound, RPC.invalidRequest, "Session not found")
+        }
+        write(status: .ok, body: nil, extra: [])
+    }
+
+    private func post() {
+        let accept = headers[canonicalForm: "accept"].map { $0.lowercased() }
+        if !accept.isEmpty, !accept.contains(where: { $0.contains("application/json") || $0.contains("*/*") || $0.contains("application/*") }) {
+            return refuse(.notAcceptable, RPC.invalidRequest, "Not Acceptable: Client must accept application/json")
+        }
+        guard headers.first(name: "content-type")?.lowercased().hasPrefix("application/json") == true else {
+            return refuse(.unsupportedMediaType, RPC.invalidRequest, "Unsupported Media Type: Content-Type must be application/json")
+        }
+        let buffer = body ?? ByteBuffer()
+        let isBatch = buffer.withUnsafeReadableBytes { raw in raw.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) == UInt8(ascii: "[") }
+        var messages: [RPCMessage] = []
+        if isBatch {
+            guard let ranges = buffer.withUnsafeReadableBytes({ JSONScanner.elements(in: $0) }), !ranges.isEmpty else {
+                return refuse(.badRequest, RPC.parseError, "Parse error: not a JSON-RPC batch")
+            }
+            for r in ranges {
+                do {
+                    messages.append(try RPCMessage.parse(buffer.getSlice(at: buffer.readerIndex + r.lowerBound, length: r.count)!))
+                } catch {
+                    return refuse(.badRequest, RPC.invalidRequest, "Invalid Request: \(error.reason)", id: error.id)
+                }
+            }
+        } else {
+            do {
+                messages.append(try RPCMessage.parse(buffer))
+            } catch {
+                let code = error.reason == "not a JSON object" ? RPC.parseError : RPC.invalidRequest
+                return refuse(.badRequest, code, code == RPC.parseError ? "Parse error" : "Invalid Request: \(error.reason)", id: error.id)
+            }
+        }
+        let first = messages[0]
+        let versionHeader = headers.first(name: "mcp-protocol-version")
+        // 2026-07-28: no session; every request carries its version and is checked alone.
+        if !isBatch, ModernEnvelope.isModern(first, headers: headers) {
+            if let rejection = ModernEnvelope.check(first, headers: headers) {
+                return refuse(.badRequest, rejection.code, rejection.message, id: first.id, data: rejection.data)
+            }
+            return dispatch(messages, session: nil, modern: true, batch: false)
+        }
+        if let versionHeader, !ProtocolVersions.handshake.contains(versionHeader) {
+            return refuse(.badRequest, RPC.invalidRequest, "Bad Request: Unsupported protocol version: \(versionHeader)")
+        }
+        if first.method == "initialize" {
+            if isBatch {
+                // Only 2025-03-26 allowed batches, and never with initialize in them.
+                return refuse(.badRequest, RPC.invalidRequest, "Invalid Request: initialize cannot be batched")
+            }
+            return dispatch(messages, session: nil, modern: false, batch: false)
+        }
+        guard let sessionID = headers.first(name: "mcp-session-id") else {
+            return refuse(.badRequest, RPC.invalidRequest, "Bad Request: Missing session ID")
+        }
+        let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        guard let session = snapshot.dispatcher.sessions.find(sessionID, principal: principal, now: now) else {
+            return refuse(.notFound, RPC.invalidRequest, "Session not found")
+        }
+        if isBatch, !ProtocolVersions.allowsBatches(session.protocolVersion) {
+            return refuse(.badRequest, RPC.invalidRequest, "Invalid Request: batches are not supported in protocol version \(session.protocolVersion)")
+        }
+        dispatch(messages, session: session, modern: false, batch: isBatch)
+    }
+
+    private func dispatch(_ messages: [RPCMessage], session: AgentSession?, modern: Bool, batch: Bool) {
+        let loop = client.loopContext
+        let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
+        let acceptsSSE = self.acceptsSSE
+        let emit: @Sendable (ByteBuffer) -> Bool = { message in
+            guard acceptsSSE, !batch else { return false }
+            bound.eventLoop.execute { bound.value.stream(message) }
+            return true
+        }
+        let path = String(request.path)
+        let calls = messages.map { m in
+            MCPCall(message: m, consumer: request.consumer, policyContext: request.policyContext, session: session, modern: modern,
+                    view: snapshot.view(for: request.consumer, path: session?.path ?? path), loop: loop, requestID: request.requestID,
+                    path: path, emit: emit)
+        }
+        let dispatcher = snapshot.dispatcher
+        Task {
+            var answers: [MCPAnswer] = []
+            for call in calls { answers.append(await dispatcher.handle(call)) }
+            let final = answers
+            bound.eventLoop.execute { bound.value.answer(final, batch: batch) }
+        }
+    }
+
+    /// Writes the answers: one message, a batch array, or 202 when nothing needs an answer.
+    private func answer(_ answers: [MCPAnswer], batch: Bool) {
+        guard !closed else { return }
+        var extra: [(String, String)] = []
+        if let session = answers.first?.openedSession { extra.append(("mcp-session-id", session.id)) }
+        let bodies = answers.compactMap(\.body)
+        if streaming {
+            for b in bodies { stream(b) }
+            client.writeResponseEnd(nil)
+            return
+        }
+        guard !bodies.isEmpty else { return write(status: .accepted, body: nil, extra: extra) }
+        if batch {
+            var out = client.allocator.buffer(capacity: bodies.reduce(2) { $0 + $1.readableBytes + 1 })
+            out.writeStaticString("[")
+            for (i, b) in bodies.enumerated() {
+                if i > 0 { out.writeStaticString(",") }
+                var b = b
+                out.writeBuffer(&b)
+            }
+            out.writeStaticString("]")
+            return write(status: .ok, body: out, extra: extra)
+        }
+        let one = answers.first { $0.body != nil }!
+        write(status: one.status, body: one.body, extra: extra + one.headers)
+    }
+
+    /// Sends one message as an SSE event, switching the response to a stream on the first.
+    private func stream(_ message: ByteBuffer) {
+        guard !closed else { return }
+        if !streaming {
+            streaming = true
+            var h = HTTPHeaders()
+            h.add(name: "content-type", value: "text/event-stream")
+            h.add(name: "cache-control", value: "no-cache")
+            h.add(name: "x-request-id", value: request.requestID)
+            client.writeResponseHead(HTTPResponseHead(version: request.head.version, status: .ok, headers: h))
+        }
+        var event = client.allocator.buffer(capacity: message.readableBytes + 24)
+        event.writeStaticString("event: message\ndata: ")
+        var m = message
+        event.writeBuffer(&m)
+        event.writeStaticString("\n\n")
+        client.writeResponseBody(event)
+        client.flush()
+    }
+
+    private func refuse(_ status: HTTPResponseStatus, _ code: Int, _ message: String, id: String? = nil, data: JSONValue? = nil,
+                        headers extra: [(String, String)] = []) {
+        write(status: status, body: RPC.error(id: id, code: code, message: message, data: data), extra: extra)
+    }
+
+    private func write(status: HTTPResponseStatus, body: ByteBuffer?, extra: [(String, String)]) {
+        guard !closed else { return }
+        var h = HTTPHeaders()
+        if body != nil { h.add(name: "content-type", value: "application/json") }
+        h.add(name: "content-length", value: String(body?.readableBytes ?? 0))
+        h.add(name: "x-request-id", value: request.requestID)
+        for (n, v) in extra { h.add(name: n, value: v) }
+        client.writeResponseHead(HTTPResponseHead(version: request.head.version, status: status, headers: h))
+        if let body, body.readableBytes > 0 { client.writeResponseBody(body) }
+        client.writeResponseEnd(nil)
+    }
+
+    func clientWritabilityChanged(isWritable: Bool) {}
+
+    func clientClosed() {
+        closed = true
+    }
+}

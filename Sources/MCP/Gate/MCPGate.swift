@@ -1,0 +1,148 @@
+import GatewayCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+
+/// The MCP gate: one Streamable HTTP endpoint (`mcp.path`, and each virtual server's path) for
+/// agents, over many upstream MCP servers. Mounted on the data-plane listener beside the API and
+/// AI gates. Upstream servers outlive reloads that leave their config unchanged (a local
+/// program keeps running); agent sessions outlive every reload. As a `Service`, it shuts the
+/// upstreams down (local programs stopped, remote sessions ended) when the gateway stops.
+public final class MCPGate: MountableGate, Service {
+    private let core: CoreServices
+    private let loops: LoopContexts
+    private let logger = Logger(label: "triplegate.mcp")
+    private let sessions: SessionTable
+    public let audit: AuditLog
+    private let mounted = NIOLockedValueBox<[MCPGateLoop]>([])
+    private let current: NIOLockedValueBox<MCPSnapshot?>
+    /// Servers by name, with the config they were made from.
+    private let upstreams = NIOLockedValueBox<[String: (key: String, server: UpstreamServer)]>([:])
+
+    public init(config: GatewayConfig, loops: LoopContexts, core: CoreServices, audit: AuditLog? = nil) {
+        self.core = core
+        self.loops = loops
+        self.audit = audit ?? AuditLog(db: nil)
+        sessions = SessionTable(idle: config.mcp?.sessionIdle ?? .seconds(1800), capacity: config.mcp?.maxSessions ?? 10_000,
+                                gauge: core.metrics.registry.makeGauge(name: "triplegate_mcp_sessions"))
+        current = NIOLockedValueBox(nil)
+        let snapshot = makeSnapshot(config)
+        current.withLockedValue { $0 = snapshot }
+    }
+
+    /// The upstream servers for `config`, reusing those whose config is unchanged; the others
+    /// are made (and eager programs started), and those no longer named are shut down.
+    private func makeSnapshot(_ config: GatewayConfig) -> MCPSnapshot? {
+        guard let mcp = config.mcp else {
+            retire(keeping: [])
+            return nil
+        }
+        var made: [UpstreamServer] = []
+        let servers: [UpstreamServer] = upstreams.withLockedValue { all in
+            mcp.servers.map { s in
+                let key = Self.key(s, timeout: mcp.timeout)
+                if let existing = all[s.name], existing.key == key { return existing.server }
+                let server = makeServer(s, timeout: mcp.timeout)
+                made.append(server)
+                all[s.name] = (key, server)
+                return server
+            }
+        }
+        retire(keeping: Set(mcp.servers.map(\.name)))
+        let loop = loops.all[0]
+        for s in made where s.config.start == .eager {
+            Task { try? await s.ready(loop: loop) }
+        }
+        return MCPSnapshot(config: config, mcp: mcp, servers: servers, sessions: sessions, audit: audit, core: core, logger: logger)
+    }
+
+    private func makeServer(_ s: MCPServerConfig, timeout: Duration) -> UpstreamServer {
+        let channel: any UpstreamChannel
+        switch s.transport {
+        case .stdio:
+            channel = StdioChannel(name: s.name, command: s.command, environment: s.env, eager: s.start == .eager, loop: loops.all[0].eventLoop,
+                                   logger: logger, unsolicited: { _ in })
+        case .streamableHTTP, .sse:
+            // Validated: a server with a url has a parseable one.
+            let url = try! UpstreamURL.parse(s.url ?? "").get()
+            channel = StreamableHTTPChannel(url: url, headers: s.headers, loops: loops)
+        }
+        return UpstreamServer(config: s, channel: channel, defaultTimeout: timeout)
+    }
+
+    /// Shuts down servers not in `names` (removed, or replaced by a changed config).
+    private func retire(keeping names: Set<String>) {
+        let current = current.withLockedValue { $0?.dispatcher.ordered ?? [] }
+        let live = upstreams.withLockedValue { all -> Set<ObjectIdentifier> in
+            all = all.filter { names.contains($0.key) }
+            return Set(all.values.map { ObjectIdentifier($0.server) })
+        }
+        for s in current where !live.contains(ObjectIdentifier(s)) {
+            Task { await s.shutdown() }
+        }
+    }
+
+    static func key(_ s: MCPServerConfig, timeout: Duration) -> String {
+        "\(s.url ?? "")|\(s.transport.rawValue)|\(s.command)|\(s.env.map { "\($0.0)=\($0.1)" })|\(s.headers.map { "\($0.0)=\($0.1)" })|\(s.start.rawValue)|\(s.timeout ?? timeout)"
+    }
+
+    public func mount(on loop: LoopContext) -> MountedGate {
+        let state = MCPGateLoop(loop: loop, snapshot: current.withLockedValue { $0 })
+        mounted.withLockedValue { $0.append(state) }
+        return state
+    }
+
+    public func check(_ config: GatewayConfig) throws {}
+
+    public func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
+        let snapshot = makeSnapshot(config)
+        current.withLockedValue { $0 = snapshot }
+        let all = mounted.withLockedValue { $0 }
+        let futures = all.map { state in state.loop.eventLoop.submit { state.snapshot = snapshot } }
+        return EventLoopFuture.andAllSucceed(futures, on: loops.all[0].eventLoop)
+    }
+
+    /// Drops idle sessions (every quarter of the idle time, at most every 30 s) until the
+    /// gateway stops, then stops the upstreams.
+    public func run() async throws {
+        let sessions = self.sessions
+        let interval = Duration.nanoseconds(min(sessions.idleNanos / 4, 30_000_000_000))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    sessions.sweep(now: Int64(NIODeadline.now().uptimeNanoseconds))
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        let servers = upstreams.withLockedValue { $0.values.map(\.server) }
+        await withTaskGroup(of: Void.self) { group in
+            for s in servers { group.addTask { await s.shutdown() } }
+        }
+    }
+}
+
+/// The MCP gate on one event loop.
+final class MCPGateLoop: MountedGate, @unchecked Sendable {
+    // @unchecked: `snapshot` is read and written only on `loop.eventLoop`.
+    let loop: LoopContext
+    var snapshot: MCPSnapshot?
+
+    init(loop: LoopContext, snapshot: MCPSnapshot?) {
+        self.loop = loop
+        self.snapshot = snapshot
+    }
+
+    func claim(_ head: HTTPRequestHead, path: Substring) -> MountedRoute? {
+        guard let snapshot, snapshot.paths[String(path)] != nil else { return nil }
+        let route = String(path)
+        return MountedRoute(service: "mcp", route: route, chain: snapshot.chain, metrics: snapshot.metrics[route]!, dialect: MCPErrorDialect(),
+                            maxBodyBytes: snapshot.maxBodyBytes) { request, client in
+            MCPEndpoint(client: client, request: request, snapshot: snapshot)
+        }
+    }
+}

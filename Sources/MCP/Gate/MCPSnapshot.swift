@@ -1,0 +1,44 @@
+import GatewayCore
+import Logging
+import NIOCore
+
+/// One config's MCP gate, compiled: its paths, policies, access rules and the dispatcher over
+/// the upstream servers. Immutable and shared by every event loop.
+final class MCPSnapshot: Sendable {
+    /// `mcp.path` → nil (every tool), a virtual server's path → its patterns.
+    let paths: [String: [Glob]?]
+    /// Authentication and request limits, run on every HTTP request before the body is read.
+    let chain: PolicyChain
+    let access: ToolAccess
+    let allowedOrigins: Set<String>
+    let dispatcher: MCPDispatcher
+    let maxBodyBytes: Int
+    let metrics: [String: RouteMetrics]
+
+    init(config: GatewayConfig, mcp: MCPConfig, servers: [UpstreamServer], sessions: SessionTable, audit: AuditLog, core: CoreServices, logger: Logger) {
+        let environment = core.environment(for: config)
+        var request: [any RequestPolicy] = []
+        var perTool: [any RequestPolicy] = []
+        for (i, p) in mcp.policies.enumerated() {
+            let policy = core.policy(p, scope: "mcp#\(i)", route: "mcp", environment: environment)
+            if case .rateLimit(let r) = p, r.by.contains(.tool) { perTool.append(policy) } else { request.append(policy) }
+        }
+        chain = PolicyChain(request)
+        access = ToolAccess(mcp.access)
+        var paths: [String: [Glob]?] = [mcp.path: nil]
+        for v in mcp.virtualServers { paths[v.path] = v.tools.map(Glob.init) }
+        self.paths = paths
+        allowedOrigins = Set(mcp.allowedOrigins)
+        maxBodyBytes = config.server.limits.maxBodyBytes
+        metrics = Dictionary(uniqueKeysWithValues: paths.keys.map { ($0, core.metrics.route(service: "mcp", route: $0)) })
+        let catalog = Catalog(servers: servers, naming: ToolNaming(separator: mcp.toolNames.separator, maxLength: mcp.toolNames.maxLength),
+                              ttl: .seconds(60), logger: logger)
+        dispatcher = MCPDispatcher(servers: servers, catalog: catalog, access: access, toolLimits: PolicyChain(perTool), sessions: sessions,
+                                   audit: audit, config: mcp, registry: core.metrics.registry, logger: logger)
+    }
+
+    /// What `consumer` may see on `path`.
+    func view(for consumer: Consumer?, path: String) -> AccessView {
+        access.view(for: consumer, only: paths[path] ?? nil)
+    }
+}

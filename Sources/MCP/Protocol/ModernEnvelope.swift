@@ -1,0 +1,98 @@
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+
+/// The 2026-07-28 request checks, in the order the revision gives them (first failure wins):
+/// `params._meta` carries the protocol version and client capabilities (-32602); the
+/// `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers agree with the body (-32020);
+/// the version is one the gate serves (-32022, naming the versions it does).
+enum ModernEnvelope {
+    struct Rejection: Error, Equatable {
+        var code: Int
+        var message: String
+        var data: JSONValue?
+
+        static func == (a: Rejection, b: Rejection) -> Bool { a.code == b.code && a.message == b.message }
+    }
+
+    /// Whether the message is written in the stateless revision: its `_meta` names a version,
+    /// or the version header names a modern one.
+    static func isModern(_ m: RPCMessage, headers: HTTPHeaders) -> Bool {
+        if let v = headers.first(name: "mcp-protocol-version"), ProtocolVersions.modern.contains(v) { return true }
+        return m.range(of: ["params", "_meta", ProtocolVersions.protocolVersionKey]) != nil
+    }
+
+    static func check(_ m: RPCMessage, headers: HTTPHeaders) -> Rejection? {
+        guard m.kind == .request else { return nil }
+        guard m.range(of: ["params", "_meta"]) != nil else {
+            return Rejection(code: RPC.invalidParams, message: "params._meta must be an object carrying the required '\(ProtocolVersions.protocolVersionKey)' and '\(ProtocolVersions.clientCapabilitiesKey)' envelope keys")
+        }
+        let version = m.text(at: ["params", "_meta", ProtocolVersions.protocolVersionKey])
+        let missing = [(ProtocolVersions.protocolVersionKey, version != nil),
+                       (ProtocolVersions.clientCapabilitiesKey, m.range(of: ["params", "_meta", ProtocolVersions.clientCapabilitiesKey]) != nil)]
+            .filter { !$0.1 }.map(\.0)
+        if !missing.isEmpty {
+            return Rejection(code: RPC.invalidParams, message: "params._meta is missing the required envelope key(s): \(missing.joined(separator: ", "))")
+        }
+        let versionValue = version.flatMap { try? JSONParser.parse($0) }?.stringValue
+        for name in ["mcp-protocol-version", "mcp-method", "mcp-name"] where headers[canonicalForm: name].count > 1 {
+            return Rejection(code: RPC.headerMismatch, message: "\(name) header is given more than once")
+        }
+        guard let header = headers.first(name: "mcp-protocol-version"), header == versionValue else {
+            return Rejection(code: RPC.headerMismatch, message: "mcp-protocol-version header does not match the request envelope's protocol version")
+        }
+        guard headers.first(name: "mcp-method") == m.method else {
+            return Rejection(code: RPC.headerMismatch, message: "mcp-method header does not match the request body's method")
+        }
+        if let method = m.method, let key = ProtocolVersions.nameBearing[method], let target = m.target,
+           headers.first(name: "mcp-name").map(decodeHeaderValue) != target {
+            return Rejection(code: RPC.headerMismatch, message: "mcp-name header does not match the request body's '\(key)' parameter")
+        }
+        guard let versionValue else {
+            return Rejection(code: RPC.invalidParams, message: "the protocol-version envelope value must be a string")
+        }
+        guard ProtocolVersions.modern.contains(versionValue) else {
+            return Rejection(code: RPC.unsupportedProtocolVersion, message: "Unsupported protocol version",
+                             data: .object([("supported", .array(ProtocolVersions.modern.map { .string($0) })), ("requested", .string(versionValue))]))
+        }
+        return nil
+    }
+
+    /// Header values that are not visible ASCII travel as `=?base64?...?=`.
+    static func decodeHeaderValue(_ value: String) -> String {
+        guard value.hasPrefix("=?base64?"), value.hasSuffix("?="), value.count >= 11 else { return value }
+        let payload = String(value.dropFirst(9).dropLast(2))
+        guard let bytes = [UInt8](base64: payload), let text = String(validating: bytes, as: UTF8.self) else { return value }
+        return text
+    }
+}
+
+extension ModernEnvelope {
+    /// Methods whose 2026-07-28 results are cacheable (`ttlMs` and `cacheScope` required).
+    static let cacheable: Set<String> = ["tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read", "server/discover"]
+
+    /// A response as 2026-07-28 writes it: its result gains `resultType: "complete"` and, for
+    /// cacheable methods, `ttlMs: 0` and `cacheScope: "private"`, where the upstream (speaking
+    /// an older revision) left them out. Nothing else changes.
+    static func completing(_ response: ByteBuffer, method: String) -> ByteBuffer {
+        guard let message = try? RPCMessage.parse(response), let r = message.range(of: ["result"]) else { return response }
+        let present = response.withUnsafeReadableBytes { raw in
+            JSONScanner.members(["resultType", "ttlMs", "cacheScope"], in: UnsafeRawBufferPointer(rebasing: raw[r])).map { Set($0.keys) }
+        }
+        guard let present else { return response }
+        var add: [String] = []
+        if !present.contains("resultType") { add.append("\"resultType\":\"complete\"") }
+        if cacheable.contains(method) {
+            if !present.contains("ttlMs") { add.append("\"ttlMs\":0") }
+            if !present.contains("cacheScope") { add.append("\"cacheScope\":\"private\"") }
+        }
+        guard !add.isEmpty else { return response }
+        let empty: Bool = response.withUnsafeReadableBytes { raw in
+            let inside = UnsafeRawBufferPointer(rebasing: raw[(r.lowerBound + 1)..<r.upperBound])
+            let next = inside.first { b in b != 0x20 && b != 0x0A && b != 0x0D && b != 0x09 }
+            return next == UInt8(ascii: "}")
+        }
+        let at = r.lowerBound + 1
+        return message.replacing([(at..<at, add.joined(separator: ",") + (empty ? "" : ","))])
+    }
+}

@@ -1,0 +1,22 @@
+/// The MCP revisions the gate serves to agents.
+enum ProtocolVersions {
+    /// Reached through `initialize`; sessions exist. 2025-03-26 also accepts JSON-RPC batches.
+    static let handshake = ["2025-03-26", "2025-06-18", "2025-11-25"]
+    /// Stateless: every request carries its version in `_meta` and in headers (`server/discover`).
+    static let modern = ["2026-07-28"]
+    static let all = handshake + modern
+    /// What `initialize` answers when the agent asks for a version the gate does not serve.
+    static let latestHandshake = "2025-11-25"
+    /// Assumed for a handshake-era request without `MCP-Protocol-Version` (the spec's rule).
+    static let assumedWithoutHeader = "2025-03-26"
+
+    static let protocolVersionKey = "io.modelcontextprotocol/protocolVersion"
+    static let clientCapabilitiesKey = "io.modelcontextprotocol/clientCapabilities"
+    static let clientInfoKey = "io.modelcontextprotocol/clientInfo"
+
+    /// Methods whose `Mcp-Name` header must equal a params member (2026-07-28).
+    static let nameBearing: [String: String] = ["tools/call": "name", "prompts/get": "name", "resources/read": "uri"]
+
+    /// Whether JSON-RPC batches are allowed at `version`.
+    static func allowsBatches(_ version: String) -> Bool { version == "2025-03-26" }
+}

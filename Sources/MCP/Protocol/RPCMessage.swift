@@ -1,0 +1,211 @@
+import GatewayCore
+import NIOCore
+
+/// One JSON-RPC message as the gate sees it: the raw bytes, plus the few members it reads
+/// (`id`, `method`, the tool name or resource URI, the progress token). Everything else is
+/// passed on byte for byte: unknown fields, `_meta`, `structuredContent`, annotations.
+struct RPCMessage: Sendable {
+    enum Kind: Sendable, Equatable {
+        case request
+        case notification
+        /// A `result` or `error` answering a request.
+        case response
+    }
+
+    /// The whole message (one JSON object).
+    var bytes: ByteBuffer
+    var kind: Kind
+    /// The id's JSON text (`7`, `"a-1"`, `null`), kept verbatim so its type survives.
+    var id: String?
+    var idRange: Range<Int>?
+    var method: String?
+    /// `params.name` (tools/call, prompts/get) or `params.uri` (resources/read, subscribe).
+    var target: String?
+    var targetRange: Range<Int>?
+    /// `params` as located in `bytes`.
+    var paramsRange: Range<Int>?
+    /// `params._meta.progressToken` (JSON text) and `params.requestId` (cancellation), if any.
+    var progressToken: String?
+    var progressTokenRange: Range<Int>?
+    var isError: Bool
+
+    /// Why a body is not a message.
+    struct Malformed: Error, Sendable {
+        var reason: String
+        /// The id, when it could be read (errors should carry it).
+        var id: String?
+    }
+
+    /// Reads one message. Throws `Malformed` for anything that is not a JSON-RPC 2.0 object.
+    static func parse(_ buffer: ByteBuffer) throws(Malformed) -> RPCMessage {
+        let result: Result<RPCMessage, Malformed> = buffer.withUnsafeReadableBytes { raw in
+            guard let top = JSONScanner.members(["jsonrpc", "id", "method", "params", "result", "error"], in: raw) else {
+                return .failure(Malformed(reason: "not a JSON object"))
+            }
+            func text(_ r: Range<Int>) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: raw[r]), as: UTF8.self) }
+            let id = top["id"].map(text)
+            if let id, !(id == "null" || id.first == "\"" || id.first.map({ $0 == "-" || $0.isNumber }) == true) {
+                return .failure(Malformed(reason: "id must be a string or a number"))
+            }
+            guard let v = top["jsonrpc"], text(v) == "\"2.0\"" else {
+                return .failure(Malformed(reason: "jsonrpc must be \"2.0\"", id: id))
+            }
+            var message = RPCMessage(bytes: buffer, kind: .notification, id: id, idRange: top["id"], isError: top["error"] != nil)
+            if let m = top["method"] {
+                guard case .string(let name)? = try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: raw[m])) else {
+                    return .failure(Malformed(reason: "method must be a string", id: id))
+                }
+                message.method = name
+                message.kind = id == nil ? .notification : .request
+            } else if top["result"] != nil || top["error"] != nil {
+                guard id != nil else { return .failure(Malformed(reason: "a response needs an id")) }
+                message.kind = .response
+            } else {
+                return .failure(Malformed(reason: "neither a request, a notification nor a response", id: id))
+            }
+            if let p = top["params"] {
+                message.paramsRange = p
+                let inner = UnsafeRawBufferPointer(rebasing: raw[p])
+                if let params = JSONScanner.members(["name", "uri", "_meta"], in: inner) {
+                    if let r = params["name"] ?? params["uri"], case .string(let s)? = try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: inner[r])) {
+                        message.target = s
+                        message.targetRange = (r.lowerBound + p.lowerBound)..<(r.upperBound + p.lowerBound)
+                    }
+                    if let m = params["_meta"] {
+                        let metaBytes = UnsafeRawBufferPointer(rebasing: inner[m])
+                        if let meta = JSONScanner.members(["progressToken"], in: metaBytes), let t = meta["progressToken"] {
+                            let start = p.lowerBound + m.lowerBound
+                            message.progressTokenRange = (t.lowerBound + start)..<(t.upperBound + start)
+                            message.progressToken = text(message.progressTokenRange!)
+                        }
+                    }
+                }
+            }
+            return .success(message)
+        }
+        return try result.get()
+    }
+
+    /// The value of `params` parsed (for the few methods whose params the gate interprets).
+    var params: JSONValue? {
+        guard let r = paramsRange else { return nil }
+        return bytes.withUnsafeReadableBytes { raw in try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: raw[r])) }
+    }
+
+    /// The `result` member parsed.
+    var result: JSONValue? { JSONScanner.values(["result"], in: bytes)?["result"] }
+
+    /// Where the value at `path` (`["params", "ref", "name"]`) sits in `bytes`, if present.
+    func range(of path: [String]) -> Range<Int>? {
+        bytes.withUnsafeReadableBytes { raw in
+            var base = 0
+            var current = UnsafeRawBufferPointer(rebasing: raw[...])
+            var found: Range<Int>?
+            for key in path {
+                guard let r = JSONScanner.members([key], in: current)?[key] else { return nil }
+                found = (base + r.lowerBound)..<(base + r.upperBound)
+                base += r.lowerBound
+                current = UnsafeRawBufferPointer(rebasing: current[r])
+            }
+            return found
+        }
+    }
+
+    /// The JSON text at `path`, if present.
+    func text(at path: [String]) -> String? {
+        guard let r = range(of: path) else { return nil }
+        return bytes.withUnsafeReadableBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[r]), as: UTF8.self) }
+    }
+
+    /// A copy of the message with byte ranges replaced (ranges must not overlap).
+    func replacing(_ edits: [(Range<Int>, String)]) -> ByteBuffer {
+        var out = ByteBufferAllocator().buffer(capacity: bytes.readableBytes + 32)
+        var cursor = 0
+        let sorted = edits.sorted { $0.0.lowerBound < $1.0.lowerBound }
+        bytes.withUnsafeReadableBytes { raw in
+            for (range, text) in sorted {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[cursor..<range.lowerBound]))
+                out.writeString(text)
+                cursor = range.upperBound
+            }
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[cursor...]))
+        }
+        return out
+    }
+
+    /// The message with its id (which must exist) replaced by `newID` (JSON text).
+    func withID(_ newID: String, target newTarget: String? = nil) -> ByteBuffer {
+        var edits: [(Range<Int>, String)] = []
+        if let idRange { edits.append((idRange, newID)) }
+        if let newTarget, let targetRange { edits.append((targetRange, JSONValue.string(newTarget).text)) }
+        return replacing(edits)
+    }
+}
+
+/// Writing the gate's own JSON-RPC messages.
+enum RPC {
+    /// Standard and MCP error codes.
+    static let parseError = -32700
+    static let invalidRequest = -32600
+    static let methodNotFound = -32601
+    static let invalidParams = -32602
+    static let internalError = -32603
+    static let connectionClosed = -32000
+    static let requestTimeout = -32001
+    static let headerMismatch = -32020
+    static let unsupportedProtocolVersion = -32022
+
+    static func error(id: String?, code: Int, message: String, data: JSONValue? = nil) -> ByteBuffer {
+        var b = ByteBufferAllocator().buffer(capacity: 96 + message.utf8.count)
+        b.writeStaticString("{\"jsonrpc\":\"2.0\",\"id\":")
+        b.writeString(id ?? "null")
+        b.writeStaticString(",\"error\":{\"code\":")
+        b.writeString(String(code))
+        b.writeStaticString(",\"message\":")
+        JSONValue.writeQuoted(message, to: &b)
+        if let data {
+            b.writeStaticString(",\"data\":")
+            data.write(to: &b)
+        }
+        b.writeStaticString("}}")
+        return b
+    }
+
+    static func result(id: String, _ result: JSONValue) -> ByteBuffer {
+        var b = ByteBufferAllocator().buffer(capacity: 256)
+        b.writeStaticString("{\"jsonrpc\":\"2.0\",\"id\":")
+        b.writeString(id)
+        b.writeStaticString(",\"result\":")
+        result.write(to: &b)
+        b.writeStaticString("}")
+        return b
+    }
+
+    /// A response whose result is given as raw JSON bytes.
+    static func result(id: String, raw: ByteBuffer) -> ByteBuffer {
+        var raw = raw
+        var b = ByteBufferAllocator().buffer(capacity: raw.readableBytes + 48)
+        b.writeStaticString("{\"jsonrpc\":\"2.0\",\"id\":")
+        b.writeString(id)
+        b.writeStaticString(",\"result\":")
+        b.writeBuffer(&raw)
+        b.writeStaticString("}")
+        return b
+    }
+
+    static func request(id: Int, method: String, params: JSONValue?) -> ByteBuffer {
+        var fields: [(String, JSONValue)] = [("jsonrpc", .string("2.0")), ("id", .int(id)), ("method", .string(method))]
+        if let params { fields.append(("params", params)) }
+        var b = ByteBufferAllocator().buffer(capacity: 128)
+        JSONValue.object(fields).write(to: &b)
+        return b
+    }
+
+    static func notification(method: String, params: JSONValue?) -> ByteBuffer {
+        var fields: [(String, JSONValue)] = [("jsonrpc", .string("2.0")), ("method", .string(method))]
+        if let params { fields.append(("params", params)) }
+        var b = ByteBufferAllocator().buffer(capacity: 128)
+        JSONValue.object(fields).write(to: &b)
+        return b
+    }
+}

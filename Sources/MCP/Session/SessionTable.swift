@@ -1,0 +1,93 @@
+import GatewayCore
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// The open agent sessions of this process. Ids come from the system CSPRNG (128 bits, hex);
+/// a session is found only by the principal that opened it, so an id seen by another principal
+/// is as good as unknown (404). Sessions idle longer than `idle` are gone; the table never
+/// holds more than `capacity`. Time is passed in (monotonic nanoseconds), so tests control it.
+final class SessionTable: Sendable {
+    private let sessions = NIOLockedValueBox<[String: AgentSession]>([:])
+    let idleNanos: Int64
+    private let capacity: Int
+    /// `triplegate_mcp_sessions`: open sessions, updated on every change.
+    private let gauge: Gauge?
+
+    init(idle: Duration, capacity: Int, gauge: Gauge? = nil) {
+        idleNanos = Int64(idle.components.seconds) * 1_000_000_000 + idle.components.attoseconds / 1_000_000_000
+        self.capacity = capacity
+        self.gauge = gauge
+    }
+
+    private func counted<T>(_ body: (inout [String: AgentSession]) -> T) -> T {
+        sessions.withLockedValue { all in
+            let out = body(&all)
+            gauge?.set(Double(all.count))
+            return out
+        }
+    }
+
+    var count: Int { sessions.withLockedValue { $0.count } }
+
+    /// A new session, or nil when the table is full even after dropping idle ones.
+    func open(principal: String, protocolVersion: String, clientCapabilities: JSONValue, path: String, now: Int64) -> AgentSession? {
+        let id = Self.newID()
+        let session = AgentSession(id: id, principal: principal, protocolVersion: protocolVersion, clientCapabilities: clientCapabilities,
+                                   path: path, now: now)
+        let opened: Bool = counted { all in
+            if all.count >= capacity { Self.dropIdle(&all, now: now, idle: idleNanos) }
+            guard all.count < capacity else { return false }
+            all[id] = session
+            return true
+        }
+        return opened ? session : nil
+    }
+
+    /// The live session `id` of `principal`, touched; nil if unknown, expired or another's.
+    func find(_ id: String, principal: String, now: Int64) -> AgentSession? {
+        counted { all in
+            guard let s = all[id] else { return nil }
+            if now - s.lastUsed > idleNanos {
+                all[id] = nil
+                return nil
+            }
+            guard s.principal == principal else { return nil }
+            s.touch(now: now)
+            return s
+        }
+    }
+
+    /// Ends `id` if `principal` owns it; returns the session ended.
+    func close(_ id: String, principal: String) -> AgentSession? {
+        counted { all in
+            guard let s = all[id], s.principal == principal else { return nil }
+            all[id] = nil
+            return s
+        }
+    }
+
+    /// Drops idle sessions; returns how many.
+    @discardableResult
+    func sweep(now: Int64) -> Int {
+        counted { Self.dropIdle(&$0, now: now, idle: idleNanos) }
+    }
+
+    @discardableResult
+    private static func dropIdle(_ all: inout [String: AgentSession], now: Int64, idle: Int64) -> Int {
+        let before = all.count
+        all = all.filter { now - $0.value.lastUsed <= idle }
+        return before - all.count
+    }
+
+    /// 128 random bits as 32 hex digits (visible ASCII, as the spec asks).
+    static func newID() -> String {
+        var rng = SystemRandomNumberGenerator()
+        let a = rng.next() as UInt64, b = rng.next() as UInt64
+        return hex(a) + hex(b)
+    }
+
+    private static func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}

@@ -1,0 +1,157 @@
+import GatewayCore
+import NIOCore
+import NIOHTTP1
+
+/// What an upstream MCP server answered to one HTTP request.
+struct HTTPPostReply: Sendable {
+    var status: HTTPResponseStatus
+    var headers: HTTPHeaders
+    /// The JSON-RPC response awaited (`awaiting` id), when one came.
+    var response: RPCMessage?
+    /// The start of a body that was not the awaited response (for error messages).
+    var text: String = ""
+}
+
+/// One HTTP request to an upstream MCP server over the loop's upstream pool, as Streamable HTTP
+/// answers it: a JSON body, or an SSE stream whose events are JSON-RPC messages. The awaited
+/// response completes the call as soon as it arrives; other messages on the stream (progress,
+/// server requests) go to `onMessage` as they come. Runs on `pool.eventLoop`.
+final class HTTPPost: UpstreamCallSink {
+    private let promise: EventLoopPromise<HTTPPostReply>
+    private let awaiting: String?
+    private let onMessage: @Sendable (RPCMessage) -> Void
+    private var call: UpstreamCall?
+    private var head: HTTPResponseHead?
+    private var isSSE = false
+    private var parser = SSEParser()
+    private var body: ByteBuffer?
+    private var done = false
+    /// The call holds its sink weakly; the post keeps itself alive until the call ends.
+    private var keepAlive: HTTPPost?
+    static let maxBody = 32 * 1024 * 1024
+
+    private init(promise: EventLoopPromise<HTTPPostReply>, awaiting: String?, onMessage: @escaping @Sendable (RPCMessage) -> Void) {
+        self.promise = promise
+        self.awaiting = awaiting
+        self.onMessage = onMessage
+    }
+
+    /// Sends `body` (nil for GET/DELETE) and completes with the reply. `awaiting` is the id
+    /// (JSON text) of the response to wait for; nil waits for the end of the response.
+    static func send(method: HTTPMethod, key: UpstreamPoolKey, loop: LoopContext, headers: HTTPHeaders, body: ByteBuffer?, awaiting: String?,
+                     timeout: TimeAmount, onMessage: @escaping @Sendable (RPCMessage) -> Void) -> EventLoopFuture<HTTPPostReply> {
+        let promise = loop.eventLoop.makePromise(of: HTTPPostReply.self)
+        loop.eventLoop.execute {
+            let post = HTTPPost(promise: promise, awaiting: awaiting, onMessage: onMessage)
+            post.keepAlive = post
+            var head = HTTPRequestHead(version: .http1_1, method: method, uri: key.target.basePath.isEmpty ? "/" : key.target.basePath, headers: headers)
+            head.headers.replaceOrAdd(name: "host", value: key.target.hostForHeader)
+            if let body { head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
+            let call = UpstreamCall(pool: loop.pool(for: key), head: head, body: body ?? ByteBuffer(), timeout: timeout, sink: post)
+            post.call = call
+            call.start()
+        }
+        return promise.futureResult
+    }
+
+    private func finish(_ result: Result<HTTPPostReply, Error>) {
+        guard !done else { return }
+        done = true
+        promise.completeWith(result)
+    }
+
+    private func release() {
+        keepAlive = nil
+        call = nil
+    }
+
+    private func deliver(_ data: ByteBuffer) {
+        guard let m = try? RPCMessage.parse(data) else { return }
+        if m.kind == .response, let awaiting, m.id == awaiting, let head {
+            finish(.success(HTTPPostReply(status: head.status, headers: head.headers, response: m)))
+        } else {
+            onMessage(m)
+        }
+    }
+
+    func callHead(_ head: HTTPResponseHead) {
+        self.head = head
+        isSSE = head.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true
+    }
+
+    func callBody(_ chunk: ByteBuffer) {
+        if isSSE {
+            guard let events = try? parser.feed(chunk) else {
+                call?.cancel()
+                finish(.failure(UpstreamFailure.protocolError("an SSE event was larger than \(SSEParser.maxEventBytes) bytes")))
+                return release()
+            }
+            for e in events where !e.data.isEmpty { deliver(ByteBuffer(string: e.data)) }
+        } else {
+            var chunk = chunk
+            if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
+            if body!.readableBytes > Self.maxBody {
+                call?.cancel()
+                finish(.failure(UpstreamFailure.protocolError("the answer was larger than \(Self.maxBody) bytes")))
+                release()
+            }
+        }
+    }
+
+    func callEnd() {
+        defer { release() }
+        guard let head else { return finish(.failure(UpstreamFailure.protocolError("no response"))) }
+        if isSSE {
+            if let e = parser.finish(), !e.data.isEmpty { deliver(ByteBuffer(string: e.data)) }
+            finish(.success(HTTPPostReply(status: head.status, headers: head.headers, response: nil)))
+            return
+        }
+        var response: RPCMessage?
+        if let body, head.status != .ok {
+            return finish(.success(HTTPPostReply(status: head.status, headers: head.headers, response: nil,
+                                                 text: String(buffer: body.getSlice(at: body.readerIndex, length: min(body.readableBytes, 300))!))))
+        }
+        if let body, body.readableBytes > 0 {
+            // A JSON body may be one response or (2025-03-26 batches) an array of them.
+            if let m = try? RPCMessage.parse(body) {
+                if m.kind == .response, m.id == awaiting { response = m } else { onMessage(m) }
+            } else {
+                return finish(.failure(UpstreamFailure.protocolError("the answer was not a JSON-RPC message")))
+            }
+        }
+        finish(.success(HTTPPostReply(status: head.status, headers: head.headers, response: response)))
+    }
+
+    func callFailed(_ failure: UpstreamCall.Failure) {
+        defer { release() }
+        switch failure {
+        case .timeout: finish(.failure(UpstreamFailure.timeout))
+        case .connect(let why): finish(.failure(UpstreamFailure.unreachable(why)))
+        case .broken(let why): finish(.failure(UpstreamFailure.unreachable(why)))
+        }
+    }
+
+    func callReadComplete() {}
+}
+
+/// Why an upstream could not answer.
+enum UpstreamFailure: Error, Sendable, CustomStringConvertible {
+    case unreachable(String)
+    case timeout
+    /// It answered something that is not MCP.
+    case protocolError(String)
+    /// It refused with an HTTP status.
+    case status(Int, String)
+    /// Its session is gone (HTTP 404 to a request carrying the session id).
+    case sessionExpired
+
+    var description: String {
+        switch self {
+        case .unreachable(let why): return "unreachable: \(why)"
+        case .timeout: return "timed out"
+        case .protocolError(let why): return "protocol error: \(why)"
+        case .status(let code, let body): return "HTTP \(code)\(body.isEmpty ? "" : ": \(body)")"
+        case .sessionExpired: return "session expired"
+        }
+    }
+}

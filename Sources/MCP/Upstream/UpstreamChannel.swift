@@ -1,0 +1,24 @@
+import GatewayCore
+import NIOCore
+
+/// How the gate talks to one upstream MCP server: Streamable HTTP, legacy SSE or stdio. A
+/// channel carries messages; the handshake and id bookkeeping live in `UpstreamServer`.
+protocol UpstreamChannel: Sendable {
+    /// Sends a request whose id is `id` (JSON text) and waits for its response. Messages the
+    /// server sends for this request meanwhile (progress, sampling, elicitation) go to
+    /// `onMessage`, as do progress notifications carrying `progressToken`.
+    func request(_ body: ByteBuffer, id: String, progressToken: String?, loop: LoopContext, timeout: TimeAmount,
+                 onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage
+    /// Sends a notification, or a response to a server request; does not wait for an answer.
+    func send(_ body: ByteBuffer, loop: LoopContext) async throws
+    /// Called with the `initialize` result's version once the handshake succeeded.
+    func established(protocolVersion: String)
+    /// Forgets the upstream session (it expired); the next request starts a new one.
+    func reset()
+    /// Ends the upstream session and frees what the channel holds (a process, a stream).
+    func shutdown() async
+}
+
+/// Where a channel hands the messages a server sends outside any request of ours
+/// (`notifications/tools/list_changed`, `notifications/message`).
+typealias UnsolicitedMessages = @Sendable (RPCMessage) -> Void

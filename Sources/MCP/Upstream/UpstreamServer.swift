@@ -1,0 +1,148 @@
+import GatewayCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// One upstream MCP server as the gate uses it: a channel, the `initialize` handshake done once
+/// per upstream session (again after the session expires or the program restarts), and ids of
+/// our own for every request so that agents' ids never meet on a shared upstream session.
+final class UpstreamServer: Sendable {
+    /// What the handshake told us.
+    struct Handshake: Sendable {
+        var protocolVersion: String
+        var capabilities: JSONValue
+        var serverInfo: JSONValue?
+        var instructions: String?
+        /// The channel's generation it was made on.
+        var generation: Int
+    }
+
+    private struct State {
+        var handshake: Handshake?
+        var starting: Task<Handshake, Error>?
+    }
+
+    let name: String
+    let config: MCPServerConfig
+    let channel: any UpstreamChannel
+    let timeout: TimeAmount
+    private let state = NIOLockedValueBox(State())
+    private let ids = NIOLockedValueBox(0)
+    /// The version the gate asks upstream servers for: the newest handshake-era revision, which
+    /// both generations of the SDKs serve.
+    static let requestedVersion = "2025-11-25"
+
+    init(config: MCPServerConfig, channel: any UpstreamChannel, defaultTimeout: Duration) {
+        self.name = config.name
+        self.config = config
+        self.channel = channel
+        self.timeout = .nanoseconds((config.timeout ?? defaultTimeout).nanoseconds)
+    }
+
+    private var generation: Int { (channel as? StdioChannel)?.generation ?? 0 }
+
+    /// A fresh id (JSON text) for a request to this server.
+    func nextID() -> String {
+        String(ids.withLockedValue { $0 += 1; return $0 })
+    }
+
+    /// The handshake, made if not yet made (concurrent callers share one).
+    func ready(loop: LoopContext) async throws -> Handshake {
+        if let stdio = channel as? StdioChannel { try await stdio.ensureRunning() }
+        let generation = self.generation
+        if let h = state.withLockedValue({ $0.handshake }), h.generation == generation { return h }
+        let task: Task<Handshake, Error> = state.withLockedValue { s in
+            if let t = s.starting { return t }
+            let t = Task { try await self.handshake(loop: loop, generation: generation) }
+            s.starting = t
+            return t
+        }
+        do {
+            let h = try await task.value
+            state.withLockedValue { s in
+                s.handshake = h
+                s.starting = nil
+            }
+            return h
+        } catch {
+            state.withLockedValue { $0.starting = nil }
+            throw error
+        }
+    }
+
+    private func handshake(loop: LoopContext, generation: Int) async throws -> Handshake {
+        let id = nextID()
+        let params = JSONValue.object([
+            ("protocolVersion", .string(Self.requestedVersion)),
+            // What agents may answer is relayed to them, so the gate offers it upstream.
+            ("capabilities", .object([("sampling", .object([])), ("elicitation", .object([])), ("roots", .object([("listChanged", .bool(true))]))])),
+            ("clientInfo", .object([("name", .string("triplegate")), ("version", .string("0.1.0"))])),
+        ])
+        var body = ByteBufferAllocator().buffer(capacity: 256)
+        JSONValue.object([("jsonrpc", .string("2.0")), ("id", .int(Int(id)!)), ("method", .string("initialize")), ("params", params)]).write(to: &body)
+        let reply = try await channel.request(body, id: id, progressToken: nil, loop: loop, timeout: timeout, onMessage: { _ in })
+        guard let result = reply.result else {
+            throw UpstreamFailure.protocolError("initialize was refused: \(String(buffer: reply.bytes))")
+        }
+        let version = result["protocolVersion"]?.stringValue ?? Self.requestedVersion
+        channel.established(protocolVersion: version)
+        try await channel.send(RPC.notification(method: "notifications/initialized", params: nil), loop: loop)
+        return Handshake(protocolVersion: version, capabilities: result["capabilities"] ?? .object([]), serverInfo: result["serverInfo"],
+                         instructions: result["instructions"]?.stringValue, generation: generation)
+    }
+
+    /// Sends `message` (an agent's request) with our id (and `target` renamed to the server's
+    /// own name, if given) and returns the server's response with the agent's id restored.
+    /// An expired session is re-established once, transparently.
+    func forward(_ message: RPCMessage, target: String?, loop: LoopContext, sent: @Sendable (String) -> Void = { _ in },
+                 onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage {
+        var attempt = 0
+        while true {
+            _ = try await ready(loop: loop)
+            let id = nextID()
+            var edits: [(Range<Int>, String)] = []
+            if let r = message.idRange { edits.append((r, id)) }
+            if let target, let r = message.targetRange { edits.append((r, JSONValue.string(target).text)) }
+            // Progress tokens are rewritten too: agents choose theirs, and two agents on one
+            // upstream session could choose the same.
+            var token: String?
+            if let r = message.progressTokenRange {
+                token = "\"tg-\(name)-\(id)\""
+                edits.append((r, token!))
+            }
+            let body = message.replacing(edits)
+            sent(id)
+            do {
+                let reply = try await channel.request(body, id: id, progressToken: token, loop: loop, timeout: timeout, onMessage: onMessage)
+                return try RPCMessage.parse(reply.withID(message.id ?? "null"))
+            } catch UpstreamFailure.sessionExpired where attempt == 0 {
+                attempt += 1
+                channel.reset()
+                state.withLockedValue { $0.handshake = nil }
+            }
+        }
+    }
+
+    /// A request of the gate's own (`tools/list` and the like); throws when it is answered with an error.
+    func call(_ method: String, params: JSONValue?, loop: LoopContext) async throws -> RPCMessage {
+        var b = ByteBufferAllocator().buffer(capacity: 128)
+        var fields: [(String, JSONValue)] = [("jsonrpc", .string("2.0")), ("id", .int(0)), ("method", .string(method))]
+        if let params { fields.append(("params", params)) }
+        JSONValue.object(fields).write(to: &b)
+        let message = try RPCMessage.parse(b)
+        let reply = try await forward(message, target: nil, loop: loop, onMessage: { _ in })
+        if !reply.isError { return reply }
+        let error = JSONScanner.values(["error"], in: reply.bytes)?["error"]
+        throw UpstreamFailure.protocolError("\(method) failed: \(error?["message"]?.stringValue ?? "no result")")
+    }
+
+    /// Sends a notification (or a response to a server request) on the upstream session.
+    func notify(_ body: ByteBuffer, loop: LoopContext) async throws {
+        _ = try await ready(loop: loop)
+        try await channel.send(body, loop: loop)
+    }
+
+    func shutdown() async {
+        await channel.shutdown()
+    }
+}

@@ -1,0 +1,110 @@
+"""An upstream MCP server for the MCP gate's tests, on either SDK generation.
+
+    python upstream_server.py NAME TRANSPORT [PORT]
+
+TRANSPORT is streamable-http, sse or stdio. With mcp 2.x the server is
+`mcp.server.mcpserver.MCPServer`; with mcp<2, `mcp.server.fastmcp.FastMCP`. Tools are named
+after NAME so that tests can tell servers apart; `b_c` and `c` exist so that two servers
+(`a` and `a_b`) give the colliding gateway names `a_b_c`.
+"""
+import asyncio
+import os
+import sys
+from typing import TypedDict
+
+name, transport = sys.argv[1], sys.argv[2]
+port = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+
+try:
+    from mcp.server.mcpserver import MCPServer as Server, Context
+    settings = {}
+except ImportError:
+    from mcp.server.fastmcp import FastMCP as Server, Context
+    settings = {"port": port, "host": "127.0.0.1"}
+
+app = Server(name, **settings)
+
+
+@app.tool()
+def whoami() -> str:
+    """Which server answered, and with which pid."""
+    return f"{name}:{os.getpid()}"
+
+
+@app.tool()
+def echo(text: str) -> str:
+    """Echo the text back."""
+    return text
+
+
+class Found(TypedDict):
+    query: str
+    count: int
+    server: str
+
+
+@app.tool()
+def search_issues(query: str) -> Found:
+    """Search issues; answers structured content."""
+    return {"query": query, "count": len(query), "server": name}
+
+
+@app.tool()
+def read_secret() -> str:
+    """A tool the ACL tests hide."""
+    return "secret"
+
+
+@app.tool()
+def b_c() -> str:
+    return f"{name}.b_c"
+
+
+@app.tool()
+def c() -> str:
+    return f"{name}.c"
+
+
+@app.tool()
+def fail() -> str:
+    """Raises: the result has isError true."""
+    raise ValueError("it failed on purpose")
+
+
+@app.tool()
+async def slow(seconds: float, ctx: Context) -> str:
+    """Reports progress each tenth of the time, then answers."""
+    for i in range(10):
+        await ctx.report_progress(i + 1, 10)
+        await asyncio.sleep(seconds / 10)
+    return "done"
+
+
+@app.tool()
+def crash() -> str:
+    """Exits the process (stdio restart tests)."""
+    os._exit(3)
+
+
+@app.prompt()
+def greet(who: str) -> str:
+    return f"Hello {who} from {name}"
+
+
+@app.resource(f"memo://{name}/readme")
+def readme() -> str:
+    return f"readme of {name}"
+
+
+@app.resource(f"memo://{name}/notes/{{id}}")
+def note(id: str) -> str:
+    return f"note {id} of {name}"
+
+
+if transport == "stdio":
+    app.run()
+elif settings:
+    app.run(transport=transport)
+else:
+    kwargs = {"host": "127.0.0.1", "port": port}
+    app.run(transport=transport, **kwargs)

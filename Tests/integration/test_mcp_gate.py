@@ -1,0 +1,272 @@
+"""The MCP gate with real peers: the official `mcp` SDK of both generations as agents, FastMCP
+(mcp<2) and MCPServer (mcp 2.x) as upstreams over Streamable HTTP and stdio."""
+import json
+import re
+import sqlite3
+
+import pytest
+
+from conftest import BIN, request, wait_for
+from mcp_support import Upstream, agent, stdio_command
+from test_identity import keys
+
+VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+@pytest.fixture
+def mcp_upstreams(tmp_path):
+    made = []
+
+    def make(name, gen="2", transport="streamable-http", port=None):
+        u = Upstream(tmp_path, name, gen=gen, transport=transport, port=port)
+        made.append(u)
+        return u
+
+    yield make
+    for u in made:
+        u.stop()
+
+
+def config(servers, extra="", access='  access:\n    - { allow: ["*"] }\n', store="sqlite:audit.db"):
+    lines = []
+    for s in servers:
+        if isinstance(s, tuple):
+            name, command = s
+            lines.append(f"    - {{ name: {name}, command: {command} }}")
+        else:
+            lines.append(f"    - {{ name: {s.name}, url: {s.url} }}")
+    return f"store: {store}\nmcp:\n  servers:\n" + "\n".join(lines) + "\n" + access + extra
+
+
+@pytest.mark.parametrize("gen", ["1", "2"])
+def test_an_agent_of_each_sdk_generation_sees_and_calls_tools_of_every_upstream(gateway, mcp_upstreams, gen, tmp_path):
+    gh = mcp_upstreams("gh", gen="2")     # MCPServer (mcp 2.x) over Streamable HTTP
+    fs = mcp_upstreams("fs", gen="1")     # FastMCP (mcp<2) over Streamable HTTP
+    gw = gateway(config([gh, fs, ("local", stdio_command("local"))], store=f"sqlite:{tmp_path}/a.db"))
+    out = agent(f"{gw.url}/mcp", [
+        {"op": "list_tools"},
+        {"op": "call", "name": "gh_echo", "args": {"text": "hello"}},
+        {"op": "call", "name": "fs_search_issues", "args": {"query": "bug"}},
+        {"op": "call", "name": "local_whoami"},
+        {"op": "list_prompts"},
+        {"op": "get_prompt", "name": "fs_greet", "args": {"who": "ann"}},
+        {"op": "list_resources"},
+        {"op": "read", "uri": "memo://gh/readme"},
+        {"op": "read", "uri": "memo://local/notes/42"},
+        {"op": "call", "name": "gh_fail"},
+        {"op": "ping"},
+    ], gen=gen)
+    assert out["era"] == ("modern" if gen == "2" else "2025-11-25")
+    tools, echo, search, who, prompts, prompt, resources, readme, note, fail, pong = out["results"]
+    for server in ("gh", "fs", "local"):
+        assert {f"{server}_echo", f"{server}_search_issues", f"{server}_slow"} <= set(tools)
+    assert all(VALID.match(t) for t in tools)
+    assert echo == {"isError": False, "text": "hello", "structured": {"result": "hello"}}
+    # structuredContent passes through untouched.
+    assert search["structured"] == {"query": "bug", "count": 3, "server": "fs"}
+    assert who["text"].startswith("local:")
+    assert set(prompts) == {"gh_greet", "fs_greet", "local_greet"}
+    assert prompt == ["Hello ann from fs"]
+    assert {"memo://gh/readme", "memo://fs/readme", "memo://local/readme"} <= set(resources)
+    assert readme == ["readme of gh"] and note == ["note 42 of local"]
+    assert fail["isError"] is True and "fail" in fail["text"]
+    assert pong == "pong"
+
+
+def test_tool_definitions_pass_through_byte_for_byte_but_the_name(gateway, mcp_upstreams, tmp_path):
+    gh = mcp_upstreams("gh", gen="2")
+    gw = gateway(config([gh], store=f"sqlite:{tmp_path}/a.db"))
+    direct = agent(gh.url, [{"op": "tools"}], gen="1")["results"][0]
+    through = agent(f"{gw.url}/mcp", [{"op": "tools"}], gen="1")["results"][0]
+    for name, definition in direct.items():
+        seen = dict(through[f"gh_{name}"])
+        assert seen.pop("name") == f"gh_{name}"
+        definition = dict(definition)
+        definition.pop("name")
+        assert seen == definition  # inputSchema, outputSchema, description, annotations
+
+
+def test_colliding_and_long_names_are_made_unique_valid_and_callable(gateway, mcp_upstreams, tmp_path):
+    a = mcp_upstreams("a")
+    ab = mcp_upstreams("a_b")
+    long_name = "l" * 60
+    long = mcp_upstreams(long_name)
+    gw = gateway(config([a, ab, long], store=f"sqlite:{tmp_path}/a.db"))
+    tools = agent(f"{gw.url}/mcp", [{"op": "list_tools"}], gen="1")["results"][0]
+    assert all(VALID.match(t) for t in tools), [t for t in tools if not VALID.match(t)]
+    assert len(tools) == len(set(tools)) == 3 * 9  # nothing dropped
+    # a.b_c and a_b.c both want "a_b_c": the first server (config order) keeps it.
+    assert "a_b_c" in tools
+    hashed = [t for t in tools if t.startswith("a_b_c_")]
+    assert len(hashed) == 1
+    calls = agent(f"{gw.url}/mcp", [
+        {"op": "call", "name": "a_b_c"},
+        {"op": "call", "name": hashed[0]},
+        {"op": "call", "name": "a_b_b_c"},
+    ], gen="1")["results"]
+    assert calls[0]["text"] == "a.b_c"
+    assert calls[1]["text"] == "a_b.c"
+    assert calls[2]["text"] == "a_b.b_c"
+    longs = [t for t in tools if t.startswith("lll")]
+    assert len(longs) == 9 and all(len(t) <= 64 for t in longs)
+    assert f"{long_name}_c" in longs  # 62 characters: kept as is
+    assert sum(1 for t in longs if len(t) == 64 and re.search(r"_[0-9a-f]{8}$", t)) == 7  # the others, hashed
+    # Names are deterministic: a second gateway gives the same ones.
+    gw2 = gateway(config([a, ab, long], store=f"sqlite:{tmp_path}/b.db"))
+    assert agent(f"{gw2.url}/mcp", [{"op": "list_tools"}], gen="2")["results"][0] == tools
+
+
+ACCESS = """  access:
+    - { groups: [group-user], allow: ["gh.search_*", "gh.echo", "fs.read_*"], deny: ["fs.read_secret"] }
+    - { groups: [group-admin], allow: ["*"] }
+"""
+
+
+def acl_config(gh, fs, db, extra=""):
+    return f"""store: sqlite:{db}
+consumers:
+  - {{ name: alice, team: growth, groups: [group-user] }}
+  - {{ name: bob, team: platform, groups: [group-admin] }}
+  - {{ name: carol, team: growth, groups: [] }}
+mcp:
+  policies:
+    - key_auth: {{}}
+{extra}  servers:
+    - {{ name: gh, url: {gh.url} }}
+    - {{ name: fs, url: {fs.url} }}
+  virtual_servers:
+    - {{ name: dev, path: /mcp/dev, tools: ["gh.*"] }}
+""" + ACCESS
+
+
+@pytest.mark.parametrize("gen", ["1", "2"])
+def test_access_hides_and_refuses_tools_the_same_way_as_unknown_ones(gateway, mcp_upstreams, tmp_path, gen):
+    gh, fs = mcp_upstreams("gh"), mcp_upstreams("fs", gen="1")
+    gw = gateway(acl_config(gh, fs, tmp_path / "acl.db"))
+    alice = keys("create", "--consumer", "alice", config=gw.config)
+    bob = keys("create", "--consumer", "bob", config=gw.config)
+    carol = keys("create", "--consumer", "carol", config=gw.config)
+    wait_for("keys", lambda: request(gw.port, "POST", "/mcp", body=b"{}", headers={"X-Api-Key": carol, "Content-Type": "application/json"})[0] != 401)
+    seen = agent(f"{gw.url}/mcp", [
+        {"op": "list_tools"},
+        {"op": "call", "name": "gh_read_secret"},
+        {"op": "call", "name": "fs_read_secret"},
+        {"op": "call", "name": "gh_no_such_tool"},
+        {"op": "call", "name": "gh_echo", "args": {"text": "ok"}},
+    ], gen=gen, key=alice)["results"]
+    assert seen[0] == ["gh_echo", "gh_search_issues"]
+    not_allowed, denied, unknown = seen[1]["error"], seen[2]["error"], seen[3]["error"]
+    assert not_allowed["code"] == denied["code"] == unknown["code"] == -32602
+    assert (not_allowed["message"].replace("gh_read_secret", "X") == denied["message"].replace("fs_read_secret", "X")
+            == unknown["message"].replace("gh_no_such_tool", "X"))
+    assert seen[4]["text"] == "ok"
+    everything = agent(f"{gw.url}/mcp", [{"op": "list_tools"}], gen=gen, key=bob)["results"][0]
+    assert len(everything) == 18
+    # No rule applies to carol: deny by default.
+    assert agent(f"{gw.url}/mcp", [{"op": "list_tools"}], gen=gen, key=carol)["results"][0] == []
+    # The virtual server shows only gh's tools, still filtered by access.
+    assert agent(f"{gw.url}/mcp/dev", [{"op": "list_tools"}], gen=gen, key=bob)["results"][0] == sorted(t for t in everything if t.startswith("gh_"))
+    assert agent(f"{gw.url}/mcp/dev", [{"op": "call", "name": "fs_echo", "args": {"text": "x"}}], gen=gen, key=bob)["results"][0]["error"]["code"] == -32602
+    # Resources and prompts follow the same rules.
+    assert agent(f"{gw.url}/mcp", [{"op": "list_prompts"}], gen=gen, key=alice)["results"][0] == []
+
+
+@pytest.mark.parametrize("refusal", ["http", "tool_error"])
+def test_per_tool_rate_limits_refuse_past_the_limit(gateway, mcp_upstreams, tmp_path, refusal):
+    gh, fs = mcp_upstreams("gh"), mcp_upstreams("fs", gen="1")
+    extra = "    - rate_limit: { by: [consumer, tool], minute: 2 }\n  limit_refusal: " + refusal + "\n"
+    gw = gateway(acl_config(gh, fs, tmp_path / "rl.db", extra=extra))
+    bob = keys("create", "--consumer", "bob", config=gw.config)
+    wait_for("keys", lambda: request(gw.port, "POST", "/mcp", body=b"{}", headers={"X-Api-Key": bob, "Content-Type": "application/json"})[0] != 401)
+    calls = [{"op": "call", "name": "gh_echo", "args": {"text": str(i)}} for i in range(3)] + [{"op": "call", "name": "fs_echo", "args": {"text": "other"}}]
+    # mcp<2 ends its session on any HTTP error status, so the http variant uses the 2.x agent.
+    results = agent(f"{gw.url}/mcp", calls, gen="2" if refusal == "http" else "1", key=bob)["results"]
+    assert [r.get("text") for r in results[:2]] == ["0", "1"]
+    if refusal == "http":
+        assert "error" in results[2], results[2]
+    else:
+        assert results[2]["isError"] is True and "Rate limit exceeded" in results[2]["text"]
+    assert results[3]["text"] == "other"  # another tool has its own count
+
+
+def test_every_tool_call_is_audited_with_a_hash_of_its_arguments_and_counted(gateway, mcp_upstreams, tmp_path):
+    gh = mcp_upstreams("gh")
+    db = tmp_path / "audit.db"
+    gw = gateway(f"""store: sqlite:{db}
+consumers:
+  - {{ name: bob, team: platform, groups: [group-admin] }}
+mcp:
+  policies: [{{ key_auth: {{}} }}]
+  servers: [{{ name: gh, url: {gh.url} }}]
+  access: [{{ allow: ["*"] }}]
+""")
+    bob = keys("create", "--consumer", "bob", config=gw.config)
+    wait_for("keys", lambda: request(gw.port, "POST", "/mcp", body=b"{}", headers={"X-Api-Key": bob, "Content-Type": "application/json"})[0] != 401)
+    agent(f"{gw.url}/mcp", [
+        {"op": "call", "name": "gh_echo", "args": {"text": "personal data"}},
+        {"op": "call", "name": "gh_fail"},
+        {"op": "call", "name": "gh_nothing"},
+    ], gen="1", key=bob)
+
+    def rows():
+        try:
+            return sqlite3.connect(db).execute(
+                "SELECT consumer, team, session, upstream, tool, arguments_sha256, arguments, outcome, latency_ms FROM mcp_audit ORDER BY id").fetchall()
+        except sqlite3.OperationalError:
+            return []
+    got = wait_for("audit rows", lambda: len(rows()) >= 2 and rows())
+    assert [(r[0], r[1], r[3], r[4], r[7]) for r in got] == [("bob", "platform", "gh", "echo", "ok"), ("bob", "platform", "gh", "fail", "tool_error")]
+    assert all(r[2] for r in got)  # the session
+    assert len(got[0][5]) == 64 and got[0][6] is None and b"personal data" not in db.read_bytes()
+    _, _, metrics = request(gw.admin_port, "GET", "/metrics")
+    assert 'triplegate_mcp_tool_calls_total{server="gh",tool="echo",outcome="ok"} 1' in metrics.decode()
+
+
+@pytest.mark.parametrize("gen", ["1", "2"])
+def test_progress_is_relayed_with_the_agents_own_token(gateway, mcp_upstreams, tmp_path, gen):
+    gh = mcp_upstreams("gh", gen="1")
+    gw = gateway(config([gh, ("local", stdio_command("local"))], store=f"sqlite:{tmp_path}/a.db"))
+    results = agent(f"{gw.url}/mcp", [
+        {"op": "call", "name": "gh_slow", "args": {"seconds": 0.2}, "progress": True},
+        {"op": "call", "name": "local_slow", "args": {"seconds": 0.2}, "progress": True},
+    ], gen=gen)["results"]
+    for r in results:
+        assert r["text"] == "done" and r["progress"] == [float(i) for i in range(1, 11)]
+
+
+def test_a_crashed_stdio_server_is_restarted_on_next_use(gateway, tmp_path):
+    gw = gateway(config([("local", stdio_command("local"))], store=f"sqlite:{tmp_path}/a.db"))
+    first, crash, second = agent(f"{gw.url}/mcp", [
+        {"op": "call", "name": "local_whoami"},
+        {"op": "call", "name": "local_crash"},
+        {"op": "call", "name": "local_whoami"},
+    ], gen="1")["results"]
+    assert "error" in crash
+    assert first["text"].startswith("local:") and second["text"].startswith("local:") and first["text"] != second["text"]
+    assert "upstream exited" in gw.logs()
+
+
+def test_a_restarted_upstream_session_is_initialized_again(gateway, mcp_upstreams, tmp_path):
+    gh = mcp_upstreams("gh", gen="1")
+    gw = gateway(config([gh], store=f"sqlite:{tmp_path}/a.db"))
+    assert agent(f"{gw.url}/mcp", [{"op": "call", "name": "gh_echo", "args": {"text": "1"}}], gen="1")["results"][0]["text"] == "1"
+    gh.stop()
+    gh.start()  # same port, new process: the gate's upstream session id is now unknown (404)
+    assert agent(f"{gw.url}/mcp", [{"op": "call", "name": "gh_echo", "args": {"text": "2"}}], gen="1")["results"][0]["text"] == "2"
+
+
+def test_stdio_servers_stop_when_the_gateway_stops(gateway, tmp_path):
+    gw = gateway(config([("local", stdio_command("local"))], store=f"sqlite:{tmp_path}/a.db"))
+    who = agent(f"{gw.url}/mcp", [{"op": "call", "name": "local_whoami"}], gen="1")["results"][0]["text"]
+    pid = int(who.split(":")[1])
+    gw.stop()
+    import os
+
+    def gone():
+        try:
+            os.kill(pid, 0)
+            return False
+        except ProcessLookupError:
+            return True
+    wait_for("the stdio server to exit", gone, timeout=10)
+    assert gw.proc.returncode == 0
