@@ -105,5 +105,6 @@ let package = Package(
         .testTarget(name: "LLMRoutingTests", dependencies: ["LLMRouting", "GatewayCore", "GatewayTesting"] + nio),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayCore", "GatewayTesting"] + nio),
         .testTarget(name: "SemanticCacheTests", dependencies: ["SemanticCache"]),
+        .testTarget(name: "MCPGateTests", dependencies: ["MCPGate", "GatewayCore"] + nio),
     ]
 )

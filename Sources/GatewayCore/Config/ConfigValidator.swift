@@ -217,8 +217,8 @@ struct ConfigValidator {
             }
         }
         let separator = mcp.toolNames.separator
-        if separator.isEmpty || separator.contains(where: { !($0 == "_" || $0 == "-" || $0 == ".") }) {
-            collector.add("mcp.tool_names.separator", "must be _, - or . (got \"\(separator)\")")
+        if separator.isEmpty || separator.contains(where: { !($0 == "_" || $0 == "-") }) {
+            collector.add("mcp.tool_names.separator", "must be _ or - (got \"\(separator)\")")
         }
         var paths: Set<String> = [mcp.path]
         for (i, v) in mcp.virtualServers.enumerated() {

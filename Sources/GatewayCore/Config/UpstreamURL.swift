@@ -55,9 +55,11 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
         return .success(UpstreamURL(scheme: scheme, host: hp.host, port: hp.port, basePath: path))
     }
 
-    public struct ParseError: Error, Sendable {
+    public struct ParseError: Error, Sendable, CustomStringConvertible {
         public var reason: String
         init(_ reason: String) { self.reason = reason }
+        /// The reason alone, as config problems print it.
+        public var description: String { reason }
     }
 }
 

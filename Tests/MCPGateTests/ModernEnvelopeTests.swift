@@ -1,0 +1,56 @@
+import GatewayCore
+@testable import MCPGate
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@Suite struct ModernEnvelopeTests {
+    func message(_ method: String, version: String = "2026-07-28", caps: Bool = true, name: String? = nil) throws -> RPCMessage {
+        var meta = #""io.modelcontextprotocol/protocolVersion":"\#(version)""#
+        if caps { meta += #","io.modelcontextprotocol/clientCapabilities":{}"# }
+        let nameField = name.map { #""name":"\#($0)","# } ?? ""
+        return try RPCMessage.parse(ByteBuffer(string: #"{"jsonrpc":"2.0","id":1,"method":"\#(method)","params":{\#(nameField)"_meta":{\#(meta)}}}"#))
+    }
+
+    func headers(_ method: String, version: String = "2026-07-28", name: String? = nil) -> HTTPHeaders {
+        var h: HTTPHeaders = ["mcp-protocol-version": version, "mcp-method": method]
+        if let name { h.add(name: "mcp-name", value: name) }
+        return h
+    }
+
+    @Test func aWellFormedRequestPasses() throws {
+        #expect(ModernEnvelope.check(try message("tools/call", name: "gh_x"), headers: headers("tools/call", name: "gh_x")) == nil)
+        #expect(ModernEnvelope.isModern(try message("tools/list"), headers: [:]))
+    }
+
+    @Test func theRungsFailInOrder() throws {
+        let noCaps = ModernEnvelope.check(try message("tools/list", caps: false), headers: headers("tools/list"))
+        #expect(noCaps?.code == -32602 && noCaps?.message.contains("clientCapabilities") == true)
+        #expect(ModernEnvelope.check(try message("tools/list"), headers: headers("tools/list", version: "2025-11-25"))?.code == -32020)
+        #expect(ModernEnvelope.check(try message("tools/list"), headers: headers("prompts/list"))?.code == -32020)
+        #expect(ModernEnvelope.check(try message("tools/call", name: "a"), headers: headers("tools/call", name: "b"))?.code == -32020)
+        var twice = headers("tools/list")
+        twice.add(name: "mcp-method", value: "tools/list")
+        #expect(ModernEnvelope.check(try message("tools/list"), headers: twice)?.code == -32020)
+        let unsupported = ModernEnvelope.check(try message("tools/list", version: "2099-01-01"), headers: headers("tools/list", version: "2099-01-01"))
+        #expect(unsupported?.code == -32022)
+        #expect(unsupported?.data == .object([("supported", .array([.string("2026-07-28")])), ("requested", .string("2099-01-01"))]))
+    }
+
+    @Test func base64HeaderValuesAreDecoded() throws {
+        let encoded = "=?base64?" + Array("tool ü".utf8).base64 + "?="
+        #expect(ModernEnvelope.decodeHeaderValue(encoded) == "tool ü")
+        #expect(ModernEnvelope.decodeHeaderValue("plain") == "plain")
+    }
+
+    @Test func resultsAreCompletedWithoutTouchingTheRest() {
+        let list = ModernEnvelope.completing(ByteBuffer(string: #"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#), method: "tools/list")
+        #expect(String(buffer: list) == #"{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","ttlMs":0,"cacheScope":"private","tools":[]}}"#)
+        let call = ModernEnvelope.completing(ByteBuffer(string: #"{"jsonrpc":"2.0","id":1,"result":{ }}"#), method: "tools/call")
+        #expect(String(buffer: call) == #"{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete" }}"#)
+        let kept = #"{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","ttlMs":5,"cacheScope":"public"}}"#
+        #expect(String(buffer: ModernEnvelope.completing(ByteBuffer(string: kept), method: "resources/read")) == kept)
+        let error = #"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}}"#
+        #expect(String(buffer: ModernEnvelope.completing(ByteBuffer(string: error), method: "tools/list")) == error)
+    }
+}
