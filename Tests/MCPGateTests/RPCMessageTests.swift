@@ -58,3 +58,16 @@ import Testing
         #expect(MCPDispatcher.offset(fromCursor: Array("tg1:-4".utf8).base64) == nil)
     }
 }
+
+@Suite struct EnvelopeStrippingTests {
+    @Test func theModernEnvelopeLeavesMetaAndEveryOtherMemberKeepsItsBytes() throws {
+        let text = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","progressToken" : 5,"x-trace":{"a":1.50},"io.modelcontextprotocol/clientCapabilities":{}}}}"#
+        let m = try RPCMessage.parse(ByteBuffer(string: text))
+        let edit = try #require(m.removingMeta(prefix: "io.modelcontextprotocol/"))
+        #expect(String(buffer: m.replacing([edit])).hasSuffix(#""_meta":{"progressToken" : 5,"x-trace":{"a":1.50}}}}"#))
+        let retoken = try #require(m.removingMeta(prefix: "io.modelcontextprotocol/", progressToken: "\"tg-1\""))
+        #expect(String(buffer: m.replacing([retoken])).hasSuffix(#""_meta":{"progressToken":"tg-1","x-trace":{"a":1.50}}}}"#))
+        let plain = try RPCMessage.parse(ByteBuffer(string: #"{"jsonrpc":"2.0","id":1,"method":"ping","params":{"_meta":{"k":1}}}"#))
+        #expect(plain.removingMeta(prefix: "io.modelcontextprotocol/") == nil)
+    }
+}

@@ -270,3 +270,26 @@ def test_stdio_servers_stop_when_the_gateway_stops(gateway, tmp_path):
             return True
     wait_for("the stdio server to exit", gone, timeout=10)
     assert gw.proc.returncode == 0
+
+
+@pytest.mark.parametrize("gen", ["1", "2"])
+def test_the_2024_11_05_sse_transport_both_ways(gateway, mcp_upstreams, tmp_path, gen):
+    old = mcp_upstreams("old", gen="1", transport="sse")    # FastMCP over HTTP+SSE
+    new = mcp_upstreams("new", gen="2", transport="sse")    # MCPServer over HTTP+SSE
+    gw = gateway(config([old, new], extra="", store=f"sqlite:{tmp_path}/a.db").replace(
+        f"url: {old.url} }}", f"url: {old.url}, transport: sse }}").replace(f"url: {new.url} }}", f"url: {new.url}, transport: sse }}"))
+    out = agent(f"{gw.url}/mcp/sse", [
+        {"op": "list_tools"},
+        {"op": "call", "name": "old_echo", "args": {"text": "a"}},
+        {"op": "call", "name": "new_slow", "args": {"seconds": 0.2}, "progress": True},
+        {"op": "read", "uri": "memo://new/notes/3"},
+        {"op": "call", "name": "nope"},
+    ], gen=gen, transport="sse")
+    tools, echo, slow, note, unknown = out["results"]
+    assert len(tools) == 18 and "old_echo" in tools and "new_slow" in tools
+    assert echo["text"] == "a"
+    assert slow["text"] == "done" and slow["progress"] == [float(i) for i in range(1, 11)]
+    assert note == ["note 3 of new"]
+    assert unknown["error"]["code"] == -32602
+    # Streamable HTTP agents see the same catalog through the same gateway.
+    assert agent(f"{gw.url}/mcp", [{"op": "list_tools"}], gen=gen)["results"][0] == tools

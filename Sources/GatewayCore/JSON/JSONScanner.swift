@@ -29,6 +29,32 @@ public enum JSONScanner {
         return nil
     }
 
+    /// Every top-level member of an object in order: its key and the range from the key's opening
+    /// quote to the end of its value (what removing the member removes); nil when `bytes` is
+    /// not a well-framed object.
+    public static func memberSpans(in bytes: UnsafeRawBufferPointer) -> [(key: String, span: Range<Int>)]? {
+        var i = skipSpace(bytes, 0)
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }
+        i = skipSpace(bytes, i + 1)
+        var out: [(key: String, span: Range<Int>)] = []
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return out }
+        while i < bytes.count {
+            guard bytes[i] == UInt8(ascii: "\""), let keyEnd = skipString(bytes, i) else { return nil }
+            let key = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(i + 1)..<(keyEnd - 1)]), as: UTF8.self)
+            var j = skipSpace(bytes, keyEnd)
+            guard j < bytes.count, bytes[j] == UInt8(ascii: ":") else { return nil }
+            j = skipSpace(bytes, j + 1)
+            guard let valueEnd = skipValue(bytes, j) else { return nil }
+            out.append((key, i..<valueEnd))
+            i = skipSpace(bytes, valueEnd)
+            guard i < bytes.count else { return nil }
+            if bytes[i] == UInt8(ascii: "}") { return out }
+            guard bytes[i] == UInt8(ascii: ",") else { return nil }
+            i = skipSpace(bytes, i + 1)
+        }
+        return nil
+    }
+
     /// The byte ranges of the elements of a JSON array (a JSON-RPC batch); nil when `bytes` is
     /// not a well-framed array.
     public static func elements(in bytes: UnsafeRawBufferPointer) -> [Range<Int>]? {

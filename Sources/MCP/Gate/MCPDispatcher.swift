@@ -85,21 +85,30 @@ final class MCPDispatcher: Sendable {
         let id = call.message.id ?? "null"
         let params = call.message.params
         let requested = params?["protocolVersion"]?.stringValue ?? ""
+        if let legacy = call.session, legacy.push != nil {
+            // The 2024-11-05 transport made its session when the stream opened.
+            let version = (ProtocolVersions.handshake + [ProtocolVersions.legacy]).contains(requested) ? requested : ProtocolVersions.legacy
+            return MCPAnswer(body: RPC.result(id: id, .object(await initializeResult(version: version, loop: call.loop))))
+        }
         let version = ProtocolVersions.handshake.contains(requested) ? requested : ProtocolVersions.latestHandshake
         guard let session = sessions.open(principal: call.consumer?.name ?? "", protocolVersion: version,
                                           clientCapabilities: params?["capabilities"] ?? .object([]), path: call.path,
                                           now: Int64(NIODeadline.now().uptimeNanoseconds)) else {
             return .error(id, RPC.internalError, "Too many open sessions; try again later", status: .serviceUnavailable)
         }
-        var result: [(String, JSONValue)] = [
-            ("protocolVersion", .string(version)),
-            ("capabilities", await capabilities(loop: call.loop)),
-            ("serverInfo", Self.serverInfo),
-        ]
-        if let instructions = await instructions(loop: call.loop) { result.append(("instructions", .string(instructions))) }
-        var answer = MCPAnswer(body: RPC.result(id: id, .object(result)))
+        var answer = MCPAnswer(body: RPC.result(id: id, .object(await initializeResult(version: version, loop: call.loop))))
         answer.openedSession = session
         return answer
+    }
+
+    private func initializeResult(version: String, loop: LoopContext) async -> [(String, JSONValue)] {
+        var result: [(String, JSONValue)] = [
+            ("protocolVersion", .string(version)),
+            ("capabilities", await capabilities(loop: loop)),
+            ("serverInfo", Self.serverInfo),
+        ]
+        if let instructions = await instructions(loop: loop) { result.append(("instructions", .string(instructions))) }
+        return result
     }
 
     private func discover(_ call: MCPCall) async -> MCPAnswer {
@@ -303,7 +312,7 @@ final class MCPDispatcher: Sendable {
         do {
             let session = call.session
             defer { if let session, let agentID = m.id { session.ended(agentID) } }
-            let reply = try await server.forward(m, target: target, loop: call.loop, sent: { upstreamID in
+            let reply = try await server.forward(m, target: target, loop: call.loop, stripEnvelope: call.modern, sent: { upstreamID in
                 if let session, let agentID = m.id { session.started(agentID, server: server, upstreamID: upstreamID) }
             }, onMessage: { upstream in
                 Self.relay(upstream, agentToken: agentToken, emit: emit, server: server, loop: call.loop)

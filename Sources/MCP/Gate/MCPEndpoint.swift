@@ -15,11 +15,14 @@ final class MCPEndpoint: RequestExchange {
     private var closed = false
     private var streaming = false
     private let acceptsSSE: Bool
+    /// `<path>/messages` of the 2024-11-05 transport: answers go down the session's stream.
+    private let legacy: Bool
 
-    init(client: ClientResponder, request: MountedRequest, snapshot: MCPSnapshot) {
+    init(client: ClientResponder, request: MountedRequest, snapshot: MCPSnapshot, legacy: Bool = false) {
         self.client = client
         self.request = request
         self.snapshot = snapshot
+        self.legacy = legacy
         let accept = request.head.headers[canonicalForm: "accept"].map { $0.lowercased() }
         acceptsSSE = accept.contains { $0.contains("text/event-stream") }
     }
@@ -37,6 +40,7 @@ final class MCPEndpoint: RequestExchange {
             return refuse(.forbidden, RPC.invalidRequest, "Origin \(origin) is not allowed")
         }
         switch request.head.method {
+        case .POST where legacy: legacyPost()
         case .POST: post()
         case .DELETE: delete()
         case .GET:
@@ -45,6 +49,31 @@ final class MCPEndpoint: RequestExchange {
         default:
             refuse(.methodNotAllowed, RPC.invalidRequest, "Method not allowed", headers: [("allow", "GET, POST, DELETE")])
         }
+    }
+
+    /// A message for a 2024-11-05 session: accepted here (202), answered on its stream.
+    private func legacyPost() {
+        let id = request.query?.split(separator: "&").first { $0.hasPrefix("session_id=") }.map { String($0.dropFirst("session_id=".count)) }
+        guard let id else { return refuse(.badRequest, RPC.invalidRequest, "Bad Request: session_id is required") }
+        guard let session = snapshot.dispatcher.sessions.find(id, principal: principal, now: Int64(NIODeadline.now().uptimeNanoseconds)),
+              session.push != nil else {
+            return refuse(.notFound, RPC.invalidRequest, "Session not found")
+        }
+        let message: RPCMessage
+        do {
+            message = try RPCMessage.parse(body ?? ByteBuffer())
+        } catch {
+            return refuse(.badRequest, RPC.parseError, "Parse error: \(error.reason)", id: error.id)
+        }
+        // Agents of the 2026-07-28 generation speak it over this transport too (no headers).
+        let modern = ModernEnvelope.isModern(message, headers: [:])
+        if modern, let rejection = ModernEnvelope.check(message, headers: nil) {
+            write(status: .accepted, body: nil, extra: [])
+            session.push?(RPC.error(id: message.id, code: rejection.code, message: rejection.message, data: rejection.data))
+            return
+        }
+        write(status: .accepted, body: nil, extra: [])
+        dispatch([message], session: session, modern: modern, batch: false)
     }
 
     private func delete() {
@@ -123,7 +152,12 @@ final class MCPEndpoint: RequestExchange {
         let loop = client.loopContext
         let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
         let acceptsSSE = self.acceptsSSE
+        let push = legacy ? session?.push : nil
         let emit: @Sendable (ByteBuffer) -> Bool = { message in
+            if let push {
+                push(message)
+                return true
+            }
             guard acceptsSSE, !batch else { return false }
             bound.eventLoop.execute { bound.value.stream(message) }
             return true
@@ -138,6 +172,10 @@ final class MCPEndpoint: RequestExchange {
         Task {
             var answers: [MCPAnswer] = []
             for call in calls { answers.append(await dispatcher.handle(call)) }
+            if let push {
+                for a in answers { if let b = a.body { push(b) } }
+                return
+            }
             let final = answers
             bound.eventLoop.execute { bound.value.answer(final, batch: batch) }
         }

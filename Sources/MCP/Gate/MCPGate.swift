@@ -64,10 +64,13 @@ public final class MCPGate: MountableGate, Service {
         case .stdio:
             channel = StdioChannel(name: s.name, command: s.command, environment: s.env, eager: s.start == .eager, loop: loops.all[0].eventLoop,
                                    logger: logger, unsolicited: { _ in })
-        case .streamableHTTP, .sse:
+        case .streamableHTTP:
             // Validated: a server with a url has a parseable one.
             let url = try! UpstreamURL.parse(s.url ?? "").get()
             channel = StreamableHTTPChannel(url: url, headers: s.headers, loops: loops)
+        case .sse:
+            let url = try! UpstreamURL.parse(s.url ?? "").get()
+            channel = SSEChannel(url: url, headers: s.headers, logger: logger, unsolicited: { _ in })
         }
         return UpstreamServer(config: s, channel: channel, defaultTimeout: timeout)
     }
@@ -138,11 +141,30 @@ final class MCPGateLoop: MountedGate, @unchecked Sendable {
     }
 
     func claim(_ head: HTTPRequestHead, path: Substring) -> MountedRoute? {
-        guard let snapshot, snapshot.paths[String(path)] != nil else { return nil }
+        guard let snapshot else { return nil }
         let route = String(path)
-        return MountedRoute(service: "mcp", route: route, chain: snapshot.chain, metrics: snapshot.metrics[route]!, dialect: MCPErrorDialect(),
-                            maxBodyBytes: snapshot.maxBodyBytes) { request, client in
-            MCPEndpoint(client: client, request: request, snapshot: snapshot)
+        if snapshot.paths[route] != nil {
+            return mounted(snapshot, route: route, metrics: route) { request, client in
+                MCPEndpoint(client: client, request: request, snapshot: snapshot)
+            }
         }
+        // The 2024-11-05 transport: `<path>/sse` and `<path>/messages`.
+        if route.hasSuffix("/sse"), case let base = String(route.dropLast(4)), snapshot.paths[base] != nil {
+            return mounted(snapshot, route: route, metrics: base) { request, client in
+                LegacySSEEndpoint(client: client, request: request, snapshot: snapshot, basePath: base)
+            }
+        }
+        if route.hasSuffix("/messages"), case let base = String(route.dropLast(9)), snapshot.paths[base] != nil {
+            return mounted(snapshot, route: route, metrics: base) { request, client in
+                MCPEndpoint(client: client, request: request, snapshot: snapshot, legacy: true)
+            }
+        }
+        return nil
+    }
+
+    private func mounted(_ snapshot: MCPSnapshot, route: String, metrics: String,
+                         start: @escaping (MountedRequest, ClientResponder) -> RequestExchange) -> MountedRoute {
+        MountedRoute(service: "mcp", route: route, chain: snapshot.chain, metrics: snapshot.metrics[metrics]!, dialect: MCPErrorDialect(),
+                     maxBodyBytes: snapshot.maxBodyBytes, start: start)
     }
 }

@@ -22,7 +22,8 @@ enum ModernEnvelope {
         return m.range(of: ["params", "_meta", ProtocolVersions.protocolVersionKey]) != nil
     }
 
-    static func check(_ m: RPCMessage, headers: HTTPHeaders) -> Rejection? {
+    /// `headers` nil skips the header rung (the HTTP+SSE transport carries none).
+    static func check(_ m: RPCMessage, headers: HTTPHeaders?) -> Rejection? {
         guard m.kind == .request else { return nil }
         guard m.range(of: ["params", "_meta"]) != nil else {
             return Rejection(code: RPC.invalidParams, message: "params._meta must be an object carrying the required '\(ProtocolVersions.protocolVersionKey)' and '\(ProtocolVersions.clientCapabilitiesKey)' envelope keys")
@@ -35,6 +36,18 @@ enum ModernEnvelope {
             return Rejection(code: RPC.invalidParams, message: "params._meta is missing the required envelope key(s): \(missing.joined(separator: ", "))")
         }
         let versionValue = version.flatMap { try? JSONParser.parse($0) }?.stringValue
+        if let headers, let rejection = checkHeaders(m, headers: headers, version: versionValue) { return rejection }
+        guard let versionValue else {
+            return Rejection(code: RPC.invalidParams, message: "the protocol-version envelope value must be a string")
+        }
+        guard ProtocolVersions.modern.contains(versionValue) else {
+            return Rejection(code: RPC.unsupportedProtocolVersion, message: "Unsupported protocol version",
+                             data: .object([("supported", .array(ProtocolVersions.modern.map { .string($0) })), ("requested", .string(versionValue))]))
+        }
+        return nil
+    }
+
+    private static func checkHeaders(_ m: RPCMessage, headers: HTTPHeaders, version versionValue: String?) -> Rejection? {
         for name in ["mcp-protocol-version", "mcp-method", "mcp-name"] where headers[canonicalForm: name].count > 1 {
             return Rejection(code: RPC.headerMismatch, message: "\(name) header is given more than once")
         }
@@ -47,13 +60,6 @@ enum ModernEnvelope {
         if let method = m.method, let key = ProtocolVersions.nameBearing[method], let target = m.target,
            headers.first(name: "mcp-name").map(decodeHeaderValue) != target {
             return Rejection(code: RPC.headerMismatch, message: "mcp-name header does not match the request body's '\(key)' parameter")
-        }
-        guard let versionValue else {
-            return Rejection(code: RPC.invalidParams, message: "the protocol-version envelope value must be a string")
-        }
-        guard ProtocolVersions.modern.contains(versionValue) else {
-            return Rejection(code: RPC.unsupportedProtocolVersion, message: "Unsupported protocol version",
-                             data: .object([("supported", .array(ProtocolVersions.modern.map { .string($0) })), ("requested", .string(versionValue))]))
         }
         return nil
     }

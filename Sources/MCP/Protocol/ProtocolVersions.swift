@@ -5,6 +5,8 @@ enum ProtocolVersions {
     /// Stateless: every request carries its version in `_meta` and in headers (`server/discover`).
     static let modern = ["2026-07-28"]
     static let all = handshake + modern
+    /// The HTTP+SSE transport's revision, served on `<path>/sse`.
+    static let legacy = "2024-11-05"
     /// What `initialize` answers when the agent asks for a version the gate does not serve.
     static let latestHandshake = "2025-11-25"
     /// Assumed for a handshake-era request without `MCP-Protocol-Version` (the spec's rule).

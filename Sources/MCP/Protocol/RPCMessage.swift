@@ -117,6 +117,22 @@ struct RPCMessage: Sendable {
         return bytes.withUnsafeReadableBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[r]), as: UTF8.self) }
     }
 
+    /// The edit that removes the members of `params._meta` whose keys start with `prefix`
+    /// (and sets `progressToken` to `token`, if given), leaving every other member's bytes as
+    /// they were; nil when there are none.
+    func removingMeta(prefix: String, progressToken token: String? = nil) -> (Range<Int>, String)? {
+        guard let r = range(of: ["params", "_meta"]) else { return nil }
+        return bytes.withUnsafeReadableBytes { raw -> (Range<Int>, String)? in
+            guard let spans = JSONScanner.memberSpans(in: UnsafeRawBufferPointer(rebasing: raw[r])),
+                  spans.contains(where: { $0.key.hasPrefix(prefix) }) else { return nil }
+            let kept = spans.filter { !$0.key.hasPrefix(prefix) }.map { span in
+                if span.key == "progressToken", let token { return "\"progressToken\":" + token }
+                return String(decoding: UnsafeRawBufferPointer(rebasing: raw[(r.lowerBound + span.span.lowerBound)..<(r.lowerBound + span.span.upperBound)]), as: UTF8.self)
+            }
+            return (r, "{" + kept.joined(separator: ",") + "}")
+        }
+    }
+
     /// A copy of the message with byte ranges replaced (ranges must not overlap).
     func replacing(_ edits: [(Range<Int>, String)]) -> ByteBuffer {
         var out = ByteBufferAllocator().buffer(capacity: bytes.readableBytes + 32)

@@ -13,6 +13,9 @@ final class AgentSession: Sendable {
     let clientCapabilities: JSONValue
     /// The path it was opened on (`/mcp` or a virtual server's).
     let path: String
+    /// Set for sessions of the 2024-11-05 HTTP+SSE transport: sends a message down the agent's
+    /// event stream (every answer goes there; the POSTs only get 202).
+    let push: (@Sendable (ByteBuffer) -> Void)?
     private let state: NIOLockedValueBox<State>
 
     private struct State {
@@ -21,8 +24,10 @@ final class AgentSession: Sendable {
         var inFlight: [String: (server: UpstreamServer, upstreamID: String)] = [:]
     }
 
-    init(id: String, principal: String, protocolVersion: String, clientCapabilities: JSONValue, path: String, now: Int64) {
+    init(id: String, principal: String, protocolVersion: String, clientCapabilities: JSONValue, path: String, now: Int64,
+         push: (@Sendable (ByteBuffer) -> Void)? = nil) {
         self.id = id
+        self.push = push
         self.principal = principal
         self.protocolVersion = protocolVersion
         self.clientCapabilities = clientCapabilities

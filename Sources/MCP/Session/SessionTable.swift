@@ -1,5 +1,6 @@
 import GatewayCore
 import NIOConcurrencyHelpers
+import NIOCore
 import Prometheus
 
 /// The open agent sessions of this process. Ids come from the system CSPRNG (128 bits, hex);
@@ -30,10 +31,10 @@ final class SessionTable: Sendable {
     var count: Int { sessions.withLockedValue { $0.count } }
 
     /// A new session, or nil when the table is full even after dropping idle ones.
-    func open(principal: String, protocolVersion: String, clientCapabilities: JSONValue, path: String, now: Int64) -> AgentSession? {
-        let id = Self.newID()
+    func open(principal: String, protocolVersion: String, clientCapabilities: JSONValue, path: String, now: Int64,
+              id: String = SessionTable.newID(), push: (@Sendable (ByteBuffer) -> Void)? = nil) -> AgentSession? {
         let session = AgentSession(id: id, principal: principal, protocolVersion: protocolVersion, clientCapabilities: clientCapabilities,
-                                   path: path, now: now)
+                                   path: path, now: now, push: push)
         let opened: Bool = counted { all in
             if all.count >= capacity { Self.dropIdle(&all, now: now, idle: idleNanos) }
             guard all.count < capacity else { return false }

@@ -39,12 +39,12 @@ final class HTTPPost: UpstreamCallSink {
     /// Sends `body` (nil for GET/DELETE) and completes with the reply. `awaiting` is the id
     /// (JSON text) of the response to wait for; nil waits for the end of the response.
     static func send(method: HTTPMethod, key: UpstreamPoolKey, loop: LoopContext, headers: HTTPHeaders, body: ByteBuffer?, awaiting: String?,
-                     timeout: TimeAmount, onMessage: @escaping @Sendable (RPCMessage) -> Void) -> EventLoopFuture<HTTPPostReply> {
+                     timeout: TimeAmount, uri: String? = nil, onMessage: @escaping @Sendable (RPCMessage) -> Void) -> EventLoopFuture<HTTPPostReply> {
         let promise = loop.eventLoop.makePromise(of: HTTPPostReply.self)
         loop.eventLoop.execute {
             let post = HTTPPost(promise: promise, awaiting: awaiting, onMessage: onMessage)
             post.keepAlive = post
-            var head = HTTPRequestHead(version: .http1_1, method: method, uri: key.target.basePath.isEmpty ? "/" : key.target.basePath, headers: headers)
+            var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri ?? (key.target.basePath.isEmpty ? "/" : key.target.basePath), headers: headers)
             head.headers.replaceOrAdd(name: "host", value: key.target.hostForHeader)
             if let body { head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
             let call = UpstreamCall(pool: loop.pool(for: key), head: head, body: body ?? ByteBuffer(), timeout: timeout, sink: post)

@@ -237,6 +237,10 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
         try await channel.writeAndFlush(line)
     }
 
+    func prepare(loop: LoopContext) async throws {
+        try await ensureRunning()
+    }
+
     func established(protocolVersion: String) {}
 
     func reset() {}

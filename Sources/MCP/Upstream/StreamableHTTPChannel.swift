@@ -62,6 +62,11 @@ final class StreamableHTTPChannel: UpstreamChannel {
         if reply.status.code >= 400 { throw UpstreamFailure.status(Int(reply.status.code), reply.text) }
     }
 
+    /// Always 0: an expired session shows as a 404, which the server handles.
+    var generation: Int { 0 }
+
+    func prepare(loop: LoopContext) async throws {}
+
     func established(protocolVersion: String) {
         state.withLockedValue { $0.protocolVersion = protocolVersion }
     }

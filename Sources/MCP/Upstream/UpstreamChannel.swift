@@ -4,6 +4,11 @@ import NIOCore
 /// How the gate talks to one upstream MCP server: Streamable HTTP, legacy SSE or stdio. A
 /// channel carries messages; the handshake and id bookkeeping live in `UpstreamServer`.
 protocol UpstreamChannel: Sendable {
+    /// Changes whenever the channel starts a new upstream session by itself (a program
+    /// restarted, an SSE stream reopened): the handshake must then be made again.
+    var generation: Int { get }
+    /// Makes the channel usable (starts the program, opens the stream) if it is not.
+    func prepare(loop: LoopContext) async throws
     /// Sends a request whose id is `id` (JSON text) and waits for its response. Messages the
     /// server sends for this request meanwhile (progress, sampling, elicitation) go to
     /// `onMessage`, as do progress notifications carrying `progressToken`.

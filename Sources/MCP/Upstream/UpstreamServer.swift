@@ -39,7 +39,6 @@ final class UpstreamServer: Sendable {
         self.timeout = .nanoseconds((config.timeout ?? defaultTimeout).nanoseconds)
     }
 
-    private var generation: Int { (channel as? StdioChannel)?.generation ?? 0 }
 
     /// A fresh id (JSON text) for a request to this server.
     func nextID() -> String {
@@ -48,8 +47,8 @@ final class UpstreamServer: Sendable {
 
     /// The handshake, made if not yet made (concurrent callers share one).
     func ready(loop: LoopContext) async throws -> Handshake {
-        if let stdio = channel as? StdioChannel { try await stdio.ensureRunning() }
-        let generation = self.generation
+        try await channel.prepare(loop: loop)
+        let generation = channel.generation
         if let h = state.withLockedValue({ $0.handshake }), h.generation == generation { return h }
         let task: Task<Handshake, Error> = state.withLockedValue { s in
             if let t = s.starting { return t }
@@ -94,7 +93,9 @@ final class UpstreamServer: Sendable {
     /// Sends `message` (an agent's request) with our id (and `target` renamed to the server's
     /// own name, if given) and returns the server's response with the agent's id restored.
     /// An expired session is re-established once, transparently.
-    func forward(_ message: RPCMessage, target: String?, loop: LoopContext, sent: @Sendable (String) -> Void = { _ in },
+    /// `stripEnvelope` removes the 2026-07-28 envelope (`io.modelcontextprotocol/*` in
+    /// `_meta`): upstreams are spoken to in the handshake revisions, and some refuse it there.
+    func forward(_ message: RPCMessage, target: String?, loop: LoopContext, stripEnvelope: Bool = false, sent: @Sendable (String) -> Void = { _ in },
                  onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage {
         var attempt = 0
         while true {
@@ -105,10 +106,11 @@ final class UpstreamServer: Sendable {
             if let target, let r = message.targetRange { edits.append((r, JSONValue.string(target).text)) }
             // Progress tokens are rewritten too: agents choose theirs, and two agents on one
             // upstream session could choose the same.
-            var token: String?
-            if let r = message.progressTokenRange {
-                token = "\"tg-\(name)-\(id)\""
-                edits.append((r, token!))
+            let token = message.progressTokenRange.map { _ in "\"tg-\(name)-\(id)\"" }
+            if stripEnvelope, let meta = message.removingMeta(prefix: "io.modelcontextprotocol/", progressToken: token) {
+                edits.append(meta)  // the token, if any, is rewritten inside the new _meta
+            } else if let r = message.progressTokenRange, let token {
+                edits.append((r, token))
             }
             let body = message.replacing(edits)
             sent(id)
