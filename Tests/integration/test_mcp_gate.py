@@ -11,6 +11,7 @@ from mcp_support import Upstream, agent, stdio_command
 from test_identity import keys
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+PER_SERVER = 13  # the tools of upstream_server.py
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_colliding_and_long_names_are_made_unique_valid_and_callable(gateway, mc
     gw = gateway(config([a, ab, long], store=f"sqlite:{tmp_path}/a.db"))
     tools = agent(f"{gw.url}/mcp", [{"op": "list_tools"}], gen="1")["results"][0]
     assert all(VALID.match(t) for t in tools), [t for t in tools if not VALID.match(t)]
-    assert len(tools) == len(set(tools)) == 3 * 9  # nothing dropped
+    assert len(tools) == len(set(tools)) == 3 * PER_SERVER  # nothing dropped
     # a.b_c and a_b.c both want "a_b_c": the first server (config order) keeps it.
     assert "a_b_c" in tools
     hashed = [t for t in tools if t.startswith("a_b_c_")]
@@ -108,9 +109,9 @@ def test_colliding_and_long_names_are_made_unique_valid_and_callable(gateway, mc
     assert calls[1]["text"] == "a_b.c"
     assert calls[2]["text"] == "a_b.b_c"
     longs = [t for t in tools if t.startswith("lll")]
-    assert len(longs) == 9 and all(len(t) <= 64 for t in longs)
-    assert f"{long_name}_c" in longs  # 62 characters: kept as is
-    assert sum(1 for t in longs if len(t) == 64 and re.search(r"_[0-9a-f]{8}$", t)) == 7  # the others, hashed
+    assert len(longs) == PER_SERVER and all(len(t) <= 64 for t in longs)
+    assert f"{long_name}_c" in longs and f"{long_name}_b_c" in longs  # 62 and 64 characters: kept as they are
+    assert sum(1 for t in longs if len(t) == 64 and re.search(r"_[0-9a-f]{8}$", t)) == PER_SERVER - 2  # the others, hashed
     # Names are deterministic: a second gateway gives the same ones.
     gw2 = gateway(config([a, ab, long], store=f"sqlite:{tmp_path}/b.db"))
     assert agent(f"{gw2.url}/mcp", [{"op": "list_tools"}], gen="2")["results"][0] == tools
@@ -161,7 +162,7 @@ def test_access_hides_and_refuses_tools_the_same_way_as_unknown_ones(gateway, mc
             == unknown["message"].replace("gh_no_such_tool", "X"))
     assert seen[4]["text"] == "ok"
     everything = agent(f"{gw.url}/mcp", [{"op": "list_tools"}], gen=gen, key=bob)["results"][0]
-    assert len(everything) == 18
+    assert len(everything) == 2 * PER_SERVER
     # No rule applies to carol: deny by default.
     assert agent(f"{gw.url}/mcp", [{"op": "list_tools"}], gen=gen, key=carol)["results"][0] == []
     # The virtual server shows only gh's tools, still filtered by access.
@@ -286,10 +287,55 @@ def test_the_2024_11_05_sse_transport_both_ways(gateway, mcp_upstreams, tmp_path
         {"op": "call", "name": "nope"},
     ], gen=gen, transport="sse")
     tools, echo, slow, note, unknown = out["results"]
-    assert len(tools) == 18 and "old_echo" in tools and "new_slow" in tools
+    assert len(tools) == 2 * PER_SERVER and "old_echo" in tools and "new_slow" in tools
     assert echo["text"] == "a"
     assert slow["text"] == "done" and slow["progress"] == [float(i) for i in range(1, 11)]
     assert note == ["note 3 of new"]
     assert unknown["error"]["code"] == -32602
     # Streamable HTTP agents see the same catalog through the same gateway.
     assert agent(f"{gw.url}/mcp", [{"op": "list_tools"}], gen=gen)["results"][0] == tools
+
+
+@pytest.mark.parametrize("gen,transport", [("1", "streamable-http"), ("2", "streamable-http"), ("1", "sse")])
+def test_sampling_elicitation_and_roots_reach_the_agent_and_come_back(gateway, mcp_upstreams, tmp_path, gen, transport):
+    fs = mcp_upstreams("fs", gen="1")
+    ss = mcp_upstreams("ss", gen="1", transport="sse")
+    cfg = config([fs, ss, ("local", stdio_command("local"))], store=f"sqlite:{tmp_path}/a.db").replace(
+        f"url: {ss.url} }}", f"url: {ss.url}, transport: sse }}")
+    gw = gateway(cfg)
+    ops = [
+        {"op": "call", "name": "fs_ask_model", "args": {"prompt": "hello"}},
+        {"op": "call", "name": "fs_confirm", "args": {"question": "go?"}},
+        {"op": "call", "name": "fs_roots"},
+        {"op": "call", "name": "ss_ask_model", "args": {"prompt": "over sse"}},
+        {"op": "call", "name": "local_ask_model", "args": {"prompt": "over stdio"}},
+        {"op": "call", "name": "local_roots"},
+    ]
+    url = f"{gw.url}/mcp" + ("/sse" if transport == "sse" else "")
+    results = agent(url, ops, gen=gen, transport=transport, mode="legacy" if gen == "2" else "auto")["results"]
+    assert [r.get("text") for r in results] == [
+        "fake-model: HELLO", "accept:True", "file:///work/project", "fake-model: OVER SSE", "fake-model: OVER STDIO", "file:///work/project"]
+
+
+def test_a_2026_07_28_agent_has_no_back_channel_and_the_upstream_is_told_at_once(gateway, mcp_upstreams, tmp_path):
+    fs = mcp_upstreams("fs", gen="1")
+    gw = gateway(config([fs], store=f"sqlite:{tmp_path}/a.db"))
+    result = agent(f"{gw.url}/mcp", [{"op": "call", "name": "fs_ask_model", "args": {"prompt": "x"}}], gen="2", timeout=30)["results"][0]
+    # The sampling request is refused upstream without waiting: the tool fails quickly.
+    assert result.get("isError") is True or "error" in result
+
+
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_a_changed_tool_list_is_recomputed_and_passed_on_to_agents(gateway, mcp_upstreams, tmp_path, transport):
+    fs = mcp_upstreams("fs", gen="1")
+    gw = gateway(config([fs], store=f"sqlite:{tmp_path}/a.db"))
+    url = f"{gw.url}/mcp" + ("/sse" if transport == "sse" else "")
+    before, grown, changed, after, extra = agent(url, [
+        {"op": "list_tools"},
+        {"op": "call", "name": "fs_grow"},
+        {"op": "wait_list_changed"},
+        {"op": "list_tools"},
+        {"op": "call", "name": "fs_extra"},
+    ], gen="1", transport=transport)["results"]
+    assert "fs_extra" not in before and grown["text"] == "grown" and changed == "changed"
+    assert set(after) == set(before) | {"fs_extra"} and extra["text"] == "extra"

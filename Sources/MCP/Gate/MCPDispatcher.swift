@@ -53,7 +53,11 @@ final class MCPDispatcher: Sendable {
         let m = call.message
         switch m.kind {
         case .response:
-            // An answer to a server request relayed to the agent: not relayed yet, dropped.
+            // An agent's answer to a server request (sampling, elicitation, roots) relayed to
+            // it: back to the upstream that asked, under that upstream's id.
+            if let id = m.id, let (server, upstreamID) = call.session?.answered(id) {
+                try? await server.notify(RPCMessage.splice(m.bytes, m.idRange!, upstreamID), loop: call.loop)
+            }
             return .accepted
         case .notification:
             if m.method == "notifications/cancelled" { await cancel(call) }
@@ -128,7 +132,7 @@ final class MCPDispatcher: Sendable {
         let handshakes = await readyServers(loop: loop)
         var fields: [(String, JSONValue)] = [("logging", .object([]))]
         for kind in ["tools", "prompts", "resources"] where handshakes.contains(where: { $0.capabilities[kind] != nil }) {
-            var caps: [(String, JSONValue)] = [("listChanged", .bool(false))]
+            var caps: [(String, JSONValue)] = [("listChanged", .bool(true))]
             if kind == "resources", handshakes.contains(where: { $0.capabilities["resources"]?["subscribe"]?.boolValue == true }) {
                 caps.append(("subscribe", .bool(true)))
             }
@@ -315,7 +319,7 @@ final class MCPDispatcher: Sendable {
             let reply = try await server.forward(m, target: target, loop: call.loop, stripEnvelope: call.modern, sent: { upstreamID in
                 if let session, let agentID = m.id { session.started(agentID, server: server, upstreamID: upstreamID) }
             }, onMessage: { upstream in
-                Self.relay(upstream, agentToken: agentToken, emit: emit, server: server, loop: call.loop)
+                Self.relay(upstream, agentToken: agentToken, emit: emit, session: session, server: server, loop: call.loop)
             })
             if reply.isError {
                 record.outcome = "error"
@@ -334,9 +338,12 @@ final class MCPDispatcher: Sendable {
     }
 
     /// A message an upstream sent while serving an agent's request: progress goes back with the
-    /// agent's own token; server requests the gate cannot relay yet are refused upstream so the
-    /// tool does not wait for an answer that will never come.
-    private static func relay(_ m: RPCMessage, agentToken: String?, emit: @Sendable (ByteBuffer) -> Bool, server: UpstreamServer, loop: LoopContext) {
+    /// agent's own token; server requests (sampling, elicitation, roots) go to the agent under
+    /// an id of ours, on the stream of the request that caused them. When the agent has no way
+    /// to take one (no session, no stream), the upstream is refused at once rather than left
+    /// waiting.
+    private static func relay(_ m: RPCMessage, agentToken: String?, emit: @Sendable (ByteBuffer) -> Bool, session: AgentSession?,
+                              server: UpstreamServer, loop: LoopContext) {
         switch m.kind {
         case .notification:
             if m.method == "notifications/progress" {
@@ -346,7 +353,12 @@ final class MCPDispatcher: Sendable {
                 _ = emit(m.bytes)
             }
         case .request:
-            let refusal = RPC.error(id: m.id, code: RPC.methodNotFound, message: "\(m.method ?? "") is not relayed by the gateway")
+            if let session, let upstreamID = m.id, let r = m.idRange {
+                let id = session.relay(from: server, upstreamID: upstreamID)
+                if emit(m.replacing([(r, id)])) { return }
+                _ = session.answered(id)
+            }
+            let refusal = RPC.error(id: m.id, code: RPC.methodNotFound, message: "\(m.method ?? "") cannot reach the client of this request")
             Task { try? await server.notify(refusal, loop: loop) }
         case .response:
             break

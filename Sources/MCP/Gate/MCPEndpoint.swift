@@ -44,12 +44,30 @@ final class MCPEndpoint: RequestExchange {
         case .POST: post()
         case .DELETE: delete()
         case .GET:
-            // The gate opens no standalone stream yet: the spec's answer for that is 405.
-            refuse(.methodNotAllowed, RPC.invalidRequest, "This endpoint offers no GET stream", headers: [("allow", "POST, DELETE")])
+            getStream()
         default:
             refuse(.methodNotAllowed, RPC.invalidRequest, "Method not allowed", headers: [("allow", "GET, POST, DELETE")])
         }
     }
+
+    /// `GET` with a session: the stream for messages outside requests (list changes, server
+    /// requests not tied to one). Without a session (2026-07-28 agents) there is none: 405.
+    private func getStream() {
+        guard let id = headers.first(name: "mcp-session-id") else {
+            return refuse(.methodNotAllowed, RPC.invalidRequest, "This endpoint offers a GET stream only within a session", headers: [("allow", "POST, DELETE")])
+        }
+        guard acceptsSSE else { return refuse(.notAcceptable, RPC.invalidRequest, "Not Acceptable: Client must accept text/event-stream") }
+        guard let session = snapshot.dispatcher.sessions.find(id, principal: principal, now: Int64(NIODeadline.now().uptimeNanoseconds)) else {
+            return refuse(.notFound, RPC.invalidRequest, "Session not found")
+        }
+        let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
+        standaloneOf = session
+        session.setStandalone { message in bound.eventLoop.execute { bound.value.stream(message) } }
+        stream(nil)
+    }
+
+    /// The session whose GET stream this is.
+    private var standaloneOf: AgentSession?
 
     /// A message for a 2024-11-05 session: accepted here (202), answered on its stream.
     private func legacyPost() {
@@ -208,8 +226,9 @@ final class MCPEndpoint: RequestExchange {
         write(status: one.status, body: one.body, extra: extra + one.headers)
     }
 
-    /// Sends one message as an SSE event, switching the response to a stream on the first.
-    private func stream(_ message: ByteBuffer) {
+    /// Sends one message as an SSE event, switching the response to a stream on the first
+    /// (nil only opens the stream).
+    private func stream(_ message: ByteBuffer?) {
         guard !closed else { return }
         if !streaming {
             streaming = true
@@ -219,6 +238,7 @@ final class MCPEndpoint: RequestExchange {
             h.add(name: "x-request-id", value: request.requestID)
             client.writeResponseHead(HTTPResponseHead(version: request.head.version, status: .ok, headers: h))
         }
+        guard let message else { return client.flush() }
         var event = client.allocator.buffer(capacity: message.readableBytes + 24)
         event.writeStaticString("event: message\ndata: ")
         var m = message
@@ -249,5 +269,6 @@ final class MCPEndpoint: RequestExchange {
 
     func clientClosed() {
         closed = true
+        standaloneOf?.setStandalone(nil)
     }
 }

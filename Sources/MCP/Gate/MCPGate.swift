@@ -60,19 +60,23 @@ public final class MCPGate: MountableGate, Service {
 
     private func makeServer(_ s: MCPServerConfig, timeout: Duration) -> UpstreamServer {
         let channel: any UpstreamChannel
+        let sink = UnsolicitedSink()
+        let unsolicited: UnsolicitedMessages = { sink.deliver($0) }
         switch s.transport {
         case .stdio:
             channel = StdioChannel(name: s.name, command: s.command, environment: s.env, eager: s.start == .eager, loop: loops.all[0].eventLoop,
-                                   logger: logger, unsolicited: { _ in })
+                                   logger: logger, unsolicited: unsolicited)
         case .streamableHTTP:
             // Validated: a server with a url has a parseable one.
             let url = try! UpstreamURL.parse(s.url ?? "").get()
-            channel = StreamableHTTPChannel(url: url, headers: s.headers, loops: loops)
+            channel = StreamableHTTPChannel(url: url, headers: s.headers, loops: loops, logger: logger, unsolicited: unsolicited)
         case .sse:
             let url = try! UpstreamURL.parse(s.url ?? "").get()
-            channel = SSEChannel(url: url, headers: s.headers, logger: logger, unsolicited: { _ in })
+            channel = SSEChannel(url: url, headers: s.headers, logger: logger, unsolicited: unsolicited)
         }
-        return UpstreamServer(config: s, channel: channel, defaultTimeout: timeout)
+        let server = UpstreamServer(config: s, channel: channel, defaultTimeout: timeout, loop: loops.all[0], logger: logger)
+        sink.set { [weak server] m in server?.unsolicited(m) }
+        return server
     }
 
     /// Shuts down servers not in `names` (removed, or replaced by a changed config).

@@ -33,6 +33,17 @@ final class MCPSnapshot: Sendable {
         metrics = Dictionary(uniqueKeysWithValues: paths.keys.map { ($0, core.metrics.route(service: "mcp", route: $0)) })
         let catalog = Catalog(servers: servers, naming: ToolNaming(separator: mcp.toolNames.separator, maxLength: mcp.toolNames.maxLength),
                               ttl: .seconds(60), logger: logger)
+        // A server's list change drops that list from the catalog and is passed on to every
+        // agent with a stream open (their clients then list again).
+        for server in servers {
+            server.listChanged.withLockedValue {
+                $0 = { kind in
+                    catalog.invalidate(kind)
+                    let method = kind == .templates ? "resources" : kind.rawValue
+                    sessions.broadcast(RPC.notification(method: "notifications/\(method)/list_changed", params: nil))
+                }
+            }
+        }
         dispatcher = MCPDispatcher(servers: servers, catalog: catalog, access: access, toolLimits: PolicyChain(perTool), sessions: sessions,
                                    audit: audit, config: mcp, registry: core.metrics.registry, logger: logger)
     }

@@ -22,6 +22,11 @@ final class AgentSession: Sendable {
         var lastUsed: Int64
         /// The agent's request id (JSON text) → where it went upstream, for cancellation.
         var inFlight: [String: (server: UpstreamServer, upstreamID: String)] = [:]
+        /// Server requests relayed to the agent: our id (JSON text) → the upstream and its id.
+        var relayed: [String: (server: UpstreamServer, upstreamID: String)] = [:]
+        var relays = 0
+        /// The agent's GET stream, if open: where messages outside any request go.
+        var standalone: (@Sendable (ByteBuffer) -> Void)?
     }
 
     init(id: String, principal: String, protocolVersion: String, clientCapabilities: JSONValue, path: String, now: Int64,
@@ -37,6 +42,20 @@ final class AgentSession: Sendable {
 
     var lastUsed: Int64 { state.withLockedValue { $0.lastUsed } }
 
+    /// Opens (or, with nil, closes) the agent's GET stream.
+    func setStandalone(_ send: (@Sendable (ByteBuffer) -> Void)?) {
+        state.withLockedValue { $0.standalone = send }
+    }
+
+    /// Sends a message outside any request: on the HTTP+SSE stream, or the GET stream if open.
+    /// False when the agent has no stream to take it.
+    @discardableResult
+    func notify(_ message: ByteBuffer) -> Bool {
+        guard let send = push ?? state.withLockedValue({ $0.standalone }) else { return false }
+        send(message)
+        return true
+    }
+
     func touch(now: Int64) {
         state.withLockedValue { $0.lastUsed = max($0.lastUsed, now) }
     }
@@ -51,5 +70,21 @@ final class AgentSession: Sendable {
 
     func inFlight(_ requestID: String) -> (server: UpstreamServer, upstreamID: String)? {
         state.withLockedValue { $0.inFlight[requestID] }
+    }
+
+    /// Remembers a server request sent on to the agent; returns the id (JSON text) the agent
+    /// sees, which is never one an upstream chose.
+    func relay(from server: UpstreamServer, upstreamID: String) -> String {
+        state.withLockedValue { s in
+            s.relays += 1
+            let id = "\"tg-r-\(s.relays)\""
+            s.relayed[id] = (server, upstreamID)
+            return id
+        }
+    }
+
+    /// The upstream request an agent's response answers, once.
+    func answered(_ id: String) -> (server: UpstreamServer, upstreamID: String)? {
+        state.withLockedValue { $0.relayed.removeValue(forKey: id) }
     }
 }

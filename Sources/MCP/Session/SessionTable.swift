@@ -67,6 +67,13 @@ final class SessionTable: Sendable {
         }
     }
 
+    /// Sends `message` to every session with a stream to take it; returns how many took it.
+    @discardableResult
+    func broadcast(_ message: ByteBuffer) -> Int {
+        let all = sessions.withLockedValue { Array($0.values) }
+        return all.reduce(0) { $0 + ($1.notify(message) ? 1 : 0) }
+    }
+
     /// Drops idle sessions; returns how many.
     @discardableResult
     func sweep(now: Int64) -> Int {

@@ -117,8 +117,7 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
                 unsolicited(m)
             }
         default:
-            let only = state.withLockedValue { s in s.pending.count == 1 ? s.pending.values.first?.onMessage : nil }
-            if m.kind == .request, let only { only(m) } else { unsolicited(m) }
+            unsolicited(m)
         }
     }
 

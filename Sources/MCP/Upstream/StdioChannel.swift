@@ -194,11 +194,9 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
                 unsolicited(m)
             }
         default:
-            // Server requests (sampling, elicitation, roots) and other notifications: over stdio
-            // they carry no request of ours, so they go to the one call in flight if there is
-            // exactly one, else to the gate.
-            let only = state.withLockedValue { s in s.pending.count == 1 ? s.pending.values.first?.onMessage : nil }
-            if m.kind == .request, let only { only(m) } else { unsolicited(m) }
+            // Server requests (sampling, elicitation, roots) and other notifications carry no
+            // request of ours here: the server decides where they go.
+            unsolicited(m)
         }
     }
 

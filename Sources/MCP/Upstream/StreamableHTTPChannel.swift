@@ -1,4 +1,5 @@
 import GatewayCore
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -6,11 +7,13 @@ import NIOHTTP1
 /// The Streamable HTTP client side (MCP 2025-03-26 and later): every message is a POST to the
 /// server's endpoint; answers come as JSON or as an SSE stream. The `Mcp-Session-Id` the server
 /// issues on `initialize` is sent on every later request; a 404 to a request carrying it means
-/// the session is gone, and the caller starts a new one.
+/// the session is gone, and the caller starts a new one. Once a session exists, a GET stream
+/// takes what the server sends outside any request (list changes, `roots/list`).
 final class StreamableHTTPChannel: UpstreamChannel {
     private struct State {
         var sessionID: String?
         var protocolVersion: String?
+        var stream: NIOLoopBound<UpstreamCall>?
     }
 
     let key: UpstreamPoolKey
@@ -18,8 +21,12 @@ final class StreamableHTTPChannel: UpstreamChannel {
     let extraHeaders: [(String, String)]
     private let state = NIOLockedValueBox(State())
     private let loops: LoopContexts
+    private let logger: Logger
+    private let unsolicited: UnsolicitedMessages
 
-    init(url: UpstreamURL, headers: [(String, String)], loops: LoopContexts) {
+    init(url: UpstreamURL, headers: [(String, String)], loops: LoopContexts, logger: Logger, unsolicited: @escaping UnsolicitedMessages) {
+        self.logger = logger
+        self.unsolicited = unsolicited
         var tls = UpstreamTLS()
         tls.caFile = nil
         key = UpstreamPoolKey(target: url, maxConnections: 256, idleTimeout: .seconds(90), connectTimeout: .seconds(5), tls: tls)
@@ -69,10 +76,37 @@ final class StreamableHTTPChannel: UpstreamChannel {
 
     func established(protocolVersion: String) {
         state.withLockedValue { $0.protocolVersion = protocolVersion }
+        openStream()
+    }
+
+    /// The GET stream for messages outside requests; a server without one answers 405, which
+    /// is fine (its lists are then refreshed by age only).
+    private func openStream() {
+        let (h, hadSession) = headers()
+        guard hadSession, let loop = loops.all.first else { return }
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: key.target.basePath.isEmpty ? "/" : key.target.basePath, headers: h)
+        head.headers.replaceOrAdd(name: "accept", value: "text/event-stream")
+        head.headers.remove(name: "content-type")
+        head.headers.replaceOrAdd(name: "host", value: key.target.hostForHeader)
+        let unsolicited = self.unsolicited, key = self.key
+        loop.eventLoop.execute { [self] in
+            let sink = StandaloneStream(unsolicited: unsolicited)
+            let call = UpstreamCall(pool: loop.pool(for: key), head: head, body: ByteBuffer(), timeout: .hours(24), sink: sink)
+            sink.start(call)
+            let previous = state.withLockedValue { s -> NIOLoopBound<UpstreamCall>? in
+                defer { s.stream = NIOLoopBound(call, eventLoop: loop.eventLoop) }
+                return s.stream
+            }
+            previous.map { p in p.eventLoop.execute { p.value.cancel() } }
+        }
     }
 
     func reset() {
-        state.withLockedValue { $0 = State() }
+        let stream = state.withLockedValue { s -> NIOLoopBound<UpstreamCall>? in
+            defer { s = State() }
+            return s.stream
+        }
+        stream.map { p in p.eventLoop.execute { p.value.cancel() } }
     }
 
     /// Ends the upstream session with DELETE, as the spec asks of a client that leaves.
@@ -83,4 +117,36 @@ final class StreamableHTTPChannel: UpstreamChannel {
         _ = try? await HTTPPost.send(method: .DELETE, key: key, loop: loop, headers: headers, body: nil, awaiting: nil,
                                      timeout: .seconds(2), onMessage: { _ in }).get()
     }
+}
+
+/// The upstream session's GET stream: every message on it goes to the server's handler.
+private final class StandaloneStream: UpstreamCallSink {
+    private let unsolicited: UnsolicitedMessages
+    private var parser = SSEParser()
+    private var ok = false
+    private var keepAlive: StandaloneStream?
+
+    init(unsolicited: @escaping UnsolicitedMessages) {
+        self.unsolicited = unsolicited
+    }
+
+    func start(_ call: UpstreamCall) {
+        keepAlive = self
+        call.start()
+    }
+
+    func callHead(_ head: HTTPResponseHead) {
+        ok = head.status == .ok && head.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true
+    }
+
+    func callBody(_ body: ByteBuffer) {
+        guard ok, let events = try? parser.feed(body) else { return }
+        for e in events where !e.data.isEmpty {
+            if let m = try? RPCMessage.parse(ByteBuffer(string: e.data)) { unsolicited(m) }
+        }
+    }
+
+    func callEnd() { keepAlive = nil }
+    func callFailed(_ failure: UpstreamCall.Failure) { keepAlive = nil }
+    func callReadComplete() {}
 }

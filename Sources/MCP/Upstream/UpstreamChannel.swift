@@ -1,4 +1,5 @@
 import GatewayCore
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// How the gate talks to one upstream MCP server: Streamable HTTP, legacy SSE or stdio. A
@@ -25,5 +26,18 @@ protocol UpstreamChannel: Sendable {
 }
 
 /// Where a channel hands the messages a server sends outside any request of ours
-/// (`notifications/tools/list_changed`, `notifications/message`).
+/// (`notifications/tools/list_changed`, a `roots/list` on the standalone stream).
 typealias UnsolicitedMessages = @Sendable (RPCMessage) -> Void
+
+/// Forwards a channel's unsolicited messages to whoever is set (the server made after it).
+final class UnsolicitedSink: Sendable {
+    private let target = NIOLockedValueBox<UnsolicitedMessages?>(nil)
+
+    func set(_ handler: @escaping UnsolicitedMessages) {
+        target.withLockedValue { $0 = handler }
+    }
+
+    func deliver(_ m: RPCMessage) {
+        target.withLockedValue { $0 }?(m)
+    }
+}

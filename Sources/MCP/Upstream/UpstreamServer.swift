@@ -20,6 +20,8 @@ final class UpstreamServer: Sendable {
     private struct State {
         var handshake: Handshake?
         var starting: Task<Handshake, Error>?
+        /// The handlers of the calls in flight, by our request id.
+        var inFlight: [String: @Sendable (RPCMessage) -> Void] = [:]
     }
 
     let name: String
@@ -28,11 +30,17 @@ final class UpstreamServer: Sendable {
     let timeout: TimeAmount
     private let state = NIOLockedValueBox(State())
     private let ids = NIOLockedValueBox(0)
+    /// Told when the server says a list changed (the current snapshot's catalog listens).
+    let listChanged = NIOLockedValueBox<(@Sendable (Catalog.Kind) -> Void)?>(nil)
+    private let loop: LoopContext
+    private let logger: Logger
     /// The version the gate asks upstream servers for: the newest handshake-era revision, which
     /// both generations of the SDKs serve.
     static let requestedVersion = "2025-11-25"
 
-    init(config: MCPServerConfig, channel: any UpstreamChannel, defaultTimeout: Duration) {
+    init(config: MCPServerConfig, channel: any UpstreamChannel, defaultTimeout: Duration, loop: LoopContext, logger: Logger) {
+        self.loop = loop
+        self.logger = logger
         self.name = config.name
         self.config = config
         self.channel = channel
@@ -114,6 +122,8 @@ final class UpstreamServer: Sendable {
             }
             let body = message.replacing(edits)
             sent(id)
+            state.withLockedValue { $0.inFlight[id] = onMessage }
+            defer { state.withLockedValue { _ = $0.inFlight.removeValue(forKey: id) } }
             do {
                 let reply = try await channel.request(body, id: id, progressToken: token, loop: loop, timeout: timeout, onMessage: onMessage)
                 return try RPCMessage.parse(reply.withID(message.id ?? "null"))
@@ -142,6 +152,32 @@ final class UpstreamServer: Sendable {
     func notify(_ body: ByteBuffer, loop: LoopContext) async throws {
         _ = try await ready(loop: loop)
         try await channel.send(body, loop: loop)
+    }
+
+    /// A message the server sent outside any call's stream: a list change (the catalog is told),
+    /// or a request (`roots/list`, sampling) that goes to the one call in flight if there is
+    /// exactly one, and is refused otherwise (it cannot be told whose it is).
+    func unsolicited(_ m: RPCMessage) {
+        switch m.kind {
+        case .notification:
+            let kind: Catalog.Kind? = switch m.method {
+            case "notifications/tools/list_changed": .tools
+            case "notifications/prompts/list_changed": .prompts
+            case "notifications/resources/list_changed": .resources
+            default: nil
+            }
+            if let kind { listChanged.withLockedValue { $0 }?(kind) }
+        case .request:
+            if let only = state.withLockedValue({ $0.inFlight.count == 1 ? $0.inFlight.values.first : nil }) {
+                only(m)
+            } else {
+                let refusal = RPC.error(id: m.id, code: RPC.methodNotFound, message: "\(m.method ?? "") has no client to go to")
+                let loop = self.loop
+                Task { try? await self.notify(refusal, loop: loop) }
+            }
+        case .response:
+            break
+        }
     }
 
     func shutdown() async {

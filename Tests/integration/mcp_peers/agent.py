@@ -71,6 +71,9 @@ async def run(session, ops):
             elif kind == "read":
                 r = await session.read_resource(op["uri"])
                 results.append([c.text for c in r.contents])
+            elif kind == "wait_list_changed":
+                await asyncio.wait_for(LIST_CHANGED.wait(), timeout=op.get("timeout", 10))
+                results.append("changed")
             elif kind == "ping":
                 await session.send_ping()
                 results.append("pong")
@@ -81,6 +84,35 @@ async def run(session, ops):
             code = getattr(err, "code", None) if err is not None else getattr(e, "code", None)
             results.append({"error": {"code": code, "message": str(e), "type": type(e).__name__}})
     return results
+
+
+async def on_sampling(context, params):
+    from mcp.types import CreateMessageResult, TextContent
+    text = params.messages[0].content.text
+    return CreateMessageResult(role="assistant", content=TextContent(type="text", text=text.upper()), model="fake-model")
+
+
+async def on_elicitation(context, params):
+    from mcp.types import ElicitResult
+    return ElicitResult(action="accept", content={"ok": True})
+
+
+async def on_roots(context):
+    from mcp.types import ListRootsResult, Root
+    return ListRootsResult(roots=[Root(uri="file:///work/project", name="project")])
+
+
+LIST_CHANGED = asyncio.Event()
+
+
+async def on_message(message):
+    root = getattr(message, "root", message)
+    if getattr(root, "method", None) == "notifications/tools/list_changed":
+        LIST_CHANGED.set()
+
+
+CALLBACKS = {"sampling_callback": on_sampling, "elicitation_callback": on_elicitation, "list_roots_callback": on_roots,
+             "message_handler": on_message}
 
 
 async def main():
@@ -95,7 +127,7 @@ async def main():
             transport = sse_client(args.url, headers=headers)
         else:
             transport = streamable_http_client(args.url, http_client=http)
-        async with Client(transport, mode=args.mode) as client:
+        async with Client(transport, mode=args.mode, **CALLBACKS) as client:
             era = "modern" if getattr(client.session, "discover_result", None) is not None else "handshake"
             results = await run(client, ops)
         print(json.dumps({"sdk": "2", "era": era, "results": results}))
@@ -108,7 +140,7 @@ async def main():
             from mcp.client.streamable_http import streamablehttp_client
             ctx = streamablehttp_client(args.url, headers=headers)
         async with ctx as streams:
-            async with ClientSession(streams[0], streams[1]) as session:
+            async with ClientSession(streams[0], streams[1], **CALLBACKS) as session:
                 init = await session.initialize()
                 results = await run(session, ops)
         print(json.dumps({"sdk": "1", "era": init.protocolVersion, "results": results}))

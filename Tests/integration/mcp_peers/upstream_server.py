@@ -86,6 +86,43 @@ def crash() -> str:
     os._exit(3)
 
 
+@app.tool()
+async def ask_model(prompt: str, ctx: Context) -> str:
+    """Asks the agent's model (sampling/createMessage) and answers what it said."""
+    from mcp.types import SamplingMessage, TextContent
+    r = await ctx.session.create_message(messages=[SamplingMessage(role="user", content=TextContent(type="text", text=prompt))],
+                                         max_tokens=20, related_request_id=ctx.request_id)
+    return f"{r.model}: {r.content.text}"
+
+
+@app.tool()
+async def confirm(question: str, ctx: Context) -> str:
+    """Asks the agent's user (elicitation/create)."""
+    from pydantic import BaseModel
+
+    class Ok(BaseModel):
+        ok: bool
+    r = await ctx.elicit(message=question, schema=Ok)
+    return f"{r.action}:{getattr(r.data, 'ok', None)}"
+
+
+@app.tool()
+async def roots(ctx: Context) -> str:
+    """Asks the agent for its roots (roots/list)."""
+    r = await ctx.session.list_roots()
+    return ",".join(str(x.uri) for x in r.roots)
+
+
+@app.tool()
+async def grow(ctx: Context) -> str:
+    """Adds the tool `extra` and says the tool list changed."""
+    def extra() -> str:
+        return "extra"
+    app.add_tool(extra, name="extra")
+    await ctx.session.send_tool_list_changed()
+    return "grown"
+
+
 @app.prompt()
 def greet(who: str) -> str:
     return f"Hello {who} from {name}"
