@@ -54,3 +54,27 @@ import Testing
         #expect(String(buffer: ModernEnvelope.completing(ByteBuffer(string: error), method: "tools/list")) == error)
     }
 }
+
+@Suite struct MCPErrorDialectTests {
+    @Test func challengesNameTheResourceMetadata() {
+        let dialect = MCPErrorDialect(resourceMetadata: "https://gw/.well-known/oauth-protected-resource/mcp")
+        var missing = ProblemDetails(status: .unauthorized)
+        dialect.adjust(&missing)
+        #expect(missing.headers.map(\.1) == [#"Bearer resource_metadata="https://gw/.well-known/oauth-protected-resource/mcp""#])
+        var scoped = ProblemDetails(status: .forbidden, headers: [("WWW-Authenticate", #"Bearer error="insufficient_scope""#)])
+        dialect.adjust(&scoped)
+        #expect(scoped.headers[0].1 == #"Bearer error="insufficient_scope", resource_metadata="https://gw/.well-known/oauth-protected-resource/mcp""#)
+        var acl = ProblemDetails(status: .forbidden)
+        dialect.adjust(&acl)
+        #expect(acl.headers.isEmpty)  // not an OAuth challenge
+        var plain = ProblemDetails(status: .unauthorized)
+        MCPErrorDialect().adjust(&plain)
+        #expect(plain.headers.isEmpty)
+    }
+
+    @Test func refusalsAreJSONRPCErrorsWithANullID() {
+        let (type, body) = MCPErrorDialect().render(ProblemDetails(status: .tooManyRequests, title: "Too many"), allocator: ByteBufferAllocator())
+        #expect(type == "application/json")
+        #expect(String(buffer: body) == #"{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Too many"}}"#)
+    }
+}

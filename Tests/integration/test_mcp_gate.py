@@ -11,7 +11,7 @@ from mcp_support import Upstream, agent, stdio_command
 from test_identity import keys
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-PER_SERVER = 13  # the tools of upstream_server.py
+PER_SERVER = 14  # the tools of upstream_server.py
 
 
 @pytest.fixture
@@ -339,3 +339,22 @@ def test_a_changed_tool_list_is_recomputed_and_passed_on_to_agents(gateway, mcp_
     ], gen="1", transport=transport)["results"]
     assert "fs_extra" not in before and grown["text"] == "grown" and changed == "changed"
     assert set(after) == set(before) | {"fs_extra"} and extra["text"] == "extra"
+
+
+def test_the_agents_token_stays_here_and_each_upstream_gets_its_own_credentials(gateway, mcp_upstreams, tmp_path):
+    fs = mcp_upstreams("fs", gen="1")
+    other = mcp_upstreams("other", gen="1")
+    db = tmp_path / "c.db"
+    gw = gateway(f"""store: sqlite:{db}
+consumers: [{{ name: bob, groups: [group-admin] }}]
+mcp:
+  policies: [{{ key_auth: {{}} }}]
+  servers:
+    - {{ name: fs, url: {fs.url}, headers: {{ Authorization: "Bearer upstream-secret" }} }}
+    - {{ name: other, url: {other.url} }}
+  access: [{{ allow: ["*"] }}]
+""")
+    bob = keys("create", "--consumer", "bob", config=gw.config)
+    wait_for("keys", lambda: request(gw.port, "POST", "/mcp", body=b"{}", headers={"X-Api-Key": bob, "Content-Type": "application/json"})[0] != 401)
+    seen = agent(f"{gw.url}/mcp", [{"op": "call", "name": "fs_auth_seen"}, {"op": "call", "name": "other_auth_seen"}], gen="1", key=bob)["results"]
+    assert [r["text"] for r in seen] == ["Bearer upstream-secret", "none"]

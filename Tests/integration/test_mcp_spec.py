@@ -91,7 +91,7 @@ def test_the_session_id_is_issued_on_initialize_only_and_required_after(gw):
     assert body["result"]["protocolVersion"] == "2025-11-25" and "tools" in body["result"]["capabilities"]
     assert body["result"]["serverInfo"]["name"] == "triplegate"
     status, h, body = in_session(gw, sid, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
-    assert status == 200 and "mcp-session-id" not in h and len(body["result"]["tools"]) == 13
+    assert status == 200 and "mcp-session-id" not in h and len(body["result"]["tools"]) == 14
     status, _, body = post(gw, {"jsonrpc": "2.0", "id": 3, "method": "tools/list"})
     assert status == 400 and body["error"]["code"] == -32600
     assert in_session(gw, "0" * 32, {"jsonrpc": "2.0", "id": 4, "method": "tools/list"})[0] == 404
@@ -138,7 +138,7 @@ def test_batches_are_accepted_in_2025_03_26_only(gw):
     batch = [{"jsonrpc": "2.0", "id": 1, "method": "ping"}, {"jsonrpc": "2.0", "method": "notifications/initialized"},
              {"jsonrpc": "2.0", "id": "two", "method": "tools/list"}]
     status, _, body = post(gw, None, raw=json.dumps(batch).encode(), headers={"Mcp-Session-Id": old, "MCP-Protocol-Version": "2025-03-26"})
-    assert status == 200 and [r["id"] for r in body] == [1, "two"] and len(body[1]["result"]["tools"]) == 13
+    assert status == 200 and [r["id"] for r in body] == [1, "two"] and len(body[1]["result"]["tools"]) == 14
     new, _ = initialize(gw, version="2025-06-18")
     status, _, body = post(gw, None, raw=json.dumps(batch).encode(), headers={"Mcp-Session-Id": new, "MCP-Protocol-Version": "2025-06-18"})
     assert status == 400 and body["error"]["code"] == -32600
@@ -177,7 +177,7 @@ def test_2026_07_28_requests_are_stateless_and_checked_in_order(gw):
     assert status == 200 and "mcp-session-id" not in h
     assert MODERN in body["result"]["supportedVersions"] and body["result"]["resultType"] == "complete"
     status, _, body = post(gw, modern("tools/list"), headers=modern_headers("tools/list"))
-    assert status == 200 and body["result"]["resultType"] == "complete" and body["result"]["ttlMs"] == 0 and len(body["result"]["tools"]) == 13
+    assert status == 200 and body["result"]["resultType"] == "complete" and body["result"]["ttlMs"] == 0 and len(body["result"]["tools"]) == 14
     call = modern("tools/call", {"name": "gh_echo", "arguments": {"text": "hi"}})
     status, _, body = post(gw, call, headers=modern_headers("tools/call", name="gh_echo"))
     assert status == 200 and body["result"]["content"][0]["text"] == "hi" and body["result"]["resultType"] == "complete"
@@ -199,3 +199,47 @@ def test_2026_07_28_requests_are_stateless_and_checked_in_order(gw):
     # Unknown methods are 404 in this revision.
     status, _, body = post(gw, modern("no/such"), headers=modern_headers("no/such"))
     assert status == 404 and body["error"]["code"] == -32601
+
+
+def test_oauth_resource_metadata_is_served_and_named_in_challenges(gateway, tmp_path):
+    import time
+
+    from authserver import AuthServer
+    idp = AuthServer()
+    up = Upstream(tmp_path, "gh", gen="2")
+    try:
+        exp = int(time.time()) + 600
+        idp.tokens = {"tok-agent": {"active": True, "sub": "agent", "scope": "mcp:tools", "exp": exp},
+                      "tok-other": {"active": True, "sub": "agent", "scope": "profile", "exp": exp}}
+        g = gateway(f"""store: sqlite:{tmp_path}/o.db
+consumers: [{{ name: agent, groups: [group-admin] }}]
+auth:
+  introspection: {{ url: {idp.url}/introspect, client_id: triplegate, client_secret: s3cret }}
+mcp:
+  policies: [{{ oauth2_introspection: {{ scopes: ["mcp:tools"], mandatory_scope: true }} }}]
+  oauth: {{ authorization_servers: [{idp.url}], scopes_supported: ["mcp:tools"] }}
+  servers: [{{ name: gh, url: {up.url} }}]
+  virtual_servers: [{{ name: dev, path: /mcp/dev, tools: ["gh.*"] }}]
+  access: [{{ allow: ["*"] }}]
+""")
+        ping = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
+        origin = f"http://127.0.0.1:{g.port}"
+        for path in ("/mcp", "/mcp/dev"):
+            status, h, body = request(g.port, "POST", path, body=ping, headers=JSON)
+            assert status == 401 and json.loads(body)["error"]["code"] == -32000
+            metadata = f"{origin}/.well-known/oauth-protected-resource{path}"
+            assert f'resource_metadata="{metadata}"' in h["www-authenticate"] and h["www-authenticate"].startswith("Bearer")
+            status, _, doc = request(g.port, "GET", metadata[len(origin):])
+            assert status == 200 and json.loads(doc) == {
+                "resource": origin + path, "authorization_servers": [idp.url], "bearer_methods_supported": ["header"],
+                "resource_name": "Triplegate MCP", "scopes_supported": ["mcp:tools"]}
+        assert json.loads(request(g.port, "GET", "/.well-known/oauth-protected-resource")[2])["resource"] == origin + "/mcp"
+        status, h, _ = request(g.port, "POST", "/mcp", body=ping, headers={**JSON, "Authorization": "Bearer tok-other"})
+        assert status == 403 and 'error="insufficient_scope"' in h["www-authenticate"] and "resource_metadata=" in h["www-authenticate"]
+        status, _, body = request(g.port, "POST", "/mcp", body=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}}).encode(),
+            headers={**JSON, "Authorization": "Bearer tok-agent"})
+        assert status == 200 and json.loads(body)["result"]["protocolVersion"] == "2025-11-25"
+    finally:
+        up.stop()
+        idp.stop()

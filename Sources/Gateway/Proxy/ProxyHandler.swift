@@ -235,6 +235,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
     func respond(_ problem: ProblemDetails) {
         var problem = problem
         if !policyHeaders.isEmpty, problem.status != .tooManyRequests { problem.headers += policyHeaders }
+        dialect?.adjust(&problem)
         let (contentType, body) = dialect?.render(problem, allocator: allocator) ?? ("application/problem+json", problem.body(allocator: allocator))
         let close = closeAfterResponse || !keepAlive
         responseHeadSent = true

@@ -36,11 +36,26 @@ public struct MCPConfig: Sendable {
     public var auditArguments: Bool = false
     /// Write audit records to the store. Default true.
     public var audit: Bool = true
+    /// OAuth resource-server metadata (RFC 9728), for agents that sign in with OAuth: served at
+    /// `/.well-known/oauth-protected-resource<path>` and named in every 401 and 403 challenge.
+    public var oauth: MCPOAuthConfig?
 
     public enum LimitRefusal: String, Sendable, CaseIterable {
         case http
         case toolError = "tool_error"
     }
+
+    public init() {}
+}
+
+/// `mcp.oauth`: what the protected-resource metadata says.
+public struct MCPOAuthConfig: Sendable {
+    /// The resource identifier agents ask tokens for. Default: the URL the agent called
+    /// (scheme, `Host` and path), which is right behind no proxy.
+    public var resource: String?
+    /// The authorization servers that issue tokens for it; at least one.
+    public var authorizationServers: [String] = []
+    public var scopesSupported: [String] = []
 
     public init() {}
 }
@@ -144,6 +159,14 @@ extension MCPConfig {
         limitRefusal = o["limit_refusal"].oneOf(LimitRefusal.self) ?? limitRefusal
         auditArguments = o["audit_arguments"].bool() ?? auditArguments
         audit = o["audit"].bool() ?? audit
+        oauth = o["oauth"].object { a -> MCPOAuthConfig in
+            var c = MCPOAuthConfig()
+            c.resource = a["resource"].string()
+            c.authorizationServers = a["authorization_servers"].list { $0.string() } ?? []
+            if c.authorizationServers.isEmpty { a.problem(at: "authorization_servers", "must list at least one authorization server") }
+            c.scopesSupported = a["scopes_supported"].list { $0.string() } ?? []
+            return c
+        }
     }
 }
 

@@ -41,4 +41,11 @@ public protocol ClientResponder: AnyObject {
 public protocol ErrorDialect: Sendable {
     /// The body and its content type for `problem`.
     func render(_ problem: ProblemDetails, allocator: ByteBufferAllocator) -> (contentType: String, body: ByteBuffer)
+    /// Changes the problem's headers before it is written (the MCP gate points 401 and 403
+    /// challenges at its OAuth resource metadata). By default, nothing.
+    func adjust(_ problem: inout ProblemDetails)
+}
+
+extension ErrorDialect {
+    public func adjust(_ problem: inout ProblemDetails) {}
 }

@@ -148,27 +148,39 @@ final class MCPGateLoop: MountedGate, @unchecked Sendable {
         guard let snapshot else { return nil }
         let route = String(path)
         if snapshot.paths[route] != nil {
-            return mounted(snapshot, route: route, metrics: route) { request, client in
+            return mounted(snapshot, route: route, metrics: route, head: head) { request, client in
                 MCPEndpoint(client: client, request: request, snapshot: snapshot)
+            }
+        }
+        // RFC 9728: public, so it runs no policies.
+        if let oauth = snapshot.oauth, route.hasPrefix(MCPSnapshot.wellKnown) {
+            let resourcePath = route == MCPSnapshot.wellKnown ? snapshot.mainPath : String(route.dropFirst(MCPSnapshot.wellKnown.count))
+            guard snapshot.paths[resourcePath] != nil else { return nil }
+            let resource = oauth.resource ?? ResourceMetadataEndpoint.origin(of: head, tls: snapshot.tls) + resourcePath
+            let document = ResourceMetadataEndpoint.document(resource: resource, oauth: oauth)
+            return MountedRoute(service: "mcp", route: MCPSnapshot.wellKnown, chain: PolicyChain([]), metrics: snapshot.metrics[resourcePath]!,
+                                dialect: MCPErrorDialect(), maxBodyBytes: 0) { request, client in
+                ResourceMetadataEndpoint(client: client, request: request, document: document)
             }
         }
         // The 2024-11-05 transport: `<path>/sse` and `<path>/messages`.
         if route.hasSuffix("/sse"), case let base = String(route.dropLast(4)), snapshot.paths[base] != nil {
-            return mounted(snapshot, route: route, metrics: base) { request, client in
+            return mounted(snapshot, route: route, metrics: base, head: head) { request, client in
                 LegacySSEEndpoint(client: client, request: request, snapshot: snapshot, basePath: base)
             }
         }
         if route.hasSuffix("/messages"), case let base = String(route.dropLast(9)), snapshot.paths[base] != nil {
-            return mounted(snapshot, route: route, metrics: base) { request, client in
+            return mounted(snapshot, route: route, metrics: base, head: head) { request, client in
                 MCPEndpoint(client: client, request: request, snapshot: snapshot, legacy: true)
             }
         }
         return nil
     }
 
-    private func mounted(_ snapshot: MCPSnapshot, route: String, metrics: String,
+    private func mounted(_ snapshot: MCPSnapshot, route: String, metrics: String, head: HTTPRequestHead,
                          start: @escaping (MountedRequest, ClientResponder) -> RequestExchange) -> MountedRoute {
-        MountedRoute(service: "mcp", route: route, chain: snapshot.chain, metrics: snapshot.metrics[metrics]!, dialect: MCPErrorDialect(),
-                     maxBodyBytes: snapshot.maxBodyBytes, start: start)
+        let dialect = MCPErrorDialect(resourceMetadata: snapshot.resourceMetadata(path: metrics, head: head))
+        return MountedRoute(service: "mcp", route: route, chain: snapshot.chain, metrics: snapshot.metrics[metrics]!, dialect: dialect,
+                            maxBodyBytes: snapshot.maxBodyBytes, start: start)
     }
 }

@@ -1,12 +1,15 @@
 import GatewayCore
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// One config's MCP gate, compiled: its paths, policies, access rules and the dispatcher over
 /// the upstream servers. Immutable and shared by every event loop.
 final class MCPSnapshot: Sendable {
     /// `mcp.path` → nil (every tool), a virtual server's path → its patterns.
     let paths: [String: [Glob]?]
+    /// `mcp.path`.
+    let mainPath: String
     /// Authentication and request limits, run on every HTTP request before the body is read.
     let chain: PolicyChain
     let access: ToolAccess
@@ -14,6 +17,9 @@ final class MCPSnapshot: Sendable {
     let dispatcher: MCPDispatcher
     let maxBodyBytes: Int
     let metrics: [String: RouteMetrics]
+    let oauth: MCPOAuthConfig?
+    /// Whether the listener speaks TLS (for URLs made from `Host`).
+    let tls: Bool
 
     init(config: GatewayConfig, mcp: MCPConfig, servers: [UpstreamServer], sessions: SessionTable, audit: AuditLog, core: CoreServices, logger: Logger) {
         let environment = core.environment(for: config)
@@ -28,7 +34,10 @@ final class MCPSnapshot: Sendable {
         var paths: [String: [Glob]?] = [mcp.path: nil]
         for v in mcp.virtualServers { paths[v.path] = v.tools.map(Glob.init) }
         self.paths = paths
+        mainPath = mcp.path
         allowedOrigins = Set(mcp.allowedOrigins)
+        oauth = mcp.oauth
+        tls = config.server.tls != nil
         maxBodyBytes = config.server.limits.maxBodyBytes
         metrics = Dictionary(uniqueKeysWithValues: paths.keys.map { ($0, core.metrics.route(service: "mcp", route: $0)) })
         let catalog = Catalog(servers: servers, naming: ToolNaming(separator: mcp.toolNames.separator, maxLength: mcp.toolNames.maxLength),
@@ -46,6 +55,14 @@ final class MCPSnapshot: Sendable {
         }
         dispatcher = MCPDispatcher(servers: servers, catalog: catalog, access: access, toolLimits: PolicyChain(perTool), sessions: sessions,
                                    audit: audit, config: mcp, registry: core.metrics.registry, logger: logger)
+    }
+
+    static let wellKnown = "/.well-known/oauth-protected-resource"
+
+    /// The metadata URL named in challenges on `path`, for a request that came with `head`.
+    func resourceMetadata(path: String, head: HTTPRequestHead) -> String? {
+        guard oauth != nil else { return nil }
+        return ResourceMetadataEndpoint.origin(of: head, tls: tls) + Self.wellKnown + path
     }
 
     /// What `consumer` may see on `path`.

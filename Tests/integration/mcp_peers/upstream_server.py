@@ -123,6 +123,13 @@ async def grow(ctx: Context) -> str:
     return "grown"
 
 
+@app.tool()
+def auth_seen(ctx: Context) -> str:
+    """The Authorization header this server received with the call (HTTP transports)."""
+    request = getattr(ctx.request_context, "request", None)
+    return (request.headers.get("authorization") if request is not None else None) or "none"
+
+
 @app.prompt()
 def greet(who: str) -> str:
     return f"Hello {who} from {name}"
