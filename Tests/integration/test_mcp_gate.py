@@ -358,3 +358,14 @@ mcp:
     wait_for("keys", lambda: request(gw.port, "POST", "/mcp", body=b"{}", headers={"X-Api-Key": bob, "Content-Type": "application/json"})[0] != 401)
     seen = agent(f"{gw.url}/mcp", [{"op": "call", "name": "fs_auth_seen"}, {"op": "call", "name": "other_auth_seen"}], gen="1", key=bob)["results"]
     assert [r["text"] for r in seen] == ["Bearer upstream-secret", "none"]
+
+
+def test_a_call_past_its_timeout_fails_and_the_upstream_is_told_to_stop(gateway, mcp_upstreams, tmp_path):
+    import time
+    fs = mcp_upstreams("fs", gen="1")
+    gw = gateway(config([fs], store=f"sqlite:{tmp_path}/a.db").replace(f"url: {fs.url} }}", f"url: {fs.url}, timeout: 1s }}"))
+    started = time.monotonic()
+    result = agent(f"{gw.url}/mcp", [{"op": "call", "name": "fs_slow", "args": {"seconds": 20}}], gen="1")["results"][0]
+    assert result["error"]["code"] == -32001 and "did not answer in time" in result["error"]["message"]
+    assert time.monotonic() - started < 10
+    wait_for("the upstream to cancel the call", lambda: "slow was cancelled on fs" in fs.log_path.read_text(), timeout=10)

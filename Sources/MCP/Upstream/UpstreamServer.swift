@@ -127,6 +127,12 @@ final class UpstreamServer: Sendable {
             do {
                 let reply = try await channel.request(body, id: id, progressToken: token, loop: loop, timeout: timeout, onMessage: onMessage)
                 return try RPCMessage.parse(reply.withID(message.id ?? "null"))
+            } catch UpstreamFailure.timeout {
+                // The agent is told; the server is asked to stop working on it.
+                let params = JSONValue.object([("requestId", .int(Int(id) ?? 0)), ("reason", .string("timed out at the gateway"))])
+                let notice = RPC.notification(method: "notifications/cancelled", params: params)
+                Task { try? await self.notify(notice, loop: loop) }
+                throw UpstreamFailure.timeout
             } catch UpstreamFailure.sessionExpired where attempt == 0 {
                 attempt += 1
                 channel.reset()

@@ -74,9 +74,13 @@ def fail() -> str:
 @app.tool()
 async def slow(seconds: float, ctx: Context) -> str:
     """Reports progress each tenth of the time, then answers."""
-    for i in range(10):
-        await ctx.report_progress(i + 1, 10)
-        await asyncio.sleep(seconds / 10)
+    try:
+        for i in range(10):
+            await ctx.report_progress(i + 1, 10)
+            await asyncio.sleep(seconds / 10)
+    except asyncio.CancelledError:
+        print(f"slow was cancelled on {name}", file=sys.stderr, flush=True)
+        raise
     return "done"
 
 
