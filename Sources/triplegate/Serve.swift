@@ -88,13 +88,15 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-        // MCP tool calls are audited in the same store, off the request path.
+        // MCP tool calls are audited, and tool definitions pinned, in the same store.
         var audit: AuditLog?
-        if let mcp = gatewayConfig.mcp, mcp.audit, let location = gatewayConfig.storeLocation {
+        var pins = ToolPins.inMemory()
+        if let mcp = gatewayConfig.mcp, let location = gatewayConfig.storeLocation, mcp.audit || mcp.pinning != .off {
             do {
-                audit = try await AuditLog.open(location)
+                if mcp.audit { audit = try await AuditLog.open(location) }
+                if mcp.pinning != .off { pins = try await ToolPins.open(openDatabase(location, logger: logger)) }
             } catch {
-                logger.error("the audit store could not be opened", metadata: ["store": "\(location)", "error": "\(error)"])
+                logger.error("the MCP store could not be opened", metadata: ["store": "\(location)", "error": "\(error)"])
                 throw ExitCode(1)
             }
         }
@@ -109,12 +111,13 @@ struct Serve: AsyncParsableCommand {
                 let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core, ledger: ledger, spend: spend,
                                 answers: loadedCache)
                 aiGate.withLockedValue { $0 = ai }
-                let mcp = MCPGate(config: gatewayConfig, loops: loops, core: core, audit: audit)
+                let mcp = MCPGate(config: gatewayConfig, loops: loops, core: core, audit: audit, pins: pins)
                 mcpGate.withLockedValue { $0 = mcp }
                 return APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai, mcp])
             },
             tracing: tracer != nil,
-            adminEndpoints: (reports.map { [ChargebackEndpoint.make(store: $0)] } ?? []) + (keeper != nil ? [CacheEndpoint.make(gate: aiGate)] : []),
+            adminEndpoints: (reports.map { [ChargebackEndpoint.make(store: $0)] } ?? []) + (keeper != nil ? [CacheEndpoint.make(gate: aiGate)] : [])
+                + (gatewayConfig.mcp != nil ? ToolPinsEndpoint.make(gate: mcpGate) : []),
             onBound: { addresses in
                 guard let readyFile else { return }
                 let json = JSONValue.object([

@@ -11,7 +11,7 @@ from mcp_support import Upstream, agent, stdio_command
 from test_identity import keys
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-PER_SERVER = 14  # the tools of upstream_server.py
+PER_SERVER = 15  # the tools of upstream_server.py
 
 
 @pytest.fixture
@@ -369,3 +369,32 @@ def test_a_call_past_its_timeout_fails_and_the_upstream_is_told_to_stop(gateway,
     assert result["error"]["code"] == -32001 and "did not answer in time" in result["error"]["message"]
     assert time.monotonic() - started < 10
     wait_for("the upstream to cancel the call", lambda: "slow was cancelled on fs" in fs.log_path.read_text(), timeout=10)
+
+
+def test_a_changed_tool_definition_is_flagged_and_quarantined_until_approved(gateway, mcp_upstreams, tmp_path):
+    fs = mcp_upstreams("fs", gen="1")
+    gw = gateway(config([fs], extra="  pinning: quarantine\n", store=f"sqlite:{tmp_path}/pins.db"))
+    before, mutated, changed, after, refused = agent(f"{gw.url}/mcp", [
+        {"op": "list_tools"},
+        {"op": "call", "name": "fs_mutate"},
+        {"op": "wait_list_changed"},
+        {"op": "list_tools"},
+        {"op": "call", "name": "fs_echo", "args": {"text": "x"}},
+    ], gen="1")["results"]
+    assert "fs_echo" in before and mutated["text"] == "mutated" and changed == "changed"
+    assert set(after) == set(before) - {"fs_echo"}
+    assert refused["error"]["code"] == -32602 and refused["error"]["message"] == "Unknown tool: fs_echo"
+    pins = json.loads(request(gw.admin_port, "GET", "/admin/mcp/tools")[2])["tools"]
+    echo = next(p for p in pins if p["tool"] == "echo")
+    assert echo["status"] == "changed" and echo["pending_sha256"] != echo["approved_sha256"]
+    assert sum(1 for p in pins if p["status"] == "approved") == PER_SERVER - 1
+    assert 'triplegate_mcp_tool_definition_changes_total{server="fs",tool="echo"} 1' in request(gw.admin_port, "GET", "/metrics")[2].decode()
+    assert request(gw.admin_port, "POST", "/admin/mcp/tools/approve?server=fs&tool=nope")[0] == 404
+    assert request(gw.admin_port, "POST", "/admin/mcp/tools/approve?server=fs&tool=echo")[0] == 200
+    again = agent(f"{gw.url}/mcp", [{"op": "list_tools"}, {"op": "call", "name": "fs_echo", "args": {"text": "y"}}], gen="1")["results"]
+    assert "fs_echo" in again[0] and again[1]["text"] == "y"
+    # Pins are kept in the store: a restarted gateway trusts the approved definition, nothing else.
+    gw.stop()
+    gw2 = gateway(config([fs], extra="  pinning: quarantine\n", store=f"sqlite:{tmp_path}/pins.db"))
+    assert "fs_echo" in agent(f"{gw2.url}/mcp", [{"op": "list_tools"}], gen="1")["results"][0]
+    assert all(p["status"] == "approved" for p in json.loads(request(gw2.admin_port, "GET", "/admin/mcp/tools")[2])["tools"])

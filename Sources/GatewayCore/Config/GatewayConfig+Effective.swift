@@ -223,6 +223,7 @@ extension MCPConfig {
             ("limit_refusal", .string(limitRefusal.rawValue)),
             ("audit", .bool(audit)),
             ("audit_arguments", .bool(auditArguments)),
+            ("pinning", .string(pinning.rawValue)),
             ("oauth", oauth.map { o in
                 .object([("resource", o.resource.map { .string($0) } ?? .null),
                          ("authorization_servers", .array(o.authorizationServers.map { .string($0) })),

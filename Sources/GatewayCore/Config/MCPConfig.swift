@@ -36,9 +36,16 @@ public struct MCPConfig: Sendable {
     public var auditArguments: Bool = false
     /// Write audit records to the store. Default true.
     public var audit: Bool = true
+    /// What a changed tool definition does: `flag` (the default: logged and counted),
+    /// `quarantine` (also withheld until approved at `POST /admin/mcp/tools/approve`) or `off`.
+    public var pinning: Pinning = .flag
     /// OAuth resource-server metadata (RFC 9728), for agents that sign in with OAuth: served at
     /// `/.well-known/oauth-protected-resource<path>` and named in every 401 and 403 challenge.
     public var oauth: MCPOAuthConfig?
+
+    public enum Pinning: String, Sendable, CaseIterable {
+        case off, flag, quarantine
+    }
 
     public enum LimitRefusal: String, Sendable, CaseIterable {
         case http
@@ -159,6 +166,7 @@ extension MCPConfig {
         limitRefusal = o["limit_refusal"].oneOf(LimitRefusal.self) ?? limitRefusal
         auditArguments = o["audit_arguments"].bool() ?? auditArguments
         audit = o["audit"].bool() ?? audit
+        pinning = o["pinning"].oneOf(Pinning.self) ?? pinning
         oauth = o["oauth"].object { a -> MCPOAuthConfig in
             var c = MCPOAuthConfig()
             c.resource = a["resource"].string()

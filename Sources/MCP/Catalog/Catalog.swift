@@ -54,11 +54,15 @@ final class Catalog: Sendable {
 
     private let servers: [UpstreamServer]
     private let naming: ToolNaming
+    private let pins: ToolPins
+    private let pinning: MCPConfig.Pinning
     private let ttl: TimeAmount
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
 
-    init(servers: [UpstreamServer], naming: ToolNaming, ttl: TimeAmount, logger: Logger) {
+    init(servers: [UpstreamServer], naming: ToolNaming, ttl: TimeAmount, pins: ToolPins, pinning: MCPConfig.Pinning, logger: Logger) {
+        self.pins = pins
+        self.pinning = pinning
         self.servers = servers
         self.naming = naming
         self.ttl = ttl
@@ -113,6 +117,8 @@ final class Catalog: Sendable {
             let server = servers[i].name
             for d in definitions {
                 guard let original = JSONScanner.values([nameKey], in: d)?[nameKey]?.stringValue else { continue }
+                if kind == .tools, pinning != .off,
+                   !pins.check(server: server, tool: original, definition: d, quarantine: pinning == .quarantine) { continue }
                 let exposed: String
                 var definition = d
                 switch kind {

@@ -16,15 +16,18 @@ public final class MCPGate: MountableGate, Service {
     private let logger = Logger(label: "triplegate.mcp")
     private let sessions: SessionTable
     public let audit: AuditLog
+    public let pins: ToolPins
     private let mounted = NIOLockedValueBox<[MCPGateLoop]>([])
     private let current: NIOLockedValueBox<MCPSnapshot?>
     /// Servers by name, with the config they were made from.
     private let upstreams = NIOLockedValueBox<[String: (key: String, server: UpstreamServer)]>([:])
 
-    public init(config: GatewayConfig, loops: LoopContexts, core: CoreServices, audit: AuditLog? = nil) {
+    public init(config: GatewayConfig, loops: LoopContexts, core: CoreServices, audit: AuditLog? = nil, pins: ToolPins = .inMemory()) {
         self.core = core
         self.loops = loops
         self.audit = audit ?? AuditLog(db: nil)
+        self.pins = pins
+        pins.use(registry: core.metrics.registry)
         sessions = SessionTable(idle: config.mcp?.sessionIdle ?? .seconds(1800), capacity: config.mcp?.maxSessions ?? 10_000,
                                 gauge: core.metrics.registry.makeGauge(name: "triplegate_mcp_sessions"))
         current = NIOLockedValueBox(nil)
@@ -55,7 +58,7 @@ public final class MCPGate: MountableGate, Service {
         for s in made where s.config.start == .eager {
             Task { try? await s.ready(loop: loop) }
         }
-        return MCPSnapshot(config: config, mcp: mcp, servers: servers, sessions: sessions, audit: audit, core: core, logger: logger)
+        return MCPSnapshot(config: config, mcp: mcp, servers: servers, sessions: sessions, audit: audit, pins: pins, core: core, logger: logger)
     }
 
     private func makeServer(_ s: MCPServerConfig, timeout: Duration) -> UpstreamServer {
@@ -102,6 +105,13 @@ public final class MCPGate: MountableGate, Service {
     }
 
     public func check(_ config: GatewayConfig) throws {}
+
+    /// Approves a changed tool definition and lists again, so a quarantined tool comes back.
+    public func approve(server: String, tool: String) async -> Bool {
+        guard await pins.approve(server: server, tool: tool) else { return false }
+        current.withLockedValue { $0 }?.catalog.invalidate(.tools)
+        return true
+    }
 
     public func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
         let snapshot = makeSnapshot(config)

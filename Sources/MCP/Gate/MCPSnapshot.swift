@@ -21,7 +21,10 @@ final class MCPSnapshot: Sendable {
     /// Whether the listener speaks TLS (for URLs made from `Host`).
     let tls: Bool
 
-    init(config: GatewayConfig, mcp: MCPConfig, servers: [UpstreamServer], sessions: SessionTable, audit: AuditLog, core: CoreServices, logger: Logger) {
+    let catalog: Catalog
+
+    init(config: GatewayConfig, mcp: MCPConfig, servers: [UpstreamServer], sessions: SessionTable, audit: AuditLog, pins: ToolPins,
+         core: CoreServices, logger: Logger) {
         let environment = core.environment(for: config)
         var request: [any RequestPolicy] = []
         var perTool: [any RequestPolicy] = []
@@ -41,7 +44,8 @@ final class MCPSnapshot: Sendable {
         maxBodyBytes = config.server.limits.maxBodyBytes
         metrics = Dictionary(uniqueKeysWithValues: paths.keys.map { ($0, core.metrics.route(service: "mcp", route: $0)) })
         let catalog = Catalog(servers: servers, naming: ToolNaming(separator: mcp.toolNames.separator, maxLength: mcp.toolNames.maxLength),
-                              ttl: .seconds(60), logger: logger)
+                              ttl: .seconds(60), pins: pins, pinning: mcp.pinning, logger: logger)
+        self.catalog = catalog
         // A server's list change drops that list from the catalog and is passed on to every
         // agent with a stream open (their clients then list again).
         for server in servers {

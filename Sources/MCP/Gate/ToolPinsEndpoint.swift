@@ -1,0 +1,36 @@
+import GatewayCore
+import NIOConcurrencyHelpers
+import NIOHTTP1
+
+/// The admin side of tool pinning: `GET /admin/mcp/tools` lists every pinned tool with its
+/// approved hash and, if its definition changed, the pending one;
+/// `POST /admin/mcp/tools/approve?server=...&tool=...` approves the change.
+public enum ToolPinsEndpoint {
+    public static func make(gate: NIOLockedValueBox<MCPGate?>) -> [AdminEndpoint] {
+        [
+            AdminEndpoint(path: "/admin/mcp/tools") { _ in
+                let pins = gate.withLockedValue { $0 }?.pins.all ?? []
+                let body = JSONValue.object([("tools", .array(pins.map { p in
+                    .object([("server", .string(p.server)), ("tool", .string(p.tool)), ("approved_sha256", .string(p.approved)),
+                             ("pending_sha256", p.pending.map { .string($0) } ?? .null),
+                             ("status", .string(p.pending == nil ? "approved" : "changed"))])
+                }))])
+                return .init(status: .ok, contentType: "application/json", body: body.text)
+            },
+            AdminEndpoint(path: "/admin/mcp/tools/approve", method: .POST) { query in
+                guard let server = query["server"], let tool = query["tool"] else {
+                    return problem(.badRequest, "server and tool are required")
+                }
+                guard let g = gate.withLockedValue({ $0 }), await g.approve(server: server, tool: tool) else {
+                    return problem(.notFound, "no changed definition of \(server).\(tool) waits for approval")
+                }
+                return .init(status: .ok, contentType: "application/json", body: JSONValue.object([("approved", .string("\(server).\(tool)"))]).text)
+            },
+        ]
+    }
+
+    private static func problem(_ status: HTTPResponseStatus, _ title: String) -> AdminEndpoint.Response {
+        let p = JSONValue.object([("type", .string("about:blank")), ("title", .string(title)), ("status", .int(Int(status.code)))])
+        return .init(status: status, contentType: "application/problem+json", body: p.text)
+    }
+}
