@@ -11,7 +11,7 @@ from mcp_support import Upstream, agent, stdio_command
 from test_identity import keys
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-PER_SERVER = 15  # the tools of upstream_server.py
+PER_SERVER = 16  # the tools of upstream_server.py
 
 
 @pytest.fixture
@@ -398,3 +398,30 @@ def test_a_changed_tool_definition_is_flagged_and_quarantined_until_approved(gat
     gw2 = gateway(config([fs], extra="  pinning: quarantine\n", store=f"sqlite:{tmp_path}/pins.db"))
     assert "fs_echo" in agent(f"{gw2.url}/mcp", [{"op": "list_tools"}], gen="1")["results"][0]
     assert all(p["status"] == "approved" for p in json.loads(request(gw2.admin_port, "GET", "/admin/mcp/tools")[2])["tools"])
+
+
+def test_resource_updates_reach_the_subscribed_agent(gateway, mcp_upstreams, tmp_path):
+    fs = mcp_upstreams("fs", gen="1")
+    gw = gateway(config([fs], store=f"sqlite:{tmp_path}/a.db"))
+    subscribed, touched, updated = agent(f"{gw.url}/mcp", [
+        {"op": "subscribe", "uri": "memo://fs/readme"},
+        {"op": "call", "name": "fs_touch", "args": {"uri": "memo://fs/readme"}},
+        {"op": "wait_updated"},
+    ], gen="1")["results"]
+    assert subscribed == "subscribed" and touched["text"] == "touched" and updated == ["memo://fs/readme"]
+
+
+def test_refused_calls_of_hidden_tools_are_audited_as_denied(gateway, mcp_upstreams, tmp_path):
+    gh, fs = mcp_upstreams("gh"), mcp_upstreams("fs", gen="1")
+    db = tmp_path / "deny.db"
+    gw = gateway(acl_config(gh, fs, db))
+    alice = keys("create", "--consumer", "alice", config=gw.config)
+    wait_for("keys", lambda: request(gw.port, "POST", "/mcp", body=b"{}", headers={"X-Api-Key": alice, "Content-Type": "application/json"})[0] != 401)
+    agent(f"{gw.url}/mcp", [{"op": "list_tools"}, {"op": "call", "name": "gh_read_secret"}], gen="1", key=alice)
+
+    def rows():
+        try:
+            return sqlite3.connect(db).execute("SELECT consumer, upstream, tool, outcome FROM mcp_audit").fetchall()
+        except sqlite3.OperationalError:
+            return []
+    assert wait_for("the audit row", rows) == [("alice", "gh", "read_secret", "denied")]

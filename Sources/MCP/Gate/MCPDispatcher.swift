@@ -211,7 +211,12 @@ final class MCPDispatcher: Sendable {
         let m = call.message, id = m.id ?? "null"
         let started = NIODeadline.now()
         guard let item = await resolve(.tools, m.target, call), let server = servers[item.server] else {
-            // One message for unknown and hidden tools alike.
+            // The audit tells a hidden tool from an unknown one; the agent cannot.
+            if let name = m.target, let listing = catalog.cached(.tools), let i = listing.index[name] {
+                var denied = auditRecord(call, item: listing.items[i])
+                denied.outcome = "denied"
+                finish(&denied, started)
+            }
             return .error(id, RPC.invalidParams, "Unknown tool: \(m.target ?? "")", status: call.modern ? .badRequest : .ok)
         }
         var record = auditRecord(call, item: item)
@@ -299,7 +304,14 @@ final class MCPDispatcher: Sendable {
         }
         guard let item, let server = servers[item.server] else { return notFound }
         var ignored: AuditRecord?
-        return await forward(call, to: server, target: nil, record: &ignored)
+        let answer = await forward(call, to: server, target: nil, record: &ignored)
+        // Updates for a subscribed URI come outside any request: the session remembers it.
+        let method = call.message.method
+        if method == "resources/subscribe" || method == "resources/unsubscribe", let session = call.session,
+           let body = answer.body, let reply = try? RPCMessage.parse(body), !reply.isError {
+            session.subscribe(uri, method == "resources/subscribe")
+        }
+        return answer
     }
 
     private func forward(_ call: MCPCall, to server: UpstreamServer, target: String?, record: inout AuditRecord?) async -> MCPAnswer {

@@ -48,12 +48,18 @@ final class MCPSnapshot: Sendable {
         self.catalog = catalog
         // A server's list change drops that list from the catalog and is passed on to every
         // agent with a stream open (their clients then list again).
+        // A resource update goes to the agents subscribed to that URI.
         for server in servers {
-            server.listChanged.withLockedValue {
-                $0 = { kind in
-                    catalog.invalidate(kind)
-                    let method = kind == .templates ? "resources" : kind.rawValue
-                    sessions.broadcast(RPC.notification(method: "notifications/\(method)/list_changed", params: nil))
+            server.events.withLockedValue {
+                $0 = { event in
+                    switch event {
+                    case .listChanged(let kind):
+                        catalog.invalidate(kind)
+                        let method = kind == .templates ? "resources" : kind.rawValue
+                        sessions.broadcast(RPC.notification(method: "notifications/\(method)/list_changed", params: nil))
+                    case .resourceUpdated(let uri, let message):
+                        sessions.notifySubscribers(of: uri, message)
+                    }
                 }
             }
         }

@@ -27,6 +27,8 @@ final class AgentSession: Sendable {
         var relays = 0
         /// The agent's GET stream, if open: where messages outside any request go.
         var standalone: (@Sendable (ByteBuffer) -> Void)?
+        /// Resource URIs the agent subscribed to.
+        var subscriptions: Set<String> = []
     }
 
     init(id: String, principal: String, protocolVersion: String, clientCapabilities: JSONValue, path: String, now: Int64,
@@ -41,6 +43,16 @@ final class AgentSession: Sendable {
     }
 
     var lastUsed: Int64 { state.withLockedValue { $0.lastUsed } }
+
+    func subscribe(_ uri: String, _ on: Bool) {
+        state.withLockedValue { s in
+            if on { s.subscriptions.insert(uri) } else { s.subscriptions.remove(uri) }
+        }
+    }
+
+    func isSubscribed(to uri: String) -> Bool {
+        state.withLockedValue { $0.subscriptions.contains(uri) }
+    }
 
     /// Opens (or, with nil, closes) the agent's GET stream.
     func setStandalone(_ send: (@Sendable (ByteBuffer) -> Void)?) {

@@ -74,6 +74,12 @@ final class SessionTable: Sendable {
         return all.reduce(0) { $0 + ($1.notify(message) ? 1 : 0) }
     }
 
+    /// Sends a resource update to the sessions subscribed to `uri`.
+    func notifySubscribers(of uri: String, _ message: ByteBuffer) {
+        let all = sessions.withLockedValue { Array($0.values) }
+        for s in all where s.isSubscribed(to: uri) { s.notify(message) }
+    }
+
     /// Drops idle sessions; returns how many.
     @discardableResult
     func sweep(now: Int64) -> Int {

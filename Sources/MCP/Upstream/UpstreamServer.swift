@@ -30,8 +30,16 @@ final class UpstreamServer: Sendable {
     let timeout: TimeAmount
     private let state = NIOLockedValueBox(State())
     private let ids = NIOLockedValueBox(0)
-    /// Told when the server says a list changed (the current snapshot's catalog listens).
-    let listChanged = NIOLockedValueBox<(@Sendable (Catalog.Kind) -> Void)?>(nil)
+    /// What a server says outside any call that the gate acts on.
+    enum Event: Sendable {
+        /// `notifications/{tools,prompts,resources}/list_changed`.
+        case listChanged(Catalog.Kind)
+        /// `notifications/resources/updated`, for the agents subscribed to `uri`.
+        case resourceUpdated(uri: String, message: ByteBuffer)
+    }
+
+    /// Told of the server's events (the current snapshot listens).
+    let events = NIOLockedValueBox<(@Sendable (Event) -> Void)?>(nil)
     private let loop: LoopContext
     private let logger: Logger
     /// The version the gate asks upstream servers for: the newest handshake-era revision, which
@@ -160,19 +168,22 @@ final class UpstreamServer: Sendable {
         try await channel.send(body, loop: loop)
     }
 
-    /// A message the server sent outside any call's stream: a list change (the catalog is told),
+    /// A message the server sent outside any call's stream: a list change or a resource update
+    /// (the gate is told),
     /// or a request (`roots/list`, sampling) that goes to the one call in flight if there is
     /// exactly one, and is refused otherwise (it cannot be told whose it is).
     func unsolicited(_ m: RPCMessage) {
         switch m.kind {
         case .notification:
-            let kind: Catalog.Kind? = switch m.method {
-            case "notifications/tools/list_changed": .tools
-            case "notifications/prompts/list_changed": .prompts
-            case "notifications/resources/list_changed": .resources
+            let event: Event? = switch m.method {
+            case "notifications/tools/list_changed": .listChanged(.tools)
+            case "notifications/prompts/list_changed": .listChanged(.prompts)
+            case "notifications/resources/list_changed": .listChanged(.resources)
+            case "notifications/resources/updated":
+                m.text(at: ["params", "uri"]).flatMap { try? JSONParser.parse($0) }?.stringValue.map { .resourceUpdated(uri: $0, message: m.bytes) }
             default: nil
             }
-            if let kind { listChanged.withLockedValue { $0 }?(kind) }
+            if let event { events.withLockedValue { $0 }?(event) }
         case .request:
             if let only = state.withLockedValue({ $0.inFlight.count == 1 ? $0.inFlight.values.first : nil }) {
                 only(m)

@@ -74,6 +74,12 @@ async def run(session, ops):
             elif kind == "wait_list_changed":
                 await asyncio.wait_for(LIST_CHANGED.wait(), timeout=op.get("timeout", 10))
                 results.append("changed")
+            elif kind == "subscribe":
+                await session.subscribe_resource(op["uri"])
+                results.append("subscribed")
+            elif kind == "wait_updated":
+                await asyncio.wait_for(UPDATED_EVENT.wait(), timeout=op.get("timeout", 10))
+                results.append(UPDATED)
             elif kind == "ping":
                 await session.send_ping()
                 results.append("pong")
@@ -103,12 +109,17 @@ async def on_roots(context):
 
 
 LIST_CHANGED = asyncio.Event()
+UPDATED = []
+UPDATED_EVENT = asyncio.Event()
 
 
 async def on_message(message):
     root = getattr(message, "root", message)
     if getattr(root, "method", None) == "notifications/tools/list_changed":
         LIST_CHANGED.set()
+    if getattr(root, "method", None) == "notifications/resources/updated":
+        UPDATED.append(str(root.params.uri))
+        UPDATED_EVENT.set()
 
 
 CALLBACKS = {"sampling_callback": on_sampling, "elicitation_callback": on_elicitation, "list_roots_callback": on_roots,

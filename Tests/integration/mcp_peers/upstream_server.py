@@ -142,6 +142,24 @@ async def mutate(ctx: Context) -> str:
     return "mutated"
 
 
+@app.tool()
+async def touch(uri: str, ctx: Context) -> str:
+    """Says the resource `uri` was updated (to its subscribers)."""
+    await ctx.session.send_resource_updated(uri)
+    return "touched"
+
+
+lowlevel = getattr(app, "_mcp_server", None)
+if lowlevel is not None and hasattr(lowlevel, "subscribe_resource"):
+    @lowlevel.subscribe_resource()
+    async def on_subscribe(uri):
+        return None
+
+    @lowlevel.unsubscribe_resource()
+    async def on_unsubscribe(uri):
+        return None
+
+
 @app.prompt()
 def greet(who: str) -> str:
     return f"Hello {who} from {name}"
