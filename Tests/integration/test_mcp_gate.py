@@ -425,3 +425,21 @@ def test_refused_calls_of_hidden_tools_are_audited_as_denied(gateway, mcp_upstre
         except sqlite3.OperationalError:
             return []
     assert wait_for("the audit row", rows) == [("alice", "gh", "read_secret", "denied")]
+
+
+def test_an_agent_that_goes_away_cancels_its_upstream_call(gateway, mcp_upstreams, tmp_path):
+    import socket
+    fs = mcp_upstreams("fs", gen="1")
+    gw = gateway(config([fs], store=f"sqlite:{tmp_path}/a.db"))
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "fs_slow", "arguments": {"seconds": 30}, "_meta": {
+            "progressToken": "p", "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}}).encode()
+    head = (f"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+            f"MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: fs_slow\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    s.sendall(head + body)
+    got = b""
+    while b"notifications/progress" not in got:  # the call is under way upstream
+        got += s.recv(4096)
+    s.close()  # 2026-07-28: closing the stream cancels the request
+    wait_for("the upstream to cancel the call", lambda: "slow was cancelled on fs" in fs.log_path.read_text(), timeout=10)

@@ -68,6 +68,9 @@ final class MCPEndpoint: RequestExchange {
 
     /// The session whose GET stream this is.
     private var standaloneOf: AgentSession?
+    /// The dispatch under way: cancelled when the client goes away (2026-07-28 cancels a
+    /// request by closing its stream), which cancels the upstream call.
+    private var work: Task<Void, Never>?
 
     /// A message for a 2024-11-05 session: accepted here (202), answered on its stream.
     private func legacyPost() {
@@ -187,7 +190,7 @@ final class MCPEndpoint: RequestExchange {
                     path: path, emit: emit)
         }
         let dispatcher = snapshot.dispatcher
-        Task {
+        work = Task {
             var answers: [MCPAnswer] = []
             for call in calls { answers.append(await dispatcher.handle(call)) }
             if let push {
@@ -270,5 +273,7 @@ final class MCPEndpoint: RequestExchange {
     func clientClosed() {
         closed = true
         standaloneOf?.setStandalone(nil)
+        // A legacy POST's work goes on: its answer is due on the session's stream.
+        if !legacy { work?.cancel() }
     }
 }

@@ -133,13 +133,16 @@ final class UpstreamServer: Sendable {
             state.withLockedValue { $0.inFlight[id] = onMessage }
             defer { state.withLockedValue { _ = $0.inFlight.removeValue(forKey: id) } }
             do {
-                let reply = try await channel.request(body, id: id, progressToken: token, loop: loop, timeout: timeout, onMessage: onMessage)
+                // An agent that goes away (its task is cancelled) cancels the upstream work too.
+                let reply = try await withTaskCancellationHandler {
+                    try await channel.request(body, id: id, progressToken: token, loop: loop, timeout: timeout, onMessage: onMessage)
+                } onCancel: {
+                    cancelUpstream(id, reason: "the client went away", loop: loop)
+                }
                 return try RPCMessage.parse(reply.withID(message.id ?? "null"))
             } catch UpstreamFailure.timeout {
                 // The agent is told; the server is asked to stop working on it.
-                let params = JSONValue.object([("requestId", .int(Int(id) ?? 0)), ("reason", .string("timed out at the gateway"))])
-                let notice = RPC.notification(method: "notifications/cancelled", params: params)
-                Task { try? await self.notify(notice, loop: loop) }
+                cancelUpstream(id, reason: "timed out at the gateway", loop: loop)
                 throw UpstreamFailure.timeout
             } catch UpstreamFailure.sessionExpired where attempt == 0 {
                 attempt += 1
@@ -147,6 +150,13 @@ final class UpstreamServer: Sendable {
                 state.withLockedValue { $0.handshake = nil }
             }
         }
+    }
+
+    /// Tells the server to stop working on our request `id`.
+    private func cancelUpstream(_ id: String, reason: String, loop: LoopContext) {
+        let params = JSONValue.object([("requestId", .int(Int(id) ?? 0)), ("reason", .string(reason))])
+        let notice = RPC.notification(method: "notifications/cancelled", params: params)
+        Task { try? await self.notify(notice, loop: loop) }
     }
 
     /// A request of the gate's own (`tools/list` and the like); throws when it is answered with an error.
