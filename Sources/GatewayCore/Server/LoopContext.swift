@@ -8,6 +8,8 @@ public final class LoopContext: @unchecked Sendable {
     // @unchecked: every mutable field is touched only on `eventLoop` (checked in debug builds).
     public let index: Int
     public let eventLoop: EventLoop
+    /// Tasks that prefer this executor run on `eventLoop`.
+    public let taskExecutor: EventLoopTaskExecutor
     private var pools: [UpstreamPoolKey: UpstreamPool] = [:]
     private var requestIDs: RequestIDGenerator
     private let tls: TLSClientContexts
@@ -15,6 +17,7 @@ public final class LoopContext: @unchecked Sendable {
     init(index: Int, eventLoop: EventLoop, tls: TLSClientContexts) {
         self.index = index
         self.eventLoop = eventLoop
+        self.taskExecutor = EventLoopTaskExecutor(eventLoop)
         self.requestIDs = RequestIDGenerator(loopIndex: index)
         self.tls = tls
     }

@@ -33,7 +33,7 @@ final class LegacySSEEndpoint: RequestExchange {
         }
         let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
         let push: @Sendable (ByteBuffer) -> Void = { message in
-            bound.eventLoop.execute { bound.value.send(event: "message", data: message) }
+            bound.eventLoop.executeSoon { bound.value.send(event: "message", data: message) }
         }
         guard let session = snapshot.dispatcher.sessions.open(
             principal: request.consumer?.name ?? "", protocolVersion: ProtocolVersions.legacy, clientCapabilities: .object([]),

@@ -30,6 +30,8 @@ struct MCPAnswer: Sendable {
     var headers: [(String, String)] = []
     /// Set by `initialize`: the new session, whose id goes in `Mcp-Session-Id`.
     var openedSession: AgentSession?
+    /// The body is already written for the request's revision (2026-07-28 completion done).
+    var final = false
 
     static let accepted = MCPAnswer(body: nil, status: .accepted)
 

@@ -2,6 +2,7 @@ import Foundation
 import Crypto
 import GatewayCore
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import Prometheus
@@ -22,13 +23,13 @@ final class MCPDispatcher: Sendable {
     let limitRefusal: MCPConfig.LimitRefusal
     let auditArguments: Bool
     let logger: Logger
-    let registry: PrometheusCollectorRegistry
+    let metrics: ToolCallMetrics
     static let pageSize = 500
     static let serverInfo = JSONValue.object([("name", .string("triplegate")), ("version", .string("0.1.0"))])
 
     init(servers: [UpstreamServer], catalog: Catalog, access: ToolAccess, toolLimits: PolicyChain, sessions: SessionTable, audit: AuditLog,
          config: MCPConfig, registry: PrometheusCollectorRegistry, logger: Logger) {
-        self.registry = registry
+        self.metrics = ToolCallMetrics(registry: registry)
         self.ordered = servers
         self.servers = Dictionary(uniqueKeysWithValues: servers.map { ($0.name, $0) })
         self.catalog = catalog
@@ -43,7 +44,7 @@ final class MCPDispatcher: Sendable {
 
     func handle(_ call: MCPCall) async -> MCPAnswer {
         var answer = await answer(call)
-        if call.modern, let body = answer.body, let method = call.message.method {
+        if call.modern, !answer.final, let body = answer.body, let method = call.message.method {
             answer.body = ModernEnvelope.completing(body, method: method)
         }
         return answer
@@ -273,9 +274,8 @@ final class MCPDispatcher: Sendable {
     private func finish(_ record: inout AuditRecord, _ started: NIODeadline) {
         let nanos = (NIODeadline.now() - started).nanoseconds
         record.latencyMillis = nanos / 1_000_000
-        registry.makeCounter(name: "triplegate_mcp_tool_calls_total", labels: [("server", record.upstream), ("tool", record.tool), ("outcome", record.outcome)]).increment()
-        registry.makeDurationHistogram(name: "triplegate_mcp_tool_call_duration_seconds", labels: [("server", record.upstream)],
-                                       buckets: GatewayMetrics.buckets).recordNanoseconds(nanos)
+        metrics.calls(server: record.upstream, tool: record.tool, outcome: record.outcome).increment()
+        metrics.duration(server: record.upstream).recordNanoseconds(nanos)
         audit.record(record)
     }
 
@@ -335,10 +335,16 @@ final class MCPDispatcher: Sendable {
             })
             if reply.isError {
                 record.outcome = "error"
-            } else if reply.rawMember("result").flatMap({ r in r.withUnsafeReadableBytes { JSONScanner.members(["isError"], in: $0)?["isError"].map { $0.count == 4 } } }) == true {
+            } else if let r = reply.range(of: ["result", "isError"]), r.count == 4 {
                 record.outcome = "tool_error"
             }
-            return MCPAnswer(body: reply.bytes)
+            // The agent's id back, and the 2026-07-28 completion, in one copy.
+            var edits: [(Range<Int>, String)] = []
+            if let r = reply.idRange { edits.append((r, id)) }
+            if call.modern, let method = m.method, let completion = ModernEnvelope.completion(of: reply, method: method) { edits.append(completion) }
+            var answer = MCPAnswer(body: reply.replacing(edits))
+            answer.final = true
+            return answer
         } catch UpstreamFailure.timeout {
             record.outcome = "timeout"
             return .error(id, RPC.requestTimeout, "The \(server.name) server did not answer in time", status: call.modern ? .gatewayTimeout : .ok)
@@ -425,5 +431,37 @@ extension Array where Element == UInt8 {
             i += 4
         }
         self = out
+    }
+}
+
+/// `triplegate_mcp_tool_calls_total{server,tool,outcome}` and
+/// `triplegate_mcp_tool_call_duration_seconds{server}`, their handles kept: the registry's
+/// lookup by labels costs more than the increment.
+final class ToolCallMetrics: Sendable {
+    private let registry: PrometheusCollectorRegistry
+    private let counters = NIOLockedValueBox<[String: Counter]>([:])
+    private let histograms = NIOLockedValueBox<[String: DurationHistogram]>([:])
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+    }
+
+    func calls(server: String, tool: String, outcome: String) -> Counter {
+        let key = server + "\u{0}" + tool + "\u{0}" + outcome
+        return counters.withLockedValue { all in
+            if let c = all[key] { return c }
+            let c = registry.makeCounter(name: "triplegate_mcp_tool_calls_total", labels: [("server", server), ("tool", tool), ("outcome", outcome)])
+            all[key] = c
+            return c
+        }
+    }
+
+    func duration(server: String) -> DurationHistogram {
+        histograms.withLockedValue { all in
+            if let h = all[server] { return h }
+            let h = registry.makeDurationHistogram(name: "triplegate_mcp_tool_call_duration_seconds", labels: [("server", server)], buckets: GatewayMetrics.buckets)
+            all[server] = h
+            return h
+        }
     }
 }

@@ -62,7 +62,7 @@ final class MCPEndpoint: RequestExchange {
         }
         let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
         standaloneOf = session
-        session.setStandalone { message in bound.eventLoop.execute { bound.value.stream(message) } }
+        session.setStandalone { message in bound.eventLoop.executeSoon { bound.value.stream(message) } }
         stream(nil)
     }
 
@@ -180,7 +180,7 @@ final class MCPEndpoint: RequestExchange {
                 return true
             }
             guard acceptsSSE, !batch else { return false }
-            bound.eventLoop.execute { bound.value.stream(message) }
+            bound.eventLoop.executeSoon { bound.value.stream(message) }
             return true
         }
         let path = String(request.path)
@@ -190,7 +190,7 @@ final class MCPEndpoint: RequestExchange {
                     path: path, emit: emit)
         }
         let dispatcher = snapshot.dispatcher
-        work = Task {
+        work = Task(executorPreference: loop.taskExecutor) {
             var answers: [MCPAnswer] = []
             for call in calls { answers.append(await dispatcher.handle(call)) }
             if let push {
@@ -198,7 +198,7 @@ final class MCPEndpoint: RequestExchange {
                 return
             }
             let final = answers
-            bound.eventLoop.execute { bound.value.answer(final, batch: batch) }
+            bound.eventLoop.executeSoon { bound.value.answer(final, batch: batch) }
         }
     }
 

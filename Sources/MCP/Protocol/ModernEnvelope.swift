@@ -81,24 +81,31 @@ extension ModernEnvelope {
     /// cacheable methods, `ttlMs: 0` and `cacheScope: "private"`, where the upstream (speaking
     /// an older revision) left them out. Nothing else changes.
     static func completing(_ response: ByteBuffer, method: String) -> ByteBuffer {
-        guard let message = try? RPCMessage.parse(response), let r = message.range(of: ["result"]) else { return response }
+        guard let message = try? RPCMessage.parse(response), let edit = completion(of: message, method: method) else { return response }
+        return message.replacing([edit])
+    }
+
+    /// The insertion that completes `message`'s result, if it needs one.
+    static func completion(of message: RPCMessage, method: String) -> (Range<Int>, String)? {
+        guard let r = message.range(of: ["result"]) else { return nil }
+        let response = message.bytes
         let present = response.withUnsafeReadableBytes { raw in
             JSONScanner.members(["resultType", "ttlMs", "cacheScope"], in: UnsafeRawBufferPointer(rebasing: raw[r])).map { Set($0.keys) }
         }
-        guard let present else { return response }
+        guard let present else { return nil }
         var add: [String] = []
         if !present.contains("resultType") { add.append("\"resultType\":\"complete\"") }
         if cacheable.contains(method) {
             if !present.contains("ttlMs") { add.append("\"ttlMs\":0") }
             if !present.contains("cacheScope") { add.append("\"cacheScope\":\"private\"") }
         }
-        guard !add.isEmpty else { return response }
+        guard !add.isEmpty else { return nil }
         let empty: Bool = response.withUnsafeReadableBytes { raw in
             let inside = UnsafeRawBufferPointer(rebasing: raw[(r.lowerBound + 1)..<r.upperBound])
             let next = inside.first { b in b != 0x20 && b != 0x0A && b != 0x0D && b != 0x09 }
             return next == UInt8(ascii: "}")
         }
         let at = r.lowerBound + 1
-        return message.replacing([(at..<at, add.joined(separator: ",") + (empty ? "" : ","))])
+        return (at..<at, add.joined(separator: ",") + (empty ? "" : ","))
     }
 }

@@ -41,7 +41,7 @@ final class HTTPPost: UpstreamCallSink {
     static func send(method: HTTPMethod, key: UpstreamPoolKey, loop: LoopContext, headers: HTTPHeaders, body: ByteBuffer?, awaiting: String?,
                      timeout: TimeAmount, uri: String? = nil, onMessage: @escaping @Sendable (RPCMessage) -> Void) -> EventLoopFuture<HTTPPostReply> {
         let promise = loop.eventLoop.makePromise(of: HTTPPostReply.self)
-        loop.eventLoop.execute {
+        loop.eventLoop.executeSoon {
             let post = HTTPPost(promise: promise, awaiting: awaiting, onMessage: onMessage)
             post.keepAlive = post
             var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri ?? (key.target.basePath.isEmpty ? "/" : key.target.basePath), headers: headers)
@@ -153,5 +153,12 @@ enum UpstreamFailure: Error, Sendable, CustomStringConvertible {
         case .status(let code, let body): return "HTTP \(code)\(body.isEmpty ? "" : ": \(body)")"
         case .sessionExpired: return "session expired"
         }
+    }
+}
+
+extension EventLoop {
+    /// Runs `body` now when already on this loop (a task on the loop's executor), else soon on it.
+    func executeSoon(_ body: @escaping @Sendable () -> Void) {
+        if inEventLoop { body() } else { execute(body) }
     }
 }

@@ -107,7 +107,8 @@ final class UpstreamServer: Sendable {
     }
 
     /// Sends `message` (an agent's request) with our id (and `target` renamed to the server's
-    /// own name, if given) and returns the server's response with the agent's id restored.
+    /// own name, if given) and returns the server's response as it came (our id in it: the
+    /// caller restores the agent's, together with any other edit, in one copy).
     /// An expired session is re-established once, transparently.
     /// `stripEnvelope` removes the 2026-07-28 envelope (`io.modelcontextprotocol/*` in
     /// `_meta`): upstreams are spoken to in the handshake revisions, and some refuse it there.
@@ -139,7 +140,7 @@ final class UpstreamServer: Sendable {
                 } onCancel: {
                     cancelUpstream(id, reason: "the client went away", loop: loop)
                 }
-                return try RPCMessage.parse(reply.withID(message.id ?? "null"))
+                return reply
             } catch UpstreamFailure.timeout {
                 // The agent is told; the server is asked to stop working on it.
                 cancelUpstream(id, reason: "timed out at the gateway", loop: loop)
@@ -167,7 +168,7 @@ final class UpstreamServer: Sendable {
         JSONValue.object(fields).write(to: &b)
         let message = try RPCMessage.parse(b)
         let reply = try await forward(message, target: nil, loop: loop, onMessage: { _ in })
-        if !reply.isError { return reply }
+        if !reply.isError { return reply }  // callers read only the result
         let error = JSONScanner.values(["error"], in: reply.bytes)?["error"]
         throw UpstreamFailure.protocolError("\(method) failed: \(error?["message"]?.stringValue ?? "no result")")
     }

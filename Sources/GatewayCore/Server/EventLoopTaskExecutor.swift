@@ -1,0 +1,19 @@
+import NIOCore
+
+/// Runs Swift tasks on a NIO event loop. A gate that handles a request in a task (the MCP gate:
+/// one agent message can fan out to many upstreams) prefers its connection's loop, so the task,
+/// its upstream calls over the loop's pool and the answer written back all stay on one thread:
+/// no hop to the cooperative pool and back per await (measured: 98 to __ µs of CPU per
+/// proxied `tools/call`, bench/mcp).
+public final class EventLoopTaskExecutor: TaskExecutor {
+    public let eventLoop: EventLoop
+
+    public init(_ eventLoop: EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
