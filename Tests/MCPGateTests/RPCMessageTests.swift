@@ -71,3 +71,17 @@ import Testing
         #expect(plain.removingMeta(prefix: "io.modelcontextprotocol/") == nil)
     }
 }
+
+@Suite struct JSONMemberTests {
+    @Test func aMemberIsFoundByItsBytesAndOnlyAtTheTopLevel() {
+        let text = Array(#"{ "a" : {"b": 1}, "b":"x\"y", "ab": [1,2] }"#.utf8)
+        text.withUnsafeBytes { raw in
+            #expect(JSONScanner.member("b", in: raw).map { String(decoding: raw[$0], as: UTF8.self) } == #""x\"y""#)
+            #expect(JSONScanner.member("ab", in: raw).map { String(decoding: raw[$0], as: UTF8.self) } == "[1,2]")
+            #expect(JSONScanner.member("c", in: raw) == nil)
+            #expect(JSONScanner.member("", in: raw) == nil)
+        }
+        Array("[1]".utf8).withUnsafeBytes { #expect(JSONScanner.member("a", in: $0) == nil) }
+        Array("{}".utf8).withUnsafeBytes { #expect(JSONScanner.member("a", in: $0) == nil) }
+    }
+}

@@ -29,6 +29,43 @@ public enum JSONScanner {
         return nil
     }
 
+    /// The byte range of the value of the first top-level member named `name` (compared as
+    /// bytes: no key is made into a String, nothing is allocated); nil when absent or when
+    /// `bytes` is not a well-framed object.
+    public static func member(_ name: String, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        var name = name
+        return name.withUTF8 { key in member(key, in: bytes) }
+    }
+
+    static func member(_ key: UnsafeBufferPointer<UInt8>, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        var i = skipSpace(bytes, 0)
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }
+        i = skipSpace(bytes, i + 1)
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return nil }
+        while i < bytes.count {
+            guard bytes[i] == UInt8(ascii: "\""), let keyEnd = skipString(bytes, i) else { return nil }
+            let keyStart = i + 1, keyLength = keyEnd - 1 - keyStart
+            var matches = keyLength == key.count
+            if matches {
+                for j in 0..<keyLength where bytes[keyStart + j] != key[j] {
+                    matches = false
+                    break
+                }
+            }
+            i = skipSpace(bytes, keyEnd)
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
+            i = skipSpace(bytes, i + 1)
+            guard let valueEnd = skipValue(bytes, i) else { return nil }
+            if matches { return i..<valueEnd }
+            i = skipSpace(bytes, valueEnd)
+            guard i < bytes.count else { return nil }
+            if bytes[i] == UInt8(ascii: "}") { return nil }
+            guard bytes[i] == UInt8(ascii: ",") else { return nil }
+            i = skipSpace(bytes, i + 1)
+        }
+        return nil
+    }
+
     /// Every top-level member of an object in order: its key and the range from the key's opening
     /// quote to the end of its value (what removing the member removes); nil when `bytes` is
     /// not a well-framed object.

@@ -261,8 +261,19 @@ final class MCPDispatcher: Sendable {
         let digest = SHA256.hash(data: args.map { Array($0.readableBytesView) } ?? [])
         return AuditRecord(timeMillis: Self.wallMillis(), requestID: call.requestID,
                            consumer: call.consumer?.name, team: call.consumer?.team, session: call.session?.id, upstream: item.server,
-                           tool: item.original, argumentsSHA256: digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(),
+                           tool: item.original, argumentsSHA256: Self.hex(digest),
                            arguments: auditArguments ? args.map { String(buffer: $0) } : nil, outcome: "ok", latencyMillis: 0)
+    }
+
+    static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     private static func wallMillis() -> Int64 {

@@ -48,7 +48,17 @@ enum ModernEnvelope {
     }
 
     private static func checkHeaders(_ m: RPCMessage, headers: HTTPHeaders, version versionValue: String?) -> Rejection? {
-        for name in ["mcp-protocol-version", "mcp-method", "mcp-name"] where headers[canonicalForm: name].count > 1 {
+        var seen = (0, 0, 0)
+        for (name, _) in headers {
+            if name.count < 8 || name.count > 20 { continue }
+            switch name.lowercased() {
+            case "mcp-protocol-version": seen.0 += 1
+            case "mcp-method": seen.1 += 1
+            case "mcp-name": seen.2 += 1
+            default: break
+            }
+        }
+        for (name, count) in [("mcp-protocol-version", seen.0), ("mcp-method", seen.1), ("mcp-name", seen.2)] where count > 1 {
             return Rejection(code: RPC.headerMismatch, message: "\(name) header is given more than once")
         }
         guard let header = headers.first(name: "mcp-protocol-version"), header == versionValue else {

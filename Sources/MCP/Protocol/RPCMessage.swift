@@ -102,7 +102,7 @@ struct RPCMessage: Sendable {
             var current = UnsafeRawBufferPointer(rebasing: raw[...])
             var found: Range<Int>?
             for key in path {
-                guard let r = JSONScanner.members([key], in: current)?[key] else { return nil }
+                guard let r = JSONScanner.member(key, in: current) else { return nil }
                 found = (base + r.lowerBound)..<(base + r.upperBound)
                 base += r.lowerBound
                 current = UnsafeRawBufferPointer(rebasing: current[r])
