@@ -67,11 +67,17 @@ final class HTTPPost: UpstreamCallSink {
 
     private func deliver(_ data: ByteBuffer) {
         guard let m = try? RPCMessage.parse(data) else { return }
-        if m.kind == .response, let awaiting, m.id == awaiting, let head {
+        if m.kind == .response, let awaiting, m.id == awaiting || Self.isAnonymousError(m), let head {
             finish(.success(HTTPPostReply(status: head.status, headers: head.headers, response: m)))
         } else {
             onMessage(m)
         }
+    }
+
+    /// An error the server could not tie to a request (`id: null`, as for a parse error): on a
+    /// POST it can only answer that POST's request, so it does, and reaches the agent.
+    static func isAnonymousError(_ m: RPCMessage) -> Bool {
+        m.isError && m.id == "null"
     }
 
     func callHead(_ head: HTTPResponseHead) {
@@ -114,7 +120,7 @@ final class HTTPPost: UpstreamCallSink {
         if let body, body.readableBytes > 0 {
             // A JSON body may be one response or (2025-03-26 batches) an array of them.
             if let m = try? RPCMessage.parse(body) {
-                if m.kind == .response, m.id == awaiting { response = m } else { onMessage(m) }
+                if m.kind == .response, m.id == awaiting || Self.isAnonymousError(m) { response = m } else { onMessage(m) }
             } else {
                 return finish(.failure(UpstreamFailure.protocolError("the answer was not a JSON-RPC message")))
             }

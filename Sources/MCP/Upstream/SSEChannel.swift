@@ -105,7 +105,9 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
         switch m.kind {
         case .response:
             guard let id = m.id, let p = state.withLockedValue({ s -> Pending? in
-                guard let p = s.pending.removeValue(forKey: id) else { return nil }
+                // An `id: null` error answers the one request in flight, if there is one.
+                let key = id == "null" && m.isError && s.pending.count == 1 ? s.pending.keys.first! : id
+                guard let p = s.pending.removeValue(forKey: key) else { return nil }
                 if let t = p.progressToken { s.byProgressToken[t] = nil }
                 return p
             }) else { return }
