@@ -266,3 +266,34 @@ mcp:
     finally:
         broken.terminate()
         broken.wait()
+
+
+def test_a_broken_stream_is_resumed_with_last_event_id(gw):
+    import socket
+    sid, _ = initialize(gw)
+    body = json.dumps({"jsonrpc": "2.0", "id": 41, "method": "tools/call", "params": {
+        "name": "gh_slow", "arguments": {"seconds": 1.0}, "_meta": {"progressToken": "tok"}}}).encode()
+    head = (f"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+            f"Authorization: Bearer {gw.alice}\r\nMcp-Session-Id: {sid}\r\nMCP-Protocol-Version: 2025-11-25\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    s.sendall(head + body)
+    got = b""
+    while b"\n\n" not in got.split(b"\r\n\r\n", 1)[-1]:  # the first event
+        got += s.recv(4096)
+    s.close()  # the stream breaks after one progress event
+    first_id = next(l.split(b": ", 1)[1].decode() for l in got.split(b"\r\n\r\n", 1)[1].split(b"\n") if l.startswith(b"id: "))
+    stream, seq = first_id.split("-")
+    status, h, replay = request(gw.port, "GET", "/mcp", headers={
+        "Accept": "text/event-stream", "Authorization": f"Bearer {gw.alice}", "Mcp-Session-Id": sid, "Last-Event-ID": first_id}, timeout=15)
+    assert status == 200 and h["content-type"] == "text/event-stream"
+    events = [e for e in replay.decode().split("\n\n") if e.strip()]
+    ids = [next(l[4:] for l in e.split("\n") if l.startswith("id: ")) for e in events]
+    assert ids == [f"{stream}-{n}" for n in range(int(seq) + 1, int(seq) + 1 + len(ids))]  # nothing missed, in order
+    last = json.loads(next(l[6:] for l in events[-1].split("\n") if l.startswith("data: ")))
+    assert last["id"] == 41 and last["result"]["content"][0]["text"] == "done"
+    progress = [json.loads(next(l[6:] for l in e.split("\n") if l.startswith("data: "))) for e in events[:-1]]
+    assert all(p["params"]["progressToken"] == "tok" for p in progress) and len(progress) == 10 - int(seq)
+    # An id the buffer cannot answer for is refused.
+    assert request(gw.port, "GET", "/mcp", headers={"Accept": "text/event-stream", "Authorization": f"Bearer {gw.alice}",
+                                                    "Mcp-Session-Id": sid, "Last-Event-ID": "999-1"})[0] == 404

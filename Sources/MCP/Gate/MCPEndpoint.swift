@@ -61,13 +61,38 @@ final class MCPEndpoint: RequestExchange {
             return refuse(.notFound, RPC.invalidRequest, "Session not found")
         }
         let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
+        self.session = session
+        if let last = headers.first(name: "last-event-id") {
+            // Resumption: what the broken stream missed, then the rest of it as it comes.
+            guard let (streamID, seq) = ReplayBuffer.parse(last),
+                  let missed = session.resume(stream: streamID, after: seq, send: { e in bound.eventLoop.executeSoon { bound.value.replayed(e) } }) else {
+                return refuse(.notFound, RPC.invalidRequest, "Last-Event-ID \(last) can no longer be resumed")
+            }
+            openResponseStream()
+            for e in missed.events { replayed(e) }  // the final one, if there, ends the response
+            if missed.ended, missed.events.last?.final != true { client.writeResponseEnd(nil) }
+            return
+        }
         standaloneOf = session
         session.setStandalone { message in bound.eventLoop.executeSoon { bound.value.stream(message) } }
         stream(nil)
     }
 
+    /// An event of a resumed stream, written with its original id; the stream ends after its
+    /// final event.
+    private func replayed(_ e: ReplayBuffer.Event) {
+        guard !closed else { return }
+        writeEvent(e.message, id: e.id)
+        if e.final { client.writeResponseEnd(nil) }
+    }
+
     /// The session whose GET stream this is.
     private var standaloneOf: AgentSession?
+    /// The session of this request (handshake-era revisions), whose replay buffer keeps the
+    /// events this response streams.
+    private var session: AgentSession?
+    private var streamID: Int?
+    private var seq = 0
     /// The dispatch under way: cancelled when the client goes away (2026-07-28 cancels a
     /// request by closing its stream), which cancels the upstream call.
     private var work: Task<Void, Never>?
@@ -183,6 +208,7 @@ final class MCPEndpoint: RequestExchange {
             bound.eventLoop.executeSoon { bound.value.stream(message) }
             return true
         }
+        self.session = session
         let path = String(request.path)
         let calls = messages.map { m in
             MCPCall(message: m, consumer: request.consumer, policyContext: request.policyContext, session: session, modern: modern,
@@ -204,13 +230,12 @@ final class MCPEndpoint: RequestExchange {
 
     /// Writes the answers: one message, a batch array, or 202 when nothing needs an answer.
     private func answer(_ answers: [MCPAnswer], batch: Bool) {
-        guard !closed else { return }
         var extra: [(String, String)] = []
         if let session = answers.first?.openedSession { extra.append(("mcp-session-id", session.id)) }
         let bodies = answers.compactMap(\.body)
         if streaming {
-            for b in bodies { stream(b) }
-            client.writeResponseEnd(nil)
+            for (i, b) in bodies.enumerated() { stream(b, final: i == bodies.count - 1) }
+            if !closed { client.writeResponseEnd(nil) }
             return
         }
         guard !bodies.isEmpty else { return write(status: .accepted, body: nil, extra: extra) }
@@ -230,19 +255,37 @@ final class MCPEndpoint: RequestExchange {
     }
 
     /// Sends one message as an SSE event, switching the response to a stream on the first
-    /// (nil only opens the stream).
-    private func stream(_ message: ByteBuffer?) {
-        guard !closed else { return }
+    /// (nil only opens the stream). In a session, every event is kept for resumption, even
+    /// after the client went away: it may come back with `Last-Event-ID`.
+    private func stream(_ message: ByteBuffer?, final: Bool = false) {
         if !streaming {
             streaming = true
-            var h = HTTPHeaders()
-            h.add(name: "content-type", value: "text/event-stream")
-            h.add(name: "cache-control", value: "no-cache")
-            h.add(name: "x-request-id", value: request.requestID)
-            client.writeResponseHead(HTTPResponseHead(version: request.head.version, status: .ok, headers: h))
+            streamID = session?.openStream()
+            if !closed { openResponseStream() }
         }
         guard let message else { return client.flush() }
-        var event = client.allocator.buffer(capacity: message.readableBytes + 24)
+        var id: String?
+        if let session, let streamID {
+            seq += 1
+            let event = ReplayBuffer.Event(stream: streamID, seq: seq, message: message, final: final)
+            session.record(event)
+            id = event.id
+        }
+        guard !closed else { return }
+        writeEvent(message, id: id)
+    }
+
+    private func openResponseStream() {
+        var h = HTTPHeaders()
+        h.add(name: "content-type", value: "text/event-stream")
+        h.add(name: "cache-control", value: "no-cache")
+        h.add(name: "x-request-id", value: request.requestID)
+        client.writeResponseHead(HTTPResponseHead(version: request.head.version, status: .ok, headers: h))
+    }
+
+    private func writeEvent(_ message: ByteBuffer, id: String?) {
+        var event = client.allocator.buffer(capacity: message.readableBytes + 48)
+        if let id { event.writeString("id: \(id)\n") }
         event.writeStaticString("event: message\ndata: ")
         var m = message
         event.writeBuffer(&m)
@@ -273,7 +316,9 @@ final class MCPEndpoint: RequestExchange {
     func clientClosed() {
         closed = true
         standaloneOf?.setStandalone(nil)
-        // A legacy POST's work goes on: its answer is due on the session's stream.
-        if !legacy { work?.cancel() }
+        // Only 2026-07-28 cancels by closing: in the session revisions a disconnection is not
+        // a cancellation (the agent may resume with Last-Event-ID), and a legacy POST's answer
+        // is due on the session's stream.
+        if !legacy, session == nil { work?.cancel() }
     }
 }

@@ -29,6 +29,10 @@ final class AgentSession: Sendable {
         var standalone: (@Sendable (ByteBuffer) -> Void)?
         /// Resource URIs the agent subscribed to.
         var subscriptions: Set<String> = []
+        /// Recent SSE events, for `Last-Event-ID`.
+        var replay = ReplayBuffer()
+        /// Streams resumed on a GET: their later events go there too.
+        var resumers: [Int: @Sendable (ReplayBuffer.Event) -> Void] = [:]
     }
 
     init(id: String, principal: String, protocolVersion: String, clientCapabilities: JSONValue, path: String, now: Int64,
@@ -43,6 +47,32 @@ final class AgentSession: Sendable {
     }
 
     var lastUsed: Int64 { state.withLockedValue { $0.lastUsed } }
+
+    /// A new SSE stream's number (a POST answered as SSE, or the GET stream).
+    func openStream() -> Int {
+        state.withLockedValue { $0.replay.openStream() }
+    }
+
+    /// Keeps an event for resumption and hands it to a GET that resumed its stream.
+    func record(_ event: ReplayBuffer.Event) {
+        let resumer: (@Sendable (ReplayBuffer.Event) -> Void)? = state.withLockedValue { s in
+            s.replay.record(event)
+            let r = s.resumers[event.stream]
+            if event.final { s.resumers[event.stream] = nil }
+            return r
+        }
+        resumer?(event)
+    }
+
+    /// What an agent reconnecting with `Last-Event-ID: stream-seq` missed, and whether the stream
+    /// had ended; if not, `send` gets its later events. Nil when the buffer no longer has them.
+    func resume(stream: Int, after seq: Int, send: @escaping @Sendable (ReplayBuffer.Event) -> Void) -> (events: [ReplayBuffer.Event], ended: Bool)? {
+        state.withLockedValue { s in
+            guard let missed = s.replay.after(stream: stream, seq: seq) else { return nil }
+            if !missed.ended { s.resumers[stream] = send }
+            return missed
+        }
+    }
 
     func subscribe(_ uri: String, _ on: Bool) {
         state.withLockedValue { s in
