@@ -1,3 +1,4 @@
+import GatewayCore
 import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle
@@ -10,7 +11,7 @@ import ServiceLifecycle
 /// loses at most the rows of the last 200 ms.
 public final class LedgerWriter: Service, Sendable {
     public static let capacity = 200_000
-    private let pending = NIOLockedValueBox<(rows: [LedgerRow], dropped: Int)>(([], 0))
+    private let pending = BatchQueue<LedgerRow>(capacity: LedgerWriter.capacity)
     private let store: LedgerStore
     private let logger: Logger
     private let interval: Duration
@@ -24,14 +25,7 @@ public final class LedgerWriter: Service, Sendable {
     /// Queues a row; false when the queue is full and the row was dropped.
     @discardableResult
     public func record(_ row: LedgerRow) -> Bool {
-        pending.withLockedValue { p in
-            guard p.rows.count < Self.capacity else {
-                p.dropped += 1
-                return false
-            }
-            p.rows.append(row)
-            return true
-        }
+        pending.append(row)
     }
 
     public func run() async throws {
@@ -46,21 +40,14 @@ public final class LedgerWriter: Service, Sendable {
     /// Writes what is queued. On a store error the rows go back to the front of the queue (the
     /// bound still applies) and the next round tries again.
     public func flush() async {
-        let (rows, dropped) = pending.withLockedValue { p -> ([LedgerRow], Int) in
-            defer { p.rows.removeAll(keepingCapacity: true); p.dropped = 0 }
-            return (p.rows, p.dropped)
-        }
+        let (rows, dropped) = pending.take()
         if dropped > 0 { logger.error("ledger queue full: rows dropped", metadata: ["dropped": "\(dropped)"]) }
         guard !rows.isEmpty else { return }
         do {
             try await store.insert(rows)
         } catch {
             logger.error("ledger write failed; will retry", metadata: ["rows": "\(rows.count)", "error": "\(error)"])
-            pending.withLockedValue { p in
-                let room = max(0, Self.capacity - p.rows.count)
-                p.dropped += max(0, rows.count - room)
-                p.rows.insert(contentsOf: rows.prefix(room), at: 0)
-            }
+            pending.giveBack(rows)
         }
     }
 }

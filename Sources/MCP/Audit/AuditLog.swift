@@ -26,7 +26,7 @@ public struct AuditRecord: Sendable {
 /// written on graceful shutdown.
 public final class AuditLog: Service, Sendable {
     static let capacity = 100_000
-    private let pending = NIOLockedValueBox<(records: [AuditRecord], dropped: Int)>(([], 0))
+    private let pending = BatchQueue<AuditRecord>(capacity: AuditLog.capacity)
     private let db: (any SQLDatabase)?
     private let logger: Logger
 
@@ -55,10 +55,7 @@ public final class AuditLog: Service, Sendable {
 
     func record(_ r: AuditRecord) {
         guard db != nil else { return }
-        pending.withLockedValue { p in
-            guard p.records.count < Self.capacity else { return p.dropped += 1 }
-            p.records.append(r)
-        }
+        pending.append(r)
     }
 
     public func run() async throws {
@@ -73,10 +70,7 @@ public final class AuditLog: Service, Sendable {
     /// Writes what is queued (kept for the next round when the store fails).
     public func flush() async {
         guard let db else { return }
-        let (records, dropped) = pending.withLockedValue { p -> ([AuditRecord], Int) in
-            defer { p.records.removeAll(keepingCapacity: true); p.dropped = 0 }
-            return (p.records, p.dropped)
-        }
+        let (records, dropped) = pending.take()
         if dropped > 0 { logger.error("audit queue full: records dropped", metadata: ["dropped": "\(dropped)"]) }
         guard !records.isEmpty else { return }
         do {
@@ -97,11 +91,7 @@ public final class AuditLog: Service, Sendable {
             }
         } catch {
             logger.error("audit write failed; will retry", metadata: ["records": "\(records.count)", "error": "\(error)"])
-            pending.withLockedValue { p in
-                let room = max(0, Self.capacity - p.records.count)
-                p.dropped += max(0, records.count - room)
-                p.records.insert(contentsOf: records.prefix(room), at: 0)
-            }
+            pending.giveBack(records)
         }
     }
 }

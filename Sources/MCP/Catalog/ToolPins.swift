@@ -89,8 +89,9 @@ public final class ToolPins: Sendable {
         case .changed:
             logger.warning("an upstream tool's definition changed", metadata: [
                 "mcp.server": "\(server)", "tool": "\(tool)", "quarantined": "\(quarantine)"])
-            changes.withLockedValue { $0 }?.makeCounter(name: "triplegate_mcp_tool_definition_changes_total",
-                                                        labels: [("server", server), ("tool", tool)]).increment()
+            changes.withLockedValue { $0 }?.makeCounter(
+                descriptor: .init(metricName: "triplegate_mcp_tool_definition_changes", unitName: "total", helpText: "Upstream tool definitions seen changed"),
+                labels: [("server", server), ("tool", tool)]).increment()
             persist(key)
             return !quarantine
         case .stillPending:

@@ -461,7 +461,8 @@ final class ToolCallMetrics: Sendable {
         let key = server + "\u{0}" + tool + "\u{0}" + outcome
         return counters.withLockedValue { all in
             if let c = all[key] { return c }
-            let c = registry.makeCounter(name: "triplegate_mcp_tool_calls_total", labels: [("server", server), ("tool", tool), ("outcome", outcome)])
+            let c = registry.makeCounter(descriptor: .init(metricName: "triplegate_mcp_tool_calls", unitName: "total", helpText: "MCP tools/call requests by server, tool and outcome"),
+                                         labels: [("server", server), ("tool", tool), ("outcome", outcome)])
             all[key] = c
             return c
         }
@@ -470,7 +471,9 @@ final class ToolCallMetrics: Sendable {
     func duration(server: String) -> DurationHistogram {
         histograms.withLockedValue { all in
             if let h = all[server] { return h }
-            let h = registry.makeDurationHistogram(name: "triplegate_mcp_tool_call_duration_seconds", labels: [("server", server)], buckets: GatewayMetrics.buckets)
+            let h = registry.makeDurationHistogram(
+                descriptor: .init(metricName: "triplegate_mcp_tool_call_duration", unitName: "seconds", helpText: "Time to answer an MCP tools/call"),
+                labels: [("server", server)], buckets: GatewayMetrics.buckets)
             all[server] = h
             return h
         }

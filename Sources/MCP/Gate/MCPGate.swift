@@ -29,7 +29,7 @@ public final class MCPGate: MountableGate, Service {
         self.pins = pins
         pins.use(registry: core.metrics.registry)
         sessions = SessionTable(idle: config.mcp?.sessionIdle ?? .seconds(1800), capacity: config.mcp?.maxSessions ?? 10_000,
-                                gauge: core.metrics.registry.makeGauge(name: "triplegate_mcp_sessions"))
+                                gauge: core.metrics.registry.makeGauge(descriptor: .init(metricName: "triplegate_mcp_sessions", unitName: "", helpText: "Open MCP sessions"), labels: []))
         current = NIOLockedValueBox(nil)
         let snapshot = makeSnapshot(config)
         current.withLockedValue { $0 = snapshot }

@@ -10,18 +10,10 @@ import NIOHTTP1
 /// opens a new stream (a new upstream session, so the handshake is made again).
 final class SSEChannel: UpstreamChannel, @unchecked Sendable {
     // @unchecked: mutable state is in `state`, behind its lock.
-    private struct Pending {
-        var continuation: CheckedContinuation<RPCMessage, Error>
-        var onMessage: @Sendable (RPCMessage) -> Void
-        var progressToken: String?
-    }
-
     private struct State {
         var endpoint: UpstreamURL?
         var stream: SSEStream?
         var connecting: Task<UpstreamURL, Error>?
-        var pending: [String: Pending] = [:]
-        var byProgressToken: [String: String] = [:]
         var generation = 0
     }
 
@@ -31,6 +23,7 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
     private let logger: Logger
     private let unsolicited: UnsolicitedMessages
     private let state = NIOLockedValueBox(State())
+    private let pending = PendingRequests()
 
     init(url: UpstreamURL, headers: [(String, String)], logger: Logger, unsolicited: @escaping UnsolicitedMessages) {
         self.url = url
@@ -89,35 +82,21 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
 
     /// The stream ended: calls in flight fail; the next call reconnects.
     fileprivate func streamEnded(_ stream: SSEStream) {
-        let pending: [Pending] = state.withLockedValue { s in
-            guard s.stream === stream else { return [] }
+        let current: Bool = state.withLockedValue { s in
+            guard s.stream === stream else { return false }
             s.stream = nil
             s.endpoint = nil
-            let p = Array(s.pending.values)
-            s.pending = [:]
-            s.byProgressToken = [:]
-            return p
+            return true
         }
-        for p in pending { p.continuation.resume(throwing: UpstreamFailure.unreachable("the SSE stream ended")) }
+        if current { pending.failAll(UpstreamFailure.unreachable("the SSE stream ended")) }
     }
 
     fileprivate func received(_ m: RPCMessage) {
         switch m.kind {
         case .response:
-            guard let id = m.id, let p = state.withLockedValue({ s -> Pending? in
-                // An `id: null` error answers the one request in flight, if there is one.
-                let key = id == "null" && m.isError && s.pending.count == 1 ? s.pending.keys.first! : id
-                guard let p = s.pending.removeValue(forKey: key) else { return nil }
-                if let t = p.progressToken { s.byProgressToken[t] = nil }
-                return p
-            }) else { return }
-            p.continuation.resume(returning: m)
+            pending.resolve(m)
         case .notification where m.method == "notifications/progress":
-            if let token = progressTokenOfProgress(m), let handler = state.withLockedValue({ s in s.byProgressToken[token].flatMap { s.pending[$0]?.onMessage } }) {
-                handler(m)
-            } else {
-                unsolicited(m)
-            }
+            if !pending.routeProgress(m) { unsolicited(m) }
         default:
             unsolicited(m)
         }
@@ -138,31 +117,19 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
                  onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage {
         let endpoint = try await connect(loop: loop)
         return try await withCheckedThrowingContinuation { continuation in
-            state.withLockedValue { s in
-                s.pending[id] = Pending(continuation: continuation, onMessage: onMessage, progressToken: progressToken)
-                if let progressToken { s.byProgressToken[progressToken] = id }
-            }
-            loop.eventLoop.scheduleTask(in: timeout) { [self] in fail(id, UpstreamFailure.timeout) }
+            pending.add(id, progressToken: progressToken, continuation: continuation, onMessage: onMessage)
+            loop.eventLoop.scheduleTask(in: timeout) { [pending] in pending.fail(id, UpstreamFailure.timeout) }
             Task {
                 do {
                     try await post(body, to: endpoint, loop: loop)
                 } catch UpstreamFailure.sessionExpired {
                     reset()
-                    fail(id, UpstreamFailure.sessionExpired)
+                    pending.fail(id, UpstreamFailure.sessionExpired)
                 } catch {
-                    fail(id, error)
+                    pending.fail(id, error)
                 }
             }
         }
-    }
-
-    private func fail(_ id: String, _ error: Error) {
-        let p = state.withLockedValue { s -> Pending? in
-            guard let p = s.pending.removeValue(forKey: id) else { return nil }
-            if let t = p.progressToken { s.byProgressToken[t] = nil }
-            return p
-        }
-        p?.continuation.resume(throwing: error)
     }
 
     func send(_ body: ByteBuffer, loop: LoopContext) async throws {

@@ -13,17 +13,9 @@ import NIOPosix
 /// closes its stdin, then sends SIGTERM, then SIGKILL, two seconds apart.
 final class StdioChannel: UpstreamChannel, @unchecked Sendable {
     // @unchecked: all mutable state is in `state`, behind its lock.
-    private struct Pending {
-        var continuation: CheckedContinuation<RPCMessage, Error>
-        var onMessage: @Sendable (RPCMessage) -> Void
-        var progressToken: String?
-    }
-
     private struct State {
         var process: Process?
         var channel: Channel?
-        var pending: [String: Pending] = [:]
-        var byProgressToken: [String: String] = [:]
         var starting: Task<Void, Error>?
         var generation = 0
         var restarts = 0
@@ -39,6 +31,7 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
     private let logger: Logger
     private let unsolicited: UnsolicitedMessages
     private let state = NIOLockedValueBox(State())
+    private let pending = PendingRequests()
     private let eager: Bool
 
     init(name: String, command: [String], environment: [(String, String)], eager: Bool, loop: EventLoop, logger: Logger,
@@ -153,19 +146,17 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
 
     /// The program's stdout closed: it exited or crashed. Calls in flight fail.
     private func exited(_ channel: Channel) {
-        let (pending, process, stopped): ([Pending], Process?, Bool) = state.withLockedValue { s in
-            guard s.channel === channel else { return ([], nil, s.stopped) }
-            let p = Array(s.pending.values)
-            s.pending = [:]
-            s.byProgressToken = [:]
+        let (current, process, stopped): (Bool, Process?, Bool) = state.withLockedValue { s in
+            guard s.channel === channel else { return (false, nil, s.stopped) }
             s.channel = nil
             let proc = s.process
             s.process = nil
-            return (p, proc, s.stopped)
+            return (true, proc, s.stopped)
         }
+        guard current else { return }
         noteExit()
         if let process, process.isRunning { process.terminate() }
-        for p in pending { p.continuation.resume(throwing: UpstreamFailure.unreachable("\(name) exited")) }
+        pending.failAll(UpstreamFailure.unreachable("\(name) exited"))
         if !stopped {
             logger.warning("upstream exited", metadata: ["mcp.server": "\(name)"])
             if eager { Task { try? await ensureRunning() } }
@@ -180,21 +171,9 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
         }
         switch m.kind {
         case .response:
-            guard let id = m.id, let p = state.withLockedValue({ s -> Pending? in
-                // An `id: null` error answers the one request in flight, if there is one.
-                let key = id == "null" && m.isError && s.pending.count == 1 ? s.pending.keys.first! : id
-                guard let p = s.pending.removeValue(forKey: key) else { return nil }
-                if let t = p.progressToken { s.byProgressToken[t] = nil }
-                return p
-            }) else { return }
-            p.continuation.resume(returning: m)
+            pending.resolve(m)
         case .notification where m.method == "notifications/progress":
-            let token = progressTokenOfProgress(m)
-            if let token, let handler = state.withLockedValue({ s in s.byProgressToken[token].flatMap { s.pending[$0]?.onMessage } }) {
-                handler(m)
-            } else {
-                unsolicited(m)
-            }
+            if !pending.routeProgress(m) { unsolicited(m) }
         default:
             // Server requests (sampling, elicitation, roots) and other notifications carry no
             // request of ours here: the server decides where they go.
@@ -206,26 +185,14 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
                  onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage {
         try await ensureRunning()
         return try await withCheckedThrowingContinuation { continuation in
-            let channel: Channel? = state.withLockedValue { s in
-                guard let c = s.channel else { return nil }
-                s.pending[id] = Pending(continuation: continuation, onMessage: onMessage, progressToken: progressToken)
-                if let progressToken { s.byProgressToken[progressToken] = id }
-                return c
-            }
-            guard let channel else {
+            guard let channel = state.withLockedValue({ $0.channel }) else {
                 return continuation.resume(throwing: UpstreamFailure.unreachable("\(name) is not running"))
             }
+            pending.add(id, progressToken: progressToken, continuation: continuation, onMessage: onMessage)
             var line = body
             line.writeStaticString("\n")
             channel.writeAndFlush(line, promise: nil)
-            channel.eventLoop.scheduleTask(in: timeout) { [self] in
-                let p = state.withLockedValue { s -> Pending? in
-                    guard let p = s.pending.removeValue(forKey: id) else { return nil }
-                    if let t = p.progressToken { s.byProgressToken[t] = nil }
-                    return p
-                }
-                p?.continuation.resume(throwing: UpstreamFailure.timeout)
-            }
+            channel.eventLoop.scheduleTask(in: timeout) { [pending] in pending.fail(id, UpstreamFailure.timeout) }
         }
     }
 

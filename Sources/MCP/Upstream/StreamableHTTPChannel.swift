@@ -84,10 +84,11 @@ final class StreamableHTTPChannel: UpstreamChannel {
     private func openStream() {
         let (h, hadSession) = headers()
         guard hadSession, let loop = loops.all.first else { return }
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: key.target.basePath.isEmpty ? "/" : key.target.basePath, headers: h)
-        head.headers.replaceOrAdd(name: "accept", value: "text/event-stream")
-        head.headers.remove(name: "content-type")
-        head.headers.replaceOrAdd(name: "host", value: key.target.hostForHeader)
+        var streamHeaders = h
+        streamHeaders.replaceOrAdd(name: "accept", value: "text/event-stream")
+        streamHeaders.remove(name: "content-type")
+        streamHeaders.replaceOrAdd(name: "host", value: key.target.hostForHeader)
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: key.target.basePath.isEmpty ? "/" : key.target.basePath, headers: streamHeaders)
         let unsolicited = self.unsolicited, key = self.key
         loop.eventLoop.execute { [self] in
             let sink = StandaloneStream(unsolicited: unsolicited)
