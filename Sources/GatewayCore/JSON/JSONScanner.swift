@@ -37,6 +37,38 @@ public enum JSONScanner {
         return name.withUTF8 { key in member(key, in: bytes) }
     }
 
+    /// The value ranges of `keys` (as bytes), in their order, first occurrence each, in one pass
+    /// with no String made; nil when `bytes` is not a well-framed object. For the few members a
+    /// gate reads from every message.
+    public static func slots(_ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer) -> [Range<Int>?]? {
+        var out = [Range<Int>?](repeating: nil, count: keys.count)
+        var i = skipSpace(bytes, 0)
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }
+        i = skipSpace(bytes, i + 1)
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return out }
+        while i < bytes.count {
+            guard bytes[i] == UInt8(ascii: "\""), let keyEnd = skipString(bytes, i) else { return nil }
+            let keyStart = i + 1, keyLength = keyEnd - 1 - keyStart
+            var slot = -1
+            search: for (k, key) in keys.enumerated() where key.count == keyLength && out[k] == nil {
+                for j in 0..<keyLength where bytes[keyStart + j] != key[j] { continue search }
+                slot = k
+                break
+            }
+            i = skipSpace(bytes, keyEnd)
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
+            i = skipSpace(bytes, i + 1)
+            guard let valueEnd = skipValue(bytes, i) else { return nil }
+            if slot >= 0 { out[slot] = i..<valueEnd }
+            i = skipSpace(bytes, valueEnd)
+            guard i < bytes.count else { return nil }
+            if bytes[i] == UInt8(ascii: "}") { return out }
+            guard bytes[i] == UInt8(ascii: ",") else { return nil }
+            i = skipSpace(bytes, i + 1)
+        }
+        return nil
+    }
+
     static func member(_ key: UnsafeBufferPointer<UInt8>, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
         var i = skipSpace(bytes, 0)
         guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }

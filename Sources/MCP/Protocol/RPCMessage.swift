@@ -36,44 +36,49 @@ struct RPCMessage: Sendable {
         var id: String?
     }
 
+    private static let topKeys = ["jsonrpc", "id", "method", "params", "result", "error"].map { Array($0.utf8) }
+    private static let paramKeys = ["name", "uri", "_meta"].map { Array($0.utf8) }
+    private static let metaKeys = [Array("progressToken".utf8)]
+
     /// Reads one message. Throws `Malformed` for anything that is not a JSON-RPC 2.0 object.
     static func parse(_ buffer: ByteBuffer) throws(Malformed) -> RPCMessage {
         let result: Result<RPCMessage, Malformed> = buffer.withUnsafeReadableBytes { raw in
-            guard let top = JSONScanner.members(["jsonrpc", "id", "method", "params", "result", "error"], in: raw) else {
+            guard let slots = JSONScanner.slots(topKeys, in: raw) else {
                 return .failure(Malformed(reason: "not a JSON object"))
             }
+            let (jsonrpc, idRange, method, params, result, error) = (slots[0], slots[1], slots[2], slots[3], slots[4], slots[5])
             func text(_ r: Range<Int>) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: raw[r]), as: UTF8.self) }
-            let id = top["id"].map(text)
+            let id = idRange.map(text)
             if let id, !(id == "null" || id.first == "\"" || id.first.map({ $0 == "-" || $0.isNumber }) == true) {
                 return .failure(Malformed(reason: "id must be a string or a number"))
             }
-            guard let v = top["jsonrpc"], text(v) == "\"2.0\"" else {
+            guard let v = jsonrpc, v.count == 5, text(v) == "\"2.0\"" else {
                 return .failure(Malformed(reason: "jsonrpc must be \"2.0\"", id: id))
             }
-            var message = RPCMessage(bytes: buffer, kind: .notification, id: id, idRange: top["id"], isError: top["error"] != nil)
-            if let m = top["method"] {
+            var message = RPCMessage(bytes: buffer, kind: .notification, id: id, idRange: idRange, isError: error != nil)
+            if let m = method {
                 guard case .string(let name)? = try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: raw[m])) else {
                     return .failure(Malformed(reason: "method must be a string", id: id))
                 }
                 message.method = name
                 message.kind = id == nil ? .notification : .request
-            } else if top["result"] != nil || top["error"] != nil {
+            } else if result != nil || error != nil {
                 guard id != nil else { return .failure(Malformed(reason: "a response needs an id")) }
                 message.kind = .response
             } else {
                 return .failure(Malformed(reason: "neither a request, a notification nor a response", id: id))
             }
-            if let p = top["params"] {
+            if let p = params {
                 message.paramsRange = p
                 let inner = UnsafeRawBufferPointer(rebasing: raw[p])
-                if let params = JSONScanner.members(["name", "uri", "_meta"], in: inner) {
-                    if let r = params["name"] ?? params["uri"], case .string(let s)? = try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: inner[r])) {
+                if let members = JSONScanner.slots(paramKeys, in: inner) {
+                    if let r = members[0] ?? members[1], case .string(let s)? = try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: inner[r])) {
                         message.target = s
                         message.targetRange = (r.lowerBound + p.lowerBound)..<(r.upperBound + p.lowerBound)
                     }
-                    if let m = params["_meta"] {
+                    if let m = members[2] {
                         let metaBytes = UnsafeRawBufferPointer(rebasing: inner[m])
-                        if let meta = JSONScanner.members(["progressToken"], in: metaBytes), let t = meta["progressToken"] {
+                        if let meta = JSONScanner.slots(metaKeys, in: metaBytes), let t = meta[0] {
                             let start = p.lowerBound + m.lowerBound
                             message.progressTokenRange = (t.lowerBound + start)..<(t.upperBound + start)
                             message.progressToken = text(message.progressTokenRange!)
