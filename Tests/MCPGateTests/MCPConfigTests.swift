@@ -28,6 +28,8 @@ private func problems(_ yaml: String, env: [String: String] = [:]) -> [String] {
         #expect(mcp.toolNames.separator == "_" && mcp.toolNames.maxLength == 64)
         #expect(mcp.limitRefusal == .toolError && mcp.audit && !mcp.auditArguments)
         #expect(mcp.sessionIdle == .seconds(1800))
+        // Remote servers keep an upstream session per agent session; local programs share one.
+        #expect(mcp.servers.map(\.sessionMode) == [.perClient, .perClient, .shared])
     }
 
     @Test func everyInvalidFieldIsReportedWithItsPath() {

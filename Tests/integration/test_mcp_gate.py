@@ -11,7 +11,7 @@ from mcp_support import Upstream, agent, stdio_command
 from test_identity import keys
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-PER_SERVER = 16  # the tools of upstream_server.py
+PER_SERVER = 18  # the tools of upstream_server.py
 
 
 @pytest.fixture
@@ -443,3 +443,17 @@ def test_an_agent_that_goes_away_cancels_its_upstream_call(gateway, mcp_upstream
         got += s.recv(4096)
     s.close()  # 2026-07-28: closing the stream cancels the request
     wait_for("the upstream to cancel the call", lambda: "slow was cancelled on fs" in fs.log_path.read_text(), timeout=10)
+
+
+@pytest.mark.parametrize("mode", ["per_client", "shared"])
+def test_each_agent_session_gets_its_own_upstream_session_unless_shared(gateway, mcp_upstreams, tmp_path, mode):
+    fs = mcp_upstreams("fs", gen="1")
+    gw = gateway(config([fs], store=f"sqlite:{tmp_path}/a.db").replace(f"url: {fs.url} }}", f"url: {fs.url}, sessions: {mode} }}"))
+    first = agent(f"{gw.url}/mcp", [{"op": "call", "name": "fs_remember", "args": {"value": "mine"}},
+                                    {"op": "call", "name": "fs_recall"}], gen="1")["results"]
+    second = agent(f"{gw.url}/mcp", [{"op": "call", "name": "fs_recall"}], gen="1")["results"]
+    assert first[1]["text"] == "mine"
+    assert second[0]["text"] == ("nothing" if mode == "per_client" else "mine")
+    if mode == "per_client":
+        # Each agent's DELETE ended its upstream session too.
+        wait_for("the upstream sessions to end", lambda: fs.log_path.read_text().count('"DELETE /mcp HTTP/1.1" 200') >= 2, timeout=10)

@@ -91,7 +91,7 @@ def test_the_session_id_is_issued_on_initialize_only_and_required_after(gw):
     assert body["result"]["protocolVersion"] == "2025-11-25" and "tools" in body["result"]["capabilities"]
     assert body["result"]["serverInfo"]["name"] == "triplegate"
     status, h, body = in_session(gw, sid, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
-    assert status == 200 and "mcp-session-id" not in h and len(body["result"]["tools"]) == 16
+    assert status == 200 and "mcp-session-id" not in h and len(body["result"]["tools"]) == 18
     status, _, body = post(gw, {"jsonrpc": "2.0", "id": 3, "method": "tools/list"})
     assert status == 400 and body["error"]["code"] == -32600
     assert in_session(gw, "0" * 32, {"jsonrpc": "2.0", "id": 4, "method": "tools/list"})[0] == 404
@@ -138,7 +138,7 @@ def test_batches_are_accepted_in_2025_03_26_only(gw):
     batch = [{"jsonrpc": "2.0", "id": 1, "method": "ping"}, {"jsonrpc": "2.0", "method": "notifications/initialized"},
              {"jsonrpc": "2.0", "id": "two", "method": "tools/list"}]
     status, _, body = post(gw, None, raw=json.dumps(batch).encode(), headers={"Mcp-Session-Id": old, "MCP-Protocol-Version": "2025-03-26"})
-    assert status == 200 and [r["id"] for r in body] == [1, "two"] and len(body[1]["result"]["tools"]) == 16
+    assert status == 200 and [r["id"] for r in body] == [1, "two"] and len(body[1]["result"]["tools"]) == 18
     new, _ = initialize(gw, version="2025-06-18")
     status, _, body = post(gw, None, raw=json.dumps(batch).encode(), headers={"Mcp-Session-Id": new, "MCP-Protocol-Version": "2025-06-18"})
     assert status == 400 and body["error"]["code"] == -32600
@@ -177,7 +177,7 @@ def test_2026_07_28_requests_are_stateless_and_checked_in_order(gw):
     assert status == 200 and "mcp-session-id" not in h
     assert MODERN in body["result"]["supportedVersions"] and body["result"]["resultType"] == "complete"
     status, _, body = post(gw, modern("tools/list"), headers=modern_headers("tools/list"))
-    assert status == 200 and body["result"]["resultType"] == "complete" and body["result"]["ttlMs"] == 0 and len(body["result"]["tools"]) == 16
+    assert status == 200 and body["result"]["resultType"] == "complete" and body["result"]["ttlMs"] == 0 and len(body["result"]["tools"]) == 18
     call = modern("tools/call", {"name": "gh_echo", "arguments": {"text": "hi"}})
     status, _, body = post(gw, call, headers=modern_headers("tools/call", name="gh_echo"))
     assert status == 200 and body["result"]["content"][0]["text"] == "hi" and body["result"]["resultType"] == "complete"

@@ -204,6 +204,7 @@ extension MCPConfig {
                     ("headers", .object(s.headers.map { ($0.0, .string("[redacted]")) })),
                     ("env", .object(s.env.map { ($0.0, .string("[redacted]")) })),
                     ("start", .string(s.start.rawValue)),
+                    ("sessions", .string(s.sessionMode.rawValue)),
                     ("timeout", .string(ConfigDuration.format(s.timeout ?? timeout))),
                 ])
             })),

@@ -84,6 +84,19 @@ public struct MCPServerConfig: Sendable {
     public var start: Start = .lazy
     /// Overrides `mcp.timeout` for this server.
     public var timeout: Duration?
+    /// Upstream sessions: `per_client` (each agent session gets its own upstream session, ended
+    /// with it: servers that keep state per session keep it per agent) or `shared` (one for all
+    /// agents). Default `per_client` for remote servers and `shared` for local programs (a
+    /// process per agent would be costly); 2026-07-28 agents, which have no session, share.
+    public var sessions: SessionMode?
+
+    public enum SessionMode: String, Sendable, CaseIterable {
+        case perClient = "per_client"
+        case shared
+    }
+
+    /// `sessions`, with its default.
+    public var sessionMode: SessionMode { sessions ?? (transport == .stdio ? .shared : .perClient) }
 
     public enum Transport: String, Sendable, CaseIterable {
         /// Streamable HTTP (2025-03-26 and later).
@@ -188,6 +201,7 @@ extension MCPServerConfig {
         env = o["env"].dictionary { _, r in r.string() } ?? []
         start = o["start"].oneOf(Start.self) ?? start
         timeout = o["timeout"].duration()
+        sessions = o["sessions"].oneOf(SessionMode.self)
         let declared = o["transport"].oneOf(Transport.self)
         switch (url, command.isEmpty) {
         case (nil, true):

@@ -332,7 +332,8 @@ final class MCPDispatcher: Sendable {
         return answer
     }
 
-    private func forward(_ call: MCPCall, to server: UpstreamServer, target: String?, record: inout AuditRecord) async -> MCPAnswer {
+    private func forward(_ call: MCPCall, to shared: UpstreamServer, target: String?, record: inout AuditRecord) async -> MCPAnswer {
+        let server = call.session?.upstream(for: shared) ?? shared
         let m = call.message, id = m.id ?? "null"
         let agentToken = m.progressToken
         let emit = call.emit

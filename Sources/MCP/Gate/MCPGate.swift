@@ -61,7 +61,22 @@ public final class MCPGate: MountableGate, Service {
         return MCPSnapshot(config: config, mcp: mcp, servers: servers, sessions: sessions, audit: audit, pins: pins, core: core, logger: logger)
     }
 
+    /// The server for `s`; with `sessions: per_client`, it can make copies with channels of
+    /// their own, one per agent session.
     private func makeServer(_ s: MCPServerConfig, timeout: Duration) -> UpstreamServer {
+        guard s.sessionMode == .perClient else { return makeServer(s, timeout: timeout, perClient: nil) }
+        let loops = self.loops, logger = self.logger
+        return makeServer(s, timeout: timeout, perClient: {
+            Self.makeServer(s, timeout: timeout, perClient: nil, loops: loops, logger: logger)
+        })
+    }
+
+    private func makeServer(_ s: MCPServerConfig, timeout: Duration, perClient: (@Sendable () -> UpstreamServer)?) -> UpstreamServer {
+        Self.makeServer(s, timeout: timeout, perClient: perClient, loops: loops, logger: logger)
+    }
+
+    private static func makeServer(_ s: MCPServerConfig, timeout: Duration, perClient: (@Sendable () -> UpstreamServer)?, loops: LoopContexts,
+                                   logger: Logger) -> UpstreamServer {
         let channel: any UpstreamChannel
         let sink = UnsolicitedSink()
         let unsolicited: UnsolicitedMessages = { sink.deliver($0) }
@@ -77,7 +92,7 @@ public final class MCPGate: MountableGate, Service {
             let url = try! UpstreamURL.parse(s.url ?? "").get()
             channel = SSEChannel(url: url, headers: s.headers, logger: logger, unsolicited: unsolicited)
         }
-        let server = UpstreamServer(config: s, channel: channel, defaultTimeout: timeout, loop: loops.all[0], logger: logger)
+        let server = UpstreamServer(config: s, channel: channel, defaultTimeout: timeout, loop: loops.all[0], logger: logger, perClient: perClient)
         sink.set { [weak server] m in server?.unsolicited(m) }
         return server
     }

@@ -33,6 +33,9 @@ final class AgentSession: Sendable {
         var replay = ReplayBuffer()
         /// Streams resumed on a GET: their later events go there too.
         var resumers: [Int: @Sendable (ReplayBuffer.Event) -> Void] = [:]
+        /// This session's own upstream sessions (`sessions: per_client`), by server name.
+        var upstreams: [String: UpstreamServer] = [:]
+        var ended = false
     }
 
     init(id: String, principal: String, protocolVersion: String, clientCapabilities: JSONValue, path: String, now: Int64,
@@ -47,6 +50,31 @@ final class AgentSession: Sendable {
     }
 
     var lastUsed: Int64 { state.withLockedValue { $0.lastUsed } }
+
+    /// The server to send this session's calls to: its own copy of `server` when the server
+    /// keeps sessions per client (made at first use, ended with the session), else `server`.
+    func upstream(for server: UpstreamServer) -> UpstreamServer {
+        guard let make = server.perClient else { return server }
+        let (own, made): (UpstreamServer, Bool) = state.withLockedValue { s in
+            if let existing = s.upstreams[server.name], !s.ended { return (existing, false) }
+            let copy = make()
+            if !s.ended { s.upstreams[server.name] = copy }
+            return (copy, true)
+        }
+        // Its list changes and resource updates go where the shared server's go.
+        if made { own.events.withLockedValue { $0 = server.events.withLockedValue { $0 } } }
+        return own
+    }
+
+    /// Ends the session's own upstream sessions (DELETE, expiry).
+    func end() {
+        let owned = state.withLockedValue { s -> [UpstreamServer] in
+            s.ended = true
+            defer { s.upstreams = [:] }
+            return Array(s.upstreams.values)
+        }
+        for server in owned { Task { await server.shutdown() } }
+    }
 
     /// A new SSE stream's number (a POST answered as SSE, or the GET stream).
     func openStream() -> Int {

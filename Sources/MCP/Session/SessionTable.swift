@@ -50,6 +50,7 @@ final class SessionTable: Sendable {
             guard let s = all[id] else { return nil }
             if now - s.lastUsed > idleNanos {
                 all[id] = nil
+                s.end()
                 return nil
             }
             guard s.principal == principal else { return nil }
@@ -63,6 +64,7 @@ final class SessionTable: Sendable {
         counted { all in
             guard let s = all[id], s.principal == principal else { return nil }
             all[id] = nil
+            s.end()
             return s
         }
     }
@@ -88,9 +90,12 @@ final class SessionTable: Sendable {
 
     @discardableResult
     private static func dropIdle(_ all: inout [String: AgentSession], now: Int64, idle: Int64) -> Int {
-        let before = all.count
-        all = all.filter { now - $0.value.lastUsed <= idle }
-        return before - all.count
+        let idleOnes = all.values.filter { now - $0.lastUsed > idle }
+        for s in idleOnes {
+            all[s.id] = nil
+            s.end()
+        }
+        return idleOnes.count
     }
 
     /// 128 random bits as 32 hex digits (visible ASCII, as the spec asks).

@@ -46,7 +46,13 @@ final class UpstreamServer: Sendable {
     /// both generations of the SDKs serve.
     static let requestedVersion = "2025-11-25"
 
-    init(config: MCPServerConfig, channel: any UpstreamChannel, defaultTimeout: Duration, loop: LoopContext, logger: Logger) {
+    /// Makes another server like this one with a channel of its own: an agent session's own
+    /// upstream session (`sessions: per_client`). Nil for shared servers.
+    let perClient: (@Sendable () -> UpstreamServer)?
+
+    init(config: MCPServerConfig, channel: any UpstreamChannel, defaultTimeout: Duration, loop: LoopContext, logger: Logger,
+         perClient: (@Sendable () -> UpstreamServer)? = nil) {
+        self.perClient = perClient
         self.loop = loop
         self.logger = logger
         self.name = config.name

@@ -160,6 +160,22 @@ if lowlevel is not None and hasattr(lowlevel, "subscribe_resource"):
         return None
 
 
+MEMORY = {}
+
+
+@app.tool()
+def remember(value: str, ctx: Context) -> str:
+    """Keeps a value in this MCP session's memory."""
+    MEMORY[id(ctx.session)] = value
+    return "kept"
+
+
+@app.tool()
+def recall(ctx: Context) -> str:
+    """What this MCP session kept, if anything."""
+    return MEMORY.get(id(ctx.session), "nothing")
+
+
 @app.prompt()
 def greet(who: str) -> str:
     return f"Hello {who} from {name}"
