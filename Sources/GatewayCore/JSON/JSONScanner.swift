@@ -4,37 +4,64 @@ import NIOCore
 /// read a few fields of a body (`model`, `usage`, `id`) and pass the rest on as bytes. Values
 /// are located, not validated; parse the ones you need with `JSONParser`.
 public enum JSONScanner {
+    /// Walks the top-level members of an object, in order: `visit` gets the key's bytes (between
+    /// the quotes, escapes left as they are), the range from the key's opening quote to the end
+    /// of the value, and the value's range; it returns false to stop early. Returns false when
+    /// `bytes` is not a well-framed object (up to where the walk stopped).
+    private static func walkMembers(_ bytes: UnsafeRawBufferPointer,
+                                    _ visit: (_ key: Range<Int>, _ span: Range<Int>, _ value: Range<Int>) -> Bool) -> Bool {
+        var i = skipSpace(bytes, 0)
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return false }
+        i = skipSpace(bytes, i + 1)
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return true }
+        while i < bytes.count {
+            guard bytes[i] == UInt8(ascii: "\""), let keyEnd = skipString(bytes, i) else { return false }
+            let keyStart = i
+            var j = skipSpace(bytes, keyEnd)
+            guard j < bytes.count, bytes[j] == UInt8(ascii: ":") else { return false }
+            j = skipSpace(bytes, j + 1)
+            guard let valueEnd = skipValue(bytes, j) else { return false }
+            if !visit((keyStart + 1)..<(keyEnd - 1), keyStart..<valueEnd, j..<valueEnd) { return true }
+            i = skipSpace(bytes, valueEnd)
+            guard i < bytes.count else { return false }
+            if bytes[i] == UInt8(ascii: "}") { return true }
+            guard bytes[i] == UInt8(ascii: ",") else { return false }
+            i = skipSpace(bytes, i + 1)
+        }
+        return false
+    }
+
+    private static func keyText(_ bytes: UnsafeRawBufferPointer, _ r: Range<Int>) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[r]), as: UTF8.self)
+    }
+
+    private static func keyEquals(_ bytes: UnsafeRawBufferPointer, _ r: Range<Int>, _ key: some Collection<UInt8>) -> Bool {
+        r.count == key.count && zip(bytes[r], key).allSatisfy { $0 == $1 }
+    }
+
     /// The byte ranges of the values of `names` among the object's top-level members (the first
     /// occurrence of each); nil when `bytes` is not a well-framed JSON object.
     public static func members(_ names: Set<String>, in bytes: UnsafeRawBufferPointer) -> [String: Range<Int>]? {
-        var i = skipSpace(bytes, 0)
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }
-        i = skipSpace(bytes, i + 1)
         var found: [String: Range<Int>] = [:]
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return found }
-        while i < bytes.count {
-            guard bytes[i] == UInt8(ascii: "\""), let keyEnd = skipString(bytes, i) else { return nil }
-            let key = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(i + 1)..<(keyEnd - 1)]), as: UTF8.self)
-            i = skipSpace(bytes, keyEnd)
-            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
-            i = skipSpace(bytes, i + 1)
-            guard let valueEnd = skipValue(bytes, i) else { return nil }
-            if names.contains(key), found[key] == nil { found[key] = i..<valueEnd }
-            i = skipSpace(bytes, valueEnd)
-            guard i < bytes.count else { return nil }
-            if bytes[i] == UInt8(ascii: "}") { return found }
-            guard bytes[i] == UInt8(ascii: ",") else { return nil }
-            i = skipSpace(bytes, i + 1)
+        let framed = walkMembers(bytes) { key, _, value in
+            let name = keyText(bytes, key)
+            if names.contains(name), found[name] == nil { found[name] = value }
+            return true
         }
-        return nil
+        return framed ? found : nil
     }
 
     /// The byte range of the value of the first top-level member named `name` (compared as
     /// bytes: no key is made into a String, nothing is allocated); nil when absent or when
     /// `bytes` is not a well-framed object.
     public static func member(_ name: String, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
-        var name = name
-        return name.withUTF8 { key in member(key, in: bytes) }
+        var found: Range<Int>?
+        _ = walkMembers(bytes) { key, _, value in
+            guard keyEquals(bytes, key, name.utf8) else { return true }
+            found = value
+            return false
+        }
+        return found
     }
 
     /// The value ranges of `keys` (as bytes), in their order, first occurrence each, in one pass
@@ -42,86 +69,23 @@ public enum JSONScanner {
     /// gate reads from every message.
     public static func slots(_ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer) -> [Range<Int>?]? {
         var out = [Range<Int>?](repeating: nil, count: keys.count)
-        var i = skipSpace(bytes, 0)
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }
-        i = skipSpace(bytes, i + 1)
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return out }
-        while i < bytes.count {
-            guard bytes[i] == UInt8(ascii: "\""), let keyEnd = skipString(bytes, i) else { return nil }
-            let keyStart = i + 1, keyLength = keyEnd - 1 - keyStart
-            var slot = -1
-            search: for (k, key) in keys.enumerated() where key.count == keyLength && out[k] == nil {
-                for j in 0..<keyLength where bytes[keyStart + j] != key[j] { continue search }
-                slot = k
-                break
-            }
-            i = skipSpace(bytes, keyEnd)
-            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
-            i = skipSpace(bytes, i + 1)
-            guard let valueEnd = skipValue(bytes, i) else { return nil }
-            if slot >= 0 { out[slot] = i..<valueEnd }
-            i = skipSpace(bytes, valueEnd)
-            guard i < bytes.count else { return nil }
-            if bytes[i] == UInt8(ascii: "}") { return out }
-            guard bytes[i] == UInt8(ascii: ",") else { return nil }
-            i = skipSpace(bytes, i + 1)
+        let framed = walkMembers(bytes) { key, _, value in
+            if let k = keys.indices.first(where: { out[$0] == nil && keyEquals(bytes, key, keys[$0]) }) { out[k] = value }
+            return true
         }
-        return nil
-    }
-
-    static func member(_ key: UnsafeBufferPointer<UInt8>, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
-        var i = skipSpace(bytes, 0)
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }
-        i = skipSpace(bytes, i + 1)
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return nil }
-        while i < bytes.count {
-            guard bytes[i] == UInt8(ascii: "\""), let keyEnd = skipString(bytes, i) else { return nil }
-            let keyStart = i + 1, keyLength = keyEnd - 1 - keyStart
-            var matches = keyLength == key.count
-            if matches {
-                for j in 0..<keyLength where bytes[keyStart + j] != key[j] {
-                    matches = false
-                    break
-                }
-            }
-            i = skipSpace(bytes, keyEnd)
-            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return nil }
-            i = skipSpace(bytes, i + 1)
-            guard let valueEnd = skipValue(bytes, i) else { return nil }
-            if matches { return i..<valueEnd }
-            i = skipSpace(bytes, valueEnd)
-            guard i < bytes.count else { return nil }
-            if bytes[i] == UInt8(ascii: "}") { return nil }
-            guard bytes[i] == UInt8(ascii: ",") else { return nil }
-            i = skipSpace(bytes, i + 1)
-        }
-        return nil
+        return framed ? out : nil
     }
 
     /// Every top-level member of an object in order: its key and the range from the key's opening
     /// quote to the end of its value (what removing the member removes); nil when `bytes` is
     /// not a well-framed object.
     public static func memberSpans(in bytes: UnsafeRawBufferPointer) -> [(key: String, span: Range<Int>)]? {
-        var i = skipSpace(bytes, 0)
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }
-        i = skipSpace(bytes, i + 1)
         var out: [(key: String, span: Range<Int>)] = []
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { return out }
-        while i < bytes.count {
-            guard bytes[i] == UInt8(ascii: "\""), let keyEnd = skipString(bytes, i) else { return nil }
-            let key = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(i + 1)..<(keyEnd - 1)]), as: UTF8.self)
-            var j = skipSpace(bytes, keyEnd)
-            guard j < bytes.count, bytes[j] == UInt8(ascii: ":") else { return nil }
-            j = skipSpace(bytes, j + 1)
-            guard let valueEnd = skipValue(bytes, j) else { return nil }
-            out.append((key, i..<valueEnd))
-            i = skipSpace(bytes, valueEnd)
-            guard i < bytes.count else { return nil }
-            if bytes[i] == UInt8(ascii: "}") { return out }
-            guard bytes[i] == UInt8(ascii: ",") else { return nil }
-            i = skipSpace(bytes, i + 1)
+        let framed = walkMembers(bytes) { key, span, _ in
+            out.append((keyText(bytes, key), span))
+            return true
         }
-        return nil
+        return framed ? out : nil
     }
 
     /// The byte ranges of the elements of a JSON array (a JSON-RPC batch); nil when `bytes` is
