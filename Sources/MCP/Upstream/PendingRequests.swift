@@ -46,6 +46,19 @@ final class PendingRequests: Sendable {
         return true
     }
 
+    /// Routes a message read from the shared stream: a response to its request, progress to its
+    /// call; everything else (and anything no request claims) to `otherwise`.
+    func deliver(_ m: RPCMessage, otherwise: UnsolicitedMessages) {
+        switch m.kind {
+        case .response:
+            resolve(m)
+        case .notification where m.method == "notifications/progress":
+            if !routeProgress(m) { otherwise(m) }
+        default:
+            otherwise(m)
+        }
+    }
+
     /// Fails one request (a timeout, a send that failed).
     func fail(_ id: String, _ error: Error) {
         state.withLockedValue { Self.remove(id, from: &$0) }?.continuation.resume(throwing: error)

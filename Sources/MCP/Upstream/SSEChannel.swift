@@ -92,14 +92,7 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
     }
 
     fileprivate func received(_ m: RPCMessage) {
-        switch m.kind {
-        case .response:
-            pending.resolve(m)
-        case .notification where m.method == "notifications/progress":
-            if !pending.routeProgress(m) { unsolicited(m) }
-        default:
-            unsolicited(m)
-        }
+        pending.deliver(m, otherwise: unsolicited)
     }
 
     private func post(_ body: ByteBuffer, to endpoint: UpstreamURL, loop: LoopContext) async throws {

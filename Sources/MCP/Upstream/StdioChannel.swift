@@ -48,9 +48,6 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
     /// Increases each time the program is (re)started: a new process needs a new handshake.
     var generation: Int { state.withLockedValue { $0.generation } }
 
-    /// Whether the program runs now (for tests and `/admin` views).
-    var pid: Int32? { state.withLockedValue { $0.process?.processIdentifier } }
-
     /// The delay before the next start: doubling per crash, reset once a run lasted 30 s.
     static func backoff(restarts: Int) -> TimeAmount {
         guard restarts > 0 else { return .zero }
@@ -169,16 +166,9 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
             logger.warning("upstream wrote a line that is not JSON-RPC", metadata: ["mcp.server": "\(name)"])
             return
         }
-        switch m.kind {
-        case .response:
-            pending.resolve(m)
-        case .notification where m.method == "notifications/progress":
-            if !pending.routeProgress(m) { unsolicited(m) }
-        default:
-            // Server requests (sampling, elicitation, roots) and other notifications carry no
-            // request of ours here: the server decides where they go.
-            unsolicited(m)
-        }
+        // Server requests (sampling, elicitation, roots) and other notifications carry no
+        // request of ours here: the server decides where they go.
+        pending.deliver(m, otherwise: unsolicited)
     }
 
     func request(_ body: ByteBuffer, id: String, progressToken: String?, loop: LoopContext, timeout: TimeAmount,
