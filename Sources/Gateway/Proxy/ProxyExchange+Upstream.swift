@@ -14,8 +14,7 @@ extension ProxyExchange: UpstreamConnectionDelegate {
             attemptFailed(.status(code), status: upstreamHead.status, title: upstreamHead.status.reasonPhrase)
             return
         }
-        attemptTimer?.cancel()
-        attemptTimer = nil
+        loop.timers.cancel(timer)
         responseStarted = true
         upstreamKeepAlive = upstreamHead.isKeepAlive
         sent.removeAll()
@@ -50,14 +49,14 @@ extension ProxyExchange: UpstreamConnectionDelegate {
             downstream.flush()
             // The response goes on past this read: from now on, silence is timed. (A response
             // that arrives whole in one read never schedules the timer.)
-            if readTimer == nil { armReadTimer() }
+            if timer?.isArmed != true { armReadTimer() }
         }
     }
 
     func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
         guard !finished else { return }
         finished = true
-        readTimer?.cancel()
+        dropTimer()
         endAttempt(reusable: upstreamKeepAlive && requestEndSent)
         downstream.writeResponseEnd(trailers)
     }
@@ -67,7 +66,7 @@ extension ProxyExchange: UpstreamConnectionDelegate {
         connection = nil  // already closed; nothing to release into the pool
         if responseStarted {
             finished = true
-            readTimer?.cancel()
+            dropTimer()
             endAttempt(reusable: false)
             downstream.abort()
             return
@@ -86,21 +85,20 @@ extension ProxyExchange: UpstreamConnectionDelegate {
     }
 
     func armReadTimer() {
-        let timeout = service.upstream.timeouts.read.nanoseconds
-        readTimer = downstream.eventLoop.assumeIsolated().scheduleTask(
-            deadline: .uptimeNanoseconds(lastUpstreamRead + UInt64(timeout))
-        ) { [weak self] in
-            guard let self, !self.finished else { return }
-            let idle = NIODeadline.now().uptimeNanoseconds - self.lastUpstreamRead
-            if idle < UInt64(timeout) || !self.downstream.isWritable {
-                // A read came since, or the client is the slow side: not the upstream's fault.
-                if !self.downstream.isWritable { self.lastUpstreamRead = NIODeadline.now().uptimeNanoseconds }
-                self.armReadTimer()
-                return
-            }
-            self.finished = true
-            self.endAttempt(reusable: false)
-            self.downstream.abort()
+        armTimer(at: .uptimeNanoseconds(lastUpstreamRead + UInt64(service.upstream.timeouts.read.nanoseconds)))
+    }
+
+    func readTimerFired() {
+        let idle = NIODeadline.now().uptimeNanoseconds - lastUpstreamRead
+        if idle < UInt64(service.upstream.timeouts.read.nanoseconds) || !downstream.isWritable {
+            // A read came since, or the client is the slow side: not the upstream's fault.
+            if !downstream.isWritable { lastUpstreamRead = NIODeadline.now().uptimeNanoseconds }
+            armReadTimer()
+            return
         }
+        finished = true
+        dropTimer()
+        endAttempt(reusable: false)
+        downstream.abort()
     }
 }

@@ -43,10 +43,13 @@ final class ProxyExchange: RequestExchange {
     var requestEndSent = false
     var responseStarted = false
     var upstreamKeepAlive = true
-    var attemptTimer: Scheduled<Void>?
+    /// The exchange's one timer, on the loop's `LoopTimers`: the attempt's deadline until the
+    /// response head (`attemptDeadline` says which limit), then the upstream read timeout
+    /// between reads. It holds the exchange until the exchange ends and drops it.
+    var timer: LoopTimer?
+    var attemptDeadline: ExchangeDeadlines.Kind = .perTry
     /// When the current attempt started (monotonic ns), for the upstream latency.
     var attemptStart: Int64 = 0
-    var readTimer: Scheduled<Void>?
     var lastUpstreamRead: UInt64 = 0
     var finished = false
 
@@ -181,8 +184,7 @@ final class ProxyExchange: RequestExchange {
 
     /// Releases what the current attempt holds.
     func endAttempt(reusable: Bool) {
-        attemptTimer?.cancel()
-        attemptTimer = nil
+        loop.timers.cancel(timer)
         if let w = waiter {
             w.pool.cancel(w.id)
             waiter = nil
@@ -202,7 +204,7 @@ final class ProxyExchange: RequestExchange {
         guard !finished else { return }
         finished = true
         endAttempt(reusable: false)
-        readTimer?.cancel()
+        dropTimer()
         pending.removeAll()
         sent.removeAll()
         downstream.fail(problem)
@@ -210,14 +212,28 @@ final class ProxyExchange: RequestExchange {
 
     private func armAttemptTimer() {
         let (at, kind) = deadlines.deadline(attemptStart: Int64(NIODeadline.now().uptimeNanoseconds))
-        attemptTimer = downstream.eventLoop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(at, 0)))) { [weak self] in
-            guard let self, !self.finished, !self.responseStarted else { return }
-            self.attemptTimer = nil
-            if kind == .total {
-                self.finish(with: ProblemDetails(status: .gatewayTimeout, title: "Upstream timed out", requestID: self.requestID))
-            } else {
-                self.attemptFailed(.timeout, status: .gatewayTimeout, title: "Upstream timed out")
-            }
+        attemptDeadline = kind
+        armTimer(at: .uptimeNanoseconds(UInt64(max(at, 0))))
+    }
+
+    func armTimer(at deadline: NIODeadline) {
+        if timer == nil { timer = LoopTimer { [self] in self.timerFired() } }
+        loop.timers.arm(timer!, at: deadline)
+    }
+
+    /// Cancels the timer and lets go of it (and so of the exchange): the exchange has ended.
+    func dropTimer() {
+        loop.timers.cancel(timer)
+        timer = nil
+    }
+
+    private func timerFired() {
+        guard !finished else { return }
+        if responseStarted { return readTimerFired() }
+        if attemptDeadline == .total {
+            finish(with: ProblemDetails(status: .gatewayTimeout, title: "Upstream timed out", requestID: requestID))
+        } else {
+            attemptFailed(.timeout, status: .gatewayTimeout, title: "Upstream timed out")
         }
     }
 
@@ -258,7 +274,7 @@ final class ProxyExchange: RequestExchange {
     func clientClosed() {
         guard !finished else { return }
         finished = true
-        readTimer?.cancel()
+        dropTimer()
         endAttempt(reusable: false)
     }
 

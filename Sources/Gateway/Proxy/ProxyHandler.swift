@@ -60,8 +60,11 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
     private var queued = CircularBuffer<HTTPServerRequestPart>()
     var readsPausedByExchange = false
     private var pendingRead = false
-    var idleTimer: Scheduled<Void>?
-    var bodyTimer: Scheduled<Void>?
+    /// The header timeout before the first request, the keep-alive timeout between requests
+    /// (`idleIsHeaderTimeout` says which); made once per connection, armed on the loop's timers.
+    lazy var idleTimer = LoopTimer { [weak self] in self?.idleTimerFired() }
+    var idleIsHeaderTimeout = true
+    lazy var bodyTimer = LoopTimer { [weak self] in self?.bodyTimerFired() }
     /// The current request has a body still to come: its timer is armed at the end of the read
     /// burst, so a small body that arrived with its head never schedules (and cancels) a timer.
     var bodyTimerWanted = false
@@ -81,6 +84,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
     var isWritable: Bool { context.channel.isWritable }
     var eventLoop: EventLoop { context.eventLoop }
     var loopContext: LoopContext { gate.loop }
+    var timers: LoopTimers { gate.loop.timers }
 
     // MARK: Channel events
 
@@ -116,8 +120,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
     func handle(_ part: HTTPServerRequestPart) {
         switch part {
         case .head(let head):
-            idleTimer?.cancel()
-            idleTimer = nil
+            timers.cancel(idleTimer)
             startRequest(head)
         case .body(let body):
             if awaitingPolicies { return heldParts.append(part) }
@@ -129,8 +132,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
             if awaitingPolicies { return heldParts.append(part) }
             guard requestOpen else { return }
             requestOpen = false
-            bodyTimer?.cancel()
-            bodyTimer = nil
+            timers.cancel(bodyTimer)
             if discardingBody {
                 discardingBody = false
                 if !responseOpen { afterResponse() }
@@ -144,7 +146,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
         inReadBurst = false
         if bodyTimerWanted {
             bodyTimerWanted = false
-            if requestOpen, bodyTimer == nil { armBodyTimer() }
+            if requestOpen, !bodyTimer.isArmed { armBodyTimer() }
         }
         context.fireChannelReadComplete()
     }
@@ -168,8 +170,8 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
         // The client left before its response ended: 499, as nginx logs it.
         if responseOpen { finishLog(status: responseHeadSent ? nil : 499) }
         lingerTimer?.cancel()
-        idleTimer?.cancel()
-        bodyTimer?.cancel()
+        timers.cancel(idleTimer)
+        timers.cancel(bodyTimer)
         let e = exchange
         exchange = nil
         e?.clientClosed()

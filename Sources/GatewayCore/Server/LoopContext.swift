@@ -2,7 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 
-/// What each event loop owns: its upstream pools and its request-id counter. The data plane
+/// What each event loop owns: its upstream pools, its timers and its request-id counter. The data plane
 /// never shares mutable state across loops, so a request takes no lock and makes no hop.
 public final class LoopContext: @unchecked Sendable {
     // @unchecked: every mutable field is touched only on `eventLoop` (checked in debug builds).
@@ -10,6 +10,8 @@ public final class LoopContext: @unchecked Sendable {
     public let eventLoop: EventLoop
     /// Tasks that prefer this executor run on `eventLoop`.
     public let taskExecutor: EventLoopTaskExecutor
+    /// The loop's timers for timeouts that are armed per request and rarely fire.
+    public let timers: LoopTimers
     private var pools: [UpstreamPoolKey: UpstreamPool] = [:]
     private var requestIDs: RequestIDGenerator
     private let tls: TLSClientContexts
@@ -18,6 +20,7 @@ public final class LoopContext: @unchecked Sendable {
         self.index = index
         self.eventLoop = eventLoop
         self.taskExecutor = EventLoopTaskExecutor(eventLoop)
+        self.timers = LoopTimers(eventLoop: eventLoop)
         self.requestIDs = RequestIDGenerator(loopIndex: index)
         self.tls = tls
     }
@@ -27,7 +30,7 @@ public final class LoopContext: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         if let pool = pools[key] { return pool }
         let ssl = key.target.scheme == .https ? tls.context(for: key.tls, h2: key.protocol == .h2) : nil
-        let pool = UpstreamPool(key: key, eventLoop: eventLoop, sslContext: ssl)
+        let pool = UpstreamPool(key: key, eventLoop: eventLoop, timers: timers, sslContext: ssl)
         pools[key] = pool
         return pool
     }

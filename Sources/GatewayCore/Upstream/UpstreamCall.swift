@@ -30,7 +30,8 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
     private weak var sink: UpstreamCallSink?
     private var connection: UpstreamConnection?
     private var waiter: Int?
-    private var timer: Scheduled<Void>?
+    /// Armed from the start; holds the call until it ends (then dropped, so no cycle stays).
+    private var timer: LoopTimer?
     /// When the provider last sent something. The timer is armed once and, when it fires early
     /// because bytes came meanwhile, re-armed for the rest: rescheduling it on every read cost
     /// a heap insert and removal per body part.
@@ -50,7 +51,9 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
 
     public func start() {
         lastActivity = .now()
-        armTimer()
+        let timer = LoopTimer { [self] in self.timerFired() }
+        self.timer = timer
+        pool.timers.arm(timer, in: timeout)
         waiter = pool.acquire { [weak self] result in
             guard let self else {
                 if case .success(let c) = result { c.release(reusable: true) }
@@ -84,7 +87,7 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
     private func stop() -> Bool {
         guard !finished else { return false }
         finished = true
-        timer?.cancel()
+        dropTimer()
         if let waiter { pool.cancel(waiter) }
         connection?.release(reusable: false)
         connection = nil
@@ -94,14 +97,15 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
     public func pauseReads() { connection?.pauseReads() }
     public func resumeReads() { connection?.resumeReads() }
 
-    private func armTimer(in delay: TimeAmount? = nil) {
-        timer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay ?? timeout) { [weak self] in self?.timerFired() }
+    private func dropTimer() {
+        pool.timers.cancel(timer)
+        timer = nil
     }
 
     private func timerFired() {
-        guard !finished else { return }
+        guard !finished, let timer else { return }
         let idle = NIODeadline.now() - lastActivity
-        if idle < timeout { return armTimer(in: timeout - idle) }
+        if idle < timeout { return pool.timers.arm(timer, in: timeout - idle) }
         fail(.timeout)
     }
 
@@ -126,7 +130,7 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
     public func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
         guard !finished else { return }
         finished = true
-        timer?.cancel()
+        dropTimer()
         connection?.release(reusable: true)
         connection = nil
         sink?.callEnd()

@@ -37,6 +37,8 @@ public final class UpstreamConnection {
     /// The exchange that leased this connection; nil while idle in the pool.
     public weak var delegate: UpstreamConnectionDelegate?
     var handler: UpstreamConnectionHandler?
+    /// Armed by the pool while the connection waits idle.
+    var idleTimer: LoopTimer?
 
     init(id: UpstreamPoolStateMachine.ConnectionID, channel: Channel, pool: UpstreamPool, isStream: Bool = false) {
         self.id = id

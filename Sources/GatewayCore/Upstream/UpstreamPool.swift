@@ -11,18 +11,20 @@ public final class UpstreamPool {
 
     public let key: UpstreamPoolKey
     public let eventLoop: EventLoop
+    /// The loop's timers: upstream calls and idle connections arm theirs there.
+    public let timers: LoopTimers
     private let sslContext: NIOSSLContext?
     private var state: UpstreamPoolStateMachine
     private var waiters: [UpstreamPoolStateMachine.WaiterID: Callback] = [:]
     private var connections: [UpstreamPoolStateMachine.ConnectionID: UpstreamConnection] = [:]
-    private var idleTimers: [UpstreamPoolStateMachine.ConnectionID: Scheduled<Void>] = [:]
     private var nextWaiter = 0
     /// For `protocol: h2`: the one multiplexed connection that carries every request.
     private var http2: UpstreamHTTP2Session?
 
-    init(key: UpstreamPoolKey, eventLoop: EventLoop, sslContext: NIOSSLContext?) {
+    init(key: UpstreamPoolKey, eventLoop: EventLoop, timers: LoopTimers, sslContext: NIOSSLContext?) {
         self.key = key
         self.eventLoop = eventLoop
+        self.timers = timers
         self.sslContext = sslContext
         self.state = UpstreamPoolStateMachine(maxConnections: key.maxConnections)
         if key.protocol == .h2 {
@@ -68,7 +70,7 @@ public final class UpstreamPool {
     func connectionClosed(_ connection: UpstreamConnection) {
         if connection.isStream { return }
         connections[connection.id] = nil
-        idleTimers.removeValue(forKey: connection.id)?.cancel()
+        timers.cancel(connection.idleTimer)
         run(state.closed(connection.id))
     }
 
@@ -85,10 +87,11 @@ public final class UpstreamPool {
         case .none:
             break
         case .lease(let id, let waiter):
-            idleTimers.removeValue(forKey: id)?.cancel()
-            guard let connection = connections[id], let callback = waiters.removeValue(forKey: waiter) else {
+            let connection = connections[id]
+            if let connection { timers.cancel(connection.idleTimer) }
+            guard let connection, let callback = waiters.removeValue(forKey: waiter) else {
                 // The waiter left between the decision and now: the connection goes back.
-                if let connection = connections[id] { run(state.release(connection.id, reusable: true)) }
+                if let connection { run(state.release(connection.id, reusable: true)) }
                 return
             }
             callback(.success(connection))
@@ -100,20 +103,26 @@ public final class UpstreamPool {
             closeConnection(id)
             if let thenCreate { connect(thenCreate) }
         case .parkIdle(let id):
-            let timeout = TimeAmount.nanoseconds(Int64(key.idleTimeout.components.seconds) * 1_000_000_000 + key.idleTimeout.components.attoseconds / 1_000_000_000)
-            idleTimers[id] = eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
-                guard let self else { return }
-                self.idleTimers[id] = nil
-                self.run(self.state.idleTimeout(id))
+            guard let connection = connections[id] else { return }
+            if connection.idleTimer == nil {
+                connection.idleTimer = LoopTimer { [weak self] in
+                    guard let self else { return }
+                    self.run(self.state.idleTimeout(id))
+                }
             }
+            timers.arm(connection.idleTimer!, in: idleTimeout)
         }
     }
 
     private var lastConnectError: String?
 
+    private var idleTimeout: TimeAmount {
+        .nanoseconds(Int64(key.idleTimeout.components.seconds) * 1_000_000_000 + key.idleTimeout.components.attoseconds / 1_000_000_000)
+    }
+
     private func closeConnection(_ id: UpstreamPoolStateMachine.ConnectionID) {
-        idleTimers.removeValue(forKey: id)?.cancel()
         if let c = connections.removeValue(forKey: id) {
+            timers.cancel(c.idleTimer)
             c.delegate = nil
             c.channel.close(promise: nil)
         }
