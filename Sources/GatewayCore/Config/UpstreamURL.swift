@@ -19,7 +19,7 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
     /// `host:port`, with IPv6 literals bracketed, as the Host header wants it.
     public var hostForHeader: String {
         if scheme == .builtin { return host }
-        let h = host.contains(":") ? "[\(host)]" : host
+        let h = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
         let defaultPort = scheme == .https ? 443 : 80
         return port == defaultPort ? h : "\(h):\(port)"
     }

@@ -15,6 +15,26 @@ public enum ASCII {
         return true
     }
 
+    /// Whether `a` contains `lowerNeedle` ignoring ASCII case (a media type in `Accept`, say);
+    /// `lowerNeedle` must be lower-case.
+    @inlinable
+    public static func containsIgnoringCase(_ a: String, _ lowerNeedle: StaticString) -> Bool {
+        let n = UnsafeBufferPointer(start: lowerNeedle.utf8Start, count: lowerNeedle.utf8CodeUnitCount)
+        guard n.count > 0 else { return true }
+        var a = a
+        return a.withUTF8 { h in
+            guard h.count >= n.count else { return false }
+            outer: for start in 0...(h.count - n.count) {
+                for k in 0..<n.count {
+                    let byte = h[start + k]
+                    if (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) != n[k] { continue outer }
+                }
+                return true
+            }
+            return false
+        }
+    }
+
     /// Whether `bytes` contains the two-byte sequence `first, second`.
     @inlinable
     public static func containsPair<C: Collection>(_ bytes: C, _ first: UInt8, _ second: UInt8) -> Bool where C.Element == UInt8 {

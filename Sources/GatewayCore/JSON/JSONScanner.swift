@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
 import NIOCore
 
 /// Finds top-level members of a JSON object without building its tree: the AI and MCP gates
@@ -35,8 +42,8 @@ public enum JSONScanner {
         String(decoding: UnsafeRawBufferPointer(rebasing: bytes[r]), as: UTF8.self)
     }
 
-    private static func keyEquals(_ bytes: UnsafeRawBufferPointer, _ r: Range<Int>, _ key: some Collection<UInt8>) -> Bool {
-        r.count == key.count && zip(bytes[r], key).allSatisfy { $0 == $1 }
+    private static func keyEquals(_ bytes: UnsafeRawBufferPointer, _ r: Range<Int>, _ key: UnsafeRawBufferPointer) -> Bool {
+        r.count == key.count && (r.isEmpty || memcmp(bytes.baseAddress! + r.lowerBound, key.baseAddress!, r.count) == 0)
     }
 
     /// The byte ranges of the values of `names` among the object's top-level members (the first
@@ -55,13 +62,17 @@ public enum JSONScanner {
     /// bytes: no key is made into a String, nothing is allocated); nil when absent or when
     /// `bytes` is not a well-framed object.
     public static func member(_ name: String, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
-        var found: Range<Int>?
-        _ = walkMembers(bytes) { key, _, value in
-            guard keyEquals(bytes, key, name.utf8) else { return true }
-            found = value
-            return false
+        var name = name
+        return name.withUTF8 { utf8 in
+            let wanted = UnsafeRawBufferPointer(utf8)
+            var found: Range<Int>?
+            _ = walkMembers(bytes) { key, _, value in
+                guard keyEquals(bytes, key, wanted) else { return true }
+                found = value
+                return false
+            }
+            return found
         }
-        return found
     }
 
     /// The value ranges of `keys` (as bytes), in their order, first occurrence each, in one pass
@@ -70,7 +81,7 @@ public enum JSONScanner {
     public static func slots(_ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer) -> [Range<Int>?]? {
         var out = [Range<Int>?](repeating: nil, count: keys.count)
         let framed = walkMembers(bytes) { key, _, value in
-            if let k = keys.indices.first(where: { out[$0] == nil && keyEquals(bytes, key, keys[$0]) }) { out[k] = value }
+            if let k = keys.indices.first(where: { k in out[k] == nil && keys[k].withUnsafeBytes { keyEquals(bytes, key, $0) } }) { out[k] = value }
             return true
         }
         return framed ? out : nil

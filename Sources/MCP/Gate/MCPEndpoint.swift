@@ -23,8 +23,7 @@ final class MCPEndpoint: RequestExchange {
         self.request = request
         self.snapshot = snapshot
         self.legacy = legacy
-        let accept = request.head.headers[canonicalForm: "accept"].map { $0.lowercased() }
-        acceptsSSE = accept.contains { $0.contains("text/event-stream") }
+        acceptsSSE = request.head.headers[canonicalForm: "accept"].contains { ASCII.containsIgnoringCase(String($0), "text/event-stream") }
     }
 
     private var principal: String { request.consumer?.name ?? "" }
@@ -133,8 +132,10 @@ final class MCPEndpoint: RequestExchange {
     }
 
     private func post() {
-        let accept = headers[canonicalForm: "accept"].map { $0.lowercased() }
-        if !accept.isEmpty, !accept.contains(where: { $0.contains("application/json") || $0.contains("*/*") || $0.contains("application/*") }) {
+        let accept = headers[canonicalForm: "accept"].map(String.init)
+        if !accept.isEmpty, !accept.contains(where: {
+            ASCII.containsIgnoringCase($0, "application/json") || ASCII.containsIgnoringCase($0, "*/*") || ASCII.containsIgnoringCase($0, "application/*")
+        }) {
             return refuse(.notAcceptable, RPC.invalidRequest, "Not Acceptable: Client must accept application/json")
         }
         guard headers.first(name: "content-type")?.lowercased().hasPrefix("application/json") == true else {

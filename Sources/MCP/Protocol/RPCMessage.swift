@@ -22,8 +22,11 @@ struct RPCMessage: Sendable {
     /// `params.name` (tools/call, prompts/get) or `params.uri` (resources/read, subscribe).
     var target: String?
     var targetRange: Range<Int>?
-    /// `params` as located in `bytes`.
+    /// `params`, `params._meta` and `result` as located in `bytes`: paths below them are
+    /// looked up from there rather than by walking the message again.
     var paramsRange: Range<Int>?
+    var metaRange: Range<Int>?
+    var resultRange: Range<Int>?
     /// `params._meta.progressToken` (JSON text) and `params.requestId` (cancellation), if any.
     var progressToken: String?
     var progressTokenRange: Range<Int>?
@@ -56,6 +59,7 @@ struct RPCMessage: Sendable {
                 return .failure(Malformed(reason: "jsonrpc must be \"2.0\"", id: id))
             }
             var message = RPCMessage(bytes: buffer, kind: .notification, id: id, idRange: idRange, isError: error != nil)
+            message.resultRange = result
             if let m = method {
                 guard case .string(let name)? = try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: raw[m])) else {
                     return .failure(Malformed(reason: "method must be a string", id: id))
@@ -77,6 +81,7 @@ struct RPCMessage: Sendable {
                         message.targetRange = (r.lowerBound + p.lowerBound)..<(r.upperBound + p.lowerBound)
                     }
                     if let m = members[2] {
+                        message.metaRange = (m.lowerBound + p.lowerBound)..<(m.upperBound + p.lowerBound)
                         let metaBytes = UnsafeRawBufferPointer(rebasing: inner[m])
                         if let meta = JSONScanner.slots(metaKeys, in: metaBytes), let t = meta[0] {
                             let start = p.lowerBound + m.lowerBound
@@ -102,11 +107,26 @@ struct RPCMessage: Sendable {
 
     /// Where the value at `path` (`["params", "ref", "name"]`) sits in `bytes`, if present.
     func range(of path: [String]) -> Range<Int>? {
-        bytes.withUnsafeReadableBytes { raw in
-            var base = 0
-            var current = UnsafeRawBufferPointer(rebasing: raw[...])
-            var found: Range<Int>?
-            for key in path {
+        // Start below the deepest member `parse` located.
+        var known: Range<Int>?
+        var rest = path[...]
+        if path.first == "params", let p = paramsRange {
+            known = p
+            rest = path.dropFirst()
+            if rest.first == "_meta" {
+                guard let m = metaRange else { return nil }
+                known = m
+                rest = rest.dropFirst()
+            }
+        } else if path.first == "result", let r = resultRange {
+            known = r
+            rest = path.dropFirst()
+        }
+        return bytes.withUnsafeReadableBytes { raw in
+            var base = known?.lowerBound ?? 0
+            var current = UnsafeRawBufferPointer(rebasing: raw[known ?? 0..<raw.count])
+            var found = known
+            for key in rest {
                 guard let r = JSONScanner.member(key, in: current) else { return nil }
                 found = (base + r.lowerBound)..<(base + r.upperBound)
                 base += r.lowerBound
