@@ -10,6 +10,7 @@ extension ProxyHandler {
         requestOpen = true
         responseHeadSent = false
         requestVersion = head.version
+        requestMethod = head.method
         requestStart = NIODeadline.now().uptimeNanoseconds
         routeMetrics = gate.snapshot.unrouted
         upstreamNanos = nil
@@ -177,7 +178,7 @@ extension ProxyHandler {
     /// the client starts sending at once.
     private func answerExpectContinue(_ head: HTTPRequestHead) {
         guard head.headers.first(name: "expect")?.lowercased() == "100-continue" else { return }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        send(.head(HTTPResponseHead(version: head.version, status: .continue)))
         context.flush()
     }
 

@@ -27,6 +27,10 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
     /// The HTTP version of the request being answered: the response is written in it, so an
     /// HTTP/1.0 client never gets chunked framing.
     var requestVersion: HTTPVersion = .http1_1
+    /// The method of the request being answered: HEAD and CONNECT answers carry no body.
+    var requestMethod: HTTPMethod = .GET
+    /// HTTP/1 responses are encoded here, not by NIO's encoder (see `HTTP1ResponseEncoder`).
+    private var encoder = HTTP1ResponseEncoder()
     /// A policy is waiting on I/O; request parts are held until it answers.
     var awaitingPolicies = false
     var heldParts: [HTTPServerRequestPart] = []
@@ -245,8 +249,8 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
         logRecord?.status = responseStatus
         logRecord?.bytes += body.readableBytes
         let head = problem.head(version: isHTTP2 ? .http1_1 : requestVersion, bodyLength: body.readableBytes, close: close && !isHTTP2, contentType: contentType)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        send(.head(head))
+        send(.body(.byteBuffer(body)))
         writeResponseEnd(nil)
     }
 
@@ -277,12 +281,25 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
         responseHeadSent = true
         responseStatus = Int(head.status.code)
         logRecord?.status = responseStatus
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        send(.head(head))
     }
 
     func writeResponseBody(_ body: ByteBuffer) {
         logRecord?.bytes += body.readableBytes
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        send(.body(.byteBuffer(body)))
+    }
+
+    /// Writes one response part: as bytes for HTTP/1, as a part for the HTTP/2 stream codec.
+    /// `promise` completes with the part's last write.
+    func send(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>? = nil) {
+        guard !isHTTP2 else { return context.write(wrapOutboundOut(part), promise: promise) }
+        let context = self.context!
+        var last: IOData?
+        encoder.encode(part, requestMethod: requestMethod, allocator: context.channel.allocator) { bytes in
+            if let previous = last { context.write(NIOAny(previous), promise: nil) }
+            last = bytes
+        }
+        if let last { context.write(NIOAny(last), promise: promise) } else { promise?.succeed(()) }
     }
 
     func flush() { context.flush() }
@@ -298,13 +315,17 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
         }
         if closeAfterResponse || !keepAlive {
             let unread = requestOpen
-            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { [weak self] _ in
+            let written = context.eventLoop.makePromise(of: Void.self)
+            send(.end(trailers), promise: written)
+            context.flush()
+            written.futureResult.assumeIsolated().whenComplete { [weak self] _ in
                 guard let self, let context = self.context else { return }
                 if unread { self.lingeringClose() } else { context.close(promise: nil) }
             }
             return
         }
-        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        send(.end(trailers))
+        context.flush()
         if !requestOpen { afterResponse() }
     }
 
