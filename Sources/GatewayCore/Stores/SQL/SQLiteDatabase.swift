@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 import SQLiteNIO
 
 /// The embedded store: one SQLite file in WAL mode, so gateways read while the CLI writes.
@@ -10,7 +11,8 @@ public final class SQLiteDatabase: SQLDatabase {
     private init(connection: SQLiteConnection) { self.connection = connection }
 
     public static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: StoreThreads.pool, logger: logger,
+                                                         on: MultiThreadedEventLoopGroup.singleton.any())
         _ = try await connection.query("PRAGMA journal_mode=WAL", [])
         // The busy timeout rides out other processes' brief write locks.
         _ = try await connection.query("PRAGMA busy_timeout=5000", [])
