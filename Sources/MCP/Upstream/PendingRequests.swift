@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// The requests a message-stream channel (stdio, HTTP+SSE) waits on, by our id: the answers
 /// come back on one shared stream and are matched here; progress notifications reach their
@@ -8,6 +9,7 @@ final class PendingRequests: Sendable {
         var continuation: CheckedContinuation<RPCMessage, Error>
         var onMessage: @Sendable (RPCMessage) -> Void
         var progressToken: String?
+        var timer: Scheduled<Void>?
     }
 
     private struct State {
@@ -34,6 +36,7 @@ final class PendingRequests: Sendable {
             let key = id == "null" && response.isError && s.byID.count == 1 ? s.byID.keys.first! : id
             return Self.remove(key, from: &s)
         }
+        p?.timer?.cancel()
         p?.continuation.resume(returning: response)
         return p != nil
     }
@@ -59,9 +62,24 @@ final class PendingRequests: Sendable {
         }
     }
 
+    /// Fails `id` with a timeout after `delay` unless it is answered first. The timer is
+    /// cancelled with the answer, so a busy server leaves no scheduled task per finished call
+    /// in the loop's queue.
+    func expire(_ id: String, after delay: TimeAmount, on eventLoop: EventLoop) {
+        let task = eventLoop.scheduleTask(in: delay) { [weak self] () -> Void in self?.fail(id, UpstreamFailure.timeout) }
+        let kept = state.withLockedValue { s -> Bool in
+            guard s.byID[id] != nil else { return false }
+            s.byID[id]!.timer = task
+            return true
+        }
+        if !kept { task.cancel() }
+    }
+
     /// Fails one request (a timeout, a send that failed).
     func fail(_ id: String, _ error: Error) {
-        state.withLockedValue { Self.remove(id, from: &$0) }?.continuation.resume(throwing: error)
+        guard let p = state.withLockedValue({ Self.remove(id, from: &$0) }) else { return }
+        p.timer?.cancel()
+        p.continuation.resume(throwing: error)
     }
 
     /// Fails every request (the stream or the program is gone).
@@ -70,7 +88,10 @@ final class PendingRequests: Sendable {
             defer { s = State() }
             return Array(s.byID.values)
         }
-        for p in all { p.continuation.resume(throwing: error) }
+        for p in all {
+            p.timer?.cancel()
+            p.continuation.resume(throwing: error)
+        }
     }
 
     private static func remove(_ id: String, from s: inout State) -> Pending? {

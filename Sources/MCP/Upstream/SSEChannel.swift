@@ -111,7 +111,7 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
         let endpoint = try await connect(loop: loop)
         return try await withCheckedThrowingContinuation { continuation in
             pending.add(id, progressToken: progressToken, continuation: continuation, onMessage: onMessage)
-            loop.eventLoop.scheduleTask(in: timeout) { [pending] in pending.fail(id, UpstreamFailure.timeout) }
+            pending.expire(id, after: timeout, on: loop.eventLoop)
             Task {
                 do {
                     try await post(body, to: endpoint, loop: loop)

@@ -182,7 +182,7 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
             var line = body
             line.writeStaticString("\n")
             channel.writeAndFlush(line, promise: nil)
-            channel.eventLoop.scheduleTask(in: timeout) { [pending] in pending.fail(id, UpstreamFailure.timeout) }
+            pending.expire(id, after: timeout, on: channel.eventLoop)
         }
     }
 
