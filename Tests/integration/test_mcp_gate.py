@@ -371,6 +371,19 @@ def test_a_call_past_its_timeout_fails_and_the_upstream_is_told_to_stop(gateway,
     wait_for("the upstream to cancel the call", lambda: "slow was cancelled on fs" in fs.log_path.read_text(), timeout=10)
 
 
+def test_a_stdio_call_past_its_timeout_fails_and_the_server_keeps_serving(gateway, tmp_path):
+    import time
+    local = stdio_command("local").replace("\"", "'")
+    gw = gateway(config([("local", local)], store=f"sqlite:{tmp_path}/a.db").replace(f"command: {local} }}", f"command: {local}, timeout: 1s }}"))
+    started = time.monotonic()
+    slow, quick = agent(f"{gw.url}/mcp", [{"op": "call", "name": "local_slow", "args": {"seconds": 20}},
+                                          {"op": "call", "name": "local_echo", "args": {"text": "still here"}}], gen="1")["results"]
+    assert slow["error"]["code"] == -32001 and "did not answer in time" in slow["error"]["message"]
+    assert quick["text"] == "still here"
+    assert time.monotonic() - started < 10
+    wait_for("the stdio server to cancel the call", lambda: "slow was cancelled on local" in gw.logs(), timeout=10)
+
+
 def test_a_changed_tool_definition_is_flagged_and_quarantined_until_approved(gateway, mcp_upstreams, tmp_path):
     fs = mcp_upstreams("fs", gen="1")
     gw = gateway(config([fs], extra="  pinning: quarantine\n", store=f"sqlite:{tmp_path}/pins.db"))
