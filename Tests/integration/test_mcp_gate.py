@@ -384,6 +384,21 @@ def test_a_stdio_call_past_its_timeout_fails_and_the_server_keeps_serving(gatewa
     wait_for("the stdio server to cancel the call", lambda: "slow was cancelled on local" in gw.logs(), timeout=10)
 
 
+@pytest.mark.parametrize("gen", ["1", "2"])
+def test_completions_go_to_the_server_that_owns_the_prompt_or_template(gateway, mcp_upstreams, tmp_path, gen):
+    fs, gh = mcp_upstreams("fs", gen="1"), mcp_upstreams("gh", gen="2")
+    access = '  access:\n    - { allow: ["fs.*", "gh.*"] }\n'
+    gw = gateway(config([fs, gh], access=access, store=f"sqlite:{tmp_path}/a.db"))
+    prompt, template, unknown = agent(f"{gw.url}/mcp", [
+        {"op": "complete", "prompt": "fs_greet", "arg": "who", "value": "b"},
+        {"op": "complete", "template": "memo://gh/notes/{id}", "arg": "id", "value": ""},
+        {"op": "complete", "prompt": "nope_greet", "arg": "who", "value": ""},
+    ], gen=gen)["results"]
+    assert prompt == ["bob-fs"]  # fs saw its own name, `greet`
+    assert template == ["1-gh", "2-gh"]
+    assert unknown["error"]["code"] == -32602
+
+
 def test_a_changed_tool_definition_is_flagged_and_quarantined_until_approved(gateway, mcp_upstreams, tmp_path):
     fs = mcp_upstreams("fs", gen="1")
     gw = gateway(config([fs], extra="  pinning: quarantine\n", store=f"sqlite:{tmp_path}/pins.db"))

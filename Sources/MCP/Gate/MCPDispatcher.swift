@@ -79,6 +79,7 @@ final class MCPDispatcher: Sendable {
         case "tools/call": return await callTool(call)
         case "prompts/get": return await routed(.prompts, call, unknown: "Unknown prompt")
         case "resources/read", "resources/subscribe", "resources/unsubscribe": return await routedResource(call)
+        case "completion/complete": return await complete(call)
         default:
             return .error(id, RPC.methodNotFound, "Method not found: \(m.method ?? "")", status: call.modern ? .notFound : .ok)
         }
@@ -139,6 +140,7 @@ final class MCPDispatcher: Sendable {
             }
             fields.append((kind, .object(caps)))
         }
+        if handshakes.contains(where: { $0.capabilities["completions"] != nil }) { fields.append(("completions", .object([]))) }
         return .object(fields)
     }
 
@@ -325,6 +327,40 @@ final class MCPDispatcher: Sendable {
         return answer
     }
 
+    /// `completion/complete`: to the server that owns the prompt or resource template in
+    /// `params.ref`, the prompt's name given back as the server knows it. A ref the agent may
+    /// not see is refused as an unknown one.
+    private func complete(_ call: MCPCall) async -> MCPAnswer {
+        var m = call.message
+        let id = m.id ?? "null", ref = m.params?["ref"]
+        let status: HTTPResponseStatus = call.modern ? .badRequest : .ok
+        var routed = call
+        switch ref?["type"]?.stringValue {
+        case "ref/prompt":
+            let name = ref?["name"]?.stringValue
+            guard let item = await resolve(.prompts, name, call), let server = servers[item.server] else {
+                return .error(id, RPC.invalidParams, "Unknown prompt: \(name ?? "")", status: status)
+            }
+            m.target = name
+            m.targetRange = m.range(of: ["params", "ref", "name"])
+            routed.message = m
+            var ignored: AuditRecord?
+            return await forward(routed, to: server, target: item.original, record: &ignored)
+        case "ref/resource":
+            let uri = ref?["uri"]?.stringValue ?? ""
+            let templates = await catalog.listing(.templates, loop: call.loop)
+            var item = templates.items.first { $0.original == uri }
+            if item == nil { item = await resolve(.resources, uri, call) }
+            guard let item, call.view.admits(item.qualified), let server = servers[item.server] else {
+                return .error(id, -32002, "Resource not found: \(uri)", status: call.modern ? .notFound : .ok)
+            }
+            var ignored: AuditRecord?
+            return await forward(call, to: server, target: nil, record: &ignored)
+        default:
+            return .error(id, RPC.invalidParams, "Invalid params: ref must be a ref/prompt or a ref/resource", status: status)
+        }
+    }
+
     private func forward(_ call: MCPCall, to server: UpstreamServer, target: String?, record: inout AuditRecord?) async -> MCPAnswer {
         var r = record ?? AuditRecord(timeMillis: 0, requestID: "", upstream: "", tool: "", argumentsSHA256: "", outcome: "ok", latencyMillis: 0)
         let answer = await forward(call, to: server, target: target, record: &r)
@@ -401,82 +437,5 @@ final class MCPDispatcher: Sendable {
               let (server, upstreamID) = session.inFlight(requestID) else { return }
         let params = JSONValue.object([("requestId", .int(Int(upstreamID) ?? 0)), ("reason", .string("cancelled by the client"))])
         try? await server.notify(RPC.notification(method: "notifications/cancelled", params: params), loop: call.loop)
-    }
-}
-
-extension Array where Element == UInt8 {
-    /// Standard base64 with padding.
-    var base64: String {
-        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var out: [UInt8] = []
-        var i = 0
-        while i < count {
-            let b0 = self[i], b1 = i + 1 < count ? self[i + 1] : 0, b2 = i + 2 < count ? self[i + 2] : 0
-            out.append(table[Int(b0 >> 2)])
-            out.append(table[Int((b0 & 3) << 4 | b1 >> 4)])
-            out.append(i + 1 < count ? table[Int((b1 & 15) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            out.append(i + 2 < count ? table[Int(b2 & 63)] : UInt8(ascii: "="))
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    init?(base64 text: String) {
-        var values: [UInt8] = []
-        for c in text.utf8 {
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(c - 65)
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(c - 71)
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(c + 4)
-            case UInt8(ascii: "+"): values.append(62)
-            case UInt8(ascii: "/"): values.append(63)
-            case UInt8(ascii: "="): break
-            default: return nil
-            }
-        }
-        var out: [UInt8] = []
-        var i = 0
-        while i + 1 < values.count {
-            out.append(values[i] << 2 | values[i + 1] >> 4)
-            if i + 2 < values.count { out.append(values[i + 1] << 4 | values[i + 2] >> 2) }
-            if i + 3 < values.count { out.append(values[i + 2] << 6 | values[i + 3]) }
-            i += 4
-        }
-        self = out
-    }
-}
-
-/// `triplegate_mcp_tool_calls_total{server,tool,outcome}` and
-/// `triplegate_mcp_tool_call_duration_seconds{server}`, their handles kept: the registry's
-/// lookup by labels costs more than the increment.
-final class ToolCallMetrics: Sendable {
-    private let registry: PrometheusCollectorRegistry
-    private let counters = NIOLockedValueBox<[String: Counter]>([:])
-    private let histograms = NIOLockedValueBox<[String: DurationHistogram]>([:])
-
-    init(registry: PrometheusCollectorRegistry) {
-        self.registry = registry
-    }
-
-    func calls(server: String, tool: String, outcome: String) -> Counter {
-        let key = server + "\u{0}" + tool + "\u{0}" + outcome
-        return counters.withLockedValue { all in
-            if let c = all[key] { return c }
-            let c = registry.makeCounter(descriptor: .init(metricName: "triplegate_mcp_tool_calls", unitName: "total", helpText: "MCP tools/call requests by server, tool and outcome"),
-                                         labels: [("server", server), ("tool", tool), ("outcome", outcome)])
-            all[key] = c
-            return c
-        }
-    }
-
-    func duration(server: String) -> DurationHistogram {
-        histograms.withLockedValue { all in
-            if let h = all[server] { return h }
-            let h = registry.makeDurationHistogram(
-                descriptor: .init(metricName: "triplegate_mcp_tool_call_duration", unitName: "seconds", helpText: "Time to answer an MCP tools/call"),
-                labels: [("server", server)], buckets: GatewayMetrics.buckets)
-            all[server] = h
-            return h
-        }
     }
 }

@@ -80,6 +80,14 @@ async def run(session, ops):
             elif kind == "wait_updated":
                 await asyncio.wait_for(UPDATED_EVENT.wait(), timeout=op.get("timeout", 10))
                 results.append(UPDATED)
+            elif kind == "complete":
+                from mcp.types import PromptReference, ResourceTemplateReference
+                if "prompt" in op:
+                    ref = PromptReference(type="ref/prompt", name=op["prompt"])
+                else:
+                    ref = ResourceTemplateReference(type="ref/resource", uri=op["template"])
+                r = await session.complete(ref, {"name": op["arg"], "value": op["value"]})
+                results.append(r.completion.values)
             elif kind == "ping":
                 await session.send_ping()
                 results.append("pong")

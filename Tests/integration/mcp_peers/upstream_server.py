@@ -191,6 +191,19 @@ def note(id: str) -> str:
     return f"note {id} of {name}"
 
 
+@app.completion()
+async def complete(ref, argument, context):
+    """Completes `greet`'s `who` and the notes template's `id`; values name this server."""
+    from mcp.types import Completion
+    if getattr(ref, "type", "") == "ref/prompt" and ref.name == "greet":
+        options = [f"ann-{name}", f"bob-{name}"]
+    elif getattr(ref, "type", "") == "ref/resource" and ref.uri == f"memo://{name}/notes/{{id}}":
+        options = [f"1-{name}", f"2-{name}"]
+    else:
+        return None
+    return Completion(values=[o for o in options if o.startswith(argument.value)])
+
+
 if transport == "stdio":
     app.run()
 elif settings:
