@@ -160,20 +160,19 @@ if lowlevel is not None and hasattr(lowlevel, "subscribe_resource"):
         return None
 
 
-MEMORY = {}
-
-
+# Kept on the session object itself: keyed by `id(ctx.session)`, a new session could reuse a
+# collected one's address and see its memory.
 @app.tool()
 def remember(value: str, ctx: Context) -> str:
     """Keeps a value in this MCP session's memory."""
-    MEMORY[id(ctx.session)] = value
+    ctx.session.triplegate_test_memory = value
     return "kept"
 
 
 @app.tool()
 def recall(ctx: Context) -> str:
     """What this MCP session kept, if anything."""
-    return MEMORY.get(id(ctx.session), "nothing")
+    return getattr(ctx.session, "triplegate_test_memory", "nothing")
 
 
 @app.prompt()
