@@ -33,14 +33,14 @@ public struct HTTP1ResponseEncoder {
             if case .byteBuffer(var small) = data, size <= 4096 {
                 // Small chunks (stream events) go out as one buffer, not three iovecs.
                 var out = allocator.buffer(capacity: size + 12)
-                Self.writeHex(size, into: &out)
+                HTTP1Wire.writeHex(size, into: &out)
                 out.writeStaticString("\r\n")
                 out.writeBuffer(&small)
                 out.writeStaticString("\r\n")
                 write(.byteBuffer(out))
             } else {
                 var prefix = allocator.buffer(capacity: 12)
-                Self.writeHex(size, into: &prefix)
+                HTTP1Wire.writeHex(size, into: &prefix)
                 prefix.writeStaticString("\r\n")
                 write(.byteBuffer(prefix))
                 write(data)
@@ -53,7 +53,7 @@ public struct HTTP1ResponseEncoder {
             guard let trailers, !trailers.isEmpty else { return write(.byteBuffer(ByteBuffer(staticString: "0\r\n\r\n"))) }
             var out = allocator.buffer(capacity: 256)
             out.writeStaticString("0\r\n")
-            for (name, value) in trailers where Self.isValid(name: name, value: value) { Self.writeHeader(name, value, into: &out) }
+            for (name, value) in trailers where HTTP1Wire.isValid(name: name, value: value) { HTTP1Wire.writeHeader(name, value, into: &out) }
             out.writeStaticString("\r\n")
             write(.byteBuffer(out))
         }
@@ -87,46 +87,11 @@ public struct HTTP1ResponseEncoder {
             // The framing headers are this encoder's to set.
             if ASCII.equalsIgnoringCase(name, "transfer-encoding") { continue }
             if !mayHaveBody, ASCII.equalsIgnoringCase(name, "content-length") { continue }
-            guard Self.isValid(name: name, value: value) else { continue }
-            Self.writeHeader(name, value, into: &out)
+            guard HTTP1Wire.isValid(name: name, value: value) else { continue }
+            HTTP1Wire.writeHeader(name, value, into: &out)
         }
         if chunked { out.writeStaticString("transfer-encoding: chunked\r\n") }
         out.writeStaticString("\r\n")
         if bodyless { chunked = false }
-    }
-
-    private static func writeHeader(_ name: String, _ value: String, into out: inout ByteBuffer) {
-        out.writeString(name)
-        out.writeStaticString(": ")
-        out.writeString(value)
-        out.writeStaticString("\r\n")
-    }
-
-    private static func writeHex(_ n: Int, into out: inout ByteBuffer) {
-        let digits: StaticString = "0123456789abcdef"
-        var shift = (Int.bitWidth - n.leadingZeroBitCount + 3) / 4 * 4 - 4
-        if shift < 0 { shift = 0 }
-        while shift >= 0 {
-            out.writeInteger(digits.utf8Start[(n >> shift) & 0xF])
-            shift -= 4
-        }
-    }
-
-    /// RFC 9110: a name is a token; a value has no control characters other than tab.
-    static func isValid(name: String, value: String) -> Bool {
-        guard !name.isEmpty else { return false }
-        for b in name.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"),
-                 UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "^"),
-                 UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-                continue
-            default:
-                return false
-            }
-        }
-        for b in value.utf8 where (b < 0x20 && b != 0x09) || b == 0x7F { return false }
-        return true
     }
 }

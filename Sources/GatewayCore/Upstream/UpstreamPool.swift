@@ -158,7 +158,10 @@ public final class UpstreamPool {
                 let handler = UpstreamConnectionHandler(connection: connection)
                 connection.handler = handler
                 do {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
+                    // Our request encoder under NIO's response decoder, which sees each head go
+                    // by (a HEAD's answer has no body); see `HTTP1RequestEncoder`.
+                    try channel.pipeline.syncOperations.addHandler(HTTP1RequestEncoder())
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))
                     try channel.pipeline.syncOperations.addHandler(handler)
                 } catch {
                     channel.close(promise: nil)
