@@ -73,4 +73,14 @@ import Testing
         let text = wire([.head(head([("content-length", "0"), ("x-bad", "a\r\nset-cookie: evil=1"), ("bad name", "v"), ("x-ok", "tab\tok")])), .end(nil)])
         #expect(text == "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nx-ok: tab\tok\r\n\r\n")
     }
+
+    @Test func everyByteIsJudgedAsRFC9110Says() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for b in UInt8(0)...UInt8(255) {
+            let text = String(decoding: [b], as: UTF8.self)
+            #expect(HTTP1Wire.isValid(name: "x" + text, value: "v") == tchar.contains(b), "name byte \(b)")
+            #expect(HTTP1Wire.isValid(name: "x", value: "a" + text) == (b >= 0x20 && b != 0x7F || b == 0x09), "value byte \(b)")
+        }
+        #expect(!HTTP1Wire.isValid(name: "", value: "v"))
+    }
 }
