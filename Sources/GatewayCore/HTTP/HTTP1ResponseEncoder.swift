@@ -29,33 +29,12 @@ public struct HTTP1ResponseEncoder {
         case .body(let data):
             if bodyless || data.readableBytes == 0 { return }
             guard chunked else { return write(data) }
-            let size = data.readableBytes
-            if case .byteBuffer(var small) = data, size <= 4096 {
-                // Small chunks (stream events) go out as one buffer, not three iovecs.
-                var out = allocator.buffer(capacity: size + 12)
-                HTTP1Wire.writeHex(size, into: &out)
-                out.writeStaticString("\r\n")
-                out.writeBuffer(&small)
-                out.writeStaticString("\r\n")
-                write(.byteBuffer(out))
-            } else {
-                var prefix = allocator.buffer(capacity: 12)
-                HTTP1Wire.writeHex(size, into: &prefix)
-                prefix.writeStaticString("\r\n")
-                write(.byteBuffer(prefix))
-                write(data)
-                write(.byteBuffer(ByteBuffer(staticString: "\r\n")))
-            }
+            HTTP1Wire.writeChunk(data, allocator: allocator, write: write)
         case .end(let trailers):
             defer { bodyless = false }
             guard chunked else { return }
             chunked = false
-            guard let trailers, !trailers.isEmpty else { return write(.byteBuffer(ByteBuffer(staticString: "0\r\n\r\n"))) }
-            var out = allocator.buffer(capacity: 256)
-            out.writeStaticString("0\r\n")
-            for (name, value) in trailers where HTTP1Wire.isValid(name: name, value: value) { HTTP1Wire.writeHeader(name, value, into: &out) }
-            out.writeStaticString("\r\n")
-            write(.byteBuffer(out))
+            write(.byteBuffer(HTTP1Wire.lastChunk(trailers: trailers, allocator: allocator)))
         }
     }
 
@@ -83,15 +62,7 @@ public struct HTTP1ResponseEncoder {
             out.writeString(head.status.reasonPhrase)
             out.writeStaticString("\r\n")
         }
-        for (name, value) in head.headers {
-            // The framing headers are this encoder's to set.
-            if ASCII.equalsIgnoringCase(name, "transfer-encoding") { continue }
-            if !mayHaveBody, ASCII.equalsIgnoringCase(name, "content-length") { continue }
-            guard HTTP1Wire.isValid(name: name, value: value) else { continue }
-            HTTP1Wire.writeHeader(name, value, into: &out)
-        }
-        if chunked { out.writeStaticString("transfer-encoding: chunked\r\n") }
-        out.writeStaticString("\r\n")
+        HTTP1Wire.writeHeaders(head.headers, mayHaveBody: mayHaveBody, chunked: chunked, into: &out)
         if bodyless { chunked = false }
     }
 }

@@ -1,8 +1,54 @@
 import NIOCore
+import NIOHTTP1
 
 /// The pieces of HTTP/1.x text both of the data plane's encoders write
 /// (`HTTP1ResponseEncoder` to clients, `HTTP1RequestEncoder` to upstreams).
 enum HTTP1Wire {
+    /// Writes `headers` and the blank line that ends them. Transfer-Encoding is the encoder's
+    /// to set (`chunked` adds it); Content-Length goes only where a body may; invalid headers
+    /// are left out.
+    static func writeHeaders(_ headers: HTTPHeaders, mayHaveBody: Bool, chunked: Bool, into out: inout ByteBuffer) {
+        for (name, value) in headers {
+            if ASCII.equalsIgnoringCase(name, "transfer-encoding") { continue }
+            if !mayHaveBody, ASCII.equalsIgnoringCase(name, "content-length") { continue }
+            guard isValid(name: name, value: value) else { continue }
+            writeHeader(name, value, into: &out)
+        }
+        if chunked { out.writeStaticString("transfer-encoding: chunked\r\n") }
+        out.writeStaticString("\r\n")
+    }
+
+    /// One chunk of a chunked body, handed to `write` in order: a small one (a stream event) as
+    /// one buffer, a large one as its size line, the data and the CRLF.
+    static func writeChunk(_ data: IOData, allocator: ByteBufferAllocator, write: (IOData) -> Void) {
+        let size = data.readableBytes
+        if case .byteBuffer(var small) = data, size <= 4096 {
+            var out = allocator.buffer(capacity: size + 12)
+            writeHex(size, into: &out)
+            out.writeStaticString("\r\n")
+            out.writeBuffer(&small)
+            out.writeStaticString("\r\n")
+            write(.byteBuffer(out))
+        } else {
+            var prefix = allocator.buffer(capacity: 12)
+            writeHex(size, into: &prefix)
+            prefix.writeStaticString("\r\n")
+            write(.byteBuffer(prefix))
+            write(data)
+            write(.byteBuffer(ByteBuffer(staticString: "\r\n")))
+        }
+    }
+
+    /// The last chunk, with trailers if any.
+    static func lastChunk(trailers: HTTPHeaders?, allocator: ByteBufferAllocator) -> ByteBuffer {
+        guard let trailers, !trailers.isEmpty else { return ByteBuffer(staticString: "0\r\n\r\n") }
+        var out = allocator.buffer(capacity: 256)
+        out.writeStaticString("0\r\n")
+        for (name, value) in trailers where isValid(name: name, value: value) { writeHeader(name, value, into: &out) }
+        out.writeStaticString("\r\n")
+        return out
+    }
+
     static func writeHeader(_ name: String, _ value: String, into out: inout ByteBuffer) {
         out.writeString(name)
         out.writeStaticString(": ")

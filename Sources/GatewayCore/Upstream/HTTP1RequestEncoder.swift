@@ -24,36 +24,21 @@ final class HTTP1RequestEncoder: ChannelOutboundHandler, RemovableChannelHandler
             chunked = Self.encodeHead(head, into: &out)
             context.write(wrapOutboundOut(.byteBuffer(out)), promise: promise)
         case .body(let data):
-            let size = data.readableBytes
-            guard chunked, size > 0 else { return context.write(wrapOutboundOut(data), promise: promise) }
-            if case .byteBuffer(var small) = data, size <= 4096 {
-                var out = context.channel.allocator.buffer(capacity: size + 12)
-                HTTP1Wire.writeHex(size, into: &out)
-                out.writeStaticString("\r\n")
-                out.writeBuffer(&small)
-                out.writeStaticString("\r\n")
-                context.write(wrapOutboundOut(.byteBuffer(out)), promise: promise)
-            } else {
-                var prefix = context.channel.allocator.buffer(capacity: 12)
-                HTTP1Wire.writeHex(size, into: &prefix)
-                prefix.writeStaticString("\r\n")
-                context.write(wrapOutboundOut(.byteBuffer(prefix)), promise: nil)
-                context.write(wrapOutboundOut(data), promise: nil)
-                context.write(wrapOutboundOut(.byteBuffer(ByteBuffer(staticString: "\r\n"))), promise: promise)
+            guard chunked, data.readableBytes > 0 else { return context.write(wrapOutboundOut(data), promise: promise) }
+            // The promise goes with the chunk's last write.
+            var last: IOData?
+            HTTP1Wire.writeChunk(data, allocator: context.channel.allocator) { bytes in
+                if let previous = last { context.write(wrapOutboundOut(previous), promise: nil) }
+                last = bytes
             }
+            if let last { context.write(wrapOutboundOut(last), promise: promise) }
         case .end(let trailers):
             guard chunked else {
                 if let promise { context.write(wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: promise) }
                 return
             }
             chunked = false
-            var out = context.channel.allocator.buffer(capacity: 8)
-            out.writeStaticString("0\r\n")
-            for (name, value) in trailers ?? [:] where HTTP1Wire.isValid(name: name, value: value) {
-                HTTP1Wire.writeHeader(name, value, into: &out)
-            }
-            out.writeStaticString("\r\n")
-            context.write(wrapOutboundOut(.byteBuffer(out)), promise: promise)
+            context.write(wrapOutboundOut(.byteBuffer(HTTP1Wire.lastChunk(trailers: trailers, allocator: context.channel.allocator))), promise: promise)
         }
     }
 
@@ -76,15 +61,7 @@ final class HTTP1RequestEncoder: ChannelOutboundHandler, RemovableChannelHandler
         out.writeStaticString(" ")
         out.writeString(head.uri)
         out.writeStaticString(head.version.minor == 0 && head.version.major == 1 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
-        for (name, value) in head.headers {
-            // The framing headers are this encoder's to set.
-            if ASCII.equalsIgnoringCase(name, "transfer-encoding") { continue }
-            if !mayHaveBody, ASCII.equalsIgnoringCase(name, "content-length") { continue }
-            guard HTTP1Wire.isValid(name: name, value: value) else { continue }
-            HTTP1Wire.writeHeader(name, value, into: &out)
-        }
-        if chunked { out.writeStaticString("transfer-encoding: chunked\r\n") }
-        out.writeStaticString("\r\n")
+        HTTP1Wire.writeHeaders(head.headers, mayHaveBody: mayHaveBody, chunked: chunked, into: &out)
         return chunked
     }
 }
