@@ -97,13 +97,15 @@ struct RPCMessage: Sendable {
     }
 
     /// The value of `params` parsed (for the few methods whose params the gate interprets).
-    var params: JSONValue? {
-        guard let r = paramsRange else { return nil }
-        return bytes.withUnsafeReadableBytes { raw in try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: raw[r])) }
-    }
+    var params: JSONValue? { parsed(paramsRange) }
 
     /// The `result` member parsed.
-    var result: JSONValue? { JSONScanner.values(["result"], in: bytes)?["result"] }
+    var result: JSONValue? { parsed(resultRange) }
+
+    private func parsed(_ range: Range<Int>?) -> JSONValue? {
+        guard let r = range else { return nil }
+        return bytes.withUnsafeReadableBytes { raw in try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: raw[r])) }
+    }
 
     /// Where the value at `path` (`["params", "ref", "name"]`) sits in `bytes`, if present.
     func range(of path: [String]) -> Range<Int>? {
