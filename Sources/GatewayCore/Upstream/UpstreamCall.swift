@@ -33,8 +33,7 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
     /// Armed from the start; holds the call until it ends (then dropped, so no cycle stays).
     private var timer: LoopTimer?
     /// When the provider last sent something. The timer is armed once and, when it fires early
-    /// because bytes came meanwhile, re-armed for the rest: rescheduling it on every read cost
-    /// a heap insert and removal per body part.
+    /// because bytes came meanwhile, re-armed for the rest: a read only stores the time.
     private var lastActivity = NIODeadline.now()
     private var finished = false
     private var responseEnded = false

@@ -14,9 +14,10 @@ import NIOPosix
 /// Ledger and audit batches, chargeback reports and key loads are background work. On a
 /// machine whose cores the event loops keep busy, a batch insert that ran at the loops'
 /// priority took its time slices from them: with the MCP audit on, the p99 of a single
-/// connection went from about 0.3 ms to about 0.9 ms. At nice 10 the scheduler lets a loop
-/// preempt the writer at once, and the writer still gets about a tenth of a busy core, several
-/// times what the batches need.
+/// connection went from about 0.3 ms to about 0.9 ms. At nice 10 a loop gets the core back
+/// sooner (that and smaller audit batches together brought it to about 0.6 ms), and the writer
+/// still gets about a tenth of a busy core, more than the batches need at the gateway's rate
+/// on one core.
 public enum StoreThreads {
     /// Two threads: one writer can wait on the file lock while another reads.
     public static let pool: NIOThreadPool = {
