@@ -48,6 +48,8 @@ import Testing
         // A million such calls sum exactly: 0.15 USD, not a million rounded zeros.
         #expect(CallCost.micros(150_000 * 1_000_000) == 150_000)
         #expect(CallCost.decimal(micros: 41_237_500) == "41.237500" && CallCost.decimal(micros: 7) == "0.000007")
+        #expect(CallCost.decimal(micros: 0) == "0.000000" && CallCost.decimal(micros: -1_500_000) == "-1.500000")
+        #expect(CallCost.decimal(micros: Int64.max) == "9223372036854.775807")
     }
 
     @Test func embeddingsAndUnknownShapes() {

@@ -59,6 +59,29 @@ import Testing
         }
     }
 
+    /// Runs of one caller are summed before they are keyed; a key met again later in the batch,
+    /// or in another hour, or with other tags, still lands in its own sum.
+    @Test func rollupSumsRunsAndRepeats() {
+        let a = row(0, team: "t", model: "smart", provider: "p", cost: 10)
+        var b = a
+        b.tags = [("project", "x")]
+        var laterHour = a
+        laterHour.timeMillis += 3_600_000
+        let rows = [a, a, b, a, a, laterHour, a]
+        let statements = LedgerStore.rollupStatements(rows)
+        #expect(statements.count == 1)
+        let binds = statements[0].1
+        // Per group: the hour, the 7 key fields, then requests and the 7 sums.
+        #expect(binds.count == 3 * 16)
+        var requestsByTags: [String: [Int64]] = [:]
+        for g in stride(from: 0, to: binds.count, by: 16) {
+            guard case .int(let hour) = binds[g], case .text(let tags) = binds[g + 4], case .int(let requests) = binds[g + 8],
+                  case .int(let cost) = binds[g + 14] else { Issue.record("unexpected binds"); return }
+            requestsByTags["\(hour == a.timeMillis - a.timeMillis % 3_600_000 ? "this" : "next") \(tags)", default: []] += [requests, cost]
+        }
+        #expect(requestsByTags == ["this {}": [5, 50], "this {\"project\":\"x\"}": [1, 10], "next {}": [1, 10]])
+    }
+
     @Test func hourlySumsAnswerWholeHoursExactlyAsTheRowsDo() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString).db").path
         var store = try await LedgerStore.open(.sqlite(path: path))

@@ -91,5 +91,6 @@ import Testing
         // The next minute starts fresh.
         #expect((try? c.reserve(call(cost: 0, tokens: 900), limits: [l], budgets: [], now: Self.day + 60_000).get()) != nil)
         #expect(SpendCounters.resetText(3_723_000) == "1h2m3s" && SpendCounters.resetText(360_000) == "6m0s" && SpendCounters.resetText(1) == "1s")
+        #expect(SpendCounters.resetText(3_600_000) == "1h0m0s" && SpendCounters.resetText(59_001) == "1m0s" && SpendCounters.resetText(-5) == "1s")
     }
 }

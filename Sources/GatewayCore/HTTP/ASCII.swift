@@ -46,3 +46,21 @@ public enum ASCII {
         return false
     }
 }
+
+extension ASCII {
+    /// Writes `value` (not negative) in decimal at `at`, zero-padded to `minDigits`, and returns
+    /// the index after it. `buffer` must have room for 19 digits (or `minDigits`, if more).
+    @inlinable
+    public static func writeDecimal(_ value: Int64, minDigits: Int = 1, into buffer: UnsafeMutableBufferPointer<UInt8>, at: Int) -> Int {
+        precondition(value >= 0)
+        var digits = 1, rest = value / 10
+        while rest > 0 { digits += 1; rest /= 10 }
+        digits = max(digits, minDigits)
+        var v = value
+        for i in stride(from: at + digits - 1, through: at, by: -1) {
+            buffer[i] = UInt8(truncatingIfNeeded: v % 10) &+ 0x30
+            v /= 10
+        }
+        return at + digits
+    }
+}

@@ -86,9 +86,14 @@ public struct CallCost: Sendable, Equatable {
 
     /// "41.237500": micro-USD as a decimal with six places.
     public static func decimal(micros: Int64) -> String {
-        let sign = micros < 0 ? "-" : ""
-        let m = abs(micros)
-        let frac = String(m % 1_000_000)
-        return "\(sign)\(m / 1_000_000).\(String(repeating: "0", count: 6 - frac.count))\(frac)"
+        // Written as bytes: it is formatted for every metered answer's budget header.
+        let m = micros.magnitude
+        return String(unsafeUninitializedCapacity: 28) { b in
+            var n = 0
+            if micros < 0 { b[0] = UInt8(ascii: "-"); n = 1 }
+            n = ASCII.writeDecimal(Int64(m / 1_000_000), into: b, at: n)
+            b[n] = UInt8(ascii: ".")
+            return ASCII.writeDecimal(Int64(m % 1_000_000), minDigits: 6, into: b, at: n + 1)
+        }
     }
 }

@@ -7,8 +7,14 @@ import NIOHTTP1
 extension LLMExchange {
     /// Headers that tell the caller what happened.
     func servedHeaders(_ d: Deployment) -> [(String, String)] {
-        [("x-triplegate-model", d.model), ("x-triplegate-provider", d.provider), ("x-triplegate-attempts", String(attempts))] + spendHeaders
-            + (cachePlan.map { [("x-triplegate-cache", $0.header)] } ?? [])
+        var h: [(String, String)] = []
+        h.reserveCapacity(4 + spendHeaders.count)
+        h.append(("x-triplegate-model", d.model))
+        h.append(("x-triplegate-provider", d.provider))
+        h.append(("x-triplegate-attempts", String(attempts)))
+        h.append(contentsOf: spendHeaders)
+        if let cachePlan { h.append(("x-triplegate-cache", cachePlan.header)) }
+        return h
     }
 
     /// A whole (non-streaming) answer.

@@ -301,13 +301,15 @@ final class LLMExchange: RequestExchange {
     func answer(status: HTTPResponseStatus, body: ByteBuffer, headers: [(String, String)]) {
         guard !done else { return }
         done = true
-        var h = HTTPHeaders()
-        h.add(name: "content-type", value: "application/json")
-        h.add(name: "content-length", value: String(body.readableBytes))
-        h.add(name: "x-request-id", value: request.requestID)
-        for (n, v) in headers { h.add(name: n, value: v) }
+        // Built as one list: the encoder checks every name and value as it writes them.
+        var list: [(String, String)] = []
+        list.reserveCapacity(3 + headers.count)
+        list.append(("content-type", "application/json"))
+        list.append(("content-length", String(body.readableBytes)))
+        list.append(("x-request-id", request.requestID))
+        list.append(contentsOf: headers)
         finished(status: Int(status.code))
-        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: status, headers: h))
+        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(list)))
         client.writeResponseBody(body)
         client.writeResponseEnd(nil)
     }

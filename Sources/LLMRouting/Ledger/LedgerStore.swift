@@ -82,7 +82,7 @@ public final class LedgerStore: Sendable {
                 let batch = rows[start..<min(start + Self.rowsPerStatement, rows.count)]
                 var binds: [SQLValue] = []
                 binds.reserveCapacity(batch.count * Self.columns.count)
-                for r in batch { binds += Self.binds(r) }
+                for r in batch { Self.appendBinds(r, to: &binds) }
                 try await tx.query(Self.insertSQL(table: "ledger", columns: Self.columns, rows: batch.count), binds)
             }
             for (sql, binds) in rollup { try await tx.query(sql, binds) }
@@ -99,18 +99,35 @@ public final class LedgerStore: Sendable {
     static func rollupStatements(_ rows: [LedgerRow]) -> [(String, [SQLValue])] {
         struct Key: Hashable { var hour: Int64; var fields: [String] }
         var sums: [Key: [Int64]] = [:]
-        for r in rows {
+        // Calls come in runs of the same caller and model: a run is summed before its key is
+        // built and hashed once.
+        var run = [Int64](repeating: 0, count: 8), runStart = 0
+        func endRun(at end: Int) {
+            guard end > runStart else { return }
+            let r = rows[runStart]
             let key = Key(hour: r.timeMillis - r.timeMillis % 3_600_000,
                           fields: [r.consumer ?? "", r.team ?? "", r.keyID ?? "", r.tagsJSON, r.model, r.provider ?? "", r.servedModel ?? ""])
-            let u = r.usage
-            let add: [Int64] = [1, Int64(u.input), Int64(u.cachedInput), Int64(u.cacheWrite), Int64(u.output), Int64(u.reasoning), r.costMicros, r.savedByCacheMicros]
-            if var s = sums[key] {
-                for i in s.indices { s[i] += add[i] }
-                sums[key] = s
+            if let i = sums.index(forKey: key) {
+                for j in run.indices { sums.values[i][j] += run[j] }
             } else {
-                sums[key] = add
+                sums[key] = run
             }
+            for j in run.indices { run[j] = 0 }
+            runStart = end
         }
+        for (n, r) in rows.enumerated() {
+            if n > runStart, !sameRollupKey(rows[runStart], r) { endRun(at: n) }
+            let u = r.usage
+            run[0] += 1
+            run[1] += Int64(u.input)
+            run[2] += Int64(u.cachedInput)
+            run[3] += Int64(u.cacheWrite)
+            run[4] += Int64(u.output)
+            run[5] += Int64(u.reasoning)
+            run[6] += r.costMicros
+            run[7] += r.savedByCacheMicros
+        }
+        endRun(at: rows.count)
         let columns = ["hour_ms"] + rollupKey + ["requests"] + rollupSums
         let updates = (["requests"] + rollupSums).map { "\($0) = ledger_hourly.\($0) + excluded.\($0)" }.joined(separator: ", ")
         let groups = Array(sums)
@@ -122,15 +139,38 @@ public final class LedgerStore: Sendable {
         }
     }
 
-    static func binds(_ r: LedgerRow) -> [SQLValue] {
+    /// Whether two rows add to the same hourly sum.
+    static func sameRollupKey(_ a: LedgerRow, _ b: LedgerRow) -> Bool {
+        a.timeMillis / 3_600_000 == b.timeMillis / 3_600_000 && a.consumer == b.consumer && a.team == b.team && a.keyID == b.keyID
+            && a.model == b.model && a.provider == b.provider && a.servedModel == b.servedModel
+            && a.tags.elementsEqual(b.tags, by: { $0.0 == $1.0 && $0.1 == $1.1 })
+    }
+
+    /// A row's values in `columns` order, appended to a statement's binds.
+    static func appendBinds(_ r: LedgerRow, to binds: inout [SQLValue]) {
         func text(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
-        return [
-            .int(r.timeMillis), .text(r.requestID), text(r.consumer), text(r.team), text(r.keyID), .text(r.tagsJSON),
-            .text(r.model), text(r.provider), text(r.servedModel), .int(Int64(r.attempts)),
-            .int(Int64(r.usage.input)), .int(Int64(r.usage.cachedInput)), .int(Int64(r.usage.cacheWrite)), .int(Int64(r.usage.output)),
-            .int(Int64(r.usage.reasoning)), .int(r.costMicros), .int(r.savedByCacheMicros), .text(r.cacheHit), .int(Int64(r.status)),
-            .int(r.latencyMillis), r.timeToFirstTokenMillis.map { .int($0) } ?? .null, .int(r.estimated ? 1 : 0),
-        ]
+        binds.append(.int(r.timeMillis))
+        binds.append(.text(r.requestID))
+        binds.append(text(r.consumer))
+        binds.append(text(r.team))
+        binds.append(text(r.keyID))
+        binds.append(.text(r.tagsJSON))
+        binds.append(.text(r.model))
+        binds.append(text(r.provider))
+        binds.append(text(r.servedModel))
+        binds.append(.int(Int64(r.attempts)))
+        binds.append(.int(Int64(r.usage.input)))
+        binds.append(.int(Int64(r.usage.cachedInput)))
+        binds.append(.int(Int64(r.usage.cacheWrite)))
+        binds.append(.int(Int64(r.usage.output)))
+        binds.append(.int(Int64(r.usage.reasoning)))
+        binds.append(.int(r.costMicros))
+        binds.append(.int(r.savedByCacheMicros))
+        binds.append(.text(r.cacheHit))
+        binds.append(.int(Int64(r.status)))
+        binds.append(.int(r.latencyMillis))
+        binds.append(r.timeToFirstTokenMillis.map { .int($0) } ?? .null)
+        binds.append(.int(r.estimated ? 1 : 0))
     }
 
     /// Rows in `[from, to)` (unix ms), oldest first: for tests and exports.

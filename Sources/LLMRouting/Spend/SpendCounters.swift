@@ -164,20 +164,36 @@ public final class SpendCounters: Sendable {
     public func reserve(_ r: SpendRequest, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) -> Result<Reservation, SpendRefusal> {
         let checks = Self.checks(r, limits: limits, budgets: budgets, now: now)
         guard !checks.isEmpty else { return .success(Reservation(holds: [], headers: [])) }
-        // Only the counting happens under the lock; the answer is built after it.
+        // Only the counting happens under the lock; the answer is built after it. Each counter
+        // is hashed once: the first pass finds it, the second adds to it in place (a new window
+        // is inserted only when a counter is new, which moves the others, so that case looks
+        // its keys up again).
         let counted: Result<[Int64], SpendRefusal> = windows.withLockedValue { all in
+            var found: [Dictionary<CounterKey, Window>.Index?] = []
+            found.reserveCapacity(checks.count)
+            var anyNew = false
             for c in checks {
-                let w = all[c.key].flatMap { $0.start == c.start ? $0 : nil } ?? Window(start: c.start)
+                let i = all.index(forKey: c.key)
+                let w = i.map { all.values[$0] }.flatMap { $0.start == c.start ? $0 : nil } ?? Window(start: c.start)
                 if w.used + w.reserved + c.amount > c.ceiling {
                     return .failure(Self.refusal(c, left: max(0, c.ceiling - w.used - w.reserved), now: now))
                 }
+                found.append(i)
+                anyNew = anyNew || i == nil
             }
             var lefts: [Int64] = []
-            for c in checks {
-                var w = all[c.key].flatMap { $0.start == c.start ? $0 : nil } ?? Window(start: c.start)
-                w.reserved += c.amount
-                all[c.key] = w
-                lefts.append(c.ceiling - w.used - w.reserved)
+            lefts.reserveCapacity(checks.count)
+            for (c, i) in zip(checks, found) {
+                func add(_ w: inout Window) {
+                    if w.start != c.start { w = Window(start: c.start) }
+                    w.reserved += c.amount
+                    lefts.append(c.ceiling - w.used - w.reserved)
+                }
+                if let i, !anyNew {
+                    add(&all.values[i])
+                } else {
+                    add(&all[c.key, default: Window(start: c.start)])
+                }
             }
             return .success(lefts)
         }
@@ -196,23 +212,32 @@ public final class SpendCounters: Sendable {
     /// The holds of a call that fitted everywhere, and its headers (the tightest window of each
     /// unit; `lefts` is what each check has left after this call's reservation).
     static func reservation(_ checks: [Check], lefts: [Int64], now: Int64) -> Reservation {
+        typealias Room = (ceiling: Int64, left: Int64, reset: Int64)
         var holds: [Hold] = []
-        var headers: [(String, String)] = []
-        var tightest: [Unit: (ceiling: Int64, left: Int64, reset: Int64)] = [:]
+        holds.reserveCapacity(checks.count)
+        var tokens: Room?, requests: Room?, micros: Room?
         for (c, left) in zip(checks, lefts) {
             holds.append(Hold(key: c.key, start: c.start, amount: c.amount, unit: c.unit))
-            if let t = tightest[c.unit], t.left <= left { continue }
-            tightest[c.unit] = (c.ceiling, left, c.end - now)
+            func tighter(_ t: inout Room?) { if t == nil || t!.left > left { t = (c.ceiling, left, c.end - now) } }
+            switch c.unit {
+            case .tokens: tighter(&tokens)
+            case .requests: tighter(&requests)
+            case .micros: tighter(&micros)
+            }
         }
-        if let t = tightest[.tokens] {
-            headers += [("x-ratelimit-limit-tokens", String(t.ceiling)), ("x-ratelimit-remaining-tokens", String(max(0, t.left))),
-                        ("x-ratelimit-reset-tokens", resetText(t.reset))]
+        var headers: [(String, String)] = []
+        headers.reserveCapacity(7)
+        if let t = tokens {
+            headers.append(("x-ratelimit-limit-tokens", String(t.ceiling)))
+            headers.append(("x-ratelimit-remaining-tokens", String(max(0, t.left))))
+            headers.append(("x-ratelimit-reset-tokens", resetText(t.reset)))
         }
-        if let t = tightest[.requests] {
-            headers += [("x-ratelimit-limit-requests", String(t.ceiling)), ("x-ratelimit-remaining-requests", String(max(0, t.left))),
-                        ("x-ratelimit-reset-requests", resetText(t.reset))]
+        if let t = requests {
+            headers.append(("x-ratelimit-limit-requests", String(t.ceiling)))
+            headers.append(("x-ratelimit-remaining-requests", String(max(0, t.left))))
+            headers.append(("x-ratelimit-reset-requests", resetText(t.reset)))
         }
-        if let t = tightest[.micros] { headers.append(("x-triplegate-budget-remaining-usd", CallCost.decimal(micros: max(0, t.left)))) }
+        if let t = micros { headers.append(("x-triplegate-budget-remaining-usd", CallCost.decimal(micros: max(0, t.left)))) }
         return Reservation(holds: holds, headers: headers)
     }
 
@@ -223,7 +248,9 @@ public final class SpendCounters: Sendable {
         return windows.withLockedValue { all in
             var alerts: [Alert] = []
             for h in r.holds {
-                guard var w = all[h.key], w.start == h.start else { continue }  // the window rolled over meanwhile
+                // One hash per counter: found once, changed in place.
+                guard let i = all.index(forKey: h.key), all.values[i].start == h.start else { continue }  // the window rolled over meanwhile
+                var w = all.values[i]
                 w.reserved = max(0, w.reserved - h.amount)
                 switch h.unit {
                 case .tokens: w.used += Int64(tokens)
@@ -235,7 +262,7 @@ public final class SpendCounters: Sendable {
                     w.alerted = true
                     alerts.append(Alert(budget: "\(b.subject.rawValue) \(b.name) (\(b.period.rawValue))", spentMicros: w.used, ceilingMicros: b.microUSD, webhook: b.webhook))
                 }
-                all[h.key] = w
+                all.values[i] = w
             }
             return alerts
         }
@@ -260,8 +287,17 @@ public final class SpendCounters: Sendable {
     static func resetText(_ millis: Int64) -> String {
         let s = max(1, (millis + 999) / 1000)
         let h = s / 3600, m = (s % 3600) / 60, sec = s % 60
-        if h > 0 { return "\(h)h\(m)m\(sec)s" }
-        if m > 0 { return "\(m)m\(sec)s" }
-        return "\(sec)s"
+        return String(unsafeUninitializedCapacity: 32) { b in
+            var n = 0
+            func put(_ v: Int64, _ unit: Unicode.Scalar) {
+                n = ASCII.writeDecimal(v, into: b, at: n)
+                b[n] = UInt8(ascii: unit)
+                n += 1
+            }
+            if h > 0 { put(h, "h") }
+            if h > 0 || m > 0 { put(m, "m") }
+            put(sec, "s")
+            return n
+        }
     }
 }
