@@ -7,11 +7,10 @@ import sqlite3
 import pytest
 
 from conftest import BIN, request, wait_for
-from mcp_support import Upstream, agent, stdio_command
+from mcp_support import TOOLS as PER_SERVER, Upstream, agent, stdio_command
 from test_identity import keys
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-PER_SERVER = 18  # the tools of upstream_server.py
 
 
 @pytest.fixture
@@ -233,6 +232,31 @@ def test_progress_is_relayed_with_the_agents_own_token(gateway, mcp_upstreams, t
     ], gen=gen)["results"]
     for r in results:
         assert r["text"] == "done" and r["progress"] == [float(i) for i in range(1, 11)]
+
+
+def test_upstream_log_messages_reach_the_agent_from_the_level_it_asked_for(gateway, mcp_upstreams, tmp_path):
+    fs, gh = mcp_upstreams("fs", gen="1"), mcp_upstreams("gh", gen="2")
+    gw = gateway(config([fs, gh, ("local", stdio_command("local"))], store=f"sqlite:{tmp_path}/a.db"))
+    every, level, http1, http2, stdio = agent(f"{gw.url}/mcp", [
+        {"op": "call", "name": "fs_chatty", "logs": True},  # no level set yet: every message
+        {"op": "set_level", "level": "warning"},
+        {"op": "call", "name": "fs_chatty", "logs": True},
+        {"op": "call", "name": "gh_chatty", "logs": True},
+        {"op": "call", "name": "local_chatty", "logs": True},
+    ], gen="1")["results"]
+    assert every["logs"] == [f"{lv}:{lv} from fs" for lv in ("debug", "info", "warning", "error")]
+    assert level == "set"
+    for r, server in ((http1, "fs"), (http2, "gh"), (stdio, "local")):
+        assert r["text"] == "said" and r["logs"] == [f"warning:warning from {server}", f"error:error from {server}"]
+    # A 2026-07-28 agent opts in per request, in `_meta`; without it no log message is sent.
+    silent, info, errors = agent(f"{gw.url}/mcp", [
+        {"op": "call", "name": "fs_chatty", "logs": True},
+        {"op": "call", "name": "gh_chatty", "logs": True, "log_level": "info"},
+        {"op": "call", "name": "local_chatty", "logs": True, "log_level": "error"},
+    ], gen="2")["results"]
+    assert silent["text"] == "said" and silent["logs"] == []
+    assert info["logs"] == ["info:info from gh", "warning:warning from gh", "error:error from gh"]
+    assert errors["logs"] == ["error:error from local"]
 
 
 def test_a_crashed_stdio_server_is_restarted_on_next_use(gateway, tmp_path):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from conftest import request, wait_for
-from mcp_support import Upstream
+from mcp_support import TOOLS, Upstream
 from test_identity import keys
 
 JSON = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
@@ -91,7 +91,7 @@ def test_the_session_id_is_issued_on_initialize_only_and_required_after(gw):
     assert body["result"]["protocolVersion"] == "2025-11-25" and "tools" in body["result"]["capabilities"]
     assert body["result"]["serverInfo"]["name"] == "triplegate"
     status, h, body = in_session(gw, sid, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
-    assert status == 200 and "mcp-session-id" not in h and len(body["result"]["tools"]) == 18
+    assert status == 200 and "mcp-session-id" not in h and len(body["result"]["tools"]) == TOOLS
     status, _, body = post(gw, {"jsonrpc": "2.0", "id": 3, "method": "tools/list"})
     assert status == 400 and body["error"]["code"] == -32600
     assert in_session(gw, "0" * 32, {"jsonrpc": "2.0", "id": 4, "method": "tools/list"})[0] == 404
@@ -117,6 +117,16 @@ def test_notifications_and_responses_get_202(gw):
     assert in_session(gw, sid, {"jsonrpc": "2.0", "id": 99, "result": {}})[0] == 202
 
 
+def test_set_level_takes_the_eight_syslog_levels_only(gw):
+    sid, _ = initialize(gw)
+    for level in ("debug", "emergency"):
+        status, _, body = in_session(gw, sid, {"jsonrpc": "2.0", "id": 2, "method": "logging/setLevel", "params": {"level": level}})
+        assert status == 200 and body == {"jsonrpc": "2.0", "id": 2, "result": {}}
+    for params in ({"level": "loud"}, {"level": 3}, {}):
+        status, _, body = in_session(gw, sid, {"jsonrpc": "2.0", "id": 3, "method": "logging/setLevel", "params": params})
+        assert status == 200 and body["error"]["code"] == -32602 and "level must be one of debug, info, notice" in body["error"]["message"]
+
+
 def test_delete_ends_the_session(gw):
     sid, _ = initialize(gw)
     h = {"Authorization": f"Bearer {gw.alice}", "Mcp-Session-Id": sid}
@@ -138,7 +148,7 @@ def test_batches_are_accepted_in_2025_03_26_only(gw):
     batch = [{"jsonrpc": "2.0", "id": 1, "method": "ping"}, {"jsonrpc": "2.0", "method": "notifications/initialized"},
              {"jsonrpc": "2.0", "id": "two", "method": "tools/list"}]
     status, _, body = post(gw, None, raw=json.dumps(batch).encode(), headers={"Mcp-Session-Id": old, "MCP-Protocol-Version": "2025-03-26"})
-    assert status == 200 and [r["id"] for r in body] == [1, "two"] and len(body[1]["result"]["tools"]) == 18
+    assert status == 200 and [r["id"] for r in body] == [1, "two"] and len(body[1]["result"]["tools"]) == TOOLS
     new, _ = initialize(gw, version="2025-06-18")
     status, _, body = post(gw, None, raw=json.dumps(batch).encode(), headers={"Mcp-Session-Id": new, "MCP-Protocol-Version": "2025-06-18"})
     assert status == 400 and body["error"]["code"] == -32600
@@ -177,7 +187,7 @@ def test_2026_07_28_requests_are_stateless_and_checked_in_order(gw):
     assert status == 200 and "mcp-session-id" not in h
     assert MODERN in body["result"]["supportedVersions"] and body["result"]["resultType"] == "complete"
     status, _, body = post(gw, modern("tools/list"), headers=modern_headers("tools/list"))
-    assert status == 200 and body["result"]["resultType"] == "complete" and body["result"]["ttlMs"] == 0 and len(body["result"]["tools"]) == 18
+    assert status == 200 and body["result"]["resultType"] == "complete" and body["result"]["ttlMs"] == 0 and len(body["result"]["tools"]) == TOOLS
     call = modern("tools/call", {"name": "gh_echo", "arguments": {"text": "hi"}})
     status, _, body = post(gw, call, headers=modern_headers("tools/call", name="gh_echo"))
     assert status == 200 and body["result"]["content"][0]["text"] == "hi" and body["result"]["resultType"] == "complete"

@@ -71,7 +71,7 @@ final class MCPDispatcher: Sendable {
         case "initialize": return await initialize(call)
         case "server/discover": return await discover(call)
         case "ping": return MCPAnswer(body: RPC.result(id: id, .object([])))
-        case "logging/setLevel": return MCPAnswer(body: RPC.result(id: id, .object([])))
+        case "logging/setLevel": return setLevel(call)
         case "tools/list": return await list(.tools, call)
         case "prompts/list": return await list(.prompts, call)
         case "resources/list": return await list(.resources, call)
@@ -156,6 +156,28 @@ final class MCPDispatcher: Sendable {
             for await h in group { if let h { out.append(h) } }
             return out
         }
+    }
+
+    /// `logging/setLevel`: the level is kept on the agent's session and applied by the gate to
+    /// what upstreams log while serving it (upstream sessions may be shared, so they are not
+    /// told). A 2026-07-28 request has no session: its level rides in each request's `_meta`.
+    private func setLevel(_ call: MCPCall) -> MCPAnswer {
+        let id = call.message.id ?? "null"
+        guard let name = call.message.params?["level"]?.stringValue, let level = LogLevel(name: name) else {
+            return .error(id, RPC.invalidParams, "Invalid params: level must be one of \(LogLevel.allCases.map(\.name).joined(separator: ", "))",
+                          status: call.modern ? .badRequest : .ok)
+        }
+        call.session?.setLogLevel(level)
+        return MCPAnswer(body: RPC.result(id: id, .object([])))
+    }
+
+    /// The log messages this call's agent takes.
+    static func logFilter(_ call: MCPCall) -> LogFilter {
+        if call.modern {
+            guard let name = call.message.params?["_meta"]?[LogLevel.metaKey]?.stringValue, let level = LogLevel(name: name) else { return .none }
+            return .atLeast(level)
+        }
+        return call.session?.logFilter ?? .all
     }
 
     // MARK: lists
@@ -373,13 +395,14 @@ final class MCPDispatcher: Sendable {
         let m = call.message, id = m.id ?? "null"
         let agentToken = m.progressToken
         let emit = call.emit
+        let logs = Self.logFilter(call)
         do {
             let session = call.session
             defer { if let session, let agentID = m.id { session.ended(agentID) } }
             let reply = try await server.forward(m, target: target, loop: call.loop, stripEnvelope: call.modern, sent: { upstreamID in
                 if let session, let agentID = m.id { session.started(agentID, server: server, upstreamID: upstreamID) }
             }, onMessage: { upstream in
-                Self.relay(upstream, agentToken: agentToken, emit: emit, session: session, server: server, loop: call.loop)
+                Self.relay(upstream, agentToken: agentToken, logs: logs, emit: emit, session: session, server: server, loop: call.loop)
             })
             if reply.isError {
                 record.outcome = "error"
@@ -408,13 +431,17 @@ final class MCPDispatcher: Sendable {
     /// an id of ours, on the stream of the request that caused them. When the agent has no way
     /// to take one (no session, no stream), the upstream is refused at once rather than left
     /// waiting.
-    private static func relay(_ m: RPCMessage, agentToken: String?, emit: @Sendable (ByteBuffer) -> Bool, session: AgentSession?,
+    private static func relay(_ m: RPCMessage, agentToken: String?, logs: LogFilter, emit: @Sendable (ByteBuffer) -> Bool, session: AgentSession?,
                               server: UpstreamServer, loop: LoopContext) {
         switch m.kind {
         case .notification:
             if m.method == "notifications/progress" {
                 guard let agentToken, let r = m.range(of: ["params", "progressToken"]) else { return }
                 _ = emit(m.replacing([(r, agentToken)]))
+            } else if m.method == "notifications/message" {
+                // A level the agent did not ask for (or not a level at all) is dropped.
+                guard let name = m.params?["level"]?.stringValue, let level = LogLevel(name: name), logs.admits(level) else { return }
+                _ = emit(m.bytes)
             } else {
                 _ = emit(m.bytes)
             }

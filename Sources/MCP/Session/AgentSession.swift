@@ -35,6 +35,8 @@ final class AgentSession: Sendable {
         var resumers: [Int: @Sendable (ReplayBuffer.Event) -> Void] = [:]
         /// This session's own upstream sessions (`sessions: per_client`), by server name.
         var upstreams: [String: UpstreamServer] = [:]
+        /// The least severe log message the agent wants (`logging/setLevel`); nil: every one.
+        var logLevel: LogLevel?
         var ended = false
     }
 
@@ -100,6 +102,15 @@ final class AgentSession: Sendable {
             if !missed.ended { s.resumers[stream] = send }
             return missed
         }
+    }
+
+    /// Which log messages reach the agent: from the level it set, or all until it sets one.
+    var logFilter: LogFilter {
+        state.withLockedValue { $0.logLevel.map { .atLeast($0) } ?? .all }
+    }
+
+    func setLogLevel(_ level: LogLevel) {
+        state.withLockedValue { $0.logLevel = level }
     }
 
     func subscribe(_ uri: String, _ on: Bool) {

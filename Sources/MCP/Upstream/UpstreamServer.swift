@@ -186,11 +186,14 @@ final class UpstreamServer: Sendable {
     }
 
     /// A message the server sent outside any call's stream: a list change or a resource update
-    /// (the gate is told),
-    /// or a request (`roots/list`, sampling) that goes to the one call in flight if there is
-    /// exactly one, and is refused otherwise (it cannot be told whose it is).
+    /// (the gate is told); a log message (stdio and HTTP+SSE servers have no other stream) or a
+    /// request (`roots/list`, sampling) goes to the one call in flight if there is exactly one.
+    /// Otherwise it cannot be told whose it is: the log message is dropped, since the session
+    /// may be shared by other agents, and the request refused.
     func unsolicited(_ m: RPCMessage) {
         switch m.kind {
+        case .notification where m.method == "notifications/message":
+            state.withLockedValue({ $0.inFlight.count == 1 ? $0.inFlight.values.first : nil })?(m)
         case .notification:
             let event: Event? = switch m.method {
             case "notifications/tools/list_changed": .listChanged(.tools)

@@ -50,10 +50,15 @@ async def run(session, ops):
                     events.append(p)
 
                 cb = on_progress if op.get("progress") else None
-                r = await session.call_tool(op["name"], op.get("args", {}), progress_callback=cb)
+                # A 2026-07-28 request opts in to log messages in its _meta.
+                meta = {"io.modelcontextprotocol/logLevel": op["log_level"]} if "log_level" in op else None
+                LOGS.clear()
+                r = await session.call_tool(op["name"], op.get("args", {}), progress_callback=cb, meta=meta)
                 d = dump_result(r)
                 if op.get("progress"):
                     d["progress"] = events
+                if op.get("logs"):
+                    d["logs"] = list(LOGS)
                 results.append(d)
             elif kind == "list_prompts":
                 results.append(sorted(p.name for p in (await session.list_prompts()).prompts))
@@ -88,6 +93,9 @@ async def run(session, ops):
                     ref = ResourceTemplateReference(type="ref/resource", uri=op["template"])
                 r = await session.complete(ref, {"name": op["arg"], "value": op["value"]})
                 results.append(r.completion.values)
+            elif kind == "set_level":
+                await session.set_logging_level(op["level"])
+                results.append("set")
             elif kind == "ping":
                 await session.send_ping()
                 results.append("pong")
@@ -116,6 +124,13 @@ async def on_roots(context):
     return ListRootsResult(roots=[Root(uri="file:///work/project", name="project")])
 
 
+LOGS = []
+
+
+async def on_log(params):
+    LOGS.append(f"{params.level}:{params.data}")
+
+
 LIST_CHANGED = asyncio.Event()
 UPDATED = []
 UPDATED_EVENT = asyncio.Event()
@@ -131,7 +146,7 @@ async def on_message(message):
 
 
 CALLBACKS = {"sampling_callback": on_sampling, "elicitation_callback": on_elicitation, "list_roots_callback": on_roots,
-             "message_handler": on_message}
+             "message_handler": on_message, "logging_callback": on_log}
 
 
 async def main():

@@ -85,6 +85,14 @@ async def slow(seconds: float, ctx: Context) -> str:
 
 
 @app.tool()
+async def chatty(ctx: Context) -> str:
+    """Logs one message at each of four levels (notifications/message), then answers."""
+    for level in ("debug", "info", "warning", "error"):
+        await getattr(ctx, level)(f"{level} from {name}")
+    return "said"
+
+
+@app.tool()
 def crash() -> str:
     """Exits the process (stdio restart tests)."""
     os._exit(3)
