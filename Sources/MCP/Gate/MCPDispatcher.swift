@@ -171,13 +171,15 @@ final class MCPDispatcher: Sendable {
         return MCPAnswer(body: RPC.result(id: id, .object([])))
     }
 
-    /// The log messages this call's agent takes.
-    static func logFilter(_ call: MCPCall) -> LogFilter {
-        if call.modern {
-            guard let name = call.message.params?["_meta"]?[LogLevel.metaKey]?.stringValue, let level = LogLevel(name: name) else { return .none }
+    /// The log messages the agent of `request` takes (asked only when one arrives: it reads
+    /// the request's `_meta` or the session).
+    static func logFilter(_ request: RPCMessage, modern: Bool, session: AgentSession?) -> LogFilter {
+        if modern {
+            guard let text = request.text(at: ["params", "_meta", LogLevel.metaKey]), let name = (try? JSONParser.parse(text))?.stringValue,
+                  let level = LogLevel(name: name) else { return .none }
             return .atLeast(level)
         }
-        return call.session?.logFilter ?? .all
+        return session?.logFilter ?? .all
     }
 
     // MARK: lists
@@ -395,14 +397,15 @@ final class MCPDispatcher: Sendable {
         let m = call.message, id = m.id ?? "null"
         let agentToken = m.progressToken
         let emit = call.emit
-        let logs = Self.logFilter(call)
+        let modern = call.modern
         do {
             let session = call.session
             defer { if let session, let agentID = m.id { session.ended(agentID) } }
             let reply = try await server.forward(m, target: target, loop: call.loop, stripEnvelope: call.modern, sent: { upstreamID in
                 if let session, let agentID = m.id { session.started(agentID, server: server, upstreamID: upstreamID) }
             }, onMessage: { upstream in
-                Self.relay(upstream, agentToken: agentToken, logs: logs, emit: emit, session: session, server: server, loop: call.loop)
+                Self.relay(upstream, agentToken: agentToken, logs: { Self.logFilter(m, modern: modern, session: session) }, emit: emit, session: session,
+                           server: server, loop: call.loop)
             })
             if reply.isError {
                 record.outcome = "error"
@@ -431,7 +434,7 @@ final class MCPDispatcher: Sendable {
     /// an id of ours, on the stream of the request that caused them. When the agent has no way
     /// to take one (no session, no stream), the upstream is refused at once rather than left
     /// waiting.
-    private static func relay(_ m: RPCMessage, agentToken: String?, logs: LogFilter, emit: @Sendable (ByteBuffer) -> Bool, session: AgentSession?,
+    private static func relay(_ m: RPCMessage, agentToken: String?, logs: () -> LogFilter, emit: @Sendable (ByteBuffer) -> Bool, session: AgentSession?,
                               server: UpstreamServer, loop: LoopContext) {
         switch m.kind {
         case .notification:
@@ -440,7 +443,7 @@ final class MCPDispatcher: Sendable {
                 _ = emit(m.replacing([(r, agentToken)]))
             } else if m.method == "notifications/message" {
                 // A level the agent did not ask for (or not a level at all) is dropped.
-                guard let name = m.params?["level"]?.stringValue, let level = LogLevel(name: name), logs.admits(level) else { return }
+                guard let name = m.params?["level"]?.stringValue, let level = LogLevel(name: name), logs().admits(level) else { return }
                 _ = emit(m.bytes)
             } else {
                 _ = emit(m.bytes)
