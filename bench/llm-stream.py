@@ -2,8 +2,14 @@
 8 concurrent streams, and a check that every upstream event arrived (the usage chunk included).
 
 Usage: llm-stream.py REQUEST_JSON UPSTREAM_STREAM name=port=path=key ...
+
+With WAKE_LITELLM=PID, the stopped LiteLLM process is woken (SIGCONT) for its own case only and
+stopped again after it, as in the non-streaming cases: it shares the proxies' core and its
+background loops would otherwise run during the others.
 """
 import http.client
+import os
+import signal
 import statistics
 import sys
 import threading
@@ -34,8 +40,11 @@ def run(port, path, key, n):
 
 
 results = {}
+wake = int(os.environ.get("WAKE_LITELLM", "0"))
 for name, port, path, key in cases:
     n = 40 if name == "litellm" else 400
+    if name == "litellm" and wake:
+        os.kill(wake, signal.SIGCONT)
     run(port, path, key, 5)  # warm-up
     seq = run(port, path, key, n)
     conc = []
@@ -53,6 +62,8 @@ for name, port, path, key in cases:
         t.join()
     events_ok = all(e == expected and u for _, _, e, u in seq + conc)
     results[name] = (seq, conc, events_ok)
+    if name == "litellm" and wake:
+        os.kill(wake, signal.SIGSTOP)
 
 ms = lambda xs, i, q: 1000 * (statistics.median(x[i] for x in xs) if q == 50 else sorted(x[i] for x in xs)[int(len(xs) * 0.99) - 1])
 print(f"\nstreaming ({expected} events per stream)")

@@ -315,6 +315,7 @@ def test_gen_ai_fields_in_the_access_log(ai):
     assert line["gen_ai"]["request_model"] == "claude" and line["gen_ai"]["provider"] == "fake-anthropic"
     assert line["gen_ai"]["input_tokens"] > 0 and line["gen_ai"]["output_tokens"] > 0
     assert line["consumer"] == "app" and line["service"] == "llm" and line["route"] == "chat_completions"
+    assert line["upstream"] == f"127.0.0.1:{ai.fake.port}" and line["upstream_ms"] >= 0  # the provider, as host:port
 
 
 def test_per_model_limits_and_gen_ai_metrics(gateway, fake, tmp_path):

@@ -19,7 +19,7 @@ extension ProxyExchange: UpstreamConnectionDelegate {
         upstreamKeepAlive = upstreamHead.isKeepAlive
         sent.removeAll()
         sentBytes = 0
-        downstream.noteUpstream(address: connection?.remoteAddress?.hostPort,
+        downstream.noteUpstream(address: connection?.remoteAddress,
                                 latencyNanos: Int64(NIODeadline.now().uptimeNanoseconds) - attemptStart)
         let out = ForwardedHeaders.downstreamResponse(upstreamHead, requestID: requestID, close: false, isHTTP2: downstream.isHTTP2)
         downstream.writeResponseHead(out)

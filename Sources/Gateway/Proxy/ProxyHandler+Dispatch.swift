@@ -131,7 +131,8 @@ extension ProxyHandler {
             }
             span?.inject(into: &forwardedHead.headers)
             answerExpectContinue(routed.head)
-            forwardedHead.headers.remove(name: "expect")
+            // Removing copies the header list: only when there is something to remove.
+            if forwardedHead.headers.contains(name: "expect") { forwardedHead.headers.remove(name: "expect") }
             lastBodyRead = .now()
             wantBodyTimer()
             let request = MountedRequest(head: forwardedHead, path: routed.path, query: routed.query, requestID: routed.requestID,

@@ -5,10 +5,12 @@ import NIOCore
 /// response ends, is cut, or the client leaves.
 extension ProxyHandler {
     /// The exchange reached an upstream: where, and how long until its response head.
-    func noteUpstream(address: String?, latencyNanos: Int64) {
+    func noteUpstream(address: SocketAddress?, latencyNanos: Int64) {
         upstreamNanos = latencyNanos
-        logRecord?.upstream = address
-        span?.upstream(address)
+        guard logRecord != nil || span != nil else { return }
+        let text = address?.hostPort
+        logRecord?.upstream = text
+        span?.upstream(text)
         logRecord?.upstreamNanos = latencyNanos
     }
 

@@ -31,8 +31,9 @@ public protocol ClientResponder: AnyObject {
     func respond(_ problem: ProblemDetails)
     func pauseClientReads()
     func resumeClientReads()
-    /// Where the exchange's upstream was and how long it took to answer, for the log and metrics.
-    func noteUpstream(address: String?, latencyNanos: Int64)
+    /// Where the exchange's upstream was and how long it took to answer, for the log and metrics
+    /// (the address is formatted only when a log line or a span takes it).
+    func noteUpstream(address: SocketAddress?, latencyNanos: Int64)
     /// Generative-AI facts of this request, for the access log and the span.
     func noteGenAI(_ record: GenAIRecord)
 }

@@ -23,7 +23,7 @@ public struct HTTP1ResponseEncoder {
                                 write: (IOData) -> Void) {
         switch part {
         case .head(let head):
-            var buffer = allocator.buffer(capacity: 256)
+            var buffer = allocator.buffer(capacity: 64 + HTTP1Wire.size(of: head.headers))
             encodeHead(head, requestMethod: requestMethod, into: &buffer)
             write(.byteBuffer(buffer))
         case .body(let data):

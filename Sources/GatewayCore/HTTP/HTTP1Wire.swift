@@ -49,6 +49,14 @@ enum HTTP1Wire {
         return out
     }
 
+    /// The bytes `headers` take written out (`name: value\r\n` each), so a head's buffer is
+    /// allocated once at its size rather than grown.
+    static func size(of headers: HTTPHeaders) -> Int {
+        var n = 0
+        for (name, value) in headers { n += name.utf8.count + value.utf8.count + 4 }
+        return n
+    }
+
     static func writeHeader(_ name: String, _ value: String, into out: inout ByteBuffer) {
         out.writeString(name)
         out.writeStaticString(": ")

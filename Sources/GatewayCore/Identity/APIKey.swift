@@ -18,7 +18,15 @@ public enum APIKey {
 
     /// The stored form of a key.
     public static func hash(_ key: String) -> [UInt8] {
-        Array(SHA256.hash(data: Array(key.utf8)))
+        hash(Substring(key))
+    }
+
+    /// The same, from a part of a header: hashed from the string's own bytes, and the digest
+    /// copied once (this runs on every request that presents a key).
+    public static func hash(_ key: Substring) -> [UInt8] {
+        var key = key
+        let digest = key.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return digest.withUnsafeBytes { [UInt8]($0) }
     }
 
     /// Compares two digests in time independent of where they differ.

@@ -23,15 +23,15 @@ public struct KeyAuthPolicy: RequestPolicy {
     }
 
     public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
-        var presented: String?
+        var presented: Substring?
         var carrier: String?
         if let bearer = BearerToken.from(context.headers) {
-            presented = String(bearer)
+            presented = bearer
             carrier = "authorization"
         } else {
             for name in config.headerNames {
                 if let v = context.headers.first(name: name) {
-                    presented = v
+                    presented = Substring(v)
                     carrier = name
                     break
                 }
@@ -41,7 +41,7 @@ public struct KeyAuthPolicy: RequestPolicy {
             for pair in query.split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1)
                 if kv.count == 2, config.queryNames.contains(String(kv[0])) {
-                    presented = String(kv[1]).removingPercentEncoding
+                    if let decoded = String(kv[1]).removingPercentEncoding { presented = Substring(decoded) }
                     break
                 }
             }

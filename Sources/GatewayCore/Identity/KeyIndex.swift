@@ -32,6 +32,10 @@ public final class KeyIndex: Sendable {
 
     /// The key's entry, if it is active.
     public func lookup(key: String) -> Entry? {
+        lookup(key: Substring(key))
+    }
+
+    public func lookup(key: Substring) -> Entry? {
         let digest = APIKey.hash(key)
         let candidates = buckets.withLockedValue { $0[Self.bucket(digest)] } ?? []
         var found: Entry?

@@ -64,6 +64,7 @@ public struct JSONParser {
         var fields: [(String, JSONValue)] = []
         skipSpace()
         if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(fields) }
+        fields.reserveCapacity(8)  // most objects read here are small: one allocation, not four
         while true {
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw failure("expected a member name") }

@@ -49,8 +49,11 @@ public enum JSONScanner {
     /// The byte ranges of the values of `names` among the object's top-level members (the first
     /// occurrence of each); nil when `bytes` is not a well-framed JSON object.
     public static func members(_ names: Set<String>, in bytes: UnsafeRawBufferPointer) -> [String: Range<Int>]? {
-        var found: [String: Range<Int>] = [:]
+        var found = [String: Range<Int>](minimumCapacity: names.count)
+        // A key longer than every name cannot be one: it is skipped without making a String.
+        let longest = names.reduce(0) { max($0, $1.utf8.count) }
         let framed = walkMembers(bytes) { key, _, value in
+            guard key.count <= longest else { return true }
             let name = keyText(bytes, key)
             if names.contains(name), found[name] == nil { found[name] = value }
             return true
@@ -124,7 +127,7 @@ public enum JSONScanner {
     public static func values(_ names: Set<String>, in buffer: ByteBuffer) -> [String: JSONValue]? {
         buffer.withUnsafeReadableBytes { raw -> [String: JSONValue]? in
             guard let ranges = members(names, in: raw) else { return nil }
-            var out: [String: JSONValue] = [:]
+            var out = [String: JSONValue](minimumCapacity: ranges.count)
             for (name, range) in ranges {
                 if let v = try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: raw[range])) { out[name] = v }
             }

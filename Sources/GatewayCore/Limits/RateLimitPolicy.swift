@@ -17,6 +17,8 @@ public struct RateLimitPolicy: RequestPolicy {
     /// Set for `store: redis`: decisions are made there, and the local store is the fallback.
     let redis: RedisLimiterStore?
     let storeErrors: LimiterStoreErrors?
+    /// Each window's part of its counter's name, formatted once (a `Duration` prints slowly).
+    let windowSuffixes: [String]
 
     public init(config: RateLimitConfig, scope: String, store: LocalLimiterStore, allowed: Counter? = nil, refused: Counter? = nil,
                 redis: RedisLimiterStore? = nil, storeErrors: LimiterStoreErrors? = nil) {
@@ -27,10 +29,14 @@ public struct RateLimitPolicy: RequestPolicy {
         self.refused = refused
         self.redis = redis
         self.storeErrors = storeErrors
+        windowSuffixes = config.windows.enumerated().map { i, w in
+            config.algorithm == .tokenBucket ? "|\(i)|\(w.limit)/\(w.window)|b\(config.burst ?? w.limit)" : "|\(i)|\(w.limit)/\(w.window)"
+        }
     }
 
     public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
         var key = scope
+        key.reserveCapacity(scope.utf8.count + 48)
         for part in config.by {
             key += "|"
             switch part {
@@ -100,10 +106,9 @@ public struct RateLimitPolicy: RequestPolicy {
             let d: RateLimitDecision
             switch config.algorithm {
             case .slidingWindow:
-                d = store.takeWindow("\(key)|\(i)|\(w.limit)/\(w.window)", limit: w.limit, window: w.window, now: context.now)
+                d = store.takeWindow(key + windowSuffixes[i], limit: w.limit, window: w.window, now: context.now)
             case .tokenBucket:
-                d = store.takeTokens("\(key)|\(i)|\(w.limit)/\(w.window)|b\(config.burst ?? w.limit)", capacity: config.burst ?? w.limit,
-                                     rate: w.limit, period: w.window, now: context.now)
+                d = store.takeTokens(key + windowSuffixes[i], capacity: config.burst ?? w.limit, rate: w.limit, period: w.window, now: context.now)
             }
             if !d.allowed {
                 context.limitOutcome = "refused"

@@ -20,7 +20,7 @@ final class HTTP1RequestEncoder: ChannelOutboundHandler, RemovableChannelHandler
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(let head):
-            var out = context.channel.allocator.buffer(capacity: 256)
+            var out = context.channel.allocator.buffer(capacity: 64 + head.uri.utf8.count + HTTP1Wire.size(of: head.headers))
             chunked = Self.encodeHead(head, into: &out)
             context.write(wrapOutboundOut(.byteBuffer(out)), promise: promise)
         case .body(let data):

@@ -38,7 +38,7 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
     private var finished = false
     private var responseEnded = false
     /// The connection's address, once leased.
-    public private(set) var address: String?
+    public private(set) var address: SocketAddress?
 
     public init(pool: UpstreamPool, head: HTTPRequestHead, body: ByteBuffer, timeout: TimeAmount, sink: UpstreamCallSink) {
         self.pool = pool
@@ -66,7 +66,7 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
                 guard !self.finished else { return c.release(reusable: true) }
                 self.connection = c
                 c.delegate = self
-                self.address = c.remoteAddress?.description
+                self.address = c.remoteAddress
                 c.write(.head(self.head))
                 if self.body.readableBytes > 0 { c.write(.body(.byteBuffer(self.body))) }
                 c.write(.end(nil))

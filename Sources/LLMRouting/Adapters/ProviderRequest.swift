@@ -78,20 +78,23 @@ struct ProviderRequest {
             let chat = dialect == .openai ? whole : AnthropicIngress.chatRequest(fromMessages: whole)
             out = GeminiTranslation.request(fromChat: chat).buffer(allocator)
         }
-        var h = HTTPHeaders()
-        h.add(name: "host", value: d.hostHeader)
-        h.add(name: "content-type", value: "application/json")
-        h.add(name: "content-length", value: String(out.readableBytes))
-        h.add(name: "accept", value: stream ? "text/event-stream" : "application/json")
-        h.add(name: "user-agent", value: "triplegate")
-        h.add(name: "x-request-id", value: requestID)
-        if let key { h.add(name: d.authHeader, value: key) }
+        // One list, sized once (the encoder checks names and values as it writes them).
+        var h: [(String, String)] = []
+        h.reserveCapacity(11)
+        h.append(("host", d.hostHeader))
+        h.append(("content-type", "application/json"))
+        h.append(("content-length", String(out.readableBytes)))
+        h.append(("accept", stream ? "text/event-stream" : "application/json"))
+        h.append(("user-agent", "triplegate"))
+        h.append(("x-request-id", requestID))
+        if let key { h.append((d.authHeader, key)) }
         if d.style == .anthropic {
-            h.add(name: "anthropic-version", value: incoming.headers.first(name: "anthropic-version") ?? "2023-06-01")
-            if let beta = incoming.headers.first(name: "anthropic-beta") { h.add(name: "anthropic-beta", value: beta) }
+            h.append(("anthropic-version", incoming.headers.first(name: "anthropic-version") ?? "2023-06-01"))
+            if let beta = incoming.headers.first(name: "anthropic-beta") { h.append(("anthropic-beta", beta)) }
         }
-        for name in ["traceparent", "tracestate"] { if let v = incoming.headers.first(name: name) { h.add(name: name, value: v) } }
-        return ProviderRequest(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: uri, headers: h), body: out)
+        if let v = incoming.headers.first(name: "traceparent") { h.append(("traceparent", v)) }
+        if let v = incoming.headers.first(name: "tracestate") { h.append(("tracestate", v)) }
+        return ProviderRequest(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: uri, headers: HTTPHeaders(h)), body: out)
     }
 }
 

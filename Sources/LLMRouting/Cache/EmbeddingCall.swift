@@ -80,6 +80,6 @@ final class EmbeddingCall: ClientResponder {
     func respond(_ problem: ProblemDetails) { complete(.failure(Failure(description: "the embedding call failed: \(problem.status.code) \(problem.title)"))) }
     func pauseClientReads() {}
     func resumeClientReads() {}
-    func noteUpstream(address: String?, latencyNanos: Int64) {}
+    func noteUpstream(address: SocketAddress?, latencyNanos: Int64) {}
     func noteGenAI(_ record: GenAIRecord) {}
 }

@@ -37,7 +37,8 @@ extension LLMExchange: UpstreamCallSink {
         }
         attemptsLeftInGroup -= 1
         attempts += 1
-        triedInGroup.insert(index)
+        // Only a choice among several deployments looks at what was tried.
+        if group.deployments.count > 1 { triedInGroup.insert(index) }
         let d = group.deployments[index]
         guard ProviderRequest.supports(d.style, endpoint) else {
             routing.end(d, success: nil, firstByteNanos: nil, retryAfter: nil, now: Self.now())
@@ -47,7 +48,7 @@ extension LLMExchange: UpstreamCallSink {
         }
         current = (d, NIODeadline.now().uptimeNanoseconds)
         upstreamHead = nil
-        buffered = client.allocator.buffer(capacity: 0)
+        buffered = ByteBuffer()
         sse = SSEParser()
         encoder = nil
         firstByteNanos = nil
@@ -147,6 +148,7 @@ extension LLMExchange: UpstreamCallSink {
                 call?.cancel()
                 return callFailed(.broken("response larger than \(Self.maxResponseBytes) bytes"))
             }
+            if buffered.readableBytes == 0 { buffered = part; return }  // one read: kept as it came
             var part = part
             buffered.writeBuffer(&part)
             return

@@ -17,6 +17,9 @@ extension LLMExchange {
         return h
     }
 
+    /// What is read from a passed-through answer.
+    static let answerFields: Set<String> = ["usage", "model"]
+
     /// A whole (non-streaming) answer.
     func succeed(body: ByteBuffer, head: HTTPResponseHead) {
         guard let (d, _) = current else { return }
@@ -42,7 +45,7 @@ extension LLMExchange {
             if cachePlan?.write == true { cacheCompletion = pivot }
         } else {
             // Passed through as the provider wrote it: only `usage` and `model` are read.
-            guard let fields = JSONScanner.values(["usage", "model"], in: body) else { return notJSON() }
+            guard let fields = JSONScanner.values(Self.answerFields, in: body) else { return notJSON() }
             noteUsage(d.style == .anthropic ? TokenUsage(anthropic: fields["usage"]) : TokenUsage(openAI: fields["usage"]))
             responseModel = fields["model"]?.stringValue
             if cachePlan?.write == true, let whole = try? JSONParser.parse(body.readableBytesView) {

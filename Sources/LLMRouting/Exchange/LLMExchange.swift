@@ -91,7 +91,7 @@ final class LLMExchange: RequestExchange {
         self.endpoint = endpoint
         self.request = request
         self.dialect = endpoint.dialect
-        self.body = client.allocator.buffer(capacity: 0)
+        self.body = ByteBuffer()
     }
 
     func requestBody(_ part: ByteBuffer) {
@@ -100,6 +100,8 @@ final class LLMExchange: RequestExchange {
             bodyTooLarge = true
             return
         }
+        // A body that comes in one read is kept as it came: no copy.
+        if body.readableBytes == 0 { body = part; return }
         var part = part
         body.writeBuffer(&part)
     }

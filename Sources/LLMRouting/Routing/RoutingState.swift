@@ -29,11 +29,19 @@ public final class RoutingState: Sendable {
     /// next key; nil when every deployment is cooling down.
     func begin(_ group: ModelGroup, tried: Set<Int>, now: Int64) -> (index: Int, key: String?)? {
         table.withLockedValue { t in
-            var candidates = group.deployments.enumerated().map { i, d in
-                DeploymentSelector.Candidate(index: i, weight: d.weight, state: t.states[d.slot], price: d.routingPrice)
+            let chosen: Int?
+            if group.deployments.count == 1 {
+                // One deployment (the common case): every strategy picks it if it is up, and
+                // none changes its state; no candidate lists are made.
+                let only = group.deployments[0]
+                chosen = only.weight > 0 && t.states[only.slot].health.isAvailable(now: now) ? 0 : nil
+            } else {
+                var candidates = group.deployments.enumerated().map { i, d in
+                    DeploymentSelector.Candidate(index: i, weight: d.weight, state: t.states[d.slot], price: d.routingPrice)
+                }
+                chosen = DeploymentSelector.pick(&candidates, routing: group.routing, tried: tried, now: now)
+                for c in candidates { t.states[group.deployments[c.index].slot] = c.state }
             }
-            let chosen = DeploymentSelector.pick(&candidates, routing: group.routing, tried: tried, now: now)
-            for c in candidates { t.states[group.deployments[c.index].slot] = c.state }
             guard let chosen else { return nil }
             let d = group.deployments[chosen]
             var key: String?
