@@ -96,6 +96,7 @@ public final class SpendCounters: Sendable {
 
     static func checks(_ r: SpendRequest, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) -> [Check] {
         var out: [Check] = []
+        out.reserveCapacity(4 * limits.count + budgets.count)
         for (i, l) in limits.enumerated() where l.model == "*" || l.model == r.model {
             let subject: String? = switch l.by {
             case .consumer: r.consumer
