@@ -4,6 +4,15 @@ import Testing
 
 
 @Suite struct JSONScannerTests {
+    @Test func integersAreReadAsTheParserReadsThem() {
+        let texts = ["0", "7", "-3", "123456789012345678", "1234567890123456789", "12.0", "1e3", "1.5", "007", "-", "", "\"12\"",
+                     "null", "true", "12a", "-0", "9223372036854775807", "99999999999999999999"]
+        for text in texts {
+            let fast = Array(text.utf8).withUnsafeBytes { JSONScanner.int($0) }
+            #expect(fast == (try? JSONParser.parse(text))?.intValue, "\(text)")
+        }
+    }
+
     func scan(_ text: String, _ names: Set<String>) -> [String: JSONValue]? {
         JSONScanner.values(names, in: ByteBuffer(string: text))
     }

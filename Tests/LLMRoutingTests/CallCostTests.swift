@@ -5,6 +5,26 @@ import Testing
 
 /// Recorded provider usage objects and the cost each must produce, to the micro-dollar.
 @Suite struct CallCostTests {
+    /// Passed-through answers are read from bytes; they must read exactly as the tree does.
+    @Test func usageFromBytesReadsAsUsageFromTheTree() throws {
+        let usages = [
+            #"{"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500, "prompt_tokens_details": {"cached_tokens": 1024, "audio_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 192}}"#,
+            #"{"input_tokens": 10, "output_tokens": 4, "input_tokens_details": {"cached_tokens": 2}}"#,
+            #"{"prompt_tokens": 12, "completion_tokens": 20.0}"#,
+            #"{"prompt_tokens": 5, "prompt_tokens_details": null, "completion_tokens_details": {}}"#,
+            #"{"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 9}}"#,
+            #"{"completion_tokens": 20}"#, #"{}"#, "null", "[]", #""x""#,
+            #"{"input_tokens": 25, "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 200, "output_tokens": 90}"#,
+            #"{"output_tokens": 3}"#, #"{"input_tokens": "7", "output_tokens": 1}"#, #"{"cache_read_input_tokens": 4}"#,
+        ]
+        for text in usages {
+            let tree = try JSONParser.parse(text)
+            let bytes = Array(text.utf8)
+            #expect(bytes.withUnsafeBytes { TokenUsage(openAIBytes: $0) } == TokenUsage(openAI: tree), "\(text)")
+            #expect(bytes.withUnsafeBytes { TokenUsage(anthropicBytes: $0) } == TokenUsage(anthropic: tree), "\(text)")
+        }
+    }
+
     func prices(_ input: String, _ output: String, cached: String? = nil, write: String? = nil) -> PriceSchedule {
         PriceSchedule(effectiveFrom: 0, source: "test", input: TokenPrice(decimal: input)!, output: TokenPrice(decimal: output)!,
                       cachedInput: cached.flatMap(TokenPrice.init(decimal:)), cacheWrite: write.flatMap(TokenPrice.init(decimal:)))

@@ -122,6 +122,23 @@ public enum JSONScanner {
         return nil
     }
 
+    /// The value of a JSON number that is an integer (as `JSONValue.intValue` reads it): plain
+    /// integers straight from their bytes, with nothing allocated; anything else through
+    /// `JSONParser` and its rules. Nil for non-numbers and non-integers.
+    public static func int(_ b: UnsafeRawBufferPointer) -> Int? {
+        var i = 0
+        let negative = i < b.count && b[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        let digits = b.count - i
+        if digits >= 1, digits <= 18, !(digits > 1 && b[i] == UInt8(ascii: "0")),
+           b[i...].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            var n = 0
+            for k in i..<b.count { n = n &* 10 &+ Int(b[k] &- UInt8(ascii: "0")) }
+            return negative ? -n : n
+        }
+        return (try? JSONParser.parse(b))?.intValue
+    }
+
     /// The parsed values of `names` (absent or unparseable members are left out); nil when
     /// `bytes` is not a JSON object.
     public static func values(_ names: Set<String>, in buffer: ByteBuffer) -> [String: JSONValue]? {

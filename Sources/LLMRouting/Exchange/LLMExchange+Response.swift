@@ -17,8 +17,8 @@ extension LLMExchange {
         return h
     }
 
-    /// What is read from a passed-through answer.
-    static let answerFields: Set<String> = ["usage", "model"]
+    /// What is read from a passed-through answer: `usage` and `model`.
+    static let answerKeys: [[UInt8]] = [Array("usage".utf8), Array("model".utf8)]
 
     /// A whole (non-streaming) answer.
     func succeed(body: ByteBuffer, head: HTTPResponseHead) {
@@ -45,9 +45,17 @@ extension LLMExchange {
             if cachePlan?.write == true { cacheCompletion = pivot }
         } else {
             // Passed through as the provider wrote it: only `usage` and `model` are read.
-            guard let fields = JSONScanner.values(Self.answerFields, in: body) else { return notJSON() }
-            noteUsage(d.style == .anthropic ? TokenUsage(anthropic: fields["usage"]) : TokenUsage(openAI: fields["usage"]))
-            responseModel = fields["model"]?.stringValue
+            let read = body.withUnsafeReadableBytes { raw -> (usage: TokenUsage?, model: String?)? in
+                guard let s = JSONScanner.slots(Self.answerKeys, in: raw) else { return nil }
+                let usage = s[0].flatMap { r in
+                    let u = UnsafeRawBufferPointer(rebasing: raw[r])
+                    return d.style == .anthropic ? TokenUsage(anthropicBytes: u) : TokenUsage(openAIBytes: u)
+                }
+                return (usage, s[1].flatMap { (try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: raw[$0])))?.stringValue })
+            }
+            guard let read else { return notJSON() }
+            noteUsage(read.usage)
+            responseModel = read.model
             if cachePlan?.write == true, let whole = try? JSONParser.parse(body.readableBytesView) {
                 cacheCompletion = d.style == .anthropic ? AnthropicTranslation.chatResponse(fromMessage: whole) : whole
             }
