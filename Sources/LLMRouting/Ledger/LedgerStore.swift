@@ -97,6 +97,7 @@ public final class LedgerStore: Sendable {
     /// A batch's additions to the hourly sums: grouped in memory first, then one multi-row
     /// upsert per chunk (each key once per statement, as PostgreSQL requires).
     static func rollupStatements(_ rows: [LedgerRow]) -> [(String, [SQLValue])] {
+        // The key's fields are `rollupKey`'s columns; `sameRollupKey` compares the same ones.
         struct Key: Hashable { var hour: Int64; var fields: [String] }
         var sums: [Key: [Int64]] = [:]
         // Calls come in runs of the same caller and model: a run is summed before its key is
@@ -139,7 +140,7 @@ public final class LedgerStore: Sendable {
         }
     }
 
-    /// Whether two rows add to the same hourly sum.
+    /// Whether two rows add to the same hourly sum (the hour and `rollupKey`'s columns).
     static func sameRollupKey(_ a: LedgerRow, _ b: LedgerRow) -> Bool {
         a.timeMillis / 3_600_000 == b.timeMillis / 3_600_000 && a.consumer == b.consumer && a.team == b.team && a.keyID == b.keyID
             && a.model == b.model && a.provider == b.provider && a.servedModel == b.servedModel

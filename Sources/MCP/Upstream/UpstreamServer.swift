@@ -193,7 +193,7 @@ final class UpstreamServer: Sendable {
     func unsolicited(_ m: RPCMessage) {
         switch m.kind {
         case .notification where m.method == "notifications/message":
-            state.withLockedValue({ $0.inFlight.count == 1 ? $0.inFlight.values.first : nil })?(m)
+            onlyCallInFlight()?(m)
         case .notification:
             let event: Event? = switch m.method {
             case "notifications/tools/list_changed": .listChanged(.tools)
@@ -205,7 +205,7 @@ final class UpstreamServer: Sendable {
             }
             if let event { events.withLockedValue { $0 }?(event) }
         case .request:
-            if let only = state.withLockedValue({ $0.inFlight.count == 1 ? $0.inFlight.values.first : nil }) {
+            if let only = onlyCallInFlight() {
                 only(m)
             } else {
                 let refusal = RPC.error(id: m.id, code: RPC.methodNotFound, message: "\(m.method ?? "") has no client to go to")
@@ -215,6 +215,11 @@ final class UpstreamServer: Sendable {
         case .response:
             break
         }
+    }
+
+    /// The message handler of the call in flight, when there is exactly one.
+    private func onlyCallInFlight() -> (@Sendable (RPCMessage) -> Void)? {
+        state.withLockedValue { $0.inFlight.count == 1 ? $0.inFlight.values.first : nil }
     }
 
     func shutdown() async {
