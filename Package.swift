@@ -75,7 +75,6 @@ let package = Package(
         .target(
             name: "LLMRouting",
             dependencies: ["GatewayCore", "SemanticCache"] + nio + [
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

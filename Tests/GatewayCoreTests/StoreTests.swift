@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 
 @testable import GatewayCore
@@ -52,5 +53,104 @@ import Testing
         #expect(try await other.changeToken() != before)
         try await other.close()
         try await store.close()
+    }
+}
+
+@Suite struct SQLiteDatabaseTests {
+    static func open() async throws -> (SQLiteDatabase, String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sqlite-\(UUID().uuidString).db").path
+        return (try await SQLiteDatabase.open(path: path, logger: Logger(label: "test")), path)
+    }
+
+    /// Any store's insert, the multi-row statements of `SQLDatabase`'s default: the SQLite
+    /// store's own (one prepared statement stepped per row) must leave the same table.
+    struct DefaultInsert: SQLDatabase {
+        let db: SQLiteDatabase
+        var dialect: SQLDialect { db.dialect }
+        func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] { try await db.query(sql, binds) }
+        func transaction(_ body: @Sendable (any SQLDatabase) async throws -> Void) async throws {
+            try await db.transaction { _ in try await body(self) }
+        }
+        func close() async throws { try await db.close() }
+    }
+
+    @Test func valuesRoundTripExactly() async throws {
+        let (db, path) = try await Self.open()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await db.query("CREATE TABLE t (n INTEGER, s TEXT, b BLOB)")
+        let rows: [[SQLValue]] = [
+            [.int(.min), .text(""), .bytes([])],
+            [.int(.max), .text("naïve ✓ \u{0}nul inside"), .bytes([0, 255, 7])],
+            [.null, .null, .null],
+            [.int(0), .text(String(repeating: "long text ", count: 500)), .bytes(Array(repeating: 9, count: 10_000))],
+        ]
+        try await db.insert(into: "t", columns: ["n", "s", "b"], values: rows.flatMap { $0 }, onConflict: nil)
+        let back = try await db.query("SELECT n, s, b FROM t ORDER BY rowid")
+        #expect(back.map(\.values) == rows)
+        #expect(back.first?.names == ["n", "s", "b"])
+        // The empty string stays a string and the empty blob a blob, not NULL.
+        #expect(try await db.query("SELECT count(*) AS c FROM t WHERE s IS NULL")[0]["c"] == .int(1))
+        try await db.close()
+    }
+
+    @Test func preparedStatementsAreReusedPastTheCacheBoundAndAfterErrors() async throws {
+        let (db, path) = try await Self.open()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await db.query("CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        for i in 0..<(SQLiteConnection.cachedStatements * 2 + 5) {
+            // The same statement with new values, and a new statement each round.
+            try await db.query("INSERT INTO k (id, v) VALUES (?, ?)", [.int(Int64(i)), .text("v\(i)")])
+            let one = try await db.query("SELECT v, \(i) AS n FROM k WHERE id = ?", [.int(Int64(i))])
+            #expect(one.map(\.values) == [[.text("v\(i)"), .int(Int64(i))]])
+        }
+        // A failed step leaves its statement usable.
+        await #expect(throws: SQLiteError.self) { try await db.query("INSERT INTO k (id, v) VALUES (?, ?)", [.int(0), .text("again")]) }
+        try await db.query("INSERT INTO k (id, v) VALUES (?, ?)", [.int(-1), .text("after")])
+        #expect(try await db.query("SELECT v FROM k WHERE id = -1")[0]["v"] == .text("after"))
+        try await db.close()
+    }
+
+    @Test func errorsSayWhatAndWhere() async throws {
+        let (db, path) = try await Self.open()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            try await db.query("SELEC 1")
+            Issue.record("no error")
+        } catch let e as SQLiteError {
+            #expect(e.description.contains("syntax error") && e.description.contains("SELEC 1"))
+        }
+        do {
+            try await db.query("SELECT ?, ?", [.int(1)])
+            Issue.record("no error")
+        } catch let e as SQLiteError {
+            #expect(e.description.contains("takes 2 values, 1 given"))
+        }
+        #expect(try await db.query("SELECT 1 AS one")[0]["one"] == .int(1))
+        try await db.close()
+        await #expect(throws: SQLiteError.self) { try await db.query("SELECT 1") }
+    }
+
+    @Test func ownInsertMatchesTheMultiRowDefaultUpsertsIncluded() async throws {
+        var tables: [[[SQLValue]]] = []
+        for own in [true, false] {
+            let (sqlite, path) = try await Self.open()
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let db: any SQLDatabase = own ? sqlite : DefaultInsert(db: sqlite)
+            try await db.query("CREATE TABLE s (k TEXT PRIMARY KEY, n INTEGER NOT NULL, note TEXT)")
+            // 1,234 rows of 3: three multi-row statements for the default; keys repeat across
+            // batches, never within one (as PostgreSQL requires of one statement).
+            for batch in 0..<3 {
+                var values: [SQLValue] = []
+                for i in 0..<1234 { values += [.text("k\((i * 7 + batch) % 1500)"), .int(Int64(i)), batch == 1 ? .null : .text("b\(batch)")] }
+                try await db.transaction { [values] tx in
+                    try await tx.insert(into: "s", columns: ["k", "n", "note"], values: values,
+                                        onConflict: "ON CONFLICT (k) DO UPDATE SET n = s.n + excluded.n, note = excluded.note")
+                }
+            }
+            tables.append(try await db.query("SELECT k, n, note FROM s ORDER BY k").map(\.values))
+            try await sqlite.close()
+        }
+        #expect(tables[0].count == 1500)
+        #expect(tables[0] == tables[1])
     }
 }

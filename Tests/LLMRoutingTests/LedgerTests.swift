@@ -68,9 +68,7 @@ import Testing
         var laterHour = a
         laterHour.timeMillis += 3_600_000
         let rows = [a, a, b, a, a, laterHour, a]
-        let statements = LedgerStore.rollupStatements(rows)
-        #expect(statements.count == 1)
-        let binds = statements[0].1
+        let binds = LedgerStore.rollupValues(rows)
         // Per group: the hour, the 7 key fields, then requests and the 7 sums.
         #expect(binds.count == 3 * 16)
         var requestsByTags: [String: [Int64]] = [:]

@@ -17,8 +17,6 @@ public final class LedgerStore: Sendable {
     ]
     static let rollupKey = ["consumer", "team", "key_id", "tags", "model", "provider", "served_model"]
     static let rollupSums = ["input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_micros", "saved_micros"]
-    /// Rows per INSERT: 22 columns × 500 stays below SQLite's 32,766 bound values.
-    static let rowsPerStatement = 500
 
     private init(db: any SQLDatabase) { self.db = db }
 
@@ -76,27 +74,25 @@ public final class LedgerStore: Sendable {
     /// Writes rows and their hourly sums in one transaction (all or none).
     public func insert(_ rows: [LedgerRow]) async throws {
         guard !rows.isEmpty else { return }
-        let rollup = Self.rollupStatements(rows)
-        try await db.transaction { tx in
-            for start in stride(from: 0, to: rows.count, by: Self.rowsPerStatement) {
-                let batch = rows[start..<min(start + Self.rowsPerStatement, rows.count)]
-                var binds: [SQLValue] = []
-                binds.reserveCapacity(batch.count * Self.columns.count)
-                for r in batch { Self.appendBinds(r, to: &binds) }
-                try await tx.query(Self.insertSQL(table: "ledger", columns: Self.columns, rows: batch.count), binds)
-            }
-            for (sql, binds) in rollup { try await tx.query(sql, binds) }
+        var values: [SQLValue] = []
+        values.reserveCapacity(rows.count * Self.columns.count)
+        for r in rows { Self.appendBinds(r, to: &values) }
+        let sums = Self.rollupValues(rows)
+        try await db.transaction { [values] tx in
+            try await tx.insert(into: "ledger", columns: Self.columns, values: values, onConflict: nil)
+            try await tx.insert(into: "ledger_hourly", columns: Self.rollupColumns, values: sums, onConflict: Self.rollupUpsert)
         }
     }
 
-    static func insertSQL(table: String, columns: [String], rows: Int) -> String {
-        let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
-        return "INSERT INTO \(table) (\(columns.joined(separator: ","))) VALUES " + Array(repeating: tuple, count: rows).joined(separator: ",")
-    }
+    static let rollupColumns = ["hour_ms"] + rollupKey + ["requests"] + rollupSums
+    /// Adds a batch's sums to the hour's (each key comes once per batch, as PostgreSQL requires
+    /// of one statement).
+    static let rollupUpsert = "ON CONFLICT (hour_ms, \(rollupKey.joined(separator: ", "))) DO UPDATE SET "
+        + (["requests"] + rollupSums).map { "\($0) = ledger_hourly.\($0) + excluded.\($0)" }.joined(separator: ", ")
 
-    /// A batch's additions to the hourly sums: grouped in memory first, then one multi-row
-    /// upsert per chunk (each key once per statement, as PostgreSQL requires).
-    static func rollupStatements(_ rows: [LedgerRow]) -> [(String, [SQLValue])] {
+    /// A batch's additions to the hourly sums, grouped in memory: per group, `rollupColumns`'
+    /// values one group after the other.
+    static func rollupValues(_ rows: [LedgerRow]) -> [SQLValue] {
         // The key's fields are `rollupKey`'s columns; `sameRollupKey` compares the same ones.
         struct Key: Hashable { var hour: Int64; var fields: [String] }
         var sums: [Key: [Int64]] = [:]
@@ -129,15 +125,14 @@ public final class LedgerStore: Sendable {
             run[7] += r.savedByCacheMicros
         }
         endRun(at: rows.count)
-        let columns = ["hour_ms"] + rollupKey + ["requests"] + rollupSums
-        let updates = (["requests"] + rollupSums).map { "\($0) = ledger_hourly.\($0) + excluded.\($0)" }.joined(separator: ", ")
-        let groups = Array(sums)
-        return stride(from: 0, to: groups.count, by: rowsPerStatement).map { start in
-            let chunk = groups[start..<min(start + rowsPerStatement, groups.count)]
-            let sql = insertSQL(table: "ledger_hourly", columns: columns, rows: chunk.count)
-                + " ON CONFLICT (hour_ms, \(rollupKey.joined(separator: ", "))) DO UPDATE SET \(updates)"
-            return (sql, chunk.flatMap { key, values in [SQLValue.int(key.hour)] + key.fields.map { .text($0) } + values.map { .int($0) } })
+        var values: [SQLValue] = []
+        values.reserveCapacity(sums.count * rollupColumns.count)
+        for (key, sum) in sums {
+            values.append(.int(key.hour))
+            for field in key.fields { values.append(.text(field)) }
+            for s in sum { values.append(.int(s)) }
         }
+        return values
     }
 
     /// Whether two rows add to the same hourly sum (the hour and `rollupKey`'s columns).

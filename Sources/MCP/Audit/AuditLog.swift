@@ -26,6 +26,7 @@ public struct AuditRecord: Sendable {
 /// written on graceful shutdown.
 public final class AuditLog: Service, Sendable {
     static let capacity = 100_000
+    static let columns = ["time_ms", "request_id", "consumer", "team", "session", "upstream", "tool", "arguments_sha256", "arguments", "outcome", "latency_ms"]
     private let pending = BatchQueue<AuditRecord>(capacity: AuditLog.capacity)
     private let db: (any SQLDatabase)?
     private let logger: Logger
@@ -76,20 +77,15 @@ public final class AuditLog: Service, Sendable {
         if dropped > 0 { logger.error("audit queue full: records dropped", metadata: ["dropped": "\(dropped)"]) }
         guard !records.isEmpty else { return }
         do {
-            try await db.transaction { tx in
-                for chunk in stride(from: 0, to: records.count, by: 500) {
-                    let part = records[chunk..<min(records.count, chunk + 500)]
-                    let row = "(" + Array(repeating: "?", count: 11).joined(separator: ",") + ")"
-                    let sql = "INSERT INTO mcp_audit (time_ms, request_id, consumer, team, session, upstream, tool, arguments_sha256, arguments, outcome, latency_ms) VALUES "
-                        + Array(repeating: row, count: part.count).joined(separator: ",")
-                    var binds: [SQLValue] = []
-                    for r in part {
-                        binds += [.int(r.timeMillis), .text(r.requestID), r.consumer.map(SQLValue.text) ?? .null, r.team.map(SQLValue.text) ?? .null,
-                                  r.session.map(SQLValue.text) ?? .null, .text(r.upstream), .text(r.tool), .text(r.argumentsSHA256),
-                                  r.arguments.map(SQLValue.text) ?? .null, .text(r.outcome), .int(r.latencyMillis)]
-                    }
-                    try await tx.query(sql, binds)
-                }
+            var values: [SQLValue] = []
+            values.reserveCapacity(records.count * Self.columns.count)
+            for r in records {
+                values += [.int(r.timeMillis), .text(r.requestID), r.consumer.map(SQLValue.text) ?? .null, r.team.map(SQLValue.text) ?? .null,
+                           r.session.map(SQLValue.text) ?? .null, .text(r.upstream), .text(r.tool), .text(r.argumentsSHA256),
+                           r.arguments.map(SQLValue.text) ?? .null, .text(r.outcome), .int(r.latencyMillis)]
+            }
+            try await db.transaction { [values] tx in
+                try await tx.insert(into: "mcp_audit", columns: Self.columns, values: values, onConflict: nil)
             }
         } catch {
             logger.error("audit write failed; will retry", metadata: ["records": "\(records.count)", "error": "\(error)"])

@@ -75,6 +75,10 @@ public protocol SQLDatabase: Sendable {
     /// Runs one statement with `?` placeholders.
     @discardableResult
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
+    /// Inserts rows of `columns.count` values each (`values` holds them one row after the
+    /// other), with an optional `ON CONFLICT ...` clause. Several calls' worth of rows go in one
+    /// call: each store does it its cheapest way.
+    func insert(into table: String, columns: [String], values: [SQLValue], onConflict: String?) async throws
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     func transaction(_ body: @Sendable (any SQLDatabase) async throws -> Void) async throws
     func close() async throws
@@ -83,6 +87,25 @@ public protocol SQLDatabase: Sendable {
 extension SQLDatabase {
     @discardableResult
     public func query(_ sql: String) async throws -> [SQLRow] { try await query(sql, []) }
+
+    /// Multi-row INSERTs of up to 500 rows, fewer when rows are wide, so a statement binds at
+    /// most 30,000 values (SQLite allows 32,766, PostgreSQL 65,535): one round trip per
+    /// statement rather than per row.
+    public func insert(into table: String, columns: [String], values: [SQLValue], onConflict: String?) async throws {
+        precondition(!columns.isEmpty && values.count % columns.count == 0, "\(values.count) values are not rows of \(columns.count)")
+        let rowsPerStatement = max(1, min(500, 30_000 / columns.count)), perStatement = rowsPerStatement * columns.count
+        for start in stride(from: 0, to: values.count, by: perStatement) {
+            let end = min(start + perStatement, values.count)
+            let sql = insertSQL(table: table, columns: columns, rows: (end - start) / columns.count) + (onConflict.map { " " + $0 } ?? "")
+            try await query(sql, Array(values[start..<end]))
+        }
+    }
+}
+
+/// `INSERT INTO table (columns) VALUES (?, ...), ...` for `rows` rows.
+func insertSQL(table: String, columns: [String], rows: Int) -> String {
+    let tuple = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
+    return "INSERT INTO \(table) (\(columns.joined(separator: ","))) VALUES " + Array(repeating: tuple, count: rows).joined(separator: ",")
 }
 
 /// Opens the config's `store:`.

@@ -1,9 +1,14 @@
 import Logging
-import NIOCore
+import NIOConcurrencyHelpers
 import NIOPosix
-import SQLiteNIO
+// SQLite itself, as sqlite-nio builds it: its C target (every symbol prefixed `sqlite_nio_`),
+// reached through the SQLiteNIO product this target depends on. The store calls the C API
+// directly because SQLiteNIO prepares every statement anew and keeps none: the ledger's batches
+// spent more time compiling their INSERTs than writing the rows. See `SQLiteConnection`.
+import VaporCSQLite
 
 /// The embedded store: one SQLite file in WAL mode, so gateways read while the CLI writes.
+/// Statements run on the store's threads (`StoreThreads`), never on an event loop.
 public final class SQLiteDatabase: SQLDatabase {
     let connection: SQLiteConnection
     public var dialect: SQLDialect { .sqlite }
@@ -11,23 +16,28 @@ public final class SQLiteDatabase: SQLDatabase {
     private init(connection: SQLiteConnection) { self.connection = connection }
 
     public static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: StoreThreads.pool, logger: logger,
-                                                         on: MultiThreadedEventLoopGroup.singleton.any())
-        _ = try await connection.query("PRAGMA journal_mode=WAL", [])
-        // The busy timeout rides out other processes' brief write locks.
-        _ = try await connection.query("PRAGMA busy_timeout=5000", [])
+        let connection = try await StoreThreads.pool.runIfActive { try SQLiteConnection(path: path) }
+        let db = SQLiteDatabase(connection: connection)
+        try await db.query("PRAGMA journal_mode=WAL")
         // NORMAL is durable across a process crash in WAL mode (only an OS crash can lose the
         // last transactions), and it spares an fsync per commit.
-        _ = try await connection.query("PRAGMA synchronous=NORMAL", [])
-        return SQLiteDatabase(connection: connection)
+        try await db.query("PRAGMA synchronous=NORMAL")
+        return db
     }
 
     @discardableResult
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        let rows = try await connection.query(sql, binds.map(Self.data))
-        guard let first = rows.first else { return [] }
-        let names = first.columns.map(\.name)
-        return rows.map { row in SQLRow(names: names, values: row.columns.map { Self.value($0.data) }) }
+        let connection = self.connection
+        return try await StoreThreads.pool.runIfActive { try connection.run(sql, binds) }
+    }
+
+    /// One prepared single-row statement stepped once per row, all in one job on a store
+    /// thread: nothing is parsed per row, and the statement stays small in the cache.
+    public func insert(into table: String, columns: [String], values: [SQLValue], onConflict: String?) async throws {
+        guard !values.isEmpty else { return }
+        let sql = insertSQL(table: table, columns: columns, rows: 1) + (onConflict.map { " " + $0 } ?? "")
+        let connection = self.connection
+        try await StoreThreads.pool.runIfActive { try connection.runEach(sql, values: values, perRow: columns.count) }
     }
 
     /// One connection, so a transaction is BEGIN ... COMMIT on it; IMMEDIATE takes the write
@@ -43,24 +53,172 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
-    public func close() async throws { try await connection.close() }
-
-    static func data(_ value: SQLValue) -> SQLiteData {
-        switch value {
-        case .int(let i): return .integer(.init(i))
-        case .text(let t): return .text(t)
-        case .bytes(let b): return .blob(ByteBuffer(bytes: b))
-        case .null: return .null
-        }
-    }
-
-    static func value(_ data: SQLiteData) -> SQLValue {
-        switch data {
-        case .integer(let i): return .int(Int64(i))
-        case .float(let f): return .int(Int64(f))
-        case .text(let t): return .text(t)
-        case .blob(var b): return .bytes(b.readBytes(length: b.readableBytes) ?? [])
-        case .null: return .null
-        }
+    public func close() async throws {
+        let connection = self.connection
+        try await StoreThreads.pool.runIfActive { connection.close() }
     }
 }
+
+/// An error SQLite returned, with its message and the statement it came from.
+public struct SQLiteError: Error, CustomStringConvertible {
+    public var code: Int32
+    public var message: String
+    public var sql: String?
+
+    public var description: String {
+        "SQLite error \(code): \(message)" + (sql.map { " (in \($0.count > 200 ? $0.prefix(200) + "..." : $0))" } ?? "")
+    }
+}
+
+/// One `sqlite3` connection and its prepared statements, kept by SQL text (a statement cache,
+/// as drivers of every other database have): a statement is compiled the first time it runs
+/// and reused after. Each call holds the connection's lock from the first bind to the last
+/// row, so two store threads never interleave on one statement.
+final class SQLiteConnection: @unchecked Sendable {
+    /// Statements kept at most; past it the cache starts over (report queries vary by grouping).
+    static let cachedStatements = 64
+    private let lock = NIOLock()
+    private var db: OpaquePointer?
+    private var statements: [String: OpaquePointer] = [:]
+
+    /// SQLite's one-time set-up, done before the first connection (two threads opening the
+    /// first connections at once would race on its global configuration otherwise).
+    private static let initialized = sqlite_nio_sqlite3_initialize()
+
+    init(path: String) throws {
+        _ = Self.initialized
+        var db: OpaquePointer?
+        // NOMUTEX: the connection's lock already keeps each call to one thread at a time, and SQLite's
+        // own mutex around every bind was a tenth of the ledger's cost per row.
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
+        let rc = sqlite_nio_sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "out of memory"
+            sqlite_nio_sqlite3_close(db)
+            throw SQLiteError(code: rc, message: "cannot open \(path): \(message)")
+        }
+        // Rides out other processes' brief write locks (the CLI, another gateway).
+        sqlite_nio_sqlite3_busy_timeout(db, 5000)
+        self.db = db
+    }
+
+    deinit { close() }
+
+    func close() {
+        lock.withLock {
+            for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+            statements.removeAll()
+            if let db { sqlite_nio_sqlite3_close_v2(db) }
+            db = nil
+        }
+    }
+
+    /// Runs one statement and returns its rows.
+    func run(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow] {
+        try lock.withLock {
+            let statement = try prepared(sql)
+            defer { sqlite_nio_sqlite3_reset(statement) }
+            try bind(binds[...], to: statement, sql: sql)
+            var rows: [SQLRow] = []
+            var names: [String]?
+            while true {
+                switch sqlite_nio_sqlite3_step(statement) {
+                case SQLITE_ROW:
+                    let count = sqlite_nio_sqlite3_column_count(statement)
+                    let columns = names ?? (0..<count).map { String(cString: sqlite_nio_sqlite3_column_name(statement, $0)) }
+                    names = columns
+                    rows.append(SQLRow(names: columns, values: (0..<count).map { Self.value(statement, column: $0) }))
+                case SQLITE_DONE:
+                    return rows
+                case let rc:
+                    throw error(rc, sql: sql)
+                }
+            }
+        }
+    }
+
+    /// Runs one statement once per `perRow` values (an insert of many rows).
+    func runEach(_ sql: String, values: [SQLValue], perRow: Int) throws {
+        precondition(perRow > 0 && values.count % perRow == 0, "\(values.count) values are not rows of \(perRow)")
+        try lock.withLock {
+            let statement = try prepared(sql)
+            defer { sqlite_nio_sqlite3_reset(statement) }
+            for start in stride(from: values.startIndex, to: values.endIndex, by: perRow) {
+                try bind(values[start..<(start + perRow)], to: statement, sql: sql)
+                let rc = sqlite_nio_sqlite3_step(statement)
+                guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw error(rc, sql: sql) }
+                sqlite_nio_sqlite3_reset(statement)
+            }
+        }
+    }
+
+    /// The cached statement for `sql`, compiled now if new. Called with the lock held.
+    private func prepared(_ sql: String) throws -> OpaquePointer {
+        if let statement = statements[sql] { return statement }
+        guard let db else { throw SQLiteError(code: SQLITE_MISUSE, message: "the database is closed", sql: sql) }
+        if statements.count >= Self.cachedStatements {
+            for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+            statements.removeAll(keepingCapacity: true)
+        }
+        var statement: OpaquePointer?
+        let rc = sqlite_nio_sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard rc == SQLITE_OK, let statement else { throw error(rc, sql: sql) }
+        statements[sql] = statement
+        return statement
+    }
+
+    private func bind(_ values: ArraySlice<SQLValue>, to statement: OpaquePointer, sql: String) throws {
+        let expected = Int(sqlite_nio_sqlite3_bind_parameter_count(statement))
+        guard values.count == expected else {
+            throw SQLiteError(code: SQLITE_RANGE, message: "the statement takes \(expected) values, \(values.count) given", sql: sql)
+        }
+        var i: Int32 = 1
+        for value in values {
+            let rc: Int32
+            switch value {
+            case .int(let v):
+                rc = sqlite_nio_sqlite3_bind_int64(statement, i, v)
+            case .text(var s):
+                // A null pointer would bind NULL, so the empty string is bound from a literal.
+                rc = s.isEmpty
+                    ? sqlite_nio_sqlite3_bind_text64(statement, i, "", 0, transient, UInt8(SQLITE_UTF8))
+                    : s.withUTF8 { sqlite_nio_sqlite3_bind_text64(statement, i, $0.baseAddress, UInt64($0.count), transient, UInt8(SQLITE_UTF8)) }
+            case .bytes(let b):
+                rc = b.isEmpty
+                    ? sqlite_nio_sqlite3_bind_zeroblob(statement, i, 0)
+                    : b.withUnsafeBytes { sqlite_nio_sqlite3_bind_blob64(statement, i, $0.baseAddress, UInt64($0.count), transient) }
+            case .null:
+                rc = sqlite_nio_sqlite3_bind_null(statement, i)
+            }
+            guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
+            i += 1
+        }
+    }
+
+    private static func value(_ statement: OpaquePointer, column: Int32) -> SQLValue {
+        switch sqlite_nio_sqlite3_column_type(statement, column) {
+        case SQLITE_INTEGER:
+            return .int(sqlite_nio_sqlite3_column_int64(statement, column))
+        case SQLITE_FLOAT:
+            return .int(Int64(sqlite_nio_sqlite3_column_double(statement, column)))
+        case SQLITE_TEXT:
+            guard let text = sqlite_nio_sqlite3_column_text(statement, column) else { return .text("") }
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
+        case SQLITE_BLOB:
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            guard count > 0, let blob = sqlite_nio_sqlite3_column_blob(statement, column) else { return .bytes([]) }
+            return .bytes(Array(UnsafeRawBufferPointer(start: blob, count: count)))
+        default:
+            return .null
+        }
+    }
+
+    private func error(_ rc: Int32, sql: String) -> SQLiteError {
+        let message = db.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "error \(rc)"
+        return SQLiteError(code: rc, message: message, sql: sql)
+    }
+}
+
+/// SQLite copies a value bound with this destructor before the bind returns.
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
