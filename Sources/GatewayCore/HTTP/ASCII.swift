@@ -63,4 +63,15 @@ extension ASCII {
         }
         return at + digits
     }
+
+    /// A string of at most `capacity` ASCII bytes that `body` writes (returning how many),
+    /// built in a stack buffer: a result of up to 15 bytes is then stored inline with no
+    /// allocation, where `String(unsafeUninitializedCapacity:)` allocates whenever the capacity
+    /// asked for is larger than that.
+    @inlinable
+    public static func string(capacity: Int, _ body: (UnsafeMutableBufferPointer<UInt8>) -> Int) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { b in
+            String(decoding: UnsafeBufferPointer(rebasing: b[..<body(b)]), as: UTF8.self)
+        }
+    }
 }

@@ -121,7 +121,7 @@ public struct CallCost: Sendable, Equatable {
     public static func decimal(micros: Int64) -> String {
         // Written as bytes: it is formatted for every metered answer's budget header.
         let m = micros.magnitude
-        return String(unsafeUninitializedCapacity: 28) { b in
+        return ASCII.string(capacity: 28) { b in
             var n = 0
             if micros < 0 { b[0] = UInt8(ascii: "-"); n = 1 }
             n = ASCII.writeDecimal(Int64(m / 1_000_000), into: b, at: n)

@@ -78,8 +78,9 @@ final class RedisSpendCounters: Sendable {
                 if first > 0, first <= checks.count {
                     return .failure(SpendCounters.refusal(checks[first - 1], left: Int64(items.count > 1 ? items[1].int ?? 0 : 0), now: now))
                 }
-                let lefts = items.dropFirst().map { Int64($0.int ?? 0) }
-                return .success(SpendCounters.reservation(checks, lefts: Array(lefts), now: now))
+                var held = checks
+                for (n, left) in zip(held.indices, items.dropFirst()) { held[n].left = Int64(left.int ?? 0) }
+                return .success(SpendCounters.reservation(held, now: now))
             }
             .flatMapErrorThrowing { error in
                 logger.error("redis spend counters unavailable; the call goes ahead unchecked", metadata: ["error": "\(error)"])

@@ -55,19 +55,12 @@ public final class SpendCounters: Sendable {
         var model: String
     }
 
-    /// One counter a call touched: where, and how much it reserved there.
-    struct Hold: Sendable {
-        var key: CounterKey
-        var start: Int64
-        var amount: Int64
-        var unit: Unit
-    }
-
     enum Unit: Sendable { case tokens, requests, micros }
 
-    /// What a call holds until it is settled, and the headers that tell the caller its room.
+    /// What a call holds until it is settled (the counters it was checked against, each with
+    /// its amount), and the headers that tell the caller its room.
     public struct Reservation: Sendable {
-        var holds: [Hold]
+        var holds: [Check]
         public var headers: [(String, String)]
     }
 
@@ -83,8 +76,9 @@ public final class SpendCounters: Sendable {
 
     public init() {}
 
-    /// The counters one call is checked against, with their ceilings and window bounds.
-    struct Check {
+    /// A counter one call is checked against, with its ceiling and window bounds; once
+    /// reserved, the room it had left.
+    struct Check: Sendable {
         var key: CounterKey
         var start: Int64
         var end: Int64
@@ -92,6 +86,10 @@ public final class SpendCounters: Sendable {
         var amount: Int64
         var unit: Unit
         var label: String
+        /// Under the lock only: where the counter is, found once, changed in place after.
+        var slot: Dictionary<CounterKey, Window>.Index? = nil
+        /// What the counter had left after this call's reservation.
+        var left: Int64 = 0
     }
 
     static func checks(_ r: SpendRequest, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) -> [Check] {
@@ -163,42 +161,42 @@ public final class SpendCounters: Sendable {
 
     /// Reserves `r` in every window that applies, or refuses without reserving anything.
     public func reserve(_ r: SpendRequest, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) -> Result<Reservation, SpendRefusal> {
-        let checks = Self.checks(r, limits: limits, budgets: budgets, now: now)
+        var checks = Self.checks(r, limits: limits, budgets: budgets, now: now)
         guard !checks.isEmpty else { return .success(Reservation(holds: [], headers: [])) }
         // Only the counting happens under the lock; the answer is built after it. Each counter
         // is hashed once: the first pass finds it, the second adds to it in place (a new window
         // is inserted only when a counter is new, which moves the others, so that case looks
-        // its keys up again).
-        let counted: Result<[Int64], SpendRefusal> = windows.withLockedValue { all in
-            var found: [Dictionary<CounterKey, Window>.Index?] = []
-            found.reserveCapacity(checks.count)
+        // its keys up again). The checks carry what this needs, so nothing is allocated here.
+        let refused: SpendRefusal? = windows.withLockedValue { all in
             var anyNew = false
-            for c in checks {
+            for n in checks.indices {
+                let c = checks[n]
                 let i = all.index(forKey: c.key)
                 let w = i.map { all.values[$0] }.flatMap { $0.start == c.start ? $0 : nil } ?? Window(start: c.start)
                 if w.used + w.reserved + c.amount > c.ceiling {
-                    return .failure(Self.refusal(c, left: max(0, c.ceiling - w.used - w.reserved), now: now))
+                    return Self.refusal(c, left: max(0, c.ceiling - w.used - w.reserved), now: now)
                 }
-                found.append(i)
+                checks[n].slot = i
                 anyNew = anyNew || i == nil
             }
-            var lefts: [Int64] = []
-            lefts.reserveCapacity(checks.count)
-            for (c, i) in zip(checks, found) {
-                func add(_ w: inout Window) {
+            for n in checks.indices {
+                let c = checks[n]
+                func add(_ w: inout Window) -> Int64 {
                     if w.start != c.start { w = Window(start: c.start) }
                     w.reserved += c.amount
-                    lefts.append(c.ceiling - w.used - w.reserved)
+                    return c.ceiling - w.used - w.reserved
                 }
-                if let i, !anyNew {
-                    add(&all.values[i])
+                if let i = c.slot, !anyNew {
+                    checks[n].left = add(&all.values[i])
                 } else {
-                    add(&all[c.key, default: Window(start: c.start)])
+                    checks[n].left = add(&all[c.key, default: Window(start: c.start)])
                 }
+                checks[n].slot = nil
             }
-            return .success(lefts)
+            return nil
         }
-        return counted.map { Self.reservation(checks, lefts: $0, now: now) }
+        if let refused { return .failure(refused) }
+        return .success(Self.reservation(checks, now: now))
     }
 
     /// Why `c` refused a call, in words for the caller.
@@ -210,16 +208,13 @@ public final class SpendCounters: Sendable {
         return SpendRefusal(kind: kind, message: message, resetMillis: c.end - now)
     }
 
-    /// The holds of a call that fitted everywhere, and its headers (the tightest window of each
-    /// unit; `lefts` is what each check has left after this call's reservation).
-    static func reservation(_ checks: [Check], lefts: [Int64], now: Int64) -> Reservation {
+    /// The reservation of a call that fitted everywhere (each check's `left` set), and its
+    /// headers: the tightest window of each unit.
+    static func reservation(_ checks: [Check], now: Int64) -> Reservation {
         typealias Room = (ceiling: Int64, left: Int64, reset: Int64)
-        var holds: [Hold] = []
-        holds.reserveCapacity(checks.count)
         var tokens: Room?, requests: Room?, micros: Room?
-        for (c, left) in zip(checks, lefts) {
-            holds.append(Hold(key: c.key, start: c.start, amount: c.amount, unit: c.unit))
-            func tighter(_ t: inout Room?) { if t == nil || t!.left > left { t = (c.ceiling, left, c.end - now) } }
+        for c in checks {
+            func tighter(_ t: inout Room?) { if t == nil || t!.left > c.left { t = (c.ceiling, c.left, c.end - now) } }
             switch c.unit {
             case .tokens: tighter(&tokens)
             case .requests: tighter(&requests)
@@ -239,7 +234,7 @@ public final class SpendCounters: Sendable {
             headers.append(("x-ratelimit-reset-requests", resetText(t.reset)))
         }
         if let t = micros { headers.append(("x-triplegate-budget-remaining-usd", CallCost.decimal(micros: max(0, t.left)))) }
-        return Reservation(holds: holds, headers: headers)
+        return Reservation(holds: checks, headers: headers)
     }
 
     /// Replaces a reservation with what the call used. Returns the soft alerts this crossed.
@@ -288,7 +283,7 @@ public final class SpendCounters: Sendable {
     static func resetText(_ millis: Int64) -> String {
         let s = max(1, (millis + 999) / 1000)
         let h = s / 3600, m = (s % 3600) / 60, sec = s % 60
-        return String(unsafeUninitializedCapacity: 32) { b in
+        return ASCII.string(capacity: 32) { b in
             var n = 0
             func put(_ v: Int64, _ unit: Unicode.Scalar) {
                 n = ASCII.writeDecimal(v, into: b, at: n)
