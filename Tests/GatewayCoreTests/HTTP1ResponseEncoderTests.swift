@@ -74,6 +74,17 @@ import Testing
         #expect(text == "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nx-ok: tab\tok\r\n\r\n")
     }
 
+    /// Names are matched ignoring case; empty and non-ASCII values and long headers are
+    /// written byte for byte.
+    @Test func framingHeadersInAnyCaseAndOddValues() {
+        let long = String(repeating: "v", count: 5000)
+        let text = wire([.head(head([("Content-Length", "0"), ("TRANSFER-ENCODING", "chunked"), ("x-empty", ""), ("x-utf8", "café ✓"),
+                                     ("x-long", long), ("Transfer-Encodings", "kept")])), .end(nil)], method: .HEAD)
+        #expect(text == "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nx-empty: \r\nx-utf8: café ✓\r\nx-long: \(long)\r\nTransfer-Encodings: kept\r\n\r\n")
+        let noContent = wire([.head(head([("CONTENT-LENGTH", "3"), ("x-a", "1")], status: .noContent)), .end(nil)])
+        #expect(noContent == "HTTP/1.1 204 No Content\r\nx-a: 1\r\n\r\n")
+    }
+
     @Test func everyByteIsJudgedAsRFC9110Says() {
         let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
         for b in UInt8(0)...UInt8(255) {

@@ -3,6 +3,18 @@
 public enum ASCII {
     /// Whether `a` equals `lowerB` ignoring ASCII case; `lowerB` must be lower-case.
     @inlinable
+    public static func equalsIgnoringCase(_ a: UnsafeBufferPointer<UInt8>, _ lowerB: StaticString) -> Bool {
+        guard a.count == lowerB.utf8CodeUnitCount else { return false }
+        let b = lowerB.utf8Start
+        for i in 0..<a.count {
+            let byte = a[i]
+            if (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) != b[i] { return false }
+        }
+        return true
+    }
+
+    /// The same for a string's bytes.
+    @inlinable
     public static func equalsIgnoringCase(_ a: String, _ lowerB: StaticString) -> Bool {
         let b = UnsafeBufferPointer(start: lowerB.utf8Start, count: lowerB.utf8CodeUnitCount)
         guard a.utf8.count == b.count else { return false }

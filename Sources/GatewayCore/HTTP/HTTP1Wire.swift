@@ -8,11 +8,18 @@ enum HTTP1Wire {
     /// to set (`chunked` adds it); Content-Length goes only where a body may; invalid headers
     /// are left out.
     static func writeHeaders(_ headers: HTTPHeaders, mayHaveBody: Bool, chunked: Bool, into out: inout ByteBuffer) {
+        // Every header of every answer and upstream request passes here: each is checked and
+        // written from its bytes in one pass, with one write into the (presized) buffer.
         for (name, value) in headers {
-            if ASCII.equalsIgnoringCase(name, "transfer-encoding") { continue }
-            if !mayHaveBody, ASCII.equalsIgnoringCase(name, "content-length") { continue }
-            guard isValid(name: name, value: value) else { continue }
-            writeHeader(name, value, into: &out)
+            var name = name, value = value
+            name.withUTF8 { n in
+                value.withUTF8 { v in
+                    guard isValid(name: n, value: v) else { return }
+                    if n.count == 17, ASCII.equalsIgnoringCase(n, "transfer-encoding") { return }
+                    if !mayHaveBody, n.count == 14, ASCII.equalsIgnoringCase(n, "content-length") { return }
+                    writeHeader(n, v, into: &out)
+                }
+            }
         }
         if chunked { out.writeStaticString("transfer-encoding: chunked\r\n") }
         out.writeStaticString("\r\n")
@@ -58,10 +65,31 @@ enum HTTP1Wire {
     }
 
     static func writeHeader(_ name: String, _ value: String, into out: inout ByteBuffer) {
-        out.writeString(name)
-        out.writeStaticString(": ")
-        out.writeString(value)
-        out.writeStaticString("\r\n")
+        var name = name, value = value
+        name.withUTF8 { n in value.withUTF8 { v in writeHeader(n, v, into: &out) } }
+    }
+
+    /// `name: value\r\n` in one write.
+    static func writeHeader(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, into out: inout ByteBuffer) {
+        let total = name.count + value.count + 4
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { to in
+            var at = 0
+            func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+                guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+                (to.baseAddress! + at).copyMemory(from: base, byteCount: bytes.count)
+                at += bytes.count
+            }
+            func put(_ a: UInt8, _ b: UInt8) {
+                to[at] = a
+                to[at + 1] = b
+                at += 2
+            }
+            put(name)
+            put(UInt8(ascii: ":"), UInt8(ascii: " "))
+            put(value)
+            put(UInt8(ascii: "\r"), UInt8(ascii: "\n"))
+            return total
+        }
     }
 
     static func writeHex(_ n: Int, into out: inout ByteBuffer) {
@@ -78,23 +106,22 @@ enum HTTP1Wire {
     /// header of every response and upstream request passes here, so it works on the bytes
     /// with a bit mask rather than a `switch` per character.
     static func isValid(name: String, value: String) -> Bool {
-        guard !name.isEmpty else { return false }
         var name = name, value = value
-        let nameOK = name.withUTF8 { bytes in
-            var all: UInt8 = 0, bad = false
-            for b in bytes {
-                all |= b
-                bad = bad || ((b < 64 ? tokenLow : tokenHigh) >> UInt64(b & 63)) & 1 == 0
-            }
-            return !bad && all < 0x80
+        return name.withUTF8 { n in value.withUTF8 { v in isValid(name: n, value: v) } }
+    }
+
+    static func isValid(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !name.isEmpty else { return false }
+        var all: UInt8 = 0, bad = false
+        for b in name {
+            all |= b
+            bad = bad || ((b < 64 ? tokenLow : tokenHigh) >> UInt64(b & 63)) & 1 == 0
         }
-        guard nameOK else { return false }
-        return value.withUTF8 { bytes in
-            for b in bytes where b < 0x20 || b == 0x7F {
-                if b != 0x09 { return false }
-            }
-            return true
+        guard !bad, all < 0x80 else { return false }
+        for b in value where b < 0x20 || b == 0x7F {
+            if b != 0x09 { return false }
         }
+        return true
     }
 
     /// Token characters (RFC 9110 tchar: `!#$%&'*+-.^_`|~`, digits, letters) as bits, for
