@@ -5,8 +5,12 @@ import NIOConcurrencyHelpers
 /// rows are dropped and counted rather than growing memory without end (the store is then
 /// failing, and the writer says so). Rows a failed write gives back go first next time, within
 /// the same bound.
-public final class BatchQueue<Row: Sendable>: Sendable {
-    private let state = NIOLockedValueBox<(rows: [Row], dropped: Int)>(([], 0))
+public final class BatchQueue<Row: Sendable>: @unchecked Sendable {
+    // Guarded by `lock` (not a locked box: a row is moved into the queue, where a closure
+    // would capture and copy it, retaining each of its strings once more).
+    private let lock = NIOLock()
+    private var rows: [Row] = []
+    private var dropped = 0
     public let capacity: Int
 
     public init(capacity: Int) {
@@ -15,31 +19,35 @@ public final class BatchQueue<Row: Sendable>: Sendable {
 
     /// Queues a row; false when the queue is full and the row was dropped.
     @discardableResult
-    public func append(_ row: Row) -> Bool {
-        state.withLockedValue { s in
-            guard s.rows.count < capacity else {
-                s.dropped += 1
-                return false
-            }
-            s.rows.append(row)
-            return true
+    public func append(_ row: consuming Row) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard rows.count < capacity else {
+            dropped += 1
+            return false
         }
+        rows.append(row)
+        return true
     }
 
     /// Everything queued, and how many rows were dropped since the last take.
     public func take() -> (rows: [Row], dropped: Int) {
-        state.withLockedValue { s in
-            defer { s.rows.removeAll(keepingCapacity: true); s.dropped = 0 }
-            return (s.rows, s.dropped)
+        lock.withLock {
+            let taken = (rows, dropped)
+            // The next batch is likely as large: room for it now, not by doubling as it comes.
+            rows = []
+            rows.reserveCapacity(taken.0.count)
+            dropped = 0
+            return taken
         }
     }
 
     /// Puts rows a write failed on back at the front (as many as fit).
     public func giveBack(_ rows: [Row]) {
-        state.withLockedValue { s in
-            let room = max(0, capacity - s.rows.count)
-            s.dropped += max(0, rows.count - room)
-            s.rows.insert(contentsOf: rows.prefix(room), at: 0)
+        lock.withLock {
+            let room = max(0, capacity - self.rows.count)
+            dropped += max(0, rows.count - room)
+            self.rows.insert(contentsOf: rows.prefix(room), at: 0)
         }
     }
 }

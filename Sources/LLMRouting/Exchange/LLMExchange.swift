@@ -303,9 +303,10 @@ final class LLMExchange: RequestExchange {
     func answer(status: HTTPResponseStatus, body: ByteBuffer, headers: [(String, String)]) {
         guard !done else { return }
         done = true
-        // Built as one list: the encoder checks every name and value as it writes them.
+        // Built as one list: the encoder checks every name and value as it writes them. Room
+        // is left for what the listener adds (policy headers such as `ratelimit-*`, `connection`).
         var list: [(String, String)] = []
-        list.reserveCapacity(3 + headers.count)
+        list.reserveCapacity(8 + headers.count)
         list.append(("content-type", "application/json"))
         list.append(("content-length", String(body.readableBytes)))
         list.append(("x-request-id", request.requestID))

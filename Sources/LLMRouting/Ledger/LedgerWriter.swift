@@ -24,7 +24,7 @@ public final class LedgerWriter: Service, Sendable {
 
     /// Queues a row; false when the queue is full and the row was dropped.
     @discardableResult
-    public func record(_ row: LedgerRow) -> Bool {
+    public func record(_ row: consuming LedgerRow) -> Bool {
         pending.append(row)
     }
 

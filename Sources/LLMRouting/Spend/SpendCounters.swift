@@ -223,14 +223,15 @@ public final class SpendCounters: Sendable {
         }
         var headers: [(String, String)] = []
         headers.reserveCapacity(7)
+        func decimal(_ n: Int64) -> String { ASCII.string(capacity: 20) { ASCII.writeDecimal(max(0, n), into: $0, at: 0) } }
         if let t = tokens {
-            headers.append(("x-ratelimit-limit-tokens", String(t.ceiling)))
-            headers.append(("x-ratelimit-remaining-tokens", String(max(0, t.left))))
+            headers.append(("x-ratelimit-limit-tokens", decimal(t.ceiling)))
+            headers.append(("x-ratelimit-remaining-tokens", decimal(t.left)))
             headers.append(("x-ratelimit-reset-tokens", resetText(t.reset)))
         }
         if let t = requests {
-            headers.append(("x-ratelimit-limit-requests", String(t.ceiling)))
-            headers.append(("x-ratelimit-remaining-requests", String(max(0, t.left))))
+            headers.append(("x-ratelimit-limit-requests", decimal(t.ceiling)))
+            headers.append(("x-ratelimit-remaining-requests", decimal(t.left)))
             headers.append(("x-ratelimit-reset-requests", resetText(t.reset)))
         }
         if let t = micros { headers.append(("x-triplegate-budget-remaining-usd", CallCost.decimal(micros: max(0, t.left)))) }
