@@ -93,4 +93,21 @@ import Testing
         #expect(SpendCounters.resetText(3_723_000) == "1h2m3s" && SpendCounters.resetText(360_000) == "6m0s" && SpendCounters.resetText(1) == "1s")
         #expect(SpendCounters.resetText(3_600_000) == "1h0m0s" && SpendCounters.resetText(59_001) == "1m0s" && SpendCounters.resetText(-5) == "1s")
     }
+
+    /// A call reserved in one minute and settled after the window moved on is not charged to
+    /// the new minute, and gives back nothing there.
+    @Test func aCallSettledAfterItsWindowRolledOverLeavesTheNewWindowAlone() throws {
+        let c = SpendCounters()
+        var l = LLMTokenLimit()
+        l.by = .consumer
+        l.tokensPerMinute = 1000
+        let old = try c.reserve(call(cost: 0, tokens: 700), limits: [l], budgets: [], now: Self.day + 59_000).get()
+        let next = try c.reserve(call(cost: 0, tokens: 900), limits: [l], budgets: [], now: Self.day + 61_000).get()
+        #expect(next.headers[1].1 == "100")
+        c.settle(old, tokens: 700, costMicros: 0, budgets: [])
+        // Still 100 left in the new minute: the old call neither used nor freed any of it.
+        guard case .failure = c.reserve(call(cost: 0, tokens: 101), limits: [l], budgets: [], now: Self.day + 62_000) else { Issue.record("not refused"); return }
+        let last = try c.reserve(call(cost: 0, tokens: 100), limits: [l], budgets: [], now: Self.day + 62_000).get()
+        #expect(last.headers[1].1 == "0")
+    }
 }

@@ -37,11 +37,25 @@ public struct SpendRefusal: Error, Sendable, Equatable {
 /// reservation is replaced by what it really used. The ledger is never read on the request
 /// path: `seed` loads the current windows from it at start-up. Pure: time comes in.
 public final class SpendCounters: Sendable {
-    struct Window: Sendable {
+    /// One counter's current window. A class so that a reservation holds the counters it
+    /// touched and settles them without looking them up again; its fields change only under
+    /// the counters' lock.
+    final class Window: @unchecked Sendable {
         var start: Int64
         var used: Int64 = 0
         var reserved: Int64 = 0
         var alerted = false
+
+        init(start: Int64) { self.start = start }
+
+        /// Starts over when a call is counted in another window than the one held.
+        func roll(to start: Int64) {
+            guard self.start != start else { return }
+            self.start = start
+            used = 0
+            reserved = 0
+            alerted = false
+        }
     }
 
     /// Names a counter without building a string per call: the rule (by position for limits,
@@ -86,8 +100,8 @@ public final class SpendCounters: Sendable {
         var amount: Int64
         var unit: Unit
         var label: String
-        /// Under the lock only: where the counter is, found once, changed in place after.
-        var slot: Dictionary<CounterKey, Window>.Index? = nil
+        /// The counter reserved in (in memory; Redis keeps its own).
+        var window: Window? = nil
         /// What the counter had left after this call's reservation.
         var left: Int64 = 0
     }
@@ -164,34 +178,31 @@ public final class SpendCounters: Sendable {
         var checks = Self.checks(r, limits: limits, budgets: budgets, now: now)
         guard !checks.isEmpty else { return .success(Reservation(holds: [], headers: [])) }
         // Only the counting happens under the lock; the answer is built after it. Each counter
-        // is hashed once: the first pass finds it, the second adds to it in place (a new window
-        // is inserted only when a counter is new, which moves the others, so that case looks
-        // its keys up again). The checks carry what this needs, so nothing is allocated here.
+        // is hashed once: the first pass finds them all and checks the call fits, the second
+        // adds to them (inserting any that are new). The checks carry what this needs, so
+        // nothing is allocated here.
         let refused: SpendRefusal? = windows.withLockedValue { all in
-            var anyNew = false
             for n in checks.indices {
                 let c = checks[n]
-                let i = all.index(forKey: c.key)
-                let w = i.map { all.values[$0] }.flatMap { $0.start == c.start ? $0 : nil } ?? Window(start: c.start)
-                if w.used + w.reserved + c.amount > c.ceiling {
-                    return Self.refusal(c, left: max(0, c.ceiling - w.used - w.reserved), now: now)
+                let w = all[c.key]
+                let taken = w.map { $0.start == c.start ? $0.used + $0.reserved : 0 } ?? 0
+                if taken + c.amount > c.ceiling {
+                    return Self.refusal(c, left: max(0, c.ceiling - taken), now: now)
                 }
-                checks[n].slot = i
-                anyNew = anyNew || i == nil
+                checks[n].window = w
             }
             for n in checks.indices {
-                let c = checks[n]
-                func add(_ w: inout Window) -> Int64 {
-                    if w.start != c.start { w = Window(start: c.start) }
-                    w.reserved += c.amount
-                    return c.ceiling - w.used - w.reserved
-                }
-                if let i = c.slot, !anyNew {
-                    checks[n].left = add(&all.values[i])
+                let c = checks[n], w: Window
+                if let found = c.window {
+                    w = found
+                    w.roll(to: c.start)
                 } else {
-                    checks[n].left = add(&all[c.key, default: Window(start: c.start)])
+                    w = Window(start: c.start)
+                    all[c.key] = w
+                    checks[n].window = w
                 }
-                checks[n].slot = nil
+                w.reserved += c.amount
+                checks[n].left = c.ceiling - w.used - w.reserved
             }
             return nil
         }
@@ -242,12 +253,11 @@ public final class SpendCounters: Sendable {
     @discardableResult
     public func settle(_ r: Reservation, tokens: Int, costMicros: Int64, budgets: [LLMBudget]) -> [Alert] {
         guard !r.holds.isEmpty else { return [] }
-        return windows.withLockedValue { all in
+        return windows.withLockedValue { _ in
             var alerts: [Alert] = []
             for h in r.holds {
-                // One hash per counter: found once, changed in place.
-                guard let i = all.index(forKey: h.key), all.values[i].start == h.start else { continue }  // the window rolled over meanwhile
-                var w = all.values[i]
+                // The counter is held: no lookup. Skipped if its window rolled over meanwhile.
+                guard let w = h.window, w.start == h.start else { continue }
                 w.reserved = max(0, w.reserved - h.amount)
                 switch h.unit {
                 case .tokens: w.used += Int64(tokens)
@@ -259,7 +269,6 @@ public final class SpendCounters: Sendable {
                     w.alerted = true
                     alerts.append(Alert(budget: "\(b.subject.rawValue) \(b.name) (\(b.period.rawValue))", spentMicros: w.used, ceilingMicros: b.microUSD, webhook: b.webhook))
                 }
-                all.values[i] = w
             }
             return alerts
         }
@@ -268,9 +277,10 @@ public final class SpendCounters: Sendable {
     /// Loads what the ledger says was already used in a window (at start-up).
     public func seed(key: CounterKey, start: Int64, used: Int64) {
         windows.withLockedValue { all in
-            var w = all[key].flatMap { $0.start == start ? $0 : nil } ?? Window(start: start)
-            w.used += used
+            let w = all[key] ?? Window(start: start)
             all[key] = w
+            w.roll(to: start)
+            w.used += used
         }
     }
 
