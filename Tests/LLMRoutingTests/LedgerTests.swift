@@ -88,7 +88,9 @@ import Testing
             rows.append(row(i, team: i % 3 == 0 ? nil : "t\(i % 5)", model: i % 2 == 0 ? "smart" : "cheap", provider: "p\(i % 3)",
                             cost: Int64(i % 97 + 1), tags: i % 4 == 0 ? [] : [("project", "p\(i % 6)")], at: Int64(i) * 37_000))
         }
-        for chunk in stride(from: 0, to: rows.count, by: 300) { try await store.insert(Array(rows[chunk..<min(chunk + 300, rows.count)])) }
+        // Inserts larger than one chunk of values (`rowsPerChunk`), and smaller.
+        for chunk in stride(from: 0, to: rows.count, by: 1300) { try await store.insert(Array(rows[chunk..<min(chunk + 1300, rows.count)])) }
+        #expect(try await store.rows(from: 0, to: .max) == rows)
         let day = ChargebackQuery.instant("2025-11-07")!
         for groups in ["team,model", "day,tag:project", "consumer,served_model", ""] {
             var whole = try ChargebackQuery(from: "2025-11-07", to: "2025-11-08", groupBy: groups)

@@ -74,15 +74,22 @@ public final class LedgerStore: Sendable {
     /// Writes rows and their hourly sums in one transaction (all or none).
     public func insert(_ rows: [LedgerRow]) async throws {
         guard !rows.isEmpty else { return }
-        var values: [SQLValue] = []
-        values.reserveCapacity(rows.count * Self.columns.count)
-        for r in rows { Self.appendBinds(r, to: &values) }
         let sums = Self.rollupValues(rows)
-        try await db.transaction { [values] tx in
-            try await tx.insert(into: "ledger", columns: Self.columns, values: values, onConflict: nil)
+        try await db.transaction { tx in
+            // A few hundred rows' values at a time: a batch's worth (thousands of rows, 22
+            // values each) would be megabytes, fresh pages, written once and read once.
+            for start in stride(from: 0, to: rows.count, by: Self.rowsPerChunk) {
+                var values: [SQLValue] = []
+                values.reserveCapacity(Self.rowsPerChunk * Self.columns.count)
+                for r in rows[start..<min(start + Self.rowsPerChunk, rows.count)] { Self.appendBinds(r, to: &values) }
+                try await tx.insert(into: "ledger", columns: Self.columns, values: values, onConflict: nil)
+            }
             try await tx.insert(into: "ledger_hourly", columns: Self.rollupColumns, values: sums, onConflict: Self.rollupUpsert)
         }
     }
+
+    /// Rows per insert call (one PostgreSQL statement's worth, see `SQLDatabase.insert`).
+    static let rowsPerChunk = 500
 
     static let rollupColumns = ["hour_ms"] + rollupKey + ["requests"] + rollupSums
     /// Adds a batch's sums to the hour's (each key comes once per batch, as PostgreSQL requires
