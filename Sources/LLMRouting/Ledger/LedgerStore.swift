@@ -81,7 +81,8 @@ public final class LedgerStore: Sendable {
             for start in stride(from: 0, to: rows.count, by: Self.rowsPerChunk) {
                 var values: [SQLValue] = []
                 values.reserveCapacity(Self.rowsPerChunk * Self.columns.count)
-                for r in rows[start..<min(start + Self.rowsPerChunk, rows.count)] { Self.appendBinds(r, to: &values) }
+                // By index: the rows are read in place (a `for` loop would copy each one).
+                for i in start..<min(start + Self.rowsPerChunk, rows.count) { Self.appendBinds(rows[i], to: &values) }
                 try await tx.insert(into: "ledger", columns: Self.columns, values: values, onConflict: nil)
             }
             try await tx.insert(into: "ledger_hourly", columns: Self.rollupColumns, values: sums, onConflict: Self.rollupUpsert)
@@ -106,11 +107,13 @@ public final class LedgerStore: Sendable {
         // Calls come in runs of the same caller and model: a run is summed before its key is
         // built and hashed once.
         var run = [Int64](repeating: 0, count: 8), runStart = 0
+        func key(_ r: borrowing LedgerRow) -> Key {
+            Key(hour: r.timeMillis - r.timeMillis % 3_600_000,
+                fields: [r.consumer ?? "", r.team ?? "", r.keyID ?? "", r.tagsJSON, r.model, r.provider ?? "", r.servedModel ?? ""])
+        }
         func endRun(at end: Int) {
             guard end > runStart else { return }
-            let r = rows[runStart]
-            let key = Key(hour: r.timeMillis - r.timeMillis % 3_600_000,
-                          fields: [r.consumer ?? "", r.team ?? "", r.keyID ?? "", r.tagsJSON, r.model, r.provider ?? "", r.servedModel ?? ""])
+            let key = key(rows[runStart])
             if let i = sums.index(forKey: key) {
                 for j in run.indices { sums.values[i][j] += run[j] }
             } else {
@@ -119,17 +122,18 @@ public final class LedgerStore: Sendable {
             for j in run.indices { run[j] = 0 }
             runStart = end
         }
-        for (n, r) in rows.enumerated() {
-            if n > runStart, !sameRollupKey(rows[runStart], r) { endRun(at: n) }
-            let u = r.usage
+        // By index: the rows are read in place (a `for` loop would copy each one).
+        for n in rows.indices {
+            if n > runStart, !sameRollupKey(rows[runStart], rows[n]) { endRun(at: n) }
+            let u = rows[n].usage
             run[0] += 1
             run[1] += Int64(u.input)
             run[2] += Int64(u.cachedInput)
             run[3] += Int64(u.cacheWrite)
             run[4] += Int64(u.output)
             run[5] += Int64(u.reasoning)
-            run[6] += r.costMicros
-            run[7] += r.savedByCacheMicros
+            run[6] += rows[n].costMicros
+            run[7] += rows[n].savedByCacheMicros
         }
         endRun(at: rows.count)
         var values: [SQLValue] = []
