@@ -107,13 +107,13 @@ public final class LedgerStore: Sendable {
         // Calls come in runs of the same caller and model: a run is summed before its key is
         // built and hashed once.
         var run = [Int64](repeating: 0, count: 8), runStart = 0
-        func key(_ r: borrowing LedgerRow) -> Key {
+        func groupKey(_ r: borrowing LedgerRow) -> Key {
             Key(hour: r.timeMillis - r.timeMillis % 3_600_000,
                 fields: [r.consumer ?? "", r.team ?? "", r.keyID ?? "", r.tagsJSON, r.model, r.provider ?? "", r.servedModel ?? ""])
         }
         func endRun(at end: Int) {
             guard end > runStart else { return }
-            let key = key(rows[runStart])
+            let key = groupKey(rows[runStart])
             if let i = sums.index(forKey: key) {
                 for j in run.indices { sums.values[i][j] += run[j] }
             } else {

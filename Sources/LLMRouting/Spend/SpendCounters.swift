@@ -178,9 +178,9 @@ public final class SpendCounters: Sendable {
         var checks = Self.checks(r, limits: limits, budgets: budgets, now: now)
         guard !checks.isEmpty else { return .success(Reservation(holds: [], headers: [])) }
         // Only the counting happens under the lock; the answer is built after it. Each counter
-        // is hashed once: the first pass finds them all and checks the call fits, the second
-        // adds to them (inserting any that are new). The checks carry what this needs, so
-        // nothing is allocated here.
+        // is hashed once (a new one twice): the first pass finds them all and checks the call
+        // fits, the second adds to them, inserting any that are new. The checks carry what
+        // this needs, so nothing is allocated but a new counter's window.
         let refused: SpendRefusal? = windows.withLockedValue { all in
             for n in checks.indices {
                 let c = checks[n]
