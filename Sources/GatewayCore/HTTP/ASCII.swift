@@ -16,15 +16,8 @@ public enum ASCII {
     /// The same for a string's bytes.
     @inlinable
     public static func equalsIgnoringCase(_ a: String, _ lowerB: StaticString) -> Bool {
-        let b = UnsafeBufferPointer(start: lowerB.utf8Start, count: lowerB.utf8CodeUnitCount)
-        guard a.utf8.count == b.count else { return false }
-        var i = 0
-        for byte in a.utf8 {
-            let lower = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
-            if lower != b[i] { return false }
-            i += 1
-        }
-        return true
+        var a = a
+        return a.withUTF8 { equalsIgnoringCase($0, lowerB) }
     }
 
     /// Whether `a` contains `lowerNeedle` ignoring ASCII case (a media type in `Accept`, say);
