@@ -63,7 +63,8 @@ import Testing
     }
 
     /// Any store's insert, the multi-row statements of `SQLDatabase`'s default: the SQLite
-    /// store's own (one prepared statement stepped per row) must leave the same table.
+    /// store's own (prepared statements of `rowsPerStep` rows, then single rows) must leave the
+    /// same table.
     struct DefaultInsert: SQLDatabase {
         let db: SQLiteDatabase
         var dialect: SQLDialect { db.dialect }
@@ -90,6 +91,12 @@ import Testing
         #expect(back.first?.names == ["n", "s", "b"])
         // The empty string stays a string and the empty blob a blob, not NULL.
         #expect(try await db.query("SELECT count(*) AS c FROM t WHERE s IS NULL")[0]["c"] == .int(1))
+        // Enough rows for statements of many rows and single ones after them, each binding the
+        // large values (more text and blob than one step bound before).
+        let many = Array(repeating: rows, count: SQLiteDatabase.rowsPerStep / 2 + 3).flatMap { $0 }
+        try await db.query("DELETE FROM t")
+        try await db.insert(into: "t", columns: ["n", "s", "b"], values: many.flatMap { $0 }, onConflict: nil)
+        #expect(try await db.query("SELECT n, s, b FROM t ORDER BY rowid").map(\.values) == many)
         try await db.close()
     }
 

@@ -60,8 +60,10 @@ public struct LedgerRow: Sendable, Equatable {
             && a.latencyMillis == b.latencyMillis && a.timeToFirstTokenMillis == b.timeToFirstTokenMillis && a.estimated == b.estimated
     }
 
-    /// The tags as a JSON object (`{}` when none), as the store keeps them.
-    var tagsJSON: String { tags.isEmpty ? "{}" : JSONValue.object(tags.map { ($0.0, .string($0.1)) }).text }
+    /// Tags as the store keeps them: a JSON object, `{}` when none.
+    static func json(tags: [(String, String)]) -> String {
+        tags.isEmpty ? "{}" : JSONValue.object(tags.map { ($0.0, .string($0.1)) }).text
+    }
 
     /// Tags from `x-triplegate-tags` (`k=v,k=v`): names and values trimmed, empty and
     /// malformed pairs skipped, at most 16 kept, each at most 64 characters.

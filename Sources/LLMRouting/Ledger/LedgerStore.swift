@@ -79,10 +79,7 @@ public final class LedgerStore: Sendable {
             // A few hundred rows' values at a time: a batch's worth (thousands of rows, 22
             // values each) would be megabytes, fresh pages, written once and read once.
             for start in stride(from: 0, to: rows.count, by: Self.rowsPerChunk) {
-                var values: [SQLValue] = []
-                values.reserveCapacity(Self.rowsPerChunk * Self.columns.count)
-                // By index: the rows are read in place (a `for` loop would copy each one).
-                for i in start..<min(start + Self.rowsPerChunk, rows.count) { Self.appendBinds(rows[i], to: &values) }
+                let values = Self.binds(rows, start..<min(start + Self.rowsPerChunk, rows.count))
                 try await tx.insert(into: "ledger", columns: Self.columns, values: values, onConflict: nil)
             }
             try await tx.insert(into: "ledger_hourly", columns: Self.rollupColumns, values: sums, onConflict: Self.rollupUpsert)
@@ -100,84 +97,102 @@ public final class LedgerStore: Sendable {
 
     /// A batch's additions to the hourly sums, grouped in memory: per group, `rollupColumns`'
     /// values one group after the other.
+    ///
+    /// Here and in `binds` the rows are read through a pointer, a field at a time. Passing a
+    /// row from an array (or a `for` loop) copies all of it: a retain and a release of each of
+    /// its strings, long after the event loop wrote them and out of every cache.
     static func rollupValues(_ rows: [LedgerRow]) -> [SQLValue] {
-        // The key's fields are `rollupKey`'s columns; `sameRollupKey` compares the same ones.
-        struct Key: Hashable { var hour: Int64; var fields: [String] }
-        var sums: [Key: [Int64]] = [:]
-        // Calls come in runs of the same caller and model: a run is summed before its key is
-        // built and hashed once.
-        var run = [Int64](repeating: 0, count: 8), runStart = 0
-        func groupKey(_ r: borrowing LedgerRow) -> Key {
-            Key(hour: r.timeMillis - r.timeMillis % 3_600_000,
-                fields: [r.consumer ?? "", r.team ?? "", r.keyID ?? "", r.tagsJSON, r.model, r.provider ?? "", r.servedModel ?? ""])
-        }
-        func endRun(at end: Int) {
-            guard end > runStart else { return }
-            let key = groupKey(rows[runStart])
-            if let i = sums.index(forKey: key) {
-                for j in run.indices { sums.values[i][j] += run[j] }
-            } else {
-                sums[key] = run
+        rows.withUnsafeBufferPointer { rows in
+            guard let first = rows.baseAddress else { return [] }
+            // The key's fields are `rollupKey`'s columns; `sameRollupKey` compares the same ones.
+            struct Key: Hashable { var hour: Int64; var fields: [String] }
+            var sums: [Key: [Int64]] = [:]
+            // Calls come in runs of the same caller and model: a run is summed before its key
+            // is built and hashed once.
+            var run = [Int64](repeating: 0, count: 8), runStart = first
+            func endRun() {
+                let r = runStart
+                let key = Key(hour: r.pointee.timeMillis - r.pointee.timeMillis % 3_600_000,
+                              fields: [r.pointee.consumer ?? "", r.pointee.team ?? "", r.pointee.keyID ?? "", LedgerRow.json(tags: r.pointee.tags),
+                                       r.pointee.model, r.pointee.provider ?? "", r.pointee.servedModel ?? ""])
+                if let i = sums.index(forKey: key) {
+                    for j in run.indices { sums.values[i][j] += run[j] }
+                } else {
+                    sums[key] = run
+                }
+                for j in run.indices { run[j] = 0 }
             }
-            for j in run.indices { run[j] = 0 }
-            runStart = end
+            for r in first..<(first + rows.count) {
+                if r != runStart, !sameRollupKey(runStart, r) {
+                    endRun()
+                    runStart = r
+                }
+                let u = r.pointee.usage
+                run[0] += 1
+                run[1] += Int64(u.input)
+                run[2] += Int64(u.cachedInput)
+                run[3] += Int64(u.cacheWrite)
+                run[4] += Int64(u.output)
+                run[5] += Int64(u.reasoning)
+                run[6] += r.pointee.costMicros
+                run[7] += r.pointee.savedByCacheMicros
+            }
+            endRun()
+            var values: [SQLValue] = []
+            values.reserveCapacity(sums.count * rollupColumns.count)
+            for (key, sum) in sums {
+                values.append(.int(key.hour))
+                for field in key.fields { values.append(.text(field)) }
+                for s in sum { values.append(.int(s)) }
+            }
+            return values
         }
-        // By index: the rows are read in place (a `for` loop would copy each one).
-        for n in rows.indices {
-            if n > runStart, !sameRollupKey(rows[runStart], rows[n]) { endRun(at: n) }
-            let u = rows[n].usage
-            run[0] += 1
-            run[1] += Int64(u.input)
-            run[2] += Int64(u.cachedInput)
-            run[3] += Int64(u.cacheWrite)
-            run[4] += Int64(u.output)
-            run[5] += Int64(u.reasoning)
-            run[6] += rows[n].costMicros
-            run[7] += rows[n].savedByCacheMicros
-        }
-        endRun(at: rows.count)
+    }
+
+    /// Whether two rows add to the same hourly sum (the hour and `rollupKey`'s columns).
+    static func sameRollupKey(_ a: UnsafePointer<LedgerRow>, _ b: UnsafePointer<LedgerRow>) -> Bool {
+        a.pointee.timeMillis / 3_600_000 == b.pointee.timeMillis / 3_600_000 && a.pointee.consumer == b.pointee.consumer
+            && a.pointee.team == b.pointee.team && a.pointee.keyID == b.pointee.keyID && a.pointee.model == b.pointee.model
+            && a.pointee.provider == b.pointee.provider && a.pointee.servedModel == b.pointee.servedModel
+            && a.pointee.tags.elementsEqual(b.pointee.tags, by: { $0.0 == $1.0 && $0.1 == $1.1 })
+    }
+
+    /// The values of `rows[range]` in `columns` order, one row after the other.
+    static func binds(_ rows: [LedgerRow], _ range: Range<Int>) -> [SQLValue] {
         var values: [SQLValue] = []
-        values.reserveCapacity(sums.count * rollupColumns.count)
-        for (key, sum) in sums {
-            values.append(.int(key.hour))
-            for field in key.fields { values.append(.text(field)) }
-            for s in sum { values.append(.int(s)) }
+        values.reserveCapacity(range.count * columns.count)
+        rows.withUnsafeBufferPointer { rows in
+            guard let first = rows.baseAddress else { return }
+            for i in range { appendBinds(first + i, to: &values) }
         }
         return values
     }
 
-    /// Whether two rows add to the same hourly sum (the hour and `rollupKey`'s columns).
-    static func sameRollupKey(_ a: LedgerRow, _ b: LedgerRow) -> Bool {
-        a.timeMillis / 3_600_000 == b.timeMillis / 3_600_000 && a.consumer == b.consumer && a.team == b.team && a.keyID == b.keyID
-            && a.model == b.model && a.provider == b.provider && a.servedModel == b.servedModel
-            && a.tags.elementsEqual(b.tags, by: { $0.0 == $1.0 && $0.1 == $1.1 })
-    }
-
     /// A row's values in `columns` order, appended to a statement's binds.
-    static func appendBinds(_ r: LedgerRow, to binds: inout [SQLValue]) {
+    static func appendBinds(_ row: UnsafePointer<LedgerRow>, to binds: inout [SQLValue]) {
         func text(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
-        binds.append(.int(r.timeMillis))
-        binds.append(.text(r.requestID))
-        binds.append(text(r.consumer))
-        binds.append(text(r.team))
-        binds.append(text(r.keyID))
-        binds.append(.text(r.tagsJSON))
-        binds.append(.text(r.model))
-        binds.append(text(r.provider))
-        binds.append(text(r.servedModel))
-        binds.append(.int(Int64(r.attempts)))
-        binds.append(.int(Int64(r.usage.input)))
-        binds.append(.int(Int64(r.usage.cachedInput)))
-        binds.append(.int(Int64(r.usage.cacheWrite)))
-        binds.append(.int(Int64(r.usage.output)))
-        binds.append(.int(Int64(r.usage.reasoning)))
-        binds.append(.int(r.costMicros))
-        binds.append(.int(r.savedByCacheMicros))
-        binds.append(.text(r.cacheHit))
-        binds.append(.int(Int64(r.status)))
-        binds.append(.int(r.latencyMillis))
-        binds.append(r.timeToFirstTokenMillis.map { .int($0) } ?? .null)
-        binds.append(.int(r.estimated ? 1 : 0))
+        binds.append(.int(row.pointee.timeMillis))
+        binds.append(.text(row.pointee.requestID))
+        binds.append(text(row.pointee.consumer))
+        binds.append(text(row.pointee.team))
+        binds.append(text(row.pointee.keyID))
+        binds.append(.text(LedgerRow.json(tags: row.pointee.tags)))
+        binds.append(.text(row.pointee.model))
+        binds.append(text(row.pointee.provider))
+        binds.append(text(row.pointee.servedModel))
+        binds.append(.int(Int64(row.pointee.attempts)))
+        binds.append(.int(Int64(row.pointee.usage.input)))
+        binds.append(.int(Int64(row.pointee.usage.cachedInput)))
+        binds.append(.int(Int64(row.pointee.usage.cacheWrite)))
+        binds.append(.int(Int64(row.pointee.usage.output)))
+        binds.append(.int(Int64(row.pointee.usage.reasoning)))
+        binds.append(.int(row.pointee.costMicros))
+        binds.append(.int(row.pointee.savedByCacheMicros))
+        binds.append(.text(row.pointee.cacheHit))
+        binds.append(.int(Int64(row.pointee.status)))
+        binds.append(.int(row.pointee.latencyMillis))
+        binds.append(row.pointee.timeToFirstTokenMillis.map { .int($0) } ?? .null)
+        binds.append(.int(row.pointee.estimated ? 1 : 0))
     }
 
     /// Rows in `[from, to)` (unix ms), oldest first: for tests and exports.

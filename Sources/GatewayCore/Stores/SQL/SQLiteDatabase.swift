@@ -31,14 +31,25 @@ public final class SQLiteDatabase: SQLDatabase {
         return try await StoreThreads.pool.runIfActive { try connection.run(sql, binds) }
     }
 
-    /// One prepared single-row statement stepped once per row, all in one job on a store
-    /// thread: nothing is parsed per row, and the statement stays small in the cache.
+    /// Prepared statements of `rowsPerStep` rows, stepped once per group, then a single-row one
+    /// for the rest, all in one job on a store thread: nothing is parsed per call, each step
+    /// writes many rows, and the cache holds two statements per table.
     public func insert(into table: String, columns: [String], values: [SQLValue], onConflict: String?) async throws {
         guard !values.isEmpty else { return }
-        let sql = insertSQL(table: table, columns: columns, rows: 1) + (onConflict.map { " " + $0 } ?? "")
+        precondition(!columns.isEmpty && values.count % columns.count == 0, "\(values.count) values are not rows of \(columns.count)")
+        let suffix = onConflict.map { " " + $0 } ?? ""
+        let perStep = max(1, min(Self.rowsPerStep, 1_000 / columns.count))
+        let many = values.count >= perStep * columns.count ? insertSQL(table: table, columns: columns, rows: perStep) + suffix : nil
+        let one = insertSQL(table: table, columns: columns, rows: 1) + suffix
         let connection = self.connection
-        try await StoreThreads.pool.runIfActive { try connection.runEach(sql, values: values, perRow: columns.count) }
+        try await StoreThreads.pool.runIfActive {
+            try connection.runEach(many: many.map { ($0, perStep * columns.count) }, one: (one, columns.count), values: values)
+        }
     }
+
+    /// Rows one insert statement writes: one step's fixed cost (resetting, binding, the
+    /// statement's journal) is shared by this many rows.
+    static let rowsPerStep = 32
 
     /// One connection, so a transaction is BEGIN ... COMMIT on it; IMMEDIATE takes the write
     /// lock at the start rather than failing at the first write.
@@ -80,6 +91,10 @@ final class SQLiteConnection: @unchecked Sendable {
     private let lock = NIOLock()
     private var db: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
+    /// The text and blobs of the values being bound, copied here and bound in place
+    /// (`SQLITE_STATIC`): SQLite would otherwise allocate and copy each one itself. Kept and
+    /// grown as needed; a statement's bindings point into it until its next bind.
+    private var arena = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
 
     /// SQLite's one-time set-up, done before the first connection (two threads opening the
     /// first connections at once would race on its global configuration otherwise).
@@ -110,6 +125,8 @@ final class SQLiteConnection: @unchecked Sendable {
             statements.removeAll()
             if let db { sqlite_nio_sqlite3_close_v2(db) }
             db = nil
+            arena.deallocate()
+            arena = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         }
     }
 
@@ -137,17 +154,22 @@ final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
-    /// Runs one statement once per `perRow` values (an insert of many rows).
-    func runEach(_ sql: String, values: [SQLValue], perRow: Int) throws {
-        precondition(perRow > 0 && values.count % perRow == 0, "\(values.count) values are not rows of \(perRow)")
+    /// Runs `many` once per its count of values while they last, then `one` for the rest (an
+    /// insert of many rows, in groups and then one by one), holding the lock throughout.
+    func runEach(many: (sql: String, values: Int)?, one: (sql: String, values: Int), values: [SQLValue]) throws {
+        precondition(one.values > 0 && values.count % one.values == 0, "\(values.count) values are not rows of \(one.values)")
         try lock.withLock {
-            let statement = try prepared(sql)
-            defer { sqlite_nio_sqlite3_reset(statement) }
-            for start in stride(from: values.startIndex, to: values.endIndex, by: perRow) {
-                try bind(values[start..<(start + perRow)], to: statement, sql: sql)
-                let rc = sqlite_nio_sqlite3_step(statement)
-                guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw error(rc, sql: sql) }
-                sqlite_nio_sqlite3_reset(statement)
+            var start = values.startIndex
+            for (sql, count) in [many, one].compactMap({ $0 }) {
+                let statement = try prepared(sql)
+                defer { sqlite_nio_sqlite3_reset(statement) }
+                while values.endIndex - start >= count {
+                    try bind(values[start..<(start + count)], to: statement, sql: sql)
+                    let rc = sqlite_nio_sqlite3_step(statement)
+                    guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw error(rc, sql: sql) }
+                    sqlite_nio_sqlite3_reset(statement)
+                    start += count
+                }
             }
         }
     }
@@ -172,27 +194,59 @@ final class SQLiteConnection: @unchecked Sendable {
         guard values.count == expected else {
             throw SQLiteError(code: SQLITE_RANGE, message: "the statement takes \(expected) values, \(values.count) given", sql: sql)
         }
-        var i: Int32 = 1
-        for value in values {
+        var bytes = 0
+        for i in values.indices {
+            switch values[i] {
+            case .text(let s): bytes += s.utf8.count
+            case .bytes(let b): bytes += b.count
+            case .int, .null: break
+            }
+        }
+        try reserveArena(bytes, sql: sql)
+        // A non-null pointer with a length of 0 binds the empty text or blob (a null one, NULL).
+        guard let base = arena.baseAddress else { throw SQLiteError(code: SQLITE_MISUSE, message: "the database is closed", sql: sql) }
+        var offset = 0, parameter: Int32 = 1
+        for i in values.indices {
             let rc: Int32
-            switch value {
+            switch values[i] {
             case .int(let v):
-                rc = sqlite_nio_sqlite3_bind_int64(statement, i, v)
-            case .text(var s):
-                // A null pointer would bind NULL, so the empty string is bound from a literal.
-                rc = s.isEmpty
-                    ? sqlite_nio_sqlite3_bind_text64(statement, i, "", 0, transient, UInt8(SQLITE_UTF8))
-                    : s.withUTF8 { sqlite_nio_sqlite3_bind_text64(statement, i, $0.baseAddress, UInt64($0.count), transient, UInt8(SQLITE_UTF8)) }
+                rc = sqlite_nio_sqlite3_bind_int64(statement, parameter, v)
+            case .text(let s):
+                let start = offset
+                offset += Self.copy(s, to: base + start)
+                rc = sqlite_nio_sqlite3_bind_text64(statement, parameter, (base + start).assumingMemoryBound(to: CChar.self), UInt64(offset - start), nil, UInt8(SQLITE_UTF8))
             case .bytes(let b):
-                rc = b.isEmpty
-                    ? sqlite_nio_sqlite3_bind_zeroblob(statement, i, 0)
-                    : b.withUnsafeBytes { sqlite_nio_sqlite3_bind_blob64(statement, i, $0.baseAddress, UInt64($0.count), transient) }
+                let start = offset
+                UnsafeMutableRawBufferPointer(rebasing: arena[start..<(start + b.count)]).copyBytes(from: b)
+                offset += b.count
+                rc = sqlite_nio_sqlite3_bind_blob64(statement, parameter, base + start, UInt64(b.count), nil)
             case .null:
-                rc = sqlite_nio_sqlite3_bind_null(statement, i)
+                rc = sqlite_nio_sqlite3_bind_null(statement, parameter)
             }
             guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
-            i += 1
+            parameter += 1
         }
+    }
+
+    /// Copies `s`'s UTF-8 to `to` (room for `s.utf8.count` bytes); returns how many bytes.
+    private static func copy(_ s: String, to: UnsafeMutableRawPointer) -> Int {
+        let copied = s.utf8.withContiguousStorageIfAvailable { bytes in
+            if let from = bytes.baseAddress { to.copyMemory(from: from, byteCount: bytes.count) }
+            return bytes.count
+        }
+        if let copied { return copied }
+        return UnsafeMutableRawBufferPointer(start: to, count: s.utf8.count).initializeMemory(as: UInt8.self, from: s.utf8).initialized.count
+    }
+
+    /// Makes the arena hold at least `bytes`. A new arena leaves no statement bound to the
+    /// old one.
+    private func reserveArena(_ bytes: Int, sql: String) throws {
+        guard bytes > arena.count else { return }
+        guard db != nil else { throw SQLiteError(code: SQLITE_MISUSE, message: "the database is closed", sql: sql) }
+        for statement in statements.values { sqlite_nio_sqlite3_clear_bindings(statement) }
+        let size = max(bytes, arena.count * 2)
+        arena.deallocate()
+        arena = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
     }
 
     private static func value(_ statement: OpaquePointer, column: Int32) -> SQLValue {
@@ -220,5 +274,3 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 }
 
-/// SQLite copies a value bound with this destructor before the bind returns.
-private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
