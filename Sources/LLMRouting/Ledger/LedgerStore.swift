@@ -76,11 +76,11 @@ public final class LedgerStore: Sendable {
         guard !rows.isEmpty else { return }
         let sums = Self.rollupValues(rows)
         try await db.transaction { tx in
-            // A few hundred rows' values at a time: a batch's worth (thousands of rows, 22
-            // values each) would be megabytes, fresh pages, written once and read once.
+            // A few hundred rows per call: on SQLite one job each, so a batch of thousands does
+            // not keep the connection from readers all along; on PostgreSQL, one statement.
             for start in stride(from: 0, to: rows.count, by: Self.rowsPerChunk) {
-                let values = Self.binds(rows, start..<min(start + Self.rowsPerChunk, rows.count))
-                try await tx.insert(into: "ledger", columns: Self.columns, values: values, onConflict: nil)
+                let chunk = Columns(rows: rows, range: start..<min(start + Self.rowsPerChunk, rows.count))
+                try await tx.insert(into: "ledger", columns: Self.columns, rows: chunk, onConflict: nil)
             }
             try await tx.insert(into: "ledger_hourly", columns: Self.rollupColumns, values: sums, onConflict: Self.rollupUpsert)
         }
@@ -98,7 +98,7 @@ public final class LedgerStore: Sendable {
     /// A batch's additions to the hourly sums, grouped in memory: per group, `rollupColumns`'
     /// values one group after the other.
     ///
-    /// Here and in `binds` the rows are read through a pointer, a field at a time. Passing a
+    /// Here and in `Columns` the rows are read through a pointer, a field at a time. Passing a
     /// row from an array (or a `for` loop) copies all of it: a retain and a release of each of
     /// its strings, long after the event loop wrote them and out of every cache.
     static func rollupValues(_ rows: [LedgerRow]) -> [SQLValue] {
@@ -157,42 +157,39 @@ public final class LedgerStore: Sendable {
             && a.pointee.tags.elementsEqual(b.pointee.tags, by: { $0.0 == $1.0 && $0.1 == $1.1 })
     }
 
-    /// The values of `rows[range]` in `columns` order, one row after the other.
-    static func binds(_ rows: [LedgerRow], _ range: Range<Int>) -> [SQLValue] {
-        var values: [SQLValue] = []
-        values.reserveCapacity(range.count * columns.count)
-        rows.withUnsafeBufferPointer { rows in
-            guard let first = rows.baseAddress else { return }
-            for i in range { appendBinds(first + i, to: &values) }
-        }
-        return values
-    }
+    /// `rows[range]` as the store writes them: each row's values in `columns` order.
+    struct Columns: SQLRowSource {
+        let rows: [LedgerRow]
+        let range: Range<Int>
+        var count: Int { range.count }
 
-    /// A row's values in `columns` order, appended to a statement's binds.
-    static func appendBinds(_ row: UnsafePointer<LedgerRow>, to binds: inout [SQLValue]) {
-        func text(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
-        binds.append(.int(row.pointee.timeMillis))
-        binds.append(.text(row.pointee.requestID))
-        binds.append(text(row.pointee.consumer))
-        binds.append(text(row.pointee.team))
-        binds.append(text(row.pointee.keyID))
-        binds.append(.text(LedgerRow.json(tags: row.pointee.tags)))
-        binds.append(.text(row.pointee.model))
-        binds.append(text(row.pointee.provider))
-        binds.append(text(row.pointee.servedModel))
-        binds.append(.int(Int64(row.pointee.attempts)))
-        binds.append(.int(Int64(row.pointee.usage.input)))
-        binds.append(.int(Int64(row.pointee.usage.cachedInput)))
-        binds.append(.int(Int64(row.pointee.usage.cacheWrite)))
-        binds.append(.int(Int64(row.pointee.usage.output)))
-        binds.append(.int(Int64(row.pointee.usage.reasoning)))
-        binds.append(.int(row.pointee.costMicros))
-        binds.append(.int(row.pointee.savedByCacheMicros))
-        binds.append(.text(row.pointee.cacheHit))
-        binds.append(.int(Int64(row.pointee.status)))
-        binds.append(.int(row.pointee.latencyMillis))
-        binds.append(row.pointee.timeToFirstTokenMillis.map { .int($0) } ?? .null)
-        binds.append(.int(row.pointee.estimated ? 1 : 0))
+        func write(_ row: Int, to w: inout some SQLRowWriter) {
+            rows.withUnsafeBufferPointer { rows in
+                let r = rows.baseAddress! + range.lowerBound + row
+                w.int(r.pointee.timeMillis)
+                w.text(r.pointee.requestID)
+                w.text(r.pointee.consumer)
+                w.text(r.pointee.team)
+                w.text(r.pointee.keyID)
+                w.text(LedgerRow.json(tags: r.pointee.tags))
+                w.text(r.pointee.model)
+                w.text(r.pointee.provider)
+                w.text(r.pointee.servedModel)
+                w.int(Int64(r.pointee.attempts))
+                w.int(Int64(r.pointee.usage.input))
+                w.int(Int64(r.pointee.usage.cachedInput))
+                w.int(Int64(r.pointee.usage.cacheWrite))
+                w.int(Int64(r.pointee.usage.output))
+                w.int(Int64(r.pointee.usage.reasoning))
+                w.int(r.pointee.costMicros)
+                w.int(r.pointee.savedByCacheMicros)
+                w.text(r.pointee.cacheHit)
+                w.int(Int64(r.pointee.status))
+                w.int(r.pointee.latencyMillis)
+                w.int(r.pointee.timeToFirstTokenMillis)
+                w.int(r.pointee.estimated ? 1 : 0)
+            }
+        }
     }
 
     /// Rows in `[from, to)` (unix ms), oldest first: for tests and exports.

@@ -79,6 +79,9 @@ public protocol SQLDatabase: Sendable {
     /// other), with an optional `ON CONFLICT ...` clause. Several calls' worth of rows go in one
     /// call: each store does it its cheapest way.
     func insert(into table: String, columns: [String], values: [SQLValue], onConflict: String?) async throws
+    /// The same for rows a batch writer holds in its own form: each is written value by value
+    /// where the store can (SQLite binds them as they come; no `SQLValue` is made).
+    func insert(into table: String, columns: [String], rows: some SQLRowSource, onConflict: String?) async throws
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     func transaction(_ body: @Sendable (any SQLDatabase) async throws -> Void) async throws
     func close() async throws
@@ -100,6 +103,64 @@ extension SQLDatabase {
             try await query(sql, Array(values[start..<end]))
         }
     }
+
+    /// Collects the rows' values and inserts them as above.
+    public func insert(into table: String, columns: [String], rows: some SQLRowSource, onConflict: String?) async throws {
+        var values = SQLValueWriter()
+        values.values.reserveCapacity(rows.count * columns.count)
+        for row in 0..<rows.count { rows.write(row, to: &values) }
+        try await insert(into: table, columns: columns, values: values.values, onConflict: onConflict)
+    }
+}
+
+/// Where a row's values go, in the insert's column order: straight into a statement's
+/// parameters (SQLite), or into `SQLValue`s.
+public protocol SQLRowWriter {
+    mutating func int(_ value: Int64)
+    mutating func text(_ value: String)
+    mutating func bytes(_ value: [UInt8])
+    mutating func null()
+}
+
+extension SQLRowWriter {
+    public mutating func int(_ value: Int64?) { if let value { int(value) } else { null() } }
+    public mutating func text(_ value: String?) { if let value { text(value) } else { null() } }
+
+    public mutating func value(_ value: SQLValue) {
+        switch value {
+        case .int(let v): int(v)
+        case .text(let v): text(v)
+        case .bytes(let v): bytes(v)
+        case .null: null()
+        }
+    }
+}
+
+/// Rows for `SQLDatabase.insert(into:columns:rows:onConflict:)`: `count` rows, each written
+/// by `write` as the insert's columns' values.
+public protocol SQLRowSource: Sendable {
+    var count: Int { get }
+    func write(_ row: Int, to writer: inout some SQLRowWriter)
+}
+
+/// Values as rows of `width`, one row after the other.
+struct SQLValueRows: SQLRowSource {
+    let values: [SQLValue]
+    let width: Int
+    var count: Int { values.count / width }
+
+    func write(_ row: Int, to writer: inout some SQLRowWriter) {
+        for i in (row * width)..<((row + 1) * width) { writer.value(values[i]) }
+    }
+}
+
+/// Collects what it is given as `SQLValue`s.
+struct SQLValueWriter: SQLRowWriter {
+    var values: [SQLValue] = []
+    mutating func int(_ value: Int64) { values.append(.int(value)) }
+    mutating func text(_ value: String) { values.append(.text(value)) }
+    mutating func bytes(_ value: [UInt8]) { values.append(.bytes(value)) }
+    mutating func null() { values.append(.null) }
 }
 
 /// `INSERT INTO table (columns) VALUES (?, ...), ...` for `rows` rows.

@@ -31,19 +31,24 @@ public final class SQLiteDatabase: SQLDatabase {
         return try await StoreThreads.pool.runIfActive { try connection.run(sql, binds) }
     }
 
+    public func insert(into table: String, columns: [String], values: [SQLValue], onConflict: String?) async throws {
+        precondition(!columns.isEmpty && values.count % columns.count == 0, "\(values.count) values are not rows of \(columns.count)")
+        try await insert(into: table, columns: columns, rows: SQLValueRows(values: values, width: columns.count), onConflict: onConflict)
+    }
+
     /// Prepared statements of `rowsPerStep` rows, stepped once per group, then a single-row one
     /// for the rest, all in one job on a store thread: nothing is parsed per call, each step
-    /// writes many rows, and the cache holds two statements per table.
-    public func insert(into table: String, columns: [String], values: [SQLValue], onConflict: String?) async throws {
-        guard !values.isEmpty else { return }
-        precondition(!columns.isEmpty && values.count % columns.count == 0, "\(values.count) values are not rows of \(columns.count)")
+    /// writes many rows, and the cache holds two statements per table. Values are bound as the
+    /// rows write them.
+    public func insert(into table: String, columns: [String], rows: some SQLRowSource, onConflict: String?) async throws {
+        guard rows.count > 0 else { return }
         let suffix = onConflict.map { " " + $0 } ?? ""
-        let perStep = max(1, min(Self.rowsPerStep, 1_000 / columns.count))
-        let many = values.count >= perStep * columns.count ? insertSQL(table: table, columns: columns, rows: perStep) + suffix : nil
+        let perStep = max(1, min(Self.rowsPerStep, 1_000 / max(1, columns.count)))
+        let many = rows.count >= perStep ? insertSQL(table: table, columns: columns, rows: perStep) + suffix : nil
         let one = insertSQL(table: table, columns: columns, rows: 1) + suffix
         let connection = self.connection
         try await StoreThreads.pool.runIfActive {
-            try connection.runEach(many: many.map { ($0, perStep * columns.count) }, one: (one, columns.count), values: values)
+            try connection.runEach(many: many.map { ($0, perStep) }, one: one, rows: rows)
         }
     }
 
@@ -92,9 +97,12 @@ final class SQLiteConnection: @unchecked Sendable {
     private var db: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
     /// The text and blobs of the values being bound, copied here and bound in place
-    /// (`SQLITE_STATIC`): SQLite would otherwise allocate and copy each one itself. Kept and
-    /// grown as needed; a statement's bindings point into it until its next bind.
+    /// (`SQLITE_STATIC`): SQLite would otherwise allocate and copy each one itself. Kept, and
+    /// grown before a bind when one before it did not fit; a statement's bindings point into
+    /// it until its next bind.
     private var arena = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+    /// The most text and blob bytes one bind has had: what the arena grows to.
+    private var arenaWanted = 0
 
     /// SQLite's one-time set-up, done before the first connection (two threads opening the
     /// first connections at once would race on its global configuration otherwise).
@@ -135,7 +143,9 @@ final class SQLiteConnection: @unchecked Sendable {
         try lock.withLock {
             let statement = try prepared(sql)
             defer { sqlite_nio_sqlite3_reset(statement) }
-            try bind(binds[...], to: statement, sql: sql)
+            try bind(statement, sql: sql) { binder in
+                for value in binds { binder.value(value) }
+            }
             var rows: [SQLRow] = []
             var names: [String]?
             while true {
@@ -154,21 +164,22 @@ final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
-    /// Runs `many` once per its count of values while they last, then `one` for the rest (an
-    /// insert of many rows, in groups and then one by one), holding the lock throughout.
-    func runEach(many: (sql: String, values: Int)?, one: (sql: String, values: Int), values: [SQLValue]) throws {
-        precondition(one.values > 0 && values.count % one.values == 0, "\(values.count) values are not rows of \(one.values)")
+    /// Inserts `rows`: `many` (a statement of `rows` rows) while enough are left, then `one`
+    /// (a single-row statement) for the rest, holding the lock throughout.
+    func runEach(many: (sql: String, rows: Int)?, one: String, rows: some SQLRowSource) throws {
         try lock.withLock {
-            var start = values.startIndex
-            for (sql, count) in [many, one].compactMap({ $0 }) {
+            var next = 0
+            for (sql, perStep) in [many, (one, 1)].compactMap({ $0 }) {
                 let statement = try prepared(sql)
                 defer { sqlite_nio_sqlite3_reset(statement) }
-                while values.endIndex - start >= count {
-                    try bind(values[start..<(start + count)], to: statement, sql: sql)
+                while rows.count - next >= perStep {
+                    try bind(statement, sql: sql) { binder in
+                        for row in next..<(next + perStep) { rows.write(row, to: &binder) }
+                    }
                     let rc = sqlite_nio_sqlite3_step(statement)
                     guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw error(rc, sql: sql) }
                     sqlite_nio_sqlite3_reset(statement)
-                    start += count
+                    next += perStep
                 }
             }
         }
@@ -189,60 +200,25 @@ final class SQLiteConnection: @unchecked Sendable {
         return statement
     }
 
-    private func bind(_ values: ArraySlice<SQLValue>, to statement: OpaquePointer, sql: String) throws {
-        let expected = Int(sqlite_nio_sqlite3_bind_parameter_count(statement))
-        guard values.count == expected else {
-            throw SQLiteError(code: SQLITE_RANGE, message: "the statement takes \(expected) values, \(values.count) given", sql: sql)
-        }
-        var bytes = 0
-        for i in values.indices {
-            switch values[i] {
-            case .text(let s): bytes += s.utf8.count
-            case .bytes(let b): bytes += b.count
-            case .int, .null: break
-            }
-        }
-        try reserveArena(bytes, sql: sql)
-        // A non-null pointer with a length of 0 binds the empty text or blob (a null one, NULL).
-        guard let base = arena.baseAddress else { throw SQLiteError(code: SQLITE_MISUSE, message: "the database is closed", sql: sql) }
-        var offset = 0, parameter: Int32 = 1
-        for i in values.indices {
-            let rc: Int32
-            switch values[i] {
-            case .int(let v):
-                rc = sqlite_nio_sqlite3_bind_int64(statement, parameter, v)
-            case .text(let s):
-                let start = offset
-                offset += Self.copy(s, to: base + start)
-                rc = sqlite_nio_sqlite3_bind_text64(statement, parameter, (base + start).assumingMemoryBound(to: CChar.self), UInt64(offset - start), nil, UInt8(SQLITE_UTF8))
-            case .bytes(let b):
-                let start = offset
-                UnsafeMutableRawBufferPointer(rebasing: arena[start..<(start + b.count)]).copyBytes(from: b)
-                offset += b.count
-                rc = sqlite_nio_sqlite3_bind_blob64(statement, parameter, base + start, UInt64(b.count), nil)
-            case .null:
-                rc = sqlite_nio_sqlite3_bind_null(statement, parameter)
-            }
-            guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
-            parameter += 1
-        }
-    }
-
-    /// Copies `s`'s UTF-8 to `to` (room for `s.utf8.count` bytes); returns how many bytes.
-    private static func copy(_ s: String, to: UnsafeMutableRawPointer) -> Int {
-        let copied = s.utf8.withContiguousStorageIfAvailable { bytes in
-            if let from = bytes.baseAddress { to.copyMemory(from: from, byteCount: bytes.count) }
-            return bytes.count
-        }
-        if let copied { return copied }
-        return UnsafeMutableRawBufferPointer(start: to, count: s.utf8.count).initializeMemory(as: UInt8.self, from: s.utf8).initialized.count
-    }
-
-    /// Makes the arena hold at least `bytes`. A new arena leaves no statement bound to the
-    /// old one.
-    private func reserveArena(_ bytes: Int, sql: String) throws {
-        guard bytes > arena.count else { return }
+    /// Binds what `write` writes to `statement`'s parameters, in order, and checks it bound
+    /// them all. Called with the lock held.
+    private func bind(_ statement: OpaquePointer, sql: String, _ write: (inout SQLiteBinder) -> Void) throws {
         guard db != nil else { throw SQLiteError(code: SQLITE_MISUSE, message: "the database is closed", sql: sql) }
+        // Values that did not fit last time were bound as SQLite's own copies; grown now, with
+        // no step running on the old arena.
+        if arenaWanted > arena.count { growArena(to: arenaWanted) }
+        var binder = SQLiteBinder(statement: statement, arena: arena)
+        write(&binder)
+        arenaWanted = max(arenaWanted, binder.wanted)
+        guard binder.rc == SQLITE_OK else { throw error(binder.rc, sql: sql) }
+        let expected = sqlite_nio_sqlite3_bind_parameter_count(statement), given = binder.parameter - 1
+        guard given == expected else {
+            throw SQLiteError(code: SQLITE_RANGE, message: "the statement takes \(expected) values, \(given) given", sql: sql)
+        }
+    }
+
+    /// A larger arena. No statement is left bound to the old one.
+    private func growArena(to bytes: Int) {
         for statement in statements.values { sqlite_nio_sqlite3_clear_bindings(statement) }
         let size = max(bytes, arena.count * 2)
         arena.deallocate()
@@ -274,3 +250,67 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 }
 
+/// Binds values to a statement's parameters in order. Text and blobs are copied into the
+/// connection's arena and bound in place (`SQLITE_STATIC`) while it has room, else bound as
+/// SQLite's own copy (`SQLITE_TRANSIENT`); `wanted` tells the connection how much room the
+/// step would have used. The first error is kept in `rc`.
+struct SQLiteBinder: SQLRowWriter {
+    let statement: OpaquePointer
+    let arena: UnsafeMutableRawBufferPointer
+    private var used = 0
+    private(set) var wanted = 0
+    private(set) var parameter: Int32 = 1
+    private(set) var rc = SQLITE_OK
+
+    init(statement: OpaquePointer, arena: UnsafeMutableRawBufferPointer) {
+        self.statement = statement
+        self.arena = arena
+    }
+
+    mutating func int(_ value: Int64) { bound(sqlite_nio_sqlite3_bind_int64(statement, parameter, value)) }
+
+    mutating func null() { bound(sqlite_nio_sqlite3_bind_null(statement, parameter)) }
+
+    mutating func text(_ value: String) {
+        let count = value.utf8.count
+        wanted += count
+        // A non-null pointer with a length of 0 binds the empty text (a null one, NULL).
+        if let base = arena.baseAddress, used + count <= arena.count {
+            let start = base + used
+            let copied = value.utf8.withContiguousStorageIfAvailable { bytes in
+                if let from = bytes.baseAddress { start.copyMemory(from: from, byteCount: bytes.count) }
+                return true
+            }
+            if copied == nil { _ = UnsafeMutableRawBufferPointer(start: start, count: count).initializeMemory(as: UInt8.self, from: value.utf8) }
+            used += count
+            bound(sqlite_nio_sqlite3_bind_text64(statement, parameter, start.assumingMemoryBound(to: CChar.self), UInt64(count), nil, UInt8(SQLITE_UTF8)))
+        } else {
+            // Not empty here (empty text always fits), so the pointer is not null.
+            var value = value
+            bound(value.withUTF8 { utf8 in
+                let text = UnsafeRawPointer(utf8.baseAddress)?.assumingMemoryBound(to: CChar.self)
+                return sqlite_nio_sqlite3_bind_text64(statement, parameter, text, UInt64(utf8.count), transient, UInt8(SQLITE_UTF8))
+            })
+        }
+    }
+
+    mutating func bytes(_ value: [UInt8]) {
+        wanted += value.count
+        if let base = arena.baseAddress, used + value.count <= arena.count {
+            let start = base + used
+            UnsafeMutableRawBufferPointer(start: start, count: value.count).copyBytes(from: value)
+            used += value.count
+            bound(sqlite_nio_sqlite3_bind_blob64(statement, parameter, start, UInt64(value.count), nil))
+        } else {
+            bound(value.withUnsafeBytes { sqlite_nio_sqlite3_bind_blob64(statement, parameter, $0.baseAddress, UInt64($0.count), transient) })
+        }
+    }
+
+    private mutating func bound(_ code: Int32) {
+        if rc == SQLITE_OK { rc = code }
+        parameter += 1
+    }
+}
+
+/// SQLite copies a value bound with this destructor before the bind returns.
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
