@@ -274,19 +274,17 @@ struct SQLiteBinder: SQLRowWriter {
 
     mutating func text(_ value: String) {
         let count = value.utf8.count
-        wanted += count
-        // A non-null pointer with a length of 0 binds the empty text (a null one, NULL).
-        if let base = arena.baseAddress, used + count <= arena.count {
-            let start = base + used
+        // A non-null pointer with a length of 0 binds the empty text (a null one, NULL); empty
+        // text always fits, so it is always bound from the arena.
+        if let start = place(count, { start in
             let copied = value.utf8.withContiguousStorageIfAvailable { bytes in
                 if let from = bytes.baseAddress { start.copyMemory(from: from, byteCount: bytes.count) }
                 return true
             }
             if copied == nil { _ = UnsafeMutableRawBufferPointer(start: start, count: count).initializeMemory(as: UInt8.self, from: value.utf8) }
-            used += count
+        }) {
             bound(sqlite_nio_sqlite3_bind_text64(statement, parameter, start.assumingMemoryBound(to: CChar.self), UInt64(count), nil, UInt8(SQLITE_UTF8)))
         } else {
-            // Not empty here (empty text always fits), so the pointer is not null.
             var value = value
             bound(value.withUTF8 { utf8 in
                 let text = UnsafeRawPointer(utf8.baseAddress)?.assumingMemoryBound(to: CChar.self)
@@ -296,15 +294,22 @@ struct SQLiteBinder: SQLRowWriter {
     }
 
     mutating func bytes(_ value: [UInt8]) {
-        wanted += value.count
-        if let base = arena.baseAddress, used + value.count <= arena.count {
-            let start = base + used
-            UnsafeMutableRawBufferPointer(start: start, count: value.count).copyBytes(from: value)
-            used += value.count
+        if let start = place(value.count, { UnsafeMutableRawBufferPointer(start: $0, count: value.count).copyBytes(from: value) }) {
             bound(sqlite_nio_sqlite3_bind_blob64(statement, parameter, start, UInt64(value.count), nil))
         } else {
             bound(value.withUnsafeBytes { sqlite_nio_sqlite3_bind_blob64(statement, parameter, $0.baseAddress, UInt64($0.count), transient) })
         }
+    }
+
+    /// The arena's next `count` bytes, filled by `fill`; nil when the arena has no room left
+    /// (the value is then bound as SQLite's copy). Counts toward `wanted` either way.
+    private mutating func place(_ count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) -> UnsafeMutableRawPointer? {
+        wanted += count
+        guard let base = arena.baseAddress, used + count <= arena.count else { return nil }
+        let start = base + used
+        fill(start)
+        used += count
+        return start
     }
 
     private mutating func bound(_ code: Int32) {
