@@ -98,7 +98,7 @@ final class RedisSpendCounters: Sendable {
             case .requests: 1
             case .micros: costMicros
             }
-            let b = h.unit == .micros ? budgets.first { SpendCounters.budgetKey($0) == h.key } : nil
+            let b = h.budget(in: budgets)
             budgetOf.append(b)
             let threshold = b?.softAlertAt.map { Int64(($0 * Double(b!.microUSD)).rounded(.up)) } ?? -1
             args += [String(h.amount), String(used), String(threshold)]

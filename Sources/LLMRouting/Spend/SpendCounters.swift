@@ -62,7 +62,31 @@ public final class SpendCounters: Sendable {
     /// by content for budgets, so a reload that keeps a budget keeps its spend), the subject
     /// and the model.
     public struct CounterKey: Hashable, Sendable {
-        public enum Kind: UInt8, Sendable { case tpm, rpm, tpd, rpd, budgetDay, budgetWeek, budgetMonth, budgetFixed }
+        public enum Kind: UInt8, Sendable {
+            case tpm, rpm, tpd, rpd, budgetDay, budgetWeek, budgetMonth, budgetFixed
+
+            var unit: Unit {
+                switch self {
+                case .tpm, .tpd: .tokens
+                case .rpm, .rpd: .requests
+                case .budgetDay, .budgetWeek, .budgetMonth, .budgetFixed: .micros
+                }
+            }
+
+            /// The window in words: the limit, or the budget's period.
+            var label: String {
+                switch self {
+                case .tpm: "tokens per minute"
+                case .rpm: "requests per minute"
+                case .tpd: "tokens per day"
+                case .rpd: "requests per day"
+                case .budgetDay: LLMBudget.Period.day.rawValue
+                case .budgetWeek: LLMBudget.Period.week.rawValue
+                case .budgetMonth: LLMBudget.Period.month.rawValue
+                case .budgetFixed: LLMBudget.Period.fixed.rawValue
+                }
+            }
+        }
         var kind: Kind
         var rule: Int
         var subject: String
@@ -91,19 +115,31 @@ public final class SpendCounters: Sendable {
     public init() {}
 
     /// A counter one call is checked against, with its ceiling and window bounds; once
-    /// reserved, the room it had left.
+    /// reserved, the room it had left. Its only references are the key's two strings and the
+    /// window: every call makes, copies and drops a few of these.
     struct Check: Sendable {
         var key: CounterKey
         var start: Int64
         var end: Int64
         var ceiling: Int64
         var amount: Int64
-        var unit: Unit
-        var label: String
+        /// A budget's position in the budgets the call was checked against (its soft alert is
+        /// looked at when the call settles); -1 for limits.
+        var budget: Int = -1
         /// The counter reserved in (in memory; Redis keeps its own).
         var window: Window? = nil
         /// What the counter had left after this call's reservation.
         var left: Int64 = 0
+
+        var unit: Unit { key.kind.unit }
+
+        /// The budget this check counts against, if it is one: found by position in the
+        /// budgets it was made from, by its key in others.
+        func budget(in budgets: [LLMBudget]) -> LLMBudget? {
+            guard budget >= 0 else { return nil }
+            if budgets.indices.contains(budget), SpendCounters.budget(budgets[budget], has: key) { return budgets[budget] }
+            return budgets.first { SpendCounters.budget($0, has: key) }
+        }
     }
 
     static func checks(_ r: SpendRequest, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) -> [Check] {
@@ -119,32 +155,39 @@ public final class SpendCounters: Sendable {
             let model = l.model == "*" ? "*" : r.model
             func key(_ kind: CounterKey.Kind) -> CounterKey { CounterKey(kind: kind, rule: i, subject: subject, model: model) }
             let minute = now - now % 60_000, day = now - now % 86_400_000
-            if let n = l.tokensPerMinute { out.append(Check(key: key(.tpm), start: minute, end: minute + 60_000, ceiling: Int64(n), amount: Int64(r.tokens), unit: .tokens, label: "tokens per minute")) }
-            if let n = l.requestsPerMinute { out.append(Check(key: key(.rpm), start: minute, end: minute + 60_000, ceiling: Int64(n), amount: 1, unit: .requests, label: "requests per minute")) }
-            if let n = l.tokensPerDay { out.append(Check(key: key(.tpd), start: day, end: day + 86_400_000, ceiling: Int64(n), amount: Int64(r.tokens), unit: .tokens, label: "tokens per day")) }
-            if let n = l.requestsPerDay { out.append(Check(key: key(.rpd), start: day, end: day + 86_400_000, ceiling: Int64(n), amount: 1, unit: .requests, label: "requests per day")) }
+            if let n = l.tokensPerMinute { out.append(Check(key: key(.tpm), start: minute, end: minute + 60_000, ceiling: Int64(n), amount: Int64(r.tokens))) }
+            if let n = l.requestsPerMinute { out.append(Check(key: key(.rpm), start: minute, end: minute + 60_000, ceiling: Int64(n), amount: 1)) }
+            if let n = l.tokensPerDay { out.append(Check(key: key(.tpd), start: day, end: day + 86_400_000, ceiling: Int64(n), amount: Int64(r.tokens))) }
+            if let n = l.requestsPerDay { out.append(Check(key: key(.rpd), start: day, end: day + 86_400_000, ceiling: Int64(n), amount: 1)) }
         }
-        for b in budgets {
+        for (i, b) in budgets.enumerated() {
             let subject: String? = switch b.subject {
             case .consumer: r.consumer
             case .team: r.team
             case .key: r.key
             }
             guard subject == b.name, let (start, end) = window(of: b, at: now) else { continue }
-            out.append(Check(key: budgetKey(b), start: start, end: end, ceiling: b.microUSD, amount: r.costMicros, unit: .micros,
-                             label: b.period.rawValue))
+            out.append(Check(key: budgetKey(b), start: start, end: end, ceiling: b.microUSD, amount: r.costMicros, budget: i))
         }
         return out
     }
 
     static func budgetKey(_ b: LLMBudget) -> CounterKey {
-        let kind: CounterKey.Kind = switch b.period {
+        CounterKey(kind: budgetKind(b), rule: Int(b.from ?? 0), subject: b.name, model: b.subject.rawValue)
+    }
+
+    static func budgetKind(_ b: LLMBudget) -> CounterKey.Kind {
+        switch b.period {
         case .day: .budgetDay
         case .week: .budgetWeek
         case .month: .budgetMonth
         case .fixed: .budgetFixed
         }
-        return CounterKey(kind: kind, rule: Int(b.from ?? 0), subject: b.name, model: b.subject.rawValue)
+    }
+
+    /// Whether `key` is `b`'s counter (`budgetKey(b) == key`, without making the key).
+    static func budget(_ b: LLMBudget, has key: CounterKey) -> Bool {
+        key.kind == budgetKind(b) && key.rule == Int(b.from ?? 0) && key.subject == b.name && key.model == b.subject.rawValue
     }
 
     /// A limit's counter, as `checks` names it (for seeding from the ledger).
@@ -181,30 +224,32 @@ public final class SpendCounters: Sendable {
         // is hashed once (a new one twice): the first pass finds them all and checks the call
         // fits, the second adds to them, inserting any that are new. The checks carry what
         // this needs, so nothing is allocated but a new counter's window.
-        let refused: SpendRefusal? = windows.withLockedValue { all in
-            for n in checks.indices {
-                let c = checks[n]
-                let w = all[c.key]
-                let taken = w.map { $0.start == c.start ? $0.used + $0.reserved : 0 } ?? 0
-                if taken + c.amount > c.ceiling {
-                    return Self.refusal(c, left: max(0, c.ceiling - taken), now: now)
-                }
-                checks[n].window = w
-            }
-            for n in checks.indices {
-                let c = checks[n], w: Window
-                if let found = c.window {
-                    w = found
-                    w.roll(to: c.start)
-                } else {
-                    w = Window(start: c.start)
-                    all[c.key] = w
+        // The checks are used in place: a copy of one retains its strings and window.
+        let refused: SpendRefusal? = checks.withUnsafeMutableBufferPointer { checks in
+            windows.withLockedValue { all in
+                for n in checks.indices {
+                    let w = all[checks[n].key]
+                    let taken = w.map { $0.start == checks[n].start ? $0.used + $0.reserved : 0 } ?? 0
+                    if taken + checks[n].amount > checks[n].ceiling {
+                        return Self.refusal(checks[n], left: max(0, checks[n].ceiling - taken), now: now)
+                    }
                     checks[n].window = w
                 }
-                w.reserved += c.amount
-                checks[n].left = c.ceiling - w.used - w.reserved
+                for n in checks.indices {
+                    let w: Window
+                    if let found = checks[n].window {
+                        w = found
+                        w.roll(to: checks[n].start)
+                    } else {
+                        w = Window(start: checks[n].start)
+                        all[checks[n].key] = w
+                        checks[n].window = w
+                    }
+                    w.reserved += checks[n].amount
+                    checks[n].left = checks[n].ceiling - w.used - w.reserved
+                }
+                return nil
             }
-            return nil
         }
         if let refused { return .failure(refused) }
         return .success(Self.reservation(checks, now: now))
@@ -213,9 +258,10 @@ public final class SpendCounters: Sendable {
     /// Why `c` refused a call, in words for the caller.
     static func refusal(_ c: Check, left: Int64, now: Int64) -> SpendRefusal {
         let kind: SpendRefusal.Kind = c.unit == .micros ? .budget : c.unit == .tokens ? .tokens : .requests
+        let label = c.key.kind.label
         let message = c.unit == .micros
-            ? "This call could cost up to $\(CallCost.decimal(micros: c.amount)); the \(c.label) budget of \(c.key.model) \(c.key.subject) has $\(CallCost.decimal(micros: max(0, left))) left of $\(CallCost.decimal(micros: c.ceiling))"
-            : "Limit of \(c.ceiling) \(c.label) reached (\(max(0, left)) left, this call needs \(c.amount))"
+            ? "This call could cost up to $\(CallCost.decimal(micros: c.amount)); the \(label) budget of \(c.key.model) \(c.key.subject) has $\(CallCost.decimal(micros: max(0, left))) left of $\(CallCost.decimal(micros: c.ceiling))"
+            : "Limit of \(c.ceiling) \(label) reached (\(max(0, left)) left, this call needs \(c.amount))"
         return SpendRefusal(kind: kind, message: message, resetMillis: c.end - now)
     }
 
@@ -224,12 +270,15 @@ public final class SpendCounters: Sendable {
     static func reservation(_ checks: [Check], now: Int64) -> Reservation {
         typealias Room = (ceiling: Int64, left: Int64, reset: Int64)
         var tokens: Room?, requests: Room?, micros: Room?
-        for c in checks {
-            func tighter(_ t: inout Room?) { if t == nil || t!.left > c.left { t = (c.ceiling, c.left, c.end - now) } }
-            switch c.unit {
-            case .tokens: tighter(&tokens)
-            case .requests: tighter(&requests)
-            case .micros: tighter(&micros)
+        checks.withUnsafeBufferPointer { checks in
+            for n in checks.indices {
+                let (ceiling, left, end) = (checks[n].ceiling, checks[n].left, checks[n].end)
+                func tighter(_ t: inout Room?) { if t == nil || t!.left > left { t = (ceiling, left, end - now) } }
+                switch checks[n].unit {
+                case .tokens: tighter(&tokens)
+                case .requests: tighter(&requests)
+                case .micros: tighter(&micros)
+                }
             }
         }
         var headers: [(String, String)] = []
@@ -253,24 +302,26 @@ public final class SpendCounters: Sendable {
     @discardableResult
     public func settle(_ r: Reservation, tokens: Int, costMicros: Int64, budgets: [LLMBudget]) -> [Alert] {
         guard !r.holds.isEmpty else { return [] }
-        return windows.withLockedValue { _ in
-            var alerts: [Alert] = []
-            for h in r.holds {
-                // The counter is held: no lookup. Skipped if its window rolled over meanwhile.
-                guard let w = h.window, w.start == h.start else { continue }
-                w.reserved = max(0, w.reserved - h.amount)
-                switch h.unit {
-                case .tokens: w.used += Int64(tokens)
-                case .requests: w.used += 1
-                case .micros: w.used += costMicros
+        return r.holds.withUnsafeBufferPointer { holds in
+            windows.withLockedValue { _ in
+                var alerts: [Alert] = []
+                for n in holds.indices {
+                    // The counter is held: no lookup. Skipped if its window rolled over meanwhile.
+                    guard let w = holds[n].window, w.start == holds[n].start else { continue }
+                    w.reserved = max(0, w.reserved - holds[n].amount)
+                    switch holds[n].unit {
+                    case .tokens: w.used += Int64(tokens)
+                    case .requests: w.used += 1
+                    case .micros: w.used += costMicros
+                    }
+                    if holds[n].unit == .micros, !w.alerted, let b = holds[n].budget(in: budgets), let share = b.softAlertAt,
+                       Double(w.used) >= share * Double(b.microUSD) {
+                        w.alerted = true
+                        alerts.append(Alert(budget: "\(b.subject.rawValue) \(b.name) (\(b.period.rawValue))", spentMicros: w.used, ceilingMicros: b.microUSD, webhook: b.webhook))
+                    }
                 }
-                if h.unit == .micros, !w.alerted, let b = budgets.first(where: { Self.budgetKey($0) == h.key }), let share = b.softAlertAt,
-                   Double(w.used) >= share * Double(b.microUSD) {
-                    w.alerted = true
-                    alerts.append(Alert(budget: "\(b.subject.rawValue) \(b.name) (\(b.period.rawValue))", spentMicros: w.used, ceilingMicros: b.microUSD, webhook: b.webhook))
-                }
+                return alerts
             }
-            return alerts
         }
     }
 
