@@ -266,7 +266,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
         respond(problem)
     }
 
-    func writeResponseHead(_ head: HTTPResponseHead) {
+    func writeResponseHead(_ head: consuming HTTPResponseHead) {
         var head = head
         for (name, value) in policyHeaders { head.headers.add(name: name, value: value) }
         if !isHTTP2, requestVersion == .http1_0 {

@@ -21,7 +21,9 @@ public protocol ClientResponder: AnyObject {
     var isWritable: Bool { get }
     /// The loop's state: request ids, upstream pools.
     var loopContext: LoopContext { get }
-    func writeResponseHead(_ head: HTTPResponseHead)
+    /// Taken as the responder's own: it adds its headers to the head's list in place, where a
+    /// borrowed head would have its whole list copied first.
+    func writeResponseHead(_ head: consuming HTTPResponseHead)
     func writeResponseBody(_ body: ByteBuffer)
     func flush()
     func writeResponseEnd(_ trailers: HTTPHeaders?)

@@ -61,7 +61,7 @@ final class EmbeddingCall: ClientResponder {
         eventLoop.assumeIsolated().execute { _ = held }
     }
 
-    func writeResponseHead(_ head: HTTPResponseHead) { status = head.status }
+    func writeResponseHead(_ head: consuming HTTPResponseHead) { status = head.status }
     func writeResponseBody(_ part: ByteBuffer) {
         var part = part
         body.writeBuffer(&part)

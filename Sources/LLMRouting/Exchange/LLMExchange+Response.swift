@@ -5,17 +5,17 @@ import NIOHTTP1
 /// A successful attempt's answer, in the caller's dialect: whole bodies translated (or passed
 /// through), streams forwarded event by event.
 extension LLMExchange {
-    /// Headers that tell the caller what happened.
-    func servedHeaders(_ d: Deployment) -> [(String, String)] {
-        var h: [(String, String)] = []
-        h.reserveCapacity(4 + spendHeaders.count)
+    /// Headers that tell the caller what happened, added to the answer's list.
+    func addServedHeaders(_ d: Deployment, to h: inout [(String, String)]) {
         h.append(("x-triplegate-model", d.model))
         h.append(("x-triplegate-provider", d.provider))
         h.append(("x-triplegate-attempts", String(attempts)))
         h.append(contentsOf: spendHeaders)
         if let cachePlan { h.append(("x-triplegate-cache", cachePlan.header)) }
-        return h
     }
+
+    /// How many headers `addServedHeaders` adds.
+    var servedHeaderCount: Int { 4 + spendHeaders.count }
 
     /// What is read from a passed-through answer: `usage` and `model`.
     static let answerKeys: [[UInt8]] = [Array("usage".utf8), Array("model".utf8)]
@@ -66,7 +66,7 @@ extension LLMExchange {
         served = d
         genAI.provider = d.provider
         genAI.attempts = attempts
-        answer(status: head.status, body: out, headers: servedHeaders(d))
+        answer(status: head.status, body: out, headerCount: servedHeaderCount) { addServedHeaders(d, to: &$0) }
     }
 
     private func notJSON() {
@@ -144,14 +144,16 @@ extension LLMExchange {
     func commit() {
         guard let (d, _) = current else { return }
         committed = true
-        var h = HTTPHeaders()
-        h.add(name: "content-type", value: "text/event-stream; charset=utf-8")
-        h.add(name: "cache-control", value: "no-cache")
-        h.add(name: "x-request-id", value: request.requestID)
-        for (n, v) in servedHeaders(d) { h.add(name: n, value: v) }
+        // One list, with room for what the listener adds (see `answer`).
+        var h: [(String, String)] = []
+        h.reserveCapacity(8 + servedHeaderCount)
+        h.append(("content-type", "text/event-stream; charset=utf-8"))
+        h.append(("cache-control", "no-cache"))
+        h.append(("x-request-id", request.requestID))
+        addServedHeaders(d, to: &h)
         genAI.provider = d.provider
         genAI.attempts = attempts
-        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: h))
+        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: HTTPHeaders(h)))
     }
 
     func streamEnded() {

@@ -301,16 +301,21 @@ final class LLMExchange: RequestExchange {
     }
 
     func answer(status: HTTPResponseStatus, body: ByteBuffer, headers: [(String, String)]) {
+        answer(status: status, body: body, headerCount: headers.count) { $0.append(contentsOf: headers) }
+    }
+
+    /// Answers with `body`; `addHeaders` adds `headerCount` headers to the answer's list.
+    func answer(status: HTTPResponseStatus, body: ByteBuffer, headerCount: Int, addHeaders: (inout [(String, String)]) -> Void) {
         guard !done else { return }
         done = true
         // Built as one list: the encoder checks every name and value as it writes them. Room
         // is left for what the listener adds (policy headers such as `ratelimit-*`, `connection`).
         var list: [(String, String)] = []
-        list.reserveCapacity(8 + headers.count)
+        list.reserveCapacity(8 + headerCount)
         list.append(("content-type", "application/json"))
         list.append(("content-length", String(body.readableBytes)))
         list.append(("x-request-id", request.requestID))
-        list.append(contentsOf: headers)
+        addHeaders(&list)
         finished(status: Int(status.code))
         client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(list)))
         client.writeResponseBody(body)
