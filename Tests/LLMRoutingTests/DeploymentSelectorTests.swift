@@ -89,6 +89,22 @@ import Testing
         #expect(String(buffer: e[0].raw) == "data: {\"x\": 1}\n\n")
     }
 
+    @Test func fieldsAreReadAsTheSpecSays() throws {
+        // One space after the colon is dropped, no more; a line without a colon is a field with
+        // an empty value; unknown fields and comments are ignored; data lines join with LF.
+        let e = try feed(["id: 7\r\nevent:delta\r\ndata:  two\r\n: note\r\nretry: 10\r\ndata\r\ndata:é🙂 \"x\"\r\n\r\n"])
+        #expect(e.count == 1)
+        #expect(e.first?.id == "7")
+        #expect(e.first?.event == "delta")
+        #expect(e.first?.data == " two\n\né🙂 \"x\"")
+        // A field name is matched whole: `database` is not `data`, `events` not `event`.
+        let other = try feed(["database: x\nevents: y\ndata: z\n\n"])
+        #expect(other.first?.data == "z")
+        #expect(other.first?.event == nil)
+        // An event of only comments or unknown fields has no data.
+        #expect(try feed([": keep-alive\n\n"]).map(\.data) == [""])
+    }
+
     @Test func aLastEventWithoutBlankLineIsStillDelivered() throws {
         #expect(try feed(["data: a\n\ndata: tail"]).map(\.data) == ["a", "tail"])
     }
