@@ -122,6 +122,59 @@ public enum JSONScanner {
         return nil
     }
 
+    /// The length in UTF-8 bytes of a JSON string's text, escapes resolved, as `JSONParser`
+    /// would decode it, read from its bytes with nothing allocated; nil when `b` is not a
+    /// string (or has an escape the parser refuses, such as a lone surrogate).
+    public static func decodedStringLength(_ b: UnsafeRawBufferPointer) -> Int? {
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), u = UInt8(ascii: "u")
+        guard b.count >= 2, b[0] == quote, b[b.count - 1] == quote else { return nil }
+        func hex4(_ at: Int) -> Int? {
+            guard at + 4 <= b.count - 1 else { return nil }
+            var v = 0
+            for k in at..<(at + 4) {
+                let c = b[k]
+                let d: UInt8 = switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+                default: 16
+                }
+                guard d < 16 else { return nil }
+                v = v << 4 | Int(d)
+            }
+            return v
+        }
+        let end = b.count - 1
+        var i = 1, n = 0
+        while i < end {
+            guard b[i] == backslash else {
+                n += 1
+                i += 1
+                continue
+            }
+            guard i + 1 < end else { return nil }
+            guard b[i + 1] == u else {
+                n += 1
+                i += 2
+                continue
+            }
+            guard let v = hex4(i + 2) else { return nil }
+            i += 6
+            switch v {
+            case ..<0x80: n += 1
+            case ..<0x800: n += 2
+            case 0xD800..<0xDC00:
+                // A high surrogate must be followed by an escaped low one: one 4-byte scalar.
+                guard i + 1 < end, b[i] == backslash, b[i + 1] == u, let low = hex4(i + 2), (0xDC00..<0xE000).contains(low) else { return nil }
+                i += 6
+                n += 4
+            case 0xDC00..<0xE000: return nil
+            default: n += 3
+            }
+        }
+        return n
+    }
+
     /// The value of a JSON number that is an integer (as `JSONValue.intValue` reads it): plain
     /// integers straight from their bytes, with nothing allocated; anything else through
     /// `JSONParser` and its rules. Nil for non-numbers and non-integers.

@@ -109,7 +109,7 @@ struct OpenAIStreamSource: PivotStreamSource {
         }
         if event.data.isEmpty { return [] }
         guard let chunk = JSONValue.parsed(event.data) else { return [] }
-        if let e = chunk["error"] {
+        if let e = chunk["error"], e != .null {
             throw StreamError(message: e["message"]?.stringValue ?? "the provider's stream failed", type: e["type"]?.stringValue)
         }
         return [chunk]

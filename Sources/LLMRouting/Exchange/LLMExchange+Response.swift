@@ -112,6 +112,7 @@ extension LLMExchange {
     }
 
     private func forward(_ event: SSEEvent, into out: inout ByteBuffer) throws(StreamError) {
+        if readsPassedChunks, assembler == nil { return try forwardAsItCame(event, into: &out) }
         let chunks = try source!.translate(event)
         if assembler != nil { for c in chunks { assembler!.add(c) } }
         for c in chunks {
@@ -132,6 +133,25 @@ extension LLMExchange {
             if encoder == nil { encoder = makeEncoder() }
             for c in chunks { encoder!.encode(c, into: &out) }
         }
+    }
+
+    /// An OpenAI chunk for an OpenAI caller: read from its bytes (`OpenAIChunkReading`) and
+    /// forwarded as it came, with what `forward` reads from the tree.
+    private func forwardAsItCame(_ event: SSEEvent, into out: inout ByteBuffer) throws(StreamError) {
+        switch try OpenAIChunkReading.read(event, model: genAI.responseModel == nil) {
+        case .done:
+            _ = try source!.translate(event)  // marks the stream complete
+        case .nothing:
+            break
+        case .chunk(let c):
+            if let u = c.usage { noteUsage(u) }
+            deliveredChars += c.deliveredBytes
+            if let m = c.model, genAI.responseModel == nil { genAI.responseModel = m }
+            // OpenAI's usage-only chunk is dropped for callers that did not ask for usage.
+            if !includeUsage, c.usageOnly { return }
+        }
+        var raw = event.raw
+        out.writeBuffer(&raw)
     }
 
     private func write(_ out: ByteBuffer) {

@@ -43,6 +43,8 @@ final class LLMExchange: RequestExchange {
     var source: (any PivotStreamSource)?
     var encoder: (any ClientStreamEncoder)?
     var passthroughStream = false
+    /// A passed-through OpenAI stream: its chunks are read from their bytes.
+    var readsPassedChunks = false
     /// The client has seen the response head: failures can no longer fail over.
     var committed = false
     var firstByteNanos: Int64?
