@@ -38,6 +38,25 @@ import Testing
         #expect((try? c.reserve(call(cost: 900_000, team: "search"), limits: [], budgets: [b], now: Self.day).get()) != nil)
     }
 
+    @Test func aSoftAlertFindsItsBudgetByPositionOrAfterAReloadByKey() throws {
+        var other = budget(5_000_000, .day, soft: 0.1)
+        other.name = "search"
+        let b = budget(1_000_000, soft: 0.5)
+        for settledWith in [[other, b], [b], [budget(9, .week), other, b]] {
+            let c = SpendCounters()
+            let r = try c.reserve(call(cost: 600_000), limits: [], budgets: [other, b], now: Self.day).get()
+            // The call's check remembers position 1; a reload may have moved or dropped others.
+            let alerts = c.settle(r, tokens: 50, costMicros: 600_000, budgets: settledWith)
+            #expect(alerts.map(\.budget) == ["team growth (month)"], "\(settledWith.map(\.name))")
+        }
+        // `budget(_:has:)` says what `budgetKey` would.
+        for x in [b, other, budget(1_000_000, .week), budget(1_000_000, .fixed)] {
+            for y in [b, other, budget(1_000_000, .week), budget(1_000_000, .fixed)] {
+                #expect(SpendCounters.budget(x, has: SpendCounters.budgetKey(y)) == (SpendCounters.budgetKey(x) == SpendCounters.budgetKey(y)))
+            }
+        }
+    }
+
     @Test func hundredConcurrentCallsCannotOverspend() async throws {
         let c = SpendCounters()
         let b = budget(10_000_000)
