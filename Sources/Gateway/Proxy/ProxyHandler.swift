@@ -267,7 +267,6 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
     }
 
     func writeResponseHead(_ head: consuming HTTPResponseHead) {
-        var head = head
         for (name, value) in policyHeaders { head.headers.add(name: name, value: value) }
         if !isHTTP2, requestVersion == .http1_0 {
             head.version = .http1_0

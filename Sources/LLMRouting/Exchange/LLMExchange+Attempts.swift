@@ -54,7 +54,6 @@ extension LLMExchange: UpstreamCallSink {
         firstByteNanos = nil
         let shape = ProviderRequest.shape(dialect, d.style)
         passthroughStream = shape == .passthrough
-        readsPassedChunks = passthroughStream && dialect == .openai
         switch d.style {
         case .openai, .azureOpenAI: source = OpenAIStreamSource()
         case .anthropic: source = AnthropicTranslation.StreamToChat(includeUsage: true)

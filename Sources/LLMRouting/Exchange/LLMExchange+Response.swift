@@ -14,7 +14,7 @@ extension LLMExchange {
         if let cachePlan { h.append(("x-triplegate-cache", cachePlan.header)) }
     }
 
-    /// How many headers `addServedHeaders` adds.
+    /// At most how many headers `addServedHeaders` adds.
     var servedHeaderCount: Int { 4 + spendHeaders.count }
 
     /// What is read from a passed-through answer: `usage` and `model`.

@@ -44,7 +44,7 @@ final class LLMExchange: RequestExchange {
     var encoder: (any ClientStreamEncoder)?
     var passthroughStream = false
     /// A passed-through OpenAI stream: its chunks are read from their bytes.
-    var readsPassedChunks = false
+    var readsPassedChunks: Bool { passthroughStream && dialect == .openai }
     /// The client has seen the response head: failures can no longer fail over.
     var committed = false
     var firstByteNanos: Int64?
