@@ -1,6 +1,17 @@
 /// Byte-level string helpers for the request path, where Foundation's `contains`/`lowercased`
 /// would allocate or go through CoreFoundation (seen in the profile).
 public enum ASCII {
+    /// The value of a hexadecimal digit (either case), nil for any other byte.
+    @inlinable
+    public static func hexDigitValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
     /// Whether `a` equals `lowerB` ignoring ASCII case; `lowerB` must be lower-case.
     @inlinable
     public static func equalsIgnoringCase(_ a: UnsafeBufferPointer<UInt8>, _ lowerB: StaticString) -> Bool {

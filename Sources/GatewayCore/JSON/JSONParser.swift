@@ -166,14 +166,7 @@ public struct JSONParser {
         guard i + 4 <= bytes.count else { throw failure("unexpected end") }
         var v: UInt32 = 0
         for _ in 0..<4 {
-            let b = bytes[i]
-            let d: UInt8
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
-            default: throw failure("invalid \\u escape")
-            }
+            guard let d = ASCII.hexDigitValue(bytes[i]) else { throw failure("invalid \\u escape") }
             v = v << 4 | UInt32(d)
             i += 1
         }

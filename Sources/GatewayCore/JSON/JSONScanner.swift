@@ -132,14 +132,7 @@ public enum JSONScanner {
             guard at + 4 <= b.count - 1 else { return nil }
             var v = 0
             for k in at..<(at + 4) {
-                let c = b[k]
-                let d: UInt8 = switch c {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-                default: 16
-                }
-                guard d < 16 else { return nil }
+                guard let d = ASCII.hexDigitValue(b[k]) else { return nil }
                 v = v << 4 | Int(d)
             }
             return v

@@ -37,20 +37,19 @@ enum OpenAIChunkReading: Equatable {
         var data = event.data
         let (reading, error) = data.withUTF8 { utf8 -> (OpenAIChunkReading, StreamError?) in
             let b = UnsafeRawBufferPointer(utf8)
-            func value(_ r: Range<Int>, in outer: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: outer[r]) }
             guard let s = JSONScanner.slots(chunkKeys, in: b) else { return (.nothing, nil) }
-            if let r = s[0], !isNull(value(r, in: b)) {
+            if let r = s[0], !isNull(slice(r, of: b)) {
                 // Rare: the tree is built for the error's words.
-                let e = try? JSONParser.parse(value(r, in: b))
+                let e = try? JSONParser.parse(slice(r, of: b))
                 return (.nothing, StreamError(message: e?["message"]?.stringValue ?? "the provider's stream failed", type: e?["type"]?.stringValue))
             }
             var c = Chunk()
-            c.usage = s[1].flatMap { TokenUsage(openAIBytes: value($0, in: b)) }
-            if wantsModel, let r = s[3] { c.model = (try? JSONParser.parse(value(r, in: b)))?.stringValue }
-            if let r = s[2], let choices = JSONScanner.elements(in: value(r, in: b)) {
+            c.usage = s[1].flatMap { TokenUsage(openAIBytes: slice($0, of: b)) }
+            if wantsModel, let r = s[3] { c.model = (try? JSONParser.parse(slice(r, of: b)))?.stringValue }
+            if let r = s[2], let choices = JSONScanner.elements(in: slice(r, of: b)) {
                 c.usageOnly = choices.isEmpty
                 if let first = choices.first {
-                    let choice = value(first, in: value(r, in: b))
+                    let choice = slice(first, of: slice(r, of: b))
                     c.deliveredBytes = delivered(byChoice: choice)
                 }
             }
@@ -63,20 +62,25 @@ enum OpenAIChunkReading: Equatable {
     /// The first choice's delta: its content and each tool call's arguments, in UTF-8 bytes.
     private static func delivered(byChoice choice: UnsafeRawBufferPointer) -> Int {
         guard let d = JSONScanner.slots(deltaKey, in: choice)?[0] else { return 0 }
-        let delta = UnsafeRawBufferPointer(rebasing: choice[d])
+        let delta = slice(d, of: choice)
         guard let s = JSONScanner.slots(deltaKeys, in: delta) else { return 0 }
-        var n = s[0].flatMap { JSONScanner.decodedStringLength(UnsafeRawBufferPointer(rebasing: delta[$0])) } ?? 0
-        if let t = s[1], let calls = JSONScanner.elements(in: UnsafeRawBufferPointer(rebasing: delta[t])) {
-            let list = UnsafeRawBufferPointer(rebasing: delta[t])
+        var n = s[0].flatMap { JSONScanner.decodedStringLength(slice($0, of: delta)) } ?? 0
+        if let t = s[1], let calls = JSONScanner.elements(in: slice(t, of: delta)) {
+            let list = slice(t, of: delta)
             for call in calls {
-                let callBytes = UnsafeRawBufferPointer(rebasing: list[call])
+                let callBytes = slice(call, of: list)
                 guard let f = JSONScanner.slots(functionKey, in: callBytes)?[0] else { continue }
-                let function = UnsafeRawBufferPointer(rebasing: callBytes[f])
+                let function = slice(f, of: callBytes)
                 guard let a = JSONScanner.slots(argumentsKey, in: function)?[0] else { continue }
-                n += JSONScanner.decodedStringLength(UnsafeRawBufferPointer(rebasing: function[a])) ?? 0
+                n += JSONScanner.decodedStringLength(slice(a, of: function)) ?? 0
             }
         }
         return n
+    }
+
+    /// The bytes of a value the scanner located in `outer`.
+    private static func slice(_ r: Range<Int>, of outer: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: outer[r])
     }
 
     private static func isNull(_ b: UnsafeRawBufferPointer) -> Bool { b.elementsEqual("null".utf8) }
