@@ -76,8 +76,9 @@ import Testing
         #expect(n == parsed?.utf8.count)
     }
 
-    @Test(arguments: [#""\ud83d""#, #""\ude42""#, #""\u12""#, #""abc"#, #"12"#, #""\"#])
+    @Test(arguments: [#""\ud83d""#, #""\ude42""#, #""\u12""#, #""abc"#, #"12"#, #""\"#, #""\q""#, "\"tab\there\"", #""a"b""#])
     func badStringsHaveNoLength(text: String) {
+        #expect((try? JSONParser.parse(text))?.stringValue == nil, "the parser refuses it too")
         var t = text
         #expect(t.withUTF8 { JSONScanner.decodedStringLength(UnsafeRawBufferPointer($0)) } == nil)
     }

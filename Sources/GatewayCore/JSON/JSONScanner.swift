@@ -122,6 +122,9 @@ public enum JSONScanner {
         return nil
     }
 
+    /// The escapes that stand for one byte: `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`.
+    private static let shortEscapes: Set<UInt8> = Set("\"\\/bfnrt".utf8)
+
     /// The length in UTF-8 bytes of a JSON string's text, escapes resolved, as `JSONParser`
     /// would decode it, read from its bytes with nothing allocated; nil when `b` is not a
     /// string (or has an escape the parser refuses, such as a lone surrogate).
@@ -141,12 +144,15 @@ public enum JSONScanner {
         var i = 1, n = 0
         while i < end {
             guard b[i] == backslash else {
+                // As the parser: no control characters, no quote before the last.
+                guard b[i] >= 0x20, b[i] != quote else { return nil }
                 n += 1
                 i += 1
                 continue
             }
             guard i + 1 < end else { return nil }
             guard b[i + 1] == u else {
+                guard Self.shortEscapes.contains(b[i + 1]) else { return nil }
                 n += 1
                 i += 2
                 continue
