@@ -27,6 +27,10 @@ final class AgentSession: Sendable {
         var relays = 0
         /// The agent's GET stream, if open: where messages outside any request go.
         var standalone: (@Sendable (ByteBuffer) -> Void)?
+        /// Messages that came while no GET stream was open, sent when one opens. An agent opens
+        /// its stream after the handshake, and a server can speak first (a tool call that
+        /// changes the tool list). At most `waitingLimit`; past it the oldest are dropped.
+        var waiting: [ByteBuffer] = []
         /// Resource URIs the agent subscribed to.
         var subscriptions: Set<String> = []
         /// Recent SSE events, for `Last-Event-ID`.
@@ -72,6 +76,7 @@ final class AgentSession: Sendable {
     func end() {
         let owned = state.withLockedValue { s -> [UpstreamServer] in
             s.ended = true
+            s.waiting = []
             defer { s.upstreams = [:] }
             return Array(s.upstreams.values)
         }
@@ -123,19 +128,44 @@ final class AgentSession: Sendable {
         state.withLockedValue { $0.subscriptions.contains(uri) }
     }
 
-    /// Opens (or, with nil, closes) the agent's GET stream.
+    /// Opens (or, with nil, closes) the agent's GET stream. Messages held while none was open
+    /// go down the new one first, in order.
     func setStandalone(_ send: (@Sendable (ByteBuffer) -> Void)?) {
-        state.withLockedValue { $0.standalone = send }
+        state.withLockedValue { s in
+            s.standalone = send
+            guard let send, !s.waiting.isEmpty else { return }
+            // Under the lock, so a message sent meanwhile cannot overtake them (`send` only
+            // hands the message to the stream's loop).
+            for m in s.waiting { send(m) }
+            s.waiting = []
+        }
     }
 
+    /// How many messages wait for a GET stream at most.
+    static let waitingLimit = 64
+
     /// Sends a message outside any request: on the HTTP+SSE stream, or the GET stream if open.
-    /// False when the agent has no stream to take it.
+    /// False when the agent has no stream to take it now: the message waits for one.
     @discardableResult
     func notify(_ message: ByteBuffer) -> Bool {
-        guard let send = push ?? state.withLockedValue({ $0.standalone }) else { return false }
+        if let push {
+            push(message)
+            return true
+        }
+        let send: (@Sendable (ByteBuffer) -> Void)? = state.withLockedValue { s in
+            if let send = s.standalone { return send }
+            guard !s.ended else { return nil }
+            if s.waiting.count == Self.waitingLimit { s.waiting.removeFirst() }
+            s.waiting.append(message)
+            return nil
+        }
+        guard let send else { return false }
         send(message)
         return true
     }
+
+    /// How many messages wait for the agent's GET stream.
+    var waitingCount: Int { state.withLockedValue { $0.waiting.count } }
 
     func touch(now: Int64) {
         state.withLockedValue { $0.lastUsed = max($0.lastUsed, now) }
