@@ -19,7 +19,7 @@ extension ProxyHandler {
             responseOpen = true
             respond(ProblemDetails(status: .requestTimeout, title: "Request head not received in time"))
         } else {
-            context.close(promise: nil)
+            closeConnection()
         }
     }
 
@@ -52,7 +52,7 @@ extension ProxyHandler {
             closeAfterResponse = true
             fail(ProblemDetails(status: .requestTimeout, title: "Request body not received in time"))
         } else {
-            context.close(promise: nil)
+            closeConnection()
         }
     }
 }

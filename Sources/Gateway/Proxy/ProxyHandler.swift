@@ -8,7 +8,7 @@ import NIOHTTP1
 ///
 /// HTTP pipelining assistance is off in the pipeline (it cost 12%); this handler queues a
 /// pipelined request itself and stops reading until the response before it is done.
-final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
+final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -64,6 +64,8 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
     private var queued = CircularBuffer<HTTPServerRequestPart>()
     var readsPausedByExchange = false
     private var pendingRead = false
+    /// A flush waits in the loop's `flushes` for the end of the tick.
+    private var flushHeld = false
     /// The header timeout before the first request, the keep-alive timeout between requests
     /// (`idleIsHeaderTimeout` says which); made once per connection, armed on the loop's timers.
     lazy var idleTimer = LoopTimer { [weak self] in self?.idleTimerFired() }
@@ -187,7 +189,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
             // Graceful shutdown: finish what is in flight, then close.
             quiescing = true
             if !requestOpen, !responseOpen {
-                context.close(promise: nil)
+                closeConnection()
             } else {
                 closeAfterResponse = true
             }
@@ -225,7 +227,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
             respond(ProblemDetails(status: status, title: title))
             return
         }
-        context.close(promise: nil)
+        closeConnection()
     }
 
     /// Answers a request the gateway refuses before any upstream is involved.
@@ -301,7 +303,24 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
         if let last { context.write(NIOAny(last), promise: promise) } else { promise?.succeed(()) }
     }
 
-    func flush() { context.flush() }
+    func flush() {
+        guard !flushHeld else { return }
+        flushHeld = true
+        gate.loop.flushes.hold(self)
+    }
+
+    func flushHeldWrites() {
+        guard flushHeld else { return }  // a close flushed already
+        flushHeld = false
+        context.flush()
+    }
+
+    /// Closes the connection (or the stream, or its output side) after sending what was
+    /// written: a close drops writes that were not flushed.
+    func closeConnection(mode: CloseMode = .all) {
+        flushHeldWrites()
+        context.close(mode: mode, promise: nil)
+    }
 
     func writeResponseEnd(_ trailers: HTTPHeaders?) {
         exchange = nil
@@ -318,13 +337,13 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
             send(.end(trailers), promise: written)
             context.flush()
             written.futureResult.assumeIsolated().whenComplete { [weak self] _ in
-                guard let self, let context = self.context else { return }
-                if unread { self.lingeringClose() } else { context.close(promise: nil) }
+                guard let self, self.context != nil else { return }
+                if unread { self.lingeringClose() } else { self.closeConnection() }
             }
             return
         }
         send(.end(trailers))
-        context.flush()
+        flush()
         if !requestOpen { afterResponse() }
     }
 
@@ -333,14 +352,14 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
     /// output side is shut first and input is drained for a while (nginx's lingering close).
     private func lingeringClose() {
         guard !isHTTP2, context.channel.isActive else {
-            context.close(promise: nil)
+            closeConnection()
             return
         }
         lingering = true
         queued.removeAll()
-        context.close(mode: .output, promise: nil)
+        closeConnection(mode: .output)
         lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTimeout) { [weak self] in
-            self?.context.close(promise: nil)
+            self?.closeConnection()
         }
         context.read()
     }
@@ -351,7 +370,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder {
         exchange = nil
         responseOpen = false
         finishLog(status: nil)
-        context.close(promise: nil)
+        closeConnection()
     }
 
     func pauseClientReads() { readsPausedByExchange = true }

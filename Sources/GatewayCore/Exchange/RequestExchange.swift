@@ -25,6 +25,7 @@ public protocol ClientResponder: AnyObject {
     /// borrowed head would have its whole list copied first.
     func writeResponseHead(_ head: consuming HTTPResponseHead)
     func writeResponseBody(_ body: ByteBuffer)
+    /// Sends what was written, at the end of the loop's tick (see `LoopFlushes`).
     func flush()
     func writeResponseEnd(_ trailers: HTTPHeaders?)
     /// Ends the response mid-way: the client must see an incomplete message, never a clean end.

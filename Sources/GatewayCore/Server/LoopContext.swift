@@ -2,7 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 
-/// What each event loop owns: its upstream pools, its timers and its request-id counter. The data plane
+/// What each event loop owns: its upstream pools, its timers, its held flushes and its request-id counter. The data plane
 /// never shares mutable state across loops, so a request takes no lock and makes no hop.
 public final class LoopContext: @unchecked Sendable {
     // @unchecked: every mutable field is touched only on `eventLoop` (checked in debug builds).
@@ -12,6 +12,8 @@ public final class LoopContext: @unchecked Sendable {
     public let taskExecutor: EventLoopTaskExecutor
     /// The loop's timers for timeouts that are armed per request and rarely fire.
     public let timers: LoopTimers
+    /// Flushes held to the end of the loop's tick: client answers and upstream requests.
+    public let flushes: LoopFlushes
     private var pools: [UpstreamPoolKey: UpstreamPool] = [:]
     private var requestIDs: RequestIDGenerator
     private let tls: TLSClientContexts
@@ -21,6 +23,7 @@ public final class LoopContext: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.taskExecutor = EventLoopTaskExecutor(eventLoop)
         self.timers = LoopTimers(eventLoop: eventLoop)
+        self.flushes = LoopFlushes(eventLoop: eventLoop)
         self.requestIDs = RequestIDGenerator(loopIndex: index)
         self.tls = tls
     }
@@ -30,7 +33,7 @@ public final class LoopContext: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         if let pool = pools[key] { return pool }
         let ssl = key.target.scheme == .https ? tls.context(for: key.tls, h2: key.protocol == .h2) : nil
-        let pool = UpstreamPool(key: key, eventLoop: eventLoop, timers: timers, sslContext: ssl)
+        let pool = UpstreamPool(key: key, eventLoop: eventLoop, timers: timers, flushes: flushes, sslContext: ssl)
         pools[key] = pool
         return pool
     }

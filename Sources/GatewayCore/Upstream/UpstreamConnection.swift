@@ -54,6 +54,7 @@ public final class UpstreamConnection {
         handler?.write(part)
     }
 
+    /// Sends what was written, at the end of the loop's tick (see `LoopFlushes`).
     public func flush() { handler?.flush() }
 
     /// Stops reading from the upstream until `resumeReads`: the client is not keeping up.
@@ -72,7 +73,7 @@ public final class UpstreamConnection {
 
 /// The last handler of an upstream connection's pipeline: hands response parts to the
 /// connection's delegate, and holds reads back while the client is slow.
-final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler, HeldFlushWriter {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
@@ -85,19 +86,34 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     private var pendingRead = false
     var readsPaused = false
     private var inResponse = false
+    /// A flush waits in the pool's `flushes` for the end of the tick.
+    private var flushHeld = false
 
     init(connection: UpstreamConnection) {
         self.connectionRef = connection
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        flushHeldWrites()
+        self.context = nil
+    }
 
     func write(_ part: HTTPClientRequestPart) {
         context?.write(wrapOutboundOut(part), promise: nil)
     }
 
-    func flush() { context?.flush() }
+    func flush() {
+        guard !flushHeld, let pool = connectionRef?.pool else { return }
+        flushHeld = true
+        pool.flushes.hold(self)
+    }
+
+    func flushHeldWrites() {
+        guard flushHeld else { return }
+        flushHeld = false
+        context?.flush()
+    }
 
     func resumeReads() {
         readsPaused = false

@@ -13,6 +13,9 @@ public final class UpstreamPool {
     public let eventLoop: EventLoop
     /// The loop's timers: upstream calls and idle connections arm theirs there.
     public let timers: LoopTimers
+    /// The loop's held flushes: requests written to the pool's connections go out at the end
+    /// of the tick.
+    let flushes: LoopFlushes
     private let sslContext: NIOSSLContext?
     private var state: UpstreamPoolStateMachine
     private var waiters: [UpstreamPoolStateMachine.WaiterID: Callback] = [:]
@@ -21,10 +24,11 @@ public final class UpstreamPool {
     /// For `protocol: h2`: the one multiplexed connection that carries every request.
     private var http2: UpstreamHTTP2Session?
 
-    init(key: UpstreamPoolKey, eventLoop: EventLoop, timers: LoopTimers, sslContext: NIOSSLContext?) {
+    init(key: UpstreamPoolKey, eventLoop: EventLoop, timers: LoopTimers, flushes: LoopFlushes, sslContext: NIOSSLContext?) {
         self.key = key
         self.eventLoop = eventLoop
         self.timers = timers
+        self.flushes = flushes
         self.sslContext = sslContext
         self.state = UpstreamPoolStateMachine(maxConnections: key.maxConnections)
         if key.protocol == .h2 {
