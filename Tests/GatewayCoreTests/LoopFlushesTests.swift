@@ -3,14 +3,15 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-/// Held flushes on an embedded channel: what is written goes out when the loop runs its
-/// tasks (the end of the tick), not at the hold.
+/// Held flushes on an embedded channel: the tick's first flush goes at once; later ones go
+/// when the loop runs its tasks (the end of the tick).
 @Suite struct LoopFlushesTests {
     /// Writes into its channel and holds the flush, as the client and upstream handlers do.
     final class Writer: HeldFlushWriter {
         let channel: EmbeddedChannel
         let flushes: LoopFlushes
         var held = false
+        /// Flushes made at the end of a tick.
         var flushed = 0
         /// Written and held again from inside the next flush (a write completing a promise
         /// whose callback writes more).
@@ -24,8 +25,7 @@ import Testing
         func write(_ text: String) {
             channel.write(channel.allocator.buffer(string: text), promise: nil)
             guard !held else { return }
-            held = true
-            flushes.hold(self)
+            if flushes.hold(self) { held = true } else { channel.flush() }
         }
 
         func flushHeldWrites() {
@@ -45,41 +45,46 @@ import Testing
         return out
     }
 
-    @Test func writesGoOutAtTheEndOfTheTickWithOneFlushPerWriter() throws {
+    @Test func theTicksFirstFlushGoesAtOnceAndTheRestAtTheEndOfTheTick() throws {
+        let loop = EmbeddedEventLoop()
+        let flushes = LoopFlushes(eventLoop: loop)
+        let a = EmbeddedChannel(loop: loop), b = EmbeddedChannel(loop: loop), c = EmbeddedChannel(loop: loop)
+        let wa = Writer(channel: a, flushes: flushes), wb = Writer(channel: b, flushes: flushes), wc = Writer(channel: c, flushes: flushes)
+        wa.write("a1")
+        #expect(try outbound(a) == ["a1"])
+        wb.write("b1")
+        wc.write("c1")
+        wb.write("b2")
+        #expect(try outbound(b).isEmpty)
+        #expect(try outbound(c).isEmpty)
+        loop.run()
+        #expect(try outbound(b) == ["b1", "b2"])
+        #expect(try outbound(c) == ["c1"])
+        #expect(wb.flushed == 1 && wc.flushed == 1 && wa.flushed == 0)
+        // The next tick starts over: its first flush goes at once.
+        wc.write("c2")
+        #expect(try outbound(c) == ["c2"])
+        wb.write("b3")
+        #expect(try outbound(b).isEmpty)
+        loop.run()
+        #expect(try outbound(b) == ["b3"])
+        for ch in [a, b, c] { _ = try ch.finish() }
+    }
+
+    @Test func aWriteMadeWhileFlushingGoesOutTooAsTheNextTicksFirst() throws {
         let loop = EmbeddedEventLoop()
         let flushes = LoopFlushes(eventLoop: loop)
         let a = EmbeddedChannel(loop: loop), b = EmbeddedChannel(loop: loop)
-        let wa = Writer(channel: a, flushes: flushes), wb = Writer(channel: b, flushes: flushes)
-        wa.write("a1")
-        wb.write("b1")
-        wa.write("a2")
-        #expect(try outbound(a).isEmpty)
-        #expect(try outbound(b).isEmpty)
-        loop.run()
-        #expect(try outbound(a) == ["a1", "a2"])
-        #expect(try outbound(b) == ["b1"])
-        #expect(wa.flushed == 1 && wb.flushed == 1)
-        // A later tick holds again.
-        wb.write("b2")
-        loop.run()
-        #expect(try outbound(b) == ["b2"])
-        #expect(wb.flushed == 2)
-        _ = try a.finish()
-        _ = try b.finish()
-    }
-
-    @Test func aWriteMadeWhileFlushingGoesOutInTheNextTask() throws {
-        let loop = EmbeddedEventLoop()
-        let flushes = LoopFlushes(eventLoop: loop)
-        let a = EmbeddedChannel(loop: loop)
-        let w = Writer(channel: a, flushes: flushes)
+        let first = Writer(channel: a, flushes: flushes), w = Writer(channel: b, flushes: flushes)
+        first.write("x")
         w.writeWhenFlushed = "second"
         w.write("first")
-        // The embedded loop runs tasks queued by tasks in the same run, as NIO's next tick would.
+        #expect(try outbound(b).isEmpty)
         loop.run()
-        #expect(try outbound(a) == ["first", "second"])
-        #expect(w.flushed == 2)
+        #expect(try outbound(b) == ["first", "second"])
+        #expect(w.flushed == 1)
         #expect(!w.held)
         _ = try a.finish()
+        _ = try b.finish()
     }
 }

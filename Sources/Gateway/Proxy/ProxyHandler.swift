@@ -305,8 +305,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
 
     func flush() {
         guard !flushHeld else { return }
-        flushHeld = true
-        gate.loop.flushes.hold(self)
+        if gate.loop.flushes.hold(self) { flushHeld = true } else { context.flush() }
     }
 
     func flushHeldWrites() {

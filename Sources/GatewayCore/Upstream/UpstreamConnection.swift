@@ -105,8 +105,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
 
     func flush() {
         guard !flushHeld, let pool = connectionRef?.pool else { return }
-        flushHeld = true
-        pool.flushes.hold(self)
+        if pool.flushes.hold(self) { flushHeld = true } else { context?.flush() }
     }
 
     func flushHeldWrites() {
