@@ -135,6 +135,8 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
     }
 
     func established(protocolVersion: String) {}
+    /// The stream is the channel itself: already open.
+    func listen(loop: LoopContext) async {}
 
     /// Drops the stream; the next call opens a new one.
     func reset() {

@@ -199,6 +199,8 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
     }
 
     func established(protocolVersion: String) {}
+    /// The stream is the channel itself: already open.
+    func listen(loop: LoopContext) async {}
 
     func reset() {}
 

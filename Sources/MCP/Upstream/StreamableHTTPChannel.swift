@@ -76,22 +76,34 @@ final class StreamableHTTPChannel: UpstreamChannel {
 
     func established(protocolVersion: String) {
         state.withLockedValue { $0.protocolVersion = protocolVersion }
-        openStream()
     }
 
+    /// Opens the GET stream and waits until the server answered it (at most `streamWait`): a
+    /// server drops what it says outside requests while no stream is open, so a list change
+    /// caused by the agent's first tool call must find the stream there.
+    func listen(loop: LoopContext) async {
+        try? await openStream()?.get()
+    }
+
+    /// How long `listen` waits for the GET stream's answer before going on without it.
+    static let streamWait = TimeAmount.seconds(2)
+
     /// The GET stream for messages outside requests; a server without one answers 405, which
-    /// is fine (its lists are then refreshed by age only).
-    private func openStream() {
+    /// is fine (its lists are then refreshed by age only). The future completes when the
+    /// server answered the GET (whatever it said), the stream failed, or `streamWait` passed.
+    private func openStream() -> EventLoopFuture<Void>? {
         let (h, hadSession) = headers()
-        guard hadSession, let loop = loops.all.first else { return }
+        guard hadSession, let loop = loops.all.first else { return nil }
         var streamHeaders = h
         streamHeaders.replaceOrAdd(name: "accept", value: "text/event-stream")
         streamHeaders.remove(name: "content-type")
         streamHeaders.replaceOrAdd(name: "host", value: key.target.hostForHeader)
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: key.target.basePath.isEmpty ? "/" : key.target.basePath, headers: streamHeaders)
         let unsolicited = self.unsolicited, key = self.key
+        let answered = loop.eventLoop.makePromise(of: Void.self)
+        loop.eventLoop.scheduleTask(in: Self.streamWait) { answered.succeed() }
         loop.eventLoop.execute { [self] in
-            let sink = StandaloneStream(unsolicited: unsolicited)
+            let sink = StandaloneStream(unsolicited: unsolicited, answered: answered)
             let call = UpstreamCall(pool: loop.pool(for: key), head: head, body: ByteBuffer(), timeout: .hours(24), sink: sink)
             sink.start(call)
             let previous = state.withLockedValue { s -> NIOLoopBound<UpstreamCall>? in
@@ -100,6 +112,7 @@ final class StreamableHTTPChannel: UpstreamChannel {
             }
             previous.map { p in p.eventLoop.execute { p.value.cancel() } }
         }
+        return answered.futureResult
     }
 
     func reset() {
@@ -126,9 +139,12 @@ private final class StandaloneStream: UpstreamCallSink {
     private var parser = SSEParser()
     private var ok = false
     private var keepAlive: StandaloneStream?
+    /// Completed when the server answers the GET, or the call ends without an answer.
+    private let answered: EventLoopPromise<Void>
 
-    init(unsolicited: @escaping UnsolicitedMessages) {
+    init(unsolicited: @escaping UnsolicitedMessages, answered: EventLoopPromise<Void>) {
         self.unsolicited = unsolicited
+        self.answered = answered
     }
 
     func start(_ call: UpstreamCall) {
@@ -138,6 +154,7 @@ private final class StandaloneStream: UpstreamCallSink {
 
     func callHead(_ head: HTTPResponseHead) {
         ok = head.status == .ok && head.headers.first(name: "content-type")?.hasPrefix("text/event-stream") == true
+        answered.succeed()
     }
 
     func callBody(_ body: ByteBuffer) {
@@ -147,7 +164,14 @@ private final class StandaloneStream: UpstreamCallSink {
         }
     }
 
-    func callEnd() { keepAlive = nil }
-    func callFailed(_ failure: UpstreamCall.Failure) { keepAlive = nil }
+    func callEnd() {
+        answered.succeed()
+        keepAlive = nil
+    }
+
+    func callFailed(_ failure: UpstreamCall.Failure) {
+        answered.succeed()
+        keepAlive = nil
+    }
     func callReadComplete() {}
 }

@@ -19,6 +19,9 @@ protocol UpstreamChannel: Sendable {
     func send(_ body: ByteBuffer, loop: LoopContext) async throws
     /// Called with the `initialize` result's version once the handshake succeeded.
     func established(protocolVersion: String)
+    /// Called once the handshake is complete: opens what carries the server's messages
+    /// outside requests, if the transport has one to open, and returns once it is up.
+    func listen(loop: LoopContext) async
     /// Forgets the upstream session (it expired); the next request starts a new one.
     func reset()
     /// Ends the upstream session and frees what the channel holds (a process, a stream).
