@@ -54,7 +54,7 @@ struct ProviderRequest {
             // Usage is always asked for on streams (the ledger needs it); callers that did not ask
             // never see the usage chunk.
             let wantsUsage = stream && endpoint != .embeddings
-            if dialect == .openai, !wantsUsage || includeUsage || !body.has("stream_options") {
+            if dialect == .openai, !wantsUsage || includeUsage || !body.has(.streamOptions) {
                 out = body.spliced(model: d.model, insert: wantsUsage && !includeUsage ? #""stream_options":{"include_usage":true}"# : nil,
                                    allocator: allocator)
             } else {

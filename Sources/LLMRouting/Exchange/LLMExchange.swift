@@ -118,14 +118,14 @@ final class LLMExchange: RequestExchange {
         }
         guard let parsed = RequestBody(body) else { return fail(RequestBody.problem(body)) }
         self.parsed = parsed
-        guard let model = parsed.field("model")?.stringValue, !model.isEmpty else {
+        guard let model = parsed.field(.model)?.stringValue, !model.isEmpty else {
             return fail(ProblemDetails(status: .badRequest, title: "`model` is required", detail: "name one of the models GET /v1/models lists"))
         }
         if let problem = Self.checkShape(parsed, endpoint: endpoint) { return fail(problem) }
         requestedModel = model
         genAI.requestModel = model
-        stream = parsed.field("stream")?.boolValue == true && endpoint != .embeddings && endpoint != .countTokens
-        includeUsage = parsed.field("stream_options")?["include_usage"]?.boolValue == true
+        stream = parsed.field(.stream)?.boolValue == true && endpoint != .embeddings && endpoint != .countTokens
+        includeUsage = parsed.field(.streamOptions)?["include_usage"]?.boolValue == true
         guard let group = snapshot.models[model] else {
             var p = ProblemDetails(status: .notFound, title: "The model `\(model)` does not exist or you do not have access to it")
             p.code = "model_not_found"
@@ -149,18 +149,18 @@ final class LLMExchange: RequestExchange {
     static func checkShape(_ body: RequestBody, endpoint: Endpoint) -> ProblemDetails? {
         switch endpoint {
         case .chatCompletions, .messages, .countTokens:
-            let messages = body.startsArray("messages")
+            let messages = body.startsArray(.messages)
             guard messages.isArray else {
                 return ProblemDetails(status: .badRequest, title: "`messages` is required and must be an array")
             }
             if messages.isEmpty, endpoint == .chatCompletions { return ProblemDetails(status: .badRequest, title: "`messages` must not be empty") }
-            if endpoint == .messages, body.field("max_tokens")?.intValue == nil {
+            if endpoint == .messages, body.field(.maxTokens)?.intValue == nil {
                 return ProblemDetails(status: .badRequest, title: "max_tokens: Field required")
             }
         case .embeddings:
-            if !body.has("input") { return ProblemDetails(status: .badRequest, title: "`input` is required") }
+            if !body.has(.input) { return ProblemDetails(status: .badRequest, title: "`input` is required") }
         case .completions:
-            if !body.has("prompt") { return ProblemDetails(status: .badRequest, title: "`prompt` is required") }
+            if !body.has(.prompt) { return ProblemDetails(status: .badRequest, title: "`prompt` is required") }
         case .models:
             break
         }
@@ -176,7 +176,7 @@ final class LLMExchange: RequestExchange {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let worst = snapshot.worstCase(group, day: Int(now / 86_400_000))
         let prompt = (body.readableBytes + 2) / 3
-        let askedOutput = parsed.field("max_completion_tokens")?.intValue ?? parsed.field("max_tokens")?.intValue
+        let askedOutput = parsed.field(.maxCompletionTokens)?.intValue ?? parsed.field(.maxTokens)?.intValue
         let output = endpoint == .embeddings || endpoint == .countTokens ? 0 : min(askedOutput ?? worst.maxOutput, worst.maxOutput)
         let pico = Int64(prompt) * worst.input + Int64(output) * worst.output
         let request = SpendRequest(consumer: self.request.consumer?.name, team: self.request.consumer?.team, key: self.request.policyContext?.keyID, model: requestedModel,
@@ -351,7 +351,7 @@ final class LLMExchange: RequestExchange {
         }
         guard let ledger else { return }
         var tags = LedgerRow.tags(fromHeader: request.head.headers.first(name: "x-triplegate-tags"))
-        if let metadata = parsed?.field("metadata")?.objectFields {
+        if let metadata = parsed?.field(.metadata)?.objectFields {
             for (k, v) in metadata where !tags.contains(where: { $0.0 == k }) && tags.count < 16 {
                 if let s = v.stringValue, !k.isEmpty, k.count <= 64, s.count <= 64 { tags.append((k, s)) }
             }

@@ -5,16 +5,36 @@ import NIOCore
 /// `JSONScanner` without building a tree, and the whole parsed only when a translation needs it.
 /// Same-dialect calls go out as the caller's bytes with only `model` spliced in.
 final class RequestBody {
-    let raw: ByteBuffer
-    /// The byte ranges (in `raw`'s readable bytes) of the fields read.
-    private let ranges: [String: Range<Int>]
-    private var parsedWhole: JSONValue??
+    /// The top-level members the gate reads.
+    enum Field: Int, CaseIterable {
+        case model, stream, streamOptions, messages, maxTokens, maxCompletionTokens, input, prompt, metadata
 
-    static let fields: Set<String> = ["model", "stream", "stream_options", "messages", "max_tokens", "max_completion_tokens", "input", "prompt", "metadata"]
+        var key: String {
+            switch self {
+            case .model: "model"
+            case .stream: "stream"
+            case .streamOptions: "stream_options"
+            case .messages: "messages"
+            case .maxTokens: "max_tokens"
+            case .maxCompletionTokens: "max_completion_tokens"
+            case .input: "input"
+            case .prompt: "prompt"
+            case .metadata: "metadata"
+            }
+        }
+    }
+
+    static let keys: [[UInt8]] = Field.allCases.map { Array($0.key.utf8) }
+
+    let raw: ByteBuffer
+    /// The byte ranges (in `raw`'s readable bytes) of the members read, by `Field`: found in
+    /// one pass, compared as bytes (no key becomes a String, nothing is hashed).
+    private let ranges: [Range<Int>?]
+    private var parsedWhole: JSONValue??
 
     /// Nil when the body is not a JSON object; `problem` then says why.
     init?(_ raw: ByteBuffer) {
-        guard let ranges = raw.withUnsafeReadableBytes({ JSONScanner.members(Self.fields, in: $0) }) else { return nil }
+        guard let ranges = raw.withUnsafeReadableBytes({ JSONScanner.slots(Self.keys, in: $0) }) else { return nil }
         self.raw = raw
         self.ranges = ranges
     }
@@ -29,17 +49,17 @@ final class RequestBody {
         }
     }
 
-    func has(_ name: String) -> Bool { ranges[name] != nil }
+    func has(_ field: Field) -> Bool { ranges[field.rawValue] != nil }
 
     /// A top-level field, parsed (small ones: model, stream, stream_options, max_tokens).
-    func field(_ name: String) -> JSONValue? {
-        guard let r = ranges[name] else { return nil }
+    func field(_ field: Field) -> JSONValue? {
+        guard let r = ranges[field.rawValue] else { return nil }
         return raw.withUnsafeReadableBytes { try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: $0[r])) }
     }
 
     /// The first byte of a field's value and whether it is an empty array (`messages` checks).
-    func startsArray(_ name: String) -> (isArray: Bool, isEmpty: Bool) {
-        guard let r = ranges[name] else { return (false, true) }
+    func startsArray(_ field: Field) -> (isArray: Bool, isEmpty: Bool) {
+        guard let r = ranges[field.rawValue] else { return (false, true) }
         return raw.withUnsafeReadableBytes { b in
             guard b[r.lowerBound] == UInt8(ascii: "[") else { return (false, true) }
             let inner = b[(r.lowerBound + 1)..<(r.upperBound - 1)]
@@ -60,7 +80,7 @@ final class RequestBody {
     func spliced(model: String, insert: String?, allocator: ByteBufferAllocator) -> ByteBuffer {
         var out = allocator.buffer(capacity: raw.readableBytes + model.utf8.count + (insert?.utf8.count ?? 0) + 8)
         let start = raw.readerIndex
-        guard let m = ranges["model"] else { return raw }
+        guard let m = ranges[Field.model.rawValue] else { return raw }
         out.writeBytes(raw.readableBytesView[start..<(start + m.lowerBound)])
         JSONValue.writeQuoted(model, to: &out)
         let afterModel = start + m.upperBound
