@@ -17,8 +17,9 @@ public protocol HeldFlushWriter: AnyObject {
 /// proxied request, a third of the gateway's CPU at 64 connections (bench/RESULTS.md). Flushed
 /// together at the end of the tick, the first write wakes the reader and the rest find it
 /// awake. The tick's first flush is not held: at one connection, holding it kept each answer
-/// waiting for the loop's bookkeeping after it (12 µs at the median, bench/RESULTS.md). Nothing waits longer than the tick in which it was written: NIO runs the loop's
-/// tasks right after the I/O events it handled.
+/// waiting for the loop's bookkeeping after it (12 µs at the median, bench/RESULTS.md).
+/// Nothing waits longer than the tick in which it was written: NIO runs the loop's tasks
+/// right after the I/O events it handled.
 ///
 /// Only touched on its event loop.
 public final class LoopFlushes {
