@@ -136,7 +136,7 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
 
     func established(protocolVersion: String) {}
     /// The stream is the channel itself: already open.
-    func listen(loop: LoopContext) async {}
+    func listen() async {}
 
     /// Drops the stream; the next call opens a new one.
     func reset() {

@@ -200,7 +200,7 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
 
     func established(protocolVersion: String) {}
     /// The stream is the channel itself: already open.
-    func listen(loop: LoopContext) async {}
+    func listen() async {}
 
     func reset() {}
 

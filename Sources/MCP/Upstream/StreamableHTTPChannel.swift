@@ -81,7 +81,7 @@ final class StreamableHTTPChannel: UpstreamChannel {
     /// Opens the GET stream and waits until the server answered it (at most `streamWait`): a
     /// server drops what it says outside requests while no stream is open, so a list change
     /// caused by the agent's first tool call must find the stream there.
-    func listen(loop: LoopContext) async {
+    func listen() async {
         try? await openStream()?.get()
     }
 
@@ -101,7 +101,8 @@ final class StreamableHTTPChannel: UpstreamChannel {
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: key.target.basePath.isEmpty ? "/" : key.target.basePath, headers: streamHeaders)
         let unsolicited = self.unsolicited, key = self.key
         let answered = loop.eventLoop.makePromise(of: Void.self)
-        loop.eventLoop.scheduleTask(in: Self.streamWait) { answered.succeed() }
+        let giveUp = loop.eventLoop.scheduleTask(in: Self.streamWait) { answered.succeed() }
+        answered.futureResult.whenComplete { _ in giveUp.cancel() }
         loop.eventLoop.execute { [self] in
             let sink = StandaloneStream(unsolicited: unsolicited, answered: answered)
             let call = UpstreamCall(pool: loop.pool(for: key), head: head, body: ByteBuffer(), timeout: .hours(24), sink: sink)

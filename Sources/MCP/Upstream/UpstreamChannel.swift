@@ -21,7 +21,7 @@ protocol UpstreamChannel: Sendable {
     func established(protocolVersion: String)
     /// Called once the handshake is complete: opens what carries the server's messages
     /// outside requests, if the transport has one to open, and returns once it is up.
-    func listen(loop: LoopContext) async
+    func listen() async
     /// Forgets the upstream session (it expired); the next request starts a new one.
     func reset()
     /// Ends the upstream session and frees what the channel holds (a process, a stream).

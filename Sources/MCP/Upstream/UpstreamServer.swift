@@ -108,7 +108,7 @@ final class UpstreamServer: Sendable {
         let version = result["protocolVersion"]?.stringValue ?? Self.requestedVersion
         channel.established(protocolVersion: version)
         try await channel.send(RPC.notification(method: "notifications/initialized", params: nil), loop: loop)
-        await channel.listen(loop: loop)
+        await channel.listen()
         return Handshake(protocolVersion: version, capabilities: result["capabilities"] ?? .object([]), serverInfo: result["serverInfo"],
                          instructions: result["instructions"]?.stringValue, generation: generation)
     }
