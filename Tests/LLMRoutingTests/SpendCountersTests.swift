@@ -23,19 +23,20 @@ import Testing
     @Test func budgetsReserveTheWorstCaseAndSettleWhatWasUsed() throws {
         let c = SpendCounters()
         let b = budget(1_000_000, soft: 0.5)
-        let r1 = try c.reserve(call(cost: 600_000), limits: [], budgets: [b], now: Self.day).get()
+        let rules = SpendRules(budgets: [b])
+        let r1 = try c.reserve(call(cost: 600_000), rules: rules, now: Self.day).get()
         #expect(r1.headers.contains { $0 == ("x-triplegate-budget-remaining-usd", "0.400000") })
         // The worst case of a second call does not fit beside the first's reservation.
-        guard case .failure(let refusal) = c.reserve(call(cost: 600_000), limits: [], budgets: [b], now: Self.day) else { Issue.record("not refused"); return }
+        guard case .failure(let refusal) = c.reserve(call(cost: 600_000), rules: rules, now: Self.day) else { Issue.record("not refused"); return }
         #expect(refusal.kind == .budget && refusal.message.contains("$0.400000 left of $1.000000"))
         // The first used less than it reserved: the rest is free again; the soft alert fires once.
-        let alerts = c.settle(r1, tokens: 50, costMicros: 550_000, budgets: [b])
+        let alerts = c.settle(r1, tokens: 50, costMicros: 550_000, rules: rules)
         #expect(alerts == [SpendCounters.Alert(budget: "team growth (month)", spentMicros: 550_000, ceilingMicros: 1_000_000, webhook: nil)])
-        let r2 = try c.reserve(call(cost: 400_000), limits: [], budgets: [b], now: Self.day).get()
-        #expect(c.settle(r2, tokens: 1, costMicros: 100_000, budgets: [b]).isEmpty)
+        let r2 = try c.reserve(call(cost: 400_000), rules: rules, now: Self.day).get()
+        #expect(c.settle(r2, tokens: 1, costMicros: 100_000, rules: rules).isEmpty)
         #expect(c.spent(b, now: Self.day)! == (650_000, 0))
         // Other teams are not charged.
-        #expect((try? c.reserve(call(cost: 900_000, team: "search"), limits: [], budgets: [b], now: Self.day).get()) != nil)
+        #expect((try? c.reserve(call(cost: 900_000, team: "search"), rules: rules, now: Self.day).get()) != nil)
     }
 
     @Test func aSoftAlertFindsItsBudgetByPositionOrAfterAReloadByKey() throws {
@@ -44,9 +45,9 @@ import Testing
         let b = budget(1_000_000, soft: 0.5)
         for settledWith in [[other, b], [b], [budget(9, .week), other, b]] {
             let c = SpendCounters()
-            let r = try c.reserve(call(cost: 600_000), limits: [], budgets: [other, b], now: Self.day).get()
+            let r = try c.reserve(call(cost: 600_000), rules: SpendRules(budgets: [other, b]), now: Self.day).get()
             // The call's check remembers position 1; a reload may have moved or dropped others.
-            let alerts = c.settle(r, tokens: 50, costMicros: 600_000, budgets: settledWith)
+            let alerts = c.settle(r, tokens: 50, costMicros: 600_000, rules: SpendRules(budgets: settledWith))
             #expect(alerts.map(\.budget) == ["team growth (month)"], "\(settledWith.map(\.name))")
         }
         // `budget(_:has:)` says what `budgetKey` would.
@@ -60,16 +61,17 @@ import Testing
     @Test func hundredConcurrentCallsCannotOverspend() async throws {
         let c = SpendCounters()
         let b = budget(10_000_000)
+        let rules = SpendRules(budgets: [b])
         c.seed(key: SpendCounters.budgetKey(b), start: SpendCounters.window(of: b, at: Self.day)!.0, used: 9_500_000)  // nearly spent
         let worst: Int64 = 120_000
         let admitted = await withTaskGroup(of: SpendCounters.Reservation?.self) { group in
-            for _ in 0..<100 { group.addTask { try? c.reserve(self.call(cost: worst), limits: [], budgets: [b], now: Self.day).get() } }
+            for _ in 0..<100 { group.addTask { try? c.reserve(self.call(cost: worst), rules: rules, now: Self.day).get() } }
             var out: [SpendCounters.Reservation] = []
             for await r in group { if let r { out.append(r) } }
             return out
         }
         #expect(admitted.count == 4)  // 4 × 0.12 fits in the 0.5 left; a fifth does not
-        for r in admitted { c.settle(r, tokens: 10, costMicros: worst, budgets: [b]) }
+        for r in admitted { c.settle(r, tokens: 10, costMicros: worst, rules: rules) }
         #expect(c.spent(b, now: Self.day)!.used <= b.microUSD)
     }
 
@@ -95,20 +97,21 @@ import Testing
         l.by = .consumer
         l.tokensPerMinute = 1000
         l.requestsPerMinute = 3
+        let rules = SpendRules(limits: [l])
         let t0 = Self.day + 5_000
-        let r = try c.reserve(call(cost: 0, tokens: 600), limits: [l], budgets: [], now: t0).get()
+        let r = try c.reserve(call(cost: 0, tokens: 600), rules: rules, now: t0).get()
         #expect(r.headers.map(\.0) == ["x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
                                        "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"])
         #expect(r.headers[1].1 == "400" && r.headers[2].1 == "55s" && r.headers[4].1 == "2")
-        guard case .failure(let refusal) = c.reserve(call(cost: 0, tokens: 600), limits: [l], budgets: [], now: t0) else { Issue.record("not refused"); return }
+        guard case .failure(let refusal) = c.reserve(call(cost: 0, tokens: 600), rules: rules, now: t0) else { Issue.record("not refused"); return }
         #expect(refusal.kind == .tokens && refusal.resetMillis == 55_000)
-        c.settle(r, tokens: 150, costMicros: 0, budgets: [])
-        _ = try c.reserve(call(cost: 0, tokens: 600), limits: [l], budgets: [], now: t0).get()
-        _ = try c.reserve(call(cost: 0, tokens: 10), limits: [l], budgets: [], now: t0).get()
-        guard case .failure(let requests) = c.reserve(call(cost: 0, tokens: 10), limits: [l], budgets: [], now: t0) else { Issue.record("not refused"); return }
+        c.settle(r, tokens: 150, costMicros: 0, rules: rules)
+        _ = try c.reserve(call(cost: 0, tokens: 600), rules: rules, now: t0).get()
+        _ = try c.reserve(call(cost: 0, tokens: 10), rules: rules, now: t0).get()
+        guard case .failure(let requests) = c.reserve(call(cost: 0, tokens: 10), rules: rules, now: t0) else { Issue.record("not refused"); return }
         #expect(requests.kind == .requests)
         // The next minute starts fresh.
-        #expect((try? c.reserve(call(cost: 0, tokens: 900), limits: [l], budgets: [], now: Self.day + 60_000).get()) != nil)
+        #expect((try? c.reserve(call(cost: 0, tokens: 900), rules: rules, now: Self.day + 60_000).get()) != nil)
         #expect(SpendCounters.resetText(3_723_000) == "1h2m3s" && SpendCounters.resetText(360_000) == "6m0s" && SpendCounters.resetText(1) == "1s")
         #expect(SpendCounters.resetText(3_600_000) == "1h0m0s" && SpendCounters.resetText(59_001) == "1m0s" && SpendCounters.resetText(-5) == "1s")
     }
@@ -120,13 +123,62 @@ import Testing
         var l = LLMTokenLimit()
         l.by = .consumer
         l.tokensPerMinute = 1000
-        let old = try c.reserve(call(cost: 0, tokens: 700), limits: [l], budgets: [], now: Self.day + 59_000).get()
-        let next = try c.reserve(call(cost: 0, tokens: 900), limits: [l], budgets: [], now: Self.day + 61_000).get()
+        let rules = SpendRules(limits: [l])
+        let old = try c.reserve(call(cost: 0, tokens: 700), rules: rules, now: Self.day + 59_000).get()
+        let next = try c.reserve(call(cost: 0, tokens: 900), rules: rules, now: Self.day + 61_000).get()
         #expect(next.headers[1].1 == "100")
-        c.settle(old, tokens: 700, costMicros: 0, budgets: [])
+        c.settle(old, tokens: 700, costMicros: 0, rules: rules)
         // Still 100 left in the new minute: the old call neither used nor freed any of it.
-        guard case .failure = c.reserve(call(cost: 0, tokens: 101), limits: [l], budgets: [], now: Self.day + 62_000) else { Issue.record("not refused"); return }
-        let last = try c.reserve(call(cost: 0, tokens: 100), limits: [l], budgets: [], now: Self.day + 62_000).get()
+        guard case .failure = c.reserve(call(cost: 0, tokens: 101), rules: rules, now: Self.day + 62_000) else { Issue.record("not refused"); return }
+        let last = try c.reserve(call(cost: 0, tokens: 100), rules: rules, now: Self.day + 62_000).get()
         #expect(last.headers[1].1 == "0")
+    }
+
+    /// A caller's plan is made once per rules; a reload's new rules keep the counts (counters
+    /// are named by their rule, not by the plan), apply a changed ceiling at once, and a call
+    /// still running on the old rules counts in the same windows.
+    @Test func aReloadKeepsWhatWasSpentAndAppliesTheNewCeiling() throws {
+        let c = SpendCounters()
+        let old = SpendRules(budgets: [budget(1_000_000)])
+        let held = try c.reserve(call(cost: 300_000), rules: old, now: Self.day).get()
+        c.settle(try c.reserve(call(cost: 300_000), rules: old, now: Self.day).get(), tokens: 1, costMicros: 200_000, rules: old)
+        let new = SpendRules(budgets: [budget(700_000)])
+        // 200,000 used and 300,000 still reserved by the call in flight: 200,000 left of the new 700,000.
+        let r = try c.reserve(call(cost: 200_000), rules: new, now: Self.day).get()
+        #expect(r.headers.contains { $0 == ("x-triplegate-budget-remaining-usd", "0.000000") })
+        guard case .failure = c.reserve(call(cost: 1), rules: new, now: Self.day) else { Issue.record("not refused"); return }
+        // The call from before the reload settles in the same window, on the old rules' plan.
+        c.settle(held, tokens: 1, costMicros: 100_000, rules: new)
+        c.settle(r, tokens: 1, costMicros: 100_000, rules: new)
+        #expect(c.spent(budget(700_000), now: Self.day)! == (400_000, 0))
+        // A late call on the old rules still counts against the same window.
+        c.settle(try c.reserve(call(cost: 50_000), rules: old, now: Self.day).get(), tokens: 1, costMicros: 50_000, rules: old)
+        #expect(c.spent(budget(700_000), now: Self.day)! == (450_000, 0))
+    }
+
+    /// A plan keeps each counter's period until the clock leaves it: a fixed budget that has not
+    /// started yet applies once it has and stops when it ends, and a month's spend starts over
+    /// on the first of the next.
+    @Test func aPlansPeriodsFollowTheClock() throws {
+        let c = SpendCounters()
+        var fixed = budget(500_000, .fixed)
+        fixed.from = Self.day + 3_600_000
+        fixed.to = Self.day + 7_200_000
+        let month = budget(1_000_000)
+        let rules = SpendRules(budgets: [fixed, month])
+        let before = try c.reserve(call(cost: 600_000), rules: rules, now: Self.day).get()
+        #expect(before.headers.contains { $0 == ("x-triplegate-budget-remaining-usd", "0.400000") })  // the month's room only
+        c.settle(before, tokens: 1, costMicros: 0, rules: rules)
+        guard case .failure(let refusal) = c.reserve(call(cost: 600_000), rules: rules, now: Self.day + 3_600_000) else { Issue.record("not refused"); return }
+        #expect(refusal.message.contains("fixed budget") && refusal.resetMillis == 3_600_000)
+        let after = try c.reserve(call(cost: 600_000), rules: rules, now: Self.day + 7_200_000).get()  // it has ended
+        c.settle(after, tokens: 1, costMicros: 0, rules: rules)
+        let dec = Int64(CivilDate.daysFromCivil(year: 2026, month: 12, day: 1)) * 86_400_000
+        let late = try c.reserve(call(cost: 900_000), rules: rules, now: dec - 1).get()
+        #expect(late.headers.contains { $0 == ("x-triplegate-budget-remaining-usd", "0.100000") })
+        c.settle(late, tokens: 1, costMicros: 900_000, rules: rules)
+        let next = try c.reserve(call(cost: 900_000), rules: rules, now: dec).get()
+        #expect(next.headers.contains { $0 == ("x-triplegate-budget-remaining-usd", "0.100000") })
+        #expect(c.spent(month, now: dec)! == (0, 900_000))
     }
 }

@@ -172,7 +172,8 @@ final class LLMExchange: RequestExchange {
     /// body's bytes / 3: conservative for every tokenizer in use (English text averages about
     /// four bytes a token, and JSON punctuation counts here too).
     private func reserveSpend(for group: ModelGroup, then proceed: @escaping () -> Void) {
-        guard !snapshot.limits.isEmpty || !snapshot.budgets.isEmpty else { return proceed() }
+        let rules = snapshot.spendRules
+        guard !rules.isEmpty else { return proceed() }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let worst = snapshot.worstCase(group, day: Int(now / 86_400_000))
         let prompt = (body.readableBytes + 2) / 3
@@ -182,14 +183,14 @@ final class LLMExchange: RequestExchange {
         let request = SpendRequest(consumer: self.request.consumer?.name, team: self.request.consumer?.team, key: self.request.policyContext?.keyID, model: requestedModel,
                                    tokens: prompt + output, costMicros: (pico + 999_999) / 1_000_000)
         guard let redis = spend.redis else {
-            return reserved(spend.counters.reserve(request, limits: snapshot.limits, budgets: snapshot.budgets, now: now), then: proceed)
+            return reserved(spend.counters.reserve(request, rules: rules, now: now), then: proceed)
         }
-        redis.reserve(request, limits: snapshot.limits, budgets: snapshot.budgets, now: now, on: client.eventLoop)
+        redis.reserve(request, limits: rules.limits, budgets: rules.budgets, now: now, on: client.eventLoop)
             .assumeIsolated().whenSuccess { [weak self] result in
                 guard let self else { return }
                 guard !self.done else {
                     // The caller left while Redis answered: give the reservation back.
-                    if case .success(let r) = result { _ = redis.settle(r, tokens: 0, costMicros: 0, budgets: self.snapshot.budgets, on: self.client.eventLoop) }
+                    if case .success(let r) = result { _ = redis.settle(r, tokens: 0, costMicros: 0, budgets: rules.budgets, on: self.client.eventLoop) }
                     return
                 }
                 self.reserved(result, then: proceed)
@@ -341,11 +342,11 @@ final class LLMExchange: RequestExchange {
             let tokens = usage.map { $0.prompt + $0.output } ?? 0
             if let redis = spend.redis {
                 let alerts = spend.alerts, loop = client.eventLoop
-                redis.settle(reservation, tokens: tokens, costMicros: cost.microUSD, budgets: snapshot.budgets, on: loop).whenSuccess { fired in
+                redis.settle(reservation, tokens: tokens, costMicros: cost.microUSD, budgets: snapshot.spendRules.budgets, on: loop).whenSuccess { fired in
                     if !fired.isEmpty { alerts.fire(fired, on: loop) }
                 }
             } else {
-                let alerts = spend.counters.settle(reservation, tokens: tokens, costMicros: cost.microUSD, budgets: snapshot.budgets)
+                let alerts = spend.counters.settle(reservation, tokens: tokens, costMicros: cost.microUSD, rules: snapshot.spendRules)
                 if !alerts.isEmpty { spend.alerts.fire(alerts, on: client.eventLoop) }
             }
         }

@@ -11,8 +11,8 @@ public final class AISnapshot: Sendable {
     /// The gate's policies (`llm.policies`), run before the body is read.
     public let chain: PolicyChain
     public let retries: LLMRetryConfig
-    public let limits: [LLMTokenLimit]
-    public let budgets: [LLMBudget]
+    /// Token limits and budgets (`llm.limits`, `llm.budgets`).
+    public let spendRules: SpendRules
     /// Set when `llm.counters: redis`: limits and budgets shared by replicas.
     let redisCounters: RedisSpendCounters?
     public let maxBodyBytes: Int
@@ -47,8 +47,7 @@ public final class AISnapshot: Sendable {
         worstCases = models.mapValues { Self.worstCase($0, models: models, day: day) }
         modelNames = llm.models.map(\.name)
         retries = llm.retries
-        limits = llm.limits
-        budgets = llm.budgets
+        spendRules = SpendRules(limits: llm.limits, budgets: llm.budgets)
         redisCounters = llm.counters == .redis ? core.redis.map(RedisSpendCounters.init) : nil
         maxBodyBytes = config.server.limits.maxBodyBytes
         cache = llm.cache

@@ -65,7 +65,7 @@ final class RedisSpendCounters: Sendable {
     func reserve(_ r: SpendRequest, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64,
                  on eventLoop: EventLoop) -> EventLoopFuture<Result<SpendCounters.Reservation, SpendRefusal>> {
         let checks = SpendCounters.checks(r, limits: limits, budgets: budgets, now: now)
-        guard !checks.isEmpty else { return eventLoop.makeSucceededFuture(.success(SpendCounters.Reservation(holds: [], headers: []))) }
+        guard !checks.isEmpty else { return eventLoop.makeSucceededFuture(.success(SpendCounters.Reservation.empty)) }
         var args: [String] = []
         for c in checks { args += [String(c.ceiling), String(c.amount), String(c.end - now + 3_600_000)] }
         let logger = self.logger
@@ -73,7 +73,7 @@ final class RedisSpendCounters: Sendable {
             .map { reply -> Result<SpendCounters.Reservation, SpendRefusal> in
                 guard case .array(let items?) = reply, let first = items.first?.int else {
                     logger.error("unexpected spend reply from redis; the call goes ahead", metadata: ["reply": "\(reply)"])
-                    return .success(SpendCounters.Reservation(holds: [], headers: []))
+                    return .success(SpendCounters.Reservation.empty)
                 }
                 if first > 0, first <= checks.count {
                     return .failure(SpendCounters.refusal(checks[first - 1], left: Int64(items.count > 1 ? items[1].int ?? 0 : 0), now: now))
@@ -84,15 +84,15 @@ final class RedisSpendCounters: Sendable {
             }
             .flatMapErrorThrowing { error in
                 logger.error("redis spend counters unavailable; the call goes ahead unchecked", metadata: ["error": "\(error)"])
-                return .success(SpendCounters.Reservation(holds: [], headers: []))
+                return .success(SpendCounters.Reservation.empty)
             }
     }
 
     func settle(_ r: SpendCounters.Reservation, tokens: Int, costMicros: Int64, budgets: [LLMBudget], on eventLoop: EventLoop) -> EventLoopFuture<[SpendCounters.Alert]> {
-        guard !r.holds.isEmpty else { return eventLoop.makeSucceededFuture([]) }
+        guard case .redis(let holds) = r.holds, !holds.isEmpty else { return eventLoop.makeSucceededFuture([]) }
         var args: [String] = []
         var budgetOf: [LLMBudget?] = []
-        for h in r.holds {
+        for h in holds {
             let used: Int64 = switch h.unit {
             case .tokens: Int64(tokens)
             case .requests: 1
@@ -104,7 +104,7 @@ final class RedisSpendCounters: Sendable {
             args += [String(h.amount), String(used), String(threshold)]
         }
         let logger = self.logger, windowBudgets = budgetOf
-        return store.script(Self.settleScript, sha: Self.settleSHA, keys: r.holds.map { Self.redisKey($0.key, start: $0.start) }, args: args, on: eventLoop)
+        return store.script(Self.settleScript, sha: Self.settleSHA, keys: holds.map { Self.redisKey($0.key, start: $0.start) }, args: args, on: eventLoop)
             .map { reply -> [SpendCounters.Alert] in
                 guard case .array(let items?) = reply else { return [] }
                 var alerts: [SpendCounters.Alert] = []

@@ -32,14 +32,14 @@ public struct SpendRefusal: Error, Sendable, Equatable {
 }
 
 /// The counters that limits and budgets are checked against: in memory, one lock, windows keyed
-/// by rule and subject. A call reserves its worst case in every window that applies, all or
+/// by rule and subject, found for each caller and model once (`Plan`). A call reserves its worst case in every window that applies, all or
 /// nothing under the lock, so concurrent calls cannot together pass a limit; when it ends the
 /// reservation is replaced by what it really used. The ledger is never read on the request
 /// path: `seed` loads the current windows from it at start-up. Pure: time comes in.
 public final class SpendCounters: Sendable {
-    /// One counter's current window. A class so that a reservation holds the counters it
-    /// touched and settles them without looking them up again; its fields change only under
-    /// the counters' lock.
+    /// One counter's current window. A class so that plans hold the counters they check and
+    /// calls reserve and settle without looking them up; never replaced once made, its fields
+    /// change only under the counters' lock.
     final class Window: @unchecked Sendable {
         var start: Int64
         var used: Int64 = 0
@@ -95,11 +95,20 @@ public final class SpendCounters: Sendable {
 
     enum Unit: Sendable { case tokens, requests, micros }
 
-    /// What a call holds until it is settled (the counters it was checked against, each with
-    /// its amount), and the headers that tell the caller its room.
+    /// What a call holds until it is settled, and the headers that tell the caller its room.
     public struct Reservation: Sendable {
-        var holds: [Check]
+        enum Holds: Sendable {
+            /// Nothing applied (or Redis could not answer).
+            case none
+            /// Reserved here: the plan's counters that applied at `at`, each by its unit's amount.
+            case counted(Plan, at: Int64, Amounts)
+            /// Reserved in Redis: the windows it was checked against.
+            case redis([Check])
+        }
+        var holds: Holds
         public var headers: [(String, String)]
+
+        static let empty = Reservation(holds: .none, headers: [])
     }
 
     /// A soft alert that fired: budget, its subject, spent and ceiling.
@@ -110,13 +119,12 @@ public final class SpendCounters: Sendable {
         public var webhook: String?
     }
 
-    private let windows = NIOLockedValueBox<[CounterKey: Window]>([:])
+    private let state = NIOLockedValueBox(State())
 
     public init() {}
 
-    /// A counter one call is checked against, with its ceiling and window bounds; once
-    /// reserved, the room it had left. Its only references are the key's two strings and the
-    /// window: every call makes, copies and drops a few of these.
+    /// A counter one call is checked against in Redis, with its ceiling and window bounds; once
+    /// reserved, the room it had left.
     struct Check: Sendable {
         var key: CounterKey
         var start: Int64
@@ -126,8 +134,6 @@ public final class SpendCounters: Sendable {
         /// A budget's position in the budgets the call was checked against (its soft alert is
         /// looked at when the call settles); -1 for limits.
         var budget: Int = -1
-        /// The counter reserved in (in memory; Redis keeps its own).
-        var window: Window? = nil
         /// What the counter had left after this call's reservation.
         var left: Int64 = 0
 
@@ -135,11 +141,7 @@ public final class SpendCounters: Sendable {
 
         /// The budget this check counts against, if it is one: found by position in the
         /// budgets it was made from, by its key in others.
-        func budget(in budgets: [LLMBudget]) -> LLMBudget? {
-            guard budget >= 0 else { return nil }
-            if budgets.indices.contains(budget), SpendCounters.budget(budgets[budget], has: key) { return budgets[budget] }
-            return budgets.first { SpendCounters.budget($0, has: key) }
-        }
+        func budget(in budgets: [LLMBudget]) -> LLMBudget? { SpendCounters.budget(key, at: budget, in: budgets) }
     }
 
     static func checks(_ r: SpendRequest, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) -> [Check] {
@@ -153,12 +155,11 @@ public final class SpendCounters: Sendable {
             }
             guard let subject else { continue }
             let model = l.model == "*" ? "*" : r.model
-            func key(_ kind: CounterKey.Kind) -> CounterKey { CounterKey(kind: kind, rule: i, subject: subject, model: model) }
-            let minute = now - now % 60_000, day = now - now % 86_400_000
-            if let n = l.tokensPerMinute { out.append(Check(key: key(.tpm), start: minute, end: minute + 60_000, ceiling: Int64(n), amount: Int64(r.tokens))) }
-            if let n = l.requestsPerMinute { out.append(Check(key: key(.rpm), start: minute, end: minute + 60_000, ceiling: Int64(n), amount: 1)) }
-            if let n = l.tokensPerDay { out.append(Check(key: key(.tpd), start: day, end: day + 86_400_000, ceiling: Int64(n), amount: Int64(r.tokens))) }
-            if let n = l.requestsPerDay { out.append(Check(key: key(.rpd), start: day, end: day + 86_400_000, ceiling: Int64(n), amount: 1)) }
+            for (kind, ceiling) in [(CounterKey.Kind.tpm, l.tokensPerMinute), (.rpm, l.requestsPerMinute), (.tpd, l.tokensPerDay), (.rpd, l.requestsPerDay)] {
+                guard let ceiling, let (start, end) = bounds(kind, budget: nil, at: now) else { continue }
+                out.append(Check(key: CounterKey(kind: kind, rule: i, subject: subject, model: model), start: start, end: end, ceiling: Int64(ceiling),
+                                 amount: kind.unit == .requests ? 1 : Int64(r.tokens)))
+            }
         }
         for (i, b) in budgets.enumerated() {
             let subject: String? = switch b.subject {
@@ -183,6 +184,14 @@ public final class SpendCounters: Sendable {
         case .month: .budgetMonth
         case .fixed: .budgetFixed
         }
+    }
+
+    /// The budget whose counter `key` is: at `position` in `budgets` if it still is there, else
+    /// wherever a reload moved it; nil if gone (or `position` is -1: a limit's counter).
+    static func budget(_ key: CounterKey, at position: Int, in budgets: [LLMBudget]) -> LLMBudget? {
+        guard position >= 0 else { return nil }
+        if budgets.indices.contains(position), budget(budgets[position], has: key) { return budgets[position] }
+        return budgets.first { budget($0, has: key) }
     }
 
     /// Whether `key` is `b`'s counter (`budgetKey(b) == key`, without making the key).
@@ -217,108 +226,139 @@ public final class SpendCounters: Sendable {
     }
 
     /// Reserves `r` in every window that applies, or refuses without reserving anything.
-    public func reserve(_ r: SpendRequest, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) -> Result<Reservation, SpendRefusal> {
-        var checks = Self.checks(r, limits: limits, budgets: budgets, now: now)
-        guard !checks.isEmpty else { return .success(Reservation(holds: [], headers: [])) }
-        // Only the counting happens under the lock; the answer is built after it. Each counter
-        // is hashed once (a new one twice): the first pass finds them all and checks the call
-        // fits, the second adds to them, inserting any that are new. The checks carry what
-        // this needs, so nothing is allocated but a new counter's window.
-        // The checks are used in place: a copy of one retains its strings and window.
-        let refused: SpendRefusal? = checks.withUnsafeMutableBufferPointer { checks in
-            windows.withLockedValue { all in
-                for n in checks.indices {
-                    let w = all[checks[n].key]
-                    let taken = w.map { $0.start == checks[n].start ? $0.used + $0.reserved : 0 } ?? 0
-                    if taken + checks[n].amount > checks[n].ceiling {
-                        return Self.refusal(checks[n], left: max(0, checks[n].ceiling - taken), now: now)
-                    }
-                    checks[n].window = w
-                }
-                for n in checks.indices {
-                    let w: Window
-                    if let found = checks[n].window {
-                        w = found
-                        w.roll(to: checks[n].start)
-                    } else {
-                        w = Window(start: checks[n].start)
-                        all[checks[n].key] = w
-                        checks[n].window = w
-                    }
-                    w.reserved += checks[n].amount
-                    checks[n].left = checks[n].ceiling - w.used - w.reserved
-                }
-                return nil
-            }
-        }
-        if let refused { return .failure(refused) }
-        return .success(Self.reservation(checks, now: now))
-    }
-
-    /// Why `c` refused a call, in words for the caller.
-    static func refusal(_ c: Check, left: Int64, now: Int64) -> SpendRefusal {
-        let kind: SpendRefusal.Kind = c.unit == .micros ? .budget : c.unit == .tokens ? .tokens : .requests
-        let label = c.key.kind.label
-        let message = c.unit == .micros
-            ? "This call could cost up to $\(CallCost.decimal(micros: c.amount)); the \(label) budget of \(c.key.model) \(c.key.subject) has $\(CallCost.decimal(micros: max(0, left))) left of $\(CallCost.decimal(micros: c.ceiling))"
-            : "Limit of \(c.ceiling) \(label) reached (\(max(0, left)) left, this call needs \(c.amount))"
-        return SpendRefusal(kind: kind, message: message, resetMillis: c.end - now)
-    }
-
-    /// The reservation of a call that fitted everywhere (each check's `left` set), and its
-    /// headers: the tightest window of each unit.
-    static func reservation(_ checks: [Check], now: Int64) -> Reservation {
-        typealias Room = (ceiling: Int64, left: Int64, reset: Int64)
+    public func reserve(_ r: SpendRequest, rules: SpendRules, now: Int64) -> Result<Reservation, SpendRefusal> {
+        guard !rules.isEmpty else { return .success(.empty) }
+        let caller = PlanKey(consumer: r.consumer, team: r.team, key: r.key, model: r.model)
+        let amounts = Amounts(tokens: Int64(r.tokens), micros: r.costMicros)
         var tokens: Room?, requests: Room?, micros: Room?
-        checks.withUnsafeBufferPointer { checks in
-            for n in checks.indices {
-                let (ceiling, left, end) = (checks[n].ceiling, checks[n].left, checks[n].end)
-                func tighter(_ t: inout Room?) { if t == nil || t!.left > left { t = (ceiling, left, end - now) } }
-                switch checks[n].unit {
-                case .tokens: tighter(&tokens)
-                case .requests: tighter(&requests)
-                case .micros: tighter(&micros)
+        // Only the counting happens under the lock (the plan's windows are held: nothing is
+        // looked up but the plan); the headers are written after it. The first pass checks the
+        // call fits everywhere, the second reserves it.
+        let outcome: Result<Plan, SpendRefusal> = state.withLockedValue { state in
+            let plan = state.plan(for: caller, rules: rules)
+            return plan.entries.withUnsafeMutableBufferPointer { e in
+                for n in e.indices where e[n].locate(at: now) {
+                    let w = e[n].window, amount = amounts[e[n].unit]
+                    let taken = w.start == e[n].start ? w.used + w.reserved : 0
+                    if taken + amount > e[n].ceiling {
+                        return .failure(Self.refusal(e[n].key, ceiling: e[n].ceiling, amount: amount, left: max(0, e[n].ceiling - taken), reset: e[n].end - now))
+                    }
                 }
+                for n in e.indices where e[n].contains(now) {
+                    let w = e[n].window
+                    w.roll(to: e[n].start)
+                    w.reserved += amounts[e[n].unit]
+                    let room = Room(ceiling: e[n].ceilingText, left: e[n].ceiling - w.used - w.reserved, reset: e[n].end - now)
+                    switch e[n].unit {
+                    case .tokens: room.tighter(than: &tokens)
+                    case .requests: room.tighter(than: &requests)
+                    case .micros: room.tighter(than: &micros)
+                    }
+                }
+                return .success(plan)
             }
         }
+        switch outcome {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let plan):
+            return .success(Reservation(holds: .counted(plan, at: now, amounts), headers: Self.headers(tokens: tokens, requests: requests, micros: micros)))
+        }
+    }
+
+    /// Why a counter refused a call, in words for the caller.
+    static func refusal(_ key: CounterKey, ceiling: Int64, amount: Int64, left: Int64, reset: Int64) -> SpendRefusal {
+        let unit = key.kind.unit
+        let kind: SpendRefusal.Kind = unit == .micros ? .budget : unit == .tokens ? .tokens : .requests
+        let label = key.kind.label
+        let message = unit == .micros
+            ? "This call could cost up to $\(CallCost.decimal(micros: amount)); the \(label) budget of \(key.model) \(key.subject) has $\(CallCost.decimal(micros: max(0, left))) left of $\(CallCost.decimal(micros: ceiling))"
+            : "Limit of \(ceiling) \(label) reached (\(max(0, left)) left, this call needs \(amount))"
+        return SpendRefusal(kind: kind, message: message, resetMillis: reset)
+    }
+
+    static func refusal(_ c: Check, left: Int64, now: Int64) -> SpendRefusal {
+        refusal(c.key, ceiling: c.ceiling, amount: c.amount, left: left, reset: c.end - now)
+    }
+
+    /// A counter's room after a call: its ceiling (as written in the headers), what is left and
+    /// the milliseconds until its window resets.
+    struct Room {
+        var ceiling: String
+        var left: Int64
+        var reset: Int64
+
+        /// Takes `tightest`'s place if that is nil or has more left (the first of equals stays).
+        func tighter(than tightest: inout Room?) {
+            if tightest == nil || tightest!.left > left { tightest = self }
+        }
+    }
+
+    /// The reservation of a call Redis let through (each check's `left` set), and its headers.
+    static func reservation(_ checks: [Check], now: Int64) -> Reservation {
+        var tokens: Room?, requests: Room?, micros: Room?
+        for c in checks {
+            let room = Room(ceiling: c.unit == .micros ? "" : decimal(c.ceiling), left: c.left, reset: c.end - now)
+            switch c.unit {
+            case .tokens: room.tighter(than: &tokens)
+            case .requests: room.tighter(than: &requests)
+            case .micros: room.tighter(than: &micros)
+            }
+        }
+        return Reservation(holds: .redis(checks), headers: headers(tokens: tokens, requests: requests, micros: micros))
+    }
+
+    /// The headers that tell a caller its room: the tightest window of each unit, in OpenAI's
+    /// `x-ratelimit-*` words, and a budget's remaining dollars.
+    static func headers(tokens: Room?, requests: Room?, micros: Room?) -> [(String, String)] {
         var headers: [(String, String)] = []
         headers.reserveCapacity(7)
-        func decimal(_ n: Int64) -> String { ASCII.string(capacity: 20) { ASCII.writeDecimal(max(0, n), into: $0, at: 0) } }
         if let t = tokens {
-            headers.append(("x-ratelimit-limit-tokens", decimal(t.ceiling)))
+            headers.append(("x-ratelimit-limit-tokens", t.ceiling))
             headers.append(("x-ratelimit-remaining-tokens", decimal(t.left)))
             headers.append(("x-ratelimit-reset-tokens", resetText(t.reset)))
         }
         if let t = requests {
-            headers.append(("x-ratelimit-limit-requests", decimal(t.ceiling)))
+            headers.append(("x-ratelimit-limit-requests", t.ceiling))
             headers.append(("x-ratelimit-remaining-requests", decimal(t.left)))
             headers.append(("x-ratelimit-reset-requests", resetText(t.reset)))
         }
         if let t = micros { headers.append(("x-triplegate-budget-remaining-usd", CallCost.decimal(micros: max(0, t.left)))) }
-        return Reservation(holds: checks, headers: headers)
+        return headers
     }
 
-    /// Replaces a reservation with what the call used. Returns the soft alerts this crossed.
+    /// A count as the headers write it (never negative).
+    static func decimal(_ n: Int64) -> String { ASCII.string(capacity: 20) { ASCII.writeDecimal(max(0, n), into: $0, at: 0) } }
+
+    /// Replaces a reservation with what the call used. Returns the soft alerts this crossed;
+    /// `rules` are those in force now (a reload may have changed a budget's alert).
     @discardableResult
-    public func settle(_ r: Reservation, tokens: Int, costMicros: Int64, budgets: [LLMBudget]) -> [Alert] {
-        guard !r.holds.isEmpty else { return [] }
-        return r.holds.withUnsafeBufferPointer { holds in
-            windows.withLockedValue { _ in
+    public func settle(_ r: Reservation, tokens: Int, costMicros: Int64, rules: SpendRules) -> [Alert] {
+        guard case .counted(let plan, let at, let reserved) = r.holds else { return [] }
+        let used = Amounts(tokens: Int64(tokens), micros: costMicros)
+        return state.withLockedValue { _ in
+            plan.entries.withUnsafeBufferPointer { e in
                 var alerts: [Alert] = []
-                for n in holds.indices {
-                    // The counter is held: no lookup. Skipped if its window rolled over meanwhile.
-                    guard let w = holds[n].window, w.start == holds[n].start else { continue }
-                    w.reserved = max(0, w.reserved - holds[n].amount)
-                    switch holds[n].unit {
-                    case .tokens: w.used += Int64(tokens)
-                    case .requests: w.used += 1
-                    case .micros: w.used += costMicros
+                for n in e.indices {
+                    // Skipped where the counter did not apply to the call, or its window rolled
+                    // over since.
+                    guard let start = e[n].start(at: at), e[n].window.start == start else { continue }
+                    let w = e[n].window, unit = e[n].unit
+                    w.reserved = max(0, w.reserved - reserved[unit])
+                    w.used += used[unit]
+                    guard unit == .micros, !w.alerted else { continue }
+                    // The plan's own budget while its rules are in force; after a reload, the
+                    // budget as the new rules have it, found by its counter.
+                    let b: LLMBudget
+                    if rules.generation == plan.generation {
+                        guard let threshold = e[n].alertAt, Double(w.used) >= threshold, let own = e[n].budget else { continue }
+                        b = own
+                    } else {
+                        guard let now = Self.budget(e[n].key, at: e[n].budgetIndex, in: rules.budgets), let share = now.softAlertAt,
+                              Double(w.used) >= share * Double(now.microUSD) else { continue }
+                        b = now
                     }
-                    if holds[n].unit == .micros, !w.alerted, let b = holds[n].budget(in: budgets), let share = b.softAlertAt,
-                       Double(w.used) >= share * Double(b.microUSD) {
-                        w.alerted = true
-                        alerts.append(Alert(budget: "\(b.subject.rawValue) \(b.name) (\(b.period.rawValue))", spentMicros: w.used, ceilingMicros: b.microUSD, webhook: b.webhook))
-                    }
+                    w.alerted = true
+                    alerts.append(Alert(budget: "\(b.subject.rawValue) \(b.name) (\(b.period.rawValue))", spentMicros: w.used, ceilingMicros: b.microUSD, webhook: b.webhook))
                 }
                 return alerts
             }
@@ -327,9 +367,9 @@ public final class SpendCounters: Sendable {
 
     /// Loads what the ledger says was already used in a window (at start-up).
     public func seed(key: CounterKey, start: Int64, used: Int64) {
-        windows.withLockedValue { all in
-            let w = all[key] ?? Window(start: start)
-            all[key] = w
+        state.withLockedValue { state in
+            let w = state.windows[key] ?? Window(start: start)
+            state.windows[key] = w
             w.roll(to: start)
             w.used += used
         }
@@ -338,7 +378,7 @@ public final class SpendCounters: Sendable {
     /// What is spent in a budget's current window (for tests and the admin API).
     public func spent(_ b: LLMBudget, now: Int64) -> (used: Int64, reserved: Int64)? {
         guard let (start, _) = Self.window(of: b, at: now) else { return nil }
-        return windows.withLockedValue { all in all[Self.budgetKey(b)].flatMap { $0.start == start ? ($0.used, $0.reserved) : nil } }
+        return state.withLockedValue { state in state.windows[Self.budgetKey(b)].flatMap { $0.start == start ? ($0.used, $0.reserved) : nil } }
     }
 
     /// OpenAI's reset format: `1s`, `6m0s`, `1h2m3s`.
