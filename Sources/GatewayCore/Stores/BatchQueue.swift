@@ -7,10 +7,12 @@ import NIOConcurrencyHelpers
 /// the same bound.
 public final class BatchQueue<Row: Sendable>: @unchecked Sendable {
     // Guarded by `lock` (not a locked box: a row is moved into the queue, where a closure
-    // would capture and copy it, retaining each of its strings once more).
-    private let lock = NIOLock()
-    private var rows: [Row] = []
-    private var dropped = 0
+    // would capture and copy it, retaining each of its strings once more). Visible to
+    // `append`, which is inlined where the row type is known: unspecialized, it would copy
+    // each row through its type's value witnesses and then destroy the original.
+    @usableFromInline let lock = NIOLock()
+    @usableFromInline var rows: [Row] = []
+    @usableFromInline var dropped = 0
     public let capacity: Int
 
     public init(capacity: Int) {
@@ -18,7 +20,7 @@ public final class BatchQueue<Row: Sendable>: @unchecked Sendable {
     }
 
     /// Queues a row; false when the queue is full and the row was dropped.
-    @discardableResult
+    @inlinable @discardableResult
     public func append(_ row: consuming Row) -> Bool {
         lock.lock()
         defer { lock.unlock() }
