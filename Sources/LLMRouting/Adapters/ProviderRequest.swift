@@ -94,7 +94,7 @@ struct ProviderRequest {
         }
         if let v = incoming.headers.first(name: "traceparent") { h.append(("traceparent", v)) }
         if let v = incoming.headers.first(name: "tracestate") { h.append(("tracestate", v)) }
-        return ProviderRequest(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: uri, headers: HTTPHeaders(h)), body: out)
+        return ProviderRequest(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: uri, headers: HTTPHeaders(consume h)), body: out)
     }
 }
 

@@ -173,7 +173,7 @@ extension LLMExchange {
         addServedHeaders(d, to: &h)
         genAI.provider = d.provider
         genAI.attempts = attempts
-        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: HTTPHeaders(h)))
+        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: HTTPHeaders(consume h)))
     }
 
     func streamEnded() {

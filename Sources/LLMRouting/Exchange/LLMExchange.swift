@@ -320,7 +320,7 @@ final class LLMExchange: RequestExchange {
         list.append(("x-request-id", request.requestID))
         addHeaders(&list)
         finished(status: Int(status.code))
-        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(list)))
+        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(consume list)))
         client.writeResponseBody(body)
         client.writeResponseEnd(nil)
     }
