@@ -10,12 +10,12 @@ extension LLMExchange {
         h.append(("x-triplegate-model", d.model))
         h.append(("x-triplegate-provider", d.provider))
         h.append(("x-triplegate-attempts", String(attempts)))
-        h.append(contentsOf: spendHeaders)
+        spendRooms.appendHeaders(to: &h)
         if let cachePlan { h.append(("x-triplegate-cache", cachePlan.header)) }
     }
 
     /// At most how many headers `addServedHeaders` adds.
-    var servedHeaderCount: Int { 4 + spendHeaders.count }
+    var servedHeaderCount: Int { 4 + spendRooms.headerCount }
 
     /// What is read from a passed-through answer: `usage` and `model`.
     static let answerKeys: [[UInt8]] = [Array("usage".utf8), Array("model".utf8)]

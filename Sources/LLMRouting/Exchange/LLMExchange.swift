@@ -53,8 +53,8 @@ final class LLMExchange: RequestExchange {
     // Limits and budgets.
     let spend: Spend
     var reservation: SpendCounters.Reservation?
-    /// `x-ratelimit-*` and `x-triplegate-budget-remaining-usd` for every answer.
-    var spendHeaders: [(String, String)] = []
+    /// What `x-ratelimit-*` and `x-triplegate-budget-remaining-usd` tell every answer.
+    var spendRooms = SpendCounters.Rooms()
 
     // What the ledger gets.
     let ledger: LedgerWriter?
@@ -201,7 +201,7 @@ final class LLMExchange: RequestExchange {
         switch result {
         case .success(let r):
             reservation = r
-            spendHeaders = r.headers
+            spendRooms = r.rooms
             proceed()
         case .failure(let refusal):
             var p = ProblemDetails(status: .tooManyRequests, title: refusal.message,
@@ -291,7 +291,7 @@ final class LLMExchange: RequestExchange {
         done = true
         var p = problem
         p.requestID = request.requestID
-        p.headers += spendHeaders
+        spendRooms.appendHeaders(to: &p.headers)
         finished(status: Int(p.status.code))
         client.respond(p)
     }

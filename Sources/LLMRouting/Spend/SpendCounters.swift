@@ -106,9 +106,17 @@ public final class SpendCounters: Sendable {
             case redis([Check])
         }
         var holds: Holds
-        public var headers: [(String, String)]
+        /// The room it left, for its headers.
+        public var rooms = Rooms()
 
-        static let empty = Reservation(holds: .none, headers: [])
+        static let empty = Reservation(holds: .none)
+
+        /// The headers that tell the caller its room.
+        public var headers: [(String, String)] {
+            var h: [(String, String)] = []
+            rooms.appendHeaders(to: &h)
+            return h
+        }
     }
 
     /// A soft alert that fired: budget, its subject, spent and ceiling.
@@ -230,9 +238,9 @@ public final class SpendCounters: Sendable {
         guard !rules.isEmpty else { return .success(.empty) }
         let caller = PlanKey(consumer: r.consumer, team: r.team, key: r.key, model: r.model)
         let amounts = Amounts(tokens: Int64(r.tokens), micros: r.costMicros)
-        var tokens: Room?, requests: Room?, micros: Room?
+        var rooms = Rooms()
         // Only the counting happens under the lock (the plan's windows are held: nothing is
-        // looked up but the plan); the headers are written after it. The first pass checks the
+        // looked up but the plan); the headers are written with the answer. The first pass checks the
         // call fits everywhere, the second reserves it.
         let outcome: Result<Plan, SpendRefusal> = state.withLockedValue { state in
             let plan = state.plan(for: caller, rules: rules)
@@ -249,11 +257,7 @@ public final class SpendCounters: Sendable {
                     w.roll(to: e[n].start)
                     w.reserved += amounts[e[n].unit]
                     let room = Room(ceiling: e[n].ceilingText, left: e[n].ceiling - w.used - w.reserved, reset: e[n].end - now)
-                    switch e[n].unit {
-                    case .tokens: room.tighter(than: &tokens)
-                    case .requests: room.tighter(than: &requests)
-                    case .micros: room.tighter(than: &micros)
-                    }
+                    rooms.add(room, unit: e[n].unit)
                 }
                 return .success(plan)
             }
@@ -261,7 +265,7 @@ public final class SpendCounters: Sendable {
         switch outcome {
         case .failure(let refusal): return .failure(refusal)
         case .success(let plan):
-            return .success(Reservation(holds: .counted(plan, at: now, amounts), headers: Self.headers(tokens: tokens, requests: requests, micros: micros)))
+            return .success(Reservation(holds: .counted(plan, at: now, amounts), rooms: rooms))
         }
     }
 
@@ -282,48 +286,53 @@ public final class SpendCounters: Sendable {
 
     /// A counter's room after a call: its ceiling (as written in the headers), what is left and
     /// the milliseconds until its window resets.
-    struct Room {
+    public struct Room: Sendable {
         var ceiling: String
         var left: Int64
         var reset: Int64
-
-        /// Takes `tightest`'s place if that is nil or has more left (the first of equals stays).
-        func tighter(than tightest: inout Room?) {
-            if tightest == nil || tightest!.left > left { tightest = self }
-        }
     }
 
-    /// The reservation of a call Redis let through (each check's `left` set), and its headers.
-    static func reservation(_ checks: [Check], now: Int64) -> Reservation {
-        var tokens: Room?, requests: Room?, micros: Room?
-        for c in checks {
-            let room = Room(ceiling: c.unit == .micros ? "" : decimal(c.ceiling), left: c.left, reset: c.end - now)
-            switch c.unit {
-            case .tokens: room.tighter(than: &tokens)
-            case .requests: room.tighter(than: &requests)
-            case .micros: room.tighter(than: &micros)
+    /// The tightest room of each unit a call was checked in: what its headers say.
+    public struct Rooms: Sendable {
+        var tokens: Room?
+        var requests: Room?
+        var micros: Room?
+
+        /// Keeps `room` if it is the first of its unit or has less left (the first of equals stays).
+        mutating func add(_ room: Room, unit: Unit) {
+            func tighter(_ tightest: inout Room?) { if tightest == nil || tightest!.left > room.left { tightest = room } }
+            switch unit {
+            case .tokens: tighter(&tokens)
+            case .requests: tighter(&requests)
+            case .micros: tighter(&micros)
             }
         }
-        return Reservation(holds: .redis(checks), headers: headers(tokens: tokens, requests: requests, micros: micros))
+
+        /// How many headers `appendHeaders` adds.
+        public var headerCount: Int { (tokens == nil ? 0 : 3) + (requests == nil ? 0 : 3) + (micros == nil ? 0 : 1) }
+
+        /// OpenAI's `x-ratelimit-*` headers for tokens and requests, and the budget's remaining
+        /// dollars, appended to an answer's list.
+        public func appendHeaders(to headers: inout [(String, String)]) {
+            if let t = tokens {
+                headers.append(("x-ratelimit-limit-tokens", t.ceiling))
+                headers.append(("x-ratelimit-remaining-tokens", SpendCounters.decimal(t.left)))
+                headers.append(("x-ratelimit-reset-tokens", SpendCounters.resetText(t.reset)))
+            }
+            if let t = requests {
+                headers.append(("x-ratelimit-limit-requests", t.ceiling))
+                headers.append(("x-ratelimit-remaining-requests", SpendCounters.decimal(t.left)))
+                headers.append(("x-ratelimit-reset-requests", SpendCounters.resetText(t.reset)))
+            }
+            if let t = micros { headers.append(("x-triplegate-budget-remaining-usd", CallCost.decimal(micros: max(0, t.left)))) }
+        }
     }
 
-    /// The headers that tell a caller its room: the tightest window of each unit, in OpenAI's
-    /// `x-ratelimit-*` words, and a budget's remaining dollars.
-    static func headers(tokens: Room?, requests: Room?, micros: Room?) -> [(String, String)] {
-        var headers: [(String, String)] = []
-        headers.reserveCapacity(7)
-        if let t = tokens {
-            headers.append(("x-ratelimit-limit-tokens", t.ceiling))
-            headers.append(("x-ratelimit-remaining-tokens", decimal(t.left)))
-            headers.append(("x-ratelimit-reset-tokens", resetText(t.reset)))
-        }
-        if let t = requests {
-            headers.append(("x-ratelimit-limit-requests", t.ceiling))
-            headers.append(("x-ratelimit-remaining-requests", decimal(t.left)))
-            headers.append(("x-ratelimit-reset-requests", resetText(t.reset)))
-        }
-        if let t = micros { headers.append(("x-triplegate-budget-remaining-usd", CallCost.decimal(micros: max(0, t.left)))) }
-        return headers
+    /// The reservation of a call Redis let through (each check's `left` set), and its room.
+    static func reservation(_ checks: [Check], now: Int64) -> Reservation {
+        var rooms = Rooms()
+        for c in checks { rooms.add(Room(ceiling: c.unit == .micros ? "" : decimal(c.ceiling), left: c.left, reset: c.end - now), unit: c.unit) }
+        return Reservation(holds: .redis(checks), rooms: rooms)
     }
 
     /// A count as the headers write it (never negative).

@@ -7,6 +7,14 @@ extension SpendCounters {
         var team: String?
         var key: String?
         var model: String
+
+        /// Hashes the key (or, without one, the consumer) and the model: a key belongs to one
+        /// consumer and that to one team, so the rest would only add work (equality still
+        /// compares all four).
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(key ?? consumer)
+            hasher.combine(model)
+        }
     }
 
     /// The counters one caller's calls to one model are checked against, resolved from the
