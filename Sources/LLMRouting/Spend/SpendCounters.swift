@@ -32,10 +32,11 @@ public struct SpendRefusal: Error, Sendable, Equatable {
 }
 
 /// The counters that limits and budgets are checked against: in memory, one lock, windows keyed
-/// by rule and subject, found for each caller and model once (`Plan`). A call reserves its worst case in every window that applies, all or
-/// nothing under the lock, so concurrent calls cannot together pass a limit; when it ends the
-/// reservation is replaced by what it really used. The ledger is never read on the request
-/// path: `seed` loads the current windows from it at start-up. Pure: time comes in.
+/// by rule and subject, found once for each caller and model (`Plan`). A call reserves its
+/// worst case in every window that applies, all or nothing under the lock, so concurrent calls
+/// cannot together pass a limit; when it ends the reservation is replaced by what it really
+/// used. The ledger is never read on the request path: `seed` loads the current windows from it
+/// at start-up. Pure: time comes in.
 public final class SpendCounters: Sendable {
     /// One counter's current window. A class so that plans hold the counters they check and
     /// calls reserve and settle without looking them up; never replaced once made, its fields
