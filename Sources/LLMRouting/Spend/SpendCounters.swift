@@ -253,6 +253,8 @@ public final class SpendCounters: Sendable {
                         return .failure(Self.refusal(e[n].key, ceiling: e[n].ceiling, amount: amount, left: max(0, e[n].ceiling - taken), reset: e[n].end - now))
                     }
                 }
+                // The counters pass one located in `now`'s period (a fixed budget outside its
+                // range was not).
                 for n in e.indices where e[n].contains(now) {
                     let w = e[n].window
                     w.roll(to: e[n].start)
@@ -358,15 +360,8 @@ public final class SpendCounters: Sendable {
                     guard unit == .micros, !w.alerted else { continue }
                     // The plan's own budget while its rules are in force; after a reload, the
                     // budget as the new rules have it, found by its counter.
-                    let b: LLMBudget
-                    if rules.generation == plan.generation {
-                        guard let threshold = e[n].alertAt, Double(w.used) >= threshold, let own = e[n].budget else { continue }
-                        b = own
-                    } else {
-                        guard let now = Self.budget(e[n].key, at: e[n].budgetIndex, in: rules.budgets), let share = now.softAlertAt,
-                              Double(w.used) >= share * Double(now.microUSD) else { continue }
-                        b = now
-                    }
+                    let budget = rules.generation == plan.generation ? e[n].budget : Self.budget(e[n].key, at: e[n].budgetIndex, in: rules.budgets)
+                    guard let b = budget, let share = b.softAlertAt, Double(w.used) >= share * Double(b.microUSD) else { continue }
                     w.alerted = true
                     alerts.append(Alert(budget: "\(b.subject.rawValue) \(b.name) (\(b.period.rawValue))", spentMicros: w.used, ceilingMicros: b.microUSD, webhook: b.webhook))
                 }

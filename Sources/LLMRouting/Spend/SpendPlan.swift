@@ -33,8 +33,6 @@ extension SpendCounters {
             /// its window and soft alert); -1 and nil for limits.
             var budgetIndex: Int
             var budget: LLMBudget?
-            /// The budget's soft alert threshold, micro-USD, if it has one.
-            var alertAt: Double?
             /// The period the last call fell in, [start, end); empty before the first.
             var start: Int64 = 0
             var end: Int64 = 0
@@ -135,13 +133,12 @@ extension SpendCounters {
                     guard let ceiling else { continue }
                     let k = CounterKey(kind: kind, rule: i, subject: subject, model: model)
                     entries.append(Plan.Entry(key: k, window: window(k), ceiling: Int64(ceiling), ceilingText: SpendCounters.decimal(Int64(ceiling)),
-                                              budgetIndex: -1, budget: nil, alertAt: nil))
+                                              budgetIndex: -1, budget: nil))
                 }
             }
             for (i, b) in rules.budgets.enumerated() where subject(b.subject.rawValue) == b.name {
                 let k = SpendCounters.budgetKey(b)
-                entries.append(Plan.Entry(key: k, window: window(k), ceiling: b.microUSD, ceilingText: "", budgetIndex: i, budget: b,
-                                          alertAt: b.softAlertAt.map { $0 * Double(b.microUSD) }))
+                entries.append(Plan.Entry(key: k, window: window(k), ceiling: b.microUSD, ceilingText: "", budgetIndex: i, budget: b))
             }
             return Plan(entries: entries, generation: rules.generation)
         }
