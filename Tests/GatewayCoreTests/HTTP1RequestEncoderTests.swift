@@ -4,15 +4,35 @@ import NIOEmbedded
 import NIOHTTP1
 import Testing
 
-/// The upstream request encoder: the bytes an upstream receives for each framing case.
+/// The upstream request encoder: the bytes an upstream receives for each framing case, part by
+/// part and as a whole request in hand.
 @Suite struct HTTP1RequestEncoderTests {
     func wire(_ parts: [HTTPClientRequestPart]) throws -> String {
-        let channel = EmbeddedChannel(handler: HTTP1RequestEncoder())
-        for part in parts { try channel.writeOutbound(part) }
+        var encoder = HTTP1RequestEncoder()
         var out = ByteBuffer()
-        while var b = try channel.readOutbound(as: ByteBuffer.self) { out.writeBuffer(&b) }
-        _ = try channel.finish()
-        return String(buffer: out)
+        for part in parts {
+            encoder.encode(part, allocator: ByteBufferAllocator()) { data in
+                guard case .byteBuffer(var b) = data else { Issue.record("a file region"); return }
+                out.writeBuffer(&b)
+            }
+        }
+        let partwise = String(buffer: out)
+        // The same request sent whole (head, at most one body part, no trailers) gives the same
+        // bytes, in one buffer.
+        if case .head(let head) = parts.first, case .end(nil) = parts.last, parts.count <= 3 {
+            var body = ByteBuffer()
+            if parts.count == 3, case .body(.byteBuffer(let b)) = parts[1] { body = b }
+            var whole = HTTP1RequestEncoder(), buffers = 0
+            out.clear()
+            whole.encode(head: head, body: body, allocator: ByteBufferAllocator()) { data in
+                guard case .byteBuffer(var b) = data else { Issue.record("a file region"); return }
+                buffers += 1
+                out.writeBuffer(&b)
+            }
+            #expect(String(buffer: out) == partwise)
+            #expect(buffers == 1)
+        }
+        return partwise
     }
 
     func head(_ method: HTTPMethod, _ headers: [(String, String)], version: HTTPVersion = .http1_1) -> HTTPRequestHead {
@@ -45,5 +65,39 @@ import Testing
     @Test func headersThatCouldSplitTheRequestAreNotWritten() throws {
         let text = try wire([.head(head(.GET, [("x-bad", "a\nhost: evil"), ("x-ok", "1")])), .end(nil)])
         #expect(text == "GET /v1/x?a=1 HTTP/1.1\r\nx-ok: 1\r\n\r\n")
+    }
+
+    @Test func aLargeBodyIsWrittenAfterItsHeadUncopied() throws {
+        let body = ByteBuffer(repeating: UInt8(ascii: "a"), count: HTTP1RequestEncoder.inlineBodyLimit + 1)
+        var encoder = HTTP1RequestEncoder(), buffers: [ByteBuffer] = []
+        encoder.encode(head: head(.POST, [("content-length", "\(body.readableBytes)")]), body: body, allocator: ByteBufferAllocator()) { data in
+            if case .byteBuffer(let b) = data { buffers.append(b) }
+        }
+        #expect(buffers.count == 2)
+        #expect(buffers.last == body)
+        #expect(String(buffer: buffers[0]).hasSuffix("content-length: \(body.readableBytes)\r\n\r\n"))
+    }
+
+    /// The response decoder hears of each request head from the connection's handler, not from
+    /// the pipeline: a HEAD's answer, which has a length but no body, must end at its head.
+    @Test func theResponseDecoderReadsAHEADAnswerAsBodiless() throws {
+        let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(UpstreamResponseDecoder(decoder)))
+        decoder.write(data: .head(head(.HEAD, [])))
+        decoder.write(data: .head(head(.GET, [])))
+        try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"))
+        var parts: [String] = []
+        while let part = try channel.readInbound(as: HTTPClientResponsePart.self) {
+            switch part {
+            case .head(let h): parts.append("head \(h.status.code) \(h.headers["content-length"].first ?? "")")
+            case .body(let b): parts.append("body \(String(buffer: b))")
+            case .end: parts.append("end")
+            }
+        }
+        #expect(parts == ["head 200 5", "end", "head 200 2", "body ok", "end"])
+        // Writes pass the decoder's handler untouched: it is not an outbound handler.
+        try channel.writeOutbound(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
+        _ = try channel.finish()
     }
 }

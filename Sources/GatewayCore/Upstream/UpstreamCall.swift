@@ -67,9 +67,7 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
                 self.connection = c
                 c.delegate = self
                 self.address = c.remoteAddress
-                c.write(.head(self.head))
-                if self.body.readableBytes > 0 { c.write(.body(.byteBuffer(self.body))) }
-                c.write(.end(nil))
+                c.send(head: self.head, body: self.body)
                 c.flush()
             }
         }

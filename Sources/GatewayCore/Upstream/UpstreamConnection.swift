@@ -54,6 +54,11 @@ public final class UpstreamConnection {
         handler?.write(part)
     }
 
+    /// Writes a whole request whose body is in hand: on HTTP/1, one buffer when it is small.
+    public func send(head: HTTPRequestHead, body: ByteBuffer) {
+        handler?.send(head: head, body: body)
+    }
+
     /// Sends what was written, at the end of the loop's tick (see `LoopFlushes`).
     public func flush() { handler?.flush() }
 
@@ -72,7 +77,9 @@ public final class UpstreamConnection {
 }
 
 /// The last handler of an upstream connection's pipeline: hands response parts to the
-/// connection's delegate, and holds reads back while the client is slow.
+/// connection's delegate, and holds reads back while the client is slow. On an HTTP/1
+/// connection it also encodes the requests and writes their bytes itself: the decoder under it
+/// (`UpstreamResponseDecoder`) is inbound only, so the bytes go straight to the socket.
 final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler, HeldFlushWriter {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
@@ -89,8 +96,16 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     /// A flush waits in the pool's `flushes` for the end of the tick.
     private var flushHeld = false
 
-    init(connection: UpstreamConnection) {
+    /// HTTP/1: the encoder, and the decoder that must hear of each request head. Nil on an
+    /// HTTP/2 stream, whose codec takes the parts.
+    private var encoder: HTTP1RequestEncoder?
+    private let decoder: HTTPResponseDecoder?
+
+    /// `decoder` is the HTTP/1 connection's response decoder; nil for an HTTP/2 stream.
+    init(connection: UpstreamConnection, decoder: HTTPResponseDecoder?) {
         self.connectionRef = connection
+        self.decoder = decoder
+        self.encoder = decoder == nil ? nil : HTTP1RequestEncoder()
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -100,7 +115,21 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func write(_ part: HTTPClientRequestPart) {
-        context?.write(wrapOutboundOut(part), promise: nil)
+        guard let context else { return }
+        guard encoder != nil, let decoder else { return context.write(wrapOutboundOut(part), promise: nil) }
+        if case .head(let head) = part { decoder.write(data: .head(head)) }
+        encoder!.encode(part, allocator: context.channel.allocator) { context.write(NIOAny($0), promise: nil) }
+    }
+
+    func send(head: HTTPRequestHead, body: ByteBuffer) {
+        guard let context else { return }
+        guard encoder != nil, let decoder else {
+            write(.head(head))
+            if body.readableBytes > 0 { write(.body(.byteBuffer(body))) }
+            return write(.end(nil))
+        }
+        decoder.write(data: .head(head))
+        encoder!.encode(head: head, body: body, allocator: context.channel.allocator) { context.write(NIOAny($0), promise: nil) }
     }
 
     func flush() {

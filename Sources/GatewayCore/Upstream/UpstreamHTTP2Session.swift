@@ -91,7 +91,7 @@ final class UpstreamHTTP2Session {
             switch result {
             case .success(let stream):
                 let connection = UpstreamConnection(id: id, channel: stream, pool: pool, isStream: true)
-                let handler = UpstreamConnectionHandler(connection: connection)
+                let handler = UpstreamConnectionHandler(connection: connection, decoder: nil)
                 connection.handler = handler
                 do {
                     try stream.pipeline.syncOperations.addHandler(handler)

@@ -159,13 +159,13 @@ public final class UpstreamPool {
             switch result {
             case .success(let channel):
                 let connection = UpstreamConnection(id: id, channel: channel, pool: self)
-                let handler = UpstreamConnectionHandler(connection: connection)
+                let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)
+                let handler = UpstreamConnectionHandler(connection: connection, decoder: decoder)
                 connection.handler = handler
                 do {
-                    // Our request encoder under NIO's response decoder, which sees each head go
-                    // by (a HEAD's answer has no body); see `HTTP1RequestEncoder`.
-                    try channel.pipeline.syncOperations.addHandler(HTTP1RequestEncoder())
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))
+                    // The handler writes the request bytes itself, past the decoder, and tells
+                    // it of each head (see `UpstreamResponseDecoder`).
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(UpstreamResponseDecoder(decoder)))
                     try channel.pipeline.syncOperations.addHandler(handler)
                 } catch {
                     channel.close(promise: nil)
