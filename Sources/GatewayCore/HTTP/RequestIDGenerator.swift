@@ -14,7 +14,22 @@ public struct RequestIDGenerator {
 
     public mutating func next() -> String {
         counter &+= 1
-        return prefix + String(counter, radix: 16)
+        // Written into the string's storage at once: no digit string to make and append.
+        let n = counter
+        let digits = max(1, (UInt64.bitWidth - n.leadingZeroBitCount + 3) / 4)
+        var prefix = prefix
+        return prefix.withUTF8 { head in
+            String(unsafeUninitializedCapacity: head.count + digits) { out in
+                _ = out.initialize(fromContentsOf: head)
+                let hex: StaticString = "0123456789abcdef"
+                var v = n
+                for i in stride(from: head.count + digits - 1, through: head.count, by: -1) {
+                    out[i] = hex.utf8Start[Int(v & 0xF)]
+                    v >>= 4
+                }
+                return head.count + digits
+            }
+        }
     }
 
     /// Whether a client-supplied id is acceptable to pass on: short and printable, so a log

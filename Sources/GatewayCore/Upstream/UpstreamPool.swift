@@ -186,12 +186,14 @@ public final class UpstreamPool {
 /// What identifies a pool: the target and the settings its connections are made with. Routes
 /// that share these share the pool, and a reload that keeps them keeps the warm connections.
 public struct UpstreamPoolKey: Hashable, Sendable {
-    public var target: UpstreamURL
-    public var maxConnections: Int
-    public var idleTimeout: Duration
-    public var connectTimeout: TimeAmount
-    public var `protocol`: UpstreamProtocol
-    public var tls: UpstreamTLS
+    public let target: UpstreamURL
+    public let maxConnections: Int
+    public let idleTimeout: Duration
+    public let connectTimeout: TimeAmount
+    public let `protocol`: UpstreamProtocol
+    public let tls: UpstreamTLS
+    /// Every upstream call finds its pool by key: the key's strings are hashed once, here.
+    private let hashed: Int
 
     public init(target: UpstreamURL, maxConnections: Int, idleTimeout: Duration, connectTimeout: TimeAmount,
                 protocol: UpstreamProtocol = .http1, tls: UpstreamTLS = UpstreamTLS()) {
@@ -201,6 +203,27 @@ public struct UpstreamPoolKey: Hashable, Sendable {
         self.connectTimeout = connectTimeout
         self.protocol = `protocol`
         self.tls = tls
+        var hasher = Hasher()
+        hasher.combine(target)
+        hasher.combine(maxConnections)
+        hasher.combine(idleTimeout)
+        hasher.combine(connectTimeout)
+        hasher.combine(`protocol`)
+        hasher.combine(tls)
+        self.hashed = hasher.finalize()
+    }
+
+    /// The same settings for another target.
+    public func with(target: UpstreamURL) -> Self {
+        Self(target: target, maxConnections: maxConnections, idleTimeout: idleTimeout, connectTimeout: connectTimeout,
+             protocol: `protocol`, tls: tls)
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(hashed) }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.hashed == b.hashed && a.target == b.target && a.maxConnections == b.maxConnections && a.idleTimeout == b.idleTimeout
+            && a.connectTimeout == b.connectTimeout && a.protocol == b.protocol && a.tls == b.tls
     }
 }
 

@@ -98,8 +98,8 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
     private func post(_ body: ByteBuffer, to endpoint: UpstreamURL, loop: LoopContext) async throws {
         var h = headers(accept: "application/json, text/event-stream")
         h.add(name: "content-type", value: "application/json")
-        var target = key
-        if endpoint.host != url.host || endpoint.port != url.port || endpoint.scheme != url.scheme { target.target = endpoint }
+        let elsewhere = endpoint.host != url.host || endpoint.port != url.port || endpoint.scheme != url.scheme
+        let target = elsewhere ? key.with(target: endpoint) : key
         let reply = try await HTTPPost.send(method: .POST, key: target, loop: loop, headers: h, body: body, awaiting: nil, timeout: .seconds(30),
                                             uri: endpoint.basePath, onMessage: { _ in }).get()
         if reply.status == .notFound { throw UpstreamFailure.sessionExpired }
