@@ -66,6 +66,8 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     private var pendingRead = false
     /// A flush waits in the loop's `flushes` for the end of the tick.
     private var flushHeld = false
+    /// An HTTP/1 head not yet written: it waits for its first body bytes (see `send`).
+    private var pendingHead: ByteBuffer?
     /// The header timeout before the first request, the keep-alive timeout between requests
     /// (`idleIsHeaderTimeout` says which); made once per connection, armed on the loop's timers.
     lazy var idleTimer = LoopTimer { [weak self] in self?.idleTimerFired() }
@@ -292,23 +294,57 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
 
     /// Writes one response part: as bytes for HTTP/1, as a part for the HTTP/2 stream codec.
     /// `promise` completes with the part's last write.
+    ///
+    /// An HTTP/1 head (not a 1xx) waits in `pendingHead` for the bytes after it: a small first
+    /// body goes out in the same buffer, so an answer in hand is one write, not two. Anything
+    /// else written, a flush or a close sends the head first.
     func send(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>? = nil) {
         guard !isHTTP2 else { return context.write(wrapOutboundOut(part), promise: promise) }
         let context = self.context!
+        var head = pendingHead
+        pendingHead = nil
         var last: IOData?
         encoder.encode(part, requestMethod: requestMethod, allocator: context.channel.allocator) { bytes in
+            var bytes = bytes
+            if var h = head {
+                head = nil
+                if case .byteBuffer(var small) = bytes, small.readableBytes <= Self.bodyWithHeadLimit {
+                    h.writeBuffer(&small)
+                    bytes = .byteBuffer(h)
+                } else {
+                    context.write(NIOAny(IOData.byteBuffer(h)), promise: nil)
+                }
+            }
             if let previous = last { context.write(NIOAny(previous), promise: nil) }
             last = bytes
         }
-        if let last { context.write(NIOAny(last), promise: promise) } else { promise?.succeed(()) }
+        if let head { context.write(NIOAny(IOData.byteBuffer(head)), promise: nil) }
+        guard let last else { promise?.succeed(()); return }
+        if promise == nil, case .head(let h) = part, h.status.code >= 200, case .byteBuffer(let bytes) = last {
+            pendingHead = bytes
+            return
+        }
+        context.write(NIOAny(last), promise: promise)
+    }
+
+    /// The largest body written in one buffer with its head (copied after it).
+    static let bodyWithHeadLimit = 16 * 1024
+
+    /// Writes the head that waits for its body (see `send`).
+    private func writePendingHead() {
+        guard let head = pendingHead else { return }
+        pendingHead = nil
+        context.write(NIOAny(IOData.byteBuffer(head)), promise: nil)
     }
 
     func flush() {
+        writePendingHead()
         guard !flushHeld else { return }
         if gate.loop.flushes.hold(self) { flushHeld = true } else { context.flush() }
     }
 
     func flushHeldWrites() {
+        writePendingHead()
         guard flushHeld else { return }  // a close flushed already
         flushHeld = false
         context.flush()
