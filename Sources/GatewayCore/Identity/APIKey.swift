@@ -31,6 +31,11 @@ public enum APIKey {
 
     /// Compares two digests in time independent of where they differ.
     public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        b.withUnsafeBytes { constantTimeEquals(a, $0) }
+    }
+
+    /// The same, against a digest's bytes where they lie.
+    public static func constantTimeEquals(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         var diff: UInt8 = 0
         for i in a.indices { diff |= a[i] ^ b[i] }

@@ -1,3 +1,4 @@
+import Crypto
 import NIOConcurrencyHelpers
 
 /// The active API keys, in memory, for the request path: a lookup hashes the presented key once
@@ -36,14 +37,18 @@ public final class KeyIndex: Sendable {
     }
 
     public func lookup(key: Substring) -> Entry? {
-        let digest = APIKey.hash(key)
-        let candidates = buckets.withLockedValue { $0[Self.bucket(digest)] } ?? []
-        var found: Entry?
-        for c in candidates where APIKey.constantTimeEquals(c.digest, digest) { found = c }
-        return found
+        // The digest stays on the stack: this runs on every request that presents a key.
+        var key = key
+        let digest = key.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return digest.withUnsafeBytes { d in
+            let candidates = buckets.withLockedValue { $0[Self.bucket(d)] } ?? []
+            var found: Entry?
+            for c in candidates where APIKey.constantTimeEquals(c.digest, d) { found = c }
+            return found
+        }
     }
 
-    static func bucket(_ digest: [UInt8]) -> UInt64 {
+    static func bucket<Digest: Collection<UInt8>>(_ digest: Digest) -> UInt64 {
         digest.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
 }
