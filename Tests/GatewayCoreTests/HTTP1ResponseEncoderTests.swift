@@ -85,6 +85,21 @@ import Testing
         #expect(noContent == "HTTP/1.1 204 No Content\r\nx-a: 1\r\n\r\n")
     }
 
+    /// Lines a gate writes itself follow the head's list, before the framing the encoder adds.
+    @Test func linesFollowTheListBeforeTheFraming() {
+        struct Lines: ResponseHeaderLines {
+            var byteCount: Int { 16 }
+            func write(into out: inout ByteBuffer) { out.writeString("x-line: 7\r\n") }
+            func add(to headers: inout HTTPHeaders) { headers.add(name: "x-line", value: "7") }
+        }
+        var encoder = HTTP1ResponseEncoder()
+        var bytes = encoder.encodeHead(head([("x-a", "1")]), requestMethod: .GET, allocator: ByteBufferAllocator(), lines: Lines())
+        #expect(bytes.readString(length: bytes.readableBytes) == "HTTP/1.1 200 OK\r\nx-a: 1\r\nx-line: 7\r\ntransfer-encoding: chunked\r\n\r\n")
+        var rest = ByteBuffer()
+        encoder.encode(.end(nil), requestMethod: .GET, allocator: ByteBufferAllocator()) { if case .byteBuffer(var b) = $0 { rest.writeBuffer(&b) } }
+        #expect(String(buffer: rest) == "0\r\n\r\n")
+    }
+
     @Test func everyByteIsJudgedAsRFC9110Says() {
         let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
         for b in UInt8(0)...UInt8(255) {

@@ -1,4 +1,6 @@
 import GatewayCore
+import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import LLMRouting
@@ -114,6 +116,28 @@ import Testing
         #expect((try? c.reserve(call(cost: 0, tokens: 900), rules: rules, now: Self.day + 60_000).get()) != nil)
         #expect(SpendCounters.resetText(3_723_000) == "1h2m3s" && SpendCounters.resetText(360_000) == "6m0s" && SpendCounters.resetText(1) == "1s")
         #expect(SpendCounters.resetText(3_600_000) == "1h0m0s" && SpendCounters.resetText(59_001) == "1m0s" && SpendCounters.resetText(-5) == "1s")
+    }
+
+    /// The spend headers as the HTTP/1 head's bytes, as a list and as `HTTPHeaders` say the
+    /// same, within the bytes they announce; a room with nothing left reads 0, never negative.
+    @Test func roomsWrittenAsBytesMatchTheList() throws {
+        var rooms = SpendCounters.Rooms()
+        rooms.add(.init(ceiling: 9_223_372_036_854_775_807, left: 9_223_372_036_854_775_807, reset: 86_399_001_000), unit: .tokens)
+        rooms.add(.init(ceiling: 3, left: -2, reset: 1), unit: .requests)
+        rooms.add(.init(ceiling: 0, left: 123_456_789_012_345, reset: 0), unit: .micros)
+        var list: [(String, String)] = []
+        rooms.appendHeaders(to: &list)
+        #expect(list.map(\.1) == ["9223372036854775807", "9223372036854775807", "23999h43m21s", "3", "0", "1s", "123456789.012345"])
+        var out = ByteBuffer()
+        rooms.write(into: &out)
+        #expect(String(buffer: out) == list.map { "\($0): \($1)\r\n" }.joined())
+        #expect(out.readableBytes <= rooms.byteCount)
+        var headers = HTTPHeaders()
+        rooms.add(to: &headers)
+        #expect(headers.map { "\($0.name)=\($0.value)" } == list.map { "\($0)=\($1)" })
+        var none = ByteBuffer()
+        SpendCounters.Rooms().write(into: &none)
+        #expect(none.readableBytes == 0 && SpendCounters.Rooms().byteCount == 0)
     }
 
     /// A call reserved in one minute and settled after the window moved on is not charged to

@@ -271,6 +271,26 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     }
 
     func writeResponseHead(_ head: consuming HTTPResponseHead) {
+        prepareResponseHead(&head)
+        send(.head(head))
+    }
+
+    /// For HTTP/1, the head is encoded here with `lines` after its list, and waits for its
+    /// body as `send` keeps any head.
+    func writeResponseHead(_ head: consuming HTTPResponseHead, lines: some ResponseHeaderLines) {
+        guard !isHTTP2 else {
+            lines.add(to: &head.headers)
+            return writeResponseHead(head)
+        }
+        prepareResponseHead(&head)
+        writePendingHead()
+        let bytes = encoder.encodeHead(head, requestMethod: requestMethod, allocator: context.channel.allocator, lines: lines)
+        if head.status.code >= 200 { pendingHead = bytes } else { context.write(NIOAny(IOData.byteBuffer(bytes)), promise: nil) }
+    }
+
+    /// The listener's part of every answer's head: the policies' headers, the HTTP/1.0 and
+    /// `connection` rules, and the status for the log.
+    private func prepareResponseHead(_ head: inout HTTPResponseHead) {
         for (name, value) in policyHeaders { head.headers.add(name: name, value: value) }
         if !isHTTP2, requestVersion == .http1_0 {
             head.version = .http1_0
@@ -284,7 +304,6 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
         responseHeadSent = true
         responseStatus = Int(head.status.code)
         logRecord?.status = responseStatus
-        send(.head(head))
     }
 
     func writeResponseBody(_ body: ByteBuffer) {

@@ -24,6 +24,8 @@ public protocol ClientResponder: AnyObject {
     /// Taken as the responder's own: it adds its headers to the head's list in place, where a
     /// borrowed head would have its whole list copied first.
     func writeResponseHead(_ head: consuming HTTPResponseHead)
+    /// The head with `lines` after its own headers (HTTP/1 writes them as bytes).
+    func writeResponseHead(_ head: consuming HTTPResponseHead, lines: some ResponseHeaderLines)
     func writeResponseBody(_ body: ByteBuffer)
     /// Sends what was written, at the end of the loop's tick (see `LoopFlushes`).
     func flush()
@@ -39,6 +41,15 @@ public protocol ClientResponder: AnyObject {
     func noteUpstream(address: SocketAddress?, latencyNanos: Int64)
     /// Generative-AI facts of this request, for the access log and the span.
     func noteGenAI(_ record: GenAIRecord)
+}
+
+extension ClientResponder {
+    /// By default the lines join the head's list.
+    public func writeResponseHead(_ head: consuming HTTPResponseHead, lines: some ResponseHeaderLines) {
+        var head = head
+        lines.add(to: &head.headers)
+        writeResponseHead(head)
+    }
 }
 
 /// How a gate writes its errors (OpenAI's or Anthropic's error JSON instead of problem+json).

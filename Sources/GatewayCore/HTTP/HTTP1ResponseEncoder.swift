@@ -38,8 +38,20 @@ public struct HTTP1ResponseEncoder {
         }
     }
 
+    /// A head as bytes, with `lines` after its headers (see `ResponseHeaderLines`).
+    public mutating func encodeHead(_ head: HTTPResponseHead, requestMethod: HTTPMethod, allocator: ByteBufferAllocator,
+                                    lines: some ResponseHeaderLines) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 64 + HTTP1Wire.size(of: head.headers) + lines.byteCount)
+        encodeHead(head, requestMethod: requestMethod, into: &buffer, lines: lines)
+        return buffer
+    }
+
     /// Writes the status line and headers, and decides the body's framing.
     mutating func encodeHead(_ head: HTTPResponseHead, requestMethod: HTTPMethod, into out: inout ByteBuffer) {
+        encodeHead(head, requestMethod: requestMethod, into: &out, lines: HTTP1Wire.NoLines())
+    }
+
+    mutating func encodeHead(_ head: HTTPResponseHead, requestMethod: HTTPMethod, into out: inout ByteBuffer, lines: some ResponseHeaderLines) {
         let code = head.status.code
         let informational = code >= 100 && code < 200 && code != 101
         if !informational { bodyless = requestMethod == .HEAD || requestMethod == .CONNECT }
@@ -62,7 +74,7 @@ public struct HTTP1ResponseEncoder {
             out.writeString(head.status.reasonPhrase)
             out.writeStaticString("\r\n")
         }
-        HTTP1Wire.writeHeaders(head.headers, mayHaveBody: mayHaveBody, chunked: chunked, into: &out)
+        HTTP1Wire.writeHeaders(head.headers, mayHaveBody: mayHaveBody, chunked: chunked, into: &out, lines: lines)
         if bodyless { chunked = false }
     }
 }

@@ -4,10 +4,11 @@ import NIOHTTP1
 /// The pieces of HTTP/1.x text both of the data plane's encoders write
 /// (`HTTP1ResponseEncoder` to clients, `HTTP1RequestEncoder` to upstreams).
 enum HTTP1Wire {
-    /// Writes `headers` and the blank line that ends them. Transfer-Encoding is the encoder's
-    /// to set (`chunked` adds it); Content-Length goes only where a body may; invalid headers
-    /// are left out.
-    static func writeHeaders(_ headers: HTTPHeaders, mayHaveBody: Bool, chunked: Bool, into out: inout ByteBuffer) {
+    /// Writes `headers`, then `lines`, and the blank line that ends them. Transfer-Encoding is
+    /// the encoder's to set (`chunked` adds it); Content-Length goes only where a body may;
+    /// invalid headers are left out.
+    static func writeHeaders(_ headers: HTTPHeaders, mayHaveBody: Bool, chunked: Bool, into out: inout ByteBuffer,
+                             lines: some ResponseHeaderLines = NoLines()) {
         // Every header of every answer and upstream request passes here: each is checked and
         // written from its bytes in one pass, with one write into the (presized) buffer.
         for (name, value) in headers {
@@ -21,8 +22,16 @@ enum HTTP1Wire {
                 }
             }
         }
+        lines.write(into: &out)
         if chunked { out.writeStaticString("transfer-encoding: chunked\r\n") }
         out.writeStaticString("\r\n")
+    }
+
+    /// No lines after a head's list.
+    struct NoLines: ResponseHeaderLines {
+        var byteCount: Int { 0 }
+        func write(into out: inout ByteBuffer) {}
+        func add(to headers: inout HTTPHeaders) {}
     }
 
     /// One chunk of a chunked body, handed to `write` in order: a small one (a stream event) as

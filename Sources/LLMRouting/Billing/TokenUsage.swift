@@ -119,14 +119,17 @@ public struct CallCost: Sendable, Equatable {
 
     /// "41.237500": micro-USD as a decimal with six places.
     public static func decimal(micros: Int64) -> String {
-        // Written as bytes: it is formatted for every metered answer's budget header.
+        ASCII.string(capacity: 28) { writeDecimal(micros: micros, into: $0, at: 0) }
+    }
+
+    /// `decimal(micros:)`'s text written at `at` (room for 28 bytes); returns the index after
+    /// it. As bytes: it is formatted for every metered answer's budget header.
+    static func writeDecimal(micros: Int64, into b: UnsafeMutableBufferPointer<UInt8>, at: Int) -> Int {
         let m = micros.magnitude
-        return ASCII.string(capacity: 28) { b in
-            var n = 0
-            if micros < 0 { b[0] = UInt8(ascii: "-"); n = 1 }
-            n = ASCII.writeDecimal(Int64(m / 1_000_000), into: b, at: n)
-            b[n] = UInt8(ascii: ".")
-            return ASCII.writeDecimal(Int64(m % 1_000_000), minDigits: 6, into: b, at: n + 1)
-        }
+        var n = at
+        if micros < 0 { b[n] = UInt8(ascii: "-"); n += 1 }
+        n = ASCII.writeDecimal(Int64(m / 1_000_000), into: b, at: n)
+        b[n] = UInt8(ascii: ".")
+        return ASCII.writeDecimal(Int64(m % 1_000_000), minDigits: 6, into: b, at: n + 1)
     }
 }

@@ -5,17 +5,17 @@ import NIOHTTP1
 /// A successful attempt's answer, in the caller's dialect: whole bodies translated (or passed
 /// through), streams forwarded event by event.
 extension LLMExchange {
-    /// Headers that tell the caller what happened, added to the answer's list.
+    /// Headers that tell the caller what happened, added to the answer's list. The spend
+    /// headers (`spendRooms`) follow the list as bytes.
     func addServedHeaders(_ d: Deployment, to h: inout [(String, String)]) {
         h.append(("x-triplegate-model", d.model))
         h.append(("x-triplegate-provider", d.provider))
         h.append(("x-triplegate-attempts", String(attempts)))
-        spendRooms.appendHeaders(to: &h)
         if let cachePlan { h.append(("x-triplegate-cache", cachePlan.header)) }
     }
 
     /// At most how many headers `addServedHeaders` adds.
-    var servedHeaderCount: Int { 4 + spendRooms.headerCount }
+    static let servedHeaderCount = 4
 
     /// What is read from a passed-through answer: `usage` and `model`.
     static let answerKeys: [[UInt8]] = [Array("usage".utf8), Array("model".utf8)]
@@ -66,7 +66,7 @@ extension LLMExchange {
         served = d
         genAI.provider = d.provider
         genAI.attempts = attempts
-        answer(status: head.status, body: out, headerCount: servedHeaderCount) { addServedHeaders(d, to: &$0) }
+        answer(status: head.status, body: out, headerCount: Self.servedHeaderCount, lines: spendRooms) { addServedHeaders(d, to: &$0) }
     }
 
     private func notJSON() {
@@ -166,14 +166,14 @@ extension LLMExchange {
         committed = true
         // One list, with room for what the listener adds (see `answer`).
         var h: [(String, String)] = []
-        h.reserveCapacity(8 + servedHeaderCount)
+        h.reserveCapacity(8 + Self.servedHeaderCount)
         h.append(("content-type", "text/event-stream; charset=utf-8"))
         h.append(("cache-control", "no-cache"))
         h.append(("x-request-id", request.requestID))
         addServedHeaders(d, to: &h)
         genAI.provider = d.provider
         genAI.attempts = attempts
-        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: HTTPHeaders(consume h)))
+        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: HTTPHeaders(consume h)), lines: spendRooms)
     }
 
     func streamEnded() {

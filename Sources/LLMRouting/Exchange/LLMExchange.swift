@@ -304,11 +304,13 @@ final class LLMExchange: RequestExchange {
     }
 
     func answer(status: HTTPResponseStatus, body: ByteBuffer, headers: [(String, String)]) {
-        answer(status: status, body: body, headerCount: headers.count) { $0.append(contentsOf: headers) }
+        answer(status: status, body: body, headerCount: headers.count, lines: SpendCounters.Rooms()) { $0.append(contentsOf: headers) }
     }
 
-    /// Answers with `body`; `addHeaders` adds `headerCount` headers to the answer's list.
-    func answer(status: HTTPResponseStatus, body: ByteBuffer, headerCount: Int, addHeaders: (inout [(String, String)]) -> Void) {
+    /// Answers with `body`; `addHeaders` adds `headerCount` headers to the answer's list, and
+    /// `lines` (the spend headers) follow it.
+    func answer(status: HTTPResponseStatus, body: ByteBuffer, headerCount: Int, lines: SpendCounters.Rooms,
+                addHeaders: (inout [(String, String)]) -> Void) {
         guard !done else { return }
         done = true
         // Built as one list: the encoder checks every name and value as it writes them. Room
@@ -320,7 +322,7 @@ final class LLMExchange: RequestExchange {
         list.append(("x-request-id", request.requestID))
         addHeaders(&list)
         finished(status: Int(status.code))
-        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(consume list)))
+        client.writeResponseHead(HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(consume list)), lines: lines)
         client.writeResponseBody(body)
         client.writeResponseEnd(nil)
     }

@@ -1,5 +1,7 @@
 import GatewayCore
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
 
 /// Who a call is charged to, and what it may cost at most.
 public struct SpendRequest: Sendable {
@@ -259,7 +261,7 @@ public final class SpendCounters: Sendable {
                     let w = e[n].window
                     w.roll(to: e[n].start)
                     w.reserved += amounts[e[n].unit]
-                    let room = Room(ceiling: e[n].ceilingText, left: e[n].ceiling - w.used - w.reserved, reset: e[n].end - now)
+                    let room = Room(ceiling: e[n].ceiling, left: e[n].ceiling - w.used - w.reserved, reset: e[n].end - now)
                     rooms.add(room, unit: e[n].unit)
                 }
                 return .success(plan)
@@ -287,16 +289,17 @@ public final class SpendCounters: Sendable {
         refusal(c.key, ceiling: c.ceiling, amount: c.amount, left: left, reset: c.end - now)
     }
 
-    /// A counter's room after a call: its ceiling (as written in the headers), what is left and
-    /// the milliseconds until its window resets.
+    /// A counter's room after a call: its ceiling, what is left and the milliseconds until its
+    /// window resets.
     public struct Room: Sendable {
-        var ceiling: String
+        var ceiling: Int64
         var left: Int64
         var reset: Int64
     }
 
-    /// The tightest room of each unit a call was checked in: what its headers say.
-    public struct Rooms: Sendable {
+    /// The tightest room of each unit a call was checked in: what its headers say. Written
+    /// into the answer's head as bytes (`ResponseHeaderLines`), or added to a list.
+    public struct Rooms: Sendable, ResponseHeaderLines {
         var tokens: Room?
         var requests: Room?
         var micros: Room?
@@ -311,30 +314,66 @@ public final class SpendCounters: Sendable {
             }
         }
 
-        /// How many headers `appendHeaders` adds.
+        /// How many headers there are.
         public var headerCount: Int { (tokens == nil ? 0 : 3) + (requests == nil ? 0 : 3) + (micros == nil ? 0 : 1) }
 
-        /// OpenAI's `x-ratelimit-*` headers for tokens and requests, and the budget's remaining
-        /// dollars, appended to an answer's list.
+        /// Each header's name and what writes its value (into room for `valueBytes`, returning
+        /// the bytes written): OpenAI's `x-ratelimit-*` for tokens and requests, and the
+        /// budget's remaining dollars.
+        private func each(_ header: (String, (UnsafeMutableBufferPointer<UInt8>) -> Int) -> Void) {
+            func counter(_ r: Room, _ limit: String, _ remaining: String, _ reset: String) {
+                header(limit) { ASCII.writeDecimal(max(0, r.ceiling), into: $0, at: 0) }
+                header(remaining) { ASCII.writeDecimal(max(0, r.left), into: $0, at: 0) }
+                header(reset) { SpendCounters.writeReset(r.reset, into: $0, at: 0) }
+            }
+            if let t = tokens { counter(t, "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens") }
+            if let t = requests { counter(t, "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests") }
+            if let t = micros { header("x-triplegate-budget-remaining-usd") { CallCost.writeDecimal(micros: max(0, t.left), into: $0, at: 0) } }
+        }
+
+        /// The most a value takes (a count, a reset time or dollars).
+        static let valueBytes = 32
+        /// The longest name (`x-triplegate-budget-remaining-usd`) and a value, with `: ` and CRLF.
+        static let lineBytes = 33 + 4 + valueBytes
+
+        public var byteCount: Int { headerCount * Self.lineBytes }
+
+        public func write(into out: inout ByteBuffer) {
+            guard headerCount > 0 else { return }
+            out.writeWithUnsafeMutableBytes(minimumWritableBytes: byteCount) { raw in
+                let b = raw.bindMemory(to: UInt8.self)
+                var at = 0
+                each { name, value in
+                    var name = name
+                    name.withUTF8 { n in
+                        UnsafeMutableRawPointer(b.baseAddress! + at).copyMemory(from: n.baseAddress!, byteCount: n.count)
+                        at += n.count
+                    }
+                    b[at] = UInt8(ascii: ":")
+                    b[at + 1] = UInt8(ascii: " ")
+                    at += 2 + value(UnsafeMutableBufferPointer(rebasing: b[(at + 2)...]))
+                    b[at] = UInt8(ascii: "\r")
+                    b[at + 1] = UInt8(ascii: "\n")
+                    at += 2
+                }
+                return at
+            }
+        }
+
+        public func add(to headers: inout HTTPHeaders) {
+            each { name, value in headers.add(name: name, value: ASCII.string(capacity: Self.valueBytes, value)) }
+        }
+
+        /// The same headers appended to a list (an error's).
         public func appendHeaders(to headers: inout [(String, String)]) {
-            if let t = tokens {
-                headers.append(("x-ratelimit-limit-tokens", t.ceiling))
-                headers.append(("x-ratelimit-remaining-tokens", SpendCounters.decimal(t.left)))
-                headers.append(("x-ratelimit-reset-tokens", SpendCounters.resetText(t.reset)))
-            }
-            if let t = requests {
-                headers.append(("x-ratelimit-limit-requests", t.ceiling))
-                headers.append(("x-ratelimit-remaining-requests", SpendCounters.decimal(t.left)))
-                headers.append(("x-ratelimit-reset-requests", SpendCounters.resetText(t.reset)))
-            }
-            if let t = micros { headers.append(("x-triplegate-budget-remaining-usd", CallCost.decimal(micros: max(0, t.left)))) }
+            each { name, value in headers.append((name, ASCII.string(capacity: Self.valueBytes, value))) }
         }
     }
 
     /// The reservation of a call Redis let through (each check's `left` set), and its room.
     static func reservation(_ checks: [Check], now: Int64) -> Reservation {
         var rooms = Rooms()
-        for c in checks { rooms.add(Room(ceiling: c.unit == .micros ? "" : decimal(c.ceiling), left: c.left, reset: c.end - now), unit: c.unit) }
+        for c in checks { rooms.add(Room(ceiling: c.ceiling, left: c.left, reset: c.end - now), unit: c.unit) }
         return Reservation(holds: .redis(checks), rooms: rooms)
     }
 
@@ -388,19 +427,22 @@ public final class SpendCounters: Sendable {
 
     /// OpenAI's reset format: `1s`, `6m0s`, `1h2m3s`.
     static func resetText(_ millis: Int64) -> String {
+        ASCII.string(capacity: 32) { writeReset(millis, into: $0, at: 0) }
+    }
+
+    /// `resetText`'s text written at `at` (room for 32 bytes); returns the index after it.
+    static func writeReset(_ millis: Int64, into b: UnsafeMutableBufferPointer<UInt8>, at: Int) -> Int {
         let s = max(1, (millis + 999) / 1000)
         let h = s / 3600, m = (s % 3600) / 60, sec = s % 60
-        return ASCII.string(capacity: 32) { b in
-            var n = 0
-            func put(_ v: Int64, _ unit: Unicode.Scalar) {
-                n = ASCII.writeDecimal(v, into: b, at: n)
-                b[n] = UInt8(ascii: unit)
-                n += 1
-            }
-            if h > 0 { put(h, "h") }
-            if h > 0 || m > 0 { put(m, "m") }
-            put(sec, "s")
-            return n
+        var n = at
+        func put(_ v: Int64, _ unit: Unicode.Scalar) {
+            n = ASCII.writeDecimal(v, into: b, at: n)
+            b[n] = UInt8(ascii: unit)
+            n += 1
         }
+        if h > 0 { put(h, "h") }
+        if h > 0 || m > 0 { put(m, "m") }
+        put(sec, "s")
+        return n
     }
 }

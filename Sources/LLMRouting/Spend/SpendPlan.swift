@@ -19,16 +19,14 @@ extension SpendCounters {
 
     /// The counters one caller's calls to one model are checked against, resolved from the
     /// rules on the first call and kept: each with the window it counts in (held, so a call
-    /// looks nothing up), its ceiling already written for the headers, and the bounds of the
-    /// period the last call fell in (a month's are worked out once a month, not per call).
+    /// looks nothing up) and the bounds of the period the last call fell in (a month's are
+    /// worked out once a month, not per call).
     /// Changed only under the counters' lock.
     final class Plan: @unchecked Sendable {
         struct Entry {
             var key: CounterKey
             var window: Window
             var ceiling: Int64
-            /// `ceiling` as the `x-ratelimit-limit-*` headers give it ("" for budgets).
-            var ceilingText: String
             /// For a budget: its position in the rules' budgets and the budget itself (for
             /// its window and soft alert); -1 and nil for limits.
             var budgetIndex: Int
@@ -132,13 +130,12 @@ extension SpendCounters {
                 for (kind, ceiling) in [(CounterKey.Kind.tpm, l.tokensPerMinute), (.rpm, l.requestsPerMinute), (.tpd, l.tokensPerDay), (.rpd, l.requestsPerDay)] {
                     guard let ceiling else { continue }
                     let k = CounterKey(kind: kind, rule: i, subject: subject, model: model)
-                    entries.append(Plan.Entry(key: k, window: window(k), ceiling: Int64(ceiling), ceilingText: SpendCounters.decimal(Int64(ceiling)),
-                                              budgetIndex: -1, budget: nil))
+                    entries.append(Plan.Entry(key: k, window: window(k), ceiling: Int64(ceiling), budgetIndex: -1, budget: nil))
                 }
             }
             for (i, b) in rules.budgets.enumerated() where subject(b.subject.rawValue) == b.name {
                 let k = SpendCounters.budgetKey(b)
-                entries.append(Plan.Entry(key: k, window: window(k), ceiling: b.microUSD, ceilingText: "", budgetIndex: i, budget: b))
+                entries.append(Plan.Entry(key: k, window: window(k), ceiling: b.microUSD, budgetIndex: i, budget: b))
             }
             return Plan(entries: entries, generation: rules.generation)
         }
