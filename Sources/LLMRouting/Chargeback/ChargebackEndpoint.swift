@@ -3,7 +3,7 @@ import GatewayCore
 /// `GET /admin/chargeback?from=...&to=...&group_by=team,model&format=csv|json` on the admin
 /// listener: the same report as `triplegate chargeback`, from the same store (through a
 /// connection of its own, so a report never waits behind the ledger writer). Rows reach the
-/// store within the writer's 200 ms batch.
+/// store within the writer's 50 ms batch.
 public enum ChargebackEndpoint {
     public static func make(store: LedgerStore) -> AdminEndpoint {
         AdminEndpoint(path: "/admin/chargeback") { query in

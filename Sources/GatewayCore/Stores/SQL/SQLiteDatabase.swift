@@ -22,6 +22,12 @@ public final class SQLiteDatabase: SQLDatabase {
         // NORMAL is durable across a process crash in WAL mode (only an OS crash can lose the
         // last transactions), and it spares an fsync per commit.
         try await db.query("PRAGMA synchronous=NORMAL")
+        // A small page cache (256 KiB, SQLite's default is 2 MiB): the writers append, so only
+        // the pages at the tree's right edge are hot, and a page buffer reused from a small
+        // cache is still in the core's own cache, where one from a large cache was evicted long
+        // ago. Reports scan, reading through the OS's cache. Measured in pairs: about 1% less
+        // CPU per metered call.
+        try await db.query("PRAGMA cache_size=-256")
         return db
     }
 
