@@ -79,6 +79,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            // The provider files of `providers/` (linked into the target as Providers/Shipped, as
+            // resources must be inside it), built into the binary: `ProviderCatalog.shipped`. A
+            // gateway prices calls with no files beside its config. One name per file.
+            resources: ["anthropic", "azure-openai", "gemini", "openai-compatible", "openai"].map { .embedInCode("Providers/Shipped/\($0).yaml") },
             swiftSettings: releaseSpeed),
         // Named MCPGate so it never clashes with the official Swift MCP SDK's `MCP` module.
         .target(name: "MCPGate", dependencies: ["GatewayCore"] + nio + [

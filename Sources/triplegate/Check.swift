@@ -18,7 +18,8 @@ struct Check: ParsableCommand {
             let config = try GatewayConfig.load(path: file)
             if let llm = config.llm {
                 let catalog = try DeploymentCheck.validate(llm, configFile: file)
-                print("\(file): llm: \(llm.models.count) model\(llm.models.count == 1 ? "" : "s") checked against \(catalog.providers.count) provider files")
+                let files = catalog.files.isEmpty ? "shipped" : "shipped and \(catalog.files.count) file\(catalog.files.count == 1 ? "" : "s") of the providers folder"
+                print("\(file): llm: \(llm.models.count) model\(llm.models.count == 1 ? "" : "s") checked against \(catalog.providers.count) providers (\(files))")
             }
             let routes = config.services.reduce(0) { $0 + $1.routes.count }
             print("\(file): valid (\(config.services.count) service\(config.services.count == 1 ? "" : "s"), \(routes) route\(routes == 1 ? "" : "s"))")

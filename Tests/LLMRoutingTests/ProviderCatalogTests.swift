@@ -40,11 +40,24 @@ import Testing
 }
 
 @Suite struct ProviderCatalogTests {
-    static let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let shippedFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("providers").path
 
+    /// Package.swift embeds each file by name: a file added to the folder but not to the list
+    /// (or changed since the build) shows here.
+    @Test func theBinaryHoldsEveryShippedFileAsItIs() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.shippedFolder).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(ProviderCatalog.shippedFiles.map(\.file) == files)
+        for (file, yaml) in ProviderCatalog.shippedFiles {
+            #expect(FileManager.default.contents(atPath: Self.shippedFolder + "/" + file) == Data(yaml), "\(file)")
+        }
+        // Read from the folder, they make the same catalog.
+        let fromFolder = try ProviderCatalog.load(directory: Self.shippedFolder)
+        #expect(fromFolder.files == files && Set(fromFolder.providers.keys) == Set(ProviderCatalog.shipped.providers.keys))
+    }
+
     @Test func shippedProvidersLoad() throws {
-        let catalog = try ProviderCatalog.load(directory: Self.shipped)
+        let catalog = ProviderCatalog.shipped
         #expect(Set(catalog.providers.keys) == ["openai", "azure-openai", "anthropic", "gemini", "openai-compatible"])
         let openai = try #require(catalog.providers["openai"])
         #expect(openai.apiStyle == .openai)
@@ -124,7 +137,7 @@ import Testing
     func problems(_ yaml: String) -> [String] {
         do {
             let config = try GatewayConfig.parse(yaml: yaml, environment: ["OPENAI_API_KEY": "sk-test", "EMPTY": ""])
-            let catalog = try ProviderCatalog.load(directory: ProviderCatalogTests.shipped)
+            let catalog = ProviderCatalog.shipped
             return DeploymentCheck.problems(config.llm ?? LLMConfig(), catalog: catalog).map(\.description)
         } catch {
             return error.problems.map(\.description)
@@ -153,7 +166,7 @@ import Testing
         #expect(llm.models[0].fallbackOn == [.errors, .contextWindow, .contentPolicy])
         #expect(llm.retries.on == [.status(429), .status(500), .status(502), .status(503), .status(504), .timeout, .connect])
         #expect(llm.cooldown.failures == 3 && llm.cooldown.duration == .seconds(30))
-        let catalog = try ProviderCatalog.load(directory: ProviderCatalogTests.shipped)
+        let catalog = ProviderCatalog.shipped
         #expect(DeploymentCheck.problems(llm, catalog: catalog).isEmpty)
         #expect(!config.effectiveJSON.text.contains("sk-test"))
     }
@@ -201,7 +214,7 @@ import Testing
             "llm.models[0].deployments[1].base_url: is required: provider azure-openai has no default base URL",
             "llm.models[0].deployments[1].deployment: is required for Azure OpenAI",
             "llm.models[0].deployments[1].api_version: is required for Azure OpenAI",
-            "llm.models[0].deployments[2].provider: names no provider file",
+            "llm.models[0].deployments[2].provider: names no provider (known: anthropic, azure-openai, gemini, openai, openai-compatible)",
             "llm.models[0].deployments[3].base_url: is required",
         ] {
             #expect(catalogProblems.contains { $0.hasPrefix(expected) }, "missing \(expected) in \(catalogProblems)")

@@ -356,10 +356,10 @@ def test_reload_adds_models_and_refuses_a_bad_llm_section(gateway, fake, tmp_pat
     add_keys(g)
     with pytest.raises(openai.NotFoundError):
         g.oai.chat.completions.create(model="claude", messages=[{"role": "user", "content": "x"}])
-    # A deployment naming no provider file: the reload is refused and the old config serves on.
+    # A deployment naming no provider: the reload is refused and the old config serves on.
     g.config.write_text(text.replace("provider: \"fake-openai\"", "provider: \"no-such-provider\""))
     g.proc.send_signal(signal.SIGHUP)
-    wait_for("the refusal in the log", lambda: "no-such-provider" in g.logs() or "names no provider file" in g.logs())
+    wait_for("the refusal in the log", lambda: "no-such-provider" in g.logs() or "names no provider" in g.logs())
     assert g.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "x"}]).choices
     # A good reload adds a model; routing state (and keys) carry over.
     two = one + f"\n    - {{ name: claude, deployments: [{deployment('fake-anthropic', 'claude-sonnet-4-5', p)}] }}"

@@ -115,29 +115,26 @@ services:
 
 
 def test_check_and_serve_check_llm_deployments_against_the_provider_files(tmp_path, gateway):
-    from conftest import ROOT
-    providers = ROOT / "providers"
+    # No providers folder: the shipped providers, built into the binary, price the calls.
     good = tmp_path / "llm.yaml"
-    good.write_text(f"""llm:
-  providers_dir: {providers}
+    good.write_text("""llm:
   models:
     - name: smart
-      deployments: [{{ provider: openai, model: gpt-4o, api_key: sk-test }}]
+      deployments: [{ provider: openai, model: gpt-4o, api_key: sk-test }]
 """)
     out = subprocess.run([BIN, "check", str(good)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "1 model checked against 5 provider files" in out.stdout
+    assert "1 model checked against 5 providers (shipped)" in out.stdout
     # Serving mounts the AI gate on /v1: a body without a model gets OpenAI's error format.
     gw = gateway(good.read_text())
     status, _, body = request(gw.port, "POST", "/v1/chat/completions", body=b"{}")
     assert status == 400 and json.loads(body)["error"]["type"] == "invalid_request_error"
 
     bad = tmp_path / "bad-llm.yaml"
-    bad.write_text(f"""llm:
-  providers_dir: {providers}
+    bad.write_text("""llm:
   models:
     - name: smart
-      deployments: [{{ provider: openai, model: gpt-5-imaginary, api_key: sk-test }}]
+      deployments: [{ provider: openai, model: gpt-5-imaginary, api_key: sk-test }]
 """)
     out = subprocess.run([BIN, "check", str(bad)], capture_output=True, text=True)
     assert out.returncode == 1
@@ -145,3 +142,43 @@ def test_check_and_serve_check_llm_deployments_against_the_provider_files(tmp_pa
     out = subprocess.run([BIN, "serve", "--config", str(bad), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 1 and "gpt-5-imaginary" in out.stderr
+
+
+def test_a_providers_folder_adds_to_and_replaces_the_shipped_providers(tmp_path):
+    folder = tmp_path / "providers"  # next to the config: read without naming it
+    folder.mkdir()
+    price = "prices: [{ effective_from: 2025-01-01, source: test, input: 0.5, output: 1 }]"
+    (folder / "local.yaml").write_text(f"""name: local
+api_style: openai
+base_url: http://127.0.0.1:1/v1
+models:
+  llama-3-70b: {{ context_window: 8192, max_output_tokens: 2048, {price} }}
+""")
+    # A file of another name that names a shipped provider replaces it whole.
+    (folder / "my-openai.yaml").write_text(f"""name: openai
+api_style: openai
+base_url: https://api.openai.com/v1
+models:
+  gpt-4o-custom: {{ context_window: 128000, max_output_tokens: 4096, {price} }}
+""")
+    cfg = tmp_path / "llm.yaml"
+    def check(deployments, providers_dir=""):
+        cfg.write_text(f"llm:\n{providers_dir}  models:\n    - {{ name: m, deployments: [{deployments}] }}\n")
+        return subprocess.run([BIN, "check", str(cfg)], capture_output=True, text=True)
+
+    out = check("{ provider: local, model: llama-3-70b, api_key: none }, { provider: openai, model: gpt-4o-custom, api_key: sk-1 }")
+    assert out.returncode == 0, out.stderr
+    assert "checked against 6 providers (shipped and 2 files of the providers folder)" in out.stdout
+    out = check("{ provider: openai, model: gpt-4o, api_key: sk-1 }")
+    assert out.returncode == 1 and 'openai lists no model "gpt-4o"' in out.stderr
+    # The shipped Anthropic provider is still there.
+    assert check("{ provider: anthropic, model: claude-sonnet-4-5, api_key: sk-1 }").returncode == 0
+
+    # Two files naming one provider: which would win is not left to their file names.
+    (folder / "zz-openai.yaml").write_text((folder / "my-openai.yaml").read_text())
+    out = check("{ provider: local, model: llama-3-70b, api_key: none }")
+    assert out.returncode == 1 and "zz-openai.yaml: name: openai is also the name in my-openai.yaml" in out.stderr
+
+    # A folder named but missing is an error, not a silent fall back to the shipped providers.
+    out = check("{ provider: openai, model: gpt-4o, api_key: sk-1 }", providers_dir="  providers_dir: nowhere\n")
+    assert out.returncode == 1 and "the providers folder does not exist" in out.stderr

@@ -243,7 +243,7 @@ extension LLMConfig {
     /// Provider API keys are redacted.
     var effectiveJSON: JSONValue {
         .object([
-            ("providers_dir", .string(providersDir)),
+            ("providers_dir", .string(providersDir ?? LLMConfig.defaultProvidersDir)),
             ("models", .array(models.map { m in
                 .object([
                     ("name", .string(m.name)), ("routing", .string(m.routing.rawValue)),

@@ -2,8 +2,11 @@
 /// Read here with the rest of the config (so every problem has its path); checked against the
 /// provider catalog by the AI gate when it is built.
 public struct LLMConfig: Sendable {
-    /// Where provider files are read from, besides the shipped ones. Default `providers`.
-    public var providersDir: String = "providers"
+    /// A folder of provider files, read after the shipped ones (built into the binary): a file
+    /// adds a provider or replaces the shipped one of its name. Left out: `providers` next to
+    /// the config file if there is one, else the shipped providers alone.
+    public var providersDir: String?
+    public static let defaultProvidersDir = "providers"
     public var models: [LLMModelConfig] = []
     /// Policies for every AI gate request (key_auth, jwt, rate_limit, ...), before the model's own.
     /// Default none: declare an authenticate policy, or the endpoints are open.
@@ -113,7 +116,7 @@ public struct LLMCooldownConfig: Sendable {
 extension LLMConfig {
     init(reading o: ConfigObject) {
         self.init()
-        providersDir = o["providers_dir"].string() ?? providersDir
+        providersDir = o["providers_dir"].string()
         models = o["models"].list { $0.object { LLMModelConfig(reading: $0) } } ?? []
         policies = PolicyConfig.readList(o["policies"])
         limits = o["limits"].list { $0.object { LLMTokenLimit(reading: $0) } } ?? []

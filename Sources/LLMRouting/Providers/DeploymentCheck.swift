@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 
 /// Checks `llm.models[].deployments[]` against the provider catalog: the provider exists, it
@@ -12,7 +13,7 @@ public enum DeploymentCheck {
                 let path = "llm.models[\(i)].deployments[\(j)]"
                 guard let provider = catalog.providers[d.provider] else {
                     let known = catalog.providers.keys.sorted().joined(separator: ", ")
-                    out.append(ConfigProblem(path: "\(path).provider", message: "names no provider file (known: \(known))"))
+                    out.append(ConfigProblem(path: "\(path).provider", message: "names no provider (known: \(known))"))
                     continue
                 }
                 if provider.models[d.model] == nil {
@@ -36,14 +37,15 @@ public enum DeploymentCheck {
 }
 
 extension DeploymentCheck {
-    /// Loads the catalog named by `llm.providers_dir` (relative paths are taken from the config
-    /// file's folder) and checks the deployments; throws every problem together.
+    /// Loads the catalog: the shipped providers and those of `llm.providers_dir` (relative paths
+    /// are taken from the config file's folder; left out, `providers` there if it exists), and
+    /// checks the deployments; throws every problem together.
     public static func validate(_ llm: LLMConfig, configFile: String?) throws(ConfigProblems) -> ProviderCatalog {
-        var dir = llm.providersDir
+        var dir = llm.providersDir ?? LLMConfig.defaultProvidersDir
         if !dir.hasPrefix("/"), let configFile, let slash = configFile.lastIndex(of: "/") {
             dir = String(configFile[..<slash]) + "/" + dir
         }
-        let catalog = try ProviderCatalog.load(directory: dir)
+        let catalog = try ProviderCatalog.load(directory: llm.providersDir != nil || FileManager.default.fileExists(atPath: dir) ? dir : nil)
         let found = problems(llm, catalog: catalog)
         if !found.isEmpty { throw ConfigProblems(source: configFile ?? "config", problems: found) }
         return catalog

@@ -61,24 +61,59 @@ public struct ProviderSpec: Sendable, Hashable {
     public var models: [String: ModelSpec]
 }
 
-/// The providers the gateway knows: the files shipped in `providers/` plus the user's own
-/// (a user file with a shipped name replaces it). Loaded off the request path, at start and
-/// on reload.
+/// The providers the gateway knows: the shipped ones, built into the binary, then the files of
+/// the config's `providers_dir` (one naming a shipped provider replaces it). Loaded off the
+/// request path, at start and on reload.
 public struct ProviderCatalog: Sendable {
     public var providers: [String: ProviderSpec]
+    /// The files read from the providers directory (none when there was none).
+    public var files: [String] = []
 
     public init(providers: [String: ProviderSpec]) { self.providers = providers }
 
-    /// Reads every `*.yaml` file in `directory`; all problems of all files are thrown together.
-    public static func load(directory: String) throws(ConfigProblems) -> ProviderCatalog {
+    /// The repo's `providers/*.yaml` (`Shipped/` links to it), as Package.swift embeds them; a
+    /// test checks they are all there, as they are.
+    static let shippedFiles: [(file: String, yaml: [UInt8])] = [
+        ("anthropic.yaml", PackageResources.anthropic_yaml),
+        ("azure-openai.yaml", PackageResources.azure_openai_yaml),
+        ("gemini.yaml", PackageResources.gemini_yaml),
+        ("openai-compatible.yaml", PackageResources.openai_compatible_yaml),
+        ("openai.yaml", PackageResources.openai_yaml),
+    ]
+
+    /// The shipped providers alone. Each file is parsed by the tests: one that did not parse
+    /// would be a defect of the build, not of a config.
+    public static let shipped: ProviderCatalog = {
+        var providers: [String: ProviderSpec] = [:]
+        for (file, yaml) in shippedFiles {
+            do {
+                let spec = try parse(yaml: String(decoding: yaml, as: UTF8.self), source: file)
+                providers[spec.name] = spec
+            } catch {
+                preconditionFailure("the shipped provider file \(file) does not parse: \(error)")
+            }
+        }
+        return ProviderCatalog(providers: providers)
+    }()
+
+    /// The shipped providers, then every `*.yaml` file in `directory` (nil: the shipped ones
+    /// only). A file replaces the shipped provider of its `name`; two files of the directory
+    /// naming the same provider are a problem (which one wins would depend on their names).
+    /// All problems of all files are thrown together.
+    public static func load(directory: String?) throws(ConfigProblems) -> ProviderCatalog {
+        var catalog = shipped
+        guard let directory else { return catalog }
         let files: [String]
         do {
             files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
         } catch {
-            throw ConfigProblems(source: directory, problems: [ConfigProblem(path: "", message: "cannot list the providers directory: \(error.localizedDescription)")])
+            var isFolder: ObjCBool = false
+            let why = !FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder) ? "does not exist"
+                : !isFolder.boolValue ? "is not a folder" : "cannot be listed (\(error.localizedDescription))"
+            throw ConfigProblems(source: directory, problems: [ConfigProblem(path: "", message: "the providers folder \(why); the shipped providers need none (leave llm.providers_dir out)")])
         }
-        var providers: [String: ProviderSpec] = [:]
         var problems: [ConfigProblem] = []
+        var fileOf: [String: String] = [:]
         for file in files {
             let path = (directory as NSString).appendingPathComponent(file)
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
@@ -87,13 +122,19 @@ public struct ProviderCatalog: Sendable {
             }
             do {
                 let spec = try parse(yaml: text, source: file)
-                providers[spec.name] = spec
+                if let other = fileOf[spec.name] {
+                    problems.append(ConfigProblem(path: "\(file): name", message: "\(spec.name) is also the name in \(other)"))
+                    continue
+                }
+                fileOf[spec.name] = file
+                catalog.providers[spec.name] = spec
             } catch {
                 problems += error.problems.map { ConfigProblem(path: $0.path.isEmpty ? file : "\(file): \($0.path)", message: $0.message) }
             }
         }
         if !problems.isEmpty { throw ConfigProblems(source: directory, problems: problems) }
-        return ProviderCatalog(providers: providers)
+        catalog.files = files
+        return catalog
     }
 
     /// Parses one provider file.
