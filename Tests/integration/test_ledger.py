@@ -110,6 +110,44 @@ def test_cut_streams_are_billed_by_what_was_delivered(gateway, fake, tmp_path, s
     assert estimated == "1" and int(output) == (len(got.encode()) + 3) // 4 and int(cost) > 0 and provider == "fake-openai"
 
 
+def test_a_retried_call_is_billed_once_for_the_answer_delivered(gateway, fake, tmp_path, store):
+    """Attempts the provider refused (a 429, a 500) cost nothing: one row per call, priced from the
+    answer delivered, with its attempts counted; the budget is charged that much and no more."""
+    a = fake("a")
+    models = f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', a)}] }}"
+    budget = "  budgets:\n    - { team: growth, usd: 100, period: month }"
+    g = gateway(llm_config(tmp_path, models, budget, store=store))
+    add_keys(g)
+    client = g.oai.with_options(max_retries=0)
+
+    def call(content):
+        r = client.chat.completions.with_raw_response.create(model="smart", messages=[{"role": "user", "content": content}])
+        u = r.parse().usage
+        # Test prices: $1 in, $2 out per 1M tokens.
+        return r.headers, u.prompt_tokens + 2 * u.completion_tokens
+
+    # The same call before and after: each reserves the same worst case, so the budget's
+    # remaining dollars differ by exactly what was charged in between.
+    first, first_cost = call("the same call")
+    costs = []
+    for refusal in ({"status": 429, "headers": {"retry-after": "0"}}, {"status": 500, "message": "overloaded"}):
+        a.then(refusal)
+        headers, cost = call("bill me once")
+        assert headers["x-triplegate-attempts"] == "2"
+        costs.append(cost)
+    last, _ = call("the same call")
+    assert len(a.requests) == 6
+    charged = round((float(first["x-triplegate-budget-remaining-usd"]) - float(last["x-triplegate-budget-remaining-usd"])) * 1e6)
+    assert charged == first_cost + sum(costs)
+    g.stop()
+    rows = store.rows("SELECT attempts, provider, cost_micros, status FROM ledger ORDER BY id")
+    assert [(r[0], r[1], r[3]) for r in rows] == [("1", "fake-openai", "200"), ("2", "fake-openai", "200"),
+                                                  ("2", "fake-openai", "200"), ("1", "fake-openai", "200")]
+    assert [int(r[2]) for r in rows[:3]] == [first_cost] + costs
+    report = json.loads(chargeback(g, "--group-by", "model", "--format", "json"))
+    assert [l["requests"] for l in report["lines"]] == [4]
+
+
 def test_no_row_lost_when_stopping_under_load(gateway, fake, tmp_path, store):
     import signal
     import threading
