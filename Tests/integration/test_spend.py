@@ -112,3 +112,50 @@ def test_two_gateways_share_a_budget_through_redis(gateway, fake, tmp_path, redi
     total = json.loads(chargeback(g1, "--group-by", "team", "--format", "json"))["total"]
     # Both replicas' calls together stay within the one budget.
     assert total["requests"] == 100 and 0 < float(total["cost_usd"]) <= 0.000300
+
+
+@pytest.mark.parametrize("counters", ["local", "redis"])
+def test_token_limits_hold_under_100_concurrent_calls(gateway, fake, tmp_path, request, counters):
+    """Each call reserves its prompt estimate plus max_tokens before the provider is asked, all or
+    nothing under the counters' lock (or in one Redis script). With the provider holding every
+    answer, nothing settles while 100 calls arrive at once, on one gateway or spread over two
+    sharing Redis: exactly as many are let through as the limit has room for."""
+    p = fake("p")
+    models = f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"
+    limit = 1_000
+    spend = f"  counters: {counters}\n  limits:\n    - {{ by: team, model: \"*\", tokens_per_day: {limit} }}"
+    text = llm_config(tmp_path, models, extra=spend)
+    if counters == "redis":
+        text = f"redis: {request.getfixturevalue('redis_server').url}\n" + text
+    gateways = [gateway(text)] + ([gateway(text)] if counters == "redis" else [])
+    for g in gateways:
+        add_keys(g)
+
+    def call(g):
+        return ask(g, max_tokens=50, client=g.oai.with_options(max_retries=0, timeout=30))
+
+    # One call alone shows what each reserves (they are all alike) and leaves what it used.
+    first = call(gateways[0])
+    reserved = limit - int(first.headers["x-ratelimit-remaining-tokens"])
+    used = first.parse().usage.total_tokens
+    room = limit - used
+
+    def one(i):
+        try:
+            call(gateways[i % len(gateways)])
+            return True
+        except openai.RateLimitError as e:
+            assert e.body["code"] == "rate_limit_exceeded" and "tokens per day" in e.message
+            return False
+
+    p.then(*[{"stall": 5}] * 100)  # every admitted call waits: no reservation is settled meanwhile
+    with concurrent.futures.ThreadPoolExecutor(max_workers=100) as pool:
+        admitted = sum(pool.map(one, range(100)))
+    assert admitted == room // reserved
+    assert len(p.requests) == 1 + admitted  # refused calls never reached the provider
+    for g in gateways:
+        g.stop()
+    from test_ledger import chargeback
+    total = json.loads(chargeback(gateways[0], "--group-by", "team", "--format", "json"))["total"]
+    assert total["requests"] == 101
+    assert total["input_tokens"] + total["output_tokens"] <= limit
