@@ -159,3 +159,69 @@ def test_token_limits_hold_under_100_concurrent_calls(gateway, fake, tmp_path, r
     total = json.loads(chargeback(gateways[0], "--group-by", "team", "--format", "json"))["total"]
     assert total["requests"] == 101
     assert total["input_tokens"] + total["output_tokens"] <= limit
+
+
+def test_a_key_budget_alerts_once_by_log_metric_and_webhook_then_stops_that_key(gateway, fake, tmp_path):
+    """A budget on one API key: past its soft_alert_at share, one log line, one count in
+    /metrics and one JSON POST to its webhook; at its ceiling, that key is refused and the
+    consumer's other key is not."""
+    import http.server
+    import subprocess
+    import threading
+
+    from conftest import BIN, wait_for
+    from test_ai_gate import keys
+
+    hooks = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["content-length"]))
+            hooks.append((self.path, self.headers["content-type"], json.loads(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        p = fake("p")
+        models = f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"
+        g = gateway(llm_config(tmp_path, models))
+        budgeted = keys(g, "app")
+        listed = subprocess.run([BIN, "keys", "list", "--config", str(g.config)], capture_output=True, text=True, timeout=30).stdout
+        key_id = listed.splitlines()[1].split("\t")[0]  # the only key so far
+        other = keys(g, "app")
+        g.stop()
+        # $1 in / $2 out per 1M tokens: each call costs a few dozen µUSD.
+        spend = (f"  budgets:\n    - {{ key: {key_id}, usd: 0.000400, period: day, soft_alert_at: 0.5, "
+                 f"webhook: \"http://127.0.0.1:{server.server_port}/budget-hook\" }}")
+        g = gateway(llm_config(tmp_path, models, extra=spend))
+        client = openai.OpenAI(base_url=g.url + "/v1", api_key=budgeted, max_retries=0)
+        refused = None
+        for _ in range(60):
+            try:
+                client.chat.completions.create(model="smart", max_tokens=20, messages=[{"role": "user", "content": "hello"}])
+            except openai.RateLimitError as e:
+                refused = e
+                break
+        assert refused is not None and refused.body["code"] == "insufficient_quota"
+        assert "budget of key" in refused.message
+        # The consumer's other key has no budget of its own.
+        assert openai.OpenAI(base_url=g.url + "/v1", api_key=other, max_retries=0).chat.completions.create(
+            model="smart", max_tokens=20, messages=[{"role": "user", "content": "hello"}]).choices
+
+        wait_for("the webhook", lambda: hooks, timeout=10)
+        path, content_type, alert = hooks[0]
+        assert path == "/budget-hook" and content_type == "application/json"
+        assert alert["type"] == "budget.soft_alert" and alert["budget"] == f"key {key_id} (day)"
+        assert alert["budget_usd"] == "0.000400" and 0.000200 <= float(alert["spent_usd"]) <= 0.000400
+        status, _, body = request(g.admin_port, "GET", "/metrics")
+        assert status == 200
+        assert f'triplegate_budget_alerts_total{{budget="key {key_id} (day)"}} 1' in body.decode()
+        assert g.logs().count("budget soft alert") == 1 and len(hooks) == 1  # once per window
+    finally:
+        server.shutdown()
+        server.server_close()
