@@ -63,6 +63,22 @@ def test_every_call_is_billed_once_and_reported(gateway, fake, tmp_path, store):
     assert bad.returncode != 0 and "from must be before to" in bad.stderr
 
 
+def test_tags_come_from_the_header_and_from_the_body_metadata(gateway, fake, tmp_path, store):
+    p = fake("p")
+    g = gateway(llm_config(tmp_path, f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}", store=store))
+    add_keys(g)
+    ask = [{"role": "user", "content": "tag me"}]
+    g.oai.chat.completions.create(model="smart", messages=ask, extra_body={"metadata": {"project": "ads", "env": "dev"}})
+    # The header's tags come first; the body's metadata adds the names the header did not give.
+    tagged = g.oai.with_options(default_headers={"x-triplegate-tags": "project=search"})
+    tagged.chat.completions.create(model="smart", messages=ask, extra_body={"metadata": {"project": "ignored", "env": "prod"}})
+    g.oai.chat.completions.create(model="smart", messages=ask)
+    g.stop()
+    rows = chargeback(g, "--group-by", "tag:project,tag:env").split("\r\n")
+    assert rows[0].startswith("tag:project,tag:env,requests,")
+    assert sorted(r.split(",")[:3] for r in rows[1:] if r) == [["", "", "1"], ["ads", "dev", "1"], ["search", "prod", "1"]]
+
+
 def test_admin_chargeback_endpoint(gateway, fake, tmp_path, store):
     from conftest import request, wait_for
     p = fake("p")
