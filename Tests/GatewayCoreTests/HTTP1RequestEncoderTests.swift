@@ -58,8 +58,10 @@ import Testing
 
     @Test func aTraceCarriesNoLengthAndHTTP10IsNeverChunked() throws {
         #expect(try wire([.head(head(.TRACE, [("content-length", "0")])), .end(nil)]) == "TRACE /v1/x?a=1 HTTP/1.1\r\n\r\n")
-        #expect(try wire([.head(head(.PUT, [], version: .http1_0)), .body(.byteBuffer(ByteBuffer(string: "ab"))), .end(nil)])
-                == "PUT /v1/x?a=1 HTTP/1.0\r\n\r\nab")
+        // HTTP/1.0 has no chunks: a body goes with its length, and without one is not written
+        // at all (`bodyBytesTheHeadDidNotAnnounceAreRefused`).
+        #expect(try wire([.head(head(.PUT, [("content-length", "2")], version: .http1_0)), .body(.byteBuffer(ByteBuffer(string: "ab"))), .end(nil)])
+                == "PUT /v1/x?a=1 HTTP/1.0\r\ncontent-length: 2\r\n\r\nab")
     }
 
     @Test func headersThatCouldSplitTheRequestAreNotWritten() throws {
@@ -82,7 +84,9 @@ import Testing
     /// the pipeline: a HEAD's answer, which has a length but no body, must end at its head.
     @Test func theResponseDecoderReadsAHEADAnswerAsBodiless() throws {
         let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(UpstreamResponseDecoder(decoder)))
+        let reading = UpstreamReadState()
+        reading.requestSent()  // (no handler here to end the answers: both are read as owed)
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(UpstreamResponseDecoder(decoder, reading: reading)))
         decoder.write(data: .head(head(.HEAD, [])))
         decoder.write(data: .head(head(.GET, [])))
         try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"))
@@ -99,5 +103,36 @@ import Testing
         try channel.writeOutbound(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
         #expect(try channel.readOutbound(as: ByteBuffer.self) == ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
         _ = try channel.finish()
+    }
+
+    /// Bytes from an upstream that owes no answer are refused, not parsed into the next answer.
+    @Test func theResponseDecoderRefusesBytesNobodyAskedFor() throws {
+        let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)
+        let reading = UpstreamReadState()
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(UpstreamResponseDecoder(decoder, reading: reading)))
+        #expect(throws: UnsolicitedBytes.self) { try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\n")) }
+        _ = try? channel.finish()
+    }
+
+    /// Body bytes past what the head announced are never written: the encoder refuses them.
+    @Test func bodyBytesTheHeadDidNotAnnounceAreRefused() {
+        var encoder = HTTP1RequestEncoder()
+        var written = 0
+        let allocator = ByteBufferAllocator()
+        let count = { (d: IOData) in written += d.readableBytes }
+        do { let ok = encoder.encode(.head(head(.GET, [])), allocator: allocator, write: count); #expect(ok) }
+        let before = written
+        do { let ok = encoder.encode(.body(.byteBuffer(ByteBuffer(string: "GET /smuggled HTTP/1.1\r\n\r\n"))), allocator: allocator, write: count); #expect(!ok) }
+        #expect(written == before)
+        var sized = HTTP1RequestEncoder()
+        do { let ok = sized.encode(.head(head(.DELETE, [("content-length", "3")])), allocator: allocator, write: count); #expect(ok) }
+        do { let ok = sized.encode(.body(.byteBuffer(ByteBuffer(string: "abc"))), allocator: allocator, write: count); #expect(ok) }
+        do { let ok = sized.encode(.body(.byteBuffer(ByteBuffer(string: "d"))), allocator: allocator, write: count); #expect(!ok) }
+        var short = HTTP1RequestEncoder()
+        do { let ok = short.encode(.head(head(.PUT, [("content-length", "3")])), allocator: allocator, write: count); #expect(ok) }
+        do { let ok = short.encode(.end(nil), allocator: allocator, write: count); #expect(!ok) }
+        var whole = HTTP1RequestEncoder()
+        do { let ok = whole.encode(head: head(.GET, []), body: ByteBuffer(string: "x"), allocator: allocator, write: count); #expect(!ok) }
+        do { let ok = whole.encode(head: head(.GET, [("transfer-encoding", "chunked")]), body: ByteBuffer(string: "x"), allocator: allocator, write: count); #expect(ok) }
     }
 }

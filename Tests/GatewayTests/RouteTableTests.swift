@@ -11,7 +11,7 @@ func table(_ yaml: String) throws -> RouteTable {
 func route(_ t: RouteTable, _ uri: String, method: HTTPMethod = .GET, headers: [(String, String)] = []) -> String {
     var h = HTTPHeaders(headers)
     if !h.contains(name: "host") { h.add(name: "host", value: "gw.local") }
-    switch t.match(RouteRequest(method: method, uri: uri, headers: h)) {
+    switch t.match(RouteRequest(method: method, uri: uri, headers: h)!) {
     case .route(let r, _): return r.name
     case .methodNotAllowed(let allow): return "405 " + allow.joined(separator: ",")
     case .notFound: return "404"
@@ -144,7 +144,7 @@ func route(_ t: RouteTable, _ uri: String, method: HTTPMethod = .GET, headers: [
                   - { name: keep, paths: [/keep] }
             """)
         func upstream(_ uri: String) -> String {
-            let req = RouteRequest(method: .GET, uri: uri, headers: ["host": "h"])
+            let req = RouteRequest(method: .GET, uri: uri, headers: ["host": "h"])!
             guard case .route(let r, let n) = t.match(req) else { return "none" }
             return r.upstreamPath(req.path, matchedLength: n)
         }

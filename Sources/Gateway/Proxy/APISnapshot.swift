@@ -13,6 +13,8 @@ public final class APISnapshot: Sendable {
     public let routeMetrics: [RouteMetrics]
     public let unrouted: RouteMetrics
     public let limits: ServerLimits
+    /// What the listener does with encoded slashes in paths.
+    public let escapedSlashes: EscapedSlashes
     /// Increases with every applied config.
     public let generation: Int
 
@@ -33,6 +35,7 @@ public final class APISnapshot: Sendable {
         self.routeMetrics = routes.routes.map { core.metrics.route(service: config.services[$0.serviceIndex].name, route: $0.name) }
         self.unrouted = core.metrics.route(service: "-", route: "-")
         self.limits = config.server.limits
+        self.escapedSlashes = config.server.escapedSlashes
         self.generation = generation
     }
 }

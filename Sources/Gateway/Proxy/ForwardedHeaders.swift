@@ -7,6 +7,11 @@ enum ForwardedHeaders {
 
     /// The request head sent upstream: hop-by-hop headers dropped, `X-Forwarded-*`, `Via` and
     /// `X-Request-Id` set, `Host` the target's unless the route preserves the client's.
+    ///
+    /// `Transfer-Encoding` is hop-by-hop, but the body it announced is not: a head that had one
+    /// (checked by `RequestHeadCheck` to be exactly `chunked`) goes up as
+    /// `Transfer-Encoding: chunked`, whatever the method, so the upstream reads the body as this
+    /// request's and never as a request of its own.
     static func upstreamRequest(
         _ head: HTTPRequestHead, uri: String, target: UpstreamURL, preserveHost: Bool,
         requestID: String, clientIP: String?, scheme: String
@@ -17,8 +22,12 @@ enum ForwardedHeaders {
         var forwardedFor: String?
         var via: String?
         var clientHost: String?
+        var chunked = false
         for (name, value) in head.headers {
-            if HopByHopHeaders.isHopByHop(name) { continue }
+            if HopByHopHeaders.isHopByHop(name) {
+                if ASCII.equalsIgnoringCase(name, "transfer-encoding") { chunked = true }
+                continue
+            }
             // Compared without lower-casing copies: this loop runs for every header of every request.
             if ASCII.equalsIgnoringCase(name, "host") { clientHost = value; continue }
             if ASCII.equalsIgnoringCase(name, "x-forwarded-for") { forwardedFor = forwardedFor.map { "\($0), \(value)" } ?? value; continue }
@@ -38,6 +47,7 @@ enum ForwardedHeaders {
         if let clientHost { out.add(name: "x-forwarded-host", value: clientHost) }
         out.add(name: "via", value: via.map { "\($0), \(Self.via)" } ?? Self.via)
         out.add(name: "x-request-id", value: requestID)
+        if chunked { out.add(name: "transfer-encoding", value: "chunked") }
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: out)
     }
 

@@ -75,6 +75,9 @@ extension ProxyExchange: UpstreamConnectionDelegate {
         case .malformedResponse:
             // A broken upstream is not retried: it would most likely answer the same way.
             finish(with: ProblemDetails(status: .badGateway, title: "Malformed upstream response", requestID: requestID))
+        case .requestFraming:
+            // The body did not fit the framing its head announced; sending it again would not help.
+            finish(with: ProblemDetails(status: .badRequest, title: "Request body does not match its declared length", requestID: requestID))
         default:
             attemptFailed(.closedEarly, status: .badGateway, title: "Upstream closed the connection")
         }

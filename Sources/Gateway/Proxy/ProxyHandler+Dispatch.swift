@@ -5,7 +5,8 @@ import NIOHTTP1
 /// A request's way from its head to an exchange: limits, routing, the policy chain (which may
 /// wait on I/O while the body is held), then the echo or a proxy exchange.
 extension ProxyHandler {
-    func startRequest(_ head: HTTPRequestHead) {
+    func startRequest(_ received: HTTPRequestHead) {
+        var head = received
         requestSerial &+= 1
         requestOpen = true
         responseHeadSent = false
@@ -40,7 +41,17 @@ extension ProxyHandler {
         if head.headers.count > limits.maxHeaders || headBytes(head) > limits.maxHeaderBytes {
             return reject(ProblemDetails(status: .requestHeaderFieldsTooLarge, title: "Request header fields too large", requestID: requestID), close: true)
         }
-        let routeRequest = RouteRequest(method: head.method, uri: head.uri, headers: head.headers)
+        switch RequestHeadCheck.check(head, isHTTP2: isHTTP2) {
+        case .accept(let checked, let framing):
+            head = checked
+            requestFraming = framing
+        case .refuse(let status, let title):
+            // The rest of the connection's bytes cannot be trusted to mean what they say.
+            return reject(ProblemDetails(status: status, title: title, requestID: requestID), close: true)
+        }
+        guard let routeRequest = RouteRequest(method: head.method, uri: head.uri, headers: head.headers, escapedSlashes: snapshot.escapedSlashes) else {
+            return reject(ProblemDetails(status: .badRequest, title: "Malformed or ambiguous request path", requestID: requestID), close: false)
+        }
         dialect = nil
         for mount in gate.mounts {
             if let mounted = mount.claim(head, path: routeRequest.path) {
@@ -126,7 +137,7 @@ extension ProxyHandler {
         case .api(let route, let matchedLength, let snapshot):
             dispatch(routed, route: route, matchedLength: matchedLength, snapshot: snapshot, forwardedHead: forwardedHead)
         case .mounted(let mounted):
-            if mounted.maxBodyBytes > 0, let length = routed.head.headers.first(name: "content-length").flatMap({ Int($0) }), length > mounted.maxBodyBytes {
+            if mounted.maxBodyBytes > 0, case .length(let length) = requestFraming, length > mounted.maxBodyBytes {
                 return reject(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(mounted.maxBodyBytes) bytes", requestID: routed.requestID), close: true)
             }
             span?.inject(into: &forwardedHead.headers)
@@ -146,7 +157,7 @@ extension ProxyHandler {
         var forwardedHead = forwardedHead
         span?.inject(into: &forwardedHead.headers)
         let head = routed.head, requestID = routed.requestID
-        if route.maxBodyBytes > 0, let length = head.headers.first(name: "content-length").flatMap({ Int($0) }), length > route.maxBodyBytes {
+        if route.maxBodyBytes > 0, case .length(let length) = requestFraming, length > route.maxBodyBytes {
             return reject(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(route.maxBodyBytes) bytes", requestID: requestID), close: true)
         }
         answerExpectContinue(head)
@@ -157,11 +168,7 @@ extension ProxyHandler {
         lastBodyRead = .now()
         // Only a request that can have a body needs its body timer (a GET usually cannot):
         // a timer scheduled and cancelled per request is measurable at this rate.
-        if isHTTP2 || head.headers.contains(name: "transfer-encoding")
-            || (head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0) > 0
-        {
-            wantBodyTimer()
-        }
+        if isHTTP2 || requestFraming != .none { wantBodyTimer() }
         if service.targets.first?.scheme == .builtin {
             let upstreamHead = ForwardedHeaders.upstreamRequest(forwardedHead, uri: uri, target: service.targets[0], preserveHost: route.preserveHost, requestID: requestID, clientIP: clientIP, scheme: scheme)
             let version = isHTTP2 ? "HTTP/2.0" : "HTTP/\(head.version.major).\(head.version.minor)"

@@ -29,6 +29,8 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     var requestVersion: HTTPVersion = .http1_1
     /// The method of the request being answered: HEAD and CONNECT answers carry no body.
     var requestMethod: HTTPMethod = .GET
+    /// How the current request's body is framed, as `RequestHeadCheck` read it.
+    var requestFraming: RequestHeadCheck.Framing = .none
     /// HTTP/1 responses are encoded here, not by NIO's encoder (see `HTTP1ResponseEncoder`).
     private var encoder = HTTP1ResponseEncoder()
     /// A policy is waiting on I/O; request parts are held until it answers.
@@ -55,6 +57,9 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     /// Request parts after an error answer, dropped until the request's end.
     var discardingBody = false
     var quiescing = false
+    /// The parser failed on bytes after a request still being answered: refused once every
+    /// request before them is answered.
+    private var deferredParseError: HTTPParserError?
     /// The response is out and the output side shut; what the client still sends is dropped
     /// until it closes or `lingerTimeout` passes.
     var lingering = false
@@ -202,34 +207,46 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if lingering { return }  // the rest of a refused request fails to parse: expected
-        // Bad bytes from the client: answer if nothing was answered yet, then close. Other
-        // connections are untouched.
-        if let parse = error as? HTTPParserError, !responseOpen {
-            let status: HTTPResponseStatus = parse == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
-            let title = parse == .headerOverflow ? "Request header fields too large" : "Malformed HTTP request"
-            let e = exchange
-            exchange = nil
-            e?.clientClosed()
-            closeAfterResponse = true
-            if routeMetrics == nil {
-                routeMetrics = gate.snapshot.unrouted
-                requestStart = NIODeadline.now().uptimeNanoseconds
-            }
-            if logRecord == nil, gate.accessLog.isEnabled {
-                // Unparseable requests are logged too, with what little is known.
-                var record = AccessLogRecord()
-                record.requestID = gate.loop.nextRequestID()
-                record.method = "-"
-                record.path = "-"
-                logRecord = record
-            }
-            responseOpen = true
-            requestOpen = true  // unread input may follow: close with lingering
-            discardingBody = true
-            respond(ProblemDetails(status: status, title: title))
+        // Bad bytes from the client: answer, then close. Other connections are untouched.
+        guard let parse = error as? HTTPParserError else { return closeConnection() }
+        if !queued.isEmpty || (responseOpen && !requestOpen) {
+            // Whole requests before the bad bytes are answered first (their parts were read
+            // before the parser failed); the refusal follows them.
+            deferredParseError = parse
             return
         }
-        closeConnection()
+        // The bad bytes are in the request being answered: refuse it, unless its answer has
+        // begun, which can only be cut.
+        if responseOpen, responseHeadSent { return abort() }
+        answerParseError(parse)
+    }
+
+    /// Answers bytes the HTTP parser refused (400, or 431 for an oversized head) and closes.
+    private func answerParseError(_ parse: HTTPParserError) {
+        let status: HTTPResponseStatus = parse == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
+        let title = parse == .headerOverflow ? "Request header fields too large" : "Malformed HTTP request"
+        let e = exchange
+        exchange = nil
+        e?.clientClosed()
+        closeAfterResponse = true
+        if !responseOpen {
+            // Not a request already under way (whose route and clock stay): a new one.
+            routeMetrics = gate.snapshot.unrouted
+            requestStart = NIODeadline.now().uptimeNanoseconds
+            logRecord = nil
+        }
+        if logRecord == nil, gate.accessLog.isEnabled {
+            // Unparseable requests are logged too, with what little is known.
+            var record = AccessLogRecord()
+            record.requestID = gate.loop.nextRequestID()
+            record.method = "-"
+            record.path = "-"
+            logRecord = record
+        }
+        responseOpen = true
+        requestOpen = true  // unread input may follow: close with lingering
+        discardingBody = true
+        respond(ProblemDetails(status: status, title: title))
     }
 
     /// Answers a request the gateway refuses before any upstream is involved.
@@ -443,6 +460,10 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
         if isHTTP2 { return }
         while !queued.isEmpty, !responseOpen || requestOpen {
             handle(queued.removeFirst())
+        }
+        if queued.isEmpty, !requestOpen, !responseOpen, let parse = deferredParseError {
+            deferredParseError = nil
+            return answerParseError(parse)
         }
         if queued.isEmpty, !requestOpen, !responseOpen {
             armIdleTimer(gate.snapshot.limits.keepaliveTimeout, firstRequest: false)

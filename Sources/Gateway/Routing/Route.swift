@@ -95,15 +95,19 @@ public struct RouteRequest {
         return h
     }
 
-    public init(method: HTTPMethod, uri: String, headers: HTTPHeaders) {
+    /// Nil when the path must be refused (see `PathNormalizer`).
+    public init?(method: HTTPMethod, uri: String, headers: HTTPHeaders, escapedSlashes: EscapedSlashes = .reject) {
         self.method = method
         self.headers = headers
+        let rawPath: Substring
         if let q = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
-            self.path = PathNormalizer.normalize(uri[..<q])
+            rawPath = uri[..<q]
             self.query = uri[uri.index(after: q)...]
         } else {
-            self.path = PathNormalizer.normalize(uri[...])
+            rawPath = uri[...]
             self.query = nil
         }
+        guard let path = PathNormalizer.normalize(rawPath, escapedSlashes: escapedSlashes) else { return nil }
+        self.path = path
     }
 }

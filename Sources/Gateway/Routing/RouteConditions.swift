@@ -88,27 +88,3 @@ enum QueryString {
         }
     }
 }
-
-/// Path normalization before matching: what is matched is what is forwarded, so
-/// `/public/../admin` can never match `/public` and reach `/admin`.
-enum PathNormalizer {
-    /// Removes `.` and `..` segments (RFC 3986 §5.2.4) and collapses repeated slashes.
-    /// Returns the input unchanged in the common case, without allocating.
-    static func normalize(_ path: Substring) -> Substring {
-        let bytes = path.utf8
-        guard ASCII.containsPair(bytes, UInt8(ascii: "/"), UInt8(ascii: ".")) || ASCII.containsPair(bytes, UInt8(ascii: "/"), UInt8(ascii: "/"))
-            || ASCII.containsPair(bytes, UInt8(ascii: "%"), UInt8(ascii: "2"))
-        else { return path }
-        var out: [Substring] = []
-        let decoded = path.replacingOccurrences(of: "%2e", with: ".", options: .caseInsensitive)
-        for segment in decoded.split(separator: "/", omittingEmptySubsequences: true) {
-            switch segment {
-            case ".": continue
-            case "..": _ = out.popLast()
-            default: out.append(segment)
-            }
-        }
-        let trailing = path.hasSuffix("/") && !out.isEmpty ? "/" : ""
-        return Substring("/" + out.joined(separator: "/") + trailing)
-    }
-}

@@ -19,6 +19,7 @@ extension GatewayConfig {
                     ("client_body_timeout", .string(ConfigDuration.format(server.limits.clientBodyTimeout))),
                     ("keepalive_timeout", .string(ConfigDuration.format(server.limits.keepaliveTimeout))),
                 ])),
+                ("escaped_slashes", .string(server.escapedSlashes.rawValue)),
                 ("shutdown_grace", .string(ConfigDuration.format(server.shutdownGrace))),
             ])),
             ("admin", .object([("listen", .string(admin.listen)), ("enabled", .bool(admin.enabled))])),

@@ -65,6 +65,7 @@ extension ServerConfig {
             return files
         } ?? nil
         if let l = o["limits"].object({ ServerLimits(reading: $0) }) { limits = l }
+        escapedSlashes = o["escaped_slashes"].oneOf(EscapedSlashes.self) ?? escapedSlashes
         shutdownGrace = o["shutdown_grace"].duration() ?? shutdownGrace
     }
 }

@@ -12,6 +12,10 @@ public struct ServerConfig: Sendable {
     public var tls: TLSFiles?
     /// Request limits that protect the gateway from bad input.
     public var limits = ServerLimits()
+    /// `%2F` and `%5C` in request paths: `reject` (400), `keep` them encoded, or `decode` them
+    /// before matching. Default reject, as upstreams disagree on what they mean (Envoy's
+    /// `path_with_escaped_slashes_action`).
+    public var escapedSlashes: EscapedSlashes = .reject
     /// Time allowed for in-flight requests after SIGTERM before connections are closed.
     /// Default 30s, the same grace Kubernetes gives a pod by default.
     public var shutdownGrace: Duration = .seconds(30)

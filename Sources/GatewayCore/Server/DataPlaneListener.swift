@@ -110,6 +110,7 @@ public final class DataPlaneListener: Sendable {
             inboundStreamInitializer: { stream in
                 stream.eventLoop.makeCompletedFuture {
                     drainBox.value.streamOpened(closed: stream.closeFuture)
+                    try stream.pipeline.syncOperations.addHandler(HTTP2RequestHeadMarker())
                     try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                     try stream.pipeline.syncOperations.addHandler(gate.makeHandler(on: loop, isHTTP2: true, connection: connection))
                 }

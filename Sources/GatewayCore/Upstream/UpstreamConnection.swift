@@ -22,8 +22,11 @@ public enum UpstreamError: Error, Sendable, Equatable {
     case unavailable
     /// The upstream closed the connection before the response ended.
     case closedEarly
-    /// The upstream's answer was not valid HTTP.
+    /// The upstream's answer was not valid HTTP, or came when no request was waiting for one.
     case malformedResponse(String)
+    /// The request's body did not match the framing its head announced; the connection was
+    /// closed before the unannounced bytes went out.
+    case requestFraming
 }
 
 /// One kept-alive HTTP/1.1 connection to an upstream target, owned by an `UpstreamPool`.
@@ -100,11 +103,15 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     /// HTTP/2 stream, whose codec takes the parts.
     private var encoder: HTTP1RequestEncoder?
     private let decoder: HTTPResponseDecoder?
+    /// HTTP/1: whether an answer is expected, shared with the decoder that checks it.
+    let reading: UpstreamReadState
 
     /// `decoder` is the HTTP/1 connection's response decoder; nil for an HTTP/2 stream.
-    init(connection: UpstreamConnection, decoder: HTTPResponseDecoder?) {
+    /// `reading` is the state its `UpstreamResponseDecoder` shares.
+    init(connection: UpstreamConnection, decoder: HTTPResponseDecoder?, reading: UpstreamReadState = UpstreamReadState()) {
         self.connectionRef = connection
         self.decoder = decoder
+        self.reading = reading
         self.encoder = decoder == nil ? nil : HTTP1RequestEncoder()
     }
 
@@ -117,8 +124,13 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     func write(_ part: HTTPClientRequestPart) {
         guard let context else { return }
         guard encoder != nil, let decoder else { return context.write(wrapOutboundOut(part), promise: nil) }
-        if case .head(let head) = part { decoder.write(data: .head(head)) }
-        encoder!.encode(part, allocator: context.channel.allocator) { context.write(NIOAny($0), promise: nil) }
+        if case .head(let head) = part {
+            decoder.write(data: .head(head))
+            reading.requestSent()
+        }
+        if !encoder!.encode(part, allocator: context.channel.allocator, write: { context.write(NIOAny($0), promise: nil) }) {
+            failFraming(context: context)
+        }
     }
 
     func send(head: HTTPRequestHead, body: ByteBuffer) {
@@ -129,7 +141,19 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
             return write(.end(nil))
         }
         decoder.write(data: .head(head))
-        encoder!.encode(head: head, body: body, allocator: context.channel.allocator) { context.write(NIOAny($0), promise: nil) }
+        reading.requestSent()
+        if !encoder!.encode(head: head, body: body, allocator: context.channel.allocator, write: { context.write(NIOAny($0), promise: nil) }) {
+            failFraming(context: context)
+        }
+    }
+
+    /// A body that does not fit its head: what was written so far goes out (it is a whole
+    /// prefix of the request), nothing more, and the connection is closed.
+    private func failFraming(context: ChannelHandlerContext) {
+        let delegate = connectionRef?.delegate
+        connectionRef?.delegate = nil
+        context.close(promise: nil)
+        delegate?.upstreamFailed(.requestFraming)
     }
 
     func flush() {
@@ -168,6 +192,12 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         }
         switch part {
         case .head(let head):
+            if encoder != nil, !reading.headAllowed {
+                // An answer decoded from the same bytes as the end of the last one: the upstream
+                // answered a request nobody sent (a smuggled one), and this connection's framing
+                // can no longer be trusted. It must never reach the request leased next.
+                return unsolicited(context: context, delegate: delegate)
+            }
             // 1xx informational heads are not the response; HTTP/1 clients handle 100-continue
             // themselves, so they are dropped here.
             if head.status.code >= 100, head.status.code < 200, head.status != .switchingProtocols { return }
@@ -177,8 +207,15 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
             delegate.upstreamResponseBody(body)
         case .end(let trailers):
             inResponse = false
+            if encoder != nil { reading.responseEnded() }
             delegate.upstreamResponseEnd(trailers)
         }
+    }
+
+    private func unsolicited(context: ChannelHandlerContext, delegate: UpstreamConnectionDelegate) {
+        connectionRef?.delegate = nil
+        context.close(promise: nil)
+        delegate.upstreamFailed(.malformedResponse("an answer no request asked for"))
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -160,12 +160,13 @@ public final class UpstreamPool {
             case .success(let channel):
                 let connection = UpstreamConnection(id: id, channel: channel, pool: self)
                 let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)
-                let handler = UpstreamConnectionHandler(connection: connection, decoder: decoder)
+                let reading = UpstreamReadState()
+                let handler = UpstreamConnectionHandler(connection: connection, decoder: decoder, reading: reading)
                 connection.handler = handler
                 do {
                     // The handler writes the request bytes itself, past the decoder, and tells
                     // it of each head (see `UpstreamResponseDecoder`).
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(UpstreamResponseDecoder(decoder)))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(UpstreamResponseDecoder(decoder, reading: reading)))
                     try channel.pipeline.syncOperations.addHandler(handler)
                 } catch {
                     channel.close(promise: nil)
