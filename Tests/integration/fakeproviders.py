@@ -19,6 +19,7 @@ A script of behaviours, consumed one per request, makes it misbehave:
   {"cut_after": 2}                                  stream 2 events, then drop the connection
   {"slow": 0.05}                                    wait between stream events
   {"stream_error": 1}                               stream 1 event, then an error event
+  {"usage": {"completion_tokens": -5}}              these usage numbers instead of the true ones
 Every request is recorded (path, headers, JSON body) for assertions.
 """
 import json
@@ -182,6 +183,7 @@ class FakeProvider:
         words = text.split(" ")
         usage = {"prompt_tokens": prompt, "completion_tokens": len(words), "total_tokens": prompt + len(words),
                  "prompt_tokens_details": {"cached_tokens": 0}}
+        usage.update(step.get("usage", {}))  # a hostile provider's numbers, when scripted
         cid = "chatcmpl-fake123"
         if not body.get("stream"):
             message = {"role": "assistant", "content": None if call else text, "refusal": None}
@@ -256,7 +258,8 @@ class FakeProvider:
             return self.json(h, 200, {"id": mid, "type": "message", "role": "assistant", "model": model, "content": content,
                                       "stop_reason": "tool_use" if call else "end_turn", "stop_sequence": None,
                                       "usage": {"input_tokens": prompt, "output_tokens": len(words),
-                                                "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}})
+                                                "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0,
+                                                **step.get("usage", {})}})
 
         def ev(name, obj):
             return f"event: {name}\ndata: {json.dumps(obj)}\n\n"
@@ -279,7 +282,8 @@ class FakeProvider:
                                                          "delta": {"type": "text_delta", "text": (" " if i else "") + w}}))
         events.append(ev("content_block_stop", {"type": "content_block_stop", "index": 0}))
         events.append(ev("message_delta", {"type": "message_delta", "delta": {
-            "stop_reason": "tool_use" if call else "end_turn", "stop_sequence": None}, "usage": {"output_tokens": len(words)}}))
+            "stop_reason": "tool_use" if call else "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": len(words), **step.get("usage", {})}}))
         events.append(ev("message_stop", {"type": "message_stop"}))
         err = ev("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
         self.run_stream(h, events, step, err)

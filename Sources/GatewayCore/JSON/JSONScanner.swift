@@ -38,12 +38,27 @@ public enum JSONScanner {
         return false
     }
 
+    /// A key's text, escapes decoded: `"mod\u0065l"` is the key `model`, as every reader takes it.
     private static func keyText(_ bytes: UnsafeRawBufferPointer, _ r: Range<Int>) -> String {
-        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[r]), as: UTF8.self)
+        if let decoded = decodedKey(bytes, r) { return decoded }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[r]), as: UTF8.self)
     }
 
+    /// Whether the key at `r` is `key`, compared as bytes, escapes decoded first.
     private static func keyEquals(_ bytes: UnsafeRawBufferPointer, _ r: Range<Int>, _ key: UnsafeRawBufferPointer) -> Bool {
-        r.count == key.count && (r.isEmpty || memcmp(bytes.baseAddress! + r.lowerBound, key.baseAddress!, r.count) == 0)
+        if r.count == key.count, r.isEmpty || memcmp(bytes.baseAddress! + r.lowerBound, key.baseAddress!, r.count) == 0 {
+            return true
+        }
+        // An escaped key is never shorter than its text; only then is it decoded (rarely).
+        guard r.count > key.count, let decoded = decodedKey(bytes, r) else { return false }
+        return decoded.utf8.elementsEqual(key)
+    }
+
+    /// The key's decoded text when it has an escape; nil when it has none (or is not a string).
+    private static func decodedKey(_ bytes: UnsafeRawBufferPointer, _ r: Range<Int>) -> String? {
+        guard bytes[r].contains(UInt8(ascii: "\\")) else { return nil }
+        let quoted = UnsafeRawBufferPointer(rebasing: bytes[(r.lowerBound - 1)..<(r.upperBound + 1)])
+        return (try? JSONParser.parse(quoted))?.stringValue
     }
 
     /// The byte ranges of the values of `names` among the object's top-level members (the first
@@ -53,7 +68,7 @@ public enum JSONScanner {
         // A key longer than every name cannot be one: it is skipped without making a String.
         let longest = names.reduce(0) { max($0, $1.utf8.count) }
         let framed = walkMembers(bytes) { key, _, value in
-            guard key.count <= longest else { return true }
+            guard key.count <= longest || bytes[key].contains(UInt8(ascii: "\\")) else { return true }
             let name = keyText(bytes, key)
             if names.contains(name), found[name] == nil { found[name] = value }
             return true

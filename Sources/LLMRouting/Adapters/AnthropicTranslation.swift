@@ -106,8 +106,8 @@ enum AnthropicTranslation {
     /// OpenAI usage from Anthropic's (prompt tokens include cache reads and writes, as OpenAI counts).
     static func chatUsage(_ u: JSONValue?) -> JSONValue? {
         guard let u else { return nil }
-        let input = u["input_tokens"]?.intValue ?? 0, read = u["cache_read_input_tokens"]?.intValue ?? 0
-        let write = u["cache_creation_input_tokens"]?.intValue ?? 0, output = u["output_tokens"]?.intValue ?? 0
+        let input = u["input_tokens"]?.tokenCount ?? 0, read = u["cache_read_input_tokens"]?.tokenCount ?? 0
+        let write = u["cache_creation_input_tokens"]?.tokenCount ?? 0, output = u["output_tokens"]?.tokenCount ?? 0
         let prompt = input + read + write
         return .obj([("prompt_tokens", .int(prompt)), ("completion_tokens", .int(output)), ("total_tokens", .int(prompt + output)),
                      ("prompt_tokens_details", .obj([("cached_tokens", .int(read))]))])

@@ -106,11 +106,11 @@ enum GeminiTranslation {
 
     static func chatUsage(_ u: JSONValue?) -> JSONValue? {
         guard let u else { return nil }
-        let prompt = u["promptTokenCount"]?.intValue ?? 0
-        let output = (u["candidatesTokenCount"]?.intValue ?? 0) + (u["thoughtsTokenCount"]?.intValue ?? 0)
+        let prompt = u["promptTokenCount"]?.tokenCount ?? 0
+        let output = (u["candidatesTokenCount"]?.tokenCount ?? 0) + (u["thoughtsTokenCount"]?.tokenCount ?? 0)
         return .obj([("prompt_tokens", .int(prompt)), ("completion_tokens", .int(output)), ("total_tokens", .int(prompt + output)),
-                     ("prompt_tokens_details", .obj([("cached_tokens", .int(u["cachedContentTokenCount"]?.intValue ?? 0))])),
-                     ("completion_tokens_details", .obj([("reasoning_tokens", .int(u["thoughtsTokenCount"]?.intValue ?? 0))]))])
+                     ("prompt_tokens_details", .obj([("cached_tokens", .int(u["cachedContentTokenCount"]?.tokenCount ?? 0))])),
+                     ("completion_tokens_details", .obj([("reasoning_tokens", .int(u["thoughtsTokenCount"]?.tokenCount ?? 0))]))])
     }
 
     /// The text and tool calls of a candidate. `firstCall` numbers the calls' ids and indexes.

@@ -16,12 +16,19 @@ public struct TokenUsage: Sendable, Equatable {
     public var reasoning = 0
 
     public init(input: Int = 0, cachedInput: Int = 0, cacheWrite: Int = 0, output: Int = 0, reasoning: Int = 0) {
-        self.input = input
-        self.cachedInput = cachedInput
-        self.cacheWrite = cacheWrite
-        self.output = output
-        self.reasoning = reasoning
+        self.input = Self.bounded(input)
+        self.cachedInput = Self.bounded(cachedInput)
+        self.cacheWrite = Self.bounded(cacheWrite)
+        self.output = Self.bounded(output)
+        self.reasoning = Self.bounded(reasoning)
     }
+
+    /// The most tokens one count may hold (2^40, a thousand times any context window). Counts
+    /// come from providers: a negative or absurd one is clamped, so sums and prices of them
+    /// stay far from overflow and a hostile provider cannot make a call free or crash the gate.
+    public static let maxCount = 1 << 40
+
+    public static func bounded(_ n: Int) -> Int { min(max(n, 0), maxCount) }
 
     /// All prompt tokens, as OpenAI counts `prompt_tokens`.
     public var prompt: Int { input + cachedInput + cacheWrite }
@@ -30,29 +37,29 @@ public struct TokenUsage: Sendable, Equatable {
     /// `prompt_tokens_details.cached_tokens`; `completion_tokens` includes
     /// `completion_tokens_details.reasoning_tokens`. Embeddings report `prompt_tokens` only.
     public init?(openAI u: JSONValue?) {
-        guard let u, u != .null, let prompt = u["prompt_tokens"]?.intValue ?? u["input_tokens"]?.intValue else { return nil }
-        let cached = u["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? u["input_tokens_details"]?["cached_tokens"]?.intValue ?? 0
+        guard let u, u != .null, let prompt = u["prompt_tokens"]?.tokenCount ?? u["input_tokens"]?.tokenCount else { return nil }
+        let cached = u["prompt_tokens_details"]?["cached_tokens"]?.tokenCount ?? u["input_tokens_details"]?["cached_tokens"]?.tokenCount ?? 0
         self.init(input: max(0, prompt - cached), cachedInput: min(cached, prompt),
-                  output: u["completion_tokens"]?.intValue ?? u["output_tokens"]?.intValue ?? 0,
-                  reasoning: u["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? 0)
+                  output: u["completion_tokens"]?.tokenCount ?? u["output_tokens"]?.tokenCount ?? 0,
+                  reasoning: u["completion_tokens_details"]?["reasoning_tokens"]?.tokenCount ?? 0)
     }
 
     /// Anthropic: `input_tokens` excludes `cache_read_input_tokens` and
     /// `cache_creation_input_tokens`; `output_tokens` includes thinking.
     public init?(anthropic u: JSONValue?) {
         guard let u, u != .null, u["input_tokens"] != nil || u["output_tokens"] != nil else { return nil }
-        self.init(input: u["input_tokens"]?.intValue ?? 0, cachedInput: u["cache_read_input_tokens"]?.intValue ?? 0,
-                  cacheWrite: u["cache_creation_input_tokens"]?.intValue ?? 0, output: u["output_tokens"]?.intValue ?? 0)
+        self.init(input: u["input_tokens"]?.tokenCount ?? 0, cachedInput: u["cache_read_input_tokens"]?.tokenCount ?? 0,
+                  cacheWrite: u["cache_creation_input_tokens"]?.tokenCount ?? 0, output: u["output_tokens"]?.tokenCount ?? 0)
     }
 
     /// Gemini `usageMetadata`: `promptTokenCount` includes `cachedContentTokenCount`;
     /// `candidatesTokenCount` excludes `thoughtsTokenCount`, which is billed as output.
     public init?(gemini u: JSONValue?) {
-        guard let u, u != .null, let prompt = u["promptTokenCount"]?.intValue else { return nil }
-        let cached = u["cachedContentTokenCount"]?.intValue ?? 0
-        let thoughts = u["thoughtsTokenCount"]?.intValue ?? 0
+        guard let u, u != .null, let prompt = u["promptTokenCount"]?.tokenCount else { return nil }
+        let cached = u["cachedContentTokenCount"]?.tokenCount ?? 0
+        let thoughts = u["thoughtsTokenCount"]?.tokenCount ?? 0
         self.init(input: max(0, prompt - cached), cachedInput: min(cached, prompt),
-                  output: (u["candidatesTokenCount"]?.intValue ?? 0) + thoughts, reasoning: thoughts)
+                  output: (u["candidatesTokenCount"]?.tokenCount ?? 0) + thoughts, reasoning: thoughts)
     }
 }
 
@@ -69,11 +76,11 @@ extension TokenUsage {
     /// As `init(openAI:)`, from the bytes of the `usage` value.
     public init?(openAIBytes u: UnsafeRawBufferPointer) {
         guard let s = JSONScanner.slots(Self.openAIKeys, in: u) else { return nil }
-        func int(_ k: Int) -> Int? { s[k].flatMap { JSONScanner.int(UnsafeRawBufferPointer(rebasing: u[$0])) } }
+        func int(_ k: Int) -> Int? { s[k].flatMap { JSONScanner.int(UnsafeRawBufferPointer(rebasing: u[$0])).map(TokenUsage.bounded) } }
         func inner(_ k: Int, _ key: [[UInt8]]) -> Int? {
             guard let r = s[k] else { return nil }
             let object = UnsafeRawBufferPointer(rebasing: u[r])
-            return JSONScanner.slots(key, in: object)?[0].flatMap { JSONScanner.int(UnsafeRawBufferPointer(rebasing: object[$0])) }
+            return JSONScanner.slots(key, in: object)?[0].flatMap { JSONScanner.int(UnsafeRawBufferPointer(rebasing: object[$0])).map(TokenUsage.bounded) }
         }
         guard let prompt = int(0) ?? int(1) else { return nil }
         let cached = inner(2, Self.cachedTokens) ?? inner(3, Self.cachedTokens) ?? 0
@@ -84,9 +91,14 @@ extension TokenUsage {
     /// As `init(anthropic:)`, from the bytes of the `usage` value.
     public init?(anthropicBytes u: UnsafeRawBufferPointer) {
         guard let s = JSONScanner.slots(Self.anthropicKeys, in: u), s[0] != nil || s[1] != nil else { return nil }
-        func int(_ k: Int) -> Int { s[k].flatMap { JSONScanner.int(UnsafeRawBufferPointer(rebasing: u[$0])) } ?? 0 }
+        func int(_ k: Int) -> Int { s[k].flatMap { JSONScanner.int(UnsafeRawBufferPointer(rebasing: u[$0])).map(TokenUsage.bounded) } ?? 0 }
         self.init(input: int(0), cachedInput: int(2), cacheWrite: int(3), output: int(1))
     }
+}
+
+extension JSONValue {
+    /// An integer token count from a provider's usage, bounded (`TokenUsage.bounded`).
+    var tokenCount: Int? { intValue.map(TokenUsage.bounded) }
 }
 
 /// What a call cost, exactly: pico-USD (10⁻¹² USD), so a ledger of millions of rows sums to the
@@ -106,13 +118,13 @@ public struct CallCost: Sendable, Equatable {
     public init(_ usage: TokenUsage, at prices: PriceSchedule) {
         let cached = prices.cachedInput ?? prices.input
         let write = prices.cacheWrite ?? prices.input
-        picoUSD = prices.input.picoUSD(tokens: usage.input) + cached.picoUSD(tokens: usage.cachedInput)
-            + write.picoUSD(tokens: usage.cacheWrite) + prices.output.picoUSD(tokens: usage.output)
-        savedByCachePicoUSD = max(0, prices.input.picoUSD(tokens: usage.cachedInput) - cached.picoUSD(tokens: usage.cachedInput))
+        picoUSD = prices.input.picoUSD(tokens: usage.input).addingSaturating(cached.picoUSD(tokens: usage.cachedInput))
+            .addingSaturating(write.picoUSD(tokens: usage.cacheWrite)).addingSaturating(prices.output.picoUSD(tokens: usage.output))
+        savedByCachePicoUSD = max(0, prices.input.picoUSD(tokens: usage.cachedInput).subtractingSaturating(cached.picoUSD(tokens: usage.cachedInput)))
     }
 
     /// Micro-USD, rounded half up (the ledger's unit: 6 decimal places).
-    public static func micros(_ pico: Int64) -> Int64 { (pico + 500_000) / 1_000_000 }
+    public static func micros(_ pico: Int64) -> Int64 { pico.addingSaturating(500_000) / 1_000_000 }
 
     public var microUSD: Int64 { Self.micros(picoUSD) }
     public var savedMicroUSD: Int64 { Self.micros(savedByCachePicoUSD) }

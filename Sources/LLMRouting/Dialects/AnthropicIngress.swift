@@ -94,8 +94,8 @@ enum AnthropicIngress {
 
     /// Anthropic usage from OpenAI's (input excludes cache reads, as Anthropic counts).
     static func usage(_ u: JSONValue?) -> JSONValue {
-        let prompt = u?["prompt_tokens"]?.intValue ?? 0, cached = u?["prompt_tokens_details"]?["cached_tokens"]?.intValue ?? 0
-        return .obj([("input_tokens", .int(prompt - cached)), ("output_tokens", .int(u?["completion_tokens"]?.intValue ?? 0)),
+        let prompt = u?["prompt_tokens"]?.tokenCount ?? 0, cached = u?["prompt_tokens_details"]?["cached_tokens"]?.tokenCount ?? 0
+        return .obj([("input_tokens", .int(prompt - cached)), ("output_tokens", .int(u?["completion_tokens"]?.tokenCount ?? 0)),
                      ("cache_creation_input_tokens", .int(0)), ("cache_read_input_tokens", .int(cached))])
     }
 

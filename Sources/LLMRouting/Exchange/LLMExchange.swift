@@ -147,6 +147,7 @@ final class LLMExchange: RequestExchange {
 
     /// The few fields whose absence or type every provider would refuse, checked before any call.
     static func checkShape(_ body: RequestBody, endpoint: Endpoint) -> ProblemDetails? {
+        if let problem = body.countProblem() { return problem }
         switch endpoint {
         case .chatCompletions, .messages, .countTokens:
             let messages = body.startsArray(.messages)
@@ -177,11 +178,11 @@ final class LLMExchange: RequestExchange {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let worst = snapshot.worstCase(group, day: Int(now / 86_400_000))
         let prompt = (body.readableBytes + 2) / 3
-        let askedOutput = parsed.field(.maxCompletionTokens)?.intValue ?? parsed.field(.maxTokens)?.intValue
-        let output = endpoint == .embeddings || endpoint == .countTokens ? 0 : min(askedOutput ?? worst.maxOutput, worst.maxOutput)
-        let pico = Int64(prompt) * worst.input + Int64(output) * worst.output
+        let output = endpoint == .embeddings || endpoint == .countTokens ? 0 : Self.worstOutput(parsed, maxOutput: worst.maxOutput)
+        // Saturating throughout: a reservation that does not fit is a refusal, never a trap.
+        let pico = Int64(prompt).multipliedSaturating(by: worst.input).addingSaturating(Int64(output).multipliedSaturating(by: worst.output))
         let request = SpendRequest(consumer: self.request.consumer?.name, team: self.request.consumer?.team, key: self.request.policyContext?.keyID, model: requestedModel,
-                                   tokens: prompt + output, costMicros: (pico + 999_999) / 1_000_000)
+                                   tokens: prompt.addingSaturating(output), costMicros: pico.addingSaturating(999_999) / 1_000_000)
         guard let redis = spend.redis else {
             return reserved(spend.counters.reserve(request, rules: rules, now: now), then: proceed)
         }
@@ -195,6 +196,17 @@ final class LLMExchange: RequestExchange {
                 }
                 self.reserved(result, then: proceed)
             }
+    }
+
+    /// The most output tokens a call can produce: the largest output limit it names (any of
+    /// `max_tokens`, `max_completion_tokens`, `max_output_tokens`: a provider may honour
+    /// whichever), capped by the model's, times every choice it asks for (`n`, `best_of`:
+    /// each choice is billed). Validated by `countProblem` before.
+    static func worstOutput(_ body: RequestBody, maxOutput: Int) -> Int {
+        let asked = [body.count(.maxTokens), body.count(.maxCompletionTokens), body.count(.maxOutputTokens)].compactMap { $0 }.max()
+        let perChoice = min(max(asked ?? maxOutput, 0), maxOutput)
+        let choices = max(body.count(.n) ?? 1, body.count(.bestOf) ?? 1, 1)
+        return perChoice.multipliedSaturating(by: choices)
     }
 
     private func reserved(_ result: Result<SpendCounters.Reservation, SpendRefusal>, then proceed: () -> Void) {

@@ -8,6 +8,7 @@ final class RequestBody {
     /// The top-level members the gate reads.
     enum Field: Int, CaseIterable {
         case model, stream, streamOptions, messages, maxTokens, maxCompletionTokens, input, prompt, metadata
+        case maxOutputTokens, n, bestOf
 
         var key: String {
             switch self {
@@ -20,6 +21,9 @@ final class RequestBody {
             case .input: "input"
             case .prompt: "prompt"
             case .metadata: "metadata"
+            case .maxOutputTokens: "max_output_tokens"
+            case .n: "n"
+            case .bestOf: "best_of"
             }
         }
     }
@@ -32,9 +36,14 @@ final class RequestBody {
     private let ranges: [Range<Int>?]
     private var parsedWhole: JSONValue??
 
-    /// Nil when the body is not a JSON object; `problem` then says why.
+    /// Nil when the body is not one strict JSON object (`JSONValidator`: no key twice at any
+    /// depth, escapes decoded, nothing after it); `problem` then says why. What the gate reads
+    /// from it is then exactly what the provider will read.
     init?(_ raw: ByteBuffer) {
-        guard let ranges = raw.withUnsafeReadableBytes({ JSONScanner.slots(Self.keys, in: $0) }) else { return nil }
+        guard let ranges = raw.withUnsafeReadableBytes({ bytes -> [Range<Int>?]? in
+            guard (try? JSONValidator.validate(bytes)) != nil else { return nil }
+            return JSONScanner.slots(Self.keys, in: bytes)
+        }) else { return nil }
         self.raw = raw
         self.ranges = ranges
     }
@@ -42,7 +51,7 @@ final class RequestBody {
     /// Why a body is refused, in words a caller can act on.
     static func problem(_ raw: ByteBuffer) -> ProblemDetails {
         do {
-            _ = try JSONParser.parse(raw.readableBytesView)
+            try JSONValidator.validate(raw)
             return ProblemDetails(status: .badRequest, title: "The request body must be a JSON object")
         } catch {
             return ProblemDetails(status: .badRequest, title: "The request body is not valid JSON", detail: error.description)
@@ -50,6 +59,31 @@ final class RequestBody {
     }
 
     func has(_ field: Field) -> Bool { ranges[field.rawValue] != nil }
+
+    /// The numbers that size a call's output, with the range each may take. A provider refuses
+    /// values outside them anyway; the gate refuses them first, because it reserves tokens and
+    /// dollars from them (a negative `max_tokens` once made a reservation negative).
+    static let countFields: [(Field, ClosedRange<Int>)] = [
+        (.maxTokens, 1...Int(Int32.max)), (.maxCompletionTokens, 1...Int(Int32.max)), (.maxOutputTokens, 1...Int(Int32.max)),
+        (.n, 1...128), (.bestOf, 1...128),
+    ]
+
+    /// Why one of `countFields` is refused, or nil when each is absent, null or an integer in
+    /// its range.
+    func countProblem() -> ProblemDetails? {
+        for (field, range) in Self.countFields {
+            guard let value = self.field(field), value != .null else { continue }
+            guard let n = value.intValue, range.contains(n) else {
+                var p = ProblemDetails(status: .badRequest, title: "`\(field.key)` must be an integer from \(range.lowerBound) to \(range.upperBound)")
+                p.code = "invalid_value"
+                return p
+            }
+        }
+        return nil
+    }
+
+    /// An integer count field as given (after `countProblem` passed), nil when absent or null.
+    func count(_ field: Field) -> Int? { self.field(field)?.intValue }
 
     /// A top-level field, parsed (small ones: model, stream, stream_options, max_tokens).
     func field(_ field: Field) -> JSONValue? {

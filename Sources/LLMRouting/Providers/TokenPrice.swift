@@ -24,7 +24,8 @@ public struct TokenPrice: Sendable, Hashable, Comparable, CustomStringConvertibl
     }
 
     /// The cost of `tokens` tokens in pico-USD (exact: no rounding until a report asks for it).
-    public func picoUSD(tokens: Int) -> Int64 { Int64(tokens) * microsPerMillion }
+    /// Saturating: token counts come from providers, and no count may stop the process.
+    public func picoUSD(tokens: Int) -> Int64 { Int64(tokens).multipliedSaturating(by: microsPerMillion) }
 
     /// "2.5", "0.0375": the shortest exact decimal.
     public var description: String {

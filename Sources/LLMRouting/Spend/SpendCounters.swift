@@ -250,8 +250,8 @@ public final class SpendCounters: Sendable {
             return plan.entries.withUnsafeMutableBufferPointer { e in
                 for n in e.indices where e[n].locate(at: now) {
                     let w = e[n].window, amount = amounts[e[n].unit]
-                    let taken = w.start == e[n].start ? w.used + w.reserved : 0
-                    if taken + amount > e[n].ceiling {
+                    let taken = w.start == e[n].start ? w.used.addingSaturating(w.reserved) : 0
+                    if taken.addingSaturating(amount) > e[n].ceiling {
                         return .failure(Self.refusal(e[n].key, ceiling: e[n].ceiling, amount: amount, left: max(0, e[n].ceiling - taken), reset: e[n].end - now))
                     }
                 }
@@ -260,8 +260,8 @@ public final class SpendCounters: Sendable {
                 for n in e.indices where e[n].contains(now) {
                     let w = e[n].window
                     w.roll(to: e[n].start)
-                    w.reserved += amounts[e[n].unit]
-                    let room = Room(ceiling: e[n].ceiling, left: e[n].ceiling - w.used - w.reserved, reset: e[n].end - now)
+                    w.reserved = w.reserved.addingSaturating(amounts[e[n].unit])
+                    let room = Room(ceiling: e[n].ceiling, left: e[n].ceiling.subtractingSaturating(w.used.addingSaturating(w.reserved)), reset: e[n].end - now)
                     rooms.add(room, unit: e[n].unit)
                 }
                 return .success(plan)
@@ -394,8 +394,8 @@ public final class SpendCounters: Sendable {
                     // over since.
                     guard let start = e[n].start(at: at), e[n].window.start == start else { continue }
                     let w = e[n].window, unit = e[n].unit
-                    w.reserved = max(0, w.reserved - reserved[unit])
-                    w.used += used[unit]
+                    w.reserved = max(0, w.reserved.subtractingSaturating(reserved[unit]))
+                    w.used = w.used.addingSaturating(used[unit])
                     guard unit == .micros, !w.alerted else { continue }
                     // The plan's own budget while its rules are in force; after a reload, the
                     // budget as the new rules have it, found by its counter.
@@ -415,7 +415,7 @@ public final class SpendCounters: Sendable {
             let w = state.windows[key] ?? Window(start: start)
             state.windows[key] = w
             w.roll(to: start)
-            w.used += used
+            w.used = w.used.addingSaturating(used)
         }
     }
 

@@ -142,6 +142,16 @@ final class MCPEndpoint: RequestExchange {
             return refuse(.unsupportedMediaType, RPC.invalidRequest, "Unsupported Media Type: Content-Type must be application/json")
         }
         let buffer = body ?? ByteBuffer()
+        // One meaning only: a key given twice (`name` in tools/call, say) would let the gate
+        // judge and audit one tool while the server runs another.
+        do {
+            try JSONValidator.validate(buffer)
+        } catch {
+            if error.reason.hasPrefix("duplicate key") {
+                return refuse(.badRequest, RPC.invalidRequest, "Invalid Request: \(error.reason)")
+            }
+            return refuse(.badRequest, RPC.parseError, "Parse error")
+        }
         let isBatch = buffer.withUnsafeReadableBytes { raw in raw.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) == UInt8(ascii: "[") }
         var messages: [RPCMessage] = []
         if isBatch {

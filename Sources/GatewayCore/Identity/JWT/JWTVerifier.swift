@@ -109,14 +109,19 @@ public struct JWTVerifier: Sendable {
         let exp = payload["exp"]
         if let exp {
             guard let e = exp.intValue else { return .malformed("exp is not a NumericDate") }
-            if now >= Int64(e) + skew { return .expired }
-            if let max = config.maximumExpiration, Int64(e) - now > Int64(max.components.seconds) + skew { return .expiresTooLate }
+            // Saturating: `exp` is the signer's number, and 2^63-1 plus the skew must not trap.
+            if now >= Int64(e).addingSaturating(skew) { return .expired }
+            if let max = config.maximumExpiration,
+                Int64(e).subtractingSaturating(now) > Int64(max.components.seconds).addingSaturating(skew)
+            {
+                return .expiresTooLate
+            }
         } else if config.claimsToVerify.contains(.exp) {
             return .missingClaim("exp")
         }
         if let nbf = payload["nbf"] {
             guard let n = nbf.intValue else { return .malformed("nbf is not a NumericDate") }
-            if now + skew < Int64(n) { return .notYetValid }
+            if now.addingSaturating(skew) < Int64(n) { return .notYetValid }
         } else if config.claimsToVerify.contains(.nbf) {
             return .missingClaim("nbf")
         }

@@ -1,0 +1,355 @@
+import NIOCore
+
+/// Checks that bytes are one strict JSON text (RFC 8259) that every reader reads the same way,
+/// without building its tree: the AI and MCP gates judge a body by a few fields and forward its
+/// bytes, so the body must have exactly one meaning.
+///
+/// Refused, with the byte offset: anything outside the grammar (trailing bytes, control
+/// characters in strings, bad escapes, leading zeros, invalid UTF-8), nesting deeper than
+/// `maxDepth`, and **a key given twice in one object at any depth**, compared after escapes
+/// are decoded (`"model"` and `"mod\u0065l"` are the same key). Readers disagree on duplicates
+/// (Python's `json` keeps the last, this gateway's scanner found the first), which let a
+/// caller be judged and billed by one value and served by another.
+///
+/// Linear in the input: keys are compared by hash, then by bytes only on equal hashes.
+public enum JSONValidator {
+    public typealias Failure = JSONParser.Failure
+
+    public static let maxDepth = JSONParser.maxDepth
+
+    public static func validate(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
+        var v = Walk(bytes)
+        try v.run()
+    }
+
+    public static func validate(_ bytes: [UInt8]) throws(Failure) {
+        try bytes.withUnsafeBytes { b in Result { () throws(Failure) in try validate(b) } }.get()
+    }
+
+    /// A buffer's readable bytes.
+    public static func validate(_ buffer: ByteBuffer) throws(Failure) {
+        try buffer.withUnsafeReadableBytes { b in Result { () throws(Failure) in try validate(b) } }.get()
+    }
+
+    /// One object's keys while it is open.
+    private struct ObjectKeys {
+        /// Where this object's keys start in `Walk.keys`.
+        var first: Int
+        /// Hash → indices in `Walk.keys`, made once the object has many keys.
+        var index: [UInt64: [Int]]?
+    }
+
+    private struct Key {
+        var hash: UInt64
+        /// The key's bytes in the input, between its quotes, when it has no escape.
+        var raw: Range<Int>
+        /// Its decoded bytes, when it has escapes.
+        var decoded: [UInt8]?
+    }
+
+    private struct Walk {
+        let b: UnsafeRawBufferPointer
+        var i = 0
+        /// What each open container is: an object's keys, or nil for an array.
+        var stack: [ObjectKeys?] = []
+        var keys: [Key] = []
+        /// Objects with more keys than this index them by hash (a linear scan above it would
+        /// make a 100,000-key object cost billions of comparisons).
+        static let linearLimit = 16
+
+        init(_ b: UnsafeRawBufferPointer) { self.b = b }
+
+        func failure(_ reason: String) -> Failure { Failure(offset: i, reason: reason) }
+
+        mutating func skipSpace() {
+            while i < b.count {
+                switch b[i] {
+                case 0x20, 0x09, 0x0A, 0x0D: i += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func run() throws(Failure) {
+            skipSpace()
+            try value()
+            // After the first value, containers are walked iteratively until the stack empties.
+            while !stack.isEmpty {
+                skipSpace()
+                guard i < b.count else { throw failure("unexpected end") }
+                let isObject = stack[stack.count - 1] != nil
+                let c = b[i]
+                if c == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                    i += 1
+                    close()
+                    continue
+                }
+                guard c == UInt8(ascii: ",") else { throw failure(isObject ? "expected , or }" : "expected , or ]") }
+                i += 1
+                skipSpace()
+                if isObject { try member() } else { try value() }
+            }
+            skipSpace()
+            if i != b.count { throw failure("trailing characters") }
+        }
+
+        mutating func close() {
+            if let object = stack.removeLast() { keys.removeSubrange(object.first...) }
+        }
+
+        /// One value; a container is opened (and its first member read) and left on the stack.
+        mutating func value() throws(Failure) {
+            guard i < b.count else { throw failure("unexpected end") }
+            switch b[i] {
+            case UInt8(ascii: "{"):
+                guard stack.count < maxDepth else { throw failure("nested deeper than \(maxDepth)") }
+                i += 1
+                stack.append(ObjectKeys(first: keys.count))
+                skipSpace()
+                if i < b.count, b[i] == UInt8(ascii: "}") {
+                    i += 1
+                    close()
+                    return
+                }
+                try member()
+            case UInt8(ascii: "["):
+                guard stack.count < maxDepth else { throw failure("nested deeper than \(maxDepth)") }
+                i += 1
+                stack.append(nil)
+                skipSpace()
+                if i < b.count, b[i] == UInt8(ascii: "]") {
+                    i += 1
+                    close()
+                    return
+                }
+                try value()
+            case UInt8(ascii: "\""): _ = try string(decode: false)
+            case UInt8(ascii: "t"): try literal("true")
+            case UInt8(ascii: "f"): try literal("false")
+            case UInt8(ascii: "n"): try literal("null")
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
+            default: throw failure("unexpected character")
+            }
+        }
+
+        /// `"key": value` inside the innermost open object.
+        mutating func member() throws(Failure) {
+            guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw failure("expected a key") }
+            let keyAt = i
+            let (raw, decoded) = try string(decode: true)
+            try addKey(raw: raw, decoded: decoded, at: keyAt)
+            skipSpace()
+            guard i < b.count, b[i] == UInt8(ascii: ":") else { throw failure("expected :") }
+            i += 1
+            skipSpace()
+            try value()
+        }
+
+        mutating func addKey(raw: Range<Int>, decoded: [UInt8]?, at offset: Int) throws(Failure) {
+            let hash = decoded.map { Self.fnv($0) } ?? Self.fnv(UnsafeRawBufferPointer(rebasing: b[raw]))
+            let key = Key(hash: hash, raw: raw, decoded: decoded)
+            let top = stack.count - 1
+            // Taken out of the stack while it changes, so its index is changed in place, not copied.
+            var object = stack[top]!
+            stack[top] = nil
+            defer { stack[top] = object }
+            if object.index != nil {
+                for k in object.index![hash] ?? [] where same(keys[k], key) { throw duplicate(key, at: offset) }
+                object.index![hash, default: []].append(keys.count)
+                keys.append(key)
+                return
+            }
+            for k in object.first..<keys.count where keys[k].hash == hash && same(keys[k], key) {
+                throw duplicate(key, at: offset)
+            }
+            keys.append(key)
+            if keys.count - object.first > Self.linearLimit {
+                var index: [UInt64: [Int]] = [:]
+                for k in object.first..<keys.count { index[keys[k].hash, default: []].append(k) }
+                object.index = index
+            }
+        }
+
+        func duplicate(_ key: Key, at offset: Int) -> Failure {
+            let text = key.decoded.map { String(decoding: $0, as: UTF8.self) }
+                ?? String(decoding: UnsafeRawBufferPointer(rebasing: b[key.raw]), as: UTF8.self)
+            let shown = text.count > 64 ? String(text.prefix(64)) + "…" : text
+            return Failure(offset: offset, reason: "duplicate key \"\(shown)\"")
+        }
+
+        func same(_ a: Key, _ c: Key) -> Bool {
+            switch (a.decoded, c.decoded) {
+            case (nil, nil):
+                return a.raw.count == c.raw.count && b[a.raw].elementsEqual(b[c.raw])
+            case (let x?, nil):
+                return x.count == c.raw.count && x.elementsEqual(b[c.raw])
+            case (nil, let y?):
+                return y.count == a.raw.count && y.elementsEqual(b[a.raw])
+            case (let x?, let y?):
+                return x == y
+            }
+        }
+
+        static func fnv<C: Sequence>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes {
+                h ^= UInt64(byte)
+                h = h &* 0x100_0000_01b3
+            }
+            return h
+        }
+
+        mutating func literal(_ word: StaticString) throws(Failure) {
+            let n = word.utf8CodeUnitCount
+            guard i + n <= b.count else { throw failure("unexpected end") }
+            for k in 0..<n where b[i + k] != word.utf8Start[k] { throw failure("unexpected character") }
+            i += n
+        }
+
+        mutating func number() throws(Failure) {
+            if b[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < b.count, isDigit(b[i]) else { throw failure("invalid number") }
+            if b[i] == UInt8(ascii: "0") {
+                i += 1
+                if i < b.count, isDigit(b[i]) { throw failure("leading zero") }
+            } else {
+                while i < b.count, isDigit(b[i]) { i += 1 }
+            }
+            if i < b.count, b[i] == UInt8(ascii: ".") {
+                i += 1
+                guard i < b.count, isDigit(b[i]) else { throw failure("invalid number") }
+                while i < b.count, isDigit(b[i]) { i += 1 }
+            }
+            if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+                i += 1
+                if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+                guard i < b.count, isDigit(b[i]) else { throw failure("invalid number") }
+                while i < b.count, isDigit(b[i]) { i += 1 }
+            }
+        }
+
+        func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+
+        /// A string at `i` (its opening quote). Returns the range between its quotes and, when
+        /// `decode` is asked and it has escapes, its decoded UTF-8 bytes.
+        mutating func string(decode: Bool) throws(Failure) -> (Range<Int>, [UInt8]?) {
+            i += 1
+            let start = i
+            var decoded: [UInt8]?
+            while true {
+                guard i < b.count else { throw failure("unterminated string") }
+                let c = b[i]
+                if c == UInt8(ascii: "\"") {
+                    let range = start..<i
+                    i += 1
+                    return (range, decoded)
+                }
+                if c < 0x20 { throw failure("control character in string") }
+                if c == UInt8(ascii: "\\") {
+                    if decode, decoded == nil { decoded = Array(b[start..<i]) }
+                    try escape(into: &decoded)
+                    continue
+                }
+                if c < 0x80 {
+                    decoded?.append(c)
+                    i += 1
+                    continue
+                }
+                let n = try utf8Sequence()
+                decoded?.append(contentsOf: b[i..<(i + n)])
+                i += n
+            }
+        }
+
+        /// One escape at `i` (its backslash), appended decoded to `out` when there is one.
+        mutating func escape(into out: inout [UInt8]?) throws(Failure) {
+            guard i + 1 < b.count else { throw failure("unterminated string") }
+            let e = b[i + 1]
+            i += 2
+            let simple: UInt8?
+            switch e {
+            case UInt8(ascii: "\""): simple = 0x22
+            case UInt8(ascii: "\\"): simple = 0x5C
+            case UInt8(ascii: "/"): simple = 0x2F
+            case UInt8(ascii: "b"): simple = 0x08
+            case UInt8(ascii: "f"): simple = 0x0C
+            case UInt8(ascii: "n"): simple = 0x0A
+            case UInt8(ascii: "r"): simple = 0x0D
+            case UInt8(ascii: "t"): simple = 0x09
+            case UInt8(ascii: "u"): simple = nil
+            default: throw failure("invalid escape")
+            }
+            if let simple {
+                out?.append(simple)
+                return
+            }
+            var scalar = try hex4()
+            if scalar >= 0xD800, scalar < 0xDC00, i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
+                let save = i
+                i += 2
+                let low = try hex4()
+                if low >= 0xDC00, low < 0xE000 {
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else {
+                    i = save  // a lone high surrogate; the next escape stands alone
+                }
+            }
+            guard out != nil else { return }
+            // Lone surrogates are kept as their three bytes (as Python keeps them), so two keys
+            // compare equal exactly when a reader would take them as the same string.
+            Self.appendUTF8(scalar, to: &out!)
+        }
+
+        static func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
+            switch v {
+            case 0..<0x80:
+                out.append(UInt8(v))
+            case 0x80..<0x800:
+                out.append(UInt8(0xC0 | (v >> 6)))
+                out.append(UInt8(0x80 | (v & 0x3F)))
+            case 0x800..<0x10000:
+                out.append(UInt8(0xE0 | (v >> 12)))
+                out.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+                out.append(UInt8(0x80 | (v & 0x3F)))
+            default:
+                out.append(UInt8(0xF0 | (v >> 18)))
+                out.append(UInt8(0x80 | ((v >> 12) & 0x3F)))
+                out.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+                out.append(UInt8(0x80 | (v & 0x3F)))
+            }
+        }
+
+        mutating func hex4() throws(Failure) -> UInt32 {
+            guard i + 4 <= b.count else { throw failure("unterminated string") }
+            var v: UInt32 = 0
+            for k in 0..<4 {
+                guard let d = ASCII.hexDigitValue(b[i + k]) else { throw failure("invalid \\u escape") }
+                v = v << 4 | UInt32(d)
+            }
+            i += 4
+            return v
+        }
+
+        /// The length of the well-formed UTF-8 sequence at `i` (its lead byte is ≥ 0x80).
+        func utf8Sequence() throws(Failure) -> Int {
+            let lead = b[i]
+            let n: Int
+            var low: UInt8 = 0x80, high: UInt8 = 0xBF
+            switch lead {
+            case 0xC2...0xDF: n = 2
+            case 0xE0: n = 3; low = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: n = 3
+            case 0xED: n = 3; high = 0x9F  // no surrogates
+            case 0xF0: n = 4; low = 0x90
+            case 0xF1...0xF3: n = 4
+            case 0xF4: n = 4; high = 0x8F
+            default: throw failure("invalid UTF-8")
+            }
+            guard i + n <= b.count else { throw failure("invalid UTF-8") }
+            let second = b[i + 1]
+            guard second >= low, second <= high else { throw failure("invalid UTF-8") }
+            for k in 2..<max(n, 2) where b[i + k] & 0xC0 != 0x80 { throw failure("invalid UTF-8") }
+            return n
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import GatewayCore
+import Testing
+
+/// Strict JSON: one meaning per body, as Python's `json` would read it, duplicates refused.
+@Suite struct JSONValidatorTests {
+    func reason(_ text: String) -> String? {
+        do {
+            try JSONValidator.validate(Array(text.utf8))
+            return nil
+        } catch {
+            return error.reason
+        }
+    }
+
+    @Test func acceptsWhatRFC8259Accepts() {
+        for ok in ["{}", "[]", "0", "-0.5e+3", "\"\\u00e9\\ud83d\\ude00\"", " {\"a\": [1, {\"b\": null}], \"c\": true } ",
+                   "{\"a\":{\"x\":1},\"b\":{\"x\":2}}", "[{\"a\":1},{\"a\":1}]", "\"caf\u{e9}\"", "{\"\":1, \" \":2}"] {
+            #expect(reason(ok) == nil, "\(ok)")
+        }
+    }
+
+    @Test func refusesDuplicateKeysAtAnyDepthAfterDecodingEscapes() {
+        #expect(reason("{\"model\":\"a\",\"model\":\"b\"}") == "duplicate key \"model\"")
+        #expect(reason("{\"model\":\"a\",\"mod\\u0065l\":\"b\"}") == "duplicate key \"model\"")
+        #expect(reason("{\"mod\\u0065l\":\"a\",\"model\":\"b\"}") == "duplicate key \"model\"")
+        #expect(reason("{\"a\":[{\"x\":1,\"y\":{\"n\":1,\"n\":2}}]}") == "duplicate key \"n\"")
+        #expect(reason("{\"\\/\":1,\"/\":2}") == "duplicate key \"/\"")
+        #expect(reason("{\"\\ud83d\\ude00\":1,\"\u{1F600}\":2}") != nil)
+    }
+
+    @Test func manyKeysAreCheckedInLinearTime() {
+        var text = "{"
+        for i in 0..<100_000 { text += "\"k\(i)\":\(i)," }
+        #expect(reason(text + "\"k0\":1}") == "duplicate key \"k0\"")
+        #expect(reason(text + "\"last\":1}") == nil)
+    }
+
+    @Test func refusesWhatOtherReadersWouldReadDifferently() {
+        for bad in ["{\"a\":1} x", "{\"a\":1}{}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{'a':1}", "{\"a\":1,}", "[1,]",
+                    "{\"a\" 1}", "\"\u{1}\"", "\"\\x\"", "\"\\u12\"", "NaN", "Infinity", "{\"a\":tru}", "", "   ",
+                    String(repeating: "[", count: 65) + String(repeating: "]", count: 65)] {
+            #expect(reason(bad) != nil, "\(bad)")
+        }
+        #expect((try? JSONValidator.validate([0x22, 0xC3, 0x28, 0x22])) == nil)  // invalid UTF-8
+        #expect((try? JSONValidator.validate([0x22, 0xED, 0xA0, 0x80, 0x22])) == nil)  // an encoded surrogate
+    }
+}
