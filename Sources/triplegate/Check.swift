@@ -54,7 +54,7 @@ extension Check {
                 for q in route.query { out += "  query:    \(q.name) in [\(q.values.joined(separator: ", "))]\n" }
                 if route.stripPath { out += "  rewrite:  strip the matched prefix\n" }
                 if let p = route.rewritePrefix { out += "  rewrite:  matched prefix -> \(p)\n" }
-                let targets = service.upstream.targets.map { "\($0.url) (weight \($0.weight))" }
+                let targets = service.upstream.targets.map { "\(ConfigRedaction.url($0.url)) (weight \($0.weight))" }
                 out += "  upstream: \(service.upstream.balance.rawValue), \(service.upstream.protocol.rawValue): \(targets.joined(separator: ", "))\n"
                 let chain = PolicyChain((service.policies + route.policies).map { core.policy($0, scope: name, route: name, environment: environment) })
                 let steps = chain.policies.map { "\($0.name) (\($0.phase))" }

@@ -169,10 +169,29 @@ struct Marker: RequestPolicy {
         #expect(problems(yaml) == [
             "services[0].routes[0].policies[0].rate_limit.store: must be one of local, redis (got \"memcached\")",
             "services[0].policies[0].rate_limit.fault_tolerant: must be true or false (got \"sometimes\")",
-            "redis: must be redis://host[:port] (got \"http://wrong\")",
+            // The value is not echoed: a Redis URL may hold a password.
+            "redis: must be redis://[user[:password]@]host[:port][/db] or rediss://... (TLS)",
         ])
         let missing = "services: [{ name: s, upstream: builtin:echo, policies: [{ rate_limit: { minute: 5, store: redis } }], routes: [{ paths: [/] }] }]"
         #expect(problems(missing) == ["services[0].policies[0].rate_limit.store: redis needs a top-level redis: redis://host:port"])
+    }
+
+    /// `redis://[user[:password]@]host[:port][/db]`, `rediss://` for TLS; the password is never
+    /// part of the host, and never shown.
+    @Test func redisURLsAreParsedStrictly() throws {
+        let full = try #require(RedisURL("redis://app:p%40ss:w@cache.internal:6380/3"))
+        #expect(full == RedisURL(host: "cache.internal", port: 6380, user: "app", password: "p@ss:w", database: 3))
+        #expect(full.description == "redis://app:[redacted]@cache.internal:6380/3")
+        #expect(full.handshake == [["AUTH", "app", "p@ss:w"], ["SELECT", "3"]])
+        let passwordOnly = try #require(RedisURL("redis://:secret@10.0.0.5"))
+        #expect(passwordOnly.user == nil && passwordOnly.password == "secret" && passwordOnly.port == 6379)
+        #expect(passwordOnly.handshake == [["AUTH", "secret"]])
+        #expect(RedisURL("rediss://[::1]:7000")?.tls == true)
+        #expect(RedisURL("redis://h")?.handshake == [])
+        for bad in ["http://h", "redis://", "redis://:pw@", "redis://h:0", "redis://h:99999", "redis://h/x", "redis://h/-1",
+                    "redis://h?password=x", "redis://h#x", "redis://a@b@", "redis://h/16000", "redis://h/+1"] {
+            #expect(RedisURL(bad) == nil, "\(bad)")
+        }
     }
 
     @Test func redisRepliesBecomeDecisions() throws {

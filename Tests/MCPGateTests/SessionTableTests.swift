@@ -44,4 +44,24 @@ import Testing
         #expect(open(t, "p", at: 11 * second) != nil)       // the first went idle and made room
         #expect(t.count == 2)
     }
+
+    /// One consumer opening session after session cannot fill the table: at its quota, its own
+    /// least recently used session is ended; other principals' sessions are untouched.
+    @Test func onePrincipalCannotFillTheTable() throws {
+        let t = SessionTable(idle: .seconds(1800), capacity: 10, perPrincipal: 3)
+        let bob = try #require(open(t, "bob", at: 0))
+        var mallory: [AgentSession] = []
+        for i in 0..<50 { mallory.append(try #require(open(t, "mallory", at: Int64(i + 1) * second))) }
+        #expect(t.count == 4)
+        #expect(t.find(bob.id, principal: "bob", now: 60 * second) === bob)
+        #expect(t.find(mallory[0].id, principal: "mallory", now: 60 * second) == nil)
+        #expect(t.find(mallory[49].id, principal: "mallory", now: 60 * second) != nil)
+        // A session in use is kept over one left alone: the least recently used goes.
+        _ = t.find(mallory[47].id, principal: "mallory", now: 61 * second)
+        _ = try #require(open(t, "mallory", at: 62 * second))
+        #expect(t.find(mallory[47].id, principal: "mallory", now: 63 * second) != nil)
+        #expect(t.find(mallory[48].id, principal: "mallory", now: 63 * second) == nil)
+        for i in 0..<6 { _ = try #require(open(t, "p\(i)", at: 64 * second)) }
+        #expect(t.count == 10)
+    }
 }

@@ -12,6 +12,8 @@ extension ProxyHandler {
         responseHeadSent = false
         requestVersion = head.version
         requestMethod = head.method
+        bodyLimit = 0
+        bodyBytes = 0
         requestStart = NIODeadline.now().uptimeNanoseconds
         routeMetrics = gate.snapshot.unrouted
         upstreamNanos = nil
@@ -121,6 +123,7 @@ extension ProxyHandler {
     /// Takes the chain's verdict: refuse, or strip what the policies said and dispatch.
     private func afterPolicies(_ routed: RoutedRequest, _ verdict: PolicyVerdict, _ final: PolicyContext?) {
         var forwardedHead = routed.head
+        var routed = routed
         if let final {
             policyHeaders = final.responseHeaders
             logRecord?.consumer = final.consumer?.name
@@ -132,6 +135,9 @@ extension ProxyHandler {
                 return reject(problem, close: false)
             }
             for name in final.removeRequestHeaders { forwardedHead.headers.remove(name: name) }
+            if !final.removeQueryParameters.isEmpty, let query = routed.query {
+                routed.query = QueryString.removing(final.removeQueryParameters, from: query)
+            }
         }
         switch routed.target {
         case .api(let route, let matchedLength, let snapshot):
@@ -146,6 +152,7 @@ extension ProxyHandler {
             if forwardedHead.headers.contains(name: "expect") { forwardedHead.headers.remove(name: "expect") }
             lastBodyRead = .now()
             wantBodyTimer()
+            bodyLimit = mounted.maxBodyBytes
             let request = MountedRequest(head: forwardedHead, path: routed.path, query: routed.query, requestID: routed.requestID,
                                          consumer: final?.consumer, clientIP: clientIP, policyContext: final)
             exchange = mounted.start(request, self)
@@ -209,6 +216,7 @@ struct RoutedRequest {
     let head: HTTPRequestHead
     let target: Target
     let path: Substring
-    let query: Substring?
+    /// The query as forwarded (credentials a policy took out are gone).
+    var query: Substring?
     let requestID: String
 }

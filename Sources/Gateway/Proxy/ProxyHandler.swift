@@ -31,6 +31,10 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     var requestMethod: HTTPMethod = .GET
     /// How the current request's body is framed, as `RequestHeadCheck` read it.
     var requestFraming: RequestHeadCheck.Framing = .none
+    /// The most body bytes the current request's exchange takes (0: no limit here) and the
+    /// bytes it got so far.
+    var bodyLimit = 0
+    var bodyBytes = 0
     /// HTTP/1 responses are encoded here, not by NIO's encoder (see `HTTP1ResponseEncoder`).
     private var encoder = HTTP1ResponseEncoder()
     /// A policy is waiting on I/O; request parts are held until it answers.
@@ -140,6 +144,12 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
             guard requestOpen else { return }
             if discardingBody { return }
             lastBodyRead = .now()
+            if bodyLimit > 0 {
+                // A mounted gate reads bodies whole: one without a length is cut off here, at
+                // its limit, before it is held in memory.
+                bodyBytes += body.readableBytes
+                if bodyBytes > bodyLimit { return refuseBodyTooLarge() }
+            }
             exchange?.requestBody(body)
         case .end(let trailers):
             if awaitingPolicies { return heldParts.append(part) }
@@ -247,6 +257,13 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
         requestOpen = true  // unread input may follow: close with lingering
         discardingBody = true
         respond(ProblemDetails(status: status, title: title))
+    }
+
+    private func refuseBodyTooLarge() {
+        let e = exchange
+        exchange = nil
+        e?.clientClosed()
+        fail(ProblemDetails(status: .payloadTooLarge, title: "Request body too large", detail: "limit is \(bodyLimit) bytes"))
     }
 
     /// Answers a request the gateway refuses before any upstream is involved.

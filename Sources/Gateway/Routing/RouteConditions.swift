@@ -79,6 +79,17 @@ struct QueryCondition: Sendable {
 
 /// Query-string parsing for routes that test parameters (only those routes pay for it).
 enum QueryString {
+    /// `query` without any parameter named in `names` (compared raw and percent-decoded, every
+    /// occurrence): a credential taken from the query never goes upstream. Nil when nothing is left.
+    static func removing(_ names: [String], from query: Substring) -> Substring? {
+        let kept = query.split(separator: "&", omittingEmptySubsequences: true).filter { pair in
+            let name = pair.prefix { $0 != "=" }
+            let decoded = String(name).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(name)
+            return !names.contains(String(name)) && !names.contains(decoded)
+        }
+        return kept.isEmpty ? nil : Substring(kept.joined(separator: "&"))
+    }
+
     static func parse(_ query: Substring) -> [(String, String)] {
         query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

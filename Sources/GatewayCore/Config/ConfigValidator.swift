@@ -33,8 +33,9 @@ struct ConfigValidator {
         if config.storeLocation == nil {
             collector.add("store", "must be sqlite:PATH or postgres://user[:password]@host[:port][/database][?sslmode=disable|prefer|require|verify-full] (got \"\(config.store)\")")
         }
-        if let redis = config.redis, RedisLimiterStore.parse(redis) == nil {
-            collector.add("redis", "must be redis://host[:port] (got \"\(redis)\")")
+        if let redis = config.redis, RedisURL(redis) == nil {
+            // The value is not echoed: it may hold a password.
+            collector.add("redis", "must be redis://[user[:password]@]host[:port][/db] or rediss://... (TLS)")
         }
         for (i, service) in config.services.enumerated() {
             validate(service.policies, at: "services[\(i)].policies", in: config)

@@ -2,9 +2,10 @@
 /// Secrets never appear: `${VAR}` values were substituted at load time, so any field that can
 /// hold a secret is redacted here by name.
 extension GatewayConfig {
-    public var effectiveJSON: JSONValue {
+    /// The `server` section (split out: one expression of the whole config is too much for
+    /// the type checker).
+    var serverJSON: JSONValue {
         .object([
-            ("server", .object([
                 ("listen", .string(server.listen)),
                 ("event_loops", .int(server.eventLoops)),
                 ("h2c", .bool(server.h2c)),
@@ -18,13 +19,20 @@ extension GatewayConfig {
                     ("client_header_timeout", .string(ConfigDuration.format(server.limits.clientHeaderTimeout))),
                     ("client_body_timeout", .string(ConfigDuration.format(server.limits.clientBodyTimeout))),
                     ("keepalive_timeout", .string(ConfigDuration.format(server.limits.keepaliveTimeout))),
+                    ("max_connections", .int(server.limits.maxConnections)),
                 ])),
                 ("escaped_slashes", .string(server.escapedSlashes.rawValue)),
                 ("shutdown_grace", .string(ConfigDuration.format(server.shutdownGrace))),
-            ])),
-            ("admin", .object([("listen", .string(admin.listen)), ("enabled", .bool(admin.enabled))])),
+            ])
+    }
+
+    public var effectiveJSON: JSONValue {
+        .object([
+            ("server", serverJSON),
+            ("admin", .object([("listen", .string(admin.listen)), ("enabled", .bool(admin.enabled)),
+                               ("allowed_hosts", .array(admin.allowedHosts.map { .string($0) }))])),
             ("store", .string(storeLocation?.description ?? store)),  // without a PostgreSQL password
-            ("redis", redis.map { .string($0) } ?? .null),
+            ("redis", redis.map { .string(RedisURL($0)?.description ?? "[redacted]") } ?? .null),  // no password
             ("consumers", .array(consumers.map { c in
                 .object([("name", .string(c.name)), ("team", c.team.map { .string($0) } ?? .null),
                          ("groups", .array(c.groups.map { .string($0) })), ("tags", .array(c.tags.map { .string($0) }))])
@@ -63,7 +71,7 @@ extension ServiceConfig {
             ("name", .string(name)),
             ("policies", .array(policies.map(\.effectiveJSON))),
             ("upstream", .object([
-                ("targets", .array(u.targets.map { .object([("url", .string(Self.redactURL($0.url))), ("weight", .int($0.weight))]) })),
+                ("targets", .array(u.targets.map { .object([("url", .string(ConfigRedaction.url($0.url))), ("weight", .int($0.weight))]) })),
                 ("balance", .string(u.balance.rawValue)),
                 ("protocol", .string(u.protocol.rawValue)),
                 ("tls", .object([
@@ -103,12 +111,6 @@ extension ServiceConfig {
                 ])
             })),
         ])
-    }
-
-    /// `http://user:secret@host` loses its credentials.
-    static func redactURL(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
-        return String(url[..<scheme.upperBound]) + "[redacted]" + String(url[at...])
     }
 }
 
@@ -164,7 +166,7 @@ extension AuthConfig {
         if let j = jwt {
             fields.append(("jwt", .object([
                 ("issuers", .array(j.issuers.map { .string($0) })), ("audiences", .array(j.audiences.map { .string($0) })),
-                ("jwks_url", j.jwksURL.map { .string($0) } ?? .null),
+                ("jwks_url", j.jwksURL.map { .string(ConfigRedaction.url($0)) } ?? .null),
                 ("jwks_refresh", .string(ConfigDuration.format(j.jwksRefresh))),
                 ("jwks_min_refresh", .string(ConfigDuration.format(j.jwksMinRefresh))),
                 ("keys", .array(j.keys.map { k in
@@ -182,7 +184,7 @@ extension AuthConfig {
         }
         if let i = introspection {
             fields.append(("introspection", .object([
-                ("url", .string(i.url)), ("client_id", i.clientID.map { .string($0) } ?? .null),
+                ("url", .string(ConfigRedaction.url(i.url))), ("client_id", i.clientID.map { .string($0) } ?? .null),
                 ("client_secret", i.clientSecret == nil ? .null : .string("[redacted]")),
                 ("cache_ttl", .string(ConfigDuration.format(i.cacheTTL))), ("negative_ttl", .string(ConfigDuration.format(i.negativeTTL))),
                 ("timeout", .string(ConfigDuration.format(i.timeout))),
@@ -200,8 +202,8 @@ extension MCPConfig {
             ("servers", .array(servers.map { s in
                 .object([
                     ("name", .string(s.name)), ("transport", .string(s.transport.rawValue)),
-                    ("url", s.url.map { .string($0) } ?? .null),
-                    ("command", .array(s.command.map { .string($0) })),
+                    ("url", s.url.map { .string(ConfigRedaction.url($0)) } ?? .null),
+                    ("command", .array(ConfigRedaction.command(s.command))),
                     ("headers", .object(s.headers.map { ($0.0, .string("[redacted]")) })),
                     ("env", .object(s.env.map { ($0.0, .string("[redacted]")) })),
                     ("start", .string(s.start.rawValue)),
@@ -220,7 +222,9 @@ extension MCPConfig {
             ("policies", .array(policies.map(\.effectiveJSON))),
             ("allowed_origins", .array(allowedOrigins.map { .string($0) })),
             ("session_idle", .string(ConfigDuration.format(sessionIdle))),
+            ("max_body_bytes", .int(maxBodyBytes)),
             ("max_sessions", .int(maxSessions)),
+            ("max_sessions_per_principal", .int(maxSessionsPerPrincipal)),
             ("timeout", .string(ConfigDuration.format(timeout))),
             ("limit_refusal", .string(limitRefusal.rawValue)),
             ("audit", .bool(audit)),
@@ -253,7 +257,7 @@ extension LLMConfig {
                     ("deployments", .array(m.deployments.map { d in
                         .object([
                             ("provider", .string(d.provider)), ("model", .string(d.model)),
-                            ("deployment", d.deployment.map { .string($0) } ?? .null), ("base_url", d.baseURL.map { .string($0) } ?? .null),
+                            ("deployment", d.deployment.map { .string($0) } ?? .null), ("base_url", d.baseURL.map { .string(ConfigRedaction.url($0)) } ?? .null),
                             ("api_version", d.apiVersion.map { .string($0) } ?? .null),
                             ("api_keys", .array(d.apiKeys.map { _ in .string("[redacted]") })),
                             ("weight", .int(d.weight)), ("timeout", .string(ConfigDuration.format(d.timeout))),
@@ -281,10 +285,11 @@ extension LLMConfig {
             })),
             ("budgets", .array(budgets.map { b in
                 .object([(b.subject.rawValue, .string(b.name)), ("usd", .string(b.usdText)), ("period", .string(b.period.rawValue)),
-                         ("soft_alert_at", b.softAlertAt.map { .double($0) } ?? .null), ("webhook", b.webhook.map { .string($0) } ?? .null)])
+                         ("soft_alert_at", b.softAlertAt.map { .double($0) } ?? .null), ("webhook", b.webhook.map { .string(ConfigRedaction.wholeURL($0)) } ?? .null)])
             })),
             ("counters", .string(counters.rawValue)),
             ("ledger", .bool(ledger)),
+            ("max_body_bytes", .int(maxBodyBytes)),
             ("cache", cache.map { c in
                 .object([
                     ("exact", c.exactTTL.map { .object([("ttl", .string(ConfigDuration.format($0)))]) } ?? .object([("enabled", .bool(false))])),

@@ -79,6 +79,7 @@ extension ServerLimits {
         clientHeaderTimeout = o["client_header_timeout"].duration() ?? clientHeaderTimeout
         clientBodyTimeout = o["client_body_timeout"].duration() ?? clientBodyTimeout
         keepaliveTimeout = o["keepalive_timeout"].duration() ?? keepaliveTimeout
+        maxConnections = o["max_connections"].int(min: 0, max: 10_000_000) ?? maxConnections
     }
 }
 
@@ -87,6 +88,7 @@ extension AdminConfig {
         self.init()
         listen = o["listen"].string() ?? listen
         enabled = o["enabled"].bool() ?? enabled
+        allowedHosts = o["allowed_hosts"].list { $0.string() } ?? allowedHosts
     }
 }
 

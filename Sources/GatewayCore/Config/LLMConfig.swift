@@ -24,6 +24,9 @@ public struct LLMConfig: Sendable {
     /// Write one ledger row per call into the store. Default true: chargeback reports, and
     /// budgets that survive a restart, need it.
     public var ledger = true
+    /// Largest request body. Default 32MiB: the gate reads whole bodies to route and price
+    /// them, and a long-context prompt with images fits in it; larger bodies get 413.
+    public var maxBodyBytes: Int = 32 * 1024 * 1024
     /// Exact and semantic answer caching. Default off.
     public var cache: LLMCacheConfig?
 
@@ -122,6 +125,7 @@ extension LLMConfig {
         limits = o["limits"].list { $0.object { LLMTokenLimit(reading: $0) } } ?? []
         budgets = o["budgets"].list { $0.object { LLMBudget(reading: $0) } } ?? []
         ledger = o["ledger"].bool() ?? ledger
+        maxBodyBytes = o["max_body_bytes"].byteSize() ?? maxBodyBytes
         counters = o["counters"].oneOf(Counters.self) ?? counters
         cache = o["cache"].object { LLMCacheConfig(reading: $0) }
         if let r = o["retries"].object({ LLMRetryConfig(reading: $0) }) { retries = r }

@@ -20,9 +20,16 @@ public struct MCPConfig: Sendable {
     public var allowedOrigins: [String] = []
     /// Sessions idle this long end (their upstream sessions too). Default 30 min.
     public var sessionIdle: Duration = .seconds(1800)
+    /// Largest JSON-RPC message (or batch) an agent may POST. Default 4MiB: the gate reads each
+    /// whole, and tool arguments rarely pass a few KiB; larger ones get 413.
+    public var maxBodyBytes: Int = 4 * 1024 * 1024
     /// At most this many open agent sessions; new `initialize` calls get 503 beyond it.
     /// Default 10,000.
     public var maxSessions: Int = 10_000
+    /// At most this many open sessions per principal (consumer or client address); one more
+    /// ends that principal's least recently used session. Default 100: one consumer cannot fill
+    /// the table and lock every other agent out.
+    public var maxSessionsPerPrincipal: Int = 100
     /// How long a call may wait for its upstream before the agent gets an error and the upstream
     /// a `notifications/cancelled`. Default 60 s; a server may set its own.
     public var timeout: Duration = .seconds(60)
@@ -174,7 +181,9 @@ extension MCPConfig {
         policies = PolicyConfig.readList(o["policies"])
         allowedOrigins = o["allowed_origins"].list { $0.string() } ?? []
         sessionIdle = o["session_idle"].duration() ?? sessionIdle
+        maxBodyBytes = o["max_body_bytes"].byteSize() ?? maxBodyBytes
         maxSessions = o["max_sessions"].int(min: 1, max: 10_000_000) ?? maxSessions
+        maxSessionsPerPrincipal = o["max_sessions_per_principal"].int(min: 1, max: 10_000_000) ?? maxSessionsPerPrincipal
         timeout = o["timeout"].duration() ?? timeout
         limitRefusal = o["limit_refusal"].oneOf(LimitRefusal.self) ?? limitRefusal
         auditArguments = o["audit_arguments"].bool() ?? auditArguments

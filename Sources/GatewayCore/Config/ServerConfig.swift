@@ -57,10 +57,20 @@ public struct ServerLimits: Sendable {
     public var clientHeaderTimeout: Duration = .seconds(10)
     /// Longest gap between two reads of a request body. Default 60s, as nginx's client_body_timeout.
     public var clientBodyTimeout: Duration = .seconds(60)
-    /// Longest idle time of a kept-alive client connection between requests. Default 75s, as nginx.
+    /// Longest idle time of a kept-alive client connection between requests (an HTTP/2
+    /// connection with no open stream, too). Default 75s, as nginx.
     public var keepaliveTimeout: Duration = .seconds(75)
+    /// Most open client connections on the listener; one more is closed on accept and counted
+    /// (`triplegate_connections_refused_total`). Default 0: half the process's descriptor limit,
+    /// leaving the rest for upstreams, stores and files.
+    public var maxConnections: Int = 0
 
     public init() {}
+
+    /// The smaller of this server-wide body limit and a gate's own, 0 meaning none on either.
+    public func maxBodyBytes(gate: Int) -> Int {
+        [maxBodyBytes, gate].filter { $0 > 0 }.min() ?? 0
+    }
 }
 
 /// The admin listener: health, readiness and the effective config.
@@ -69,6 +79,9 @@ public struct AdminConfig: Sendable {
     public var listen: String = "127.0.0.1:9901"
     /// Serve the admin listener at all. Default true.
     public var enabled: Bool = true
+    /// Host names (besides IP literals and `localhost`) a request may name in `Host`. Default
+    /// none: a name is how a web page reaches a loopback listener by DNS rebinding.
+    public var allowedHosts: [String] = []
 
     public init() {}
 }

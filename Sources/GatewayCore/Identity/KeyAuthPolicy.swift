@@ -37,11 +37,13 @@ public struct KeyAuthPolicy: RequestPolicy {
                 }
             }
         }
+        var inQuery: String?
         if presented == nil, !config.queryNames.isEmpty, let query = context.query {
             for pair in query.split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1)
                 if kv.count == 2, config.queryNames.contains(String(kv[0])) {
                     if let decoded = String(kv[1]).removingPercentEncoding { presented = Substring(decoded) }
+                    inQuery = String(kv[0])
                     break
                 }
             }
@@ -57,7 +59,10 @@ public struct KeyAuthPolicy: RequestPolicy {
         }
         context.consumer = consumer
         context.keyID = entry.id
-        if config.hideCredentials, let carrier { context.removeRequestHeaders.append(carrier) }
+        if config.hideCredentials {
+            if let carrier { context.removeRequestHeaders.append(carrier) }
+            if let inQuery { context.removeQueryParameters.append(inQuery) }
+        }
         return .proceed
     }
 

@@ -7,8 +7,8 @@ import NIOCore
 /// it: one Lua script per decision checks every window and counts only if all allow, atomically, on Redis's clock
 /// (so replicas never disagree about which window it is). One connection per event loop.
 public final class RedisLimiterStore: Sendable {
-    public let host: String
-    public let port: Int
+    /// Where Redis is and how to log in.
+    public let url: RedisURL
     /// How long a decision may take before the store counts as down.
     public let timeout: TimeAmount
     private let clients = NIOLockedValueBox<[ObjectIdentifier: LoopRedisClient]>([:])
@@ -99,16 +99,9 @@ public final class RedisLimiterStore: Sendable {
         Insecure.SHA1.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
-    public init(host: String, port: Int, timeout: TimeAmount = .milliseconds(250)) {
-        self.host = host
-        self.port = port
+    public init(url: RedisURL, timeout: TimeAmount = .milliseconds(250)) {
+        self.url = url
         self.timeout = timeout
-    }
-
-    /// Parses `redis://host[:port]`.
-    public static func parse(_ url: String) -> HostPort? {
-        guard url.hasPrefix("redis://") else { return nil }
-        return HostPort.parse(String(url.dropFirst("redis://".count)), defaultPort: 6379)
     }
 
     /// Counts `cost` against every window of `key`; fails when Redis cannot answer in time.
@@ -144,7 +137,7 @@ public final class RedisLimiterStore: Sendable {
     private func evaluate(_ command: [String], script: String, on eventLoop: EventLoop) -> EventLoopFuture<RESPValue> {
         let client = clients.withLockedValue { all -> LoopRedisClient in
             if let c = all[ObjectIdentifier(eventLoop)] { return c }
-            let c = LoopRedisClient(eventLoop: eventLoop, host: host, port: port)
+            let c = LoopRedisClient(eventLoop: eventLoop, url: url)
             all[ObjectIdentifier(eventLoop)] = c
             return c
         }
@@ -175,16 +168,14 @@ public final class RedisLimiterStore: Sendable {
 final class LoopRedisClient: @unchecked Sendable {
     // @unchecked: every field is touched only on `eventLoop` (calls arrive through `execute`).
     let eventLoop: EventLoop
-    let host: String
-    let port: Int
+    let url: RedisURL
     private var connection: RedisConnection?
     private var connecting: EventLoopFuture<RedisConnection>?
     private var failedAt: NIODeadline?
 
-    init(eventLoop: EventLoop, host: String, port: Int) {
+    init(eventLoop: EventLoop, url: RedisURL) {
         self.eventLoop = eventLoop
-        self.host = host
-        self.port = port
+        self.url = url
     }
 
     /// EVALSHA, loading the script with EVAL when Redis does not know it yet.
@@ -205,7 +196,7 @@ final class LoopRedisClient: @unchecked Sendable {
         if let failedAt, NIODeadline.now() - failedAt < .seconds(1) {
             return eventLoop.makeFailedFuture(RedisError.connectionFailed("recently unreachable"))
         }
-        let future = RedisConnection.connect(host: host, port: port, on: eventLoop, timeout: .milliseconds(250))
+        let future = RedisConnection.connect(url, on: eventLoop, timeout: .milliseconds(250))
         connecting = future
         future.whenComplete { result in
             self.connecting = nil

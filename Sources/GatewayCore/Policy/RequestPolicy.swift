@@ -33,6 +33,8 @@ public struct PolicyContext: Sendable {
     public var keyID: String?
     /// Request headers to remove before the request goes upstream (credentials).
     public var removeRequestHeaders: [String] = []
+    /// Query parameters to remove before the request goes upstream (credentials), by name.
+    public var removeQueryParameters: [String] = []
     /// The limiter's word for the access log: `allowed` or `refused`.
     public var limitOutcome: String?
     /// The MCP tool being called (`server.tool`), for limits counted per tool.

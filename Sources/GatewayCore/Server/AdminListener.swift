@@ -37,12 +37,15 @@ public final class AdminListener: Sendable {
     let state: GatewayState
     let metrics: GatewayMetrics?
     let endpoints: [AdminEndpoint]
+    let allowedHosts: Set<String>
 
-    public init(listen: String, state: GatewayState, metrics: GatewayMetrics? = nil, endpoints: [AdminEndpoint] = []) {
+    public init(listen: String, state: GatewayState, metrics: GatewayMetrics? = nil, endpoints: [AdminEndpoint] = [],
+                allowedHosts: [String] = []) {
         self.listen = listen
         self.state = state
         self.metrics = metrics
         self.endpoints = endpoints
+        self.allowedHosts = Set(allowedHosts.map { $0.lowercased() })
     }
 
     public func bind(group: EventLoopGroup) async throws -> Channel {
@@ -50,12 +53,13 @@ public final class AdminListener: Sendable {
         let state = self.state
         let metrics = self.metrics
         let endpoints = self.endpoints
+        let allowedHosts = self.allowedHosts
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(state: state, metrics: metrics, endpoints: endpoints))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(state: state, metrics: metrics, endpoints: endpoints, allowedHosts: allowedHosts))
                 }
             }
             .bind(host: hp.host, port: hp.port).get()
@@ -69,12 +73,14 @@ final class AdminHandler: ChannelInboundHandler {
     let state: GatewayState
     let metrics: GatewayMetrics?
     let endpoints: [AdminEndpoint]
+    let allowedHosts: Set<String>
     private var head: HTTPRequestHead?
 
-    init(state: GatewayState, metrics: GatewayMetrics?, endpoints: [AdminEndpoint]) {
+    init(state: GatewayState, metrics: GatewayMetrics?, endpoints: [AdminEndpoint], allowedHosts: Set<String>) {
         self.state = state
         self.metrics = metrics
         self.endpoints = endpoints
+        self.allowedHosts = allowedHosts
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -89,6 +95,9 @@ final class AdminHandler: ChannelInboundHandler {
     }
 
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        if let reason = AdminRequestCheck.refusal(head, allowedHosts: allowedHosts) {
+            return write(context: context, head: head, problem: ProblemDetails(status: .forbidden, title: reason))
+        }
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         let here = endpoints.filter { $0.path == path }
         if !here.isEmpty {

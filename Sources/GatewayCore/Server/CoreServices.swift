@@ -30,7 +30,7 @@ public final class CoreServices: Sendable {
                 logger: Logger = Logger(label: "triplegate.limits")) {
         self.tracing = tracing
         self.accessLog = AccessLog(config: accessLog)
-        self.redis = redis.flatMap(RedisLimiterStore.parse).map { RedisLimiterStore(host: $0.host, port: $0.port) }
+        self.redis = redis.flatMap(RedisURL.init).map { RedisLimiterStore(url: $0) }
         self.limiterStoreErrors = LimiterStoreErrors(metrics: metrics, logger: logger)
     }
 

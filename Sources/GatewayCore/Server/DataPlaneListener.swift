@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOExtras
 import NIOHTTP1
@@ -16,6 +20,9 @@ public final class DataPlaneListener: Sendable {
     let quiesce: ServerQuiescingHelper
     let metrics: GatewayMetrics?
     private let tls: NIOSSLContext?
+    /// Open connections, against `maxConnections`.
+    private let open = NIOLockedValueBox(0)
+    let maxConnections: Int
 
     public init(server: ServerConfig, group: EventLoopGroup, loops: LoopContexts, gate: any HTTPGate, metrics: GatewayMetrics? = nil) throws {
         self.server = server
@@ -23,6 +30,7 @@ public final class DataPlaneListener: Sendable {
         self.loops = loops
         self.gate = gate
         self.quiesce = ServerQuiescingHelper(group: group)
+        self.maxConnections = server.limits.maxConnections > 0 ? server.limits.maxConnections : Self.defaultMaxConnections()
         if let files = server.tls {
             var c = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificate).map { .certificate($0) },
@@ -58,13 +66,38 @@ public final class DataPlaneListener: Sendable {
         return try await bootstrap.bind(host: hp.host, port: hp.port).get()
     }
 
+    /// Half the process's descriptor limit (at least 64): the other half is for upstream
+    /// connections, stores and files, so clients alone can never use every descriptor up.
+    static func defaultMaxConnections() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 100_000 }
+        return max(64, Int(min(limit.rlim_cur, 10_000_000)) / 2)
+    }
+
     private func configure(_ channel: Channel) throws {
         let loop = loops.context(for: channel.eventLoop)
+        let admitted = open.withLockedValue { n -> Bool in
+            guard n < maxConnections else { return false }
+            n += 1
+            return true
+        }
+        guard admitted else {
+            metrics?.refusedConnections.increment()
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { [open] _ in open.withLockedValue { $0 -= 1 } }
         if let gauge = metrics?.activeConnections {
             gauge.increment()
             channel.closeFuture.whenComplete { _ in gauge.decrement() }
         }
+        // Until the protocol is known, only this deadline keeps time (the TLS handshake, the
+        // h2c preface); the HTTP/1 and HTTP/2 handlers keep their own after it.
+        let startTimeout = TimeAmount.nanoseconds(server.limits.clientHeaderTimeout.nanoseconds)
         if let tls {
+            let deadline = ConnectionDeadline(timeout: startTimeout)
+            try channel.pipeline.syncOperations.addHandler(deadline)
+            let deadlineBox = NIOLoopBound(deadline, eventLoop: channel.eventLoop)
             let ssl = NIOSSLServerHandler(context: tls)
             try channel.pipeline.syncOperations.addHandler(ssl)
             let sslBox = NIOLoopBound(ssl, eventLoop: channel.eventLoop)
@@ -76,11 +109,20 @@ public final class DataPlaneListener: Sendable {
                 return ConnectionInfo(scheme: "https", clientCertificate: cert)
             }
             _ = channel.configureHTTP2SecureUpgrade(
-                h2ChannelConfigurator: { [self] ch in ch.eventLoop.makeCompletedFuture { try self.configureHTTP2(ch, loop: loop, connection: connection()) } },
-                http1ChannelConfigurator: { [self] ch in ch.eventLoop.makeCompletedFuture { try self.configureHTTP1(ch, loop: loop, connection: connection()) } })
+                h2ChannelConfigurator: { [self] ch in ch.eventLoop.makeCompletedFuture {
+                    deadlineBox.value.settled()
+                    try self.configureHTTP2(ch, loop: loop, connection: connection())
+                } },
+                http1ChannelConfigurator: { [self] ch in ch.eventLoop.makeCompletedFuture {
+                    deadlineBox.value.settled()
+                    try self.configureHTTP1(ch, loop: loop, connection: connection())
+                } })
         } else if server.h2c {
+            let deadline = ConnectionDeadline(timeout: startTimeout)
+            try channel.pipeline.syncOperations.addHandler(deadline)
             try channel.pipeline.syncOperations.addHandler(
                 PrefaceSniffer { [self] ch, isH2 in
+                    deadline.settled()
                     let plain = ConnectionInfo(scheme: "http")
                     if isH2 { try self.configureHTTP2(ch, loop: loop, connection: plain) } else { try self.configureHTTP1(ch, loop: loop, connection: plain) }
                 })
@@ -105,16 +147,28 @@ public final class DataPlaneListener: Sendable {
         let drain = HTTP2ConnectionDrain()
         try channel.pipeline.syncOperations.addHandler(drain)
         let drainBox = NIOLoopBound(drain, eventLoop: channel.eventLoop)
+        let guardHandler = HTTP2ConnectionGuard(idleTimeout: .nanoseconds(server.limits.keepaliveTimeout.nanoseconds))
+        let guardBox = NIOLoopBound(guardHandler, eventLoop: channel.eventLoop)
+        var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
+        // Header blocks are bounded as HTTP/1 heads are (CONTINUATION floods end there); NIO's
+        // defaults bound the rest (100 concurrent streams, flow-control windows, control frames).
+        connectionConfiguration.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: max(server.limits.maxHeaderBytes, 1024)),
+        ]
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: .init(), streamConfiguration: .init(),
+            mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: .init(),
             inboundStreamInitializer: { stream in
                 stream.eventLoop.makeCompletedFuture {
                     drainBox.value.streamOpened(closed: stream.closeFuture)
+                    guardBox.value.streamOpened(closed: stream.closeFuture)
                     try stream.pipeline.syncOperations.addHandler(HTTP2RequestHeadMarker())
                     try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                     try stream.pipeline.syncOperations.addHandler(gate.makeHandler(on: loop, isHTTP2: true, connection: connection))
                 }
             })
+        // Last, so it sees the HTTP/2 handler's connection errors.
+        try channel.pipeline.syncOperations.addHandler(guardHandler)
     }
 
     /// Stops accepting and asks every connection to finish its in-flight request and close.

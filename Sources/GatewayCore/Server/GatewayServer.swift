@@ -57,7 +57,8 @@ public final class GatewayServer: Service, Sendable {
         let dataChannel = try await data.bind(group: group)
         var adminChannel: Channel?
         if config.admin.enabled {
-            adminChannel = try await AdminListener(listen: config.admin.listen, state: state, metrics: core.metrics, endpoints: adminEndpoints).bind(group: group)
+            adminChannel = try await AdminListener(listen: config.admin.listen, state: state, metrics: core.metrics, endpoints: adminEndpoints,
+                                              allowedHosts: config.admin.allowedHosts).bind(group: group)
         }
         state.markReady()
         logger.info("listening", metadata: [

@@ -7,6 +7,8 @@ import Prometheus
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let activeConnections: Gauge
+    /// Connections closed on accept because the listener was at `max_connections`.
+    public let refusedConnections: Counter
     let reloadsApplied: Counter
     let reloadsRefused: Counter
     let authMissing: Counter
@@ -23,6 +25,8 @@ public final class GatewayMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         activeConnections = registry.makeGauge(descriptor: .init(metricName: "triplegate_active_connections", unitName: "", helpText: "Open client connections on the data plane"), labels: [])
+        refusedConnections = registry.makeCounter(descriptor: .init(metricName: "triplegate_connections_refused", unitName: "total",
+                                                                    helpText: "Client connections closed on accept: the listener was at max_connections"), labels: [])
         func reloads(_ result: String) -> Counter {
             registry.makeCounter(descriptor: .init(metricName: "triplegate_config_reloads", unitName: "total", helpText: "Config reloads by result"), labels: [("result", result)])
         }

@@ -178,9 +178,9 @@ extension LLMExchange: UpstreamCallSink {
 
     static func describe(_ f: UpstreamCall.Failure) -> String {
         switch f {
-        case .connect(let why): return "the provider could not be reached (\(why))"
+        case .connect: return "the provider could not be reached"
         case .timeout: return "the provider did not answer in time"
-        case .broken(let why): return "the provider's answer was cut off (\(why))"
+        case .broken: return "the provider's answer was cut off"
         }
     }
 
@@ -189,8 +189,9 @@ extension LLMExchange: UpstreamCallSink {
     func classify(status: Int, head: HTTPResponseHead, body: ByteBuffer) -> AttemptFailure {
         let json = try? JSONParser.parse(body.readableBytesView)
         let error = json?["error"]
-        let message = error?["message"]?.stringValue ?? error?.stringValue ?? json?["message"]?.stringValue
-            ?? "the provider answered \(status)"
+        // The provider's words reach the caller, without the keys and addresses it may echo.
+        let message = (error?["message"]?.stringValue ?? error?.stringValue ?? json?["message"]?.stringValue)
+            .map { SecretScrubber.scrub($0, secrets: current?.0.apiKeys ?? []) } ?? "the provider answered \(status)"
         let code = (error?["code"]?.stringValue ?? error?["type"]?.stringValue ?? error?["status"]?.stringValue ?? "").lowercased()
         let lower = message.lowercased()
         var trigger: LLMModelConfig.FallbackTrigger?

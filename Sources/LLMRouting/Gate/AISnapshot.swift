@@ -49,7 +49,7 @@ public final class AISnapshot: Sendable {
         retries = llm.retries
         spendRules = SpendRules(limits: llm.limits, budgets: llm.budgets)
         redisCounters = llm.counters == .redis ? core.redis.map(RedisSpendCounters.init) : nil
-        maxBodyBytes = config.server.limits.maxBodyBytes
+        maxBodyBytes = config.server.limits.maxBodyBytes(gate: llm.maxBodyBytes)
         cache = llm.cache
         metrics = Dictionary(uniqueKeysWithValues: Endpoint.allCases.map { ($0, core.metrics.route(service: "llm", route: $0.rawValue)) })
     }
@@ -121,6 +121,8 @@ public final class Deployment: Sendable {
     public let authHeader: String
     /// One header value per configured key, used in turn.
     public let authValues: [String]
+    /// The configured keys themselves: scrubbed from any provider text passed back.
+    let apiKeys: [String]
     public let weight: Int
     public let timeout: TimeAmount
     public let spec: ModelSpec?
@@ -149,6 +151,7 @@ public final class Deployment: Sendable {
         poolKey = UpstreamPoolKey(target: target, maxConnections: 512, idleTimeout: .seconds(90), connectTimeout: .seconds(5), tls: tls)
         authHeader = provider.auth.header
         authValues = d.apiKeys.map { provider.auth.value(for: $0) }
+        apiKeys = d.apiKeys
         weight = d.weight
         timeout = .nanoseconds(d.timeout.nanoseconds)
         spec = provider.models[d.model]

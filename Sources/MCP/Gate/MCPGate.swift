@@ -29,7 +29,11 @@ public final class MCPGate: MountableGate, Service {
         self.pins = pins
         pins.use(registry: core.metrics.registry)
         sessions = SessionTable(idle: config.mcp?.sessionIdle ?? .seconds(1800), capacity: config.mcp?.maxSessions ?? 10_000,
-                                gauge: core.metrics.registry.makeGauge(descriptor: .init(metricName: "triplegate_mcp_sessions", unitName: "", helpText: "Open MCP sessions"), labels: []))
+                                perPrincipal: config.mcp?.maxSessionsPerPrincipal ?? 100,
+                                gauge: core.metrics.registry.makeGauge(descriptor: .init(metricName: "triplegate_mcp_sessions", unitName: "", helpText: "Open MCP sessions"), labels: []),
+                                evicted: core.metrics.registry.makeCounter(descriptor: .init(
+                                    metricName: "triplegate_mcp_sessions_evicted", unitName: "total",
+                                    helpText: "MCP sessions ended because their principal opened more than its quota"), labels: []))
         current = NIOLockedValueBox(nil)
         let snapshot = makeSnapshot(config)
         current.withLockedValue { $0 = snapshot }

@@ -41,7 +41,7 @@ final class MCPSnapshot: Sendable {
         allowedOrigins = Set(mcp.allowedOrigins)
         oauth = mcp.oauth
         tls = config.server.tls != nil
-        maxBodyBytes = config.server.limits.maxBodyBytes
+        maxBodyBytes = config.server.limits.maxBodyBytes(gate: mcp.maxBodyBytes)
         metrics = Dictionary(uniqueKeysWithValues: paths.keys.map { ($0, core.metrics.route(service: "mcp", route: $0)) })
         let catalog = Catalog(servers: servers, naming: ToolNaming(separator: mcp.toolNames.separator, maxLength: mcp.toolNames.maxLength),
                               ttl: .seconds(60), pins: pins, pinning: mcp.pinning, logger: logger)

@@ -6,21 +6,48 @@ import Prometheus
 /// The open agent sessions of this process. Ids come from the system CSPRNG (128 bits, hex);
 /// a session is found only by the principal that opened it, so an id seen by another principal
 /// is as good as unknown (404). Sessions idle longer than `idle` are gone; the table never
-/// holds more than `capacity`. Time is passed in (monotonic nanoseconds), so tests control it.
+/// holds more than `capacity`, and one principal never more than `perPrincipal`: a principal
+/// at its quota that opens another loses its least recently used one, so one consumer cannot
+/// fill the table and lock every other agent out. Time is passed in (monotonic nanoseconds),
+/// so tests control it.
 final class SessionTable: Sendable {
-    private let sessions = NIOLockedValueBox<[String: AgentSession]>([:])
-    let idleNanos: Int64
-    private let capacity: Int
-    /// `triplegate_mcp_sessions`: open sessions, updated on every change.
-    private let gauge: Gauge?
+    /// The sessions by id, and each principal's ids (for its quota, without a scan).
+    struct Sessions {
+        var byID: [String: AgentSession] = [:]
+        var byPrincipal: [String: Set<String>] = [:]
+        var count: Int { byID.count }
 
-    init(idle: Duration, capacity: Int, gauge: Gauge? = nil) {
-        idleNanos = Int64(idle.components.seconds) * 1_000_000_000 + idle.components.attoseconds / 1_000_000_000
-        self.capacity = capacity
-        self.gauge = gauge
+        subscript(id: String) -> AgentSession? {
+            get { byID[id] }
+            set {
+                if let old = byID[id] { byPrincipal[old.principal]?.remove(id) }
+                if let old = byID[id], byPrincipal[old.principal]?.isEmpty == true { byPrincipal[old.principal] = nil }
+                byID[id] = newValue
+                if let s = newValue { byPrincipal[s.principal, default: []].insert(id) }
+            }
+        }
+
+        var values: Dictionary<String, AgentSession>.Values { byID.values }
     }
 
-    private func counted<T>(_ body: (inout [String: AgentSession]) -> T) -> T {
+    private let sessions = NIOLockedValueBox(Sessions())
+    let idleNanos: Int64
+    private let capacity: Int
+    private let perPrincipal: Int
+    /// `triplegate_mcp_sessions`: open sessions, updated on every change.
+    private let gauge: Gauge?
+    /// `triplegate_mcp_sessions_evicted_total`: sessions ended because their principal was at its quota.
+    private let evicted: Counter?
+
+    init(idle: Duration, capacity: Int, perPrincipal: Int = .max, gauge: Gauge? = nil, evicted: Counter? = nil) {
+        idleNanos = Int64(idle.components.seconds) * 1_000_000_000 + idle.components.attoseconds / 1_000_000_000
+        self.capacity = capacity
+        self.perPrincipal = perPrincipal
+        self.gauge = gauge
+        self.evicted = evicted
+    }
+
+    private func counted<T>(_ body: (inout Sessions) -> T) -> T {
         sessions.withLockedValue { all in
             let out = body(&all)
             gauge?.set(Double(all.count))
@@ -36,6 +63,14 @@ final class SessionTable: Sendable {
         let session = AgentSession(id: id, principal: principal, protocolVersion: protocolVersion, clientCapabilities: clientCapabilities,
                                    path: path, now: now, push: push)
         let opened: Bool = counted { all in
+            if let mine = all.byPrincipal[principal], mine.count >= perPrincipal {
+                // At its quota: the principal's least recently used session makes room.
+                if let oldest = mine.compactMap({ all[$0] }).min(by: { $0.lastUsed < $1.lastUsed }) {
+                    all[oldest.id] = nil
+                    oldest.end()
+                    evicted?.increment()
+                }
+            }
             if all.count >= capacity { Self.dropIdle(&all, now: now, idle: idleNanos) }
             guard all.count < capacity else { return false }
             all[id] = session
@@ -89,7 +124,7 @@ final class SessionTable: Sendable {
     }
 
     @discardableResult
-    private static func dropIdle(_ all: inout [String: AgentSession], now: Int64, idle: Int64) -> Int {
+    private static func dropIdle(_ all: inout Sessions, now: Int64, idle: Int64) -> Int {
         let idleOnes = all.values.filter { now - $0.lastUsed > idle }
         for s in idleOnes {
             all[s.id] = nil

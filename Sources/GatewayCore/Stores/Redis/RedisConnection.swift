@@ -1,6 +1,7 @@
 import DequeModule
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One Redis connection on one event loop, speaking RESP2. Commands are pipelined: each is
 /// written at once and its reply completes the oldest waiting promise. Every call happens on the
@@ -19,18 +20,51 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// Connects on `eventLoop`; the future completes there.
     public static func connect(host: String, port: Int, on eventLoop: EventLoop, timeout: TimeAmount = .seconds(1)) -> EventLoopFuture<RedisConnection> {
-        ClientBootstrap(group: eventLoop)
+        connect(RedisURL(host: host, port: port), on: eventLoop, timeout: timeout)
+    }
+
+    /// Connects to `url` on `eventLoop` (TLS for `rediss://`, verifying the server's
+    /// certificate and name), then logs in and selects its database; the future completes
+    /// there, after the handshake, or fails with the server's refusal.
+    public static func connect(_ url: RedisURL, on eventLoop: EventLoop, timeout: TimeAmount = .seconds(1)) -> EventLoopFuture<RedisConnection> {
+        let tls: NIOSSLContext?
+        do {
+            tls = url.tls ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        } catch {
+            return eventLoop.makeFailedFuture(RedisError.connectionFailed("TLS: \(error)"))
+        }
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(host: host, port: port)
+            .connect(host: url.host, port: url.port)
             .flatMapErrorThrowing { throw RedisError.connectionFailed("\($0)") }
             .assumeIsolated()
             .flatMapThrowing { channel in
+                if let tls {
+                    let serverName = url.host.first?.isNumber == true || url.host.contains(":") ? nil : url.host
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                }
                 let handler = RESPHandler()
                 try channel.pipeline.syncOperations.addHandler(handler)
                 return RedisConnection(channel: channel, handler: handler)
             }
+            .flatMap { connection in connection.handshake(url.handshake) }
             .nonisolated()
+    }
+
+    /// Sends each command in turn; the connection once all succeeded, else closed and failed.
+    private func handshake(_ commands: [[String]]) -> EventLoopFuture<RedisConnection> {
+        var future = channel.eventLoop.makeSucceededFuture(self)
+        for command in commands {
+            future = future.flatMap { c in
+                c.send(command).map { _ in c }.flatMapError { error in
+                    c.close()
+                    // The server's words (WRONGPASS ...), never the command: it holds the password.
+                    return c.channel.eventLoop.makeFailedFuture(RedisError.connectionFailed("\(command[0]) refused: \(error)"))
+                }
+            }
+        }
+        return future
     }
 
     /// Sends a command; the reply (a server error becomes `RedisError.server`).
