@@ -103,6 +103,10 @@ let package = Package(
             swiftSettings: releaseSpeed
         ),
         .target(name: "GatewayTesting", dependencies: ["GatewayCore", "Gateway"] + nio),
+        // The parsers under libFuzzer (scripts/fuzz builds it with -sanitize=fuzzer); a plain
+        // build replays the seed corpus (Tests/Fuzz/Corpus) through the same targets.
+        .executableTarget(name: "triplegate-fuzz", dependencies: ["GatewayCore", "Gateway", "MCPGate"] + nio, path: "Tests/Fuzz",
+                          exclude: ["Corpus"]),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTesting", .product(name: "NIOEmbedded", package: "swift-nio"),
                                                           .product(name: "JWTKit", package: "jwt-kit"), .product(name: "CryptoExtras", package: "swift-crypto")]),
         .testTarget(name: "LLMRoutingTests", dependencies: ["LLMRouting", "GatewayCore", "GatewayTesting"] + nio),

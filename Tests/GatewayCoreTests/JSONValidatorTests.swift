@@ -37,7 +37,7 @@ import Testing
 
     @Test func refusesWhatOtherReadersWouldReadDifferently() {
         for bad in ["{\"a\":1} x", "{\"a\":1}{}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{'a':1}", "{\"a\":1,}", "[1,]",
-                    "{\"a\" 1}", "\"\u{1}\"", "\"\\x\"", "\"\\u12\"", "NaN", "Infinity", "{\"a\":tru}", "", "   ",
+                    "{\"a\" 1}", "\"\u{1}\"", "\"\\x\"", "\"\\u12\"", "NaN", "Infinity", "{\"a\":tru}", "", "   ", "\"\\ud800\"", "\"\\ude00\"", "\"\\ud800\\u0041\"",
                     String(repeating: "[", count: 65) + String(repeating: "]", count: 65)] {
             #expect(reason(bad) != nil, "\(bad)")
         }

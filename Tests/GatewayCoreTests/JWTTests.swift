@@ -124,6 +124,31 @@ func handmade(header: String, payload: String, signature: [UInt8] = []) -> Strin
         #expect(try await check(claims(exp: jwtNow + 7200)) == .failure(.expiresTooLate))
     }
 
+    /// A validly signed token's time claims are the signer's numbers: extreme ones are judged,
+    /// never trap (exp = 2^63-1 plus the skew stopped the process).
+    @Test func extremeTimeClaimsAreJudgedWithoutTrapping() throws {
+        var config = jwtConfig()
+        config.maximumExpiration = nil
+        let verifier = JWTVerifier(config: config)
+        let strict = JWTVerifier(config: jwtConfig())
+        func payload(_ fields: String) throws -> JSONValue {
+            try JSONParser.parse("{\"iss\":\"https://auth.example.com/\",\"aud\":\"triplegate\",\(fields)}")
+        }
+        for exp in ["9223372036854775807", "-9223372036854775808", "1e300", "-1e300", "9007199254740993", "0", "-1"] {
+            for nbf in ["9223372036854775807", "-9223372036854775808", "0"] {
+                let p = try payload("\"exp\":\(exp),\"nbf\":\(nbf)")
+                _ = verifier.checkClaims(p, nowSeconds: jwtNow)
+                _ = strict.checkClaims(p, nowSeconds: jwtNow)
+                _ = verifier.checkClaims(p, nowSeconds: .max)
+                _ = verifier.checkClaims(p, nowSeconds: .min)
+            }
+        }
+        #expect(verifier.checkClaims(try payload("\"exp\":9223372036854775807"), nowSeconds: jwtNow) == nil)
+        #expect(strict.checkClaims(try payload("\"exp\":9223372036854775807"), nowSeconds: jwtNow) == .expiresTooLate)
+        #expect(verifier.checkClaims(try payload("\"exp\":-9223372036854775808"), nowSeconds: jwtNow) == .expired)
+        #expect(verifier.checkClaims(try payload("\"exp\":\"soon\""), nowSeconds: jwtNow) == .malformed("exp is not a NumericDate"))
+    }
+
     @Test func issuerAndAudience() async throws {
         let ring = try await KeyRing.make()
         let keys = try ring.keySet()

@@ -284,19 +284,19 @@ public enum JSONValidator {
                 return
             }
             var scalar = try hex4()
-            if scalar >= 0xD800, scalar < 0xDC00, i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
-                let save = i
+            // A surrogate must be a high one escaped right before a low one: a lone half is
+            // refused, as `JSONParser` refuses it (readers disagree on what it means).
+            if scalar >= 0xDC00, scalar < 0xE000 { throw failure("lone surrogate in \\u escape") }
+            if scalar >= 0xD800, scalar < 0xDC00 {
+                guard i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else {
+                    throw failure("lone surrogate in \\u escape")
+                }
                 i += 2
                 let low = try hex4()
-                if low >= 0xDC00, low < 0xE000 {
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else {
-                    i = save  // a lone high surrogate; the next escape stands alone
-                }
+                guard low >= 0xDC00, low < 0xE000 else { throw failure("lone surrogate in \\u escape") }
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
             }
             guard out != nil else { return }
-            // Lone surrogates are kept as their three bytes (as Python keeps them), so two keys
-            // compare equal exactly when a reader would take them as the same string.
             Self.appendUTF8(scalar, to: &out!)
         }
 

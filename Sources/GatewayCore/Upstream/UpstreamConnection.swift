@@ -212,10 +212,12 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         }
     }
 
+    /// The request that just leased this connection got no answer of its own: it fails as on
+    /// a closed connection, so it may be retried on another.
     private func unsolicited(context: ChannelHandlerContext, delegate: UpstreamConnectionDelegate) {
         connectionRef?.delegate = nil
         context.close(promise: nil)
-        delegate.upstreamFailed(.malformedResponse("an answer no request asked for"))
+        delegate.upstreamFailed(.closedEarly)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -283,12 +283,12 @@ final class LLMExchange: RequestExchange {
         call?.cancel()
         if let current {
             routing.end(current.deployment, success: nil, firstByteNanos: nil, retryAfter: nil, now: Self.now())
-            // The provider may bill what it generated: a stream the caller left is billed as
-            // far as it went.
-            if committed {
-                served = current.deployment
-                estimateDelivered()
-            }
+            // The provider bills the prompt it received and what it generated, whether or not
+            // the caller stays for the answer: a call the caller left is billed its prompt
+            // (estimated from the body when the provider never said) and what was delivered.
+            // The row's status, 499, says the caller left.
+            served = current.deployment
+            estimateDelivered()
         }
         current = nil
         call = nil

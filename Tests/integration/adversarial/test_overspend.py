@@ -78,3 +78,30 @@ def test_a_call_whose_choices_cannot_fit_is_refused_before_the_provider(gateway,
         g.oai.chat.completions.create(model="smart", n=128, max_tokens=4096, messages=[{"role": "user", "content": "hi"}])
     assert p.requests == []
     assert g.oai.chat.completions.create(model="smart", max_tokens=5, messages=[{"role": "user", "content": "hi"}]).choices
+
+
+def test_a_call_the_caller_abandons_before_the_first_byte_is_billed_its_prompt(gateway, fake, tmp_path):
+    """The provider received the whole prompt and bills it, whether or not the caller stays:
+    the row says the caller left (499), is marked estimated, and costs at least the prompt."""
+    import socket
+
+    from conftest import wait_for
+    p = fake("p")
+    g = gateway(spend_config(tmp_path, p))
+    add_keys(g)
+    p.then({"stall": 3})
+    prompt = "word " * 4000  # about 20 KB: ~5,000 tokens estimated, $0.005 of input at $1/1M
+    body = json.dumps({"model": "smart", "max_tokens": 5, "messages": [{"role": "user", "content": prompt}]}).encode()
+    s = socket.create_connection(("127.0.0.1", g.port))
+    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nAuthorization: Bearer "
+              + g.app_key.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    wait_for("the provider to get the call", lambda: len(p.requests) == 1)
+    s.close()  # before any byte of the answer
+    g.stop()
+    from test_ledger import chargeback
+    total = json.loads(chargeback(g, "--group-by", "team", "--format", "json"))["total"]
+    assert float(total["cost_usd"]) >= 0.004
+    import sqlite3
+    with sqlite3.connect(tmp_path / "keys.db") as db:
+        status, estimated, input_tokens = db.execute("SELECT status, estimated, input_tokens FROM ledger").fetchone()
+    assert status == 499 and estimated == 1 and input_tokens >= 4000
