@@ -144,11 +144,13 @@ public final class DataPlaneListener: Sendable {
     private func configureHTTP2(_ channel: Channel, loop: LoopContext, connection: ConnectionInfo) throws {
         let gate = self.gate
         // Added first so it sees the quiesce event before the HTTP/2 handler answers it.
+        // Before the HTTP/2 handler: it sees the frames that handler writes.
+        let guardHandler = HTTP2ConnectionGuard(idleTimeout: .nanoseconds(server.limits.keepaliveTimeout.nanoseconds))
+        try channel.pipeline.syncOperations.addHandler(guardHandler)
+        let guardBox = NIOLoopBound(guardHandler, eventLoop: channel.eventLoop)
         let drain = HTTP2ConnectionDrain()
         try channel.pipeline.syncOperations.addHandler(drain)
         let drainBox = NIOLoopBound(drain, eventLoop: channel.eventLoop)
-        let guardHandler = HTTP2ConnectionGuard(idleTimeout: .nanoseconds(server.limits.keepaliveTimeout.nanoseconds))
-        let guardBox = NIOLoopBound(guardHandler, eventLoop: channel.eventLoop)
         var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
         // Header blocks are bounded as HTTP/1 heads are (CONTINUATION floods end there); NIO's
         // defaults bound the rest (100 concurrent streams, flow-control windows, control frames).
@@ -167,8 +169,6 @@ public final class DataPlaneListener: Sendable {
                     try stream.pipeline.syncOperations.addHandler(gate.makeHandler(on: loop, isHTTP2: true, connection: connection))
                 }
             })
-        // Last, so it sees the HTTP/2 handler's connection errors.
-        try channel.pipeline.syncOperations.addHandler(guardHandler)
     }
 
     /// Stops accepting and asks every connection to finish its in-flight request and close.

@@ -115,6 +115,40 @@ def test_http2_floods_end_the_connection_not_the_memory(gateway, upstreams, atta
     assert request(gw.port, "GET", "/ok")[0] == 200
 
 
+def test_an_h2_stream_error_ends_only_its_stream(gateway, upstreams):
+    """A malformed request (a header HTTP/2 forbids) resets its stream; the connection, and the
+    client's other streams on it, go on."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    gw = gateway(config(upstreams()))
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+    c = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True, header_encoding="utf-8",
+                                                                     validate_outbound_headers=False,
+                                                                     normalize_outbound_headers=False))
+    c.initiate_connection()
+    base = [(":method", "GET"), (":scheme", "http"), (":authority", "gw")]
+    bad = [("transfer-encoding", "chunked"), ("connection", "close"), ("X-Upper", "1"), (":bogus", "1")]
+    for i, header in enumerate(bad):
+        c.send_headers(4 * i + 1, base + [(":path", "/bad"), header], end_stream=True)
+        c.send_headers(4 * i + 3, base + [(":path", "/good")], end_stream=True)
+    s.sendall(c.data_to_send())
+    outcome = {}
+    while len(outcome) < 2 * len(bad):
+        data = s.recv(65536)
+        assert data, f"connection closed with {outcome}"
+        for e in c.receive_data(data):
+            if isinstance(e, h2.events.StreamReset):
+                outcome[e.stream_id] = "reset"
+            if isinstance(e, h2.events.ResponseReceived):
+                outcome[e.stream_id] = int(dict(e.headers)[":status"])
+        s.sendall(c.data_to_send())
+    s.close()
+    for i, header in enumerate(bad):
+        assert outcome[4 * i + 1] in ("reset", 400), header
+        assert outcome[4 * i + 3] == 200, header
+
+
 def test_past_its_cap_the_listener_refuses_connections_and_stays_reachable(tmp_path, upstreams):
     """Under a 128-descriptor limit (so the default cap is 64), 200 silent connections neither
     exhaust the descriptors nor keep a real client out for longer than the header deadline."""
