@@ -1,6 +1,6 @@
-@testable import Gateway
+import Gateway
 import GatewayCore
-@testable import MCPGate
+import MCPGate
 import NIOCore
 import NIOHTTP1
 

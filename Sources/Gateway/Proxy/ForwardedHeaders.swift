@@ -2,7 +2,7 @@ import GatewayCore
 import NIOHTTP1
 
 /// Builds the heads that cross the proxy, in one pass over the headers each way.
-enum ForwardedHeaders {
+package enum ForwardedHeaders {
     static let via = "1.1 triplegate"
 
     /// The request head sent upstream: hop-by-hop headers dropped, `X-Forwarded-*`, `Via` and
@@ -12,7 +12,7 @@ enum ForwardedHeaders {
     /// (checked by `RequestHeadCheck` to be exactly `chunked`) goes up as
     /// `Transfer-Encoding: chunked`, whatever the method, so the upstream reads the body as this
     /// request's and never as a request of its own.
-    static func upstreamRequest(
+    package static func upstreamRequest(
         _ head: HTTPRequestHead, uri: String, target: UpstreamURL, preserveHost: Bool,
         requestID: String, clientIP: String?, scheme: String
     ) -> HTTPRequestHead {

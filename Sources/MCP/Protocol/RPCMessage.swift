@@ -4,7 +4,7 @@ import NIOCore
 /// One JSON-RPC message as the gate sees it: the raw bytes, plus the few members it reads
 /// (`id`, `method`, the tool name or resource URI, the progress token). Everything else is
 /// passed on byte for byte: unknown fields, `_meta`, `structuredContent`, annotations.
-struct RPCMessage: Sendable {
+package struct RPCMessage: Sendable {
     enum Kind: Sendable, Equatable {
         case request
         case notification
@@ -33,7 +33,7 @@ struct RPCMessage: Sendable {
     var isError: Bool
 
     /// Why a body is not a message.
-    struct Malformed: Error, Sendable {
+    package struct Malformed: Error, Sendable {
         var reason: String
         /// The id, when it could be read (errors should carry it).
         var id: String?
@@ -44,7 +44,7 @@ struct RPCMessage: Sendable {
     private static let metaKeys = [Array("progressToken".utf8)]
 
     /// Reads one message. Throws `Malformed` for anything that is not a JSON-RPC 2.0 object.
-    static func parse(_ buffer: ByteBuffer) throws(Malformed) -> RPCMessage {
+    package static func parse(_ buffer: ByteBuffer) throws(Malformed) -> RPCMessage {
         let result: Result<RPCMessage, Malformed> = buffer.withUnsafeReadableBytes { raw in
             guard let slots = JSONScanner.slots(topKeys, in: raw) else {
                 return .failure(Malformed(reason: "not a JSON object"))
@@ -97,10 +97,10 @@ struct RPCMessage: Sendable {
     }
 
     /// The value of `params` parsed (for the few methods whose params the gate interprets).
-    var params: JSONValue? { parsed(paramsRange) }
+    package var params: JSONValue? { parsed(paramsRange) }
 
     /// The `result` member parsed.
-    var result: JSONValue? { parsed(resultRange) }
+    package var result: JSONValue? { parsed(resultRange) }
 
     private func parsed(_ range: Range<Int>?) -> JSONValue? {
         guard let r = range else { return nil }
