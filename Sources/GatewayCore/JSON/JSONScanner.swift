@@ -44,6 +44,10 @@ public enum JSONScanner {
         return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[r]), as: UTF8.self)
     }
 
+    private static func rawKeyEquals(_ bytes: UnsafeRawBufferPointer, _ r: Range<Int>, _ key: UnsafeRawBufferPointer) -> Bool {
+        r.count == key.count && (r.isEmpty || memcmp(bytes.baseAddress! + r.lowerBound, key.baseAddress!, r.count) == 0)
+    }
+
     /// Whether the key at `r` is `key`, compared as bytes, escapes decoded first.
     private static func keyEquals(_ bytes: UnsafeRawBufferPointer, _ r: Range<Int>, _ key: UnsafeRawBufferPointer) -> Bool {
         if r.count == key.count, r.isEmpty || memcmp(bytes.baseAddress! + r.lowerBound, key.baseAddress!, r.count) == 0 {
@@ -99,7 +103,12 @@ public enum JSONScanner {
     public static func slots(_ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer) -> [Range<Int>?]? {
         var out = [Range<Int>?](repeating: nil, count: keys.count)
         let framed = walkMembers(bytes) { key, _, value in
-            if let k = keys.indices.first(where: { k in out[k] == nil && keys[k].withUnsafeBytes { keyEquals(bytes, key, $0) } }) { out[k] = value }
+            // An escaped key (rare) is decoded once and compared as text; any other as bytes.
+            if let decoded = decodedKey(bytes, key) {
+                if let k = keys.indices.first(where: { out[$0] == nil && keys[$0].elementsEqual(decoded.utf8) }) { out[k] = value }
+                return true
+            }
+            if let k = keys.indices.first(where: { k in out[k] == nil && keys[k].withUnsafeBytes { rawKeyEquals(bytes, key, $0) } }) { out[k] = value }
             return true
         }
         return framed ? out : nil

@@ -71,9 +71,10 @@ final class RequestBody {
     /// Why one of `countFields` is refused, or nil when each is absent, null or an integer in
     /// its range.
     func countProblem() -> ProblemDetails? {
-        for (field, range) in Self.countFields {
-            guard let value = self.field(field), value != .null else { continue }
-            guard let n = value.intValue, range.contains(n) else {
+        for (field, range) in Self.countFields where has(field) {
+            let n = count(field)
+            if n == nil, isNull(field) { continue }
+            guard let n, range.contains(n) else {
                 var p = ProblemDetails(status: .badRequest, title: "`\(field.key)` must be an integer from \(range.lowerBound) to \(range.upperBound)")
                 p.code = "invalid_value"
                 return p
@@ -82,8 +83,18 @@ final class RequestBody {
         return nil
     }
 
-    /// An integer count field as given (after `countProblem` passed), nil when absent or null.
-    func count(_ field: Field) -> Int? { self.field(field)?.intValue }
+    /// An integer count field as given (after `countProblem` passed), nil when absent, null or
+    /// not an integer. Read from its bytes, with nothing allocated for a plain integer: every
+    /// call reads these twice (check, reservation).
+    func count(_ field: Field) -> Int? {
+        guard let r = ranges[field.rawValue] else { return nil }
+        return raw.withUnsafeReadableBytes { JSONScanner.int(UnsafeRawBufferPointer(rebasing: $0[r])) }
+    }
+
+    private func isNull(_ field: Field) -> Bool {
+        guard let r = ranges[field.rawValue] else { return false }
+        return raw.withUnsafeReadableBytes { $0[r].elementsEqual("null".utf8) }
+    }
 
     /// A top-level field, parsed (small ones: model, stream, stream_options, max_tokens).
     func field(_ field: Field) -> JSONValue? {
