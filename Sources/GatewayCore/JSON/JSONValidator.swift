@@ -57,7 +57,13 @@ public enum JSONValidator {
         /// make a 100,000-key object cost billions of comparisons).
         static let linearLimit = 16
 
-        init(_ b: UnsafeRawBufferPointer) { self.b = b }
+        init(_ b: UnsafeRawBufferPointer) {
+            self.b = b
+            // Sized once for a typical body (a few containers, a few keys each), so the walk
+            // does not reallocate as they grow.
+            stack.reserveCapacity(8)
+            keys.reserveCapacity(16)
+        }
 
         func failure(_ reason: String) -> Failure { Failure(offset: i, reason: reason) }
 
@@ -94,7 +100,7 @@ public enum JSONValidator {
         }
 
         mutating func close() {
-            if let object = stack.removeLast() { keys.removeSubrange(object.first...) }
+            if let object = stack.removeLast() { keys.removeLast(keys.count - object.first) }
         }
 
         /// One value; a container is opened (and its first member read) and left on the stack.
