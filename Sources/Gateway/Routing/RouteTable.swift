@@ -4,7 +4,7 @@ import NIOHTTP1
 
 /// The routes of one config snapshot, indexed for matching.
 ///
-/// Precedence (documented in the README): an exact path (`=/x`) first, then the longest
+/// Precedence (documented in docs/configuration.md): an exact path (`=/x`) first, then the longest
 /// matching prefix (on segment boundaries: `/abc` matches `/abc/def`, never `/abcd`), then
 /// regexes in config order; among routes with the same path, the one with more method, host,
 /// header and query conditions wins; then the one written first.
