@@ -31,6 +31,23 @@ public enum ASCII {
         return a.withUTF8 { equalsIgnoringCase($0, lowerB) }
     }
 
+    /// Whether two strings are equal ignoring ASCII case (neither needs to be lower-case).
+    /// Named apart from `equalsIgnoringCase` so that a call with a literal never picks it: a
+    /// `String` literal would prefer this overload, and it is the slower of the two.
+    public static func sameIgnoringCase(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                guard x.count == y.count else { return false }
+                for k in 0..<x.count {
+                    let p = x[k], q = y[k]
+                    if (p >= 0x41 && p <= 0x5A ? p | 0x20 : p) != (q >= 0x41 && q <= 0x5A ? q | 0x20 : q) { return false }
+                }
+                return true
+            }
+        }
+    }
+
     /// Whether `a` contains `lowerNeedle` ignoring ASCII case (a media type in `Accept`, say);
     /// `lowerNeedle` must be lower-case.
     @inlinable
@@ -49,17 +66,6 @@ public enum ASCII {
             }
             return false
         }
-    }
-
-    /// Whether `bytes` contains the two-byte sequence `first, second`.
-    @inlinable
-    public static func containsPair<C: Collection>(_ bytes: C, _ first: UInt8, _ second: UInt8) -> Bool where C.Element == UInt8 {
-        var previous: UInt8 = 0
-        for byte in bytes {
-            if previous == first, byte == second { return true }
-            previous = byte
-        }
-        return false
     }
 }
 

@@ -21,11 +21,21 @@ public enum EscapedSlashes: String, Sendable, CaseIterable {
 public enum PathNormalizer {
     /// The normalized path, or nil when the request must be refused (400). Returns the input
     /// unchanged in the common case, without allocating.
+    /// Whether `bytes` has an escape, a dot segment's start (`/.`) or a repeated slash: one
+    /// pass, and for most paths the only work done.
+    private static func needsWork<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: "%") { return true }
+            if previous == UInt8(ascii: "/"), byte == UInt8(ascii: ".") || byte == UInt8(ascii: "/") { return true }
+            previous = byte
+        }
+        return false
+    }
+
     public static func normalize(_ path: Substring, escapedSlashes: EscapedSlashes = .reject) -> Substring? {
         let bytes = path.utf8
-        guard bytes.contains(UInt8(ascii: "%")) || ASCII.containsPair(bytes, UInt8(ascii: "/"), UInt8(ascii: "."))
-            || ASCII.containsPair(bytes, UInt8(ascii: "/"), UInt8(ascii: "/"))
-        else { return path }
+        guard bytes.withContiguousStorageIfAvailable(needsWork) ?? needsWork(bytes) else { return path }
         guard let decoded = decodeUnreserved(bytes, escapedSlashes: escapedSlashes) else { return nil }
         var out: [ArraySlice<UInt8>] = []
         for segment in decoded.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {

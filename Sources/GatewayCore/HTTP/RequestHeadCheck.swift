@@ -62,20 +62,19 @@ public enum RequestHeadCheck {
             case UInt8(ascii: "c"):
                 guard ASCII.equalsIgnoringCase(name, "content-length") else { continue }
                 // A list ("5, 5") is allowed only when every member is the same (§6.3 item 5).
-                for member in value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                forEachMember(of: value) { member in
                     lengths += 1
-                    guard let n = decimal(trimmed(member)) else {
+                    guard let n = decimal(member) else {
                         badLength = true
-                        continue
+                        return
                     }
                     if let length, length != n { badLength = true }
                     length = n
                 }
             case UInt8(ascii: "t"):
                 guard ASCII.equalsIgnoringCase(name, "transfer-encoding") else { continue }
-                for member in value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true) {
-                    let coding = trimmed(member)
-                    if coding.isEmpty { continue }
+                forEachMember(of: value) { coding in
+                    if coding.isEmpty { return }
                     codings += 1
                     if chunkedLast { otherCoding = true }  // anything after chunked
                     chunkedLast = equalsIgnoringCase(coding, "chunked")
@@ -137,23 +136,30 @@ public enum RequestHeadCheck {
     /// A Host value is `host[:port]`: reg-name or IP-literal characters only (RFC 3986 §3.2.2).
     /// No `@` (user info), `/`, `\`, spaces or control bytes, which upstreams read differently.
     static func isValidHost(_ value: String) -> Bool {
-        var count = 0
-        for byte in value.utf8 {
-            count += 1
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                continue
-            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ":"),
-                UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "%"), UInt8(ascii: "!"), UInt8(ascii: "$"),
-                UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"),
-                UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="):
-                continue
-            default:
-                return false
+        var value = value
+        return value.withUTF8 { bytes in
+            guard bytes.count > 0, bytes.count <= 255 else { return false }
+            for byte in bytes {
+                let bit = UInt64(1) << (byte & 63)
+                switch byte >> 6 {
+                case 0: if hostBytesLow & bit == 0 { return false }
+                case 1: if hostBytesHigh & bit == 0 { return false }
+                default: return false
+                }
             }
+            return true
         }
-        return count > 0 && count <= 255
     }
+
+    /// The bytes a Host value may have, as bit masks over 0–63 and 64–127: letters, digits and
+    /// `-._~:[]%!$&'()*+,;=`.
+    private static let (hostBytesLow, hostBytesHigh): (UInt64, UInt64) = {
+        var low: UInt64 = 0, high: UInt64 = 0
+        for byte in Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:[]%!$&'()*+,;=".utf8) {
+            if byte < 64 { low |= 1 << UInt64(byte) } else { high |= 1 << UInt64(byte - 64) }
+        }
+        return (low, high)
+    }()
 
     /// A decimal of 1 to 16 digits, at most `maxContentLength`.
     private static func decimal<C: Collection>(_ digits: C) -> Int? where C.Element == UInt8 {
@@ -164,6 +170,19 @@ public enum RequestHeadCheck {
             n = n * 10 + Int(d - UInt8(ascii: "0"))
         }
         return n <= maxContentLength ? n : nil
+    }
+
+    /// Each comma-separated member of a header value, trimmed of spaces and tabs (empty members
+    /// included), read in place.
+    private static func forEachMember(of value: String, _ body: (Slice<UnsafeBufferPointer<UInt8>>) -> Void) {
+        var value = value
+        value.withUTF8 { bytes in
+            var start = 0
+            for k in 0...bytes.count where k == bytes.count || bytes[k] == UInt8(ascii: ",") {
+                body(trimmed(bytes[start..<k]))
+                start = k + 1
+            }
+        }
     }
 
     private static func trimmed<C: BidirectionalCollection>(_ bytes: C) -> C.SubSequence where C.Element == UInt8 {

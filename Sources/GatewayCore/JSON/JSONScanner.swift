@@ -60,7 +60,7 @@ public enum JSONScanner {
 
     /// The key's decoded text when it has an escape; nil when it has none (or is not a string).
     private static func decodedKey(_ bytes: UnsafeRawBufferPointer, _ r: Range<Int>) -> String? {
-        guard bytes[r].contains(UInt8(ascii: "\\")) else { return nil }
+        guard !r.isEmpty, memchr(bytes.baseAddress! + r.lowerBound, 0x5C, r.count) != nil else { return nil }
         let quoted = UnsafeRawBufferPointer(rebasing: bytes[(r.lowerBound - 1)..<(r.upperBound + 1)])
         return (try? JSONParser.parse(quoted))?.stringValue
     }

@@ -31,14 +31,6 @@ public enum JSONValidator {
         try buffer.withUnsafeReadableBytes { b in Result { () throws(Failure) in try validate(b) } }.get()
     }
 
-    /// One object's keys while it is open.
-    private struct ObjectKeys {
-        /// Where this object's keys start in `Walk.keys`.
-        var first: Int
-        /// Hash → indices in `Walk.keys`, made once the object has many keys.
-        var index: [UInt64: [Int]]?
-    }
-
     private struct Key {
         var hash: UInt64
         /// The key's bytes in the input, between its quotes, when it has no escape.
@@ -50,9 +42,14 @@ public enum JSONValidator {
     private struct Walk {
         let b: UnsafeRawBufferPointer
         var i = 0
-        /// What each open container is: an object's keys, or nil for an array.
-        var stack: [ObjectKeys?] = []
+        /// Each open container: for an object, where its keys start in `keys`; -1 for an array.
+        var stack: [Int] = []
+        /// The keys of the open objects, innermost last: `keys[..<keyCount]` (entries past it
+        /// are left to be overwritten, so closing an object frees nothing).
         var keys: [Key] = []
+        var keyCount = 0
+        /// Hash → indices in `keys`, for each open object (by depth) that has many keys.
+        var indexes: [Int: [UInt64: [Int]]] = [:]
         /// Objects with more keys than this index them by hash (a linear scan above it would
         /// make a 100,000-key object cost billions of comparisons).
         static let linearLimit = 16
@@ -62,7 +59,7 @@ public enum JSONValidator {
             // Sized once for a typical body (a few containers, a few keys each), so the walk
             // does not reallocate as they grow.
             stack.reserveCapacity(8)
-            keys.reserveCapacity(16)
+            keys.reserveCapacity(64)
         }
 
         func failure(_ reason: String) -> Failure { Failure(offset: i, reason: reason) }
@@ -83,7 +80,7 @@ public enum JSONValidator {
             while !stack.isEmpty {
                 skipSpace()
                 guard i < b.count else { throw failure("unexpected end") }
-                let isObject = stack[stack.count - 1] != nil
+                let isObject = stack[stack.count - 1] >= 0
                 let c = b[i]
                 if c == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     i += 1
@@ -100,7 +97,10 @@ public enum JSONValidator {
         }
 
         mutating func close() {
-            if let object = stack.removeLast() { keys.removeLast(keys.count - object.first) }
+            let first = stack.removeLast()
+            guard first >= 0 else { return }
+            keyCount = first
+            if !indexes.isEmpty { indexes[stack.count] = nil }
         }
 
         /// One value; a container is opened (and its first member read) and left on the stack.
@@ -110,7 +110,7 @@ public enum JSONValidator {
             case UInt8(ascii: "{"):
                 guard stack.count < maxDepth else { throw failure("nested deeper than \(maxDepth)") }
                 i += 1
-                stack.append(ObjectKeys(first: keys.count))
+                stack.append(keyCount)
                 skipSpace()
                 if i < b.count, b[i] == UInt8(ascii: "}") {
                     i += 1
@@ -121,7 +121,7 @@ public enum JSONValidator {
             case UInt8(ascii: "["):
                 guard stack.count < maxDepth else { throw failure("nested deeper than \(maxDepth)") }
                 i += 1
-                stack.append(nil)
+                stack.append(-1)
                 skipSpace()
                 if i < b.count, b[i] == UInt8(ascii: "]") {
                     i += 1
@@ -154,26 +154,28 @@ public enum JSONValidator {
         mutating func addKey(raw: Range<Int>, decoded: [UInt8]?, at offset: Int) throws(Failure) {
             let hash = decoded.map { Self.fnv($0) } ?? Self.fnv(UnsafeRawBufferPointer(rebasing: b[raw]))
             let key = Key(hash: hash, raw: raw, decoded: decoded)
-            let top = stack.count - 1
-            // Taken out of the stack while it changes, so its index is changed in place, not copied.
-            var object = stack[top]!
-            stack[top] = nil
-            defer { stack[top] = object }
-            if object.index != nil {
-                for k in object.index![hash] ?? [] where same(keys[k], key) { throw duplicate(key, at: offset) }
-                object.index![hash, default: []].append(keys.count)
-                keys.append(key)
+            let depth = stack.count - 1
+            let first = stack[depth]
+            if keyCount - first > Self.linearLimit {
+                for k in indexes[depth]?[hash] ?? [] where same(keys[k], key) { throw duplicate(key, at: offset) }
+                indexes[depth, default: [:]][hash, default: []].append(keyCount)
+                push(key)
                 return
             }
-            for k in object.first..<keys.count where keys[k].hash == hash && same(keys[k], key) {
+            for k in first..<keyCount where keys[k].hash == hash && same(keys[k], key) {
                 throw duplicate(key, at: offset)
             }
-            keys.append(key)
-            if keys.count - object.first > Self.linearLimit {
+            push(key)
+            if keyCount - first > Self.linearLimit {
                 var index: [UInt64: [Int]] = [:]
-                for k in object.first..<keys.count { index[keys[k].hash, default: []].append(k) }
-                object.index = index
+                for k in first..<keyCount { index[keys[k].hash, default: []].append(k) }
+                indexes[depth] = index
             }
+        }
+
+        mutating func push(_ key: Key) {
+            if keyCount < keys.count { keys[keyCount] = key } else { keys.append(key) }
+            keyCount += 1
         }
 
         func duplicate(_ key: Key, at offset: Int) -> Failure {
@@ -243,6 +245,14 @@ public enum JSONValidator {
             let start = i
             var decoded: [UInt8]?
             while true {
+                // The common run: printable ASCII that needs nothing done.
+                if decoded == nil {
+                    while i < b.count {
+                        let c = b[i]
+                        guard c >= 0x20, c < 0x80, c != UInt8(ascii: "\""), c != UInt8(ascii: "\\") else { break }
+                        i += 1
+                    }
+                }
                 guard i < b.count else { throw failure("unterminated string") }
                 let c = b[i]
                 if c == UInt8(ascii: "\"") {

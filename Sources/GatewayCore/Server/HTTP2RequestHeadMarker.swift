@@ -26,7 +26,7 @@ final class HTTP2RequestHeadMarker: ChannelInboundHandler, RemovableChannelHandl
         let authorities = content.headers[canonicalForm: ":authority"]
         let hosts = content.headers[canonicalForm: "host"]
         if authorities.count > 1 || hosts.count > 1
-            || (authorities.count == 1 && hosts.count == 1 && !ASCII.equalsIgnoringCase(String(authorities[0]), String(hosts[0])))
+            || (authorities.count == 1 && hosts.count == 1 && !ASCII.sameIgnoringCase(String(authorities[0]), String(hosts[0])))
         {
             context.close(promise: nil)
             return
@@ -46,15 +46,5 @@ final class HTTP2RequestHeadMarker: ChannelInboundHandler, RemovableChannelHandl
         case "GET", "HEAD", "DELETE", "CONNECT", "TRACE": true
         default: false
         }
-    }
-}
-
-extension ASCII {
-    /// Whether two strings are equal ignoring ASCII case.
-    static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count
-            && zip(a.utf8, b.utf8).allSatisfy { x, y in
-                (x >= 0x41 && x <= 0x5A ? x | 0x20 : x) == (y >= 0x41 && y <= 0x5A ? y | 0x20 : y)
-            }
     }
 }
