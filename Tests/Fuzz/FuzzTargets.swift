@@ -21,6 +21,13 @@ enum FuzzTargets {
         if valid { precondition(parsed != nil, "validator accepted what the parser refused") }
         if parsed == nil { precondition(!valid, "parser refused what the validator accepted") }
         data.withUnsafeBytes { raw in
+            // Validation that finds members on the way finds what the scanner finds.
+            let keys = [Array("model".utf8), Array("n".utf8), Array("messages".utf8)]
+            let fused = try? JSONValidator.validate(raw, findingTopLevel: keys)
+            precondition((fused != nil) == valid, "validation with members disagrees with validation")
+            if valid, let slots = JSONScanner.slots(keys, in: raw) {
+                precondition(fused! == slots, "members found while validating differ from the scanner's")
+            }
             _ = JSONScanner.slots([Array("model".utf8), Array("n".utf8)], in: raw)
             _ = JSONScanner.members(["model", "messages"], in: raw)
             _ = JSONScanner.elements(in: raw)

@@ -28,6 +28,28 @@ import Testing
         #expect(reason("{\"\\ud83d\\ude00\":1,\"\u{1F600}\":2}") != nil)
     }
 
+    /// The AI gate validates a body and finds its top-level fields in one pass; what it finds is
+    /// what the scanner finds, escapes decoded, nested members ignored.
+    @Test func findsTopLevelMembersWhileValidating() throws {
+        let keys = [Array("model".utf8), Array("n".utf8), Array("messages".utf8)]
+        for text in ["{\"model\":\"m\",\"n\":2}", " { \"messages\" : [ {\"model\":1} ] , \"model\" : \"x\" } ",
+                     "{\"mod\\u0065l\":\"m\",\"x\":{\"n\":1},\"n\":{}}", "{\"messages\":[],\"n\":null}", "{}",
+                     "{\"a\":{\"b\":{\"c\":[1,2,{}]}},\"model\":true}"] {
+            let bytes = Array(text.utf8)
+            let fused = try bytes.withUnsafeBytes { try JSONValidator.validate($0, findingTopLevel: keys) }
+            let scanned = bytes.withUnsafeBytes { JSONScanner.slots(keys, in: $0) }
+            #expect(fused != nil && fused! == scanned!, "\(text)")
+        }
+        let first = try Array("{\"mod\\u0065l\":\"m\",\"x\":{\"n\":1},\"n\":{}}".utf8).withUnsafeBytes {
+            try JSONValidator.validate($0, findingTopLevel: keys)
+        }
+        #expect(first?[0] == 14..<17 && first?[1] == 34..<36 && first?[2] == nil)
+        #expect(try Array("[1]".utf8).withUnsafeBytes { try JSONValidator.validate($0, findingTopLevel: keys) } == nil)
+        #expect(throws: JSONValidator.Failure.self) {
+            try Array("{\"n\":1,\"n\":2}".utf8).withUnsafeBytes { try JSONValidator.validate($0, findingTopLevel: keys) }
+        }
+    }
+
     @Test func manyKeysAreCheckedInLinearTime() {
         var text = "{"
         for i in 0..<100_000 { text += "\"k\(i)\":\(i)," }

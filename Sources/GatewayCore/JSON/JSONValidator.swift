@@ -1,4 +1,9 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Checks that bytes are one strict JSON text (RFC 8259) that every reader reads the same way,
 /// without building its tree: the AI and MCP gates judge a body by a few fields and forward its
@@ -20,6 +25,18 @@ public enum JSONValidator {
     public static func validate(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
         var v = Walk(bytes)
         try v.run()
+    }
+
+    /// Validates `bytes` and, in the same pass, finds the value ranges of the top-level members
+    /// named `keys` (as bytes, compared after escapes are decoded), in their order: what
+    /// `JSONScanner.slots` finds, without walking the body twice. Nil when the valid JSON text
+    /// is not an object.
+    public static func validate(_ bytes: UnsafeRawBufferPointer, findingTopLevel keys: [[UInt8]]) throws(Failure) -> [Range<Int>?]? {
+        var v = Walk(bytes)
+        v.wanted = keys
+        v.found = [Range<Int>?](repeating: nil, count: keys.count)
+        try v.run()
+        return v.rootIsObject ? v.found : nil
     }
 
     public static func validate(_ bytes: [UInt8]) throws(Failure) {
@@ -50,6 +67,13 @@ public enum JSONValidator {
         var keyCount = 0
         /// Hash → indices in `keys`, for each open object (by depth) that has many keys.
         var indexes: [Int: [UInt64: [Int]]] = [:]
+        /// Top-level members to find (`validate(_:findingTopLevel:)`), and their value ranges.
+        var wanted: [[UInt8]] = []
+        var found: [Range<Int>?] = []
+        var rootIsObject = false
+        /// Which of `wanted` the top-level member being read is, and where its value starts.
+        var pendingSlot = -1
+        var pendingStart = 0
         /// Objects with more keys than this index them by hash (a linear scan above it would
         /// make a 100,000-key object cost billions of comparisons).
         static let linearLimit = 16
@@ -98,6 +122,7 @@ public enum JSONValidator {
 
         mutating func close() {
             let first = stack.removeLast()
+            if stack.count == 1, pendingSlot >= 0 { foundValue() }
             guard first >= 0 else { return }
             keyCount = first
             if !indexes.isEmpty { indexes[stack.count] = nil }
@@ -110,6 +135,7 @@ public enum JSONValidator {
             case UInt8(ascii: "{"):
                 guard stack.count < maxDepth else { throw failure("nested deeper than \(maxDepth)") }
                 i += 1
+                if stack.isEmpty { rootIsObject = true }
                 stack.append(keyCount)
                 skipSpace()
                 if i < b.count, b[i] == UInt8(ascii: "}") {
@@ -148,7 +174,33 @@ public enum JSONValidator {
             guard i < b.count, b[i] == UInt8(ascii: ":") else { throw failure("expected :") }
             i += 1
             skipSpace()
+            guard stack.count == 1, !wanted.isEmpty else {
+                try value()
+                return
+            }
+            pendingSlot = slot(raw: raw, decoded: decoded)
+            pendingStart = i
             try value()
+            // A scalar ends here; a container's value ends when it closes (`close`).
+            if stack.count == 1, pendingSlot >= 0 { foundValue() }
+        }
+
+        /// Which of `wanted` a top-level key is, or -1.
+        func slot(raw: Range<Int>, decoded: [UInt8]?) -> Int {
+            for k in wanted.indices {
+                let w = wanted[k]
+                if let decoded {
+                    if decoded == w { return k }
+                } else if raw.count == w.count, w.withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress! + raw.lowerBound, raw.count) == 0 }) {
+                    return k
+                }
+            }
+            return -1
+        }
+
+        mutating func foundValue() {
+            found[pendingSlot] = pendingStart..<i
+            pendingSlot = -1
         }
 
         mutating func addKey(raw: Range<Int>, decoded: [UInt8]?, at offset: Int) throws(Failure) {

@@ -31,8 +31,8 @@ final class RequestBody {
     static let keys: [[UInt8]] = Field.allCases.map { Array($0.key.utf8) }
 
     let raw: ByteBuffer
-    /// The byte ranges (in `raw`'s readable bytes) of the members read, by `Field`: found in
-    /// one pass, compared as bytes (no key becomes a String, nothing is hashed).
+    /// The byte ranges (in `raw`'s readable bytes) of the members read, by `Field`: found while
+    /// the body is validated, compared as bytes (no key becomes a String).
     private let ranges: [Range<Int>?]
     private var parsedWhole: JSONValue??
 
@@ -41,8 +41,8 @@ final class RequestBody {
     /// from it is then exactly what the provider will read.
     init?(_ raw: ByteBuffer) {
         guard let ranges = raw.withUnsafeReadableBytes({ bytes -> [Range<Int>?]? in
-            guard (try? JSONValidator.validate(bytes)) != nil else { return nil }
-            return JSONScanner.slots(Self.keys, in: bytes)
+            // One pass: validated, and the members read found on the way.
+            (try? JSONValidator.validate(bytes, findingTopLevel: Self.keys)) ?? nil
         }) else { return nil }
         self.raw = raw
         self.ranges = ranges
