@@ -91,10 +91,15 @@ struct Serve: AsyncParsableCommand {
         // MCP tool calls are audited, and tool definitions pinned, in the same store.
         var audit: AuditLog?
         var pins = ToolPins.inMemory()
-        if let mcp = gatewayConfig.mcp, let location = gatewayConfig.storeLocation, mcp.audit || mcp.pinning != .off {
+        // The names agents see stay with their tools across restarts (ToolNameBook).
+        var toolNames = ToolNameBook.inMemory()
+        if gatewayConfig.mcp != nil, let location = gatewayConfig.storeLocation {
             do {
+                let mcp = gatewayConfig.mcp!
                 if mcp.audit { audit = try await AuditLog.open(location) }
-                if mcp.pinning != .off { pins = try await ToolPins.open(openDatabase(location, logger: logger)) }
+                let db = try await openDatabase(location, logger: logger)
+                if mcp.pinning != .off { pins = try await ToolPins.open(db) }
+                toolNames = try await ToolNameBook.open(db)
             } catch {
                 logger.error("the MCP store could not be opened", metadata: ["store": "\(location)", "error": "\(error)"])
                 throw ExitCode(1)
@@ -111,7 +116,7 @@ struct Serve: AsyncParsableCommand {
                 let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core, ledger: ledger, spend: spend,
                                 answers: loadedCache)
                 aiGate.withLockedValue { $0 = ai }
-                let mcp = MCPGate(config: gatewayConfig, loops: loops, core: core, audit: audit, pins: pins)
+                let mcp = MCPGate(config: gatewayConfig, loops: loops, core: core, audit: audit, pins: pins, names: toolNames)
                 mcpGate.withLockedValue { $0 = mcp }
                 return APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai, mcp])
             },

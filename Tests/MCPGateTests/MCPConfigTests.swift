@@ -77,6 +77,17 @@ private func problems(_ yaml: String, env: [String: String] = [:]) -> [String] {
         #expect(found.count == expected.count, "\(found)")
     }
 
+    /// `x_a` and `x-a` would prefix their tools alike (`x-a_…`): refused, naming both.
+    @Test func twoServersWithOnePrefixAreRefused() {
+        let found = problems("""
+            mcp: { servers: [{ name: x_a, url: "http://127.0.0.1:1/mcp" }, { name: x-a, url: "http://127.0.0.1:1/mcp" },
+                             { name: x, url: "http://127.0.0.1:1/mcp" }] }
+            """)
+        #expect(found == ["mcp.servers[1].name: names tools as mcp.servers[0].name does (both become \"x-a\"); rename one"])
+        #expect(problems("mcp: { tool_names: { separator: __ }, servers: [{ name: a, url: \"http://127.0.0.1:1/mcp\" }] }")
+            == ["mcp.tool_names.separator: must be _ or - (got \"__\")"])
+    }
+
     @Test func anMCPOnlyConfigNeedsNoServices() {
         #expect(problems("mcp: { servers: [{ name: a, url: \"http://127.0.0.1:1/mcp\" }] }") == [])
     }

@@ -95,14 +95,12 @@ def test_colliding_and_long_names_are_made_unique_valid_and_callable(gateway, mc
     tools = agent(f"{gw.url}/mcp", [{"op": "list_tools"}], gen="1")["results"][0]
     assert all(VALID.match(t) for t in tools), [t for t in tools if not VALID.match(t)]
     assert len(tools) == len(set(tools)) == 3 * PER_SERVER  # nothing dropped
-    # a.b_c and a_b.c both want "a_b_c": the first server (config order) keeps it.
-    assert "a_b_c" in tools
-    hashed = [t for t in tools if t.startswith("a_b_c_")]
-    assert len(hashed) == 1
+    # a.b_c and a_b.c no longer meet: a server's prefix never holds the separator (a_b is a-b).
+    assert "a_b_c" in tools and "a-b_c" in tools and "a-b_b_c" in tools
     calls = agent(f"{gw.url}/mcp", [
         {"op": "call", "name": "a_b_c"},
-        {"op": "call", "name": hashed[0]},
-        {"op": "call", "name": "a_b_b_c"},
+        {"op": "call", "name": "a-b_c"},
+        {"op": "call", "name": "a-b_b_c"},
     ], gen="1")["results"]
     assert calls[0]["text"] == "a.b_c"
     assert calls[1]["text"] == "a_b.c"

@@ -218,8 +218,19 @@ struct ConfigValidator {
             }
         }
         let separator = mcp.toolNames.separator
-        if separator.isEmpty || separator.contains(where: { !($0 == "_" || $0 == "-") }) {
+        if separator != "_", separator != "-" {
             collector.add("mcp.tool_names.separator", "must be _ or - (got \"\(separator)\")")
+        }
+        // The names agents see start with the server's prefix (`MCPToolNames.serverPrefix`):
+        // two servers with one prefix could be given one name for two tools.
+        var prefixes: [String: Int] = [:]
+        for (i, s) in mcp.servers.enumerated() where !s.name.isEmpty && names[s.name] == i {
+            let prefix = MCPToolNames.serverPrefix(s.name, separator: separator)
+            if let first = prefixes[prefix] {
+                collector.add("mcp.servers[\(i)].name", "names tools as mcp.servers[\(first)].name does (both become \"\(prefix)\"); rename one")
+            } else {
+                prefixes[prefix] = i
+            }
         }
         var paths: Set<String> = [mcp.path]
         for (i, v) in mcp.virtualServers.enumerated() {

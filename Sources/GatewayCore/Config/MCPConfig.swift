@@ -141,6 +141,23 @@ public struct MCPToolNames: Sendable {
     public init() {}
 }
 
+extension MCPToolNames {
+    /// A server's part of the names agents see: its name with every character outside
+    /// `[a-zA-Z0-9_-]` made `_`, then the separator made the other of `_` and `-`. It never
+    /// contains the separator, so the first separator in an exposed name ends the server's
+    /// part, and two (server, tool) pairs can never be given one name by construction
+    /// (`x_a` + `b` is `x-a_b`; `x` + `a_b` is `x_a_b`).
+    public static func serverPrefix(_ server: String, separator: String) -> String {
+        let other: Unicode.Scalar = separator == "-" ? "_" : "-"
+        let sep = separator.unicodeScalars.first ?? "_"
+        return String(String.UnicodeScalarView(server.unicodeScalars.map { c -> Unicode.Scalar in
+            let kept = c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "_" || c == "-")
+            let s: Unicode.Scalar = kept ? c : "_"
+            return s == sep ? other : s
+        }))
+    }
+}
+
 /// An access rule: `allow` and `deny` globs over `server.tool` (deny wins).
 public struct MCPAccessRule: Sendable {
     public var groups: [String] = []

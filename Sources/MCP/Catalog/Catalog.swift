@@ -54,13 +54,16 @@ final class Catalog: Sendable {
 
     private let servers: [UpstreamServer]
     private let naming: ToolNaming
+    private let names: ToolNameBook
     private let pins: ToolPins
     private let pinning: MCPConfig.Pinning
     private let ttl: TimeAmount
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
 
-    init(servers: [UpstreamServer], naming: ToolNaming, ttl: TimeAmount, pins: ToolPins, pinning: MCPConfig.Pinning, logger: Logger) {
+    init(servers: [UpstreamServer], naming: ToolNaming, names: ToolNameBook = .inMemory(), ttl: TimeAmount, pins: ToolPins,
+         pinning: MCPConfig.Pinning, logger: Logger) {
+        self.names = names
         self.pins = pins
         self.pinning = pinning
         self.servers = servers
@@ -113,26 +116,36 @@ final class Catalog: Sendable {
         var items: [Item] = []
         var index: [String: Int] = [:]
         let nameKey = kind == .resources ? "uri" : kind == .templates ? "uriTemplate" : "name"
-        for (i, definitions, _) in perServer {
+        // What may be listed, in config order: pinned tools only, one item per (server, name).
+        var listed: [(server: String, original: String, definition: ByteBuffer)] = []
+        for (i, definitions, ok) in perServer {
             let server = servers[i].name
+            let firstListing = kind == .tools && pinning != .off && !pins.hasListed(server)
+            var seen = Set<String>()
             for d in definitions {
-                guard let original = JSONScanner.values([nameKey], in: d)?[nameKey]?.stringValue else { continue }
+                guard let original = JSONScanner.values([nameKey], in: d)?[nameKey]?.stringValue, seen.insert(original).inserted else { continue }
                 if kind == .tools, pinning != .off,
-                   !pins.check(server: server, tool: original, definition: d, quarantine: pinning == .quarantine) { continue }
-                let exposed: String
-                var definition = d
-                switch kind {
-                case .tools, .prompts:
-                    exposed = naming.exposedName(server: server, name: original, taken: &taken)
-                    if let m = try? RPCMessage.locate(nameKey, in: d) { definition = RPCMessage.splice(d, m, JSONValue.string(exposed).text) }
-                case .resources, .templates:
-                    // URIs are the servers' own; the first server listing a URI owns it.
-                    guard !taken.contains(original) else { continue }
-                    taken.insert(original)
-                    exposed = original
-                }
+                   !pins.check(server: server, tool: original, definition: d, quarantine: pinning == .quarantine, firstListing: firstListing) { continue }
+                listed.append((server, original, d))
+            }
+            if kind == .tools, pinning != .off, ok { pins.markListed(server) }
+        }
+        switch kind {
+        case .tools, .prompts:
+            // A name once given stays with its tool (`ToolNameBook`): a newcomer never takes it.
+            let exposedNames = names.names(kind: kind.rawValue, for: listed.map { ($0.server, $0.original) }, naming: naming)
+            for (entry, exposed) in zip(listed, exposedNames) {
+                guard let exposed, index[exposed] == nil else { continue }
+                var definition = entry.definition
+                if let m = try? RPCMessage.locate(nameKey, in: definition) { definition = RPCMessage.splice(definition, m, JSONValue.string(exposed).text) }
                 index[exposed] = items.count
-                items.append(Item(exposed: exposed, original: original, server: server, definition: definition))
+                items.append(Item(exposed: exposed, original: entry.original, server: entry.server, definition: definition))
+            }
+        case .resources, .templates:
+            // URIs are the servers' own; the first server listing a URI owns it.
+            for entry in listed where taken.insert(entry.original).inserted {
+                index[entry.original] = items.count
+                items.append(Item(exposed: entry.original, original: entry.original, server: entry.server, definition: entry.definition))
             }
         }
         let listing = Listing(items: items, index: index, builtAt: .now())

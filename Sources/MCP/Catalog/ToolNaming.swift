@@ -1,16 +1,18 @@
 import Crypto
+import GatewayCore
 
-/// The names agents see for upstream tools and prompts: `server` + separator + `name`, made
-/// valid for every client (`^[a-zA-Z0-9_-]{1,64}$`: other characters become `_`), hashed down
-/// to `maxLength` when longer, and made unique (a later name that collides gets a hash suffix).
-/// Deterministic: the same listings give the same names in every replica. Nothing is dropped.
+/// The names agents see for upstream tools and prompts: the server's prefix + separator +
+/// `name`, made valid for every client (`^[a-zA-Z0-9_-]{1,64}$`: other characters become `_`),
+/// hashed down to `maxLength` when longer, and made unique (a name that collides gets a hash
+/// suffix). The prefix never contains the separator (`MCPToolNames.serverPrefix`), so two
+/// servers cannot produce one name; which tool keeps a name once given is `ToolNameBook`'s.
 struct ToolNaming: Sendable {
     var separator: String
     var maxLength: Int
 
-    /// The exposed name of `name` on `server`, unique among `taken` (which it is added to).
+    /// A fresh exposed name for `name` on `server`, unique among `taken` (which it is added to).
     func exposedName(server: String, name: String, taken: inout Set<String>) -> String {
-        var candidate = Self.sanitize(server + separator + name)
+        var candidate = MCPToolNames.serverPrefix(server, separator: separator) + separator + Self.sanitize(name)
         if candidate.utf8.count > maxLength { candidate = hashed(candidate, server: server, name: name) }
         if taken.contains(candidate) { candidate = hashed(candidate, server: server, name: name) }
         // A hash collision on top of a name collision: extend until unique (never in practice).

@@ -58,16 +58,41 @@ public final class ToolPins: Sendable {
         changes.withLockedValue { $0 = registry }
     }
 
-    public var all: [Pin] { pins.withLockedValue { Array($0.values) }.sorted { ($0.server, $0.tool) < ($1.server, $1.tool) } }
+    public var all: [Pin] {
+        pins.withLockedValue { Array($0.values) }.filter { !$0.tool.isEmpty }.sorted { ($0.server, $0.tool) < ($1.server, $1.tool) }
+    }
+
+    /// Whether `server`'s tools have been listed once (kept as a pin with an empty tool name):
+    /// after that, under `quarantine`, a tool it adds waits for approval like a changed one.
+    func hasListed(_ server: String) -> Bool {
+        pins.withLockedValue { $0[server + "\u{0}"] != nil }
+    }
+
+    func markListed(_ server: String) {
+        let key = server + "\u{0}"
+        let added = pins.withLockedValue { all in
+            guard all[key] == nil else { return false }
+            all[key] = Pin(server: server, tool: "", approved: "listed")
+            return true
+        }
+        if added { persist(key) }
+    }
 
     /// Checks one listed definition; true when it may be shown (pinned now, unchanged, or
     /// changed but `quarantine` is off).
-    func check(server: String, tool: String, definition: ByteBuffer, quarantine: Bool) -> Bool {
+    /// A tool first seen after its server's first listing (`firstListing` false) is trusted on
+    /// sight only without `quarantine`; with it, it is withheld like a changed definition: a
+    /// server must not be able to slip a new tool in beside the ones an operator reviewed.
+    func check(server: String, tool: String, definition: ByteBuffer, quarantine: Bool, firstListing: Bool = true) -> Bool {
         let hash = Self.hash(definition)
         let key = server + "\u{0}" + tool
-        enum Outcome { case same, new, changed, stillPending }
+        enum Outcome { case same, new, added, changed, stillPending }
         let outcome: Outcome = pins.withLockedValue { all in
             guard var pin = all[key] else {
+                if quarantine, !firstListing {
+                    all[key] = Pin(server: server, tool: tool, approved: "", pending: hash)
+                    return .added
+                }
                 all[key] = Pin(server: server, tool: tool, approved: hash)
                 return .new
             }
@@ -86,6 +111,14 @@ public final class ToolPins: Sendable {
         case .new:
             persist(key)
             return true
+        case .added:
+            logger.warning("an upstream added a tool after its first listing; it is quarantined until approved", metadata: [
+                "mcp.server": "\(server)", "tool": "\(tool)"])
+            changes.withLockedValue { $0 }?.makeCounter(
+                descriptor: .init(metricName: "triplegate_mcp_tool_definition_changes", unitName: "total", helpText: "Upstream tool definitions seen changed"),
+                labels: [("server", server), ("tool", tool)]).increment()
+            persist(key)
+            return false
         case .changed:
             logger.warning("an upstream tool's definition changed", metadata: [
                 "mcp.server": "\(server)", "tool": "\(tool)", "quarantined": "\(quarantine)"])

@@ -17,16 +17,20 @@ public final class MCPGate: MountableGate, Service {
     private let sessions: SessionTable
     public let audit: AuditLog
     public let pins: ToolPins
+    /// Which tool each exposed name belongs to, kept across reloads.
+    public let names: ToolNameBook
     private let mounted = NIOLockedValueBox<[MCPGateLoop]>([])
     private let current: NIOLockedValueBox<MCPSnapshot?>
     /// Servers by name, with the config they were made from.
     private let upstreams = NIOLockedValueBox<[String: (key: String, server: UpstreamServer)]>([:])
 
-    public init(config: GatewayConfig, loops: LoopContexts, core: CoreServices, audit: AuditLog? = nil, pins: ToolPins = .inMemory()) {
+    public init(config: GatewayConfig, loops: LoopContexts, core: CoreServices, audit: AuditLog? = nil, pins: ToolPins = .inMemory(),
+                names: ToolNameBook = .inMemory()) {
         self.core = core
         self.loops = loops
         self.audit = audit ?? AuditLog(db: nil)
         self.pins = pins
+        self.names = names
         pins.use(registry: core.metrics.registry)
         sessions = SessionTable(idle: config.mcp?.sessionIdle ?? .seconds(1800), capacity: config.mcp?.maxSessions ?? 10_000,
                                 perPrincipal: config.mcp?.maxSessionsPerPrincipal ?? 100,
@@ -62,7 +66,7 @@ public final class MCPGate: MountableGate, Service {
         for s in made where s.config.start == .eager {
             Task { try? await s.ready(loop: loop) }
         }
-        return MCPSnapshot(config: config, mcp: mcp, servers: servers, sessions: sessions, audit: audit, pins: pins, core: core, logger: logger)
+        return MCPSnapshot(config: config, mcp: mcp, servers: servers, sessions: sessions, audit: audit, pins: pins, names: names, core: core, logger: logger)
     }
 
     /// The server for `s`; with `sessions: per_client`, it can make copies with channels of

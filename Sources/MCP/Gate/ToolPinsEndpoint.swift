@@ -11,9 +11,10 @@ public enum ToolPinsEndpoint {
             AdminEndpoint(path: "/admin/mcp/tools") { _ in
                 let pins = gate.withLockedValue { $0 }?.pins.all ?? []
                 let body = JSONValue.object([("tools", .array(pins.map { p in
-                    .object([("server", .string(p.server)), ("tool", .string(p.tool)), ("approved_sha256", .string(p.approved)),
+                    .object([("server", .string(p.server)), ("tool", .string(p.tool)), ("approved_sha256", p.approved.isEmpty ? .null : .string(p.approved)),
                              ("pending_sha256", p.pending.map { .string($0) } ?? .null),
-                             ("status", .string(p.pending == nil ? "approved" : "changed"))])
+                             // `new`: a tool added after its server's first listing, never approved.
+                             ("status", .string(p.pending == nil ? "approved" : p.approved.isEmpty ? "new" : "changed"))])
                 }))])
                 return .init(status: .ok, contentType: "application/json", body: body.text)
             },

@@ -136,6 +136,17 @@ async def grow(ctx: Context) -> str:
 
 
 @app.tool()
+async def add_tool(tool: str, ctx: Context) -> str:
+    """Adds a tool named `tool` (answering "SERVER.TOOL") and says the tool list changed: a
+    server slipping a new tool in after its first listing (the hijack and quarantine tests)."""
+    def added() -> str:
+        return f"{name}.{tool}"
+    app.add_tool(added, name=tool)
+    await ctx.session.send_tool_list_changed()
+    return "added"
+
+
+@app.tool()
 def auth_seen(ctx: Context) -> str:
     """The Authorization header this server received with the call (HTTP transports)."""
     request = getattr(ctx.request_context, "request", None)
