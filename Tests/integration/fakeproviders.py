@@ -41,6 +41,8 @@ class FakeProvider:
         # Embeddings by input text, for the semantic cache's tests; other texts get a vector of
         # their own (from their hash) once any is set.
         self.vectors = {}
+        # Scripted chat answers (see openai_chat), consumed by chat completions only.
+        self.chat_overrides = []
         self.lock = threading.Lock()
         provider = self
 
@@ -152,7 +154,7 @@ class FakeProvider:
         h.end_headers()
 
     def send_chunk(self, h, data):
-        b = data.encode()
+        b = data if isinstance(data, bytes) else data.encode()
         h.wfile.write(f"{len(b):x}\r\n".encode() + b + b"\r\n")
         h.wfile.flush()
 
@@ -178,6 +180,13 @@ class FakeProvider:
         self.end_stream(h)
 
     def openai_chat(self, h, body, model, step):
+        # A misbehaving provider, on command (chat answers only; embeddings do not consume it):
+        # {"body": {...}} answers that object with 200 as it is; {"finish": "content_filter"}
+        # ends the answer so; {"raw_content": b"..."} streams those bytes as one content delta.
+        with self.lock:
+            override = self.chat_overrides.pop(0) if self.chat_overrides else {}
+        if "body" in override:
+            return self.json(h, 200, override["body"])
         text, call = answer(self.name, model, body.get("messages", []), body.get("tools"))
         prompt = count_tokens(body.get("messages", []))
         words = text.split(" ")
@@ -192,7 +201,7 @@ class FakeProvider:
                                           "function": {"name": call, "arguments": json.dumps({"city": "Paris"})}}]
             return self.json(h, 200, {"id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
                                       "choices": [{"index": 0, "message": message, "logprobs": None,
-                                                   "finish_reason": "tool_calls" if call else "stop"}],
+                                                   "finish_reason": override.get("finish", "tool_calls" if call else "stop")}],
                                       "usage": usage, "system_fingerprint": "fp_fake"},
                              {"openai-processing-ms": "1", "x-ratelimit-remaining-requests": "99"})
         include = (body.get("stream_options") or {}).get("include_usage")
@@ -213,7 +222,10 @@ class FakeProvider:
         else:
             for i, w in enumerate(words):
                 events.append(chunk({"content": (" " if i else "") + w}))
-        events.append(chunk({}, "tool_calls" if call else "stop"))
+        if "raw_content" in override:
+            # Bytes that are not UTF-8 inside the JSON string: what the caller receives as sent.
+            events.append(chunk({"content": "RAW"}).encode().replace(b"RAW", override["raw_content"]))
+        events.append(chunk({}, override.get("finish", "tool_calls" if call else "stop")))
         if include:
             events.append("data: " + json.dumps({"id": cid, "object": "chat.completion.chunk", "created": 1, "model": model,
                                                  "choices": [], "usage": usage}) + "\n\n")

@@ -12,13 +12,15 @@ struct CacheContext {
 }
 
 /// `triplegate_llm_cache_requests_total{result}` (hit_exact, hit_semantic, miss, bypass),
-/// the lookup time (embedding included), embedding failures, and the size gauges.
+/// the lookup time (embedding included), embedding failures, answers not kept, and the size
+/// gauges.
 public final class CacheMetrics: Sendable {
     enum Result: String, CaseIterable { case hitExact = "hit_exact", hitSemantic = "hit_semantic", miss, bypass }
 
     private let results: [String: Counter]
     private let lookup: DurationHistogram
     private let embeddingFailures: Counter
+    private let refused: Counter
     private let entries: Gauge
     private let indexBytes: Gauge
 
@@ -31,6 +33,10 @@ public final class CacheMetrics: Sendable {
         embeddingFailures = registry.makeCounter(
             descriptor: .init(metricName: "triplegate_llm_cache_embedding_failures", unitName: "total", helpText: "Embedding calls that failed or timed out (the request went on uncached)"),
             labels: [])
+        refused = registry.makeCounter(
+            descriptor: .init(metricName: "triplegate_llm_cache_answers_not_kept", unitName: "total",
+                              helpText: "Provider answers not cached: an error body, no choices, or an abnormal finish (content_filter, a cut stream)"),
+            labels: [])
         entries = registry.makeGauge(descriptor: .init(metricName: "triplegate_llm_cache_entries", unitName: "", helpText: "Cached answers"), labels: [])
         indexBytes = registry.makeGauge(
             descriptor: .init(metricName: "triplegate_llm_cache_index", unitName: "bytes", helpText: "Memory held by the semantic cache's vector indexes"), labels: [])
@@ -42,6 +48,8 @@ public final class CacheMetrics: Sendable {
     }
 
     func embeddingFailed() { embeddingFailures.increment() }
+
+    func notKept() { refused.increment() }
 
     public func update(_ cache: AnswerCache) {
         let s = cache.stats

@@ -55,8 +55,8 @@ public final class CacheKeeper: Service, Sendable {
     }
 }
 
-/// `DELETE /admin/cache?team=...&model=...`: drops cached answers of a team and/or a model
-/// (both absent: everything). Answers `{"purged": N}`.
+/// `DELETE /admin/cache?team=...&model=...` (or `consumer=...`): drops cached answers of a team
+/// (or a consumer) and/or a model (all absent: everything). Answers `{"purged": N}`.
 public enum CacheEndpoint {
     public static func make(gate: NIOLockedValueBox<AIGate?>) -> AdminEndpoint {
         AdminEndpoint(path: "/admin/cache", method: .DELETE) { query in
@@ -64,7 +64,9 @@ public enum CacheEndpoint {
                 let p = JSONValue.object([("type", .string("about:blank")), ("title", .string("the answer cache is off (llm.cache)")), ("status", .int(404))])
                 return .init(status: .notFound, contentType: "application/problem+json", body: p.text)
             }
-            let n = cache.purge(tenant: query["team"], model: query["model"])
+            // Tenants are kept as `team:NAME` and `consumer:NAME` (CacheRequest).
+            let tenant = query["team"].map { "team:" + $0 } ?? query["consumer"].map { "consumer:" + $0 }
+            let n = cache.purge(tenant: tenant, model: query["model"])
             return .init(status: .ok, contentType: "application/json", body: JSONValue.object([("purged", .int(n))]).text)
         }
     }

@@ -32,8 +32,9 @@ struct CacheRequest {
 
         let kept = fields.filter { !Self.ignored.contains($0.0) }
         var tenant: [String] = []
-        if config.scope.contains(.team) { tenant.append(consumer?.team ?? consumer?.name ?? "") }
-        if config.scope.contains(.consumer) { tenant.append(consumer?.name ?? "") }
+        // Namespaced, so a consumer without a team (`finance`) never reads team `finance`'s.
+        if config.scope.contains(.team) { tenant.append(consumer.map { c in c.team.map { "team:" + $0 } ?? "consumer:" + c.name } ?? "") }
+        if config.scope.contains(.consumer) { tenant.append(consumer.map { "consumer:" + $0.name } ?? "") }
         let messages = body["messages"]?.arrayValue ?? []
         let isSystem = { (m: JSONValue) in ["system", "developer"].contains(m["role"]?.stringValue ?? "") }
         let system: [JSONValue] = (body["system"].map { [$0] } ?? []) + messages.filter(isSystem)
@@ -41,7 +42,8 @@ struct CacheRequest {
         scope = CacheScope(
             tenant: tenant.joined(separator: "/"), model: model,
             systemPrompt: config.scope.contains(.systemPrompt) ? Self.digest(.array(system)) : "",
-            parameters: config.scope.contains(.params) ? Self.digest(.object(params)) : "")
+            parameters: config.scope.contains(.params) ? Self.digest(.object(params)) : "",
+            context: Self.contextDigest(kept))
         // The scope is part of the exact key too: two teams asking the same never share.
         exactKey = [endpoint.rawValue, scope.tenant, model, Self.digest(.object(kept))].joined(separator: "|")
 
@@ -55,6 +57,30 @@ struct CacheRequest {
                 if !text.isEmpty { question = String(text.suffix(4000)) }
             }
         }
+    }
+
+    /// What a similar answer must share besides the question: the whole request with only the
+    /// last message's text taken out (its other parts, such as images, stay). Two requests
+    /// differing in an image, a tool result, an earlier turn, the tools or any parameter are
+    /// never answered from each other by similarity.
+    static func contextDigest(_ kept: [(String, JSONValue)]) -> String {
+        let fields = kept.map { name, value -> (String, JSONValue) in
+            guard name == "messages", var messages = value.arrayValue, let last = messages.last else { return (name, value) }
+            messages[messages.count - 1] = withoutText(last)
+            return (name, .array(messages))
+        }
+        return digest(.object(fields))
+    }
+
+    /// A message with its text removed: a string content becomes "", text parts are dropped.
+    private static func withoutText(_ message: JSONValue) -> JSONValue {
+        guard let fields = message.objectFields else { return message }
+        return .object(fields.map { name, value in
+            guard name == "content" else { return (name, value) }
+            if value.stringValue != nil { return (name, .string("")) }
+            guard let parts = value.arrayValue else { return (name, value) }
+            return (name, .array(parts.filter { $0["type"]?.stringValue != "text" }))
+        })
     }
 
     /// A message's text: a string, or its text parts joined.

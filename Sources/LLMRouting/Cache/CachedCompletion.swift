@@ -12,6 +12,12 @@ struct CompletionAssembler {
     private var finishReason: JSONValue = .null
     private var toolCalls: [Int: (id: String, name: String, arguments: String)] = [:]
     private var usage: JSONValue?
+    /// False once an event's bytes were not valid UTF-8: the text assembled from it would not
+    /// be the bytes the caller received, so the answer is not kept.
+    private var faithful = true
+
+    /// Notes an event whose bytes the assembled copy cannot reproduce.
+    mutating func sawUnfaithfulBytes() { faithful = false }
 
     mutating func add(_ chunk: JSONValue) {
         id = id ?? chunk["id"]
@@ -38,7 +44,7 @@ struct CompletionAssembler {
 
     /// The answer as a `chat.completion`; nil when the stream did not finish.
     var completion: JSONValue? {
-        guard finishReason != .null else { return nil }
+        guard finishReason != .null, faithful else { return nil }
         let calls = toolCalls.sorted { $0.key < $1.key }.map { _, t in
             JSONValue.obj([("id", .string(t.id)), ("type", .string("function")),
                            ("function", .obj([("name", .string(t.name)), ("arguments", .string(t.arguments))]))])
@@ -52,6 +58,18 @@ struct CompletionAssembler {
             ("model", model ?? .null), ("choices", .array([.obj([("index", .int(0)), ("message", message), ("logprobs", .null), ("finish_reason", finishReason)])])),
             ("usage", usage),
         ])
+    }
+}
+
+/// Which provider answers may be kept: complete, successful ones only. A 200 that carries an
+/// `error`, has no choices, or whose every choice did not end normally (`content_filter`, a
+/// cut stream) would be replayed to every caller for the whole TTL.
+enum CacheableAnswer {
+    static let finishReasons: Set<String> = ["stop", "length", "tool_calls", "function_call"]
+
+    static func check(_ completion: JSONValue) -> Bool {
+        guard completion["error"] == nil, let choices = completion["choices"]?.arrayValue, !choices.isEmpty else { return false }
+        return choices.allSatisfy { c in c["finish_reason"]?.stringValue.map(finishReasons.contains) ?? false }
     }
 }
 

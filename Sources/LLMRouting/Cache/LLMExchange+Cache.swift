@@ -96,6 +96,10 @@ extension LLMExchange {
     /// Keeps a provider's complete answer (called when the call ends with 200).
     func keepForCache(cost: CallCost) {
         guard let cache, let plan = cachePlan, plan.write, let completion = cacheCompletion, let served else { return }
+        guard CacheableAnswer.check(completion) else {
+            cache.metrics.notKept()
+            return
+        }
         var body = client.allocator.buffer(capacity: 1024)
         completion.write(to: &body)
         let answer = CachedAnswer(body: Array(body.readableBytesView), provider: served.provider, servedModel: served.model,

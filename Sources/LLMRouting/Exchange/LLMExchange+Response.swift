@@ -114,7 +114,14 @@ extension LLMExchange {
     private func forward(_ event: SSEEvent, into out: inout ByteBuffer) throws(StreamError) {
         if readsPassedChunks, assembler == nil { return try forwardAsItCame(event, into: &out) }
         let chunks = try source!.translate(event)
-        if assembler != nil { for c in chunks { assembler!.add(c) } }
+        if assembler != nil {
+            // The kept copy must be what the caller got: bytes that are not UTF-8 would come
+            // back from the parsed text changed.
+            if !event.raw.readableBytesView.withContiguousStorageIfAvailable({ String(validating: $0, as: UTF8.self) != nil })! {
+                assembler!.sawUnfaithfulBytes()
+            }
+            for c in chunks { assembler!.add(c) }
+        }
         for c in chunks {
             if let u = c["usage"], u != .null { noteUsage(TokenUsage(openAI: u)) }
             // What reached the caller, counted in case the stream is cut before its usage.

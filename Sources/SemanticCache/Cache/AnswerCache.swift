@@ -151,7 +151,11 @@ public final class AnswerCache: @unchecked Sendable {
     @discardableResult
     public func purge(tenant: String?, model: String?) -> Int {
         lock.writing {
-            let gone = entries.values.filter { (tenant == nil || $0.scope.tenant == tenant) && (model == nil || $0.scope.model == model) }.map(\.id)
+            // A tenant is one name or several joined by "/" (team and consumer): any matches.
+            let gone = entries.values.filter { e in
+                (tenant == nil || e.scope.tenant == tenant || e.scope.tenant.split(separator: "/").contains { $0 == tenant! })
+                    && (model == nil || e.scope.model == model)
+            }.map(\.id)
             gone.forEach(remove)
             return gone.count
         }

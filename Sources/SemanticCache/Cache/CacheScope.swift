@@ -1,6 +1,6 @@
 /// What must be equal for two requests to share a cached answer. A semantic hit is searched
 /// only among entries of the same scope (each scope has an index of its own), so an answer can
-/// never cross tenants, models, system prompts or sampling parameters.
+/// never cross tenants, models, system prompts, sampling parameters or conversations.
 public struct CacheScope: Sendable, Hashable, Codable {
     /// The tenant: the caller's team (or consumer when it has none); "" when shared.
     public var tenant: String
@@ -10,12 +10,29 @@ public struct CacheScope: Sendable, Hashable, Codable {
     public var systemPrompt: String
     /// A hash of the parameters that change an answer (temperature, tools, response format...).
     public var parameters: String
+    /// A hash of everything in the request but the last message's text (earlier turns, tool
+    /// calls and results, images, tools, every parameter): a similar answer is one to the same
+    /// conversation, asked in other words. "" only in entries kept before it existed, which
+    /// therefore never match again.
+    public var context: String
 
-    public init(tenant: String, model: String, systemPrompt: String = "", parameters: String = "") {
+    public init(tenant: String, model: String, systemPrompt: String = "", parameters: String = "", context: String = "") {
         self.tenant = tenant
         self.model = model
         self.systemPrompt = systemPrompt
         self.parameters = parameters
+        self.context = context
+    }
+
+    private enum CodingKeys: String, CodingKey { case tenant, model, systemPrompt, parameters, context }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tenant = try c.decode(String.self, forKey: .tenant)
+        model = try c.decode(String.self, forKey: .model)
+        systemPrompt = try c.decode(String.self, forKey: .systemPrompt)
+        parameters = try c.decode(String.self, forKey: .parameters)
+        context = try c.decodeIfPresent(String.self, forKey: .context) ?? ""
     }
 }
 
