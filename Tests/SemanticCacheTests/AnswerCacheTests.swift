@@ -62,6 +62,28 @@ import Testing
         #expect(cache.count == 3 && cache.lookup(exactKey: "e", now: 13) == answer("e2"))
     }
 
+    /// A huge answer is not kept, and the answers together stay under their byte bound.
+    @Test func answersAreBoundedPerEntryAndInTotal() {
+        let size = answer("x").body.count
+        let cache = AnswerCache(.init(maxEntryBytes: size + 10, maxTotalBytes: 3 * size))
+        #expect(!cache.store(answer(String(repeating: "y", count: 12)), exactKey: "big", scope: growth, vector: vector(0), now: 0))
+        #expect(cache.count == 0 && cache.lookup(exactKey: "big", now: 1) == nil)
+        for k in ["a", "b", "c", "d"] { #expect(cache.store(answer(k), exactKey: k, scope: growth, vector: nil, now: 0)) }
+        #expect(cache.count == 3 && cache.lookup(exactKey: "a", now: 1) == nil && cache.lookup(exactKey: "d", now: 1) != nil)
+        #expect(cache.purge(tenant: nil, model: nil) == 3)
+        for k in ["e", "f", "g"] { cache.store(answer(k), exactKey: k, scope: growth, vector: nil, now: 0) }
+        #expect(cache.count == 3)  // the bytes freed by the purge are counted free
+    }
+
+    /// A tenant of team and consumer together ("team:a/consumer:b") is purged by either.
+    @Test func purgeMatchesAnyPartOfACompoundTenant() {
+        let cache = AnswerCache(.init())
+        cache.store(answer("1"), exactKey: "1", scope: CacheScope(tenant: "team:a/consumer:b", model: "m"), vector: nil, now: 0)
+        cache.store(answer("2"), exactKey: "2", scope: CacheScope(tenant: "team:ab", model: "m"), vector: nil, now: 0)
+        #expect(cache.purge(tenant: "consumer:b", model: nil) == 1 && cache.purge(tenant: "team:a", model: nil) == 0)
+        #expect(cache.purge(tenant: "team:ab", model: nil) == 1)
+    }
+
     @Test func purgeByTenantAndModel() {
         let cache = AnswerCache(.init())
         let scopes = [growth, CacheScope(tenant: "growth", model: "cheap"), CacheScope(tenant: "platform", model: "smart")]

@@ -299,6 +299,7 @@ extension LLMConfig {
                                  ("only_when", .object([("temperature_max", .double(s.temperatureMax)), ("max_messages", .int(s.maxMessages))])),
                                  ("timeout", .string(ConfigDuration.format(s.timeout))), ("storage", .string(s.int8 ? "int8" : "float32"))])
                     } ?? .null),
+                    ("max_entry_bytes", .int(c.maxEntryBytes)), ("max_bytes", .int(c.maxBytes)),
                     ("snapshot_dir", c.snapshotDir.map { .string($0) } ?? .null),
                 ])
             } ?? .null),

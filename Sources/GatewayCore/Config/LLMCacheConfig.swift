@@ -10,6 +10,8 @@
 ///     max_entries: 1000000
 ///     scope: [team, model, system_prompt, params]
 ///     only_when: { temperature_max: 0.3, max_messages: 4 }
+///   max_entry_bytes: 1MiB              # a larger answer is not kept
+///   max_bytes: 256MiB                  # all answers together; the oldest go first
 ///   snapshot_dir: /var/lib/triplegate/cache   # kept across restarts
 /// ```
 public struct LLMCacheConfig: Sendable, Equatable {
@@ -21,6 +23,10 @@ public struct LLMCacheConfig: Sendable, Equatable {
     public var semantic: Semantic?
     /// Entries at most (exact and semantic together); the oldest go first.
     public var maxEntries: Int = 1_000_000
+    /// An answer larger than this is not kept. Default 1 MiB.
+    public var maxEntryBytes: Int = 1 << 20
+    /// All kept answers together at most; the oldest go first. Default 256 MiB.
+    public var maxBytes: Int = 256 << 20
     public var scope: [ScopeField] = [.team, .model, .systemPrompt, .params]
     /// A directory the cache is saved to on a graceful stop and loaded from at start.
     public var snapshotDir: String?
@@ -60,6 +66,9 @@ extension LLMCacheConfig {
             maxEntries = entries ?? maxEntries
             if let fields { scope = fields.contains(.model) ? fields : fields + [.model] }
         }
+        maxEntryBytes = o["max_entry_bytes"].byteSize() ?? maxEntryBytes
+        maxBytes = o["max_bytes"].byteSize() ?? maxBytes
+        if maxEntryBytes > maxBytes { o.problem(at: "max_entry_bytes", "must not exceed max_bytes") }
         snapshotDir = o["snapshot_dir"].string()
     }
 }

@@ -35,7 +35,7 @@ public final class CacheMetrics: Sendable {
             labels: [])
         refused = registry.makeCounter(
             descriptor: .init(metricName: "triplegate_llm_cache_answers_not_kept", unitName: "total",
-                              helpText: "Provider answers not cached: an error body, no choices, or an abnormal finish (content_filter, a cut stream)"),
+                              helpText: "Provider answers not cached: an error body, no choices, an abnormal finish (content_filter, a cut stream), bytes that are not UTF-8, or larger than max_entry_bytes"),
             labels: [])
         entries = registry.makeGauge(descriptor: .init(metricName: "triplegate_llm_cache_entries", unitName: "", helpText: "Cached answers"), labels: [])
         indexBytes = registry.makeGauge(
@@ -63,6 +63,7 @@ extension AnswerCache.Options {
     init(_ c: LLMCacheConfig) {
         func millis(_ d: Duration) -> Int64 { d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000 }
         self.init(exactTTLMillis: c.exactTTL.map(millis) ?? 0, semanticTTLMillis: c.semantic.map { millis($0.ttl) } ?? 0,
-                  threshold: Float(c.semantic?.threshold ?? 1), maxEntries: c.maxEntries, storage: c.semantic?.int8 == true ? .int8 : .float32)
+                  threshold: Float(c.semantic?.threshold ?? 1), maxEntries: c.maxEntries, storage: c.semantic?.int8 == true ? .int8 : .float32,
+                  maxEntryBytes: c.maxEntryBytes, maxTotalBytes: c.maxBytes)
     }
 }

@@ -104,6 +104,8 @@ extension LLMExchange {
         completion.write(to: &body)
         let answer = CachedAnswer(body: Array(body.readableBytesView), provider: served.provider, servedModel: served.model,
                                   inputTokens: usage?.prompt ?? 0, outputTokens: usage?.output ?? 0, costMicros: cost.microUSD)
-        cache.answers.store(answer, exactKey: plan.request.exactKey, scope: plan.request.scope, vector: plan.vector, now: Self.wallMillis())
+        if !cache.answers.store(answer, exactKey: plan.request.exactKey, scope: plan.request.scope, vector: plan.vector, now: Self.wallMillis()) {
+            cache.metrics.notKept()
+        }
     }
 }

@@ -14,14 +14,21 @@ public final class AnswerCache: @unchecked Sendable {
         public var threshold: Float
         public var maxEntries: Int
         public var storage: VectorIndex.Storage
+        /// An answer larger than this is not kept (one 300 MB answer must not be replayed).
+        public var maxEntryBytes: Int
+        /// The answers' bytes together at most; the oldest go first.
+        public var maxTotalBytes: Int
 
         public init(exactTTLMillis: Int64 = 3_600_000, semanticTTLMillis: Int64 = 86_400_000, threshold: Float = 0.92,
-                    maxEntries: Int = 1_000_000, storage: VectorIndex.Storage = .float32) {
+                    maxEntries: Int = 1_000_000, storage: VectorIndex.Storage = .float32,
+                    maxEntryBytes: Int = 1 << 20, maxTotalBytes: Int = 256 << 20) {
             self.exactTTLMillis = exactTTLMillis
             self.semanticTTLMillis = semanticTTLMillis
             self.threshold = threshold
             self.maxEntries = maxEntries
             self.storage = storage
+            self.maxEntryBytes = maxEntryBytes
+            self.maxTotalBytes = maxTotalBytes
         }
     }
 
@@ -52,6 +59,8 @@ public final class AnswerCache: @unchecked Sendable {
     private var indexes: [CacheScope: VectorIndex] = [:]
     /// Ids in insertion order (some may be gone already): eviction takes the front.
     private var order = Deque<UInt64>()
+    /// The kept answers' bytes together.
+    private var totalBytes = 0
     private var nextID: UInt64 = 1
     private let lock = ReadWriteLock()
 
@@ -89,13 +98,20 @@ public final class AnswerCache: @unchecked Sendable {
     /// whose length differs from the scope's index is kept exact-only (the embedding model
     /// changed): the index is never mixed. The graph insert, the slow part (about a millisecond
     /// at a million entries), holds only that index's lock: exact lookups and other scopes go on.
-    public func store(_ answer: CachedAnswer, exactKey: String, scope: CacheScope, vector: [Float]?, now: Int64) {
+    /// Keeps `answer`; false (nothing kept) when it is larger than `maxEntryBytes`.
+    @discardableResult
+    public func store(_ answer: CachedAnswer, exactKey: String, scope: CacheScope, vector: [Float]?, now: Int64) -> Bool {
+        guard answer.body.count <= options.maxEntryBytes else { return false }
         let (id, index) = lock.writing { () -> (UInt64, VectorIndex?) in
             if let old = exact[exactKey] { remove(old) }
-            while entries.count >= options.maxEntries, let oldest = order.popFirst() { remove(oldest) }
+            while entries.count >= options.maxEntries || totalBytes + answer.body.count > options.maxTotalBytes,
+                  let oldest = order.popFirst() {
+                remove(oldest)
+            }
             let id = nextID
             nextID += 1
             entries[id] = Entry(id: id, scope: scope, exactKey: exactKey, answer: answer, exactExpiresAt: now + options.exactTTLMillis, semanticExpiresAt: 0)
+            totalBytes += answer.body.count
             exact[exactKey] = id
             order.append(id)
             guard let vector, !vector.isEmpty else { return (id, nil) }
@@ -104,7 +120,7 @@ public final class AnswerCache: @unchecked Sendable {
             indexes[scope] = index
             return (id, index)
         }
-        guard let index, let vector, (try? index.insert(key: id, vector: vector)) != nil else { return }
+        guard let index, let vector, (try? index.insert(key: id, vector: vector)) != nil else { return true }
         lock.writing {
             // Searchable from here, unless the entry went meanwhile (evicted, replaced, purged)
             // or its scope's index was dropped and another made.
@@ -115,10 +131,12 @@ public final class AnswerCache: @unchecked Sendable {
             indexes[scope] = index
             entries[id]!.semanticExpiresAt = now + options.semanticTTLMillis
         }
+        return true
     }
 
     private func remove(_ id: UInt64) {
         guard let e = entries.removeValue(forKey: id) else { return }
+        totalBytes -= e.answer.body.count
         if exact[e.exactKey] == id { exact[e.exactKey] = nil }
         if e.semanticExpiresAt > 0, let index = indexes[e.scope] {
             index.remove(key: id)
@@ -196,6 +214,7 @@ public final class AnswerCache: @unchecked Sendable {
             cache.entries[e.id] = e
             cache.exact[e.exactKey] = e.id
             cache.order.append(e.id)
+            cache.totalBytes += e.answer.body.count
         }
         cache.expire(now: now)
         return cache

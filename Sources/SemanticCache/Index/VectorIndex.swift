@@ -98,7 +98,9 @@ public final class VectorIndex: @unchecked Sendable {
         levels = .allocate(capacity: 0)
         keys = .allocate(capacity: 0)
         deleted = .allocate(capacity: 0)
-        grow(to: min(1024, max(options.maxEntries, 1)))
+        // Small at first: the answer cache keeps an index per conversation scope, most of which
+        // hold a handful of questions (1,024 slots of 1,536 floats would be 6 MB each).
+        grow(to: min(8, max(options.maxEntries, 1)))
     }
 
     deinit {

@@ -131,3 +131,18 @@ def test_a_streamed_answer_is_kept_only_as_it_was_streamed(gateway, fake, tmp_pa
     assert status == 200 and headers["x-triplegate-cache"] == "miss" and len(chats(p)) == 2
     status, headers, _ = request(g.port, "POST", "/v1/chat/completions", body=body, headers=auth)
     assert headers["x-triplegate-cache"] == "hit-exact" and len(chats(p)) == 2
+
+
+def test_an_answer_larger_than_max_entry_bytes_is_served_but_not_kept(gateway, fake, tmp_path):
+    g, p = start(gateway, fake, tmp_path)
+    auth = {"authorization": f"Bearer {g.keys['app']}", "content-type": "application/json"}
+    body = json.dumps({"model": "smart", "temperature": 0, "messages": [{"role": "user", "content": "What is the capital of France?"}]})
+    huge = "w" * (2 << 20)  # over the default max_entry_bytes (1 MiB)
+    p.chat_overrides.append({"body": {"id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+                                      "choices": [{"index": 0, "message": {"role": "assistant", "content": huge}, "finish_reason": "stop"}],
+                                      "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}})
+    status, _, answer = request(g.port, "POST", "/v1/chat/completions", body=body, headers=auth, timeout=30)
+    assert status == 200 and json.loads(answer)["choices"][0]["message"]["content"] == huge
+    status, headers, answer = request(g.port, "POST", "/v1/chat/completions", body=body, headers=auth)
+    assert headers["x-triplegate-cache"] == "miss" and len(chats(p)) == 2 and huge not in answer.decode()
+    assert "triplegate_llm_cache_answers_not_kept_total 1" in request(g.admin_port, "GET", "/metrics")[2].decode()
