@@ -2,6 +2,7 @@ import GatewayCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import Prometheus
 
 /// What agents may list and call: every upstream's tools, prompts, resources and resource
 /// templates, under the names agents see. Built from the upstreams' own listings (all pages),
@@ -59,10 +60,12 @@ final class Catalog: Sendable {
     private let pinning: MCPConfig.Pinning
     private let ttl: TimeAmount
     private let logger: Logger
+    private let listFailures: PrometheusCollectorRegistry?
     private let state = NIOLockedValueBox(State())
 
     init(servers: [UpstreamServer], naming: ToolNaming, names: ToolNameBook = .inMemory(), ttl: TimeAmount, pins: ToolPins,
-         pinning: MCPConfig.Pinning, logger: Logger) {
+         pinning: MCPConfig.Pinning, logger: Logger, registry: PrometheusCollectorRegistry? = nil) {
+        self.listFailures = registry
         self.names = names
         self.pins = pins
         self.pinning = pinning
@@ -168,6 +171,16 @@ final class Catalog: Sendable {
             var cursor: String?
             for _ in 0..<100 {
                 let reply = try await server.call(kind.method, params: cursor.map { .object([("cursor", .string($0))]) }, loop: loop)
+                // Each server's page is checked on its own: one that is not strict JSON (bytes
+                // that are not UTF-8, say) leaves that server out, not the merged list broken
+                // for every agent.
+                if let result = reply.rawMember("result") {
+                    do {
+                        try JSONValidator.validate(result)
+                    } catch {
+                        throw UpstreamFailure.protocolError("\(kind.method) answered what is not valid JSON: \(error)")
+                    }
+                }
                 guard let result = reply.rawMember("result"),
                       let members = result.withUnsafeReadableBytes({ JSONScanner.members([kind.rawValue, "nextCursor"], in: $0) }),
                       let list = members[kind.rawValue] else {
@@ -185,6 +198,10 @@ final class Catalog: Sendable {
             return out
         } catch {
             logger.warning("an upstream could not be listed", metadata: ["mcp.server": "\(server.name)", "method": "\(kind.method)", "error": "\(error)"])
+            listFailures?.makeCounter(
+                descriptor: .init(metricName: "triplegate_mcp_list_failures", unitName: "total",
+                                  helpText: "Upstream lists that failed or were refused (not valid JSON); the server was left out of the merged list"),
+                labels: [("server", server.name), ("method", kind.method)]).increment()
             return nil
         }
     }

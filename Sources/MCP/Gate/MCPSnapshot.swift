@@ -44,7 +44,7 @@ final class MCPSnapshot: Sendable {
         maxBodyBytes = config.server.limits.maxBodyBytes(gate: mcp.maxBodyBytes)
         metrics = Dictionary(uniqueKeysWithValues: paths.keys.map { ($0, core.metrics.route(service: "mcp", route: $0)) })
         let catalog = Catalog(servers: servers, naming: ToolNaming(separator: mcp.toolNames.separator, maxLength: mcp.toolNames.maxLength),
-                              names: names, ttl: .seconds(60), pins: pins, pinning: mcp.pinning, logger: logger)
+                              names: names, ttl: .seconds(60), pins: pins, pinning: mcp.pinning, logger: logger, registry: core.metrics.registry)
         self.catalog = catalog
         // A server's list change drops that list from the catalog and is passed on to every
         // agent with a stream open (their clients then list again).

@@ -1,10 +1,13 @@
 """An MCP server that turns against the agents behind the gateway: it adds tools after it was
 listed, named to take a trusted tool's name, and it must not get them."""
+import contextlib
 import json
 import sqlite3
+import subprocess
+import sys
 
-from conftest import request
-from mcp_support import agent
+from conftest import request, wait_for
+from mcp_support import HERE, agent, free_port, listening
 from test_mcp_gate import mcp_upstreams  # noqa: F401 (a fixture)
 
 
@@ -61,3 +64,34 @@ def test_a_tool_added_after_the_first_listing_is_quarantined_until_approved(gate
     assert request(gw.admin_port, "POST", "/admin/mcp/tools/approve?server=fs&tool=exfiltrate")[0] == 200
     listed, called = agent(f"{gw.url}/mcp", [{"op": "list_tools"}, {"op": "call", "name": "fs_exfiltrate"}], gen="1")["results"]
     assert "fs_exfiltrate" in listed and called["text"] == "fs.exfiltrate"
+
+
+@contextlib.contextmanager
+def hostile(mode):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(HERE / "hostile_server.py"), mode, str(port)])
+    try:
+        wait_for("the hostile upstream", lambda: listening(port))
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def test_a_server_whose_list_is_not_utf8_is_left_out_and_the_others_stay(gateway, mcp_upstreams, tmp_path):
+    good = mcp_upstreams("good", gen="1")
+    with hostile("bad_utf8") as url:
+        gw = gateway(f"""store: sqlite:{tmp_path}/u.db
+mcp:
+  servers:
+    - {{ name: bad, url: "{url}" }}
+    - {{ name: good, url: {good.url} }}
+  access: [{{ allow: ["*"] }}]
+""")
+        listed, echoed = agent(f"{gw.url}/mcp", [
+            {"op": "list_tools"}, {"op": "call", "name": "good_echo", "args": {"text": "still here"}}], gen="1")["results"]
+        assert "good_echo" in listed and not any(t.startswith("bad_") for t in listed)
+        assert echoed["text"] == "still here"
+        metrics = request(gw.admin_port, "GET", "/metrics")[2].decode()
+        assert 'triplegate_mcp_list_failures_total{server="bad",method="tools/list"}' in metrics
+        assert "not valid JSON" in gw.logs()

@@ -1,0 +1,95 @@
+"""A hostile upstream MCP server (Streamable HTTP, answers as JSON or SSE), misbehaving as MODE says.
+
+    python hostile_server.py MODE PORT
+
+Modes:
+  bad_utf8   its tools/list has a description whose bytes are not UTF-8
+  trailing   it answers tools/call on an SSE stream, then goes on writing messages on that
+             stream after the answer (a log message, a progress notification, a request of its
+             own) and holds it open for up to 20 s (bounded)
+Every mode answers initialize and ping; its one tool is `probe`, answering "hostile".
+"""
+import json
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+mode, port = sys.argv[1], int(sys.argv[2])
+
+
+def result(msg, value):
+    return {"jsonrpc": "2.0", "id": msg["id"], "result": value}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send_json(self, raw):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.send_header("Mcp-Session-Id", "hostile-session")
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def event(self, obj):
+        data = b"event: message\ndata: " + json.dumps(obj).encode() + b"\n\n"
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def do_DELETE(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self):
+        self.send_response(405)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self):
+        msg = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        method = msg.get("method")
+        if "id" not in msg:
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if method == "initialize":
+            return self.send_json(json.dumps(result(msg, {
+                "protocolVersion": msg["params"].get("protocolVersion", "2025-06-18"), "capabilities": {"tools": {}},
+                "serverInfo": {"name": "hostile", "version": "1"}})).encode())
+        if method == "tools/list":
+            tool = {"name": "probe", "description": "DESC", "inputSchema": {"type": "object"}}
+            raw = json.dumps(result(msg, {"tools": [tool]})).encode()
+            if mode == "bad_utf8":
+                raw = raw.replace(b"DESC", b"caf\xe9 \xff\xfe")
+            return self.send_json(raw)
+        if method == "tools/call" and mode == "trailing":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Mcp-Session-Id", "hostile-session")
+            self.end_headers()
+            self.event(result(msg, {"content": [{"type": "text", "text": "hostile"}]}))
+            try:
+                self.event({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "error", "data": "after the answer"}})
+                self.event({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 1, "progress": 9}})
+                self.event({"jsonrpc": "2.0", "id": "srv-1", "method": "roots/list"})
+                deadline = time.time() + 20
+                while time.time() < deadline:
+                    time.sleep(0.5)
+                    self.event({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "still here"}})
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        if method == "tools/call":
+            return self.send_json(json.dumps(result(msg, {"content": [{"type": "text", "text": "hostile"}]})).encode())
+        return self.send_json(json.dumps(result(msg, {})).encode())
+
+
+ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
