@@ -23,6 +23,8 @@ public final class MCPGate: MountableGate, Service {
     private let current: NIOLockedValueBox<MCPSnapshot?>
     /// Servers by name, with the config they were made from.
     private let upstreams = NIOLockedValueBox<[String: (key: String, server: UpstreamServer)]>([:])
+    /// Upstream messages nobody may receive, counted.
+    private let drops: UpstreamDrops
 
     public init(config: GatewayConfig, loops: LoopContexts, core: CoreServices, audit: AuditLog? = nil, pins: ToolPins = .inMemory(),
                 names: ToolNameBook = .inMemory()) {
@@ -32,6 +34,7 @@ public final class MCPGate: MountableGate, Service {
         self.pins = pins
         self.names = names
         pins.use(registry: core.metrics.registry)
+        drops = UpstreamDrops(registry: core.metrics.registry, servers: config.mcp?.servers.map(\.name) ?? [])
         sessions = SessionTable(idle: config.mcp?.sessionIdle ?? .seconds(1800), capacity: config.mcp?.maxSessions ?? 10_000,
                                 perPrincipal: config.mcp?.maxSessionsPerPrincipal ?? 100,
                                 gauge: core.metrics.registry.makeGauge(descriptor: .init(metricName: "triplegate_mcp_sessions", unitName: "", helpText: "Open MCP sessions"), labels: []),
@@ -74,17 +77,17 @@ public final class MCPGate: MountableGate, Service {
     private func makeServer(_ s: MCPServerConfig, timeout: Duration) -> UpstreamServer {
         guard s.sessionMode == .perClient else { return makeServer(s, timeout: timeout, perClient: nil) }
         let loops = self.loops, logger = self.logger
-        return makeServer(s, timeout: timeout, perClient: {
-            Self.makeServer(s, timeout: timeout, perClient: nil, loops: loops, logger: logger)
+        return makeServer(s, timeout: timeout, perClient: { [drops] in
+            Self.makeServer(s, timeout: timeout, perClient: nil, loops: loops, logger: logger, drops: drops)
         })
     }
 
     private func makeServer(_ s: MCPServerConfig, timeout: Duration, perClient: (@Sendable () -> UpstreamServer)?) -> UpstreamServer {
-        Self.makeServer(s, timeout: timeout, perClient: perClient, loops: loops, logger: logger)
+        Self.makeServer(s, timeout: timeout, perClient: perClient, loops: loops, logger: logger, drops: drops)
     }
 
     private static func makeServer(_ s: MCPServerConfig, timeout: Duration, perClient: (@Sendable () -> UpstreamServer)?, loops: LoopContexts,
-                                   logger: Logger) -> UpstreamServer {
+                                   logger: Logger, drops: UpstreamDrops) -> UpstreamServer {
         let channel: any UpstreamChannel
         let sink = UnsolicitedSink()
         let unsolicited: UnsolicitedMessages = { sink.deliver($0) }
@@ -95,7 +98,8 @@ public final class MCPGate: MountableGate, Service {
         case .streamableHTTP:
             // Validated: a server with a url has a parseable one.
             let url = try! UpstreamURL.parse(s.url ?? "").get()
-            channel = StreamableHTTPChannel(url: url, headers: s.headers, loops: loops, logger: logger, unsolicited: unsolicited)
+            channel = StreamableHTTPChannel(url: url, headers: s.headers, loops: loops, logger: logger, unsolicited: unsolicited,
+                                            afterAnswer: { [name = s.name] _ in drops.count(server: name, reason: .afterAnswer) })
         case .sse:
             let url = try! UpstreamURL.parse(s.url ?? "").get()
             channel = SSEChannel(url: url, headers: s.headers, logger: logger, unsolicited: unsolicited)

@@ -14,12 +14,16 @@ struct HTTPPostReply: Sendable {
 
 /// One HTTP request to an upstream MCP server over the loop's upstream pool, as Streamable HTTP
 /// answers it: a JSON body, or an SSE stream whose events are JSON-RPC messages. The awaited
-/// response completes the call as soon as it arrives; other messages on the stream (progress,
-/// server requests) go to `onMessage` as they come. Runs on `pool.eventLoop`.
+/// response completes the call as soon as it arrives; other messages on the stream before it
+/// (progress, server requests) go to `onMessage` as they come. The stream ends with the answer
+/// (MCP: the server should close it then): its connection is closed, never reused, and whatever
+/// the server sent after the answer is dropped and counted (`afterAnswer`), so a caller's answer
+/// ends exactly once and nothing of this call reaches anyone later. Runs on `pool.eventLoop`.
 final class HTTPPost: UpstreamCallSink {
     private let promise: EventLoopPromise<HTTPPostReply>
     private let awaiting: String?
     private let onMessage: @Sendable (RPCMessage) -> Void
+    private let afterAnswer: @Sendable (RPCMessage) -> Void
     private var call: UpstreamCall?
     private var head: HTTPResponseHead?
     private var isSSE = false
@@ -30,19 +34,22 @@ final class HTTPPost: UpstreamCallSink {
     private var keepAlive: HTTPPost?
     static let maxBody = 32 * 1024 * 1024
 
-    private init(promise: EventLoopPromise<HTTPPostReply>, awaiting: String?, onMessage: @escaping @Sendable (RPCMessage) -> Void) {
+    private init(promise: EventLoopPromise<HTTPPostReply>, awaiting: String?, onMessage: @escaping @Sendable (RPCMessage) -> Void,
+                 afterAnswer: @escaping @Sendable (RPCMessage) -> Void) {
         self.promise = promise
         self.awaiting = awaiting
         self.onMessage = onMessage
+        self.afterAnswer = afterAnswer
     }
 
     /// Sends `body` (nil for GET/DELETE) and completes with the reply. `awaiting` is the id
     /// (JSON text) of the response to wait for; nil waits for the end of the response.
     static func send(method: HTTPMethod, key: UpstreamPoolKey, loop: LoopContext, headers: HTTPHeaders, body: ByteBuffer?, awaiting: String?,
-                     timeout: TimeAmount, uri: String? = nil, onMessage: @escaping @Sendable (RPCMessage) -> Void) -> EventLoopFuture<HTTPPostReply> {
+                     timeout: TimeAmount, uri: String? = nil, onMessage: @escaping @Sendable (RPCMessage) -> Void,
+                     afterAnswer: @escaping @Sendable (RPCMessage) -> Void = { _ in }) -> EventLoopFuture<HTTPPostReply> {
         let promise = loop.eventLoop.makePromise(of: HTTPPostReply.self)
         loop.eventLoop.executeSoon {
-            let post = HTTPPost(promise: promise, awaiting: awaiting, onMessage: onMessage)
+            let post = HTTPPost(promise: promise, awaiting: awaiting, onMessage: onMessage, afterAnswer: afterAnswer)
             post.keepAlive = post
             var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri ?? (key.target.basePath.isEmpty ? "/" : key.target.basePath), headers: headers)
             head.headers.replaceOrAdd(name: "host", value: key.target.hostForHeader)
@@ -67,6 +74,10 @@ final class HTTPPost: UpstreamCallSink {
 
     private func deliver(_ data: ByteBuffer) {
         guard let m = try? RPCMessage.parse(data) else { return }
+        if done {
+            // After the answer: nobody's any more.
+            return afterAnswer(m)
+        }
         if m.kind == .response, let awaiting, m.id == awaiting || Self.isAnonymousError(m), let head {
             finish(.success(HTTPPostReply(status: head.status, headers: head.headers, response: m)))
         } else {
@@ -93,6 +104,12 @@ final class HTTPPost: UpstreamCallSink {
                 return release()
             }
             for e in events where !e.data.isEmpty { deliver(ByteBuffer(string: e.data)) }
+            if done, call != nil {
+                // The answer came: the stream is over for us. Closing its connection (it is mid
+                // body, so it cannot be reused) stops the server's further messages at the socket.
+                call?.cancel()
+                release()
+            }
         } else {
             var chunk = chunk
             if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }

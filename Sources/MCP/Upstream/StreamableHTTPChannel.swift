@@ -23,10 +23,14 @@ final class StreamableHTTPChannel: UpstreamChannel {
     private let loops: LoopContexts
     private let logger: Logger
     private let unsolicited: UnsolicitedMessages
+    /// What the server wrote on a POST's stream after that POST's answer (dropped).
+    private let afterAnswer: @Sendable (RPCMessage) -> Void
 
-    init(url: UpstreamURL, headers: [(String, String)], loops: LoopContexts, logger: Logger, unsolicited: @escaping UnsolicitedMessages) {
+    init(url: UpstreamURL, headers: [(String, String)], loops: LoopContexts, logger: Logger, unsolicited: @escaping UnsolicitedMessages,
+         afterAnswer: @escaping @Sendable (RPCMessage) -> Void = { _ in }) {
         self.logger = logger
         self.unsolicited = unsolicited
+        self.afterAnswer = afterAnswer
         var tls = UpstreamTLS()
         tls.caFile = nil
         key = UpstreamPoolKey(target: url, maxConnections: 256, idleTimeout: .seconds(90), connectTimeout: .seconds(5), tls: tls)
@@ -49,7 +53,7 @@ final class StreamableHTTPChannel: UpstreamChannel {
                  onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage {
         let (headers, hadSession) = headers()
         let reply = try await HTTPPost.send(method: .POST, key: key, loop: loop, headers: headers, body: body, awaiting: id,
-                                            timeout: timeout, onMessage: onMessage).get()
+                                            timeout: timeout, onMessage: onMessage, afterAnswer: afterAnswer).get()
         if let session = reply.headers.first(name: "mcp-session-id") {
             state.withLockedValue { $0.sessionID = session }
         }

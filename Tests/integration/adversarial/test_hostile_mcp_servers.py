@@ -5,6 +5,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 
 from conftest import request, wait_for
 from mcp_support import HERE, agent, free_port, listening
@@ -95,3 +96,51 @@ mcp:
         metrics = request(gw.admin_port, "GET", "/metrics")[2].decode()
         assert 'triplegate_mcp_list_failures_total{server="bad",method="tools/list"}' in metrics
         assert "not valid JSON" in gw.logs()
+
+
+def test_messages_after_the_answer_never_become_a_second_response(gateway, tmp_path):
+    # The server answers tools/call on an SSE stream, then goes on writing on that stream (a log
+    # message, progress, a request of its own) and holds it open. The agent's answer must end
+    # exactly once, and its kept-alive connection must carry its next exchange, not those.
+    import http.client
+    with hostile("trailing") as url:
+        gw = gateway(f"""store: sqlite:{tmp_path}/t.db
+mcp:
+  servers: [{{ name: h, url: "{url}" }}]
+  access: [{{ allow: ["*"] }}]
+""")
+        c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+        def post(msg, extra=None):
+            c.request("POST", "/mcp", body=json.dumps(msg), headers={**headers, **(extra or {})})
+            r = c.getresponse()
+            return r, r.read()  # must end: a never-ending answer times out here
+
+        r, body = post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        assert r.status == 200
+        sid = {"Mcp-Session-Id": r.getheader("mcp-session-id"), "MCP-Protocol-Version": "2025-06-18"}
+        r, _ = post({"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+        assert r.status == 202
+        for n in range(2, 5):
+            started = time.monotonic()
+            # With a progress token, the answer is a stream (progress first, then the answer).
+            r, body = post({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {
+                "name": "h_probe", "arguments": {}, "_meta": {"progressToken": f"p{n}"}}}, sid)
+            assert r.status == 200 and time.monotonic() - started < 5
+            messages = [json.loads(line[5:]) for line in body.decode().splitlines() if line.startswith("data:")] \
+                if r.getheader("content-type", "").startswith("text/event-stream") else [json.loads(body)]
+            answers = [m for m in messages if m.get("id") == n]
+            assert len(answers) == 1 and answers[0]["result"]["content"][0]["text"] == "hostile"
+            assert messages[-1] is answers[0]  # nothing after the answer
+            # The same connection serves the next exchange with its own answer.
+            r, body = post({"jsonrpc": "2.0", "id": 100 + n, "method": "ping"}, sid)
+            assert r.status == 200
+            assert json.loads(body.decode().split("data:", 1)[-1] if body.startswith(b"event") else body)["id"] == 100 + n
+        # The gateway closed each stream with its answer: nothing of it lingers upstream.
+        stats = url.replace("/mcp", "/stats")
+        port = int(stats.split(":")[2].split("/")[0])
+        wait_for("the upstream's streams to close", lambda: json.loads(request(port, "GET", "/stats")[2])["open"] == 0, timeout=5)
+        dropped = request(gw.admin_port, "GET", "/metrics")[2].decode()
+        assert 'triplegate_mcp_upstream_messages_dropped_total{server="h",reason="after_answer"}' in dropped

@@ -6,15 +6,20 @@ Modes:
   bad_utf8   its tools/list has a description whose bytes are not UTF-8
   trailing   it answers tools/call on an SSE stream, then goes on writing messages on that
              stream after the answer (a log message, a progress notification, a request of its
-             own) and holds it open for up to 20 s (bounded)
+             own) and holds it open for up to 20 s (bounded); GET /stats says how many such
+             streams are still open
 Every mode answers initialize and ping; its one tool is `probe`, answering "hostile".
 """
 import json
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 mode, port = sys.argv[1], int(sys.argv[2])
+# Streams still open after their answer (GET /stats shows it): the gateway should close them.
+open_streams = 0
+lock = threading.Lock()
 
 
 def result(msg, value):
@@ -46,6 +51,9 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self):
+        if self.path == "/stats":
+            with lock:
+                return self.send_json(json.dumps({"open": open_streams}).encode())
         self.send_response(405)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -74,10 +82,16 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Mcp-Session-Id", "hostile-session")
             self.end_headers()
+            token = msg["params"].get("_meta", {}).get("progressToken")
+            if token is not None:
+                self.event({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": 1}})
             self.event(result(msg, {"content": [{"type": "text", "text": "hostile"}]}))
+            global open_streams
+            with lock:
+                open_streams += 1
             try:
                 self.event({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "error", "data": "after the answer"}})
-                self.event({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 1, "progress": 9}})
+                self.event({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": 9}})
                 self.event({"jsonrpc": "2.0", "id": "srv-1", "method": "roots/list"})
                 deadline = time.time() + 20
                 while time.time() < deadline:
@@ -85,6 +99,9 @@ class Handler(BaseHTTPRequestHandler):
                     self.event({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "still here"}})
             except OSError:
                 pass
+            finally:
+                with lock:
+                    open_streams -= 1
             self.close_connection = True
             return
         if method == "tools/call":
