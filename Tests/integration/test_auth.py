@@ -10,6 +10,7 @@ import pytest
 
 from authserver import AuthServer, SigningKey
 from conftest import request, wait_for
+from test_identity import keys
 
 
 @pytest.fixture
@@ -267,3 +268,42 @@ services:
     out = curl(gw.port, pki, "stranger")
     assert out.returncode != 0, out
     assert curl(gw.port, pki, "by-cn").stdout.endswith("\n200")  # still serving
+
+
+def test_several_authenticators_one_identity(gateway, upstreams, tmp_path):
+    """The rule for several authenticators on one route: the first identity wins, a later
+    authenticator's credential is not required, and one that names another consumer is refused."""
+    up = upstreams()
+    pki = make_pki(tmp_path)
+    gw = gateway(f"""server:
+  tls: {{ certificate: {pki}/server.pem, key: {pki}/server.key, client_ca_file: {pki}/ca.pem, client_auth: optional }}
+store: sqlite:{tmp_path}/k.db
+consumers:
+  - {{ name: ops-console }}
+  - {{ name: bob }}
+services:
+  - name: m
+    upstream: {{ targets: [{{ url: {up.url} }}] }}
+    policies: [{{ mtls_auth: {{ anonymous: true }} }}, {{ key_auth: {{}} }}]
+    routes: [{{ paths: [/m] }}]
+""")
+    ops_key = keys("create", "--consumer", "ops-console", config=gw.config)
+    bob_key = keys("create", "--consumer", "bob", config=gw.config)
+
+    def call(cert=None, key=None):
+        args = ["-H", f"authorization: Bearer {key}"] if key else []
+        out = subprocess.run(["curl", "-sS", "--cacert", f"{pki}/server.pem", "-o", "-", "-w", "\n%{http_code}", *args,
+                              f"https://localhost:{gw.port}/m/x", "--resolve", f"localhost:{gw.port}:127.0.0.1"]
+                             + (["--cert", f"{pki}/{cert}.pem", "--key", f"{pki}/{cert}.key"] if cert else []),
+                             capture_output=True, text=True, timeout=20)
+        return out.stdout.rsplit("\n", 1)
+
+    wait_for("keys", lambda: call(key=bob_key)[1] == "200")
+    assert call(cert="by-cn")[1] == "200"                      # the certificate alone identifies
+    assert call(cert="by-cn", key=ops_key)[1] == "200"         # its own key too
+    body, status = call(cert="by-cn", key=bob_key)             # Alice's certificate, Bob's key
+    assert status == "403" and "Conflicting identities" in body
+    assert call(cert="by-cn", key="not-a-key")[1] == "401"     # a key shown must be valid
+    assert call(key=bob_key)[1] == "200" and call()[1] == "401"
+    metrics = request(gw.admin_port, "GET", "/metrics")[2].decode()
+    assert 'reason="conflicting_identities"' in metrics

@@ -13,13 +13,16 @@ public struct KeyAuthPolicy: RequestPolicy {
     let consumers: [String: Consumer]
     let missing: Counter?
     let invalid: Counter?
+    let metrics: GatewayMetrics?
 
-    public init(config: KeyAuthConfig, keys: KeyIndex, consumers: [String: Consumer], missing: Counter? = nil, invalid: Counter? = nil) {
+    public init(config: KeyAuthConfig, keys: KeyIndex, consumers: [String: Consumer], missing: Counter? = nil, invalid: Counter? = nil,
+                metrics: GatewayMetrics? = nil) {
         self.config = config
         self.keys = keys
         self.consumers = consumers
         self.missing = missing
         self.invalid = invalid
+        self.metrics = metrics
     }
 
     public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
@@ -49,7 +52,8 @@ public struct KeyAuthPolicy: RequestPolicy {
             }
         }
         guard let key = presented, !key.isEmpty else {
-            if config.anonymous { return .proceed }
+            // Already identified (a certificate, a token): no key needed (`IdentityRule`).
+            if config.anonymous || context.consumer != nil { return .proceed }
             missing?.increment()
             return .reject(Self.unauthorized("No API key", error: nil))
         }
@@ -57,7 +61,10 @@ public struct KeyAuthPolicy: RequestPolicy {
             invalid?.increment()
             return .reject(Self.unauthorized("Invalid API key", error: "invalid_token"))
         }
-        context.consumer = consumer
+        if let refusal = IdentityRule.conflict(established: context.consumer, presented: consumer.name, by: "API key", metrics: metrics) {
+            return refusal
+        }
+        if context.consumer == nil { context.consumer = consumer }
         context.keyID = entry.id
         if config.hideCredentials {
             if let carrier { context.removeRequestHeaders.append(carrier) }

@@ -16,9 +16,9 @@ public struct MTLSAuthPolicy: RequestPolicy {
     }
 
     public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
-        if context.consumer != nil { return .proceed }
         guard let cert = context.clientCertificate else {
-            if config.anonymous { return .proceed }
+            // Already identified (a token): no certificate needed (`IdentityRule`).
+            if config.anonymous || context.consumer != nil { return .proceed }
             metrics?.authMissing.increment()
             return .reject(ProblemDetails(status: .unauthorized, title: "No client certificate",
                                           headers: [("www-authenticate", "Mutual realm=\"triplegate\"")]))
@@ -27,7 +27,11 @@ public struct MTLSAuthPolicy: RequestPolicy {
             let names = source == .san ? cert.alternativeNames : cert.subjectCommonName.map { [$0] } ?? []
             for name in names {
                 if let consumer = consumers[name] {
-                    context.consumer = consumer
+                    if let refusal = IdentityRule.conflict(established: context.consumer, presented: consumer.name, by: "client certificate",
+                                                           metrics: metrics) {
+                        return refusal
+                    }
+                    if context.consumer == nil { context.consumer = consumer }
                     return .proceed
                 }
             }

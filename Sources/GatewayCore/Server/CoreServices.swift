@@ -74,7 +74,8 @@ public final class CoreServices: Sendable {
             return RateLimitPolicy(config: c, scope: scope, store: limiters, allowed: counters.allowed, refused: counters.refused,
                                    redis: c.store == .redis ? redis : nil, storeErrors: limiterStoreErrors)
         case .keyAuth(let c):
-            return KeyAuthPolicy(config: c, keys: keys, consumers: consumers, missing: metrics.authMissing, invalid: metrics.authInvalid)
+            return KeyAuthPolicy(config: c, keys: keys, consumers: consumers, missing: metrics.authMissing, invalid: metrics.authInvalid,
+                                 metrics: metrics)
         case .acl(let c):
             return ACLPolicy(config: c, forbidden: metrics.authForbidden, missing: metrics.authMissing)
         case .jwt(let c):

@@ -36,12 +36,14 @@ public struct JWTPolicy: RequestPolicy {
     }
 
     public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
-        if context.consumer != nil { return .proceed }
         guard let bearer = BearerToken.from(context.headers) else {
-            if config.anonymous { return .proceed }
+            // Already identified (a certificate, a token): no token needed (`IdentityRule`).
+            if config.anonymous || context.consumer != nil { return .proceed }
             metrics?.authMissing.increment()
             return .reject(KeyAuthPolicy.unauthorized("No bearer token", error: nil))
         }
+        // Identified already, a bearer that is no JWT is another authenticator's (an API key).
+        if context.consumer != nil, bearer.utf8.lazy.filter({ $0 == UInt8(ascii: ".") }).count != 2 { return .proceed }
         let token = String(bearer)
         guard let eventLoop = context.eventLoop else { return decide(token, keys: keys.current(now: context.now, on: nil), &context) }
         let first = keys.current(now: context.now, on: eventLoop)
@@ -93,6 +95,10 @@ public struct JWTPolicy: RequestPolicy {
             if auth.requireKnownConsumer, consumers[name] == nil {
                 metrics?.authFailure("jwt_unknown_consumer").increment()
                 return .reject(Self.invalidToken("consumer \"\(name)\" is not known here"))
+            }
+            if context.consumer != nil {
+                // A token for the consumer already identified adds nothing; one for another is refused.
+                return IdentityRule.conflict(established: context.consumer, presented: name, by: "bearer token", metrics: metrics) ?? .proceed
             }
             context.consumer = Consumer.identified(name, groups: claimGroups, team: auth.teamClaim.flatMap { claims[$0]?.stringValue },
                                                    declared: consumers)
