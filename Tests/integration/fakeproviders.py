@@ -182,12 +182,14 @@ class FakeProvider:
     def openai_chat(self, h, body, model, step):
         # A misbehaving provider, on command (chat answers only; embeddings do not consume it):
         # {"body": {...}} answers that object with 200 as it is; {"finish": "content_filter"}
-        # ends the answer so; {"raw_content": b"..."} streams those bytes as one content delta.
+        # ends the answer so; {"raw_content": b"..."} streams those bytes as one content delta;
+        # {"model": "..."} names another model in the answer.
         with self.lock:
             override = self.chat_overrides.pop(0) if self.chat_overrides else {}
         if "body" in override:
             return self.json(h, 200, override["body"])
         text, call = answer(self.name, model, body.get("messages", []), body.get("tools"))
+        model = override.get("model", model)  # {"model": ...}: answers as another model
         prompt = count_tokens(body.get("messages", []))
         words = text.split(" ")
         usage = {"prompt_tokens": prompt, "completion_tokens": len(words), "total_tokens": prompt + len(words),

@@ -100,6 +100,8 @@ public final class GenAIMetrics: Sendable {
     let outputTokens: ValueHistogram
     let duration: DurationHistogram
     let timeToFirstToken: DurationHistogram
+    /// Answers naming another model than the deployment's (`triplegate_llm_served_model_mismatches_total`).
+    public let servedModelMismatches: Counter
 
     static let tokenBuckets: [Double] = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262_144, 1_048_576, 4_194_304]
 
@@ -114,6 +116,10 @@ public final class GenAIMetrics: Sendable {
         timeToFirstToken = registry.makeDurationHistogram(
             descriptor: .init(metricName: "gen_ai_server_time_to_first_token", unitName: "seconds", helpText: "Time to the provider's first response bytes"),
             labels: labels, buckets: GatewayMetrics.buckets)
+        servedModelMismatches = registry.makeCounter(
+            descriptor: .init(metricName: "triplegate_llm_served_model_mismatches", unitName: "total",
+                              helpText: "Provider answers naming another model than the deployment's (billed as served when priced)"),
+            labels: labels)
     }
 
     /// Records a call that answered.

@@ -349,7 +349,18 @@ final class LLMExchange: RequestExchange {
         var cost = CallCost(picoUSD: 0)
         let nowDate = Date()
         let today = Int(nowDate.timeIntervalSince1970 / 86_400)
-        if let d = served, let u = usage, let prices = d.spec?.price(onDay: today) { cost = CallCost(u, at: prices) }
+        var servedModel = served?.model
+        var spec = served?.spec
+        if let d = served, status == 200, case .other(let answered, let priced) = ServedModel.judge(answered: genAI.responseModel, deployment: d) {
+            // Another model answered: said, counted, and billed as what was served when priced.
+            d.metrics.servedModelMismatches.increment()
+            ServedModel.logger.warning("a provider answered with another model than asked", metadata: [
+                "provider": "\(d.provider)", "asked": "\(d.model)", "answered": "\(answered.prefix(100))", "billed_as": "\(priced ? answered : d.model)",
+                "request_id": "\(request.requestID)"])
+            servedModel = String(answered.prefix(100))
+            if priced { spec = d.providerModels[answered] }
+        }
+        if let u = usage, let prices = spec?.price(onDay: today) { cost = CallCost(u, at: prices) }
         if status == 200 { keepForCache(cost: cost) }
         if let reservation {
             self.reservation = nil
@@ -375,7 +386,7 @@ final class LLMExchange: RequestExchange {
         let now = NIODeadline.now()
         ledger.record(LedgerRow(
             timeMillis: Int64(nowDate.timeIntervalSince1970 * 1000), requestID: request.requestID, consumer: request.consumer?.name,
-            team: request.consumer?.team, keyID: request.policyContext?.keyID, tags: tags, model: requestedModel, provider: served?.provider, servedModel: served?.model,
+            team: request.consumer?.team, keyID: request.policyContext?.keyID, tags: tags, model: requestedModel, provider: served?.provider, servedModel: servedModel,
             attempts: attempts, usage: usage ?? TokenUsage(), costMicros: cost.microUSD, savedByCacheMicros: cost.savedMicroUSD + cacheSavedMicros,
             cacheHit: cacheHit, status: status, latencyMillis: (now - started).nanoseconds / 1_000_000, timeToFirstTokenMillis: firstByteNanos.map { $0 / 1_000_000 },
             estimated: estimated))

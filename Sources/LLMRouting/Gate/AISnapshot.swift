@@ -126,6 +126,8 @@ public final class Deployment: Sendable {
     public let weight: Int
     public let timeout: TimeAmount
     public let spec: ModelSpec?
+    /// The provider's priced models, for an answer that names another model than `model`.
+    let providerModels: [String: ModelSpec]
     public let cooldown: LLMCooldownConfig
     /// Input plus output price per 1M tokens when the config was applied, for `lowest_cost`
     /// (unpriced deployments sort last).
@@ -155,6 +157,7 @@ public final class Deployment: Sendable {
         weight = d.weight
         timeout = .nanoseconds(d.timeout.nanoseconds)
         spec = provider.models[d.model]
+        providerModels = provider.models
         self.cooldown = cooldown
         let today = Int(Date().timeIntervalSince1970 / 86_400)
         routingPrice = spec?.price(onDay: today).map { $0.input.microsPerMillion + $0.output.microsPerMillion } ?? .max
