@@ -104,13 +104,18 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
         try? stdout.fileHandleForReading.close()
         try? stdin.fileHandleForWriting.close()
         let logger = self.logger, name = self.name
+        let stderrLog = StderrLog()
         stderr.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             if data.isEmpty {
                 handle.readabilityHandler = nil
                 return
             }
-            for line in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline) {
+            let (lines, suppressed) = stderrLog.admit(String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline))
+            if suppressed > 0 {
+                logger.warning("upstream stderr lines left out (over 20 a second)", metadata: ["mcp.server": "\(name)", "lines": "\(suppressed)"])
+            }
+            for line in lines {
                 logger.info("upstream stderr", metadata: ["mcp.server": "\(name)", "line": "\(line)"])
             }
         }
@@ -118,7 +123,7 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
             .channelOption(.allowRemoteHalfClosure, value: false)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineBasedFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BoundedLineDecoder(maxLength: Self.maxLineBytes)))
                     try channel.pipeline.syncOperations.addHandler(StdioLineHandler(owner: self))
                 }
             }
@@ -158,6 +163,15 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
             logger.warning("upstream exited", metadata: ["mcp.server": "\(name)"])
             if eager { Task { try? await ensureRunning() } }
         }
+    }
+
+    /// The longest line (one message) a program may write: as much as an HTTP server's answer.
+    static let maxLineBytes = HTTPPost.maxBody
+
+    /// The program's output cannot be read on (a line over `maxLineBytes`): said before the
+    /// channel closes, which ends the program like an exit.
+    fileprivate func failed(_ error: Error) {
+        logger.error("upstream output refused; the program is stopped", metadata: ["mcp.server": "\(name)", "error": "\(error)"])
     }
 
     /// One line of the program's stdout.
@@ -251,6 +265,7 @@ private final class StdioLineHandler: ChannelInboundHandler, @unchecked Sendable
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        owner.failed(error)
         context.close(promise: nil)
     }
 }

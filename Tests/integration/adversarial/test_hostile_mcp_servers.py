@@ -144,3 +144,35 @@ mcp:
         wait_for("the upstream's streams to close", lambda: json.loads(request(port, "GET", "/stats")[2])["open"] == 0, timeout=5)
         dropped = request(gw.admin_port, "GET", "/metrics")[2].decode()
         assert 'triplegate_mcp_upstream_messages_dropped_total{server="h",reason="after_answer"}' in dropped
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+
+def test_a_stdio_server_cannot_take_the_gateways_memory_or_its_log(gateway, tmp_path):
+    gw = gateway(f"""store: sqlite:{tmp_path}/s.db
+mcp:
+  servers: [{{ name: s, command: ["{sys.executable}", "{HERE / 'hostile_stdio.py'}"], start: eager }}]
+  access: [{{ allow: ["*"] }}]
+  timeout: 20s
+""")
+    url = f"{gw.url}/mcp"
+    assert agent(url, [{"op": "call", "name": "s_ok"}], gen="1")["results"][0]["text"] == "ok"
+    before = rss_kib(gw.proc.pid)
+    # 40 MiB with no newline: refused past the line limit (32 MiB), the program stopped, the
+    # call answered with an error, and the memory not kept.
+    endless = agent(url, [{"op": "call", "name": "s_endless"}], gen="1", timeout=60)["results"][0]
+    assert endless.get("isError") or "error" in endless, endless
+    wait_for("the refusal in the log", lambda: "upstream output refused" in gw.logs())
+    assert rss_kib(gw.proc.pid) - before < 150 * 1024, (before, rss_kib(gw.proc.pid))
+    # The program is started again at the next call, and serves.
+    assert agent(url, [{"op": "call", "name": "s_ok"}], gen="1")["results"][0]["text"] == "ok"
+    # 200,000 stderr lines (22 MB): at most 20 a second reach the log, the rest are counted.
+    size = len(gw.logs())
+    assert agent(url, [{"op": "call", "name": "s_noisy"}], gen="1", timeout=60)["results"][0]["text"] == "noisy"
+    assert agent(url, [{"op": "call", "name": "s_ok"}], gen="1")["results"][0]["text"] == "ok"
+    grown = len(gw.logs()) - size
+    assert grown < 200_000, grown  # a few hundred lines, not 22 MB
+    assert gw.logs().count("noise line") < 500
