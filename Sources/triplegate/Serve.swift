@@ -67,9 +67,11 @@ struct Serve: AsyncParsableCommand {
             do {
                 let store = try await LedgerStore.open(location)
                 reports = try await LedgerStore.open(location)
-                // With counters in Redis, Redis already holds them (and other replicas' spend).
                 if llm.counters == .local {
                     try await spend.seed(from: store, limits: llm.limits, budgets: llm.budgets, now: Int64(Date().timeIntervalSince1970 * 1000))
+                } else {
+                    // Redis holds them; should it lose them, they are rebuilt from this ledger.
+                    spend.useLedgerForRebuild(reports!)
                 }
                 ledger = LedgerWriter(store: store)
             } catch {

@@ -186,7 +186,10 @@ final class LLMExchange: RequestExchange {
         guard let redis = spend.redis else {
             return reserved(spend.counters.reserve(request, rules: rules, now: now), then: proceed)
         }
-        redis.reserve(request, limits: rules.limits, budgets: rules.budgets, now: now, on: client.eventLoop)
+        let counters = spend.counters, loop = client.eventLoop
+        redis.reserve(request, limits: rules.limits, budgets: rules.budgets, now: now, on: loop, rebuild: {
+            counters.rebuildRedis(redis, limits: rules.limits, budgets: rules.budgets, now: now, on: loop)
+        })
             .assumeIsolated().whenSuccess { [weak self] result in
                 guard let self else { return }
                 guard !self.done else {

@@ -40,6 +40,9 @@ public struct SpendRefusal: Error, Sendable, Equatable {
 /// used. The ledger is never read on the request path: `seed` loads the current windows from it
 /// at start-up. Pure: time comes in.
 public final class SpendCounters: Sendable {
+    /// Redis's counters rebuilt from the ledger (`SpendSeeding`).
+    let redisRebuild = NIOLockedValueBox(RedisRebuildState())
+
     /// One counter's current window. A class so that plans hold the counters they check and
     /// calls reserve and settle without looking them up; never replaced once made, its fields
     /// change only under the counters' lock.
