@@ -27,6 +27,33 @@ import Testing
         #expect(!APIKey.constantTimeEquals([1, 2], [1, 2, 3]))
     }
 
+    /// A certificate names a consumer by the fields configured, in order; several common names,
+    /// or one field naming two consumers, is refused rather than guessed.
+    @Test func mtlsReadsOnlyTheConfiguredFieldsAndRefusesAmbiguousCertificates() {
+        func who(_ cert: ClientCertificate, by sources: [MTLSAuthConfig.Source] = [.sanDNS, .subject]) -> String {
+            var config = MTLSAuthConfig()
+            config.consumerBy = sources
+            var ctx = PolicyContext(method: .GET, headers: [:], clientIP: "127.0.0.1", query: nil, service: "s", route: "r", now: 0,
+                                    clientCertificate: cert)
+            switch MTLSAuthPolicy(config: config, consumers: consumers).apply(&ctx) {
+            case .proceed: return ctx.consumer?.name ?? "-"
+            case .reject(let p): return "\(p.status.code) \(p.title)"
+            default: return "?"
+            }
+        }
+        #expect(who(ClientCertificate(commonNames: ["x"], dnsNames: ["web-app"])) == "web-app")
+        #expect(who(ClientCertificate(commonNames: ["ops"])) == "ops")
+        // An e-mail or URI SAN equal to a consumer's name counts only when configured.
+        #expect(who(ClientCertificate(commonNames: ["x"], emails: ["ops"])) == "401 Client certificate names no known consumer")
+        #expect(who(ClientCertificate(commonNames: ["x"], emails: ["ops"]), by: [.sanEmail]) == "ops")
+        #expect(who(ClientCertificate(commonNames: [], uris: ["web-app"]), by: [.sanURI]) == "web-app")
+        #expect(who(ClientCertificate(commonNames: [], uris: ["web-app"]), by: [.san]) == "web-app")
+        // Ambiguous: two common names, or two consumers in the first field that names any.
+        #expect(who(ClientCertificate(commonNames: ["x", "ops"])) == "401 Client certificate is ambiguous")
+        #expect(who(ClientCertificate(commonNames: ["ops"], dnsNames: ["web-app", "ops"])) == "401 Client certificate is ambiguous")
+        #expect(who(ClientCertificate(commonNames: ["web-app"], dnsNames: ["ops", "nobody"])) == "ops")  // DNS first, one consumer
+    }
+
     @Test func keyAuthMapsBearerAndHeaderKeysToConsumers() {
         let key = APIKey.generate()
         let policy = KeyAuthPolicy(config: KeyAuthConfig(), keys: index([(key, "web-app")]), consumers: consumers)

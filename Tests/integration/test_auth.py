@@ -227,6 +227,8 @@ def make_pki(tmp_path):
     client("by-san", "/CN=some-host", san="DNS:web-app.clients.example.com")
     client("nobody", "/CN=nobody")
     client("stranger", "/CN=ops-console", ca="other")
+    client("two-cns", "/CN=web-app.clients.example.com/CN=ops-console")  # which one? neither
+    client("by-email", "/CN=some-host", san="email:ops-console")
     return d
 
 
@@ -268,6 +270,11 @@ services:
     out = curl(gw.port, pki, "stranger")
     assert out.returncode != 0, out
     assert curl(gw.port, pki, "by-cn").stdout.endswith("\n200")  # still serving
+    # Several common names: refused, not the last (or first) one taken.
+    out = curl(gw.port, pki, "two-cns")
+    assert out.stdout.endswith("\n401") and "ambiguous" in out.stdout
+    # An e-mail SAN equal to a consumer's name counts only where consumer_by says san_email.
+    assert curl(gw.port, pki, "by-email").stdout.endswith("\n401")
 
 
 def test_several_authenticators_one_identity(gateway, upstreams, tmp_path):

@@ -37,7 +37,7 @@ extension PolicyConfig {
                     return .some(optionsOf(value) { o in
                         var c = MTLSAuthConfig()
                         c.consumerBy = o["consumer_by"].list { $0.oneOf(MTLSAuthConfig.Source.self) } ?? c.consumerBy
-                        if c.consumerBy.isEmpty { o.problem(at: "consumer_by", "must name san, subject or both") }
+                        if c.consumerBy.isEmpty { o.problem(at: "consumer_by", "must name at least one of san_dns, san_uri, san_email, san, subject") }
                         c.anonymous = o["anonymous"].bool() ?? c.anonymous
                         return .mtlsAuth(c)
                     })

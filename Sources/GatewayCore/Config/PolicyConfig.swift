@@ -61,9 +61,22 @@ public struct IntrospectionPolicyConfig: Sendable, Hashable {
 
 /// `mtls_auth`: the TLS client certificate the listener verified names the consumer.
 public struct MTLSAuthConfig: Sendable, Hashable {
-    public enum Source: String, Sendable, CaseIterable { case san, subject }
-    /// Where to look for the consumer's name, in order. Default SANs first, then the subject CN.
-    public var consumerBy: [Source] = [.san, .subject]
+    /// A certificate field a consumer's name is read from.
+    public enum Source: String, Sendable, CaseIterable {
+        /// DNS names among the subject alternative names.
+        case sanDNS = "san_dns"
+        /// URIs among them (SPIFFE ids, say).
+        case sanURI = "san_uri"
+        /// E-mail addresses among them.
+        case sanEmail = "san_email"
+        /// Any of the three (the explicit kinds are safer: a CA that puts a user's e-mail in a
+        /// certificate should not make that user a service named alike).
+        case san
+        /// The subject's common name (one; a certificate with several is refused).
+        case subject
+    }
+    /// Where to look for the consumer's name, in order. Default DNS SANs, then the subject CN.
+    public var consumerBy: [Source] = [.sanDNS, .subject]
     public var anonymous: Bool = false
 
     public init() {}

@@ -2,38 +2,49 @@ import NIOSSL
 import X509
 
 /// The names in a client certificate that the TLS listener verified against `client_ca_file`,
-/// read once per connection: the subject's common name and the subject alternative names (DNS
-/// names, e-mail addresses, URIs), for `mtls_auth` to map to a consumer.
+/// read once per connection: the subject's common names and the subject alternative names by
+/// kind (DNS names, e-mail addresses, URIs), for `mtls_auth` to map to a consumer.
 public struct ClientCertificate: Sendable, Equatable {
-    public var subjectCommonName: String?
-    public var alternativeNames: [String]
+    /// Every common name in the subject (a certificate may carry several; `mtls_auth` refuses
+    /// to choose among them).
+    public var commonNames: [String]
+    public var dnsNames: [String]
+    public var uris: [String]
+    public var emails: [String]
 
-    public init(subjectCommonName: String?, alternativeNames: [String]) {
-        self.subjectCommonName = subjectCommonName
-        self.alternativeNames = alternativeNames
+    /// The subject's common name when it has exactly one.
+    public var subjectCommonName: String? { commonNames.count == 1 ? commonNames[0] : nil }
+    /// Every subject alternative name of the three kinds read.
+    public var alternativeNames: [String] { dnsNames + emails + uris }
+
+    public init(commonNames: [String], dnsNames: [String] = [], uris: [String] = [], emails: [String] = []) {
+        self.commonNames = commonNames
+        self.dnsNames = dnsNames
+        self.uris = uris
+        self.emails = emails
     }
 
     /// Parses a DER certificate with swift-certificates; nil when it cannot be read.
     public init?(der: [UInt8]) {
         guard let cert = try? Certificate(derEncoded: der) else { return nil }
-        var cn: String?
+        var cns: [String] = []
         for rdn in cert.subject {
             for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
-                cn = String(describing: attribute.value)
+                cns.append(String(describing: attribute.value))
             }
         }
-        var names: [String] = []
+        var dns: [String] = [], uris: [String] = [], emails: [String] = []
         if let sans = try? cert.extensions.subjectAlternativeNames {
             for name in sans {
                 switch name {
-                case .dnsName(let n): names.append(n)
-                case .rfc822Name(let n): names.append(n)
-                case .uniformResourceIdentifier(let n): names.append(n)
+                case .dnsName(let n): dns.append(n)
+                case .rfc822Name(let n): emails.append(n)
+                case .uniformResourceIdentifier(let n): uris.append(n)
                 default: break
                 }
             }
         }
-        self.init(subjectCommonName: cn, alternativeNames: names)
+        self.init(commonNames: cns, dnsNames: dns, uris: uris, emails: emails)
     }
 
     public init?(_ certificate: NIOSSLCertificate) {
