@@ -24,12 +24,15 @@ final class MCPDispatcher: Sendable {
     let auditArguments: Bool
     let logger: Logger
     let metrics: ToolCallMetrics
+    /// Upstream messages no agent may receive, counted.
+    private let drops: UpstreamDrops
     static let pageSize = 500
     static let serverInfo = JSONValue.object([("name", .string("triplegate")), ("version", .string("0.1.0"))])
 
     init(servers: [UpstreamServer], catalog: Catalog, access: ToolAccess, toolLimits: PolicyChain, sessions: SessionTable, audit: AuditLog,
          config: MCPConfig, registry: PrometheusCollectorRegistry, logger: Logger) {
         self.metrics = ToolCallMetrics(registry: registry)
+        drops = UpstreamDrops(registry: registry, servers: [])
         self.ordered = servers
         self.servers = Dictionary(uniqueKeysWithValues: servers.map { ($0.name, $0) })
         self.catalog = catalog
@@ -398,6 +401,8 @@ final class MCPDispatcher: Sendable {
         let agentToken = m.progressToken
         let emit = call.emit
         let modern = call.modern
+        let drops = self.drops
+        let revision = modern ? ProtocolVersions.modern[0] : call.session?.protocolVersion ?? ProtocolVersions.assumedWithoutHeader
         do {
             let session = call.session
             defer { if let session, let agentID = m.id { session.ended(agentID) } }
@@ -405,7 +410,7 @@ final class MCPDispatcher: Sendable {
                 if let session, let agentID = m.id { session.started(agentID, server: server, upstreamID: upstreamID) }
             }, onMessage: { upstream in
                 Self.relay(upstream, agentToken: agentToken, logs: { Self.logFilter(m, modern: modern, session: session) }, emit: emit, session: session,
-                           server: server, loop: call.loop)
+                           server: server, loop: call.loop, revision: revision, drops: drops)
             })
             if reply.isError {
                 record.outcome = "error"
@@ -435,7 +440,7 @@ final class MCPDispatcher: Sendable {
     /// to take one (no session, no stream), the upstream is refused at once rather than left
     /// waiting.
     private static func relay(_ m: RPCMessage, agentToken: String?, logs: () -> LogFilter, emit: @Sendable (ByteBuffer) -> Bool, session: AgentSession?,
-                              server: UpstreamServer, loop: LoopContext) {
+                              server: UpstreamServer, loop: LoopContext, revision: String, drops: UpstreamDrops) {
         switch m.kind {
         case .notification:
             if m.method == "notifications/progress" {
@@ -445,8 +450,11 @@ final class MCPDispatcher: Sendable {
                 // A level the agent did not ask for (or not a level at all) is dropped.
                 guard let name = m.params?["level"]?.stringValue, let level = LogLevel(name: name), logs().admits(level) else { return }
                 _ = emit(m.bytes)
-            } else {
+            } else if let method = m.method, ProtocolVersions.serverNotifications(revision).contains(method) {
                 _ = emit(m.bytes)
+            } else {
+                // Not a notification the agent's revision defines: its client may choke on it.
+                drops.count(server: server.name, reason: .undefinedNotification)
             }
         case .request:
             if let session, let upstreamID = m.id, let r = m.idRange {

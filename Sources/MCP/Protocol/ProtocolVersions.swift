@@ -19,6 +19,16 @@ enum ProtocolVersions {
     /// Methods whose `Mcp-Name` header must equal a params member (2026-07-28).
     static let nameBearing: [String: String] = ["tools/call": "name", "prompts/get": "name", "resources/read": "uri"]
 
+    /// The notifications a server may send a client at `version` (relayed to agents; others
+    /// are dropped and counted). Progress and log messages are handled on their own.
+    static func serverNotifications(_ version: String) -> Set<String> {
+        var methods: Set<String> = ["notifications/cancelled", "notifications/progress", "notifications/message",
+                                    "notifications/resources/updated", "notifications/resources/list_changed",
+                                    "notifications/tools/list_changed", "notifications/prompts/list_changed"]
+        if version >= "2025-11-25" { methods.formUnion(["notifications/elicitation/complete", "notifications/tasks/status"]) }
+        return methods
+    }
+
     /// Whether JSON-RPC batches are allowed at `version`.
     static func allowsBatches(_ version: String) -> Bool { version == "2025-03-26" }
 }

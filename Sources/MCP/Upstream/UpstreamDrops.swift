@@ -8,6 +8,8 @@ final class UpstreamDrops: Sendable {
     enum Reason: String, CaseIterable, Sendable {
         /// Written on a POST's stream after that POST's answer.
         case afterAnswer = "after_answer"
+        /// A notification the agent's protocol revision does not define.
+        case undefinedNotification = "undefined_notification"
     }
 
     private let registry: PrometheusCollectorRegistry
@@ -30,7 +32,7 @@ final class UpstreamDrops: Sendable {
             if let c = all[key] { return c }
             let c = registry.makeCounter(
                 descriptor: .init(metricName: "triplegate_mcp_upstream_messages_dropped", unitName: "total",
-                                  helpText: "Upstream MCP messages no agent may receive (sent after their call's answer), dropped"),
+                                  helpText: "Upstream MCP messages no agent may receive (sent after their call's answer, or undefined in the agent's revision), dropped"),
                 labels: [("server", server), ("reason", reason.rawValue)])
             all[key] = c
             return c

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import request, wait_for
 from mcp_support import HERE, agent, free_port, listening
 from test_mcp_gate import mcp_upstreams  # noqa: F401 (a fixture)
@@ -176,3 +178,38 @@ mcp:
     grown = len(gw.logs()) - size
     assert grown < 200_000, grown  # a few hundred lines, not 22 MB
     assert gw.logs().count("noise line") < 500
+
+
+@pytest.mark.parametrize("version,expected", [
+    ("2025-06-18", ["notifications/resources/updated", "notifications/progress"]),
+    ("2025-11-25", ["notifications/elicitation/complete", "notifications/resources/updated", "notifications/progress"]),
+])
+def test_only_notifications_the_agents_revision_defines_are_relayed(gateway, tmp_path, version, expected):
+    import http.client
+    with hostile("inventive") as url:
+        gw = gateway(f"""store: sqlite:{tmp_path}/n.db
+mcp:
+  servers: [{{ name: h, url: "{url}" }}]
+  access: [{{ allow: ["*"] }}]
+""")
+        c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+        def post(msg, extra=None):
+            c.request("POST", "/mcp", body=json.dumps(msg), headers={**headers, **(extra or {})})
+            r = c.getresponse()
+            return r, r.read()
+
+        r, _ = post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        sid = {"Mcp-Session-Id": r.getheader("mcp-session-id"), "MCP-Protocol-Version": version}
+        post({"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+        r, body = post({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "h_probe", "arguments": {}, "_meta": {"progressToken": "p"}}}, sid)
+        messages = [json.loads(line[5:]) for line in body.decode().splitlines() if line.startswith("data:")]
+        assert [m.get("method") for m in messages if "method" in m] == expected
+        assert messages[-1]["id"] == 2
+        dropped = 'triplegate_mcp_upstream_messages_dropped_total{server="h",reason="undefined_notification"}'
+        metrics = request(gw.admin_port, "GET", "/metrics")[2].decode()
+        sent = 3  # notifications other than progress
+        assert f"{dropped} {sent - (len(expected) - 1)}" in metrics

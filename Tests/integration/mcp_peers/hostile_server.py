@@ -8,6 +8,9 @@ Modes:
              stream after the answer (a log message, a progress notification, a request of its
              own) and holds it open for up to 20 s (bounded); GET /stats says how many such
              streams are still open
+  inventive  it sends, before its answer to tools/call, notifications no revision defines
+             (`notifications/evil/custom`), one only 2025-11-25 defines
+             (`notifications/elicitation/complete`), and defined ones
 Every mode answers initialize and ping; its one tool is `probe`, answering "hostile".
 """
 import json
@@ -76,6 +79,18 @@ class Handler(BaseHTTPRequestHandler):
             if mode == "bad_utf8":
                 raw = raw.replace(b"DESC", b"caf\xe9 \xff\xfe")
             return self.send_json(raw)
+        if method == "tools/call" and mode == "inventive":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            token = msg["params"].get("_meta", {}).get("progressToken")
+            for method_ in ("notifications/evil/custom", "notifications/elicitation/complete", "notifications/resources/updated"):
+                self.event({"jsonrpc": "2.0", "method": method_, "params": {"uri": "memo://x", "elicitationId": "e1"}})
+            self.event({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": 1}})
+            self.event(result(msg, {"content": [{"type": "text", "text": "hostile"}]}))
+            self.wfile.write(b"0\r\n\r\n")
+            return
         if method == "tools/call" and mode == "trailing":
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
