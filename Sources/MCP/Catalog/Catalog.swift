@@ -162,6 +162,13 @@ final class Catalog: Sendable {
         return listing
     }
 
+    /// What one server's list may hold, all pages together: past any bound the server is left
+    /// out of the merged list (logged, counted) rather than let one server hold the gate's
+    /// memory and every agent's first listing (100 pages of 20 MiB once took 4.46 GB and 48 s).
+    static let maxPages = 100
+    static let maxListBytes = 16 << 20
+    static let maxItems = ToolNameBook.maxNamesPerServer
+
     /// Every page of one server's list, each item's raw JSON; nil when the server failed.
     private func fetch(_ kind: Kind, from server: UpstreamServer, loop: LoopContext) async -> [ByteBuffer]? {
         do {
@@ -169,12 +176,17 @@ final class Catalog: Sendable {
             guard handshake.capabilities[kind.capability] != nil else { return [] }
             var out: [ByteBuffer] = []
             var cursor: String?
-            for _ in 0..<100 {
+            var bytes = 0
+            for _ in 0..<Self.maxPages {
                 let reply = try await server.call(kind.method, params: cursor.map { .object([("cursor", .string($0))]) }, loop: loop)
                 // Each server's page is checked on its own: one that is not strict JSON (bytes
                 // that are not UTF-8, say) leaves that server out, not the merged list broken
                 // for every agent.
                 if let result = reply.rawMember("result") {
+                    bytes += result.readableBytes
+                    if bytes > Self.maxListBytes {
+                        throw UpstreamFailure.protocolError("\(kind.method) answered more than \(Self.maxListBytes) bytes in all")
+                    }
                     do {
                         try JSONValidator.validate(result)
                     } catch {
@@ -189,6 +201,9 @@ final class Catalog: Sendable {
                 let elements = result.withUnsafeReadableBytes { raw in JSONScanner.elements(in: UnsafeRawBufferPointer(rebasing: raw[list])) } ?? []
                 for e in elements {
                     out.append(result.getSlice(at: result.readerIndex + list.lowerBound + e.lowerBound, length: e.count)!)
+                }
+                if out.count > Self.maxItems {
+                    throw UpstreamFailure.protocolError("\(kind.method) listed more than \(Self.maxItems) items")
                 }
                 cursor = members["nextCursor"].flatMap { r in
                     result.withUnsafeReadableBytes { raw in (try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: raw[r])))?.stringValue }

@@ -213,3 +213,22 @@ mcp:
         metrics = request(gw.admin_port, "GET", "/metrics")[2].decode()
         sent = 3  # notifications other than progress
         assert f"{dropped} {sent - (len(expected) - 1)}" in metrics
+
+
+def test_a_server_with_a_huge_list_is_left_out_quickly_and_within_memory(gateway, mcp_upstreams, tmp_path):
+    good = mcp_upstreams("good", gen="1")
+    with hostile("huge_list") as url:
+        gw = gateway(f"""store: sqlite:{tmp_path}/h.db
+mcp:
+  servers:
+    - {{ name: huge, url: "{url}" }}
+    - {{ name: good, url: {good.url} }}
+  access: [{{ allow: ["*"] }}]
+""")
+        before = rss_kib(gw.proc.pid)
+        started = time.monotonic()
+        listed = agent(f"{gw.url}/mcp", [{"op": "list_tools"}], gen="1", timeout=60)["results"][0]
+        assert time.monotonic() - started < 15
+        assert "good_echo" in listed and not any(t.startswith("huge_") for t in listed)
+        assert rss_kib(gw.proc.pid) - before < 150 * 1024, (before, rss_kib(gw.proc.pid))  # 300 MiB offered
+        assert "more than 16777216 bytes" in gw.logs()

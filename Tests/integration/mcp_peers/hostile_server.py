@@ -11,6 +11,7 @@ Modes:
   inventive  it sends, before its answer to tools/call, notifications no revision defines
              (`notifications/evil/custom`), one only 2025-11-25 defines
              (`notifications/elicitation/complete`), and defined ones
+  huge_list  its tools/list has 100 pages of 3 MiB each
 Every mode answers initialize and ping; its one tool is `probe`, answering "hostile".
 """
 import json
@@ -73,6 +74,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(json.dumps(result(msg, {
                 "protocolVersion": msg["params"].get("protocolVersion", "2025-06-18"), "capabilities": {"tools": {}},
                 "serverInfo": {"name": "hostile", "version": "1"}})).encode())
+        if method == "tools/list" and mode == "huge_list":
+            page = int((msg.get("params") or {}).get("cursor") or 0)
+            tool = {"name": f"probe{page}", "description": "d" * (3 << 20), "inputSchema": {"type": "object"}}
+            body = {"tools": [tool]}
+            if page < 99:
+                body["nextCursor"] = str(page + 1)
+            return self.send_json(json.dumps(result(msg, body)).encode())
         if method == "tools/list":
             tool = {"name": "probe", "description": "DESC", "inputSchema": {"type": "object"}}
             raw = json.dumps(result(msg, {"tools": [tool]})).encode()
