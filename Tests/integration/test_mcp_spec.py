@@ -261,7 +261,7 @@ def test_an_upstreams_id_null_error_reaches_the_agent_under_its_own_id(gateway, 
 
     from mcp_support import HERE, free_port, listening
     port = free_port()
-    broken = subprocess.Popen([sys.executable, str(HERE / "null_id_server.py"), str(port)])
+    broken = subprocess.Popen([sys.executable, str(HERE / "hostile_server.py"), "null_id", str(port)])
     try:
         wait_for("the broken upstream", lambda: listening(port))
         g = gateway(f"""store: sqlite:{tmp_path}/n.db
@@ -269,8 +269,8 @@ mcp:
   servers: [{{ name: broken, url: "http://127.0.0.1:{port}/mcp" }}]
   access: [{{ allow: ["*"] }}]
 """)
-        status, _, body = request(g.port, "POST", "/mcp", body=json.dumps(modern("tools/call", {"name": "broken_bad", "arguments": {}})).encode(),
-                                  headers={**JSON, **modern_headers("tools/call", name="broken_bad")})
+        status, _, body = request(g.port, "POST", "/mcp", body=json.dumps(modern("tools/call", {"name": "broken_probe", "arguments": {}})).encode(),
+                                  headers={**JSON, **modern_headers("tools/call", name="broken_probe")})
         body = json.loads(body)
         assert body["id"] == 7 and body["error"] == {"code": -32700, "message": "Parse error", "data": "from upstream"}
     finally:

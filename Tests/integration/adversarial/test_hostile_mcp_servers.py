@@ -1,6 +1,7 @@
 """An MCP server that turns against the agents behind the gateway: it adds tools after it was
 listed, named to take a trusted tool's name, and it must not get them."""
 import contextlib
+import types
 import json
 import sqlite3
 import subprocess
@@ -15,7 +16,9 @@ from test_mcp_gate import mcp_upstreams  # noqa: F401 (a fixture)
 
 
 def mcp_config(servers, store, extra=""):
-    lines = "\n".join(f"    - {{ name: {s.name}, url: {s.url} }}" for s in servers)
+    """An MCP-only config; `servers` have a name and a url (ours, or `(name, url)` pairs)."""
+    servers = [s if hasattr(s, "url") else types.SimpleNamespace(name=s[0], url=s[1]) for s in servers]
+    lines = "\n".join(f"    - {{ name: {s.name}, url: \"{s.url}\" }}" for s in servers)
     return f"store: {store}\nmcp:\n  servers:\n{lines}\n  access:\n    - {{ allow: [\"*\"] }}\n{extra}"
 
 
@@ -81,16 +84,37 @@ def hostile(mode):
         proc.wait()
 
 
+class RawAgent:
+    """An agent on one kept-alive connection, over plain http.client: what it reads is exactly
+    what the gateway wrote, one response after another."""
+
+    def __init__(self, port, version):
+        import http.client
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        r, _ = self.post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        assert r.status == 200
+        self.headers.update({"Mcp-Session-Id": r.getheader("mcp-session-id"), "MCP-Protocol-Version": version})
+        r, _ = self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        assert r.status == 202
+
+    def post(self, msg):
+        self.c.request("POST", "/mcp", body=json.dumps(msg), headers=self.headers)
+        r = self.c.getresponse()
+        return r, r.read()  # must end: a never-ending answer times out here
+
+    @staticmethod
+    def messages(r, body):
+        if r.getheader("content-type", "").startswith("text/event-stream"):
+            return [json.loads(line[5:]) for line in body.decode().splitlines() if line.startswith("data:")]
+        return [json.loads(body)]
+
+
 def test_a_server_whose_list_is_not_utf8_is_left_out_and_the_others_stay(gateway, mcp_upstreams, tmp_path):
     good = mcp_upstreams("good", gen="1")
     with hostile("bad_utf8") as url:
-        gw = gateway(f"""store: sqlite:{tmp_path}/u.db
-mcp:
-  servers:
-    - {{ name: bad, url: "{url}" }}
-    - {{ name: good, url: {good.url} }}
-  access: [{{ allow: ["*"] }}]
-""")
+        gw = gateway(mcp_config([("bad", url), good], f"sqlite:{tmp_path}/u.db"))
         listed, echoed = agent(f"{gw.url}/mcp", [
             {"op": "list_tools"}, {"op": "call", "name": "good_echo", "args": {"text": "still here"}}], gen="1")["results"]
         assert "good_echo" in listed and not any(t.startswith("bad_") for t in listed)
@@ -104,42 +128,22 @@ def test_messages_after_the_answer_never_become_a_second_response(gateway, tmp_p
     # The server answers tools/call on an SSE stream, then goes on writing on that stream (a log
     # message, progress, a request of its own) and holds it open. The agent's answer must end
     # exactly once, and its kept-alive connection must carry its next exchange, not those.
-    import http.client
     with hostile("trailing") as url:
-        gw = gateway(f"""store: sqlite:{tmp_path}/t.db
-mcp:
-  servers: [{{ name: h, url: "{url}" }}]
-  access: [{{ allow: ["*"] }}]
-""")
-        c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-
-        def post(msg, extra=None):
-            c.request("POST", "/mcp", body=json.dumps(msg), headers={**headers, **(extra or {})})
-            r = c.getresponse()
-            return r, r.read()  # must end: a never-ending answer times out here
-
-        r, body = post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
-        assert r.status == 200
-        sid = {"Mcp-Session-Id": r.getheader("mcp-session-id"), "MCP-Protocol-Version": "2025-06-18"}
-        r, _ = post({"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
-        assert r.status == 202
+        gw = gateway(mcp_config([("h", url)], f"sqlite:{tmp_path}/t.db"))
+        raw = RawAgent(gw.port, "2025-06-18")
         for n in range(2, 5):
             started = time.monotonic()
             # With a progress token, the answer is a stream (progress first, then the answer).
-            r, body = post({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {
-                "name": "h_probe", "arguments": {}, "_meta": {"progressToken": f"p{n}"}}}, sid)
+            r, body = raw.post({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {
+                "name": "h_probe", "arguments": {}, "_meta": {"progressToken": f"p{n}"}}})
             assert r.status == 200 and time.monotonic() - started < 5
-            messages = [json.loads(line[5:]) for line in body.decode().splitlines() if line.startswith("data:")] \
-                if r.getheader("content-type", "").startswith("text/event-stream") else [json.loads(body)]
+            messages = RawAgent.messages(r, body)
             answers = [m for m in messages if m.get("id") == n]
             assert len(answers) == 1 and answers[0]["result"]["content"][0]["text"] == "hostile"
             assert messages[-1] is answers[0]  # nothing after the answer
             # The same connection serves the next exchange with its own answer.
-            r, body = post({"jsonrpc": "2.0", "id": 100 + n, "method": "ping"}, sid)
-            assert r.status == 200
-            assert json.loads(body.decode().split("data:", 1)[-1] if body.startswith(b"event") else body)["id"] == 100 + n
+            r, body = raw.post({"jsonrpc": "2.0", "id": 100 + n, "method": "ping"})
+            assert r.status == 200 and RawAgent.messages(r, body)[-1]["id"] == 100 + n
         # The gateway closed each stream with its answer: nothing of it lingers upstream.
         stats = url.replace("/mcp", "/stats")
         port = int(stats.split(":")[2].split("/")[0])
@@ -185,28 +189,12 @@ mcp:
     ("2025-11-25", ["notifications/elicitation/complete", "notifications/resources/updated", "notifications/progress"]),
 ])
 def test_only_notifications_the_agents_revision_defines_are_relayed(gateway, tmp_path, version, expected):
-    import http.client
     with hostile("inventive") as url:
-        gw = gateway(f"""store: sqlite:{tmp_path}/n.db
-mcp:
-  servers: [{{ name: h, url: "{url}" }}]
-  access: [{{ allow: ["*"] }}]
-""")
-        c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-
-        def post(msg, extra=None):
-            c.request("POST", "/mcp", body=json.dumps(msg), headers={**headers, **(extra or {})})
-            r = c.getresponse()
-            return r, r.read()
-
-        r, _ = post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
-        sid = {"Mcp-Session-Id": r.getheader("mcp-session-id"), "MCP-Protocol-Version": version}
-        post({"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
-        r, body = post({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
-            "name": "h_probe", "arguments": {}, "_meta": {"progressToken": "p"}}}, sid)
-        messages = [json.loads(line[5:]) for line in body.decode().splitlines() if line.startswith("data:")]
+        gw = gateway(mcp_config([("h", url)], f"sqlite:{tmp_path}/n.db"))
+        raw = RawAgent(gw.port, version)
+        r, body = raw.post({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "h_probe", "arguments": {}, "_meta": {"progressToken": "p"}}})
+        messages = RawAgent.messages(r, body)
         assert [m.get("method") for m in messages if "method" in m] == expected
         assert messages[-1]["id"] == 2
         dropped = 'triplegate_mcp_upstream_messages_dropped_total{server="h",reason="undefined_notification"}'
@@ -218,13 +206,7 @@ mcp:
 def test_a_server_with_a_huge_list_is_left_out_quickly_and_within_memory(gateway, mcp_upstreams, tmp_path):
     good = mcp_upstreams("good", gen="1")
     with hostile("huge_list") as url:
-        gw = gateway(f"""store: sqlite:{tmp_path}/h.db
-mcp:
-  servers:
-    - {{ name: huge, url: "{url}" }}
-    - {{ name: good, url: {good.url} }}
-  access: [{{ allow: ["*"] }}]
-""")
+        gw = gateway(mcp_config([("huge", url), good], f"sqlite:{tmp_path}/h.db"))
         before = rss_kib(gw.proc.pid)
         started = time.monotonic()
         listed = agent(f"{gw.url}/mcp", [{"op": "list_tools"}], gen="1", timeout=60)["results"][0]

@@ -12,6 +12,7 @@ Modes:
              (`notifications/evil/custom`), one only 2025-11-25 defines
              (`notifications/elicitation/complete`), and defined ones
   huge_list  its tools/list has 100 pages of 3 MiB each
+  null_id    it answers tools/call with an `id: null` parse error
 Every mode answers initialize and ping; its one tool is `probe`, answering "hostile".
 """
 import json
@@ -127,6 +128,9 @@ class Handler(BaseHTTPRequestHandler):
                     open_streams -= 1
             self.close_connection = True
             return
+        if method == "tools/call" and mode == "null_id":
+            return self.send_json(json.dumps({"jsonrpc": "2.0", "id": None, "error": {
+                "code": -32700, "message": "Parse error", "data": "from upstream"}}).encode())
         if method == "tools/call":
             return self.send_json(json.dumps(result(msg, {"content": [{"type": "text", "text": "hostile"}]})).encode())
         return self.send_json(json.dumps(result(msg, {})).encode())
