@@ -70,7 +70,7 @@ import Testing
             "auth.introspection.url: is required",
             "server.tls.client_auth: needs client_ca_file",
             "services[0].policies[0].oauth2_introspection.mandatory_scope: needs scopes",
-            "services[0].policies[1].mtls_auth.consumer_by: must name san, subject or both",
+            "services[0].policies[1].mtls_auth.consumer_by: must name at least one of san_dns, san_uri, san_email, san, subject",
             "services[0].policies[2].jwt.anonymous",
         ]
         for e in expected {
