@@ -179,22 +179,22 @@ final class Catalog: Sendable {
             var bytes = 0
             for _ in 0..<Self.maxPages {
                 let reply = try await server.call(kind.method, params: cursor.map { .object([("cursor", .string($0))]) }, loop: loop)
+                guard let result = reply.rawMember("result") else {
+                    throw UpstreamFailure.protocolError("\(kind.method) answered without \(kind.rawValue)")
+                }
                 // Each server's page is checked on its own: one that is not strict JSON (bytes
                 // that are not UTF-8, say) leaves that server out, not the merged list broken
                 // for every agent.
-                if let result = reply.rawMember("result") {
-                    bytes += result.readableBytes
-                    if bytes > Self.maxListBytes {
-                        throw UpstreamFailure.protocolError("\(kind.method) answered more than \(Self.maxListBytes) bytes in all")
-                    }
-                    do {
-                        try JSONValidator.validate(result)
-                    } catch {
-                        throw UpstreamFailure.protocolError("\(kind.method) answered what is not valid JSON: \(error)")
-                    }
+                bytes += result.readableBytes
+                if bytes > Self.maxListBytes {
+                    throw UpstreamFailure.protocolError("\(kind.method) answered more than \(Self.maxListBytes) bytes in all")
                 }
-                guard let result = reply.rawMember("result"),
-                      let members = result.withUnsafeReadableBytes({ JSONScanner.members([kind.rawValue, "nextCursor"], in: $0) }),
+                do {
+                    try JSONValidator.validate(result)
+                } catch {
+                    throw UpstreamFailure.protocolError("\(kind.method) answered what is not valid JSON: \(error)")
+                }
+                guard let members = result.withUnsafeReadableBytes({ JSONScanner.members([kind.rawValue, "nextCursor"], in: $0) }),
                       let list = members[kind.rawValue] else {
                     throw UpstreamFailure.protocolError("\(kind.method) answered without \(kind.rawValue)")
                 }
