@@ -30,6 +30,25 @@ private func problems(_ yaml: String, env: [String: String] = [:]) -> [String] {
         #expect(mcp.sessionIdle == .seconds(1800))
         // Remote servers keep an upstream session per agent session; local programs share one.
         #expect(mcp.servers.map(\.sessionMode) == [.perClient, .perClient, .shared])
+        #expect(mcp.servers.allSatisfy { $0.roots.isEmpty })
+    }
+
+    @Test func rootsForSharedSessionsAreFileURIsShortOrLong() throws {
+        let c = try GatewayConfig.parse(yaml: """
+            mcp:
+              servers:
+                - { name: files, command: [python3, files.py], roots: ["file:///srv/a", { uri: "file:///srv/b", name: b }] }
+            """)
+        #expect(c.mcp?.servers[0].roots == [MCPRoot(uri: "file:///srv/a"), MCPRoot(uri: "file:///srv/b", name: "b")])
+        #expect(problems("""
+            mcp:
+              servers:
+                - { name: files, command: [a], roots: ["https://x/", { name: nouri }, { uri: "file:///x", extra: 1 }] }
+            """) == [
+            "mcp.servers[0].roots[0]: a root is a file:// URI",
+            "mcp.servers[0].roots[1].uri: is required",
+            "mcp.servers[0].roots[2].extra: unknown key",
+        ])
     }
 
     @Test func everyInvalidFieldIsReportedWithItsPath() {

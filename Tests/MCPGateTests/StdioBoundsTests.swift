@@ -26,7 +26,7 @@ import Testing
 
     @Test func stderrIsRateLimitedAndLongLinesCut() {
         let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
-        let log = StderrLog(perSecond: 3, maxLineBytes: 5, now: start)
+        let log = LogLineLimiter(perSecond: 3, maxLineBytes: 5, now: start)
         let first = log.admit(["a", "b", "123456789", "d", "e"].map { Substring($0) }, now: start)
         #expect(first.lines == ["a", "b", "12345…"] && first.suppressedBefore == 0)
         #expect(log.admit([Substring("f")], now: start + .milliseconds(500)).lines.isEmpty)

@@ -14,7 +14,7 @@ import sys
 from conftest import ROOT, wait_for
 
 HERE = pathlib.Path(__file__).resolve().parent / "mcp_peers"
-TOOLS = 20  # the tools of upstream_server.py
+TOOLS = 22  # the tools of upstream_server.py
 PYTHON = {"2": sys.executable, "1": os.environ.get("MCP1_PYTHON", str(ROOT / ".build" / "venv-mcp1" / "bin" / "python"))}
 
 

@@ -31,8 +31,8 @@ def config(servers, extra="", access='  access:\n    - { allow: ["*"] }\n', stor
     lines = []
     for s in servers:
         if isinstance(s, tuple):
-            name, command = s
-            lines.append(f"    - {{ name: {name}, command: {command} }}")
+            name, command, *more = s  # more: extra settings, "sessions: per_client"
+            lines.append(f"    - {{ name: {name}, command: {command}{''.join(', ' + m for m in more)} }}")
         else:
             lines.append(f"    - {{ name: {s.name}, url: {s.url} }}")
     return f"store: {store}\nmcp:\n  servers:\n" + "\n".join(lines) + "\n" + access + extra
@@ -234,7 +234,9 @@ def test_progress_is_relayed_with_the_agents_own_token(gateway, mcp_upstreams, t
 
 def test_upstream_log_messages_reach_the_agent_from_the_level_it_asked_for(gateway, mcp_upstreams, tmp_path):
     fs, gh = mcp_upstreams("fs", gen="1"), mcp_upstreams("gh", gen="2")
-    gw = gateway(config([fs, gh, ("local", stdio_command("local"))], store=f"sqlite:{tmp_path}/a.db"))
+    # The stdio server is each agent's own here: on a shared one, log messages outside a call's
+    # own stream cannot be told apart and go to the gateway's log (test_shared_sessions.py).
+    gw = gateway(config([fs, gh, ("local", stdio_command("local"), "sessions: per_client")], store=f"sqlite:{tmp_path}/a.db"))
     every, level, http1, http2, stdio = agent(f"{gw.url}/mcp", [
         {"op": "call", "name": "fs_chatty", "logs": True},  # no level set yet: every message
         {"op": "set_level", "level": "warning"},
@@ -247,14 +249,19 @@ def test_upstream_log_messages_reach_the_agent_from_the_level_it_asked_for(gatew
     for r, server in ((http1, "fs"), (http2, "gh"), (stdio, "local")):
         assert r["text"] == "said" and r["logs"] == [f"warning:warning from {server}", f"error:error from {server}"]
     # A 2026-07-28 agent opts in per request, in `_meta`; without it no log message is sent.
-    silent, info, errors = agent(f"{gw.url}/mcp", [
+    silent, info, errors, stdio = agent(f"{gw.url}/mcp", [
         {"op": "call", "name": "fs_chatty", "logs": True},
         {"op": "call", "name": "gh_chatty", "logs": True, "log_level": "info"},
+        {"op": "call", "name": "fs_chatty", "logs": True, "log_level": "error"},
         {"op": "call", "name": "local_chatty", "logs": True, "log_level": "error"},
     ], gen="2")["results"]
     assert silent["text"] == "said" and silent["logs"] == []
     assert info["logs"] == ["info:info from gh", "warning:warning from gh", "error:error from gh"]
-    assert errors["logs"] == ["error:error from local"]
+    assert errors["logs"] == ["error:error from fs"]
+    # It has no session, so it shares the stdio server's one upstream session, where a log
+    # line says nothing of the call it belongs to: the line goes to the gateway's log.
+    assert stdio["text"] == "said" and stdio["logs"] == []
+    wait_for("the line in the gateway's log", lambda: "error from local" in gw.logs())
 
 
 def test_a_crashed_stdio_server_is_restarted_on_next_use(gateway, tmp_path):
@@ -322,7 +329,9 @@ def test_the_2024_11_05_sse_transport_both_ways(gateway, mcp_upstreams, tmp_path
 def test_sampling_elicitation_and_roots_reach_the_agent_and_come_back(gateway, mcp_upstreams, tmp_path, gen, transport):
     fs = mcp_upstreams("fs", gen="1")
     ss = mcp_upstreams("ss", gen="1", transport="sse")
-    cfg = config([fs, ss, ("local", stdio_command("local"))], store=f"sqlite:{tmp_path}/a.db").replace(
+    # Each agent's own upstream sessions: a server request on stdio or HTTP+SSE says nothing of
+    # the call it belongs to, so on a shared session the gateway answers it (test_shared_sessions.py).
+    cfg = config([fs, ss, ("local", stdio_command("local"), "sessions: per_client")], store=f"sqlite:{tmp_path}/a.db").replace(
         f"url: {ss.url} }}", f"url: {ss.url}, transport: sse }}")
     gw = gateway(cfg)
     ops = [

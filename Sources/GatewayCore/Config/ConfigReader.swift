@@ -27,6 +27,12 @@ public struct ConfigReader {
         return false
     }
 
+    /// True when the node is a mapping (for values that may be written short or long).
+    public var isMapping: Bool {
+        if case .mapping = node { return true }
+        return false
+    }
+
     /// A reader of an empty mapping at this reader's path (for `- rate_limit:` with no options).
     static func empty(like r: ConfigReader) -> ConfigObject {
         ConfigObject(mapping: Node.Mapping([]), reader: r)

@@ -209,6 +209,7 @@ extension MCPConfig {
                     ("start", .string(s.start.rawValue)),
                     ("sessions", .string(s.sessionMode.rawValue)),
                     ("timeout", .string(ConfigDuration.format(s.timeout ?? timeout))),
+                    ("roots", .array(s.roots.map { r in .object([("uri", .string(r.uri)), ("name", r.name.map { .string($0) } ?? .null)]) })),
                 ])
             })),
             ("virtual_servers", .array(virtualServers.map { v in

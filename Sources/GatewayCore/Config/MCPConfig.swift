@@ -96,6 +96,10 @@ public struct MCPServerConfig: Sendable {
     /// agents). Default `per_client` for remote servers and `shared` for local programs (a
     /// process per agent would be costly); 2026-07-28 agents, which have no session, share.
     public var sessions: SessionMode?
+    /// What the gateway answers a `roots/list` from this server that it cannot attribute to one
+    /// agent (on a shared upstream session, asked outside any call's own stream). Default none:
+    /// such a request is refused. Each is a `file://` URI, with an optional name.
+    public var roots: [MCPRoot] = []
 
     public enum SessionMode: String, Sendable, CaseIterable {
         case perClient = "per_client"
@@ -118,6 +122,17 @@ public struct MCPServerConfig: Sendable {
     }
 
     public init() {}
+}
+
+/// A root the gateway gives a server that asks for roots on a shared session.
+public struct MCPRoot: Sendable, Equatable {
+    public var uri: String
+    public var name: String?
+
+    public init(uri: String, name: String? = nil) {
+        self.uri = uri
+        self.name = name
+    }
 }
 
 /// An extra endpoint showing the tools, resources and prompts whose `server.name` matches
@@ -228,6 +243,16 @@ extension MCPServerConfig {
         start = o["start"].oneOf(Start.self) ?? start
         timeout = o["timeout"].duration()
         sessions = o["sessions"].oneOf(SessionMode.self)
+        roots = o["roots"].list { r -> MCPRoot? in
+            let root: MCPRoot? = r.isMapping
+                ? r.object { x in
+                    let uri = x["uri"].requiredString(), name = x["name"].string()
+                    return uri.map { MCPRoot(uri: $0, name: name) }
+                } ?? nil
+                : r.string().map { MCPRoot(uri: $0) }
+            if let root, !root.uri.hasPrefix("file://") { r.problem("a root is a file:// URI") }
+            return root
+        } ?? []
         let declared = o["transport"].oneOf(Transport.self)
         switch (url, command.isEmpty) {
         case (nil, true):

@@ -104,7 +104,8 @@ public final class MCPGate: MountableGate, Service {
             let url = try! UpstreamURL.parse(s.url ?? "").get()
             channel = SSEChannel(url: url, headers: s.headers, logger: logger, unsolicited: unsolicited)
         }
-        let server = UpstreamServer(config: s, channel: channel, defaultTimeout: timeout, loop: loops.all[0], logger: logger, perClient: perClient)
+        let server = UpstreamServer(config: s, channel: channel, defaultTimeout: timeout, loop: loops.all[0], logger: logger, drops: drops,
+                                    perClient: perClient)
         sink.set { [weak server] m in server?.unsolicited(m) }
         return server
     }

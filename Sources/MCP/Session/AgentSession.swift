@@ -67,9 +67,37 @@ final class AgentSession: Sendable {
             if !s.ended { s.upstreams[server.name] = copy }
             return (copy, true)
         }
-        // Its list changes and resource updates go where the shared server's go.
-        if made { own.events.withLockedValue { $0 = server.events.withLockedValue { $0 } } }
+        if made {
+            // Its list changes and resource updates go where the shared server's go; what it
+            // says outside any call is this agent's alone.
+            own.events.withLockedValue { $0 = server.events.withLockedValue { $0 } }
+            own.setOwner { [weak self, weak own] m in
+                guard let self, let own else { return false }
+                return self.take(m, from: own)
+            }
+        }
         return own
+    }
+
+    /// A log message or a request from one of this session's own upstream sessions, sent
+    /// outside any call: down the agent's stream (a request under an id of ours). False when
+    /// the agent has no stream to take a request now (the server is then refused at once).
+    func take(_ m: RPCMessage, from server: UpstreamServer) -> Bool {
+        switch m.kind {
+        case .notification:
+            // A level the agent did not ask for (or not a level at all) is dropped.
+            guard let name = m.params?["level"]?.stringValue, let level = LogLevel(name: name), logFilter.admits(level) else { return true }
+            notify(m.bytes)
+            return true
+        case .request:
+            guard let upstreamID = m.id, let r = m.idRange else { return false }
+            let id = relay(from: server, upstreamID: upstreamID)
+            if notify(m.replacing([(r, id)]), wait: false) { return true }
+            _ = answered(id)
+            return false
+        case .response:
+            return true
+        }
     }
 
     /// Ends the session's own upstream sessions (DELETE, expiry).
@@ -145,16 +173,17 @@ final class AgentSession: Sendable {
     static let waitingLimit = 64
 
     /// Sends a message outside any request: on the HTTP+SSE stream, or the GET stream if open.
-    /// False when the agent has no stream to take it now: the message waits for one.
+    /// False when the agent has no stream to take it now: the message waits for one (unless
+    /// `wait` is false).
     @discardableResult
-    func notify(_ message: ByteBuffer) -> Bool {
+    func notify(_ message: ByteBuffer, wait: Bool = true) -> Bool {
         if let push {
             push(message)
             return true
         }
         let send: (@Sendable (ByteBuffer) -> Void)? = state.withLockedValue { s in
             if let send = s.standalone { return send }
-            guard !s.ended else { return nil }
+            guard !s.ended, wait else { return nil }
             if s.waiting.count == Self.waitingLimit { s.waiting.removeFirst() }
             s.waiting.append(message)
             return nil

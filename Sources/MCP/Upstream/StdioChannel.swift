@@ -104,7 +104,7 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
         try? stdout.fileHandleForReading.close()
         try? stdin.fileHandleForWriting.close()
         let logger = self.logger, name = self.name
-        let stderrLog = StderrLog()
+        let stderrLog = LogLineLimiter()
         stderr.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             if data.isEmpty {

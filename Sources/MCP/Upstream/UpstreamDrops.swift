@@ -10,6 +10,12 @@ final class UpstreamDrops: Sendable {
         case afterAnswer = "after_answer"
         /// A notification the agent's protocol revision does not define.
         case undefinedNotification = "undefined_notification"
+        /// A log message a shared upstream session sent outside any call: it cannot be told
+        /// whose it is, so it went to the gateway's log, not to an agent.
+        case unattributedLog = "unattributed_log"
+        /// A request (`roots/list`, sampling, elicitation) a shared upstream session sent outside
+        /// any call: answered by the gateway, never handed to an arbitrary agent.
+        case unattributedRequest = "unattributed_request"
     }
 
     private let registry: PrometheusCollectorRegistry
@@ -32,7 +38,7 @@ final class UpstreamDrops: Sendable {
             if let c = all[key] { return c }
             let c = registry.makeCounter(
                 descriptor: .init(metricName: "triplegate_mcp_upstream_messages_dropped", unitName: "total",
-                                  helpText: "Upstream MCP messages no agent may receive (sent after their call's answer, or undefined in the agent's revision), dropped"),
+                                  helpText: "Upstream MCP messages no agent may receive (sent after their call's answer, undefined in the agent's revision, or not attributable to one agent on a shared session): dropped, logged or answered by the gateway"),
                 labels: [("server", server), ("reason", reason.rawValue)])
             all[key] = c
             return c

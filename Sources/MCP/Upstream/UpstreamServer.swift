@@ -42,6 +42,9 @@ final class UpstreamServer: Sendable {
     let events = NIOLockedValueBox<(@Sendable (Event) -> Void)?>(nil)
     private let loop: LoopContext
     private let logger: Logger
+    private let drops: UpstreamDrops
+    /// Bounds what the server's log messages outside calls put in the gateway's log.
+    private let serverLog = LogLineLimiter()
     /// The version the gate asks upstream servers for: the newest handshake-era revision, which
     /// both generations of the SDKs serve.
     static let requestedVersion = "2025-11-25"
@@ -51,8 +54,9 @@ final class UpstreamServer: Sendable {
     let perClient: (@Sendable () -> UpstreamServer)?
 
     init(config: MCPServerConfig, channel: any UpstreamChannel, defaultTimeout: Duration, loop: LoopContext, logger: Logger,
-         perClient: (@Sendable () -> UpstreamServer)? = nil) {
+         drops: UpstreamDrops, perClient: (@Sendable () -> UpstreamServer)? = nil) {
         self.perClient = perClient
+        self.drops = drops
         self.loop = loop
         self.logger = logger
         self.name = config.name
@@ -186,15 +190,23 @@ final class UpstreamServer: Sendable {
         try await channel.send(body, loop: loop)
     }
 
-    /// A message the server sent outside any call's stream: a list change or a resource update
-    /// (the gate is told); a log message (stdio and HTTP+SSE servers have no other stream) or a
-    /// request (`roots/list`, sampling) goes to the one call in flight if there is exactly one.
-    /// Otherwise it cannot be told whose it is: the log message is dropped, since the session
-    /// may be shared by other agents, and the request refused.
+    /// A message the server sent outside any call's stream. List changes and resource updates
+    /// are the gate's (it fans them out). A log message or a request (`roots/list`, sampling,
+    /// elicitation) carries nothing that says which call it belongs to (stdio and HTTP+SSE
+    /// have no other stream; a Streamable HTTP server's GET stream is the session's):
+    /// - on an agent's own upstream session (`sessions: per_client`) it is that agent's: it
+    ///   goes down one of its calls in flight, or its own stream;
+    /// - on a shared session it could be any agent's, so it reaches none: a log message goes to
+    ///   the gateway's log, a request is answered by the gateway (`ping`; `roots/list` with the
+    ///   server's configured `roots`; anything else refused), each counted.
     func unsolicited(_ m: RPCMessage) {
         switch m.kind {
         case .notification where m.method == "notifications/message":
-            onlyCallInFlight()?(m)
+            if let owner = owner.withLockedValue({ $0 }) {
+                if let call = anyCallInFlight() { call(m) } else { _ = owner(m) }
+                return
+            }
+            logUnattributed(m)
         case .notification:
             let event: Event? = switch m.method {
             case "notifications/tools/list_changed": .listChanged(.tools)
@@ -206,21 +218,83 @@ final class UpstreamServer: Sendable {
             }
             if let event { events.withLockedValue { $0 }?(event) }
         case .request:
-            if let only = onlyCallInFlight() {
-                only(m)
-            } else {
-                let refusal = RPC.error(id: m.id, code: RPC.methodNotFound, message: "\(m.method ?? "") has no client to go to")
-                let loop = self.loop
-                Task { try? await self.notify(refusal, loop: loop) }
+            if let owner = owner.withLockedValue({ $0 }) {
+                if let call = anyCallInFlight() {
+                    call(m)
+                    return
+                }
+                if owner(m) { return }
+                answer(m, with: RPC.error(id: m.id, code: RPC.methodNotFound, message: "\(m.method ?? "") cannot reach the client now"))
+                return
             }
+            answerUnattributed(m)
         case .response:
             break
         }
     }
 
-    /// The message handler of the call in flight, when there is exactly one.
-    private func onlyCallInFlight() -> (@Sendable (RPCMessage) -> Void)? {
-        state.withLockedValue { $0.inFlight.count == 1 ? $0.inFlight.values.first : nil }
+    /// Where messages of an agent's own upstream session go when no call of it is in flight
+    /// (its stream); false when they cannot go anywhere now. Set for `per_client` copies only.
+    private let owner = NIOLockedValueBox<(@Sendable (RPCMessage) -> Bool)?>(nil)
+
+    /// Makes this upstream session one agent's own (see `unsolicited`).
+    func setOwner(_ deliver: @escaping @Sendable (RPCMessage) -> Bool) {
+        owner.withLockedValue { $0 = deliver }
+    }
+
+    /// A log message of a shared session, into the gateway's log (bounded) and counted.
+    private func logUnattributed(_ m: RPCMessage) {
+        drops.count(server: name, reason: .unattributedLog)
+        let level = m.params?["level"]?.stringValue.flatMap(LogLevel.init(name:))
+        let data = m.text(at: ["params", "data"]) ?? ""
+        let (lines, suppressed) = serverLog.admit(CollectionOfOne(Substring(data)))
+        if suppressed > 0 {
+            logger.warning("an MCP server's log messages were left out of the log", metadata: ["mcp.server": "\(name)", "count": "\(suppressed)"])
+        }
+        for line in lines {
+            logger.log(level: level.map(Self.gatewayLevel) ?? .info, "an MCP server logged outside any call",
+                       metadata: ["mcp.server": "\(name)", "mcp.level": "\(level?.name ?? "none")", "data": "\(line)"])
+        }
+    }
+
+    private static func gatewayLevel(_ level: LogLevel) -> Logger.Level {
+        switch level {
+        case .debug: .debug
+        case .info, .notice: .info
+        case .warning: .warning
+        case .error, .critical, .alert, .emergency: .error
+        }
+    }
+
+    /// A request of a shared session, answered by the gateway and counted.
+    private func answerUnattributed(_ m: RPCMessage) {
+        drops.count(server: name, reason: .unattributedRequest)
+        let reply: ByteBuffer
+        switch m.method {
+        case "ping":
+            reply = RPC.result(id: m.id ?? "null", .object([]))
+        case "roots/list" where !config.roots.isEmpty:
+            let roots = config.roots.map { r -> JSONValue in
+                var fields: [(String, JSONValue)] = [("uri", .string(r.uri))]
+                if let n = r.name { fields.append(("name", .string(n))) }
+                return .object(fields)
+            }
+            reply = RPC.result(id: m.id ?? "null", .object([("roots", .array(roots))]))
+        default:
+            reply = RPC.error(id: m.id, code: RPC.methodNotFound,
+                              message: "\(m.method ?? "") cannot be attributed to one client on a shared session (sessions: per_client gives each client its own)")
+        }
+        answer(m, with: reply)
+    }
+
+    private func answer(_ m: RPCMessage, with reply: ByteBuffer) {
+        let loop = self.loop
+        Task { try? await self.notify(reply, loop: loop) }
+    }
+
+    /// The message handler of one call in flight (on an agent's own session, all are its).
+    private func anyCallInFlight() -> (@Sendable (RPCMessage) -> Void)? {
+        state.withLockedValue { $0.inFlight.values.first }
     }
 
     func shutdown() async {

@@ -92,6 +92,37 @@ async def chatty(ctx: Context) -> str:
     return "said"
 
 
+LEFT_BEHIND = {}
+
+
+@app.tool()
+async def plant(secret: str, ctx: Context) -> str:
+    """Leaves work behind that speaks outside any call once `trigger` runs: a log message with
+    `secret` and a roots/list request, neither tied to a request (as a background job would)."""
+    session, go, done = ctx.session, asyncio.Event(), asyncio.Event()
+
+    async def later():
+        await go.wait()
+        await session.send_log_message(level="info", data=f"private: {secret}")
+        try:
+            r = await session.list_roots()
+            LEFT_BEHIND["roots"] = ",".join(str(x.uri) for x in r.roots)
+        except Exception as e:  # noqa: BLE001 (the refusal is the answer)
+            LEFT_BEHIND["roots"] = f"refused: {e}"
+        done.set()
+    LEFT_BEHIND.update(go=go, done=done, task=asyncio.create_task(later()))
+    return "planted"
+
+
+@app.tool()
+async def trigger() -> str:
+    """Lets the work `plant` left behind run while this call is in flight; answers what the
+    roots/list it sent got back."""
+    LEFT_BEHIND["go"].set()
+    await asyncio.wait_for(LEFT_BEHIND["done"].wait(), 20)
+    return LEFT_BEHIND["roots"]
+
+
 @app.tool()
 def crash() -> str:
     """Exits the process (stdio restart tests)."""

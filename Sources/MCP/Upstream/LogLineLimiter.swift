@@ -1,10 +1,11 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// A stdio server's stderr in the log, bounded: at most `perSecond` lines a second (each cut to
+/// What an upstream makes the gateway log, bounded: a stdio server's stderr, the log messages a
+/// shared server sends outside any call. At most `perSecond` lines a second (each cut to
 /// `maxLineBytes`), the rest counted and said once when logging resumes. 22 MB of stderr once
 /// became 50 MB of log in 3 s.
-final class StderrLog: Sendable {
+final class LogLineLimiter: Sendable {
     private struct State {
         var windowStart: NIODeadline
         var inWindow = 0
