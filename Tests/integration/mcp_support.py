@@ -66,6 +66,19 @@ def stdio_command(name, gen="1"):
     return json.dumps([PYTHON[gen], str(HERE / "upstream_server.py"), name, "stdio"])
 
 
+def modern_call(port, name, arguments=None):
+    """A 2026-07-28 tools/call with a progress token on a raw socket (the agent can close it
+    mid-call); returns the socket."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": name, "arguments": arguments or {}, "_meta": {
+            "progressToken": "p", "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}}).encode()
+    head = (f"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+            f"MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: {name}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(head + body)
+    return s
+
+
 def agent(url, ops, gen="2", key=None, transport="streamable-http", mode="auto", timeout=60):
     """Runs agent.py with the SDK of generation `gen`; returns its JSON report."""
     cmd = [PYTHON[gen], str(HERE / "agent.py"), url, json.dumps(ops), "--transport", transport, "--mode", mode]

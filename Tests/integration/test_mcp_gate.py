@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from conftest import BIN, request, wait_for
-from mcp_support import TOOLS as PER_SERVER, Upstream, agent, stdio_command
+from mcp_support import TOOLS as PER_SERVER, Upstream, agent, modern_call, stdio_command
 from test_identity import keys
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -487,16 +487,9 @@ def test_refused_calls_of_hidden_tools_are_audited_as_denied(gateway, mcp_upstre
 
 
 def test_an_agent_that_goes_away_cancels_its_upstream_call(gateway, mcp_upstreams, tmp_path):
-    import socket
     fs = mcp_upstreams("fs", gen="1")
     gw = gateway(config([fs], store=f"sqlite:{tmp_path}/a.db"))
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": "fs_slow", "arguments": {"seconds": 30}, "_meta": {
-            "progressToken": "p", "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}}).encode()
-    head = (f"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
-            f"MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: fs_slow\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
-    s.sendall(head + body)
+    s = modern_call(gw.port, "fs_slow", {"seconds": 30})
     got = b""
     while b"notifications/progress" not in got:  # the call is under way upstream
         got += s.recv(4096)

@@ -209,6 +209,7 @@ extension MCPConfig {
                     ("start", .string(s.start.rawValue)),
                     ("sessions", .string(s.sessionMode.rawValue)),
                     ("timeout", .string(ConfigDuration.format(s.timeout ?? timeout))),
+                    ("stall_timeout", (s.stallTimeout ?? stallTimeout).map { .string(ConfigDuration.format($0)) } ?? .null),
                     ("roots", .array(s.roots.map { r in .object([("uri", .string(r.uri)), ("name", r.name.map { .string($0) } ?? .null)]) })),
                 ])
             })),
@@ -227,6 +228,7 @@ extension MCPConfig {
             ("max_sessions", .int(maxSessions)),
             ("max_sessions_per_principal", .int(maxSessionsPerPrincipal)),
             ("timeout", .string(ConfigDuration.format(timeout))),
+            ("stall_timeout", stallTimeout.map { .string(ConfigDuration.format($0)) } ?? .null),
             ("limit_refusal", .string(limitRefusal.rawValue)),
             ("audit", .bool(audit)),
             ("audit_arguments", .bool(auditArguments)),
@@ -262,6 +264,7 @@ extension LLMConfig {
                             ("api_version", d.apiVersion.map { .string($0) } ?? .null),
                             ("api_keys", .array(d.apiKeys.map { _ in .string("[redacted]") })),
                             ("weight", .int(d.weight)), ("timeout", .string(ConfigDuration.format(d.timeout))),
+                            ("stall_timeout", .string(ConfigDuration.format(d.stallTimeout))),
                         ])
                     })),
                     ("policies", .array(m.policies.map(\.effectiveJSON))),

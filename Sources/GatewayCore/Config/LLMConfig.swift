@@ -81,8 +81,12 @@ public struct LLMDeploymentConfig: Sendable {
     public var weight: Int = 1
     /// Trust anchors for an https provider; default the system's.
     public var caFile: String?
-    /// Time to the response head (time to first token when streaming). Default 60 s.
-    public var timeout: Duration = .seconds(60)
+    /// The longest one attempt may take, answer streamed to its end included: a deadline from
+    /// the start, however steadily bytes come. Default 600 s (the OpenAI and Anthropic SDKs' own).
+    public var timeout: Duration = .seconds(600)
+    /// The longest gap between two reads from the provider, the wait for the response head
+    /// (time to first token when streaming) included. Default 60 s.
+    public var stallTimeout: Duration = .seconds(60)
 
     public init() {}
 }
@@ -168,6 +172,7 @@ extension LLMDeploymentConfig {
         weight = o["weight"].int(min: 0, max: 1_000_000) ?? weight
         caFile = o["ca_file"].string()
         timeout = o["timeout"].duration() ?? timeout
+        stallTimeout = o["stall_timeout"].duration() ?? stallTimeout
     }
 }
 

@@ -30,9 +30,14 @@ public struct MCPConfig: Sendable {
     /// ends that principal's least recently used session. Default 100: one consumer cannot fill
     /// the table and lock every other agent out.
     public var maxSessionsPerPrincipal: Int = 100
-    /// How long a call may wait for its upstream before the agent gets an error and the upstream
-    /// a `notifications/cancelled`. Default 60 s; a server may set its own.
+    /// The longest a call may take upstream, from its start to its answer, however steadily
+    /// the server sends progress: past it the agent gets an error and the upstream a
+    /// `notifications/cancelled`. Default 60 s; a server may set its own.
     public var timeout: Duration = .seconds(60)
+    /// The longest a call may go with nothing from its server (no progress, no message, no
+    /// byte on its stream). Default none: only `timeout` bounds a quiet call, since many tools
+    /// work silently. A server may set its own.
+    public var stallTimeout: Duration?
     /// What a per-tool rate limit refusal looks like: `tool_error` (the default: a tool result
     /// with `isError: true`, which agents show to their model, and the session goes on) or
     /// `http` (429 with `Retry-After` and `RateLimit-*`; the 1.x Python SDK ends its session
@@ -91,6 +96,8 @@ public struct MCPServerConfig: Sendable {
     public var start: Start = .lazy
     /// Overrides `mcp.timeout` for this server.
     public var timeout: Duration?
+    /// Overrides `mcp.stall_timeout` for this server.
+    public var stallTimeout: Duration?
     /// Upstream sessions: `per_client` (each agent session gets its own upstream session, ended
     /// with it: servers that keep state per session keep it per agent) or `shared` (one for all
     /// agents). Default `per_client` for remote servers and `shared` for local programs (a
@@ -217,6 +224,7 @@ extension MCPConfig {
         maxSessions = o["max_sessions"].int(min: 1, max: 10_000_000) ?? maxSessions
         maxSessionsPerPrincipal = o["max_sessions_per_principal"].int(min: 1, max: 10_000_000) ?? maxSessionsPerPrincipal
         timeout = o["timeout"].duration() ?? timeout
+        stallTimeout = o["stall_timeout"].duration()
         limitRefusal = o["limit_refusal"].oneOf(LimitRefusal.self) ?? limitRefusal
         auditArguments = o["audit_arguments"].bool() ?? auditArguments
         audit = o["audit"].bool() ?? audit
@@ -242,6 +250,7 @@ extension MCPServerConfig {
         env = o["env"].dictionary { _, r in r.string() } ?? []
         start = o["start"].oneOf(Start.self) ?? start
         timeout = o["timeout"].duration()
+        stallTimeout = o["stall_timeout"].duration()
         sessions = o["sessions"].oneOf(SessionMode.self)
         roots = o["roots"].list { r -> MCPRoot? in
             let root: MCPRoot? = r.isMapping

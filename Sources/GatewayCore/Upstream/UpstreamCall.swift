@@ -12,13 +12,17 @@ public protocol UpstreamCallSink: AnyObject {
 }
 
 /// One HTTP request to an upstream (an LLM provider, an MCP server) over the loop's upstream
-/// pool (HTTP/1.1 kept alive, TLS via NIOSSL). A timer runs from the start until the first
-/// response bytes and between reads afterwards, so an upstream that stalls before or during a
-/// stream fails the call.
+/// pool (HTTP/1.1 kept alive, TLS via NIOSSL). Two clocks bound it: a deadline from the start
+/// for the whole answer (a byte a second cannot hold it past), and a stall limit on the gap
+/// between reads (from the start to the first bytes, then between reads), so an upstream that
+/// goes quiet fails the call before the deadline.
 public final class UpstreamCall: UpstreamConnectionDelegate {
     public enum Failure: Error, Equatable, Sendable {
         case connect(String)
+        /// The deadline passed.
         case timeout
+        /// Nothing came for the stall limit.
+        case stalled
         /// The provider closed or broke the connection before the response ended.
         case broken(String)
     }
@@ -26,33 +30,43 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
     private let pool: UpstreamPool
     private let head: HTTPRequestHead
     private let body: ByteBuffer
-    private let timeout: TimeAmount
+    private let deadline: TimeAmount?
+    private let stall: TimeAmount?
+    /// When the deadline passes (set at `start`).
+    private var deadlineAt: NIODeadline?
     private weak var sink: UpstreamCallSink?
     private var connection: UpstreamConnection?
     private var waiter: Int?
     /// Armed from the start; holds the call until it ends (then dropped, so no cycle stays).
     private var timer: LoopTimer?
-    /// When the provider last sent something. The timer is armed once and, when it fires early
-    /// because bytes came meanwhile, re-armed for the rest: a read only stores the time.
+    /// When the provider last sent something. The timer is armed for the nearer of the two
+    /// clocks and, when it fires early because bytes came meanwhile, re-armed for the rest: a
+    /// read only stores the time.
     private var lastActivity = NIODeadline.now()
     private var finished = false
     private var responseEnded = false
     /// The connection's address, once leased.
     public private(set) var address: SocketAddress?
 
-    public init(pool: UpstreamPool, head: HTTPRequestHead, body: ByteBuffer, timeout: TimeAmount, sink: UpstreamCallSink) {
+    /// `deadline`: the longest the whole call may take; `stall`: the longest gap between reads
+    /// (nil: no such bound). At least one is given.
+    public init(pool: UpstreamPool, head: HTTPRequestHead, body: ByteBuffer, deadline: TimeAmount?, stall: TimeAmount?, sink: UpstreamCallSink) {
+        precondition(deadline != nil || stall != nil, "an upstream call needs a bound")
         self.pool = pool
         self.head = head
         self.body = body
-        self.timeout = timeout
+        self.deadline = deadline
+        self.stall = stall
         self.sink = sink
     }
 
     public func start() {
-        lastActivity = .now()
+        let now = NIODeadline.now()
+        lastActivity = now
+        deadlineAt = deadline.map { now + $0 }
         let timer = LoopTimer { [self] in self.timerFired() }
         self.timer = timer
-        pool.timers.arm(timer, in: timeout)
+        pool.timers.arm(timer, in: min(deadline ?? .hours(1_000_000), stall ?? .hours(1_000_000)))
         waiter = pool.acquire { [weak self] result in
             guard let self else {
                 if case .success(let c) = result { c.release(reusable: true) }
@@ -101,9 +115,18 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
 
     private func timerFired() {
         guard !finished, let timer else { return }
-        let idle = NIODeadline.now() - lastActivity
-        if idle < timeout { return pool.timers.arm(timer, in: timeout - idle) }
-        fail(.timeout)
+        let now = NIODeadline.now()
+        var next = TimeAmount.hours(1_000_000)
+        if let deadlineAt {
+            if now >= deadlineAt { return fail(.timeout) }
+            next = deadlineAt - now
+        }
+        if let stall {
+            let idle = now - lastActivity
+            if idle >= stall { return fail(.stalled) }
+            next = min(next, stall - idle)
+        }
+        pool.timers.arm(timer, in: next)
     }
 
     private func fail(_ failure: Failure) {

@@ -68,7 +68,7 @@ extension LLMExchange: UpstreamCallSink {
             return fail(RequestBody.problem(parsed.raw))
         }
         let pool = client.loopContext.pool(for: d.poolKey)
-        let call = UpstreamCall(pool: pool, head: r.head, body: r.body, timeout: d.timeout, sink: self)
+        let call = UpstreamCall(pool: pool, head: r.head, body: r.body, deadline: d.timeout, stall: d.stallTimeout, sink: self)
         self.call = call
         call.start()
     }
@@ -179,7 +179,8 @@ extension LLMExchange: UpstreamCallSink {
     static func describe(_ f: UpstreamCall.Failure) -> String {
         switch f {
         case .connect: return "the provider could not be reached"
-        case .timeout: return "the provider did not answer in time"
+        case .timeout: return "the provider did not finish its answer in time"
+        case .stalled: return "the provider stopped sending"
         case .broken: return "the provider's answer was cut off"
         }
     }

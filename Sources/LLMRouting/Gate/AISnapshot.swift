@@ -124,7 +124,9 @@ public final class Deployment: Sendable {
     /// The configured keys themselves: scrubbed from any provider text passed back.
     let apiKeys: [String]
     public let weight: Int
+    /// The attempt's deadline and the longest gap between reads.
     public let timeout: TimeAmount
+    public let stallTimeout: TimeAmount
     public let spec: ModelSpec?
     /// The provider's priced models, for an answer that names another model than `model`.
     let providerModels: [String: ModelSpec]
@@ -156,6 +158,7 @@ public final class Deployment: Sendable {
         apiKeys = d.apiKeys
         weight = d.weight
         timeout = .nanoseconds(d.timeout.nanoseconds)
+        stallTimeout = .nanoseconds(d.stallTimeout.nanoseconds)
         spec = provider.models[d.model]
         providerModels = provider.models
         self.cooldown = cooldown

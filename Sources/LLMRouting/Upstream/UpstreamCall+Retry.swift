@@ -5,7 +5,7 @@ extension UpstreamCall.Failure {
     var condition: LLMRetryConfig.Condition {
         switch self {
         case .connect: return .connect
-        case .timeout: return .timeout
+        case .timeout, .stalled: return .timeout
         // A cut connection is a server error for retry purposes.
         case .broken: return .status(502)
         }

@@ -14,6 +14,8 @@ final class LegacySSEEndpoint: RequestExchange {
     let basePath: String
     private var session: AgentSession?
     private var closed = false
+    /// Bounds what is queued on this stream while the agent does not read it.
+    private lazy var outbound = AgentOutbound(dropped: snapshot.dispatcher.slowAgentDrops)
 
     init(client: ClientResponder, request: MountedRequest, snapshot: MCPSnapshot, basePath: String) {
         self.client = client
@@ -37,7 +39,7 @@ final class LegacySSEEndpoint: RequestExchange {
         }
         guard let session = snapshot.dispatcher.sessions.open(
             principal: request.consumer?.name ?? "", protocolVersion: ProtocolVersions.legacy, clientCapabilities: .object([]),
-            path: basePath, now: Int64(NIODeadline.now().uptimeNanoseconds), push: push) else {
+            path: basePath, now: Int64(NIODeadline.now().uptimeNanoseconds), push: push, pushPace: outbound) else {
             return refuse(.serviceUnavailable, "Too many open sessions; try again later")
         }
         self.session = session
@@ -72,7 +74,9 @@ final class LegacySSEEndpoint: RequestExchange {
         closed = true
     }
 
-    func clientWritabilityChanged(isWritable: Bool) {}
+    func clientWritabilityChanged(isWritable: Bool) {
+        outbound.writabilityChanged(isWritable)
+    }
 
     func clientClosed() {
         closed = true

@@ -20,6 +20,9 @@ struct MCPCall: Sendable {
     /// Sends a message to the agent before the answer (progress, a server request); false when
     /// the agent cannot take one now (it asked for JSON only).
     var emit: @Sendable (ByteBuffer) -> Bool
+    /// What the agent's connection takes now, for upstream streams to follow (nil: no stream of
+    /// the agent's paces this call).
+    var pace: AgentOutbound? = nil
 }
 
 /// The gate's answer to one agent message.

@@ -26,6 +26,8 @@ final class MCPDispatcher: Sendable {
     let metrics: ToolCallMetrics
     /// Upstream messages no agent may receive, counted.
     private let drops: UpstreamDrops
+    /// Messages for agents that stopped reading, past their budget (`AgentOutbound`).
+    let slowAgentDrops: Counter
     static let pageSize = 500
     static let serverInfo = JSONValue.object([("name", .string("triplegate")), ("version", .string("0.1.0"))])
 
@@ -33,6 +35,7 @@ final class MCPDispatcher: Sendable {
          config: MCPConfig, registry: PrometheusCollectorRegistry, logger: Logger) {
         self.metrics = ToolCallMetrics(registry: registry)
         drops = UpstreamDrops(registry: registry, servers: [])
+        slowAgentDrops = AgentOutbound.makeCounter(registry)
         self.ordered = servers
         self.servers = Dictionary(uniqueKeysWithValues: servers.map { ($0.name, $0) })
         self.catalog = catalog
@@ -406,7 +409,7 @@ final class MCPDispatcher: Sendable {
         do {
             let session = call.session
             defer { if let session, let agentID = m.id { session.ended(agentID) } }
-            let reply = try await server.forward(m, target: target, loop: call.loop, stripEnvelope: call.modern, sent: { upstreamID in
+            let reply = try await server.forward(m, target: target, loop: call.loop, stripEnvelope: call.modern, pace: call.pace, sent: { upstreamID in
                 if let session, let agentID = m.id { session.started(agentID, server: server, upstreamID: upstreamID) }
             }, onMessage: { upstream in
                 Self.relay(upstream, agentToken: agentToken, logs: { Self.logFilter(m, modern: modern, session: session) }, emit: emit, session: session,
@@ -424,9 +427,10 @@ final class MCPDispatcher: Sendable {
             var answer = MCPAnswer(body: reply.replacing(edits))
             answer.final = true
             return answer
-        } catch UpstreamFailure.timeout {
+        } catch let failure as UpstreamFailure where failure.isTimeout {
             record.outcome = "timeout"
-            return .error(id, RPC.requestTimeout, "The \(server.name) server did not answer in time", status: call.modern ? .gatewayTimeout : .ok)
+            let why = if case .stalled = failure { "stopped sending before its answer" } else { "did not answer in time" }
+            return .error(id, RPC.requestTimeout, "The \(server.name) server \(why)", status: call.modern ? .gatewayTimeout : .ok)
         } catch {
             record.outcome = "unreachable"
             logger.warning("an upstream call failed", metadata: ["mcp.server": "\(server.name)", "method": "\(m.method ?? "")", "error": "\(error)"])
@@ -457,8 +461,7 @@ final class MCPDispatcher: Sendable {
                 drops.count(server: server.name, reason: .undefinedNotification)
             }
         case .request:
-            if let session, let upstreamID = m.id, let r = m.idRange {
-                let id = session.relay(from: server, upstreamID: upstreamID)
+            if let session, let upstreamID = m.id, let r = m.idRange, let id = session.relay(from: server, upstreamID: upstreamID) {
                 if emit(m.replacing([(r, id)])) { return }
                 _ = session.answered(id)
             }

@@ -73,7 +73,11 @@ final class MCPEndpoint: RequestExchange {
             return
         }
         standaloneOf = session
-        session.setStandalone { message in bound.eventLoop.executeSoon { bound.value.stream(message) } }
+        let outbound = self.outbound
+        session.setStandalone { message in
+            guard outbound.admit(message.readableBytes) else { return }
+            bound.eventLoop.executeSoon { bound.value.stream(message) }
+        }
         stream(nil)
     }
 
@@ -87,6 +91,8 @@ final class MCPEndpoint: RequestExchange {
 
     /// The session whose GET stream this is.
     private var standaloneOf: AgentSession?
+    /// Bounds what is queued for this response's agent while it does not read.
+    private lazy var outbound = AgentOutbound(dropped: snapshot.dispatcher.slowAgentDrops)
     /// The session of this request (handshake-era revisions), whose replay buffer keeps the
     /// events this response streams.
     private var session: AgentSession?
@@ -210,12 +216,15 @@ final class MCPEndpoint: RequestExchange {
         let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
         let acceptsSSE = self.acceptsSSE
         let push = legacy ? session?.push : nil
+        let outbound = self.outbound
+        let pushPace = push == nil ? nil : session?.pushPace
         let emit: @Sendable (ByteBuffer) -> Bool = { message in
             if let push {
+                guard pushPace?.admit(message.readableBytes) ?? true else { return false }
                 push(message)
                 return true
             }
-            guard acceptsSSE, !batch else { return false }
+            guard acceptsSSE, !batch, outbound.admit(message.readableBytes) else { return false }
             bound.eventLoop.executeSoon { bound.value.stream(message) }
             return true
         }
@@ -224,7 +233,7 @@ final class MCPEndpoint: RequestExchange {
         let calls = messages.map { m in
             MCPCall(message: m, consumer: request.consumer, policyContext: request.policyContext, session: session, modern: modern,
                     view: snapshot.view(for: request.consumer, path: session?.path ?? path), loop: loop, requestID: request.requestID,
-                    path: path, emit: emit)
+                    path: path, emit: emit, pace: push != nil ? pushPace : acceptsSSE && !batch ? outbound : nil)
         }
         let dispatcher = snapshot.dispatcher
         work = Task(executorPreference: loop.taskExecutor) {
@@ -322,7 +331,9 @@ final class MCPEndpoint: RequestExchange {
         client.writeResponseEnd(nil)
     }
 
-    func clientWritabilityChanged(isWritable: Bool) {}
+    func clientWritabilityChanged(isWritable: Bool) {
+        outbound.writabilityChanged(isWritable)
+    }
 
     func clientClosed() {
         closed = true

@@ -55,7 +55,11 @@ public final class MCPGate: MountableGate, Service {
         }
         var made: [UpstreamServer] = []
         let servers: [UpstreamServer] = upstreams.withLockedValue { all in
-            mcp.servers.map { s in
+            mcp.servers.map { configured in
+                // The gate's bounds, where the server sets none of its own.
+                var s = configured
+                s.timeout = s.timeout ?? mcp.timeout
+                s.stallTimeout = s.stallTimeout ?? mcp.stallTimeout
                 let key = Self.key(s, timeout: mcp.timeout)
                 if let existing = all[s.name], existing.key == key { return existing.server }
                 let server = makeServer(s, timeout: mcp.timeout)
@@ -123,7 +127,7 @@ public final class MCPGate: MountableGate, Service {
     }
 
     static func key(_ s: MCPServerConfig, timeout: Duration) -> String {
-        "\(s.url ?? "")|\(s.transport.rawValue)|\(s.command)|\(s.env.map { "\($0.0)=\($0.1)" })|\(s.headers.map { "\($0.0)=\($0.1)" })|\(s.start.rawValue)|\(s.timeout ?? timeout)"
+        "\(s.url ?? "")|\(s.transport.rawValue)|\(s.command)|\(s.env.map { "\($0.0)=\($0.1)" })|\(s.headers.map { "\($0.0)=\($0.1)" })|\(s.start.rawValue)|\(s.timeout ?? timeout)|\(s.stallTimeout.map { "\($0)" } ?? "-")"
     }
 
     public func mount(on loop: LoopContext) -> MountedGate {

@@ -16,6 +16,8 @@ final class AgentSession: Sendable {
     /// Set for sessions of the 2024-11-05 HTTP+SSE transport: sends a message down the agent's
     /// event stream (every answer goes there; the POSTs only get 202).
     let push: (@Sendable (ByteBuffer) -> Void)?
+    /// What that event stream takes now (`AgentOutbound`): messages before an answer follow it.
+    let pushPace: AgentOutbound?
     private let state: NIOLockedValueBox<State>
 
     private struct State {
@@ -45,9 +47,10 @@ final class AgentSession: Sendable {
     }
 
     init(id: String, principal: String, protocolVersion: String, clientCapabilities: JSONValue, path: String, now: Int64,
-         push: (@Sendable (ByteBuffer) -> Void)? = nil) {
+         push: (@Sendable (ByteBuffer) -> Void)? = nil, pushPace: AgentOutbound? = nil) {
         self.id = id
         self.push = push
+        self.pushPace = pushPace
         self.principal = principal
         self.protocolVersion = protocolVersion
         self.clientCapabilities = clientCapabilities
@@ -90,8 +93,7 @@ final class AgentSession: Sendable {
             notify(m.bytes)
             return true
         case .request:
-            guard let upstreamID = m.id, let r = m.idRange else { return false }
-            let id = relay(from: server, upstreamID: upstreamID)
+            guard let upstreamID = m.id, let r = m.idRange, let id = relay(from: server, upstreamID: upstreamID) else { return false }
             if notify(m.replacing([(r, id)]), wait: false) { return true }
             _ = answered(id)
             return false
@@ -212,10 +214,15 @@ final class AgentSession: Sendable {
         state.withLockedValue { $0.inFlight[requestID] }
     }
 
+    /// How many server requests may wait for this agent's answer at once; past it, a server's
+    /// request is refused upstream (a server cannot pile requests on an agent).
+    static let relayLimit = 32
+
     /// Remembers a server request sent on to the agent; returns the id (JSON text) the agent
-    /// sees, which is never one an upstream chose.
-    func relay(from server: UpstreamServer, upstreamID: String) -> String {
+    /// sees, which is never one an upstream chose. Nil when `relayLimit` requests already wait.
+    func relay(from server: UpstreamServer, upstreamID: String) -> String? {
         state.withLockedValue { s in
+            guard s.relayed.count < Self.relayLimit else { return nil }
             s.relays += 1
             let id = "\"tg-r-\(s.relays)\""
             s.relayed[id] = (server, upstreamID)

@@ -59,9 +59,9 @@ final class SessionTable: Sendable {
 
     /// A new session, or nil when the table is full even after dropping idle ones.
     func open(principal: String, protocolVersion: String, clientCapabilities: JSONValue, path: String, now: Int64,
-              id: String = SessionTable.newID(), push: (@Sendable (ByteBuffer) -> Void)? = nil) -> AgentSession? {
+              id: String = SessionTable.newID(), push: (@Sendable (ByteBuffer) -> Void)? = nil, pushPace: AgentOutbound? = nil) -> AgentSession? {
         let session = AgentSession(id: id, principal: principal, protocolVersion: protocolVersion, clientCapabilities: clientCapabilities,
-                                   path: path, now: now, push: push)
+                                   path: path, now: now, push: push, pushPace: pushPace)
         let opened: Bool = counted { all in
             if let mine = all.byPrincipal[principal], mine.count >= perPrincipal {
                 // At its quota: the principal's least recently used session makes room.

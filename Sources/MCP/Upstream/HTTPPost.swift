@@ -32,6 +32,9 @@ final class HTTPPost: UpstreamCallSink {
     private var done = false
     /// The call holds its sink weakly; the post keeps itself alive until the call ends.
     private var keepAlive: HTTPPost?
+    /// The agent this stream is read for: while it does not read, neither does the post.
+    private var pace: AgentOutbound?
+    private var paused = false
     static let maxBody = 32 * 1024 * 1024
 
     private init(promise: EventLoopPromise<HTTPPostReply>, awaiting: String?, onMessage: @escaping @Sendable (RPCMessage) -> Void,
@@ -47,18 +50,64 @@ final class HTTPPost: UpstreamCallSink {
     static func send(method: HTTPMethod, key: UpstreamPoolKey, loop: LoopContext, headers: HTTPHeaders, body: ByteBuffer?, awaiting: String?,
                      timeout: TimeAmount, uri: String? = nil, onMessage: @escaping @Sendable (RPCMessage) -> Void,
                      afterAnswer: @escaping @Sendable (RPCMessage) -> Void = { _ in }) -> EventLoopFuture<HTTPPostReply> {
+        start(method: method, key: key, loop: loop, headers: headers, body: body, awaiting: awaiting, bounds: CallBounds(deadline: timeout),
+              uri: uri, pace: nil, onMessage: onMessage, afterAnswer: afterAnswer).futureResult
+    }
+
+    /// `send` for a call its caller may leave: the reply within `bounds`, failed at once with
+    /// `CancellationError` (its connection closed, so the server sees the call end) when the
+    /// waiting task is cancelled.
+    /// While `pace` is held up (the agent does not read), the stream is not read either: the
+    /// server is held back by TCP, not buffered here.
+    static func call(method: HTTPMethod, key: UpstreamPoolKey, loop: LoopContext, headers: HTTPHeaders, body: ByteBuffer?, awaiting: String?,
+                     bounds: CallBounds, pace: AgentOutbound? = nil, onMessage: @escaping @Sendable (RPCMessage) -> Void,
+                     afterAnswer: @escaping @Sendable (RPCMessage) -> Void = { _ in }) async throws -> HTTPPostReply {
+        let started = start(method: method, key: key, loop: loop, headers: headers, body: body, awaiting: awaiting, bounds: bounds, uri: nil,
+                            pace: pace, onMessage: onMessage, afterAnswer: afterAnswer)
+        return try await withTaskCancellationHandler {
+            try await started.futureResult.get()
+        } onCancel: {
+            started.cancel()
+        }
+    }
+
+    /// A started request: its reply, and a way to abandon it.
+    struct Started: Sendable {
+        let futureResult: EventLoopFuture<HTTPPostReply>
+        /// Set on the loop when the request starts (made empty here, off the loop).
+        let post: NIOLoopBoundBox<HTTPPost?>
+
+        /// Closes the request's connection and fails its reply; nothing if it already ended.
+        func cancel() {
+            let post = self.post
+            post.eventLoop.execute {
+                guard let p = post.value else { return }
+                p.call?.cancel()
+                p.finish(.failure(CancellationError()))
+                p.release()
+            }
+        }
+    }
+
+    private static func start(method: HTTPMethod, key: UpstreamPoolKey, loop: LoopContext, headers: HTTPHeaders, body: ByteBuffer?,
+                              awaiting: String?, bounds: CallBounds, uri: String?, pace: AgentOutbound?,
+                              onMessage: @escaping @Sendable (RPCMessage) -> Void, afterAnswer: @escaping @Sendable (RPCMessage) -> Void) -> Started {
         let promise = loop.eventLoop.makePromise(of: HTTPPostReply.self)
+        let box = NIOLoopBoundBox<HTTPPost?>.makeEmptyBox(valueType: HTTPPost.self, eventLoop: loop.eventLoop)
+        // Scheduled before `Started` is returned: a `cancel` always runs after this.
         loop.eventLoop.executeSoon {
             let post = HTTPPost(promise: promise, awaiting: awaiting, onMessage: onMessage, afterAnswer: afterAnswer)
             post.keepAlive = post
+            post.pace = pace
+            box.value = post
             var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri ?? (key.target.basePath.isEmpty ? "/" : key.target.basePath), headers: headers)
             head.headers.replaceOrAdd(name: "host", value: key.target.hostForHeader)
             if let body { head.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
-            let call = UpstreamCall(pool: loop.pool(for: key), head: head, body: body ?? ByteBuffer(), timeout: timeout, sink: post)
+            let call = UpstreamCall(pool: loop.pool(for: key), head: head, body: body ?? ByteBuffer(), deadline: bounds.deadline, stall: bounds.stall, sink: post)
             post.call = call
             call.start()
         }
-        return promise.futureResult
+        return Started(futureResult: promise.futureResult, post: box)
     }
 
     private func finish(_ result: Result<HTTPPostReply, Error>) {
@@ -109,6 +158,17 @@ final class HTTPPost: UpstreamCallSink {
                 // body, so it cannot be reused) stops the server's further messages at the socket.
                 call?.cancel()
                 release()
+            } else if let pace, !paused, pace.isHeldUp, let call {
+                paused = true
+                call.pauseReads()
+                let resume = NIOLoopBound(self, eventLoop: promise.futureResult.eventLoop)
+                pace.whenWritable {
+                    resume.eventLoop.execute {
+                        let post = resume.value
+                        post.paused = false
+                        post.call?.resumeReads()
+                    }
+                }
             }
         } else {
             var chunk = chunk
@@ -149,6 +209,7 @@ final class HTTPPost: UpstreamCallSink {
         defer { release() }
         switch failure {
         case .timeout: finish(.failure(UpstreamFailure.timeout))
+        case .stalled: finish(.failure(UpstreamFailure.stalled))
         case .connect(let why): finish(.failure(UpstreamFailure.unreachable(why)))
         case .broken(let why): finish(.failure(UpstreamFailure.unreachable(why)))
         }
@@ -160,7 +221,10 @@ final class HTTPPost: UpstreamCallSink {
 /// Why an upstream could not answer.
 enum UpstreamFailure: Error, Sendable, CustomStringConvertible {
     case unreachable(String)
+    /// The call's deadline passed.
     case timeout
+    /// Nothing came from the server for the call's stall limit.
+    case stalled
     /// It answered something that is not MCP.
     case protocolError(String)
     /// It refused with an HTTP status.
@@ -168,10 +232,19 @@ enum UpstreamFailure: Error, Sendable, CustomStringConvertible {
     /// Its session is gone (HTTP 404 to a request carrying the session id).
     case sessionExpired
 
+    /// The deadline passed or the server went quiet past the stall limit.
+    var isTimeout: Bool {
+        switch self {
+        case .timeout, .stalled: true
+        default: false
+        }
+    }
+
     var description: String {
         switch self {
         case .unreachable(let why): return "unreachable: \(why)"
         case .timeout: return "timed out"
+        case .stalled: return "stalled"
         case .protocolError(let why): return "protocol error: \(why)"
         case .status(let code, let body): return "HTTP \(code)\(body.isEmpty ? "" : ": \(body)")"
         case .sessionExpired: return "session expired"

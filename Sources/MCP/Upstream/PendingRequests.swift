@@ -3,13 +3,18 @@ import NIOCore
 
 /// The requests a message-stream channel (stdio, HTTP+SSE) waits on, by our id: the answers
 /// come back on one shared stream and are matched here; progress notifications reach their
-/// call by its progress token. Thread-safe.
+/// call by its progress token, and count as the server's sign of life for the call's stall
+/// limit. Thread-safe.
 final class PendingRequests: Sendable {
     private struct Pending {
         var continuation: CheckedContinuation<RPCMessage, Error>
         var onMessage: @Sendable (RPCMessage) -> Void
         var progressToken: String?
         var timer: Scheduled<Void>?
+        var deadlineAt = NIODeadline.distantFuture
+        var stall: TimeAmount?
+        /// When the server last said something for this call (its progress).
+        var lastActivity = NIODeadline.now()
     }
 
     private struct State {
@@ -44,7 +49,11 @@ final class PendingRequests: Sendable {
     /// Hands a `notifications/progress` to the call that carries its token; false if none does.
     func routeProgress(_ m: RPCMessage) -> Bool {
         guard let token = progressTokenOfProgress(m),
-              let handler = state.withLockedValue({ s in s.byProgressToken[token].flatMap { s.byID[$0]?.onMessage } }) else { return false }
+              let handler = state.withLockedValue({ s -> (@Sendable (RPCMessage) -> Void)? in
+                  guard let id = s.byProgressToken[token], s.byID[id] != nil else { return nil }
+                  s.byID[id]!.lastActivity = .now()
+                  return s.byID[id]!.onMessage
+              }) else { return false }
         handler(m)
         return true
     }
@@ -62,17 +71,48 @@ final class PendingRequests: Sendable {
         }
     }
 
-    /// Fails `id` with a timeout after `delay` unless it is answered first. The timer is
-    /// cancelled with the answer, so a busy server leaves no scheduled task per finished call
-    /// in the loop's queue.
-    func expire(_ id: String, after delay: TimeAmount, on eventLoop: EventLoop) {
-        let task = eventLoop.scheduleTask(in: delay) { [weak self] () -> Void in self?.fail(id, UpstreamFailure.timeout) }
+    /// Fails `id` past its deadline (`UpstreamFailure.timeout`) or after `bounds.stall` with
+    /// nothing from the server for it (`.stalled`), unless it is answered first. One timer per
+    /// call, armed for the nearer bound and cancelled with the answer, so a busy server leaves no
+    /// scheduled task per finished call in the loop's queue.
+    func bound(_ id: String, by bounds: CallBounds, on eventLoop: EventLoop) {
+        let now = NIODeadline.now()
+        let armed = state.withLockedValue { s -> Bool in
+            guard s.byID[id] != nil else { return false }
+            s.byID[id]!.deadlineAt = now + bounds.deadline
+            s.byID[id]!.stall = bounds.stall
+            s.byID[id]!.lastActivity = now
+            return true
+        }
+        if armed { arm(id, at: now + min(bounds.deadline, bounds.stall ?? bounds.deadline), on: eventLoop) }
+    }
+
+    private func arm(_ id: String, at when: NIODeadline, on eventLoop: EventLoop) {
+        let task = eventLoop.scheduleTask(deadline: when) { [weak self] () -> Void in self?.check(id, on: eventLoop) }
         let kept = state.withLockedValue { s -> Bool in
             guard s.byID[id] != nil else { return false }
             s.byID[id]!.timer = task
             return true
         }
         if !kept { task.cancel() }
+    }
+
+    private func check(_ id: String, on eventLoop: EventLoop) {
+        let now = NIODeadline.now()
+        enum Verdict { case gone, timeout, stalled, later(NIODeadline) }
+        let verdict = state.withLockedValue { s -> Verdict in
+            guard let p = s.byID[id] else { return .gone }
+            if now >= p.deadlineAt { return .timeout }
+            guard let stall = p.stall else { return .later(p.deadlineAt) }
+            if now - p.lastActivity >= stall { return .stalled }
+            return .later(min(p.deadlineAt, p.lastActivity + stall))
+        }
+        switch verdict {
+        case .gone: return
+        case .timeout: fail(id, UpstreamFailure.timeout)
+        case .stalled: fail(id, UpstreamFailure.stalled)
+        case .later(let when): arm(id, at: when, on: eventLoop)
+        }
     }
 
     /// Fails one request (a timeout, a send that failed).

@@ -65,7 +65,7 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
             var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: base.basePath.isEmpty ? "/" : base.basePath, headers: self.headers(accept: "text/event-stream"))
             head.headers.replaceOrAdd(name: "host", value: base.hostForHeader)
             // The stream may be quiet for long; it ends when the server or the gateway closes it.
-            let call = UpstreamCall(pool: loop.pool(for: key), head: head, body: ByteBuffer(), timeout: .hours(24), sink: stream)
+            let call = UpstreamCall(pool: loop.pool(for: key), head: head, body: ByteBuffer(), deadline: nil, stall: .hours(24), sink: stream)
             stream.start(call)
         }
         state.withLockedValue { s in
@@ -106,12 +106,23 @@ final class SSEChannel: UpstreamChannel, @unchecked Sendable {
         if reply.status.code >= 400 { throw UpstreamFailure.status(Int(reply.status.code), reply.text) }
     }
 
-    func request(_ body: ByteBuffer, id: String, progressToken: String?, loop: LoopContext, timeout: TimeAmount,
+    func request(_ body: ByteBuffer, id: String, progressToken: String?, loop: LoopContext, bounds: CallBounds, pace: AgentOutbound?,
                  onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage {
         let endpoint = try await connect(loop: loop)
-        return try await withCheckedThrowingContinuation { continuation in
+        let pending = self.pending
+        return try await withTaskCancellationHandler {
+            try await send(body, id: id, progressToken: progressToken, to: endpoint, loop: loop, bounds: bounds, onMessage: onMessage)
+        } onCancel: {
+            pending.fail(id, CancellationError())
+        }
+    }
+
+    private func send(_ body: ByteBuffer, id: String, progressToken: String?, to endpoint: UpstreamURL, loop: LoopContext, bounds: CallBounds,
+                      onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage {
+        try await withCheckedThrowingContinuation { continuation in
             pending.add(id, progressToken: progressToken, continuation: continuation, onMessage: onMessage)
-            pending.expire(id, after: timeout, on: loop.eventLoop)
+            if Task.isCancelled { return pending.fail(id, CancellationError()) }
+            pending.bound(id, by: bounds, on: loop.eventLoop)
             Task {
                 do {
                     try await post(body, to: endpoint, loop: loop)

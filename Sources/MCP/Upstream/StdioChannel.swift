@@ -185,18 +185,24 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
         pending.deliver(m, otherwise: unsolicited)
     }
 
-    func request(_ body: ByteBuffer, id: String, progressToken: String?, loop: LoopContext, timeout: TimeAmount,
+    func request(_ body: ByteBuffer, id: String, progressToken: String?, loop: LoopContext, bounds: CallBounds, pace: AgentOutbound?,
                  onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage {
         try await ensureRunning()
-        return try await withCheckedThrowingContinuation { continuation in
-            guard let channel = state.withLockedValue({ $0.channel }) else {
-                return continuation.resume(throwing: UpstreamFailure.unreachable("\(name) is not running"))
+        let pending = self.pending
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                guard let channel = state.withLockedValue({ $0.channel }) else {
+                    return continuation.resume(throwing: UpstreamFailure.unreachable("\(name) is not running"))
+                }
+                pending.add(id, progressToken: progressToken, continuation: continuation, onMessage: onMessage)
+                if Task.isCancelled { return pending.fail(id, CancellationError()) }
+                var line = body
+                line.writeStaticString("\n")
+                channel.writeAndFlush(line, promise: nil)
+                pending.bound(id, by: bounds, on: channel.eventLoop)
             }
-            pending.add(id, progressToken: progressToken, continuation: continuation, onMessage: onMessage)
-            var line = body
-            line.writeStaticString("\n")
-            channel.writeAndFlush(line, promise: nil)
-            pending.expire(id, after: timeout, on: channel.eventLoop)
+        } onCancel: {
+            pending.fail(id, CancellationError())
         }
     }
 

@@ -49,11 +49,11 @@ final class StreamableHTTPChannel: UpstreamChannel {
         return (h, s.sessionID != nil)
     }
 
-    func request(_ body: ByteBuffer, id: String, progressToken: String?, loop: LoopContext, timeout: TimeAmount,
+    func request(_ body: ByteBuffer, id: String, progressToken: String?, loop: LoopContext, bounds: CallBounds, pace: AgentOutbound?,
                  onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage {
         let (headers, hadSession) = headers()
-        let reply = try await HTTPPost.send(method: .POST, key: key, loop: loop, headers: headers, body: body, awaiting: id,
-                                            timeout: timeout, onMessage: onMessage, afterAnswer: afterAnswer).get()
+        let reply = try await HTTPPost.call(method: .POST, key: key, loop: loop, headers: headers, body: body, awaiting: id,
+                                            bounds: bounds, pace: pace, onMessage: onMessage, afterAnswer: afterAnswer)
         if let session = reply.headers.first(name: "mcp-session-id") {
             state.withLockedValue { $0.sessionID = session }
         }
@@ -109,7 +109,7 @@ final class StreamableHTTPChannel: UpstreamChannel {
         answered.futureResult.whenComplete { _ in giveUp.cancel() }
         loop.eventLoop.execute { [self] in
             let sink = StandaloneStream(unsolicited: unsolicited, answered: answered)
-            let call = UpstreamCall(pool: loop.pool(for: key), head: head, body: ByteBuffer(), timeout: .hours(24), sink: sink)
+            let call = UpstreamCall(pool: loop.pool(for: key), head: head, body: ByteBuffer(), deadline: nil, stall: .hours(24), sink: sink)
             sink.start(call)
             let previous = state.withLockedValue { s -> NIOLoopBound<UpstreamCall>? in
                 defer { s.stream = NIOLoopBound(call, eventLoop: loop.eventLoop) }

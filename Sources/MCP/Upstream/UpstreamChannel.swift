@@ -12,8 +12,12 @@ protocol UpstreamChannel: Sendable {
     func prepare(loop: LoopContext) async throws
     /// Sends a request whose id is `id` (JSON text) and waits for its response. Messages the
     /// server sends for this request meanwhile (progress, sampling, elicitation) go to
-    /// `onMessage`, as do progress notifications carrying `progressToken`.
-    func request(_ body: ByteBuffer, id: String, progressToken: String?, loop: LoopContext, timeout: TimeAmount,
+    /// `onMessage`, as do progress notifications carrying `progressToken`. The call fails with
+    /// `UpstreamFailure.timeout` or `.stalled` past its `bounds`, and with `CancellationError`
+    /// at once when the task waiting for it is cancelled (what the call held upstream, a
+    /// connection or a pending entry, is let go). A channel whose call has a stream of its own
+    /// stops reading it while `pace` is held up (the agent does not read).
+    func request(_ body: ByteBuffer, id: String, progressToken: String?, loop: LoopContext, bounds: CallBounds, pace: AgentOutbound?,
                  onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage
     /// Sends a notification, or a response to a server request; does not wait for an answer.
     func send(_ body: ByteBuffer, loop: LoopContext) async throws
@@ -26,6 +30,13 @@ protocol UpstreamChannel: Sendable {
     func reset()
     /// Ends the upstream session and frees what the channel holds (a process, a stream).
     func shutdown() async
+}
+
+/// How long one upstream call may take: `deadline` from its start to its answer, however
+/// steadily the server sends progress, and at most `stall` with nothing from the server for it.
+struct CallBounds: Sendable {
+    var deadline: TimeAmount
+    var stall: TimeAmount?
 }
 
 /// Where a channel hands the messages a server sends outside any request of ours

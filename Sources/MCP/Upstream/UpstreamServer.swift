@@ -27,7 +27,8 @@ final class UpstreamServer: Sendable {
     let name: String
     let config: MCPServerConfig
     let channel: any UpstreamChannel
-    let timeout: TimeAmount
+    /// Each call's deadline and stall limit (the server's own, else the gate's).
+    let bounds: CallBounds
     private let state = NIOLockedValueBox(State())
     private let ids = NIOLockedValueBox(0)
     /// What a server says outside any call that the gate acts on.
@@ -62,7 +63,8 @@ final class UpstreamServer: Sendable {
         self.name = config.name
         self.config = config
         self.channel = channel
-        self.timeout = .nanoseconds((config.timeout ?? defaultTimeout).nanoseconds)
+        self.bounds = CallBounds(deadline: .nanoseconds((config.timeout ?? defaultTimeout).nanoseconds),
+                                 stall: config.stallTimeout.map { .nanoseconds($0.nanoseconds) })
     }
 
 
@@ -105,7 +107,7 @@ final class UpstreamServer: Sendable {
         ])
         var body = ByteBufferAllocator().buffer(capacity: 256)
         JSONValue.object([("jsonrpc", .string("2.0")), ("id", .int(Int(id)!)), ("method", .string("initialize")), ("params", params)]).write(to: &body)
-        let reply = try await channel.request(body, id: id, progressToken: nil, loop: loop, timeout: timeout, onMessage: { _ in })
+        let reply = try await channel.request(body, id: id, progressToken: nil, loop: loop, bounds: bounds, pace: nil, onMessage: { _ in })
         guard let result = reply.result else {
             throw UpstreamFailure.protocolError("initialize was refused: \(String(buffer: reply.bytes))")
         }
@@ -123,7 +125,9 @@ final class UpstreamServer: Sendable {
     /// An expired session is re-established once, transparently.
     /// `stripEnvelope` removes the 2026-07-28 envelope (`io.modelcontextprotocol/*` in
     /// `_meta`): upstreams are spoken to in the handshake revisions, and some refuse it there.
-    func forward(_ message: RPCMessage, target: String?, loop: LoopContext, stripEnvelope: Bool = false, sent: @Sendable (String) -> Void = { _ in },
+    /// `pace` holds the call's own upstream stream, if it has one, while the agent does not read.
+    func forward(_ message: RPCMessage, target: String?, loop: LoopContext, stripEnvelope: Bool = false, pace: AgentOutbound? = nil,
+                 sent: @Sendable (String) -> Void = { _ in },
                  onMessage: @escaping @Sendable (RPCMessage) -> Void) async throws -> RPCMessage {
         var attempt = 0
         while true {
@@ -147,15 +151,15 @@ final class UpstreamServer: Sendable {
             do {
                 // An agent that goes away (its task is cancelled) cancels the upstream work too.
                 let reply = try await withTaskCancellationHandler {
-                    try await channel.request(body, id: id, progressToken: token, loop: loop, timeout: timeout, onMessage: onMessage)
+                    try await channel.request(body, id: id, progressToken: token, loop: loop, bounds: bounds, pace: pace, onMessage: onMessage)
                 } onCancel: {
                     cancelUpstream(id, reason: "the client went away", loop: loop)
                 }
                 return reply
-            } catch UpstreamFailure.timeout {
+            } catch let failure as UpstreamFailure where failure.isTimeout {
                 // The agent is told; the server is asked to stop working on it.
                 cancelUpstream(id, reason: "timed out at the gateway", loop: loop)
-                throw UpstreamFailure.timeout
+                throw failure
             } catch UpstreamFailure.sessionExpired where attempt == 0 {
                 attempt += 1
                 channel.reset()

@@ -104,6 +104,26 @@ class RawAgent:
         r = self.c.getresponse()
         return r, r.read()  # must end: a never-ending answer times out here
 
+    def call_without_reading(self, port, msg):
+        """Sends `msg` on a connection of its own with a small receive buffer, and does not read:
+        the returned socket is for `read_events` later."""
+        import socket
+        body = json.dumps(msg).encode()
+        head = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items())
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(f"POST /mcp HTTP/1.1\r\nHost: x\r\n{head}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        return s
+
+    @staticmethod
+    def read_events(s):
+        """Reads a response to its end; its SSE events' messages."""
+        got = bytearray()
+        while chunk := s.recv(1 << 20):
+            got += chunk
+        s.close()
+        return [json.loads(line[5:]) for line in got.decode().splitlines() if line.startswith("data:")]
+
     @staticmethod
     def messages(r, body):
         if r.getheader("content-type", "").startswith("text/event-stream"):
@@ -214,3 +234,110 @@ def test_a_server_with_a_huge_list_is_left_out_quickly_and_within_memory(gateway
         assert "good_echo" in listed and not any(t.startswith("huge_") for t in listed)
         assert rss_kib(gw.proc.pid) - before < 150 * 1024, (before, rss_kib(gw.proc.pid))  # 300 MiB offered
         assert "more than 16777216 bytes" in gw.logs()
+
+
+def held_back(sent):
+    """Waits until what the flooding server wrote stops growing (unchanged for a second, at most
+    30 s) and checks it stopped far short of the 1,500 events."""
+    seen = [sent()]
+    for _ in range(120):
+        time.sleep(0.25)
+        seen.append(sent())
+        if len(seen) > 4 and seen[-1] == seen[-5]:
+            break
+    assert seen[-1] == seen[-5] and seen[-1] < 500, seen
+
+
+def test_an_agent_that_does_not_read_holds_its_servers_stream_back(gateway, tmp_path):
+    # 150 MB of progress for an agent that does not read: the gateway stops reading the call's
+    # stream upstream (TCP holds the server back) instead of buffering it; once the agent reads,
+    # everything comes, nothing dropped.
+    with hostile("flood") as url:
+        gw = gateway(mcp_config([("h", url)], f"sqlite:{tmp_path}/f.db"))
+        raw = RawAgent(gw.port, "2025-06-18")
+        assert RawAgent.messages(*raw.post({"jsonrpc": "2.0", "id": 2, "method": "ping"}))[-1]["result"] == {}
+        before = rss_kib(gw.proc.pid)
+        s = raw.call_without_reading(gw.port, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            "name": "h_probe", "arguments": {}, "_meta": {"progressToken": "p"}}})
+        port = int(url.split(":")[2].split("/")[0])
+        sent = lambda: json.loads(request(port, "GET", "/stats")[2])["events"]  # noqa: E731
+        wait_for("the flood to start", lambda: sent() > 0)
+        # The server is held back: what it has written stops growing, far short of 1,500.
+        held_back(sent)
+        assert rss_kib(gw.proc.pid) - before < 64 * 1024
+        events = RawAgent.read_events(s)
+        assert events[-1]["id"] == 3 and events[-1].get("result", {}).get("content", [{}])[0].get("text") == "hostile", (len(events), events[-1])
+        assert len(events) - 1 == 1500  # nothing dropped: held back, not thrown away
+        metrics = request(gw.admin_port, "GET", "/metrics")[2].decode()
+        assert "triplegate_mcp_agent_messages_dropped_total 0" in metrics
+        assert RawAgent.messages(*raw.post({"jsonrpc": "2.0", "id": 4, "method": "ping"}))[-1]["result"] == {}
+
+
+def test_an_agent_that_does_not_read_its_2024_11_05_stream_holds_the_server_back(gateway, tmp_path):
+    import re
+    import socket
+    with hostile("flood") as url:
+        gw = gateway(mcp_config([("h", url)], f"sqlite:{tmp_path}/l.db"))
+        s = socket.create_connection(("127.0.0.1", gw.port), timeout=30)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(b"GET /mcp/sse HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        got = bytearray()
+        while not (m := re.search(rb"data: (\S+session_id=\S+)\n\n", got)):
+            got += s.recv(4096)
+        endpoint = m.group(1).decode()
+        before = rss_kib(gw.proc.pid)
+
+        def post(msg):
+            assert request(gw.port, "POST", endpoint, body=json.dumps(msg).encode(), headers={"Content-Type": "application/json"})[0] == 202
+        post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        post({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "h_probe", "arguments": {}, "_meta": {"progressToken": "p"}}})
+        port = int(url.split(":")[2].split("/")[0])
+        sent = lambda: json.loads(request(port, "GET", "/stats")[2])["events"]  # noqa: E731
+        wait_for("the flood to start", lambda: sent() > 0)
+        held_back(sent)
+        assert rss_kib(gw.proc.pid) - before < 64 * 1024
+        while b'"id":3' not in got[-4096:] and b'"id": 3' not in got[-4096:]:
+            got += s.recv(1 << 20)
+        s.close()
+        events = [json.loads(line[5:]) for line in got.decode().splitlines() if line.startswith("data:") and line[5:].strip().startswith("{")]
+        assert sum(1 for e in events if e.get("method") == "notifications/progress") == 1500
+        assert events[-1]["id"] == 3 and events[-1]["result"]["content"][0]["text"] == "hostile"
+
+
+def test_a_shared_stdio_server_flooding_an_agent_that_does_not_read_is_dropped_past_a_budget(gateway, tmp_path):
+    # A shared stdio session cannot be held back for one agent (others use it): what does not
+    # fit the agent's budget is dropped and counted; the answer still comes.
+    gw = gateway(f"""store: sqlite:{tmp_path}/s.db
+mcp:
+  servers: [{{ name: s, command: ["{sys.executable}", "{HERE / 'hostile_stdio.py'}"], start: eager }}]
+  access: [{{ allow: ["*"] }}]
+""")
+    raw = RawAgent(gw.port, "2025-06-18")
+    assert RawAgent.messages(*raw.post({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "s_ok", "arguments": {}}}))[-1]["id"] == 2
+    before = rss_kib(gw.proc.pid)
+    s = raw.call_without_reading(gw.port, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "s_flood", "arguments": {}, "_meta": {"progressToken": "p"}}})
+    wait_for("the program to send it all", lambda: "flood sent" in gw.logs(), timeout=60)
+    assert rss_kib(gw.proc.pid) - before < 64 * 1024
+    events = RawAgent.read_events(s)
+    assert events[-1]["id"] == 3 and events[-1]["result"]["content"][0]["text"] == "flood"
+    assert 0 < len(events) - 1 < 1500
+    metrics = request(gw.admin_port, "GET", "/metrics")[2].decode()
+    assert f"triplegate_mcp_agent_messages_dropped_total {1500 - (len(events) - 1)}" in metrics
+    # The session and the server still serve.
+    assert RawAgent.messages(*raw.post({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "s_ok", "arguments": {}}}))[-1]["id"] == 4
+
+
+def test_a_server_cannot_pile_requests_on_an_agent(gateway, tmp_path):
+    # 100 roots/list requests in one call: the agent gets at most 32 waiting at once, the rest
+    # are refused upstream at once.
+    with hostile("pile") as url:
+        gw = gateway(mcp_config([("h", url)], f"sqlite:{tmp_path}/p.db"))
+        raw = RawAgent(gw.port, "2025-06-18")
+        r, body = raw.post({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "h_probe", "arguments": {}}})
+        messages = RawAgent.messages(r, body)
+        asked = [m for m in messages if m.get("method") == "roots/list"]
+        assert len(asked) == 32 and len({m["id"] for m in asked}) == 32
+        assert messages[-1]["id"] == 2 and messages[-1]["result"]["content"][0]["text"] == "refused 68"
