@@ -16,7 +16,7 @@ public struct AuditRecord: Sendable {
     public var argumentsSHA256: String
     public var arguments: String?
     /// `ok`, `tool_error` (the tool answered `isError: true`), `error` (a JSON-RPC error),
-    /// `denied`, `limited`, `timeout` or `unreachable`.
+    /// `denied`, `limited`, `timeout`, `cancelled` (the agent left) or `unreachable`.
     public var outcome: String
     public var latencyMillis: Int64
 }

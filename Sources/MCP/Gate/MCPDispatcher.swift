@@ -431,6 +431,11 @@ final class MCPDispatcher: Sendable {
             record.outcome = "timeout"
             let why = if case .stalled = failure { "stopped sending before its answer" } else { "did not answer in time" }
             return .error(id, RPC.requestTimeout, "The \(server.name) server \(why)", status: call.modern ? .gatewayTimeout : .ok)
+        } catch is CancellationError {
+            // The agent left (2026-07-28 closed its stream, or cancelled): the upstream call was
+            // ended and told; nobody waits for this answer.
+            record.outcome = "cancelled"
+            return .error(id, RPC.requestTimeout, "Cancelled", status: call.modern ? .badRequest : .ok)
         } catch {
             record.outcome = "unreachable"
             logger.warning("an upstream call failed", metadata: ["mcp.server": "\(server.name)", "method": "\(m.method ?? "")", "error": "\(error)"])

@@ -3,6 +3,7 @@ cannot hold a call past it. A separate stall limit bounds the gap between bytes.
 leaves takes its upstream call with it."""
 import json
 import socket
+import sqlite3
 import time
 
 import pytest
@@ -69,6 +70,15 @@ def test_an_agent_that_leaves_closes_its_upstream_stream(gateway, tmp_path):
         s.close()
         # Not 20 s later, when the server would have finished: now.
         wait_for("the upstream stream to be cut", lambda: stats(url) == (0, 1), timeout=5)
+
+        def outcomes():
+            try:
+                with sqlite3.connect(tmp_path / "d.db") as c:
+                    return c.execute("SELECT outcome FROM mcp_audit").fetchall()
+            except sqlite3.OperationalError:
+                return []
+        wait_for("the audit row", lambda: outcomes() == [("cancelled",)])
+        assert "an upstream call failed" not in gw.logs()  # an agent leaving is no failure
 
 
 def read_stream(port, path, key, payload, limit=30):
