@@ -149,9 +149,13 @@ final class MCPEndpoint: RequestExchange {
         }
         let buffer = body ?? ByteBuffer()
         // One meaning only: a key given twice (`name` in tools/call, say) would let the gate
-        // judge and audit one tool while the server runs another.
+        // judge and audit one tool while the server runs another. A single message's members
+        // are found in the same pass.
+        let topLevel: [Range<Int>?]?
         do {
-            try JSONValidator.validate(buffer)
+            topLevel = try buffer.withUnsafeReadableBytes { b in
+                Result { () throws(JSONValidator.Failure) in try JSONValidator.validate(b, findingTopLevel: RPCMessage.topKeys) }
+            }.get()
         } catch {
             if error.reason.hasPrefix("duplicate key") {
                 return refuse(.badRequest, RPC.invalidRequest, "Invalid Request: \(error.reason)")
@@ -173,7 +177,7 @@ final class MCPEndpoint: RequestExchange {
             }
         } else {
             do {
-                messages.append(try RPCMessage.parse(buffer))
+                messages.append(try RPCMessage.parse(buffer, topLevel: topLevel))
             } catch {
                 let code = error.reason == "not a JSON object" ? RPC.parseError : RPC.invalidRequest
                 return refuse(.badRequest, code, code == RPC.parseError ? "Parse error" : "Invalid Request: \(error.reason)", id: error.id)

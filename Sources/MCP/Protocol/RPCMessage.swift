@@ -39,14 +39,22 @@ package struct RPCMessage: Sendable {
         var id: String?
     }
 
-    private static let topKeys = ["jsonrpc", "id", "method", "params", "result", "error"].map { Array($0.utf8) }
+    /// The members `parse` reads at the top, in the order `parse(_:topLevel:)` takes their ranges.
+    package static let topKeys = ["jsonrpc", "id", "method", "params", "result", "error"].map { Array($0.utf8) }
     private static let paramKeys = ["name", "uri", "_meta"].map { Array($0.utf8) }
     private static let metaKeys = [Array("progressToken".utf8)]
 
     /// Reads one message. Throws `Malformed` for anything that is not a JSON-RPC 2.0 object.
     package static func parse(_ buffer: ByteBuffer) throws(Malformed) -> RPCMessage {
+        try parse(buffer, topLevel: buffer.withUnsafeReadableBytes { JSONScanner.slots(topKeys, in: $0) })
+    }
+
+    /// `parse`, with the ranges of `topKeys` already found (nil: not an object), as
+    /// `JSONValidator.validate(_:findingTopLevel:)` finds them while it validates: the message
+    /// is then walked once, not twice.
+    package static func parse(_ buffer: ByteBuffer, topLevel: [Range<Int>?]?) throws(Malformed) -> RPCMessage {
         let result: Result<RPCMessage, Malformed> = buffer.withUnsafeReadableBytes { raw in
-            guard let slots = JSONScanner.slots(topKeys, in: raw) else {
+            guard let slots = topLevel else {
                 return .failure(Malformed(reason: "not a JSON object"))
             }
             let (jsonrpc, idRange, method, params, result, error) = (slots[0], slots[1], slots[2], slots[3], slots[4], slots[5])
