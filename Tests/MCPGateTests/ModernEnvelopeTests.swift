@@ -32,6 +32,12 @@ import Testing
         var twice = headers("tools/list")
         twice.add(name: "mcp-method", value: "tools/list")
         #expect(ModernEnvelope.check(try message("tools/list"), headers: twice)?.code == -32020)
+        // Whatever the case of the second: the names are compared case-blind.
+        for (name, value) in [("MCP-Protocol-Version", "2026-07-28"), ("Mcp-Method", "tools/call"), ("MCP-NAME", "gh_x")] {
+            var again = headers("tools/call", name: "gh_x")
+            again.add(name: name, value: value)
+            #expect(ModernEnvelope.check(try message("tools/call", name: "gh_x"), headers: again)?.message == "\(name.lowercased()) header is given more than once")
+        }
         let unsupported = ModernEnvelope.check(try message("tools/list", version: "2099-01-01"), headers: headers("tools/list", version: "2099-01-01"))
         #expect(unsupported?.code == -32022)
         #expect(unsupported?.data == .object([("supported", .array([.string("2026-07-28")])), ("requested", .string("2099-01-01"))]))

@@ -50,11 +50,11 @@ enum ModernEnvelope {
     private static func checkHeaders(_ m: RPCMessage, headers: HTTPHeaders, version versionValue: String?) -> Rejection? {
         var seen = (0, 0, 0)
         for (name, _) in headers {
-            if name.count < 8 || name.count > 20 { continue }
-            switch name.lowercased() {
-            case "mcp-protocol-version": seen.0 += 1
-            case "mcp-method": seen.1 += 1
-            case "mcp-name": seen.2 += 1
+            // Byte length and case-blind byte compares: no lowercased copy per header.
+            switch name.utf8.count {
+            case 20 where ASCII.equalsIgnoringCase(name, "mcp-protocol-version"): seen.0 += 1
+            case 10 where ASCII.equalsIgnoringCase(name, "mcp-method"): seen.1 += 1
+            case 8 where ASCII.equalsIgnoringCase(name, "mcp-name"): seen.2 += 1
             default: break
             }
         }
