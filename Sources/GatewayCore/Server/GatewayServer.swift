@@ -30,6 +30,10 @@ public final class GatewayServer: Service, Sendable {
     let logger: Logger
     let onBound: @Sendable (BoundAddresses) -> Void
     let adminEndpoints: [AdminEndpoint]
+    /// The config file as it was when the server was made (just after it was read): the watch
+    /// compares against this, so a change made before the watch's first look (right after the
+    /// gateway says it is ready, say) is not missed.
+    private let loadedFingerprint: FileFingerprint?
 
     public init(
         config: GatewayConfig, configPath: String?, group: EventLoopGroup, logger: Logger,
@@ -41,6 +45,7 @@ public final class GatewayServer: Service, Sendable {
         self.adminEndpoints = adminEndpoints
         self.state = GatewayState(config: config)
         self.configPath = configPath
+        self.loadedFingerprint = configPath.map { FileFingerprint(path: $0) }
         self.group = group
         self.loops = LoopContexts(group: group)
         let core = CoreServices(accessLog: config.telemetry.accessLog, redis: config.redis, tracing: tracing,
@@ -81,7 +86,7 @@ public final class GatewayServer: Service, Sendable {
             }
             if let path = configPath {
                 if config.reload.watch {
-                    tasks.addTask { await self.watch(path: path, every: config.reload.interval) }
+                    tasks.addTask { await self.watch(path: path, every: config.reload.interval, from: self.loadedFingerprint) }
                 }
                 tasks.addTask { await self.reloadOnSIGHUP(path: path) }
             }
@@ -164,8 +169,8 @@ public final class GatewayServer: Service, Sendable {
         }
     }
 
-    private func watch(path: String, every interval: Duration) async {
-        var last = FileFingerprint(path: path)
+    private func watch(path: String, every interval: Duration, from loaded: FileFingerprint?) async {
+        var last = loaded ?? FileFingerprint(path: path)
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             if Task.isCancelled { return }
