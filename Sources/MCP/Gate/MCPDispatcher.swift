@@ -24,8 +24,6 @@ final class MCPDispatcher: Sendable {
     let auditArguments: Bool
     let logger: Logger
     let metrics: ToolCallMetrics
-    /// Upstream messages no agent may receive, counted.
-    private let drops: UpstreamDrops
     /// Messages for agents that stopped reading, past their budget (`AgentOutbound`).
     let slowAgentDrops: Counter
     static let pageSize = 500
@@ -34,7 +32,6 @@ final class MCPDispatcher: Sendable {
     init(servers: [UpstreamServer], catalog: Catalog, access: ToolAccess, toolLimits: PolicyChain, sessions: SessionTable, audit: AuditLog,
          config: MCPConfig, registry: PrometheusCollectorRegistry, logger: Logger) {
         self.metrics = ToolCallMetrics(registry: registry)
-        drops = UpstreamDrops(registry: registry, servers: [])
         slowAgentDrops = AgentOutbound.makeCounter(registry)
         self.ordered = servers
         self.servers = Dictionary(uniqueKeysWithValues: servers.map { ($0.name, $0) })
@@ -404,7 +401,6 @@ final class MCPDispatcher: Sendable {
         let agentToken = m.progressToken
         let emit = call.emit
         let modern = call.modern
-        let drops = self.drops
         let revision = modern ? ProtocolVersions.modern[0] : call.session?.protocolVersion ?? ProtocolVersions.assumedWithoutHeader
         do {
             let session = call.session
@@ -413,7 +409,7 @@ final class MCPDispatcher: Sendable {
                 if let session, let agentID = m.id { session.started(agentID, server: server, upstreamID: upstreamID) }
             }, onMessage: { upstream in
                 Self.relay(upstream, agentToken: agentToken, logs: { Self.logFilter(m, modern: modern, session: session) }, emit: emit, session: session,
-                           server: server, loop: call.loop, revision: revision, drops: drops)
+                           server: server, loop: call.loop, revision: revision)
             })
             if reply.isError {
                 record.outcome = "error"
@@ -449,7 +445,7 @@ final class MCPDispatcher: Sendable {
     /// to take one (no session, no stream), the upstream is refused at once rather than left
     /// waiting.
     private static func relay(_ m: RPCMessage, agentToken: String?, logs: () -> LogFilter, emit: @Sendable (ByteBuffer) -> Bool, session: AgentSession?,
-                              server: UpstreamServer, loop: LoopContext, revision: String, drops: UpstreamDrops) {
+                              server: UpstreamServer, loop: LoopContext, revision: String) {
         switch m.kind {
         case .notification:
             if m.method == "notifications/progress" {
@@ -463,7 +459,7 @@ final class MCPDispatcher: Sendable {
                 _ = emit(m.bytes)
             } else {
                 // Not a notification the agent's revision defines: its client may choke on it.
-                drops.count(server: server.name, reason: .undefinedNotification)
+                server.drops.count(server: server.name, reason: .undefinedNotification)
             }
         case .request:
             if let session, let upstreamID = m.id, let r = m.idRange, let id = session.relay(from: server, upstreamID: upstreamID) {

@@ -43,7 +43,8 @@ final class UpstreamServer: Sendable {
     let events = NIOLockedValueBox<(@Sendable (Event) -> Void)?>(nil)
     private let loop: LoopContext
     private let logger: Logger
-    private let drops: UpstreamDrops
+    /// Its messages no agent may receive, counted (one set of counters for the gate).
+    let drops: UpstreamDrops
     /// Bounds what the server's log messages outside calls put in the gateway's log.
     private let serverLog = LogLineLimiter()
     /// The version the gate asks upstream servers for: the newest handshake-era revision, which
