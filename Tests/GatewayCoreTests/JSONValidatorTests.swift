@@ -30,6 +30,25 @@ import Testing
 
     /// The AI gate validates a body and finds its top-level fields in one pass; what it finds is
     /// what the scanner finds, escapes decoded, nested members ignored.
+    /// The first keys of a walk live on the stack and the rest move to the heap: duplicates are
+    /// found across that move, escaped keys among them, in nested objects opened after it, and
+    /// an object's keys are forgotten when it closes wherever they lived.
+    @Test func keysBeyondTheStackRoomAreCheckedAlike() {
+        func object(_ n: Int, prefix: String = "k") -> String { (0..<n).map { "\"\(prefix)\($0)\":\($0)" }.joined(separator: ",") }
+        let many = JSONValidator.inlineKeys * 3
+        #expect(reason("{\(object(many))}") == nil)
+        #expect(reason("{\(object(many)),\"k0\":1}") == "duplicate key \"k0\"")
+        #expect(reason("{\(object(many)),\"k\\u0030\":1}") == "duplicate key \"k0\"")
+        #expect(reason("{\"\\u006b5\":0,\(object(many))}") == "duplicate key \"k5\"")
+        // Nested objects past the move: their keys are theirs alone, and checked.
+        #expect(reason("{\(object(many)),\"in\":{\(object(many)),\"x\":{\"k1\":1}},\"k\(many + 1)\":1}") == nil)
+        #expect(reason("{\(object(many)),\"in\":{\(object(many)),\"k7\":2}}") == "duplicate key \"k7\"")
+        // Many sibling objects, each with escaped keys: each is forgotten when it closes.
+        let siblings = (0..<50).map { _ in "{\"\\u0061\":1,\(object(40, prefix: "b"))}" }.joined(separator: ",")
+        #expect(reason("[\(siblings)]") == nil)
+        #expect(reason("[\(siblings),{\"a\":1,\"\\u0061\":2}]") == "duplicate key \"a\"")
+    }
+
     @Test func findsTopLevelMembersWhileValidating() throws {
         let keys = [Array("model".utf8), Array("n".utf8), Array("messages".utf8)]
         for text in ["{\"model\":\"m\",\"n\":2}", " { \"messages\" : [ {\"model\":1} ] , \"model\" : \"x\" } ",
