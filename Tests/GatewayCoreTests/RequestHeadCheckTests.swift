@@ -27,6 +27,18 @@ import Testing
         return nil
     }
 
+    /// The request line and headers written out are counted in the check's one walk: at the
+    /// bound they pass, one byte past it they are refused with 431.
+    @Test func headsPastTheByteBoundAreRefusedWith431() {
+        let headers = [("host", "a.example"), ("x-long", String(repeating: "v", count: 100))]
+        let size = "/x".utf8.count + 16 + (4 + 9 + 4) + (6 + 100 + 4)
+        func at(_ limit: Int) -> RequestHeadCheck.Verdict {
+            RequestHeadCheck.check(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/x", headers: HTTPHeaders(headers)), isHTTP2: false, maxHeaderBytes: limit)
+        }
+        #expect(refusal(at(size)) == nil)
+        #expect(refusal(at(size - 1)) == 431)
+    }
+
     @Test func framingIsReadOnceFromLengthOrChunked() {
         #expect(framing(check([("host", "h")])) == RequestHeadCheck.Framing.none)
         #expect(framing(check([("host", "h"), ("content-length", "0")])) == RequestHeadCheck.Framing.none)

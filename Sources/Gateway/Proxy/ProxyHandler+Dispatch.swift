@@ -40,10 +40,10 @@ extension ProxyHandler {
         if gate.tracing {
             span = RequestTracing.startServerSpan(method: head.method, target: head.uri, headers: head.headers, clientIP: clientIP)
         }
-        if head.headers.count > limits.maxHeaders || headBytes(head) > limits.maxHeaderBytes {
+        if head.headers.count > limits.maxHeaders {
             return reject(ProblemDetails(status: .requestHeaderFieldsTooLarge, title: "Request header fields too large", requestID: requestID), close: true)
         }
-        switch RequestHeadCheck.check(head, isHTTP2: isHTTP2) {
+        switch RequestHeadCheck.check(head, isHTTP2: isHTTP2, maxHeaderBytes: limits.maxHeaderBytes) {
         case .accept(let checked, let framing):
             head = checked
             requestFraming = framing
@@ -96,7 +96,7 @@ extension ProxyHandler {
             method: head.method, headers: head.headers, clientIP: clientIP, query: routed.query,
             service: service, route: route, now: Int64(NIODeadline.now().uptimeNanoseconds),
             eventLoop: context.eventLoop, clientCertificate: clientCertificate)
-        switch chain.run(policyContext, on: context.eventLoop) {
+        switch chain.run(consume policyContext, on: context.eventLoop) {
         case .done(let verdict, let final):
             afterPolicies(routed, verdict, final)
         case .pending(let future):
@@ -109,7 +109,7 @@ extension ProxyHandler {
                 self.awaitingPolicies = false
                 switch result {
                 case .success(let (verdict, final)): self.afterPolicies(routed, verdict, final)
-                case .failure: self.afterPolicies(routed, .reject(ProblemDetails(status: .internalServerError)), policyContext)
+                case .failure: self.reject(ProblemDetails(status: .internalServerError, requestID: routed.requestID), close: false)
                 }
                 let held = self.heldParts
                 self.heldParts.removeAll()
@@ -121,9 +121,8 @@ extension ProxyHandler {
     }
 
     /// Takes the chain's verdict: refuse, or strip what the policies said and dispatch.
-    private func afterPolicies(_ routed: RoutedRequest, _ verdict: PolicyVerdict, _ final: PolicyContext?) {
+    private func afterPolicies(_ routed: consuming RoutedRequest, _ verdict: PolicyVerdict, _ final: consuming PolicyContext?) {
         var forwardedHead = routed.head
-        var routed = routed
         if let final {
             policyHeaders = final.responseHeaders
             logRecord?.consumer = final.consumer?.name
@@ -197,11 +196,6 @@ extension ProxyHandler {
         context.flush()
     }
 
-    private func headBytes(_ head: HTTPRequestHead) -> Int {
-        var n = head.uri.utf8.count + 16
-        for (name, value) in head.headers { n += name.utf8.count + value.utf8.count + 4 }
-        return n
-    }
 }
 
 /// A request a route took, carried across the policy chain (which may wait on I/O).

@@ -33,8 +33,10 @@ public enum RequestHeadCheck {
 
     /// Checks `head` as read from an HTTP/1.x connection or an HTTP/2 stream (where NIO's codec
     /// has turned `:authority` into `Host`, and a body of unknown length into
-    /// `Transfer-Encoding: chunked`; see `HTTP2RequestHeadMarker`).
-    public static func check(_ head: HTTPRequestHead, isHTTP2: Bool) -> Verdict {
+    /// `Transfer-Encoding: chunked`; see `HTTP2RequestHeadMarker`). A head whose request line
+    /// and headers take more than `maxHeaderBytes` written out is refused with 431, counted in
+    /// the same walk over the headers (each walk retains and releases every name and value).
+    public static func check(_ head: HTTPRequestHead, isHTTP2: Bool, maxHeaderBytes: Int = .max) -> Verdict {
         var head = head
         if let first = head.uri.utf8.first, first != UInt8(ascii: "/") {
             if let (authority, path) = absoluteForm(head.uri) {
@@ -51,7 +53,9 @@ public enum RequestHeadCheck {
         var hosts = 0, host: String?
         var lengths = 0, length: Int?, badLength = false
         var codings = 0, chunkedLast = false, otherCoding = false
+        var headBytes = head.uri.utf8.count + 16
         for (name, value) in head.headers {
+            headBytes += name.utf8.count + value.utf8.count + 4
             guard let first = name.utf8.first else { continue }
             switch first | 0x20 {
             case UInt8(ascii: "h"):
@@ -86,6 +90,7 @@ public enum RequestHeadCheck {
             }
         }
 
+        if headBytes > maxHeaderBytes { return .refuse(.requestHeaderFieldsTooLarge, "Request header fields too large") }
         let http10 = !isHTTP2 && head.version.major == 1 && head.version.minor == 0
         if hosts > 1 { return .refuse(.badRequest, "More than one Host header") }
         if hosts == 0, !http10, !isHTTP2 { return .refuse(.badRequest, "Missing Host header") }

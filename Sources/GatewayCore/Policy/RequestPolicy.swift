@@ -139,11 +139,13 @@ public struct PolicyChain: Sendable {
 
     /// Runs the policies in order until one rejects. Synchronous policies never leave the
     /// calling stack; only a suspending one makes the outcome `.pending`.
-    public func run(_ context: PolicyContext, on eventLoop: EventLoop) -> PolicyChainOutcome {
+    /// The context is taken, not copied: it holds a dozen references (the headers, strings, the
+    /// consumer), and each copy retains and releases them all on every request.
+    public func run(_ context: consuming PolicyContext, on eventLoop: EventLoop) -> PolicyChainOutcome {
         run(from: 0, context, on: eventLoop)
     }
 
-    private func run(from start: Int, _ context: PolicyContext, on eventLoop: EventLoop) -> PolicyChainOutcome {
+    private func run(from start: Int, _ context: consuming PolicyContext, on eventLoop: EventLoop) -> PolicyChainOutcome {
         var context = context
         var i = start
         while i < policies.count {
