@@ -49,6 +49,27 @@ import Testing
         #expect(reason("[\(siblings),{\"a\":1,\"\\u0061\":2}]") == "duplicate key \"a\"")
     }
 
+    /// Plain string runs are stepped over eight bytes at a time: a byte that must stop the walk
+    /// (a quote, an escape, a control character, a non-ASCII byte) is seen at every offset of
+    /// the word it falls in, and the scanner ends a string where the validator does.
+    @Test func everyByteThatMattersIsSeenWhereverItFallsInAWord() throws {
+        for at in 0..<24 {
+            let before = String(repeating: "a", count: at), after = String(repeating: "b", count: 20)
+            #expect(reason("{\"k\":\"\(before)\u{01}\(after)\"}") == "control character in string", "at \(at)")
+            #expect(reason("{\"k\":\"\(before)\\q\(after)\"}") == "invalid escape", "at \(at)")
+            #expect(reason("{\"k\":\"\(before)\\\"\(after)\",\"n\":1}") == nil, "at \(at)")
+            #expect(reason("{\"k\":\"\(before)é\(after)\"}") == nil, "at \(at)")
+            let bytes = Array("{\"k\":\"\(before)\"\(after)\"}".utf8)
+            #expect(reason(String(decoding: bytes, as: UTF8.self)) != nil, "at \(at)")
+            var invalid = Array("{\"k\":\"\(before)".utf8) + [0xFF] + Array("\(after)\"}".utf8)
+            #expect((try? JSONValidator.validate(invalid)) == nil, "at \(at)")
+            invalid = Array("{\"k\":\"\(before)\\\"\(after)\",\"model\":\"m\"}".utf8)
+            let found = try invalid.withUnsafeBytes { try JSONValidator.validate($0, findingTopLevel: [Array("model".utf8)]) }
+            let scanned = invalid.withUnsafeBytes { JSONScanner.slots([Array("model".utf8)], in: $0) }
+            #expect(found != nil && found! == scanned!, "at \(at)")
+        }
+    }
+
     @Test func findsTopLevelMembersWhileValidating() throws {
         let keys = [Array("model".utf8), Array("n".utf8), Array("messages".utf8)]
         for text in ["{\"model\":\"m\",\"n\":2}", " { \"messages\" : [ {\"model\":1} ] , \"model\" : \"x\" } ",

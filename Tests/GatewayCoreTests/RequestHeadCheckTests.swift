@@ -39,6 +39,16 @@ import Testing
         #expect(refusal(at(size - 1)) == 431)
     }
 
+    /// The Host byte masks are the set they are documented as.
+    @Test func hostByteMasksAreTheDocumentedSet() {
+        var low: UInt64 = 0, high: UInt64 = 0
+        for byte in RequestHeadCheck.hostBytes.utf8 {
+            if byte < 64 { low |= 1 << UInt64(byte) } else { high |= 1 << UInt64(byte - 64) }
+        }
+        #expect(low == RequestHeadCheck.hostBytesLow)
+        #expect(high == RequestHeadCheck.hostBytesHigh)
+    }
+
     @Test func framingIsReadOnceFromLengthOrChunked() {
         #expect(framing(check([("host", "h")])) == RequestHeadCheck.Framing.none)
         #expect(framing(check([("host", "h"), ("content-length", "0")])) == RequestHeadCheck.Framing.none)

@@ -21,19 +21,21 @@ public protocol MountedGate: AnyObject {
 }
 
 /// A mounted gate's answer to "is this mine": what the client handler needs before the body.
-public struct MountedRoute {
+/// A class, so that a gate can keep one per endpoint and hand it out per request without
+/// copying (and retaining) each of its members.
+public final class MountedRoute {
     /// For the access log, metrics and spans (`llm`, `mcp`).
-    public var service: String
-    public var route: String
+    public let service: String
+    public let route: String
     /// Runs before the exchange starts (authentication, limits).
-    public var chain: PolicyChain
-    public var metrics: RouteMetrics
+    public let chain: PolicyChain
+    public let metrics: RouteMetrics
     /// How errors of this route are written, policy refusals included.
-    public var dialect: (any ErrorDialect)?
+    public let dialect: (any ErrorDialect)?
     /// Bodies larger than this are refused with 413 (0: no limit).
-    public var maxBodyBytes: Int
+    public let maxBodyBytes: Int
     /// Makes the exchange once the chain let the request through.
-    public var start: (MountedRequest, ClientResponder) -> RequestExchange
+    public let start: (MountedRequest, ClientResponder) -> RequestExchange
 
     public init(service: String, route: String, chain: PolicyChain, metrics: RouteMetrics, dialect: (any ErrorDialect)?, maxBodyBytes: Int,
                 start: @escaping (MountedRequest, ClientResponder) -> RequestExchange) {

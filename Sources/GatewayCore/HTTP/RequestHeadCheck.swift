@@ -157,14 +157,11 @@ public enum RequestHeadCheck {
     }
 
     /// The bytes a Host value may have, as bit masks over 0–63 and 64–127: letters, digits and
-    /// `-._~:[]%!$&'()*+,;=`.
-    private static let (hostBytesLow, hostBytesHigh): (UInt64, UInt64) = {
-        var low: UInt64 = 0, high: UInt64 = 0
-        for byte in Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:[]%!$&'()*+,;=".utf8) {
-            if byte < 64 { low |= 1 << UInt64(byte) } else { high |= 1 << UInt64(byte - 64) }
-        }
-        return (low, high)
-    }()
+    /// `-._~:[]%!$&'()*+,;=` (`hostBytes`). Literals, not computed on first use: a lazily
+    /// initialized static is a `swift_once` call on every read, and every request reads them.
+    static let hostBytesLow: UInt64 = 0x2FFF_7FF2_0000_0000
+    static let hostBytesHigh: UInt64 = 0x47FF_FFFE_AFFF_FFFE
+    static let hostBytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:[]%!$&'()*+,;="
 
     /// A decimal of 1 to 16 digits, at most `maxContentLength`.
     private static func decimal<C: Collection>(_ digits: C) -> Int? where C.Element == UInt8 {

@@ -238,6 +238,9 @@ public enum JSONScanner {
     private static func skipString(_ b: UnsafeRawBufferPointer, _ start: Int) -> Int? {
         var i = start + 1
         while i < b.count {
+            // A word at a time through text with no quote or escape in it.
+            while i + 8 <= b.count, JSONWords.noQuoteOrEscape(b, i) { i += 8 }
+            guard i < b.count else { return nil }
             switch b[i] {
             case UInt8(ascii: "\\"): i += 2
             case UInt8(ascii: "\""): return i + 1

@@ -357,8 +357,10 @@ public enum JSONValidator {
             let start = i
             var decoded: [UInt8]?
             while true {
-                // The common run: printable ASCII that needs nothing done.
+                // The common run: printable ASCII that needs nothing done, a word at a time,
+                // then byte by byte up to what ends it.
                 if decoded == nil {
+                    while i + 8 <= b.count, JSONWords.plainASCII(b, i) { i += 8 }
                     while i < b.count {
                         let c = b[i]
                         guard c >= 0x20, c < 0x80, c != UInt8(ascii: "\""), c != UInt8(ascii: "\\") else { break }

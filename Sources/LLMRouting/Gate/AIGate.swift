@@ -110,8 +110,15 @@ public final class AIGate: MountableGate {
 final class AIGateLoop: MountedGate, @unchecked Sendable {
     // @unchecked: `snapshot` is read and written only on `loop.eventLoop`.
     let loop: LoopContext
-    var snapshot: AISnapshot?
-    var cache: CacheContext?
+    var snapshot: AISnapshot? {
+        didSet { routes = [:] }
+    }
+    var cache: CacheContext? {
+        didSet { routes = [:] }
+    }
+    /// The route of each endpoint under the current snapshot and cache, made on its first call:
+    /// a route made per call allocated its closure and retained a dozen references each time.
+    private var routes: [Endpoint: MountedRoute] = [:]
     let routing: RoutingState
     let ledger: LedgerWriter?
     let spend: SpendCounters
@@ -137,12 +144,15 @@ final class AIGateLoop: MountedGate, @unchecked Sendable {
                 UnknownEndpoint(client: client, request: request)
             }
         }
+        if let route = routes[endpoint] { return route }
         let routing = self.routing, ledger = self.ledger, spend = Spend(counters: self.spend, redis: snapshot.redisCounters, alerts: self.alerts)
         let cache = self.cache
-        return MountedRoute(service: "llm", route: endpoint.rawValue, chain: snapshot.chain, metrics: snapshot.metrics[endpoint]!,
-                            dialect: endpoint.dialect.errors, maxBodyBytes: snapshot.maxBodyBytes) { request, client in
+        let route = MountedRoute(service: "llm", route: endpoint.rawValue, chain: snapshot.chain, metrics: snapshot.metrics[endpoint]!,
+                                 dialect: endpoint.dialect.errors, maxBodyBytes: snapshot.maxBodyBytes) { request, client in
             LLMExchange(client: client, snapshot: snapshot, routing: routing, endpoint: endpoint, request: request, ledger: ledger, spend: spend, cache: cache)
         }
+        routes[endpoint] = route
+        return route
     }
 }
 
