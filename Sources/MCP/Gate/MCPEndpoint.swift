@@ -23,7 +23,25 @@ final class MCPEndpoint: RequestExchange {
         self.request = request
         self.snapshot = snapshot
         self.legacy = legacy
-        acceptsSSE = request.head.headers[canonicalForm: "accept"].contains { ASCII.containsIgnoringCase(String($0), "text/event-stream") }
+        acceptsSSE = Self.accepts(request.head.headers, "text/event-stream")
+    }
+
+    /// Whether an `Accept` line names `lowerType` (in any of its members: a media type holds no
+    /// comma, so a match never spans two). Read in place: splitting the lines into members
+    /// allocated an array and a string per member on every call.
+    static func accepts(_ headers: HTTPHeaders, _ lowerType: StaticString) -> Bool {
+        for (name, value) in headers where ASCII.equalsIgnoringCase(name, "accept") {
+            if ASCII.containsIgnoringCase(value, lowerType) { return true }
+        }
+        return false
+    }
+
+    /// Whether the request has an `Accept` line with a member in it (an empty one says nothing).
+    static func hasAccept(_ headers: HTTPHeaders) -> Bool {
+        for (name, value) in headers where ASCII.equalsIgnoringCase(name, "accept") {
+            if value.utf8.contains(where: { $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) { return true }
+        }
+        return false
     }
 
     private var principal: String { request.consumer?.name ?? "" }
@@ -138,13 +156,10 @@ final class MCPEndpoint: RequestExchange {
     }
 
     private func post() {
-        let accept = headers[canonicalForm: "accept"].map(String.init)
-        if !accept.isEmpty, !accept.contains(where: {
-            ASCII.containsIgnoringCase($0, "application/json") || ASCII.containsIgnoringCase($0, "*/*") || ASCII.containsIgnoringCase($0, "application/*")
-        }) {
+        if Self.hasAccept(headers), !Self.accepts(headers, "application/json"), !Self.accepts(headers, "*/*"), !Self.accepts(headers, "application/*") {
             return refuse(.notAcceptable, RPC.invalidRequest, "Not Acceptable: Client must accept application/json")
         }
-        guard headers.first(name: "content-type")?.lowercased().hasPrefix("application/json") == true else {
+        guard let type = headers.first(name: "content-type"), ASCII.hasPrefixIgnoringCase(type, "application/json") else {
             return refuse(.unsupportedMediaType, RPC.invalidRequest, "Unsupported Media Type: Content-Type must be application/json")
         }
         let buffer = body ?? ByteBuffer()
@@ -220,7 +235,9 @@ final class MCPEndpoint: RequestExchange {
         let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
         let acceptsSSE = self.acceptsSSE
         let push = legacy ? session?.push : nil
-        let outbound = self.outbound
+        // Only a reply that may become a stream needs the slow-agent budget (made on first use:
+        // most calls answer with one JSON body and never stream).
+        let outbound = acceptsSSE && !batch && push == nil ? self.outbound : nil
         let pushPace = push == nil ? nil : session?.pushPace
         let emit: @Sendable (ByteBuffer) -> Bool = { message in
             if let push {
@@ -228,7 +245,7 @@ final class MCPEndpoint: RequestExchange {
                 push(message)
                 return true
             }
-            guard acceptsSSE, !batch, outbound.admit(message.readableBytes) else { return false }
+            guard let outbound, outbound.admit(message.readableBytes) else { return false }
             bound.eventLoop.executeSoon { bound.value.stream(message) }
             return true
         }
@@ -237,7 +254,7 @@ final class MCPEndpoint: RequestExchange {
         let calls = messages.map { m in
             MCPCall(message: m, consumer: request.consumer, policyContext: request.policyContext, session: session, modern: modern,
                     view: snapshot.view(for: request.consumer, path: session?.path ?? path), loop: loop, requestID: request.requestID,
-                    path: path, emit: emit, pace: push != nil ? pushPace : acceptsSSE && !batch ? outbound : nil)
+                    path: path, emit: emit, pace: push != nil ? pushPace : outbound)
         }
         let dispatcher = snapshot.dispatcher
         work = Task(executorPreference: loop.taskExecutor) {

@@ -94,8 +94,9 @@ final class HTTPPost: UpstreamCallSink {
                               onMessage: @escaping @Sendable (RPCMessage) -> Void, afterAnswer: @escaping @Sendable (RPCMessage) -> Void) -> Started {
         let promise = loop.eventLoop.makePromise(of: HTTPPostReply.self)
         let box = NIOLoopBoundBox<HTTPPost?>.makeEmptyBox(valueType: HTTPPost.self, eventLoop: loop.eventLoop)
-        // Scheduled before `Started` is returned: a `cancel` always runs after this.
-        loop.eventLoop.executeSoon {
+        // Run (or scheduled) before `Started` is returned: a `cancel` always runs after this.
+        // A dispatcher on the loop's own task executor starts it in place, without a hop.
+        let begin: @Sendable () -> Void = {
             let post = HTTPPost(promise: promise, awaiting: awaiting, onMessage: onMessage, afterAnswer: afterAnswer)
             post.keepAlive = post
             post.pace = pace
@@ -107,6 +108,7 @@ final class HTTPPost: UpstreamCallSink {
             post.call = call
             call.start()
         }
+        if loop.eventLoop.inEventLoop { begin() } else { loop.eventLoop.executeSoon(begin) }
         return Started(futureResult: promise.futureResult, post: box)
     }
 
@@ -142,7 +144,7 @@ final class HTTPPost: UpstreamCallSink {
 
     func callHead(_ head: HTTPResponseHead) {
         self.head = head
-        isSSE = head.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true
+        isSSE = head.headers.first(name: "content-type").map { ASCII.hasPrefixIgnoringCase($0, "text/event-stream") } == true
     }
 
     func callBody(_ chunk: ByteBuffer) {
