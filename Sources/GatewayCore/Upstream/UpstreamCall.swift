@@ -44,7 +44,6 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
     /// read only stores the time.
     private var lastActivity = NIODeadline.now()
     private var finished = false
-    private var responseEnded = false
     /// The connection's address, once leased.
     public private(set) var address: SocketAddress?
 

@@ -14,7 +14,6 @@ enum ProtocolVersions {
 
     static let protocolVersionKey = "io.modelcontextprotocol/protocolVersion"
     static let clientCapabilitiesKey = "io.modelcontextprotocol/clientCapabilities"
-    static let clientInfoKey = "io.modelcontextprotocol/clientInfo"
 
     /// Methods whose `Mcp-Name` header must equal a params member (2026-07-28).
     static let nameBearing: [String: String] = ["tools/call": "name", "prompts/get": "name", "resources/read": "uri"]

@@ -37,7 +37,6 @@ public final class JWTKeySource: Sendable {
     let minRefresh: Int64
     let fetcher: HTTPFetcher
     let logger: Logger
-    let fetches: NIOLockedValueBox<Int>
     private let state: NIOLockedValueBox<State>
 
     public init(config: JWTAuthConfig, logger: Logger = Logger(label: "triplegate.jwt")) throws {
@@ -47,7 +46,6 @@ public final class JWTKeySource: Sendable {
         minRefresh = Int64(config.jwksMinRefresh.nanoseconds)
         fetcher = HTTPFetcher(timeout: .seconds(5), caFile: config.jwksCAFile)
         self.logger = logger
-        fetches = NIOLockedValueBox(0)
         state = NIOLockedValueBox(State(keys: JWTKeySet(staticKeys)))
     }
 
@@ -81,9 +79,6 @@ public final class JWTKeySource: Sendable {
     /// Whether a JWKS has been fetched at least once (or none is configured).
     public func hasFetched() -> Bool { jwksURL == nil || state.withLockedValue { $0.lastSuccess != nil } }
 
-    /// How many JWKS fetches were started, for tests and the debug log.
-    public var fetchCount: Int { fetches.withLockedValue { $0 } }
-
     /// A refresh because a token names a kid we lack (or no JWKS has been fetched yet).
     public func refreshForUnknownKey(now: Int64, on eventLoop: EventLoop) -> RefreshAnswer {
         guard jwksURL != nil else { return .tooSoon }
@@ -114,7 +109,6 @@ public final class JWTKeySource: Sendable {
         case .tooSoon: return nil
         case .fetch(let p): promise = p
         }
-        fetches.withLockedValue { $0 += 1 }
         fetcher.get(url, on: eventLoop).whenComplete { result in
             let outcome: Result<JWTKeySet, Error>
             switch result {
