@@ -72,16 +72,9 @@ public enum ASCII {
     /// `Content-Type`, say), without a lower-cased copy; `lowerPrefix` must be lower-case.
     @inlinable
     public static func hasPrefixIgnoringCase(_ a: String, _ lowerPrefix: StaticString) -> Bool {
-        let n = UnsafeBufferPointer(start: lowerPrefix.utf8Start, count: lowerPrefix.utf8CodeUnitCount)
+        let n = lowerPrefix.utf8CodeUnitCount
         var a = a
-        return a.withUTF8 { h in
-            guard h.count >= n.count else { return false }
-            for k in 0..<n.count {
-                let byte = h[k]
-                if (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) != n[k] { return false }
-            }
-            return true
-        }
+        return a.withUTF8 { h in h.count >= n && equalsIgnoringCase(UnsafeBufferPointer(rebasing: h[..<n]), lowerPrefix) }
     }
 }
 

@@ -23,8 +23,7 @@ public enum JSONValidator {
     public static let maxDepth = JSONParser.maxDepth
 
     public static func validate(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
-        var none: [Range<Int>?] = []
-        _ = try walk(bytes, wanted: [], found: &none)
+        _ = try walk(bytes, wanted: [])
     }
 
     /// Validates `bytes` and, in the same pass, finds the value ranges of the top-level members
@@ -32,8 +31,7 @@ public enum JSONValidator {
     /// `JSONScanner.slots` finds, without walking the body twice. Nil when the valid JSON text
     /// is not an object.
     public static func validate(_ bytes: UnsafeRawBufferPointer, findingTopLevel keys: [[UInt8]]) throws(Failure) -> [Range<Int>?]? {
-        var found = [Range<Int>?](repeating: nil, count: keys.count)
-        return try walk(bytes, wanted: keys, found: &found) ? found : nil
+        try walk(bytes, wanted: keys)
     }
 
     public static func validate(_ bytes: [UInt8]) throws(Failure) {
@@ -52,17 +50,17 @@ public enum JSONValidator {
     public static let inlineKeys = 32
 
     /// The walk, with its scratch space (the open containers, at most `maxDepth`, and the first
-    /// `inlineKeys` keys) on the stack. True when the text is an object.
-    private static func walk(_ bytes: UnsafeRawBufferPointer, wanted: [[UInt8]], found: inout [Range<Int>?]) throws(Failure) -> Bool {
-        try withUnsafeTemporaryAllocation(of: Int.self, capacity: maxDepth) { (stack) throws(Failure) -> Bool in
-            try withUnsafeTemporaryAllocation(of: Key.self, capacity: inlineKeys) { (keys) throws(Failure) -> Bool in
+    /// `inlineKeys` keys) on the stack. The value ranges of `wanted`, nil when the text is not
+    /// an object.
+    private static func walk(_ bytes: UnsafeRawBufferPointer, wanted: [[UInt8]]) throws(Failure) -> [Range<Int>?]? {
+        try withUnsafeTemporaryAllocation(of: Int.self, capacity: maxDepth) { (stack) throws(Failure) -> [Range<Int>?]? in
+            try withUnsafeTemporaryAllocation(of: Key.self, capacity: inlineKeys) { (keys) throws(Failure) -> [Range<Int>?]? in
                 var w = Walk(bytes, stack: stack.baseAddress!, keys: keys.baseAddress!, keyCapacity: keys.count)
                 defer { w.releaseKeys() }
                 w.wanted = wanted
-                swap(&w.found, &found)
-                defer { swap(&w.found, &found) }
+                w.found = [Range<Int>?](repeating: nil, count: wanted.count)
                 try w.run()
-                return w.rootIsObject
+                return w.rootIsObject ? w.found : nil
             }
         }
     }
