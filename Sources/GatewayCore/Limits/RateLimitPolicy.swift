@@ -1,5 +1,4 @@
 import NIOCore
-import Prometheus
 
 /// `rate_limit` in the limit phase: counts each request against every configured window and
 /// refuses with 429, `Retry-After` and `RateLimit-Limit/-Remaining/-Reset`; allowed responses
@@ -12,21 +11,19 @@ public struct RateLimitPolicy: RequestPolicy {
     /// Where the policy is attached (`service/route`), so two policies never share counters.
     let scope: String
     let store: LocalLimiterStore
-    let allowed: Counter?
-    let refused: Counter?
+    let decisions: LimiterDecisions?
     /// Set for `store: redis`: decisions are made there, and the local store is the fallback.
     let redis: RedisLimiterStore?
     let storeErrors: LimiterStoreErrors?
     /// Each window's part of its counter's name, formatted once (a `Duration` prints slowly).
     let windowSuffixes: [String]
 
-    public init(config: RateLimitConfig, scope: String, store: LocalLimiterStore, allowed: Counter? = nil, refused: Counter? = nil,
+    public init(config: RateLimitConfig, scope: String, store: LocalLimiterStore, decisions: LimiterDecisions? = nil,
                 redis: RedisLimiterStore? = nil, storeErrors: LimiterStoreErrors? = nil) {
         self.config = config
         self.scope = scope
         self.store = store
-        self.allowed = allowed
-        self.refused = refused
+        self.decisions = decisions
         self.redis = redis
         self.storeErrors = storeErrors
         windowSuffixes = config.windows.enumerated().map { i, w in
@@ -84,13 +81,13 @@ public struct RateLimitPolicy: RequestPolicy {
 
     private func resumption(_ d: RateLimitDecision) -> PolicyResumption {
         if d.allowed {
-            allowed?.increment()
+            decisions?.allowed()
             return PolicyResumption(verdict: .proceed) {
                 $0.responseHeaders += Self.headers(d)
                 $0.limitOutcome = "allowed"
             }
         }
-        refused?.increment()
+        decisions?.refused()
         return PolicyResumption(verdict: .reject(refusal(d))) { $0.limitOutcome = "refused" }
     }
 
@@ -112,14 +109,14 @@ public struct RateLimitPolicy: RequestPolicy {
             }
             if !d.allowed {
                 context.limitOutcome = "refused"
-                refused?.increment()
+                decisions?.refused()
                 return .reject(refusal(d))
             }
             if tightest == nil || d.remaining < tightest!.remaining { tightest = d }
         }
         if let tightest { context.responseHeaders += Self.headers(tightest) }
         context.limitOutcome = "allowed"
-        allowed?.increment()
+        decisions?.allowed()
         return .proceed
     }
 

@@ -70,8 +70,7 @@ public final class CoreServices: Sendable {
         let consumers = env.consumers
         switch config {
         case .rateLimit(let c):
-            let counters = metrics.limiter(route: route)
-            return RateLimitPolicy(config: c, scope: scope, store: limiters, allowed: counters.allowed, refused: counters.refused,
+            return RateLimitPolicy(config: c, scope: scope, store: limiters, decisions: metrics.limiter(route: route),
                                    redis: c.store == .redis ? redis : nil, storeErrors: limiterStoreErrors)
         case .keyAuth(let c):
             return KeyAuthPolicy(config: c, keys: keys, consumers: consumers, missing: metrics.authMissing, invalid: metrics.authInvalid,

@@ -14,6 +14,9 @@ public final class GatewayMetrics: Sendable {
     let authMissing: Counter
     let authInvalid: Counter
     let authForbidden: Counter
+    /// Per-route histograms, outside `registry` (RouteMetrics.swift says why).
+    let routes = RouteMetricsFamily()
+    let limiterDecisions = LimiterDecisionsFamily()
 
     /// Request-duration buckets (seconds): sub-millisecond to a minute.
     public static let buckets: [Duration] = [
@@ -52,43 +55,18 @@ public final class GatewayMetrics: Sendable {
 
     /// The instruments of one route.
     public func route(service: String, route: String) -> RouteMetrics {
-        RouteMetrics(registry: registry, service: service, route: route)
+        routes.metrics(service: service, route: route)
     }
 
     /// Limiter decision counters for a route.
-    public func limiter(route: String) -> (allowed: Counter, refused: Counter) {
-        func make(_ d: String) -> Counter {
-            registry.makeCounter(descriptor: .init(metricName: "triplegate_limiter_decisions", unitName: "total", helpText: "Rate-limit decisions"),
-                                 labels: [("route", route), ("decision", d)])
-        }
-        return (make("allowed"), make("refused"))
-    }
+    public func limiter(route: String) -> LimiterDecisions { limiterDecisions.decisions(route: route) }
 
     /// The text exposition format for `/metrics`.
-    public func exposition() -> [UInt8] { registry.emitToBuffer() }
-}
-
-/// Per-route instruments: request durations by status class (the histogram's count is the
-/// request count, as OpenTelemetry's `http.server.request.duration`), upstream durations.
-public final class RouteMetrics: Sendable {
-    let byClass: [DurationHistogram]
-    let upstream: DurationHistogram
-
-    init(registry: PrometheusCollectorRegistry, service: String, route: String) {
-        byClass = ["1xx", "2xx", "3xx", "4xx", "5xx"].map { cls in
-            registry.makeDurationHistogram(
-                descriptor: .init(metricName: "http_server_request_duration", unitName: "seconds", helpText: "Time from request head to response end"),
-                labels: [("service", service), ("http_route", route), ("status_class", cls)], buckets: GatewayMetrics.buckets)
-        }
-        upstream = registry.makeDurationHistogram(
-            descriptor: .init(metricName: "triplegate_upstream_duration", unitName: "seconds", helpText: "Time from an attempt's start to the upstream's response head"),
-            labels: [("service", service), ("http_route", route)], buckets: GatewayMetrics.buckets)
-    }
-
-    public func record(status: Int, totalNanos: Int64, upstreamNanos: Int64?) {
-        let cls = min(max(status / 100, 1), 5) - 1
-        byClass[cls].recordNanoseconds(totalNanos)
-        if let upstreamNanos { upstream.recordNanoseconds(upstreamNanos) }
+    public func exposition() -> [UInt8] {
+        var text = registry.emitToBuffer()
+        routes.emit(into: &text)
+        limiterDecisions.emit(into: &text)
+        return text
     }
 }
 
