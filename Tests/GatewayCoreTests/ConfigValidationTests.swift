@@ -184,4 +184,17 @@ let minimal = """
             "services[0].upstream.targets[0].url: unknown builtin \"nope\" (known: echo) (got \"builtin:nope\")",
         ])
     }
+
+    /// The YAML tree is read without tag resolution (every scalar is text to the readers): keys
+    /// written twice, however quoted, are still refused; a merge key is an unknown key, as it
+    /// was; `${...}` is only looked for where a `$` is.
+    @Test func scalarsAreTextAndKeysAreStillUnique() throws {
+        #expect(problems("services: []\nservices: []").first?.contains("duplicate") == true)
+        #expect(problems("services: []\n\"services\": []").first?.contains("duplicate") == true)
+        #expect(problems(minimal + "\nserver: { h2c: \"false\", event_loops: '2', listen: 127.0.0.1:1 }").isEmpty)
+        #expect(problems(minimal + "\nserver: { h2c: maybe }") == ["server.h2c: must be true or false (got \"maybe\")"])
+        #expect(problems(minimal + "\nserver: { <<: { h2c: false } }") == ["server.<<: unknown key"])
+        #expect(problems(minimal + "\nserver: { listen: \"$5:80\" }").first?.contains("${") != true)
+        #expect(problems(minimal + "\nserver: { listen: \"${NOPE}\" }").contains("server.listen: refers to ${NOPE}, which is not set in the environment"))
+    }
 }
