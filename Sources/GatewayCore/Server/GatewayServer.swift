@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -66,6 +69,7 @@ public final class GatewayServer: Service, Sendable {
                                               allowedHosts: config.admin.allowedHosts).bind(group: group)
         }
         state.markReady()
+        Self.returnFreedMemory()
         logger.info("listening", metadata: [
             "data": "\(dataChannel.localAddress?.hostPort ?? "?")",
             "admin": "\(adminChannel?.localAddress?.hostPort ?? "off")",
@@ -128,6 +132,7 @@ public final class GatewayServer: Service, Sendable {
             config.server.eventLoops = old.server.eventLoops
             try await gate.apply(config).get()
             state.applied(config)
+            Self.returnFreedMemory()
             core.metrics.reloaded(applied: true)
             logger.info("config reloaded", metadata: ["config": "\(path)", "services": "\(config.services.count)"])
             return true
@@ -144,6 +149,24 @@ public final class GatewayServer: Service, Sendable {
             return false
         }
     }
+
+    /// Gives the memory freed by reading a config (the YAML tree, the previous snapshot) back to
+    /// the system. glibc keeps freed blocks in the arena of the thread that freed them, and a
+    /// reload runs on another thread than start-up: without this, each of 10,000 routes' reloads
+    /// left ~20 MiB resident that the data plane never reuses.
+    static func returnFreedMemory() {
+        #if canImport(Glibc)
+        mallocTrim?(0)
+        #endif
+    }
+
+    #if canImport(Glibc)
+    /// glibc's `malloc_trim`, which the Glibc module does not export (malloc.h is not in it).
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
+    #endif
 
     private func refreshKeys(from store: KeyStore) async throws {
         let entries = try await store.activeEntries()
