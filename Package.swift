@@ -3,7 +3,7 @@ import PackageDescription
 
 /// Every target compiles in Swift 6 language mode with strict concurrency (the default for
 /// tools-version 6). Release builds of the data plane drop exclusivity checks: they cost
-/// 3–7% of a proxied request (DESIGN.md, "The hot path").
+/// 3–7% of a proxied request (ARCHITECTURE.md, "The hot path").
 let releaseSpeed: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
 ]
@@ -82,6 +82,7 @@ let package = Package(
             // The provider files of `providers/` (linked into the target as Providers/Shipped, as
             // resources must be inside it), built into the binary: `ProviderCatalog.shipped`. A
             // gateway prices calls with no files beside its config. One name per file.
+            exclude: ["README.md"],
             resources: ["anthropic", "azure-openai", "gemini", "openai-compatible", "openai"].map { .embedInCode("Providers/Shipped/\($0).yaml") },
             swiftSettings: releaseSpeed),
         // Named MCPGate so it never clashes with the official Swift MCP SDK's `MCP` module.
@@ -90,7 +91,7 @@ let package = Package(
                     .product(name: "Crypto", package: "swift-crypto"),
                     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                     .product(name: "Prometheus", package: "swift-prometheus"),
-                ], path: "Sources/MCP", swiftSettings: releaseSpeed),
+                ], path: "Sources/MCP", exclude: ["README.md"], swiftSettings: releaseSpeed),
         .executableTarget(
             name: "triplegate",
             dependencies: [

@@ -1,6 +1,6 @@
 /// The data-plane listener: where clients connect.
 public struct ServerConfig: Sendable {
-    /// `host:port` to bind. Default `0.0.0.0:8080`, the port DESIGN.md names for the data plane.
+    /// `host:port` to bind. Default `0.0.0.0:8080`, the usual port for a data plane.
     public var listen: String = "0.0.0.0:8080"
     /// Event loops (threads). Default 0: one per core, so each core runs one loop with no hand-offs.
     public var eventLoops: Int = 0

@@ -1,7 +1,7 @@
 import NIOCore
 import NIOHTTP1
 
-/// The phases of the policy chain, in the order they run (DESIGN.md, "The path of a request").
+/// The phases of the policy chain, in the order they run (ARCHITECTURE.md, "The path of a request").
 public enum PolicyPhase: Int, Sendable, Comparable, CaseIterable {
     case authenticate, authorize, limit, transform
 

@@ -9,7 +9,7 @@ import JWTKit
 ///
 /// jwt-kit parses JWKs and key material; the check itself calls swift-crypto directly and
 /// synchronously, because jwt-kit's `JWTKeyCollection` is an actor and the data plane never
-/// starts a `Task` per request (DESIGN.md, "The hot path").
+/// starts a `Task` per request (ARCHITECTURE.md, "The hot path").
 public struct JWTVerificationKey: Sendable {
     enum Material: Sendable {
         case hmac(SymmetricKey)
