@@ -1,6 +1,14 @@
 import NIOCore
 import NIOHTTP1
 
+/// A machine-readable error code, for the dialects that carry one. The core declares none: each
+/// gate declares its own as static members, in one file, so no code is written as a bare string
+/// where it is used.
+public struct ProblemCode: Hashable, Sendable {
+    public let rawValue: String
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+}
+
 /// An RFC 9457 problem: the body of every error the gateway itself answers on REST routes and
 /// the admin API. The title is safe to show; details go to the log, never to the client.
 public struct ProblemDetails: Sendable {
@@ -11,7 +19,7 @@ public struct ProblemDetails: Sendable {
     /// Extra headers (`Allow`, `Retry-After`, ...).
     public var headers: [(String, String)] = []
     /// A machine-readable code for dialects that carry one (OpenAI's `error.code`).
-    public var code: String?
+    public var code: ProblemCode?
 
     public init(status: HTTPResponseStatus, title: String? = nil, detail: String? = nil, requestID: String? = nil, headers: [(String, String)] = []) {
         self.status = status

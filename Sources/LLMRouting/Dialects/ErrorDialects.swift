@@ -9,8 +9,8 @@ public struct OpenAIErrorDialect: ErrorDialect {
     public func render(_ problem: ProblemDetails, allocator: ByteBufferAllocator) -> (contentType: String, body: ByteBuffer) {
         var b = allocator.buffer(capacity: 192)
         // OpenAI's quota errors carry the type `insufficient_quota`, as its own do.
-        Self.error(status: Int(problem.status.code), message: problem.message, code: problem.code,
-                   type: problem.code == "insufficient_quota" ? "insufficient_quota" : nil).write(to: &b)
+        Self.error(status: Int(problem.status.code), message: problem.message, code: problem.code?.rawValue,
+                   type: problem.code == .insufficientQuota ? ProblemCode.insufficientQuota.rawValue : nil).write(to: &b)
         return ("application/json", b)
     }
 

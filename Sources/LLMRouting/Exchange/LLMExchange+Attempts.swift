@@ -94,7 +94,7 @@ extension LLMExchange: UpstreamCallSink {
         var p = ProblemDetails(status: status, title: f.message)
         p.headers = [("x-triplegate-attempts", String(attempts))]
         if let after = f.retryAfter { p.headers.append(("retry-after", String(max(1, after.components.seconds)))) }
-        if f.trigger == .contextWindow { p.code = "context_length_exceeded" }
+        if f.trigger == .contextWindow { p.code = .contextLengthExceeded }
         genAI.attempts = attempts
         fail(p)
     }

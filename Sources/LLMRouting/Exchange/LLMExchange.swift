@@ -128,7 +128,7 @@ final class LLMExchange: RequestExchange {
         includeUsage = parsed.field(.streamOptions)?["include_usage"]?.boolValue == true
         guard let group = snapshot.models[model] else {
             var p = ProblemDetails(status: .notFound, title: "The model `\(model)` does not exist or you do not have access to it")
-            p.code = "model_not_found"
+            p.code = .modelNotFound
             return fail(p)
         }
         guard !internalCall else {
@@ -221,7 +221,7 @@ final class LLMExchange: RequestExchange {
         case .failure(let refusal):
             var p = ProblemDetails(status: .tooManyRequests, title: refusal.message,
                                    headers: [("retry-after", String(max(1, (refusal.resetMillis + 999) / 1000)))])
-            p.code = refusal.kind == .budget ? "insufficient_quota" : "rate_limit_exceeded"
+            p.code = refusal.kind == .budget ? .insufficientQuota : .rateLimitExceeded
             fail(p)
         }
     }
@@ -266,7 +266,7 @@ final class LLMExchange: RequestExchange {
             let name = String(request.path.dropFirst("/v1/models/".count))
             guard visible(name) else {
                 var p = ProblemDetails(status: .notFound, title: "The model `\(name)` does not exist or you do not have access to it")
-                p.code = "model_not_found"
+                p.code = .modelNotFound
                 return fail(p)
             }
             return answer(status: .ok, json: model(name), headers: [])

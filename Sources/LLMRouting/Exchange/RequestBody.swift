@@ -76,7 +76,7 @@ final class RequestBody {
             if n == nil, isNull(field) { continue }
             guard let n, range.contains(n) else {
                 var p = ProblemDetails(status: .badRequest, title: "`\(field.key)` must be an integer from \(range.lowerBound) to \(range.upperBound)")
-                p.code = "invalid_value"
+                p.code = .invalidValue
                 return p
             }
         }

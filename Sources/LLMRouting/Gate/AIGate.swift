@@ -169,7 +169,7 @@ final class UnknownEndpoint: RequestExchange {
     func requestBody(_ body: ByteBuffer) {}
     func requestEnd(_ trailers: HTTPHeaders?) {
         var p = ProblemDetails(status: .notFound, title: "Unknown endpoint: \(request.head.method.rawValue) \(request.path)", requestID: request.requestID)
-        p.code = "unknown_url"
+        p.code = .unknownURL
         client.respond(p)
     }
     func clientWritabilityChanged(isWritable: Bool) {}

@@ -63,7 +63,7 @@ final class LegacySSEEndpoint: RequestExchange {
     }
 
     private func refuse(_ status: HTTPResponseStatus, _ message: String, headers extra: [(String, String)] = []) {
-        let body = RPC.error(id: nil, code: RPC.invalidRequest, message: message)
+        let body = RPC.error(id: nil, code: RPCErrorCode.invalidRequest, message: message)
         var h = HTTPHeaders()
         h.add(name: "content-type", value: "application/json")
         h.add(name: "content-length", value: String(body.readableBytes))

@@ -38,7 +38,7 @@ struct MCPAnswer: Sendable {
 
     static let accepted = MCPAnswer(body: nil, status: .accepted)
 
-    static func error(_ id: String?, _ code: Int, _ message: String, data: JSONValue? = nil, status: HTTPResponseStatus = .ok) -> MCPAnswer {
+    static func error(_ id: String?, _ code: RPCErrorCode, _ message: String, data: JSONValue? = nil, status: HTTPResponseStatus = .ok) -> MCPAnswer {
         MCPAnswer(body: RPC.error(id: id, code: code, message: message, data: data), status: status)
     }
 }

@@ -84,7 +84,7 @@ final class MCPDispatcher: Sendable {
         case "resources/read", "resources/subscribe", "resources/unsubscribe": return await routedResource(call)
         case "completion/complete": return await complete(call)
         default:
-            return .error(id, RPC.methodNotFound, "Method not found: \(m.method ?? "")", status: call.modern ? .notFound : .ok)
+            return .error(id, RPCErrorCode.methodNotFound, "Method not found: \(m.method ?? "")", status: call.modern ? .notFound : .ok)
         }
     }
 
@@ -103,7 +103,7 @@ final class MCPDispatcher: Sendable {
         guard let session = sessions.open(principal: call.consumer?.name ?? "", protocolVersion: version,
                                           clientCapabilities: params?["capabilities"] ?? .object([]), path: call.path,
                                           now: Int64(NIODeadline.now().uptimeNanoseconds)) else {
-            return .error(id, RPC.internalError, "Too many open sessions; try again later", status: .serviceUnavailable)
+            return .error(id, RPCErrorCode.internalError, "Too many open sessions; try again later", status: .serviceUnavailable)
         }
         var answer = MCPAnswer(body: RPC.result(id: id, .object(await initializeResult(version: version, loop: call.loop))))
         answer.openedSession = session
@@ -167,7 +167,7 @@ final class MCPDispatcher: Sendable {
     private func setLevel(_ call: MCPCall) -> MCPAnswer {
         let id = call.message.id ?? "null"
         guard let name = call.message.params?["level"]?.stringValue, let level = LogLevel(name: name) else {
-            return .error(id, RPC.invalidParams, "Invalid params: level must be one of \(LogLevel.allCases.map(\.name).joined(separator: ", "))",
+            return .error(id, RPCErrorCode.invalidParams, "Invalid params: level must be one of \(LogLevel.allCases.map(\.name).joined(separator: ", "))",
                           status: call.modern ? .badRequest : .ok)
         }
         call.session?.setLogLevel(level)
@@ -191,7 +191,7 @@ final class MCPDispatcher: Sendable {
         let id = call.message.id ?? "null"
         var offset = 0
         if let cursor = call.message.params?["cursor"]?.stringValue {
-            guard let n = Self.offset(fromCursor: cursor) else { return .error(id, RPC.invalidParams, "Invalid cursor", status: call.modern ? .badRequest : .ok) }
+            guard let n = Self.offset(fromCursor: cursor) else { return .error(id, RPCErrorCode.invalidParams, "Invalid cursor", status: call.modern ? .badRequest : .ok) }
             offset = n
         }
         let listing = await catalog.listing(kind, loop: call.loop)
@@ -247,7 +247,7 @@ final class MCPDispatcher: Sendable {
                 denied.outcome = "denied"
                 finish(&denied, started)
             }
-            return .error(id, RPC.invalidParams, "Unknown tool: \(m.target ?? "")", status: call.modern ? .badRequest : .ok)
+            return .error(id, RPCErrorCode.invalidParams, "Unknown tool: \(m.target ?? "")", status: call.modern ? .badRequest : .ok)
         }
         var record = auditRecord(call, item: item)
         if !toolLimits.isEmpty, var context = call.policyContext {
@@ -271,7 +271,7 @@ final class MCPDispatcher: Sendable {
     private func limited(_ problem: ProblemDetails, id: String, tool: String) -> MCPAnswer {
         switch limitRefusal {
         case .http:
-            var answer = MCPAnswer.error(id, RPC.internalError, "Rate limit exceeded for \(tool)", status: .tooManyRequests)
+            var answer = MCPAnswer.error(id, RPCErrorCode.internalError, "Rate limit exceeded for \(tool)", status: .tooManyRequests)
             answer.headers = problem.headers
             return answer
         case .toolError:
@@ -322,7 +322,7 @@ final class MCPDispatcher: Sendable {
     private func routed(_ kind: Catalog.Kind, _ call: MCPCall, unknown: String) async -> MCPAnswer {
         let m = call.message, id = m.id ?? "null"
         guard let item = await resolve(kind, m.target, call), let server = servers[item.server] else {
-            return .error(id, RPC.invalidParams, "\(unknown): \(m.target ?? "")", status: call.modern ? .badRequest : .ok)
+            return .error(id, RPCErrorCode.invalidParams, "\(unknown): \(m.target ?? "")", status: call.modern ? .badRequest : .ok)
         }
         var ignored: AuditRecord?
         return await forward(call, to: server, target: item.original, record: &ignored)
@@ -332,7 +332,7 @@ final class MCPDispatcher: Sendable {
     /// fixed prefix it starts with.
     private func routedResource(_ call: MCPCall) async -> MCPAnswer {
         let m = call.message, id = m.id ?? "null"
-        let notFound = MCPAnswer.error(id, -32002, "Resource not found: \(m.target ?? "")", status: call.modern ? .notFound : .ok)
+        let notFound = MCPAnswer.error(id, RPCErrorCode.resourceNotFound, "Resource not found: \(m.target ?? "")", status: call.modern ? .notFound : .ok)
         guard let uri = m.target else { return notFound }
         var item = await resolve(.resources, uri, call)
         if item == nil {
@@ -366,7 +366,7 @@ final class MCPDispatcher: Sendable {
         case "ref/prompt":
             let name = ref?["name"]?.stringValue
             guard let item = await resolve(.prompts, name, call), let server = servers[item.server] else {
-                return .error(id, RPC.invalidParams, "Unknown prompt: \(name ?? "")", status: status)
+                return .error(id, RPCErrorCode.invalidParams, "Unknown prompt: \(name ?? "")", status: status)
             }
             m.target = name
             m.targetRange = m.range(of: ["params", "ref", "name"])
@@ -379,12 +379,12 @@ final class MCPDispatcher: Sendable {
             var item = templates.items.first { $0.original == uri }
             if item == nil { item = await resolve(.resources, uri, call) }
             guard let item, call.view.admits(item.qualified), let server = servers[item.server] else {
-                return .error(id, -32002, "Resource not found: \(uri)", status: call.modern ? .notFound : .ok)
+                return .error(id, RPCErrorCode.resourceNotFound, "Resource not found: \(uri)", status: call.modern ? .notFound : .ok)
             }
             var ignored: AuditRecord?
             return await forward(call, to: server, target: nil, record: &ignored)
         default:
-            return .error(id, RPC.invalidParams, "Invalid params: ref must be a ref/prompt or a ref/resource", status: status)
+            return .error(id, RPCErrorCode.invalidParams, "Invalid params: ref must be a ref/prompt or a ref/resource", status: status)
         }
     }
 
@@ -426,16 +426,16 @@ final class MCPDispatcher: Sendable {
         } catch let failure as UpstreamFailure where failure.isTimeout {
             record.outcome = "timeout"
             let why = if case .stalled = failure { "stopped sending before its answer" } else { "did not answer in time" }
-            return .error(id, RPC.requestTimeout, "The \(server.name) server \(why)", status: call.modern ? .gatewayTimeout : .ok)
+            return .error(id, RPCErrorCode.requestTimeout, "The \(server.name) server \(why)", status: call.modern ? .gatewayTimeout : .ok)
         } catch is CancellationError {
             // The agent left (2026-07-28 closed its stream, or cancelled): the upstream call was
             // ended and told; nobody waits for this answer.
             record.outcome = "cancelled"
-            return .error(id, RPC.requestTimeout, "Cancelled", status: call.modern ? .badRequest : .ok)
+            return .error(id, RPCErrorCode.requestTimeout, "Cancelled", status: call.modern ? .badRequest : .ok)
         } catch {
             record.outcome = "unreachable"
             logger.warning("an upstream call failed", metadata: ["mcp.server": "\(server.name)", "method": "\(m.method ?? "")", "error": "\(error)"])
-            return .error(id, RPC.internalError, "The \(server.name) server could not be reached", status: call.modern ? .badGateway : .ok)
+            return .error(id, RPCErrorCode.internalError, "The \(server.name) server could not be reached", status: call.modern ? .badGateway : .ok)
         }
     }
 
@@ -466,7 +466,7 @@ final class MCPDispatcher: Sendable {
                 if emit(m.replacing([(r, id)])) { return }
                 _ = session.answered(id)
             }
-            let refusal = RPC.error(id: m.id, code: RPC.methodNotFound, message: "\(m.method ?? "") cannot reach the client of this request")
+            let refusal = RPC.error(id: m.id, code: RPCErrorCode.methodNotFound, message: "\(m.method ?? "") cannot reach the client of this request")
             Task { try? await server.notify(refusal, loop: loop) }
         case .response:
             break

@@ -54,7 +54,7 @@ final class MCPEndpoint: RequestExchange {
 
     func requestEnd(_ trailers: HTTPHeaders?) {
         if let origin = headers.first(name: "origin"), !snapshot.allowedOrigins.contains(origin) {
-            return refuse(.forbidden, RPC.invalidRequest, "Origin \(origin) is not allowed")
+            return refuse(.forbidden, RPCErrorCode.invalidRequest, "Origin \(origin) is not allowed")
         }
         switch request.head.method {
         case .POST where legacy: legacyPost()
@@ -63,7 +63,7 @@ final class MCPEndpoint: RequestExchange {
         case .GET:
             getStream()
         default:
-            refuse(.methodNotAllowed, RPC.invalidRequest, "Method not allowed", headers: [("allow", "GET, POST, DELETE")])
+            refuse(.methodNotAllowed, RPCErrorCode.invalidRequest, "Method not allowed", headers: [("allow", "GET, POST, DELETE")])
         }
     }
 
@@ -71,11 +71,11 @@ final class MCPEndpoint: RequestExchange {
     /// requests not tied to one). Without a session (2026-07-28 agents) there is none: 405.
     private func getStream() {
         guard let id = headers.first(name: "mcp-session-id") else {
-            return refuse(.methodNotAllowed, RPC.invalidRequest, "This endpoint offers a GET stream only within a session", headers: [("allow", "POST, DELETE")])
+            return refuse(.methodNotAllowed, RPCErrorCode.invalidRequest, "This endpoint offers a GET stream only within a session", headers: [("allow", "POST, DELETE")])
         }
-        guard acceptsSSE else { return refuse(.notAcceptable, RPC.invalidRequest, "Not Acceptable: Client must accept text/event-stream") }
+        guard acceptsSSE else { return refuse(.notAcceptable, RPCErrorCode.invalidRequest, "Not Acceptable: Client must accept text/event-stream") }
         guard let session = snapshot.dispatcher.sessions.find(id, principal: principal, now: Int64(NIODeadline.now().uptimeNanoseconds)) else {
-            return refuse(.notFound, RPC.invalidRequest, "Session not found")
+            return refuse(.notFound, RPCErrorCode.invalidRequest, "Session not found")
         }
         let bound = NIOLoopBound(self, eventLoop: client.eventLoop)
         self.session = session
@@ -83,7 +83,7 @@ final class MCPEndpoint: RequestExchange {
             // Resumption: what the broken stream missed, then the rest of it as it comes.
             guard let (streamID, seq) = ReplayBuffer.parse(last),
                   let missed = session.resume(stream: streamID, after: seq, send: { e in bound.eventLoop.executeSoon { bound.value.replayed(e) } }) else {
-                return refuse(.notFound, RPC.invalidRequest, "Last-Event-ID \(last) can no longer be resumed")
+                return refuse(.notFound, RPCErrorCode.invalidRequest, "Last-Event-ID \(last) can no longer be resumed")
             }
             openResponseStream()
             for e in missed.events { replayed(e) }  // the final one, if there, ends the response
@@ -123,16 +123,16 @@ final class MCPEndpoint: RequestExchange {
     /// A message for a 2024-11-05 session: accepted here (202), answered on its stream.
     private func legacyPost() {
         let id = request.query?.split(separator: "&").first { $0.hasPrefix("session_id=") }.map { String($0.dropFirst("session_id=".count)) }
-        guard let id else { return refuse(.badRequest, RPC.invalidRequest, "Bad Request: session_id is required") }
+        guard let id else { return refuse(.badRequest, RPCErrorCode.invalidRequest, "Bad Request: session_id is required") }
         guard let session = snapshot.dispatcher.sessions.find(id, principal: principal, now: Int64(NIODeadline.now().uptimeNanoseconds)),
               session.push != nil else {
-            return refuse(.notFound, RPC.invalidRequest, "Session not found")
+            return refuse(.notFound, RPCErrorCode.invalidRequest, "Session not found")
         }
         let message: RPCMessage
         do {
             message = try RPCMessage.parse(body ?? ByteBuffer())
         } catch {
-            return refuse(.badRequest, RPC.parseError, "Parse error: \(error.reason)", id: error.id)
+            return refuse(.badRequest, RPCErrorCode.parseError, "Parse error: \(error.reason)", id: error.id)
         }
         // Agents of the 2026-07-28 generation speak it over this transport too (no headers).
         let modern = ModernEnvelope.isModern(message, headers: [:])
@@ -147,20 +147,20 @@ final class MCPEndpoint: RequestExchange {
 
     private func delete() {
         guard let id = headers.first(name: "mcp-session-id") else {
-            return refuse(.badRequest, RPC.invalidRequest, "Bad Request: Mcp-Session-Id header is required")
+            return refuse(.badRequest, RPCErrorCode.invalidRequest, "Bad Request: Mcp-Session-Id header is required")
         }
         guard snapshot.dispatcher.sessions.close(id, principal: principal) != nil else {
-            return refuse(.notFound, RPC.invalidRequest, "Session not found")
+            return refuse(.notFound, RPCErrorCode.invalidRequest, "Session not found")
         }
         write(status: .ok, body: nil, extra: [])
     }
 
     private func post() {
         if Self.hasAccept(headers), !Self.accepts(headers, "application/json"), !Self.accepts(headers, "*/*"), !Self.accepts(headers, "application/*") {
-            return refuse(.notAcceptable, RPC.invalidRequest, "Not Acceptable: Client must accept application/json")
+            return refuse(.notAcceptable, RPCErrorCode.invalidRequest, "Not Acceptable: Client must accept application/json")
         }
         guard let type = headers.first(name: "content-type"), ASCII.hasPrefixIgnoringCase(type, "application/json") else {
-            return refuse(.unsupportedMediaType, RPC.invalidRequest, "Unsupported Media Type: Content-Type must be application/json")
+            return refuse(.unsupportedMediaType, RPCErrorCode.invalidRequest, "Unsupported Media Type: Content-Type must be application/json")
         }
         let buffer = body ?? ByteBuffer()
         // One meaning only: a key given twice (`name` in tools/call, say) would let the gate
@@ -173,29 +173,29 @@ final class MCPEndpoint: RequestExchange {
             }.get()
         } catch {
             if error.reason.hasPrefix("duplicate key") {
-                return refuse(.badRequest, RPC.invalidRequest, "Invalid Request: \(error.reason)")
+                return refuse(.badRequest, RPCErrorCode.invalidRequest, "Invalid Request: \(error.reason)")
             }
-            return refuse(.badRequest, RPC.parseError, "Parse error")
+            return refuse(.badRequest, RPCErrorCode.parseError, "Parse error")
         }
         let isBatch = buffer.withUnsafeReadableBytes { raw in raw.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) == UInt8(ascii: "[") }
         var messages: [RPCMessage] = []
         if isBatch {
             guard let ranges = buffer.withUnsafeReadableBytes({ JSONScanner.elements(in: $0) }), !ranges.isEmpty else {
-                return refuse(.badRequest, RPC.parseError, "Parse error: not a JSON-RPC batch")
+                return refuse(.badRequest, RPCErrorCode.parseError, "Parse error: not a JSON-RPC batch")
             }
             for r in ranges {
                 do {
                     messages.append(try RPCMessage.parse(buffer.getSlice(at: buffer.readerIndex + r.lowerBound, length: r.count)!))
                 } catch {
-                    return refuse(.badRequest, RPC.invalidRequest, "Invalid Request: \(error.reason)", id: error.id)
+                    return refuse(.badRequest, RPCErrorCode.invalidRequest, "Invalid Request: \(error.reason)", id: error.id)
                 }
             }
         } else {
             do {
                 messages.append(try RPCMessage.parse(buffer, topLevel: topLevel))
             } catch {
-                let code = error.reason == "not a JSON object" ? RPC.parseError : RPC.invalidRequest
-                return refuse(.badRequest, code, code == RPC.parseError ? "Parse error" : "Invalid Request: \(error.reason)", id: error.id)
+                let code = error.reason == "not a JSON object" ? RPCErrorCode.parseError : RPCErrorCode.invalidRequest
+                return refuse(.badRequest, code, code == RPCErrorCode.parseError ? "Parse error" : "Invalid Request: \(error.reason)", id: error.id)
             }
         }
         let first = messages[0]
@@ -208,24 +208,24 @@ final class MCPEndpoint: RequestExchange {
             return dispatch(messages, session: nil, modern: true, batch: false)
         }
         if let versionHeader, !ProtocolVersions.handshake.contains(versionHeader) {
-            return refuse(.badRequest, RPC.invalidRequest, "Bad Request: Unsupported protocol version: \(versionHeader)")
+            return refuse(.badRequest, RPCErrorCode.invalidRequest, "Bad Request: Unsupported protocol version: \(versionHeader)")
         }
         if first.method == "initialize" {
             if isBatch {
                 // Only 2025-03-26 allowed batches, and never with initialize in them.
-                return refuse(.badRequest, RPC.invalidRequest, "Invalid Request: initialize cannot be batched")
+                return refuse(.badRequest, RPCErrorCode.invalidRequest, "Invalid Request: initialize cannot be batched")
             }
             return dispatch(messages, session: nil, modern: false, batch: false)
         }
         guard let sessionID = headers.first(name: "mcp-session-id") else {
-            return refuse(.badRequest, RPC.invalidRequest, "Bad Request: Missing session ID")
+            return refuse(.badRequest, RPCErrorCode.invalidRequest, "Bad Request: Missing session ID")
         }
         let now = Int64(NIODeadline.now().uptimeNanoseconds)
         guard let session = snapshot.dispatcher.sessions.find(sessionID, principal: principal, now: now) else {
-            return refuse(.notFound, RPC.invalidRequest, "Session not found")
+            return refuse(.notFound, RPCErrorCode.invalidRequest, "Session not found")
         }
         if isBatch, !ProtocolVersions.allowsBatches(session.protocolVersion) {
-            return refuse(.badRequest, RPC.invalidRequest, "Invalid Request: batches are not supported in protocol version \(session.protocolVersion)")
+            return refuse(.badRequest, RPCErrorCode.invalidRequest, "Invalid Request: batches are not supported in protocol version \(session.protocolVersion)")
         }
         dispatch(messages, session: session, modern: false, batch: isBatch)
     }
@@ -335,7 +335,7 @@ final class MCPEndpoint: RequestExchange {
         client.flush()
     }
 
-    private func refuse(_ status: HTTPResponseStatus, _ code: Int, _ message: String, id: String? = nil, data: JSONValue? = nil,
+    private func refuse(_ status: HTTPResponseStatus, _ code: RPCErrorCode, _ message: String, id: String? = nil, data: JSONValue? = nil,
                         headers extra: [(String, String)] = []) {
         write(status: status, body: RPC.error(id: id, code: code, message: message, data: data), extra: extra)
     }

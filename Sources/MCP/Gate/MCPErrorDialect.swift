@@ -20,11 +20,11 @@ struct MCPErrorDialect: ErrorDialect {
     }
 
     func render(_ problem: ProblemDetails, allocator: ByteBufferAllocator) -> (contentType: String, body: ByteBuffer) {
-        let code: Int
+        let code: RPCErrorCode
         switch problem.status.code {
-        case 400, 413, 415: code = RPC.invalidRequest
-        case 404: code = RPC.methodNotFound
-        default: code = RPC.connectionClosed
+        case 400, 413, 415: code = RPCErrorCode.invalidRequest
+        case 404: code = RPCErrorCode.methodNotFound
+        default: code = RPCErrorCode.connectionClosed
         }
         return ("application/json", RPC.error(id: nil, code: code, message: problem.detail.map { "\(problem.title): \($0)" } ?? problem.title))
     }

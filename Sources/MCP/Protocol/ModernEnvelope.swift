@@ -8,7 +8,7 @@ import NIOHTTP1
 /// the version is one the gate serves (-32022, naming the versions it does).
 enum ModernEnvelope {
     struct Rejection: Error, Equatable {
-        var code: Int
+        var code: RPCErrorCode
         var message: String
         var data: JSONValue?
 
@@ -26,22 +26,22 @@ enum ModernEnvelope {
     static func check(_ m: RPCMessage, headers: HTTPHeaders?) -> Rejection? {
         guard m.kind == .request else { return nil }
         guard m.range(of: ["params", "_meta"]) != nil else {
-            return Rejection(code: RPC.invalidParams, message: "params._meta must be an object carrying the required '\(ProtocolVersions.protocolVersionKey)' and '\(ProtocolVersions.clientCapabilitiesKey)' envelope keys")
+            return Rejection(code: RPCErrorCode.invalidParams, message: "params._meta must be an object carrying the required '\(ProtocolVersions.protocolVersionKey)' and '\(ProtocolVersions.clientCapabilitiesKey)' envelope keys")
         }
         let version = m.text(at: ["params", "_meta", ProtocolVersions.protocolVersionKey])
         let missing = [(ProtocolVersions.protocolVersionKey, version != nil),
                        (ProtocolVersions.clientCapabilitiesKey, m.range(of: ["params", "_meta", ProtocolVersions.clientCapabilitiesKey]) != nil)]
             .filter { !$0.1 }.map(\.0)
         if !missing.isEmpty {
-            return Rejection(code: RPC.invalidParams, message: "params._meta is missing the required envelope key(s): \(missing.joined(separator: ", "))")
+            return Rejection(code: RPCErrorCode.invalidParams, message: "params._meta is missing the required envelope key(s): \(missing.joined(separator: ", "))")
         }
         let versionValue = version.flatMap { try? JSONParser.parse($0) }?.stringValue
         if let headers, let rejection = checkHeaders(m, headers: headers, version: versionValue) { return rejection }
         guard let versionValue else {
-            return Rejection(code: RPC.invalidParams, message: "the protocol-version envelope value must be a string")
+            return Rejection(code: RPCErrorCode.invalidParams, message: "the protocol-version envelope value must be a string")
         }
         guard ProtocolVersions.modern.contains(versionValue) else {
-            return Rejection(code: RPC.unsupportedProtocolVersion, message: "Unsupported protocol version",
+            return Rejection(code: RPCErrorCode.unsupportedProtocolVersion, message: "Unsupported protocol version",
                              data: .object([("supported", .array(ProtocolVersions.modern.map { .string($0) })), ("requested", .string(versionValue))]))
         }
         return nil
@@ -59,17 +59,17 @@ enum ModernEnvelope {
             }
         }
         for (name, count) in [("mcp-protocol-version", seen.0), ("mcp-method", seen.1), ("mcp-name", seen.2)] where count > 1 {
-            return Rejection(code: RPC.headerMismatch, message: "\(name) header is given more than once")
+            return Rejection(code: RPCErrorCode.headerMismatch, message: "\(name) header is given more than once")
         }
         guard let header = headers.first(name: "mcp-protocol-version"), header == versionValue else {
-            return Rejection(code: RPC.headerMismatch, message: "mcp-protocol-version header does not match the request envelope's protocol version")
+            return Rejection(code: RPCErrorCode.headerMismatch, message: "mcp-protocol-version header does not match the request envelope's protocol version")
         }
         guard headers.first(name: "mcp-method") == m.method else {
-            return Rejection(code: RPC.headerMismatch, message: "mcp-method header does not match the request body's method")
+            return Rejection(code: RPCErrorCode.headerMismatch, message: "mcp-method header does not match the request body's method")
         }
         if let method = m.method, let key = ProtocolVersions.nameBearing[method], let target = m.target,
            headers.first(name: "mcp-name").map(decodeHeaderValue) != target {
-            return Rejection(code: RPC.headerMismatch, message: "mcp-name header does not match the request body's '\(key)' parameter")
+            return Rejection(code: RPCErrorCode.headerMismatch, message: "mcp-name header does not match the request body's '\(key)' parameter")
         }
         return nil
     }

@@ -195,23 +195,12 @@ package struct RPCMessage: Sendable {
 
 /// Writing the gate's own JSON-RPC messages.
 enum RPC {
-    /// Standard and MCP error codes.
-    static let parseError = -32700
-    static let invalidRequest = -32600
-    static let methodNotFound = -32601
-    static let invalidParams = -32602
-    static let internalError = -32603
-    static let connectionClosed = -32000
-    static let requestTimeout = -32001
-    static let headerMismatch = -32020
-    static let unsupportedProtocolVersion = -32022
-
-    static func error(id: String?, code: Int, message: String, data: JSONValue? = nil) -> ByteBuffer {
+    static func error(id: String?, code: RPCErrorCode, message: String, data: JSONValue? = nil) -> ByteBuffer {
         var b = ByteBufferAllocator().buffer(capacity: 96 + message.utf8.count)
         b.writeStaticString("{\"jsonrpc\":\"2.0\",\"id\":")
         b.writeString(id ?? "null")
         b.writeStaticString(",\"error\":{\"code\":")
-        b.writeString(String(code))
+        b.writeString(String(code.value))
         b.writeStaticString(",\"message\":")
         JSONValue.writeQuoted(message, to: &b)
         if let data {

@@ -229,7 +229,7 @@ final class UpstreamServer: Sendable {
                     return
                 }
                 if owner(m) { return }
-                answer(m, with: RPC.error(id: m.id, code: RPC.methodNotFound, message: "\(m.method ?? "") cannot reach the client now"))
+                answer(m, with: RPC.error(id: m.id, code: RPCErrorCode.methodNotFound, message: "\(m.method ?? "") cannot reach the client now"))
                 return
             }
             answerUnattributed(m)
@@ -286,7 +286,7 @@ final class UpstreamServer: Sendable {
             }
             reply = RPC.result(id: m.id ?? "null", .object([("roots", .array(roots))]))
         default:
-            reply = RPC.error(id: m.id, code: RPC.methodNotFound,
+            reply = RPC.error(id: m.id, code: RPCErrorCode.methodNotFound,
                               message: "\(m.method ?? "") cannot be attributed to one client on a shared session (sessions: per_client gives each client its own)")
         }
         answer(m, with: reply)
