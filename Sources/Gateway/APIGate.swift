@@ -6,7 +6,7 @@ import NIOCore
 /// loop; makes the handler that serves each client connection. Other gates (AI, MCP) are
 /// mounted on it: they share its listener, client handling and policy machinery, and are
 /// asked first whether a request's path is theirs.
-public final class APIGate: ReloadableGate {
+package final class APIGate: ReloadableGate {
     private let loops: LoopContexts
     private let perLoop: [APIGateLoop]
     private let generation = GenerationCounter()
@@ -14,7 +14,7 @@ public final class APIGate: ReloadableGate {
     private let core: CoreServices
     private let mounted: [any MountableGate]
 
-    public init(loops: LoopContexts, config: GatewayConfig, core: CoreServices, mounts: [any MountableGate] = []) {
+    package init(loops: LoopContexts, config: GatewayConfig, core: CoreServices, mounts: [any MountableGate] = []) {
         self.loops = loops
         self.core = core
         self.mounted = mounts
@@ -28,7 +28,7 @@ public final class APIGate: ReloadableGate {
     /// routed finish on the snapshot they started with. The future completes once every loop
     /// serves the new snapshot.
     @discardableResult
-    public func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
+    package func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
         do {
             for m in mounted { try m.check(config) }
         } catch {
@@ -41,7 +41,7 @@ public final class APIGate: ReloadableGate {
         return EventLoopFuture.andAllSucceed(futures, on: loops.all[0].eventLoop)
     }
 
-    public func makeHandler(on loop: LoopContext, isHTTP2: Bool, connection: ConnectionInfo) -> ChannelHandler {
+    package func makeHandler(on loop: LoopContext, isHTTP2: Bool, connection: ConnectionInfo) -> ChannelHandler {
         ProxyHandler(gate: perLoop[loop.index], isHTTP2: isHTTP2, connection: connection)
     }
 }

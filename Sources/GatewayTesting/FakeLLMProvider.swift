@@ -14,8 +14,8 @@ import NIOPosix
 /// `message_stop`, Gemini's finish reason with `usageMetadata`). A script of `Behaviour`s,
 /// one per request, makes it misbehave. The integration suite's Python twin
 /// (`Tests/integration/fakeproviders.py`) does the same for the real binary.
-public final class FakeLLMProvider: Sendable {
-    public enum Behaviour: Sendable {
+package final class FakeLLMProvider: Sendable {
+    package enum Behaviour: Sendable {
         /// An error in the provider's own format, with extra headers (`retry-after`).
         case status(Int, message: String = "scripted failure", headers: [(String, String)] = [])
         /// Sends this many stream events, then closes the connection mid-stream.
@@ -27,19 +27,19 @@ public final class FakeLLMProvider: Sendable {
     }
 
     /// What a request looked like when it arrived.
-    public struct Recorded: Sendable {
-        public var path: String
-        public var headers: HTTPHeaders
-        public var body: String
+    package struct Recorded: Sendable {
+        package var path: String
+        package var headers: HTTPHeaders
+        package var body: String
     }
 
-    public let name: String
+    package let name: String
     private let state = NIOLockedValueBox<(script: [Behaviour], requests: [Recorded])>(([], []))
     private let channel: Channel
-    public var port: Int { channel.localAddress?.port ?? 0 }
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    package var port: Int { channel.localAddress?.port ?? 0 }
+    package var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    public static func start(name: String, group: EventLoopGroup) async throws -> FakeLLMProvider {
+    package static func start(name: String, group: EventLoopGroup) async throws -> FakeLLMProvider {
         let box = NIOLockedValueBox<FakeLLMProvider?>(nil)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -61,11 +61,11 @@ public final class FakeLLMProvider: Sendable {
     }
 
     /// Queues behaviours for the next requests, in order.
-    public func then(_ behaviours: Behaviour...) { state.withLockedValue { $0.script += behaviours } }
+    package func then(_ behaviours: Behaviour...) { state.withLockedValue { $0.script += behaviours } }
 
-    public var requests: [Recorded] { state.withLockedValue { $0.requests } }
+    package var requests: [Recorded] { state.withLockedValue { $0.requests } }
 
-    public func stop() async throws { try await channel.close() }
+    package func stop() async throws { try await channel.close() }
 
     fileprivate func arrived(_ r: Recorded) -> Behaviour? {
         state.withLockedValue { s in

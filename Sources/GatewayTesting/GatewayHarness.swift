@@ -6,15 +6,15 @@ import NIOPosix
 
 /// Runs the API gate in-process on 127.0.0.1 with an ephemeral port, for live tests. The
 /// harness waits for the listener to be bound (no sleeps) and reports its address.
-public final class GatewayHarness: Sendable {
-    public let group: MultiThreadedEventLoopGroup
-    public let server: GatewayServer
-    public let dataAddress: SocketAddress
+package final class GatewayHarness: Sendable {
+    package let group: MultiThreadedEventLoopGroup
+    package let server: GatewayServer
+    package let dataAddress: SocketAddress
     private let task: Task<Void, Error>
 
     /// `yaml` is a full config; its listen addresses are replaced with 127.0.0.1:0. `mounts`
     /// makes the gates mounted beside the API gate (the AI gate, for its live tests).
-    public static func start(yaml: String, eventLoops: Int = 2,
+    package static func start(yaml: String, eventLoops: Int = 2,
                              mounts: @escaping (GatewayConfig, CoreServices) throws -> [any MountableGate] = { _, _ in [] }) async throws -> GatewayHarness {
         var config = try GatewayConfig.parse(yaml: yaml, environment: [:])
         config.server.listen = "127.0.0.1:0"
@@ -47,23 +47,23 @@ public final class GatewayHarness: Sendable {
         self.task = task
     }
 
-    public var port: Int { dataAddress.port ?? 0 }
+    package var port: Int { dataAddress.port ?? 0 }
 
-    public func stop() async throws {
+    package func stop() async throws {
         task.cancel()
         _ = try? await task.value
         try await group.shutdownGracefully()
     }
 }
 
-public enum HarnessError: Error {
+package enum HarnessError: Error {
     case didNotStart
     case timedOut(String)
 }
 
 /// Waits for `condition` to hold, polling every few milliseconds up to `deadline`: the way
 /// tests wait for something, instead of sleeping a fixed time.
-public func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
+package func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async throws {
     let clock = ContinuousClock()
     let end = clock.now + timeout
     while clock.now < end {

@@ -5,8 +5,8 @@ import NIOPosix
 /// Sends raw bytes over one TCP connection and returns everything the server sent until it
 /// closed the connection (or `timeout` passed). For bad-input tests, where a real HTTP client
 /// would refuse to send what the test needs.
-public enum RawHTTPClient {
-    public static func exchange(_ request: String, port: Int, group: EventLoopGroup, timeout: TimeAmount = .seconds(5)) async throws -> String {
+package enum RawHTTPClient {
+    package static func exchange(_ request: String, port: Int, group: EventLoopGroup, timeout: TimeAmount = .seconds(5)) async throws -> String {
         let collected = NIOLockedValueBox<ByteBuffer>(ByteBuffer())
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in

@@ -5,7 +5,7 @@ import Glibc
 #if FUZZING
 /// libFuzzer's entry: the target is named by `TRIPLEGATE_FUZZ_TARGET`.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+package func fuzzOneInput(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let name = getenv("TRIPLEGATE_FUZZ_TARGET").map { String(cString: $0) } ?? ""
     guard let target = FuzzTargets.all[name] else { fatalError("TRIPLEGATE_FUZZ_TARGET must be one of \(FuzzTargets.all.keys.sorted())") }
     target(start.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? [])
@@ -19,7 +19,7 @@ private func runDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
 /// SwiftPM links a debug executable's entry as `<module>_main` (so tests can link it): this is
 /// it, handing over to libFuzzer's driver.
 @_cdecl("triplegate_fuzz_main")
-public func fuzzDriverMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+package func fuzzDriverMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     var argc = argc
     var argv = argv
     return runDriver(&argc, &argv, fuzzOneInput)

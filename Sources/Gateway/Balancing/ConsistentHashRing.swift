@@ -1,9 +1,9 @@
 /// A consistent-hash ring (Ketama style): each target owns `160 × weight / 100` points, so
 /// adding or removing a target moves only about its share of keys.
-public struct ConsistentHashRing: Sendable {
+package struct ConsistentHashRing: Sendable {
     private let points: [(hash: UInt64, target: Int)]
 
-    public init(weights: [Int]) {
+    package init(weights: [Int]) {
         var points: [(UInt64, Int)] = []
         for (i, w) in weights.enumerated() where w > 0 {
             let count = max(1, 160 * w / 100)
@@ -15,7 +15,7 @@ public struct ConsistentHashRing: Sendable {
     }
 
     /// The target owning `key`'s point, or the next one clockwise not in `excluded`.
-    public func pick(_ key: UInt64, excluding excluded: TargetSet = TargetSet()) -> Int? {
+    package func pick(_ key: UInt64, excluding excluded: TargetSet = TargetSet()) -> Int? {
         guard !points.isEmpty else { return nil }
         var lo = 0, hi = points.count
         while lo < hi {
@@ -31,7 +31,7 @@ public struct ConsistentHashRing: Sendable {
 
     /// 64-bit FNV-1a with a final avalanche: stable across processes and releases (Swift's
     /// `Hasher` is seeded per process, which would move every key on restart).
-    public static func hash<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
+    package static func hash<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in bytes {
             h ^= UInt64(b)

@@ -1,19 +1,19 @@
 /// nginx's smooth weighted round robin: over any window of `sum(weights)` picks each target
 /// gets exactly its weight, and picks of one target are spread out rather than bunched.
 /// Weight 0 is never picked.
-public struct SmoothWeightedRoundRobin: Sendable {
-    public let weights: [Int]
+package struct SmoothWeightedRoundRobin: Sendable {
+    package let weights: [Int]
     private var current: [Int]
     private let total: Int
 
-    public init(weights: [Int]) {
+    package init(weights: [Int]) {
         self.weights = weights
         self.current = Array(repeating: 0, count: weights.count)
         self.total = weights.reduce(0, +)
     }
 
     /// The next target, skipping `excluded` ones (already tried); nil when none is left.
-    public mutating func next(excluding excluded: TargetSet = TargetSet()) -> Int? {
+    package mutating func next(excluding excluded: TargetSet = TargetSet()) -> Int? {
         var best = -1
         var total = 0
         for i in weights.indices where weights[i] > 0 && !excluded.contains(i) {
@@ -29,14 +29,14 @@ public struct SmoothWeightedRoundRobin: Sendable {
 
 /// A small set of target indexes (the targets an exchange already tried). Targets past 64
 /// are never excluded, which only means a retry may land on a target tried before.
-public struct TargetSet: Sendable, Equatable {
+package struct TargetSet: Sendable, Equatable {
     private var bits: UInt64 = 0
 
-    public init() {}
+    package init() {}
 
-    public func contains(_ i: Int) -> Bool { i < 64 && bits & (1 << UInt64(i)) != 0 }
+    package func contains(_ i: Int) -> Bool { i < 64 && bits & (1 << UInt64(i)) != 0 }
 
-    public mutating func insert(_ i: Int) { if i < 64 { bits |= 1 << UInt64(i) } }
+    package mutating func insert(_ i: Int) { if i < 64 { bits |= 1 << UInt64(i) } }
 
-    public var isEmpty: Bool { bits == 0 }
+    package var isEmpty: Bool { bits == 0 }
 }

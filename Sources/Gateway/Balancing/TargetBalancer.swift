@@ -3,16 +3,16 @@ import GatewayCore
 /// Picks the target for each request of one service on one event loop. Each loop has its own
 /// balancer, so picking takes no lock; with N loops each one keeps the weights exactly, so the
 /// whole does too.
-public final class TargetBalancer {
-    public let algorithm: BalanceAlgorithm
+package final class TargetBalancer {
+    package let algorithm: BalanceAlgorithm
     private var roundRobin: SmoothWeightedRoundRobin
     private let ring: ConsistentHashRing?
     private let weights: [Int]
     /// Requests in flight per target, for least-connections.
-    public private(set) var inFlight: [Int]
+    package private(set) var inFlight: [Int]
     private var tieBreak = 0
 
-    public init(algorithm: BalanceAlgorithm, weights: [Int]) {
+    package init(algorithm: BalanceAlgorithm, weights: [Int]) {
         self.algorithm = algorithm
         self.weights = weights
         self.roundRobin = SmoothWeightedRoundRobin(weights: weights)
@@ -22,7 +22,7 @@ public final class TargetBalancer {
 
     /// The target for a request, or nil when none is left (all weight 0, or all tried).
     /// `hashKey` is the request's hash input when `balance: hash` (nil falls back to weights).
-    public func pick(hashKey: UInt64?, excluding excluded: TargetSet = TargetSet()) -> Int? {
+    package func pick(hashKey: UInt64?, excluding excluded: TargetSet = TargetSet()) -> Int? {
         switch algorithm {
         case .weighted:
             return roundRobin.next(excluding: excluded)
@@ -47,6 +47,6 @@ public final class TargetBalancer {
         }
     }
 
-    public func started(_ target: Int) { inFlight[target] += 1 }
-    public func finished(_ target: Int) { inFlight[target] -= 1 }
+    package func started(_ target: Int) { inFlight[target] += 1 }
+    package func finished(_ target: Int) { inFlight[target] -= 1 }
 }

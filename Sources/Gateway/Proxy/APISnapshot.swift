@@ -4,21 +4,21 @@ import NIOCore
 /// One config's API gate, compiled: immutable and shared by every event loop, apart from the
 /// per-loop balancer and retry-budget state each service carries (one slot per loop, each slot
 /// touched only by its own loop).
-public final class APISnapshot: Sendable {
-    public let routes: RouteTable
-    public let services: [CompiledService]
+package final class APISnapshot: Sendable {
+    package let routes: RouteTable
+    package let services: [CompiledService]
     /// The policy chain of each route, by the route's position in the config.
-    public let chains: [PolicyChain]
+    package let chains: [PolicyChain]
     /// Each route's instruments, by the route's position; `unrouted` for requests no route took.
-    public let routeMetrics: [RouteMetrics]
-    public let unrouted: RouteMetrics
-    public let limits: ServerLimits
+    package let routeMetrics: [RouteMetrics]
+    package let unrouted: RouteMetrics
+    package let limits: ServerLimits
     /// What the listener does with encoded slashes in paths.
-    public let escapedSlashes: EscapedSlashes
+    package let escapedSlashes: EscapedSlashes
     /// Increases with every applied config.
-    public let generation: Int
+    package let generation: Int
 
-    public init(config: GatewayConfig, loopCount: Int, generation: Int, core: CoreServices) {
+    package init(config: GatewayConfig, loopCount: Int, generation: Int, core: CoreServices) {
         let routes = RouteTable(services: config.services, serverMaxBody: config.server.limits.maxBodyBytes)
         self.routes = routes
         self.services = config.services.map { CompiledService(config: $0, loopCount: loopCount) }
@@ -41,12 +41,12 @@ public final class APISnapshot: Sendable {
 }
 
 /// A service ready to serve: parsed targets, pool keys, policies.
-public final class CompiledService: Sendable {
-    public let name: String
-    public let targets: [UpstreamURL]
-    public let poolKeys: [UpstreamPoolKey]
-    public let upstream: UpstreamConfig
-    public let retryPolicy: RetryPolicy
+package final class CompiledService: Sendable {
+    package let name: String
+    package let targets: [UpstreamURL]
+    package let poolKeys: [UpstreamPoolKey]
+    package let upstream: UpstreamConfig
+    package let retryPolicy: RetryPolicy
     let loopStates: [ServiceLoopState]
 
     init(config: ServiceConfig, loopCount: Int) {

@@ -4,9 +4,9 @@
 ///
 /// The balance is kept in thousandths of a retry, in integers: summing a `Double` ratio drifts
 /// (0.2 added ten times is 1.9999…, one retry short).
-public struct RetryBudget: Sendable {
-    public let ratio: Double
-    public let minPerSecond: Int
+package struct RetryBudget: Sendable {
+    package let ratio: Double
+    package let minPerSecond: Int
     private let earnPerRequest: Int
     private var balance = 0
     private var reserveSecond: Int64 = .min
@@ -14,7 +14,7 @@ public struct RetryBudget: Sendable {
     /// The most banked retries (in thousandths): a long quiet period cannot bank a retry storm.
     private let cap: Int
 
-    public init(ratio: Double, minPerSecond: Int) {
+    package init(ratio: Double, minPerSecond: Int) {
         self.ratio = ratio
         self.minPerSecond = minPerSecond
         self.earnPerRequest = Int((ratio * 1000).rounded())
@@ -22,12 +22,12 @@ public struct RetryBudget: Sendable {
     }
 
     /// Every first attempt earns `ratio` of a retry.
-    public mutating func recordRequest() {
+    package mutating func recordRequest() {
         balance = min(balance + earnPerRequest, cap)
     }
 
     /// Takes one retry if the budget allows; `nowNanos` is a monotonic time.
-    public mutating func tryRetry(nowNanos: Int64) -> Bool {
+    package mutating func tryRetry(nowNanos: Int64) -> Bool {
         let second = nowNanos / 1_000_000_000
         if second != reserveSecond {
             reserveSecond = second

@@ -2,7 +2,7 @@ import GatewayCore
 import NIOHTTP1
 
 /// Why one attempt failed.
-public enum AttemptFailure: Sendable, Equatable {
+package enum AttemptFailure: Sendable, Equatable {
     /// Nothing was sent: the connection was never made. Safe to retry for any method.
     case connect
     /// The connection closed before the response head. The request may have been processed.
@@ -15,12 +15,12 @@ public enum AttemptFailure: Sendable, Equatable {
 
 /// Decides whether a failed attempt is tried again, and after how long. Pure: the clock and
 /// the random source come from the caller.
-public struct RetryPolicy: Sendable {
-    public let config: RetryConfig
+package struct RetryPolicy: Sendable {
+    package let config: RetryConfig
 
-    public init(config: RetryConfig) { self.config = config }
+    package init(config: RetryConfig) { self.config = config }
 
-    public enum Decision: Equatable, Sendable {
+    package enum Decision: Equatable, Sendable {
         case retry(after: Duration)
         case giveUp
     }
@@ -28,7 +28,7 @@ public struct RetryPolicy: Sendable {
     /// `attempt` counts from 1 (the first try). `replayable`: the whole request body is still
     /// held, so it can be sent again. `budgetAllows` asks the retry budget (called only when
     /// every other condition holds, so a refused retry never spends budget).
-    public func decide<R: RandomNumberGenerator>(
+    package func decide<R: RandomNumberGenerator>(
         _ failure: AttemptFailure, attempt: Int, method: HTTPMethod, replayable: Bool,
         budgetAllows: () -> Bool, random: inout R
     ) -> Decision {
@@ -51,7 +51,7 @@ public struct RetryPolicy: Sendable {
 
     /// Exponential backoff with full jitter (AWS's recommendation): uniform in
     /// `0 ..< min(max, base × 2^(attempt-1))`, so retries from many clients spread out.
-    public func backoff<R: RandomNumberGenerator>(attempt: Int, random: inout R) -> Duration {
+    package func backoff<R: RandomNumberGenerator>(attempt: Int, random: inout R) -> Duration {
         let base = Double(config.backoffBase.components.seconds) * 1e9 + Double(config.backoffBase.components.attoseconds) / 1e9
         let cap = Double(config.backoffMax.components.seconds) * 1e9 + Double(config.backoffMax.components.attoseconds) / 1e9
         let ceiling = min(cap, base * pow2(attempt - 1))
@@ -64,7 +64,7 @@ public struct RetryPolicy: Sendable {
 
 extension HTTPMethod {
     /// RFC 9110 §9.2.2: repeating the request has the same effect as sending it once.
-    public var isIdempotent: Bool {
+    package var isIdempotent: Bool {
         switch self {
         case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: return true
         default: return false

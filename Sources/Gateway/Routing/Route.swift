@@ -3,26 +3,26 @@ import NIOHTTP1
 
 /// One compiled route: its conditions and how it rewrites the path. Immutable, shared by every
 /// event loop through the route table snapshot.
-public final class Route: Sendable {
-    public let name: String
+package final class Route: Sendable {
+    package let name: String
     /// Index of the service in the snapshot.
-    public let serviceIndex: Int
+    package let serviceIndex: Int
     /// Allowed methods; nil allows all.
     let methods: Set<String>?
     let hosts: [HostPattern]
     let headers: [HeaderCondition]
     let query: [QueryCondition]
-    public let stripPath: Bool
-    public let rewritePrefix: String?
-    public let preserveHost: Bool
+    package let stripPath: Bool
+    package let rewritePrefix: String?
+    package let preserveHost: Bool
     /// 0: no limit.
-    public let maxBodyBytes: Int
+    package let maxBodyBytes: Int
     /// How many of method/host/header/query conditions this route sets: more wins a tie.
     let specificity: Int
     /// Position in the config, the last tie-breaker (and the index of the route's policy chain).
-    public let order: Int
+    package let order: Int
     /// Position among its service's routes.
-    public let indexInService: Int
+    package let indexInService: Int
 
     init(config: RouteConfig, name: String, serviceIndex: Int, indexInService: Int, order: Int, serverMaxBody: Int) {
         self.name = name
@@ -75,16 +75,16 @@ public final class Route: Sendable {
 }
 
 /// What the router looks at: parsed once per request from the head.
-public struct RouteRequest {
-    public var method: HTTPMethod
+package struct RouteRequest {
+    package var method: HTTPMethod
     /// Normalized path, without the query.
-    public var path: Substring
-    public var query: Substring?
-    public var headers: HTTPHeaders
+    package var path: Substring
+    package var query: Substring?
+    package var headers: HTTPHeaders
 
     /// The `Host` header, lower-cased, without the port. Computed when asked: only routes with
     /// host conditions pay for it, not every request.
-    public var host: Substring? {
+    package var host: Substring? {
         guard let rawHost = headers.first(name: "host") else { return nil }
         var h = Substring(rawHost.lowercased())
         if h.hasPrefix("[") {
@@ -96,7 +96,7 @@ public struct RouteRequest {
     }
 
     /// Nil when the path must be refused (see `PathNormalizer`).
-    public init?(method: HTTPMethod, uri: String, headers: HTTPHeaders, escapedSlashes: EscapedSlashes = .reject) {
+    package init?(method: HTTPMethod, uri: String, headers: HTTPHeaders, escapedSlashes: EscapedSlashes = .reject) {
         self.method = method
         self.headers = headers
         let rawPath: Substring

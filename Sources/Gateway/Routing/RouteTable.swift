@@ -8,7 +8,7 @@ import NIOHTTP1
 /// matching prefix (on segment boundaries: `/abc` matches `/abc/def`, never `/abcd`), then
 /// regexes in config order; among routes with the same path, the one with more method, host,
 /// header and query conditions wins; then the one written first.
-public struct RouteTable: Sendable {
+package struct RouteTable: Sendable {
     struct RegexEntry: @unchecked Sendable {
         // NSRegularExpression is immutable and thread-safe once built.
         let regex: NSRegularExpression
@@ -19,10 +19,10 @@ public struct RouteTable: Sendable {
     /// Keyed by the prefix without its trailing slash; "" is the root.
     private var prefixes: [String: [Route]] = [:]
     private var regexes: [RegexEntry] = []
-    public private(set) var routes: [Route] = []
+    package private(set) var routes: [Route] = []
 
     /// The outcome of matching one request.
-    public enum Match {
+    package enum Match {
         /// `matchedLength`: how many bytes of the normalized path the route's path consumed.
         case route(Route, matchedLength: Int)
         /// Some route has this path but not this method.
@@ -30,7 +30,7 @@ public struct RouteTable: Sendable {
         case notFound
     }
 
-    public init(services: [ServiceConfig], serverMaxBody: Int) {
+    package init(services: [ServiceConfig], serverMaxBody: Int) {
         var order = 0
         for (si, service) in services.enumerated() {
             for (ri, rc) in service.routes.enumerated() {
@@ -66,7 +66,7 @@ public struct RouteTable: Sendable {
         }.map(\.element)
     }
 
-    public func match(_ request: RouteRequest) -> Match {
+    package func match(_ request: RouteRequest) -> Match {
         var allow: [String] = []
         var pathMatched = false
 

@@ -4,7 +4,7 @@
 extension FixedWidthInteger {
     /// `self * other`, or the bound in the product's direction when it does not fit.
     @inlinable
-    public func multipliedSaturating(by other: Self) -> Self {
+    package func multipliedSaturating(by other: Self) -> Self {
         let (result, overflow) = multipliedReportingOverflow(by: other)
         guard overflow else { return result }
         return (self < 0) != (other < 0) ? .min : .max
@@ -12,7 +12,7 @@ extension FixedWidthInteger {
 
     /// `self + other`, or the bound in `other`'s direction when it does not fit.
     @inlinable
-    public func addingSaturating(_ other: Self) -> Self {
+    package func addingSaturating(_ other: Self) -> Self {
         let (result, overflow) = addingReportingOverflow(other)
         guard overflow else { return result }
         return other < 0 ? .min : .max
@@ -20,7 +20,7 @@ extension FixedWidthInteger {
 
     /// `self - other`, or the bound in the difference's direction when it does not fit.
     @inlinable
-    public func subtractingSaturating(_ other: Self) -> Self {
+    package func subtractingSaturating(_ other: Self) -> Self {
         let (result, overflow) = subtractingReportingOverflow(other)
         guard overflow else { return result }
         return other < 0 ? .max : .min

@@ -2,53 +2,53 @@ import Foundation
 
 /// `auth:`: how credentials that need outside knowledge are checked. The `jwt` and
 /// `oauth2_introspection` policies name no keys or servers themselves; they use these.
-public struct AuthConfig: Sendable {
-    public var jwt: JWTAuthConfig?
-    public var introspection: IntrospectionConfig?
+package struct AuthConfig: Sendable {
+    package var jwt: JWTAuthConfig?
+    package var introspection: IntrospectionConfig?
 
-    public init() {}
+    package init() {}
 }
 
 /// `auth.jwt`: which tokens are genuine and what their claims mean.
-public struct JWTAuthConfig: Sendable {
-    public enum Claim: String, Sendable, CaseIterable { case exp, nbf }
+package struct JWTAuthConfig: Sendable {
+    package enum Claim: String, Sendable, CaseIterable { case exp, nbf }
 
     /// Accepted `iss` values; empty accepts any issuer.
-    public var issuers: [String] = []
+    package var issuers: [String] = []
     /// Accepted `aud` values (a token passes when any of its audiences is listed); empty skips
     /// the check.
-    public var audiences: [String] = []
+    package var audiences: [String] = []
     /// Where the issuer publishes its keys. Fetched at start, every `jwksRefresh`, and when a
     /// token names an unknown `kid` (at most once per `jwksMinRefresh`).
-    public var jwksURL: String?
-    public var jwksRefresh: Duration = .seconds(600)
-    public var jwksMinRefresh: Duration = .seconds(30)
+    package var jwksURL: String?
+    package var jwksRefresh: Duration = .seconds(600)
+    package var jwksMinRefresh: Duration = .seconds(30)
     /// Trust anchors for an https JWKS URL; default the system's.
-    public var jwksCAFile: String?
+    package var jwksCAFile: String?
     /// Keys given in the config.
-    public var keys: [JWTStaticKey] = []
+    package var keys: [JWTStaticKey] = []
     /// Claims that must be present and valid. Default `[exp]`.
-    public var claimsToVerify: [Claim] = [.exp]
+    package var claimsToVerify: [Claim] = [.exp]
     /// Refuse tokens whose `exp` lies further ahead than this. Default none.
-    public var maximumExpiration: Duration?
+    package var maximumExpiration: Duration?
     /// Tolerance for `exp`, `nbf` and `maximum_expiration` against clocks that drift. Default 30 s.
-    public var clockSkew: Duration = .seconds(30)
+    package var clockSkew: Duration = .seconds(30)
     /// The claim that names the consumer. Default `sub`.
-    public var consumerClaim: String = "sub"
+    package var consumerClaim: String = "sub"
     /// A claim (string or list) whose values join the consumer's groups.
-    public var groupsClaim: String?
+    package var groupsClaim: String?
     /// A claim that sets the team when the consumer is not declared under `consumers:`.
-    public var teamClaim: String?
+    package var teamClaim: String?
     /// Refuse tokens whose consumer is not declared under `consumers:`. Default false: the
     /// token's claims describe the caller.
-    public var requireKnownConsumer: Bool = false
+    package var requireKnownConsumer: Bool = false
 
-    public init() {}
+    package init() {}
 }
 
 /// A verification key written in the config.
-public struct JWTStaticKey: Sendable {
-    public enum Material: Sendable {
+package struct JWTStaticKey: Sendable {
+    package enum Material: Sendable {
         /// HS256/384/512.
         case secret(String)
         /// RS*/PS*/ES* public key, PEM.
@@ -57,28 +57,28 @@ public struct JWTStaticKey: Sendable {
         case jwk(String)
     }
 
-    public var kid: String?
-    public var algorithm: String
-    public var material: Material
+    package var kid: String?
+    package var algorithm: String
+    package var material: Material
 }
 
 /// `auth.introspection`: the authorization server's RFC 7662 endpoint and the gateway's
 /// client credentials for it.
-public struct IntrospectionConfig: Sendable {
-    public var url: String = ""
-    public var clientID: String?
-    public var clientSecret: String?
+package struct IntrospectionConfig: Sendable {
+    package var url: String = ""
+    package var clientID: String?
+    package var clientSecret: String?
     /// Upper bound on how long an answer is reused (never past the token's `exp`). Default 60 s.
-    public var cacheTTL: Duration = .seconds(60)
+    package var cacheTTL: Duration = .seconds(60)
     /// How long an "inactive" answer is remembered. Default 5 s.
-    public var negativeTTL: Duration = .seconds(5)
-    public var timeout: Duration = .seconds(5)
-    public var caFile: String?
+    package var negativeTTL: Duration = .seconds(5)
+    package var timeout: Duration = .seconds(5)
+    package var caFile: String?
     /// The answer's field that names the consumer. Default `username`, then `sub`, then `client_id`.
-    public var consumerClaim: String?
-    public var groupsClaim: String?
+    package var consumerClaim: String?
+    package var groupsClaim: String?
 
-    public init() {}
+    package init() {}
 }
 
 extension AuthConfig {

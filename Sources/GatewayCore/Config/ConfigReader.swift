@@ -6,10 +6,10 @@ import Yams
 /// Decoding is written by hand rather than through `Decodable`: `Decodable` stops at the first
 /// error and cannot tell a misspelled key (`burts:`) from an absent one, and a config check must
 /// report every problem at once with its exact path.
-public struct ConfigReader {
+package struct ConfigReader {
     let node: Node?
     /// The path of this node, as the user wrote the keys.
-    public let path: String
+    package let path: String
     let collector: ProblemCollector
     let environment: [String: String]
 
@@ -21,14 +21,14 @@ public struct ConfigReader {
     }
 
     /// True when the key was absent or explicitly null.
-    public var isAbsent: Bool {
+    package var isAbsent: Bool {
         guard let node else { return true }
         if case .scalar(let s) = node, s.style == .plain, s.string == "~" || s.string == "null" || s.string.isEmpty { return true }
         return false
     }
 
     /// True when the node is a mapping (for values that may be written short or long).
-    public var isMapping: Bool {
+    package var isMapping: Bool {
         if case .mapping = node { return true }
         return false
     }
@@ -39,12 +39,12 @@ public struct ConfigReader {
     }
 
     /// Records a problem at this node's path.
-    public func problem(_ message: String) {
+    package func problem(_ message: String) {
         collector.add(path, message)
     }
 
     /// Records a problem at a child path of this node (`[2]` for a list element).
-    public func problem(at child: String, _ message: String) {
+    package func problem(at child: String, _ message: String) {
         collector.add(path.isEmpty ? child : child.hasPrefix("[") ? "\(path)\(child)" : "\(path).\(child)", message)
     }
 
@@ -68,13 +68,13 @@ public struct ConfigReader {
     }
 
     /// A string, with `${ENV_VAR}` references replaced from the environment.
-    public func string() -> String? {
+    package func string() -> String? {
         guard let raw = scalarText() else { return nil }
         return substitute(raw)
     }
 
     /// A string that must be present.
-    public func requiredString() -> String? {
+    package func requiredString() -> String? {
         if isAbsent {
             problem("is required")
             return nil
@@ -82,7 +82,7 @@ public struct ConfigReader {
         return string()
     }
 
-    public func int(min: Int? = nil, max: Int? = nil) -> Int? {
+    package func int(min: Int? = nil, max: Int? = nil) -> Int? {
         guard let raw = string() else { return nil }
         guard let value = Int(raw.replacingOccurrences(of: "_", with: "")) else {
             problem("must be an integer (got \"\(raw)\")")
@@ -93,7 +93,7 @@ public struct ConfigReader {
         return value
     }
 
-    public func double(min: Double? = nil, max: Double? = nil) -> Double? {
+    package func double(min: Double? = nil, max: Double? = nil) -> Double? {
         guard let raw = string() else { return nil }
         guard let value = Double(raw) else {
             problem("must be a number (got \"\(raw)\")")
@@ -104,7 +104,7 @@ public struct ConfigReader {
         return value
     }
 
-    public func bool() -> Bool? {
+    package func bool() -> Bool? {
         guard let raw = string() else { return nil }
         switch raw.lowercased() {
         case "true", "yes", "on": return true
@@ -116,7 +116,7 @@ public struct ConfigReader {
     }
 
     /// A duration such as `250ms`, `5s`, `2m`, `1h`; a bare number means seconds.
-    public func duration() -> Duration? {
+    package func duration() -> Duration? {
         guard let raw = string() else { return nil }
         guard let value = ConfigDuration.parse(raw) else {
             problem("must be a duration like 250ms, 5s, 2m or 1h (got \"\(raw)\")")
@@ -126,7 +126,7 @@ public struct ConfigReader {
     }
 
     /// A size such as `64KiB`, `10MiB`, `1GiB` or a number of bytes.
-    public func byteSize() -> Int? {
+    package func byteSize() -> Int? {
         guard let raw = string() else { return nil }
         guard let value = ConfigByteSize.parse(raw) else {
             problem("must be a size like 8KiB, 10MiB or a number of bytes (got \"\(raw)\")")
@@ -136,7 +136,7 @@ public struct ConfigReader {
     }
 
     /// One of a fixed set of words.
-    public func oneOf<T: RawRepresentable & CaseIterable>(_ type: T.Type) -> T? where T.RawValue == String {
+    package func oneOf<T: RawRepresentable & CaseIterable>(_ type: T.Type) -> T? where T.RawValue == String {
         guard let raw = string() else { return nil }
         guard let value = T(rawValue: raw) else {
             let allowed = T.allCases.map { $0.rawValue }.joined(separator: ", ")
@@ -148,7 +148,7 @@ public struct ConfigReader {
 
     /// A list; each element read by `element`, which gets the element's own path.
     /// A single scalar is not promoted to a list: that would hide typos.
-    public func list<T>(_ element: (ConfigReader) -> T?) -> [T]? {
+    package func list<T>(_ element: (ConfigReader) -> T?) -> [T]? {
         guard !isAbsent else { return nil }
         guard case .sequence(let seq) = node else {
             problem("must be a list (got \(kindName))")
@@ -164,7 +164,7 @@ public struct ConfigReader {
 
     /// A mapping with keys known in advance, read through a `ConfigObject` that reports the keys
     /// the reader never asked for as unknown.
-    public func object<T>(_ body: (ConfigObject) -> T) -> T? {
+    package func object<T>(_ body: (ConfigObject) -> T) -> T? {
         guard !isAbsent else { return nil }
         guard case .mapping(let map) = node else {
             problem("must be a mapping (got \(kindName))")
@@ -177,7 +177,7 @@ public struct ConfigReader {
     }
 
     /// A mapping with user-chosen keys (header names, for example), in file order.
-    public func dictionary<T>(_ value: (String, ConfigReader) -> T?) -> [(String, T)]? {
+    package func dictionary<T>(_ value: (String, ConfigReader) -> T?) -> [(String, T)]? {
         guard !isAbsent else { return nil }
         guard case .mapping(let map) = node else {
             problem("must be a mapping (got \(kindName))")
@@ -219,7 +219,7 @@ public struct ConfigReader {
 }
 
 /// A mapping whose keys are read by name; any key never read is reported as unknown.
-public final class ConfigObject {
+package final class ConfigObject {
     private let mapping: Node.Mapping
     /// The mapping's keys as text, by position: a lookup compares strings instead of copying
     /// each (key, value) pair of nodes out of the mapping (a third of reading a large file).
@@ -234,10 +234,10 @@ public final class ConfigObject {
     }
 
     /// The path of this mapping.
-    public var path: String { reader.path }
+    package var path: String { reader.path }
 
     /// The reader for `key`; absent keys give a reader whose `isAbsent` is true.
-    public subscript(_ key: String) -> ConfigReader {
+    package subscript(_ key: String) -> ConfigReader {
         used.insert(key)
         let child = keys.firstIndex(of: key).map { mapping[mapping.startIndex + $0].value }
         return ConfigReader(
@@ -247,16 +247,16 @@ public final class ConfigObject {
 
     /// Whether any of `keys` is present (used to avoid a second problem about a key whose
     /// value was already reported as invalid).
-    public func hasAny(_ keys: [String]) -> Bool { keys.contains { has($0) } }
+    package func hasAny(_ keys: [String]) -> Bool { keys.contains { has($0) } }
 
     /// Whether the mapping has `key` at all.
-    public func has(_ key: String) -> Bool { keys.contains(key) }
+    package func has(_ key: String) -> Bool { keys.contains(key) }
 
     /// Records a problem at this mapping's path.
-    public func problem(_ message: String) { reader.problem(message) }
+    package func problem(_ message: String) { reader.problem(message) }
 
     /// Records a problem at `path.key`.
-    public func problem(at key: String, _ message: String) { reader.problem(at: key, message) }
+    package func problem(at key: String, _ message: String) { reader.problem(at: key, message) }
 
     fileprivate func reportUnknownKeys() {
         for key in keys.lazy.map({ $0 ?? "?" }) {
@@ -271,7 +271,7 @@ extension ConfigReader {
     /// Reads a whole YAML document (a provider file, say) with the same strict reader as the
     /// gateway config: `body` reads the top-level mapping; every problem is collected and
     /// thrown together, each with its path.
-    public static func readDocument<T>(yaml: String, source: String, environment: [String: String] = [:],
+    package static func readDocument<T>(yaml: String, source: String, environment: [String: String] = [:],
                                        _ body: (ConfigObject) -> T) throws(ConfigProblems) -> T {
         let (root, collector) = try root(yaml: yaml, source: source, environment: environment)
         let value = root.object(body)

@@ -1,8 +1,8 @@
 /// How secret-bearing config values are shown wherever config is shown (`GET /admin/config`,
 /// `check --explain`, log lines): never in clear.
-public enum ConfigRedaction {
+package enum ConfigRedaction {
     /// `http://user:secret@host` loses its credentials.
-    public static func url(_ url: String) -> String {
+    package static func url(_ url: String) -> String {
         var out = url
         if let scheme = out.range(of: "://"), let at = out[scheme.upperBound...].prefix(while: { $0 != "/" }).lastIndex(of: "@") {
             out = String(out[..<scheme.upperBound]) + "[redacted]" + String(out[at...])
@@ -14,7 +14,7 @@ public enum ConfigRedaction {
 
     /// A URL whose path itself is the secret (a Slack or Teams webhook): only its scheme and
     /// host are shown.
-    public static func wholeURL(_ url: String) -> String {
+    package static func wholeURL(_ url: String) -> String {
         guard let scheme = url.range(of: "://") else { return "[redacted]" }
         let authority = url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         let host = authority.split(separator: "@").last.map(String.init) ?? ""

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Parses durations written in config files: `250ms`, `5s`, `2m`, `1h`, `1d`, or bare seconds.
-public enum ConfigDuration {
-    public static func parse(_ text: String) -> Duration? {
+package enum ConfigDuration {
+    package static func parse(_ text: String) -> Duration? {
         let t = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("us", 0.000_001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
         for (suffix, scale) in units where t.hasSuffix(suffix) {
@@ -14,7 +14,7 @@ public enum ConfigDuration {
     }
 
     /// The shortest exact spelling of a duration, for printing the effective config.
-    public static func format(_ d: Duration) -> String {
+    package static func format(_ d: Duration) -> String {
         let ns = d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
         if ns % 3_600_000_000_000 == 0, ns > 0 { return "\(ns / 3_600_000_000_000)h" }
         if ns % 60_000_000_000 == 0, ns > 0 { return "\(ns / 60_000_000_000)m" }
@@ -25,8 +25,8 @@ public enum ConfigDuration {
 }
 
 /// Parses sizes written in config files: `512`, `8KiB`, `10MiB`, `1GiB` (also KB/MB/GB, as powers of 1024).
-public enum ConfigByteSize {
-    public static func parse(_ text: String) -> Int? {
+package enum ConfigByteSize {
+    package static func parse(_ text: String) -> Int? {
         let t = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Int)] = [
             ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30),
@@ -44,7 +44,7 @@ public enum ConfigByteSize {
 extension Duration {
     /// Whole nanoseconds (saturating), for event-loop timers and the pure state machines, which
     /// count time in `Int64` nanoseconds.
-    public var nanoseconds: Int64 {
+    package var nanoseconds: Int64 {
         let (s, a) = components
         let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
         return overflow ? .max : ns + a / 1_000_000_000

@@ -26,7 +26,7 @@ extension GatewayConfig {
             ])
     }
 
-    public var effectiveJSON: JSONValue {
+    package var effectiveJSON: JSONValue {
         .object([
             ("server", serverJSON),
             ("admin", .object([("listen", .string(admin.listen)), ("enabled", .bool(admin.enabled)),

@@ -120,7 +120,7 @@ extension ServiceConfig {
 
 extension ConfigReader {
     /// The string value when this node is a scalar; nil (and no problem) otherwise.
-    public func scalarIfPresent() -> String? {
+    package func scalarIfPresent() -> String? {
         if case .scalar = node { return string() }
         return nil
     }

@@ -2,42 +2,42 @@ import Foundation
 import Yams
 
 /// The whole gateway config: one YAML file, read and validated as a whole.
-public struct GatewayConfig: Sendable {
-    public var server = ServerConfig()
-    public var admin = AdminConfig()
-    public var reload = ReloadConfig()
+package struct GatewayConfig: Sendable {
+    package var server = ServerConfig()
+    package var admin = AdminConfig()
+    package var reload = ReloadConfig()
     /// Logs, metrics and traces.
-    public var telemetry = TelemetryConfig()
+    package var telemetry = TelemetryConfig()
     /// Who may call; API keys, JWT claims and the like map requests to these.
-    public var consumers: [Consumer] = []
+    package var consumers: [Consumer] = []
     /// Where consumers' API keys and the LLM ledger are kept: `sqlite:PATH` (embedded) or
     /// `postgres://user:password@host:port/db[?sslmode=...]` (shared by replicas). Default
     /// `sqlite:triplegate.db` in the working directory, opened only when something needs it.
-    public var store: String = "sqlite:triplegate.db"
+    package var store: String = "sqlite:triplegate.db"
     /// `redis://host[:port]`, shared by replicas for limiter counters. Default none.
-    public var redis: String?
+    package var redis: String?
     /// JWT and token-introspection settings the `jwt` and `oauth2_introspection` policies use.
-    public var auth = AuthConfig()
+    package var auth = AuthConfig()
     /// The AI gate's models and provider deployments, if it is used.
-    public var llm: LLMConfig?
+    package var llm: LLMConfig?
     /// The MCP gate's upstream servers and tool access, if it is used.
-    public var mcp: MCPConfig?
-    public var services: [ServiceConfig] = []
+    package var mcp: MCPConfig?
+    package var services: [ServiceConfig] = []
 
     /// The parsed `store`; nil when it is neither form (the validator says so).
-    public var storeLocation: StoreLocation? { StoreLocation(store) }
+    package var storeLocation: StoreLocation? { StoreLocation(store) }
 
     /// Whether any service or route uses a policy that reads API keys.
-    public var usesKeys: Bool {
+    package var usesKeys: Bool {
         let lists = services.map { $0.policies + $0.routes.flatMap(\.policies) } + (llm?.models ?? []).map(\.policies) + [llm?.policies ?? [], mcp?.policies ?? []]
         return lists.contains { list in list.contains { if case .keyAuth = $0 { return true } else { return false } } }
     }
 
-    public init() {}
+    package init() {}
 
     /// Parses and validates YAML text. Every problem is collected; any problem throws
     /// `ConfigProblems` naming all of them.
-    public static func parse(yaml: String, source: String = "config", environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigProblems) -> GatewayConfig {
+    package static func parse(yaml: String, source: String = "config", environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigProblems) -> GatewayConfig {
         let (root, collector) = try ConfigReader.root(yaml: yaml, source: source, environment: environment)
         var config = GatewayConfig()
         if root.isAbsent {
@@ -53,7 +53,7 @@ public struct GatewayConfig: Sendable {
     }
 
     /// Reads and validates a file.
-    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigProblems) -> GatewayConfig {
+    package static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigProblems) -> GatewayConfig {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)

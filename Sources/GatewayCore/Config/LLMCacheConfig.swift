@@ -14,42 +14,42 @@
 ///   max_bytes: 256MiB                  # all answers together; the oldest go first
 ///   snapshot_dir: /var/lib/triplegate/cache   # kept across restarts
 /// ```
-public struct LLMCacheConfig: Sendable, Equatable {
+package struct LLMCacheConfig: Sendable, Equatable {
     /// What must be equal for two requests to share an answer (`model` always is).
-    public enum ScopeField: String, Sendable, CaseIterable { case team, consumer, model, systemPrompt = "system_prompt", params }
+    package enum ScopeField: String, Sendable, CaseIterable { case team, consumer, model, systemPrompt = "system_prompt", params }
 
     /// How long an exact answer is kept; nil turns the exact cache off (`exact: { enabled: false }`).
-    public var exactTTL: Duration? = .seconds(3600)
-    public var semantic: Semantic?
+    package var exactTTL: Duration? = .seconds(3600)
+    package var semantic: Semantic?
     /// Entries at most (exact and semantic together); the oldest go first.
-    public var maxEntries: Int = 1_000_000
+    package var maxEntries: Int = 1_000_000
     /// An answer larger than this is not kept. Default 1 MiB.
-    public var maxEntryBytes: Int = 1 << 20
+    package var maxEntryBytes: Int = 1 << 20
     /// All kept answers together at most; the oldest go first. Default 256 MiB.
-    public var maxBytes: Int = 256 << 20
-    public var scope: [ScopeField] = [.team, .model, .systemPrompt, .params]
+    package var maxBytes: Int = 256 << 20
+    package var scope: [ScopeField] = [.team, .model, .systemPrompt, .params]
     /// A directory the cache is saved to on a graceful stop and loaded from at start.
-    public var snapshotDir: String?
+    package var snapshotDir: String?
 
-    public struct Semantic: Sendable, Equatable {
-        public var embeddingModel: String = ""
-        public var threshold: Double = 0.92
-        public var ttl: Duration = .seconds(86_400)
+    package struct Semantic: Sendable, Equatable {
+        package var embeddingModel: String = ""
+        package var threshold: Double = 0.92
+        package var ttl: Duration = .seconds(86_400)
         /// Requests with a higher temperature are not looked up by similarity (a request
         /// without one counts as 1.0, the providers' default). Default 0.3.
-        public var temperatureMax: Double = 0.3
+        package var temperatureMax: Double = 0.3
         /// Conversations longer than this (system messages aside) are not looked up by
         /// similarity. Default 4.
-        public var maxMessages: Int = 4
+        package var maxMessages: Int = 4
         /// The embedding call's time limit; past it the request goes on uncached. Default 2 s.
-        public var timeout: Duration = .seconds(2)
+        package var timeout: Duration = .seconds(2)
         /// `int8` keeps a quarter of the vector memory. Default float32.
-        public var int8 = false
+        package var int8 = false
 
-        public init() {}
+        package init() {}
     }
 
-    public init() {}
+    package init() {}
 }
 
 extension LLMCacheConfig {

@@ -1,41 +1,41 @@
 /// `llm:`: the AI gate's public model names and the provider deployments behind them.
 /// Read here with the rest of the config (so every problem has its path); checked against the
 /// provider catalog by the AI gate when it is built.
-public struct LLMConfig: Sendable {
+package struct LLMConfig: Sendable {
     /// A folder of provider files, read after the shipped ones (built into the binary): a file
     /// adds a provider or replaces the shipped one of its name. Left out: `providers` next to
     /// the config file if there is one, else the shipped providers alone.
-    public var providersDir: String?
-    public static let defaultProvidersDir = "providers"
-    public var models: [LLMModelConfig] = []
+    package var providersDir: String?
+    package static let defaultProvidersDir = "providers"
+    package var models: [LLMModelConfig] = []
     /// Policies for every AI gate request (key_auth, jwt, rate_limit, ...), before the model's own.
     /// Default none: declare an authenticate policy, or the endpoints are open.
-    public var policies: [PolicyConfig] = []
-    public var retries = LLMRetryConfig()
-    public var cooldown = LLMCooldownConfig()
+    package var policies: [PolicyConfig] = []
+    package var retries = LLMRetryConfig()
+    package var cooldown = LLMCooldownConfig()
     /// Token and request limits, counted before and settled after each call.
-    public var limits: [LLMTokenLimit] = []
+    package var limits: [LLMTokenLimit] = []
     /// USD budgets with soft alerts and hard stops.
-    public var budgets: [LLMBudget] = []
+    package var budgets: [LLMBudget] = []
     /// Where limit and budget counters live: `local` (this process; rebuilt from the ledger at
     /// start) or `redis` (the top-level `redis:`, shared by replicas). Default local.
-    public var counters: Counters = .local
-    public enum Counters: String, Sendable, CaseIterable { case local, redis }
+    package var counters: Counters = .local
+    package enum Counters: String, Sendable, CaseIterable { case local, redis }
     /// Write one ledger row per call into the store. Default true: chargeback reports, and
     /// budgets that survive a restart, need it.
-    public var ledger = true
+    package var ledger = true
     /// Largest request body. Default 32MiB: the gate reads whole bodies to route and price
     /// them, and a long-context prompt with images fits in it; larger bodies get 413.
-    public var maxBodyBytes: Int = 32 * 1024 * 1024
+    package var maxBodyBytes: Int = 32 * 1024 * 1024
     /// Exact and semantic answer caching. Default off.
-    public var cache: LLMCacheConfig?
+    package var cache: LLMCacheConfig?
 
-    public init() {}
+    package init() {}
 }
 
 /// One public model name (what clients put in `model`) and where it is served.
-public struct LLMModelConfig: Sendable {
-    public enum Routing: String, Sendable, CaseIterable {
+package struct LLMModelConfig: Sendable {
+    package enum Routing: String, Sendable, CaseIterable {
         case weighted
         case leastBusy = "least_busy"
         case lowestLatency = "lowest_latency"
@@ -43,7 +43,7 @@ public struct LLMModelConfig: Sendable {
     }
 
     /// What sends a request on to the `fallbacks`.
-    public enum FallbackTrigger: String, Sendable, CaseIterable {
+    package enum FallbackTrigger: String, Sendable, CaseIterable {
         /// Every deployment failed (after retries) or is cooling down.
         case errors
         /// The prompt does not fit this model's context window.
@@ -52,72 +52,72 @@ public struct LLMModelConfig: Sendable {
         case contentPolicy = "content_policy"
     }
 
-    public var name: String = ""
-    public var deployments: [LLMDeploymentConfig] = []
-    public var routing: Routing = .weighted
+    package var name: String = ""
+    package var deployments: [LLMDeploymentConfig] = []
+    package var routing: Routing = .weighted
     /// Other model names tried in order when this one cannot answer.
-    public var fallbacks: [String] = []
-    public var fallbackOn: [FallbackTrigger] = FallbackTrigger.allCases
+    package var fallbacks: [String] = []
+    package var fallbackOn: [FallbackTrigger] = FallbackTrigger.allCases
     /// Policies (acl, rate_limit, ...) for this model, after the gate's own.
-    public var policies: [PolicyConfig] = []
+    package var policies: [PolicyConfig] = []
 
-    public init() {}
+    package init() {}
 }
 
 /// One place a model is served: a provider, its model (or Azure deployment), keys.
-public struct LLMDeploymentConfig: Sendable {
+package struct LLMDeploymentConfig: Sendable {
     /// A provider file's `name`.
-    public var provider: String = ""
+    package var provider: String = ""
     /// The provider's model name (and the price list used for this deployment).
-    public var model: String = ""
+    package var model: String = ""
     /// Azure OpenAI: the deployment name in the URL.
-    public var deployment: String?
+    package var deployment: String?
     /// Overrides the provider file's base URL (Azure resources, self-hosted servers).
-    public var baseURL: String?
+    package var baseURL: String?
     /// Azure OpenAI's `api-version`.
-    public var apiVersion: String?
+    package var apiVersion: String?
     /// One key or several, used in turn.
-    public var apiKeys: [String] = []
-    public var weight: Int = 1
+    package var apiKeys: [String] = []
+    package var weight: Int = 1
     /// Trust anchors for an https provider; default the system's.
-    public var caFile: String?
+    package var caFile: String?
     /// The longest one attempt may take, answer streamed to its end included: a deadline from
     /// the start, however steadily bytes come. Default 600 s (the OpenAI and Anthropic SDKs' own).
-    public var timeout: Duration = .seconds(600)
+    package var timeout: Duration = .seconds(600)
     /// The longest gap between two reads from the provider, the wait for the response head
     /// (time to first token when streaming) included. Default 60 s.
-    public var stallTimeout: Duration = .seconds(60)
+    package var stallTimeout: Duration = .seconds(60)
 
-    public init() {}
+    package init() {}
 }
 
-public struct LLMRetryConfig: Sendable {
-    public enum Backoff: String, Sendable, CaseIterable { case exponential, constant }
-    public enum Condition: Sendable, Hashable {
+package struct LLMRetryConfig: Sendable {
+    package enum Backoff: String, Sendable, CaseIterable { case exponential, constant }
+    package enum Condition: Sendable, Hashable {
         case status(Int)
         case timeout
         case connect
     }
 
     /// Attempts after the first, across the model's deployments. Default 2.
-    public var attempts: Int = 2
-    public var backoff: Backoff = .exponential
+    package var attempts: Int = 2
+    package var backoff: Backoff = .exponential
     /// The first wait; `exponential` doubles it each time (with full jitter). Default 200 ms.
-    public var baseDelay: Duration = .milliseconds(200)
+    package var baseDelay: Duration = .milliseconds(200)
     /// Waits never exceed this, `retry-after` included (a longer one fails over instead). Default 10 s.
-    public var maxDelay: Duration = .seconds(10)
-    public var on: Set<Condition> = [.status(429), .status(500), .status(502), .status(503), .status(504), .status(529), .timeout, .connect]
+    package var maxDelay: Duration = .seconds(10)
+    package var on: Set<Condition> = [.status(429), .status(500), .status(502), .status(503), .status(504), .status(529), .timeout, .connect]
 
-    public init() {}
+    package init() {}
 }
 
-public struct LLMCooldownConfig: Sendable {
+package struct LLMCooldownConfig: Sendable {
     /// Consecutive failures that take a deployment out of rotation. Default 3.
-    public var failures: Int = 3
+    package var failures: Int = 3
     /// How long it stays out. Default 30 s.
-    public var duration: Duration = .seconds(30)
+    package var duration: Duration = .seconds(30)
 
-    public init() {}
+    package init() {}
 }
 
 extension LLMConfig {

@@ -1,46 +1,46 @@
 /// `llm.limits[]`: token and request budgets per minute or day, per consumer or team, counted
 /// before the call (a reservation of the prompt estimate plus the output ceiling) and settled
 /// with the provider's reported usage after it.
-public struct LLMTokenLimit: Sendable, Equatable {
-    public enum Subject: String, Sendable, CaseIterable { case consumer, team, key }
-    public var by: Subject = .consumer
+package struct LLMTokenLimit: Sendable, Equatable {
+    package enum Subject: String, Sendable, CaseIterable { case consumer, team, key }
+    package var by: Subject = .consumer
     /// A public model name, or `*` for every model.
-    public var model: String = "*"
-    public var tokensPerMinute: Int?
-    public var requestsPerMinute: Int?
-    public var tokensPerDay: Int?
-    public var requestsPerDay: Int?
+    package var model: String = "*"
+    package var tokensPerMinute: Int?
+    package var requestsPerMinute: Int?
+    package var tokensPerDay: Int?
+    package var requestsPerDay: Int?
 
-    public init() {}
+    package init() {}
 }
 
 /// `llm.budgets[]`: a USD ceiling for one consumer, team or key over a period, checked before
 /// each call with the call's worst case reserved, so concurrent calls cannot overspend it.
-public struct LLMBudget: Sendable, Equatable {
-    public enum Period: String, Sendable, CaseIterable { case day, week, month, fixed }
-    public enum Subject: String, Sendable { case consumer, team, key }
-    public var subject: Subject = .team
+package struct LLMBudget: Sendable, Equatable {
+    package enum Period: String, Sendable, CaseIterable { case day, week, month, fixed }
+    package enum Subject: String, Sendable { case consumer, team, key }
+    package var subject: Subject = .team
     /// The consumer, team or key id the budget is for.
-    public var name: String = ""
+    package var name: String = ""
     /// The ceiling, exactly, in micro-USD (read from a decimal with at most 6 places).
-    public var microUSD: Int64 = 0
+    package var microUSD: Int64 = 0
     /// Calendar periods in UTC (weeks start on Monday); `fixed` runs from `from` to `to`.
-    public var period: Period = .month
+    package var period: Period = .month
     /// Unix milliseconds, for `fixed`.
-    public var from: Int64?
-    public var to: Int64?
+    package var from: Int64?
+    package var to: Int64?
     /// The share of the budget (0–1) at which a soft alert fires once per period. Default none.
-    public var softAlertAt: Double?
+    package var softAlertAt: Double?
     /// POSTed a JSON alert when the soft alert fires. Default none.
-    public var webhook: String?
+    package var webhook: String?
 
-    public init() {}
+    package init() {}
 }
 
 extension ConfigReader {
     /// A non-negative USD amount with at most six decimal places, in micro-USD. Never a float:
     /// `0.1 + 0.2` must be `0.3` in a budget too.
-    public func microUSD() -> Int64? {
+    package func microUSD() -> Int64? {
         guard let raw = string() else { return nil }
         let parts = raw.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         let whole = parts[0], fraction = parts.count == 2 ? parts[1] : ""
@@ -102,9 +102,9 @@ extension LLMBudget {
 }
 
 /// Calendar arithmetic in UTC, without Foundation (Howard Hinnant's algorithms).
-public enum CivilDate {
+package enum CivilDate {
     /// Days since 1970-01-01.
-    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+    package static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -114,7 +114,7 @@ public enum CivilDate {
     }
 
     /// Days since the epoch of an ISO date, UTC; nil unless exactly `YYYY-MM-DD` and a real day.
-    public static func day(fromISODate text: String) -> Int? {
+    package static func day(fromISODate text: String) -> Int? {
         let parts = text.split(separator: "-")
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
               let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), (1...12).contains(m), d >= 1 else { return nil }
@@ -125,7 +125,7 @@ public enum CivilDate {
     }
 
     /// (year, month, day) of a day number.
-    public static func civil(fromDays z0: Int) -> (year: Int, month: Int, day: Int) {
+    package static func civil(fromDays z0: Int) -> (year: Int, month: Int, day: Int) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

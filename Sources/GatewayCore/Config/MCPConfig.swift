@@ -1,122 +1,122 @@
 /// `mcp`: the MCP gate. Agents connect to `path` (and each virtual server's path) and see one
 /// server whose tools, resources and prompts come from `servers`.
-public struct MCPConfig: Sendable {
+package struct MCPConfig: Sendable {
     /// The endpoint agents connect to. Default `/mcp`.
-    public var path: String = "/mcp"
+    package var path: String = "/mcp"
     /// The upstream MCP servers; at least one.
-    public var servers: [MCPServerConfig] = []
+    package var servers: [MCPServerConfig] = []
     /// Other endpoints, each showing a subset of the tools.
-    public var virtualServers: [MCPVirtualServer] = []
-    public var toolNames = MCPToolNames()
+    package var virtualServers: [MCPVirtualServer] = []
+    package var toolNames = MCPToolNames()
     /// Who may see and call what. Deny by default: with no rule admitting a consumer, it sees
     /// nothing. A rule with no `groups` and no `consumers` applies to everyone.
-    public var access: [MCPAccessRule] = []
+    package var access: [MCPAccessRule] = []
     /// The gate's policies: authentication (`key_auth`, `jwt`, ...) run on every HTTP request;
     /// `rate_limit` with `by: [.., tool]` is counted per `tools/call` instead.
-    public var policies: [PolicyConfig] = []
+    package var policies: [PolicyConfig] = []
     /// `Origin` values a browser-borne request may carry (exact, e.g. `https://app.example`).
     /// Requests with another `Origin` get 403; requests without one pass. Default none: any
     /// request with an `Origin` is refused, as the MCP spec asks against DNS rebinding.
-    public var allowedOrigins: [String] = []
+    package var allowedOrigins: [String] = []
     /// Sessions idle this long end (their upstream sessions too). Default 30 min.
-    public var sessionIdle: Duration = .seconds(1800)
+    package var sessionIdle: Duration = .seconds(1800)
     /// Largest JSON-RPC message (or batch) an agent may POST. Default 4MiB: the gate reads each
     /// whole, and tool arguments rarely pass a few KiB; larger ones get 413.
-    public var maxBodyBytes: Int = 4 * 1024 * 1024
+    package var maxBodyBytes: Int = 4 * 1024 * 1024
     /// At most this many open agent sessions; new `initialize` calls get 503 beyond it.
     /// Default 10,000.
-    public var maxSessions: Int = 10_000
+    package var maxSessions: Int = 10_000
     /// At most this many open sessions per principal (consumer or client address); one more
     /// ends that principal's least recently used session. Default 100: one consumer cannot fill
     /// the table and lock every other agent out.
-    public var maxSessionsPerPrincipal: Int = 100
+    package var maxSessionsPerPrincipal: Int = 100
     /// The longest a call may take upstream, from its start to its answer, however steadily
     /// the server sends progress: past it the agent gets an error and the upstream a
     /// `notifications/cancelled`. Default 60 s; a server may set its own.
-    public var timeout: Duration = .seconds(60)
+    package var timeout: Duration = .seconds(60)
     /// The longest a call may go with nothing from its server (no progress, no message, no
     /// byte on its stream). Default none: only `timeout` bounds a quiet call, since many tools
     /// work silently. A server may set its own.
-    public var stallTimeout: Duration?
+    package var stallTimeout: Duration?
     /// What a per-tool rate limit refusal looks like: `tool_error` (the default: a tool result
     /// with `isError: true`, which agents show to their model, and the session goes on) or
     /// `http` (429 with `Retry-After` and `RateLimit-*`; the 1.x Python SDK ends its session
     /// on any HTTP error status).
-    public var limitRefusal: LimitRefusal = .toolError
+    package var limitRefusal: LimitRefusal = .toolError
     /// Audit records of `tools/call` include the arguments themselves, not only their hash.
     /// Default false: arguments may carry personal data.
-    public var auditArguments: Bool = false
+    package var auditArguments: Bool = false
     /// Write audit records to the store. Default true.
-    public var audit: Bool = true
+    package var audit: Bool = true
     /// What a changed tool definition does: `flag` (the default: logged and counted),
     /// `quarantine` (also withheld until approved at `POST /admin/mcp/tools/approve`) or `off`.
-    public var pinning: Pinning = .flag
+    package var pinning: Pinning = .flag
     /// OAuth resource-server metadata (RFC 9728), for agents that sign in with OAuth: served at
     /// `/.well-known/oauth-protected-resource<path>` and named in every 401 and 403 challenge.
-    public var oauth: MCPOAuthConfig?
+    package var oauth: MCPOAuthConfig?
 
-    public enum Pinning: String, Sendable, CaseIterable {
+    package enum Pinning: String, Sendable, CaseIterable {
         case off, flag, quarantine
     }
 
-    public enum LimitRefusal: String, Sendable, CaseIterable {
+    package enum LimitRefusal: String, Sendable, CaseIterable {
         case http
         case toolError = "tool_error"
     }
 
-    public init() {}
+    package init() {}
 }
 
 /// `mcp.oauth`: what the protected-resource metadata says.
-public struct MCPOAuthConfig: Sendable {
+package struct MCPOAuthConfig: Sendable {
     /// The resource identifier agents ask tokens for. Default: the URL the agent called
     /// (scheme, `Host` and path), which is right behind no proxy.
-    public var resource: String?
+    package var resource: String?
     /// The authorization servers that issue tokens for it; at least one.
-    public var authorizationServers: [String] = []
-    public var scopesSupported: [String] = []
+    package var authorizationServers: [String] = []
+    package var scopesSupported: [String] = []
 
-    public init() {}
+    package init() {}
 }
 
 /// One upstream MCP server: remote (`url`) or a local program (`command`).
-public struct MCPServerConfig: Sendable {
+package struct MCPServerConfig: Sendable {
     /// Prefixes its tool and prompt names (`github` → `github_search_issues`).
-    public var name: String = ""
-    public var url: String?
-    public var transport: Transport = .streamableHTTP
+    package var name: String = ""
+    package var url: String?
+    package var transport: Transport = .streamableHTTP
     /// Headers sent upstream with every request: the gate's own credentials for this server.
     /// The agent's token is never passed on.
-    public var headers: [(String, String)] = []
+    package var headers: [(String, String)] = []
     /// The program and its arguments (stdio transport).
-    public var command: [String] = []
+    package var command: [String] = []
     /// Extra environment for the program.
-    public var env: [(String, String)] = []
+    package var env: [(String, String)] = []
     /// Start the program with the gateway (`eager`) or at its first use (`lazy`, the default).
-    public var start: Start = .lazy
+    package var start: Start = .lazy
     /// Overrides `mcp.timeout` for this server.
-    public var timeout: Duration?
+    package var timeout: Duration?
     /// Overrides `mcp.stall_timeout` for this server.
-    public var stallTimeout: Duration?
+    package var stallTimeout: Duration?
     /// Upstream sessions: `per_client` (each agent session gets its own upstream session, ended
     /// with it: servers that keep state per session keep it per agent) or `shared` (one for all
     /// agents). Default `per_client` for remote servers and `shared` for local programs (a
     /// process per agent would be costly); 2026-07-28 agents, which have no session, share.
-    public var sessions: SessionMode?
+    package var sessions: SessionMode?
     /// What the gateway answers a `roots/list` from this server that it cannot attribute to one
     /// agent (on a shared upstream session, asked outside any call's own stream). Default none:
     /// such a request is refused. Each is a `file://` URI, with an optional name.
-    public var roots: [MCPRoot] = []
+    package var roots: [MCPRoot] = []
 
-    public enum SessionMode: String, Sendable, CaseIterable {
+    package enum SessionMode: String, Sendable, CaseIterable {
         case perClient = "per_client"
         case shared
     }
 
     /// `sessions`, with its default.
-    public var sessionMode: SessionMode { sessions ?? (transport == .stdio ? .shared : .perClient) }
+    package var sessionMode: SessionMode { sessions ?? (transport == .stdio ? .shared : .perClient) }
 
-    public enum Transport: String, Sendable, CaseIterable {
+    package enum Transport: String, Sendable, CaseIterable {
         /// Streamable HTTP (2025-03-26 and later).
         case streamableHTTP = "streamable_http"
         /// The 2024-11-05 HTTP+SSE transport.
@@ -124,19 +124,19 @@ public struct MCPServerConfig: Sendable {
         case stdio
     }
 
-    public enum Start: String, Sendable, CaseIterable {
+    package enum Start: String, Sendable, CaseIterable {
         case lazy, eager
     }
 
-    public init() {}
+    package init() {}
 }
 
 /// A root the gateway gives a server that asks for roots on a shared session.
-public struct MCPRoot: Sendable, Equatable {
-    public var uri: String
-    public var name: String?
+package struct MCPRoot: Sendable, Equatable {
+    package var uri: String
+    package var name: String?
 
-    public init(uri: String, name: String? = nil) {
+    package init(uri: String, name: String? = nil) {
         self.uri = uri
         self.name = name
     }
@@ -144,23 +144,23 @@ public struct MCPRoot: Sendable, Equatable {
 
 /// An extra endpoint showing the tools, resources and prompts whose `server.name` matches
 /// `tools` (globs: `github.*`, `files.read_*`).
-public struct MCPVirtualServer: Sendable {
-    public var name: String = ""
-    public var path: String = ""
-    public var tools: [String] = []
+package struct MCPVirtualServer: Sendable {
+    package var name: String = ""
+    package var path: String = ""
+    package var tools: [String] = []
 
-    public init() {}
+    package init() {}
 }
 
 /// How upstream names become the names agents see: `server` + `separator` + `name`, hashed
 /// down to `max_length` when longer.
-public struct MCPToolNames: Sendable {
+package struct MCPToolNames: Sendable {
     /// Default `_`: the only separators every client accepts are `_` and `-`.
-    public var separator: String = "_"
+    package var separator: String = "_"
     /// Default 64, the longest name the common clients accept.
-    public var maxLength: Int = 64
+    package var maxLength: Int = 64
 
-    public init() {}
+    package init() {}
 }
 
 extension MCPToolNames {
@@ -169,7 +169,7 @@ extension MCPToolNames {
     /// contains the separator, so the first separator in an exposed name ends the server's
     /// part, and two (server, tool) pairs can never be given one name by construction
     /// (`x_a` + `b` is `x-a_b`; `x` + `a_b` is `x_a_b`).
-    public static func serverPrefix(_ server: String, separator: String) -> String {
+    package static func serverPrefix(_ server: String, separator: String) -> String {
         let other: Unicode.Scalar = separator == "-" ? "_" : "-"
         let sep = separator.unicodeScalars.first ?? "_"
         return String(String.UnicodeScalarView(server.unicodeScalars.map { c -> Unicode.Scalar in
@@ -181,13 +181,13 @@ extension MCPToolNames {
 }
 
 /// An access rule: `allow` and `deny` globs over `server.tool` (deny wins).
-public struct MCPAccessRule: Sendable {
-    public var groups: [String] = []
-    public var consumers: [String] = []
-    public var allow: [String] = []
-    public var deny: [String] = []
+package struct MCPAccessRule: Sendable {
+    package var groups: [String] = []
+    package var consumers: [String] = []
+    package var allow: [String] = []
+    package var deny: [String] = []
 
-    public init() {}
+    package init() {}
 }
 
 extension MCPConfig {

@@ -1,5 +1,5 @@
 /// A policy entry in a service's or route's `policies:` list.
-public enum PolicyConfig: Sendable {
+package enum PolicyConfig: Sendable {
     case rateLimit(RateLimitConfig)
     case keyAuth(KeyAuthConfig)
     case acl(ACLConfig)
@@ -8,61 +8,61 @@ public enum PolicyConfig: Sendable {
     case mtlsAuth(MTLSAuthConfig)
 
     /// The policy names a config may use today.
-    public static let known = ["acl", "jwt", "key_auth", "mtls_auth", "oauth2_introspection", "rate_limit"]
+    package static let known = ["acl", "jwt", "key_auth", "mtls_auth", "oauth2_introspection", "rate_limit"]
 }
 
 /// `key_auth`: the caller presents an API key made by `triplegate keys create`.
-public struct KeyAuthConfig: Sendable, Hashable {
+package struct KeyAuthConfig: Sendable, Hashable {
     /// Headers that may carry the key, besides `Authorization: Bearer`. Default `[x-api-key]`.
-    public var headerNames: [String] = ["x-api-key"]
+    package var headerNames: [String] = ["x-api-key"]
     /// Query parameters that may carry the key. Default none: keys in URLs end up in logs.
-    public var queryNames: [String] = []
+    package var queryNames: [String] = []
     /// Remove the credential before the request goes upstream. Default true: upstreams have no
     /// use for it and should never see it.
-    public var hideCredentials: Bool = true
+    package var hideCredentials: Bool = true
     /// Let requests without a key through with no consumer (a bad key is still refused).
     /// Default false.
-    public var anonymous: Bool = false
+    package var anonymous: Bool = false
 
-    public init() {}
+    package init() {}
 }
 
 /// `acl`: which consumer groups may pass. `deny` wins over `allow`.
-public struct ACLConfig: Sendable, Hashable {
-    public var allow: [String] = []
-    public var deny: [String] = []
+package struct ACLConfig: Sendable, Hashable {
+    package var allow: [String] = []
+    package var deny: [String] = []
 
-    public init() {}
+    package init() {}
 }
 
 /// `jwt`: the caller presents a JWT that the top-level `auth.jwt` settings verify.
-public struct JWTPolicyConfig: Sendable, Hashable {
+package struct JWTPolicyConfig: Sendable, Hashable {
     /// Let requests without a token through with no consumer (a bad token is still refused).
-    public var anonymous: Bool = false
+    package var anonymous: Bool = false
     /// Remove the `Authorization` header before the request goes upstream. Default false: many
     /// upstreams read the token's claims themselves.
-    public var hideCredentials: Bool = false
+    package var hideCredentials: Bool = false
 
-    public init() {}
+    package init() {}
 }
 
 /// `oauth2_introspection`: the caller presents an opaque bearer token that the authorization
 /// server named in `auth.introspection` vouches for (RFC 7662).
-public struct IntrospectionPolicyConfig: Sendable, Hashable {
+package struct IntrospectionPolicyConfig: Sendable, Hashable {
     /// The scopes this route accepts.
-    public var scopes: [String] = []
+    package var scopes: [String] = []
     /// Refuse (403) a token that carries none of `scopes`. Default false.
-    public var mandatoryScope: Bool = false
-    public var anonymous: Bool = false
-    public var hideCredentials: Bool = true
+    package var mandatoryScope: Bool = false
+    package var anonymous: Bool = false
+    package var hideCredentials: Bool = true
 
-    public init() {}
+    package init() {}
 }
 
 /// `mtls_auth`: the TLS client certificate the listener verified names the consumer.
-public struct MTLSAuthConfig: Sendable, Hashable {
+package struct MTLSAuthConfig: Sendable, Hashable {
     /// A certificate field a consumer's name is read from.
-    public enum Source: String, Sendable, CaseIterable {
+    package enum Source: String, Sendable, CaseIterable {
         /// DNS names among the subject alternative names.
         case sanDNS = "san_dns"
         /// URIs among them (SPIFFE ids, say).
@@ -76,8 +76,8 @@ public struct MTLSAuthConfig: Sendable, Hashable {
         case subject
     }
     /// Where to look for the consumer's name, in order. Default DNS SANs, then the subject CN.
-    public var consumerBy: [Source] = [.sanDNS, .subject]
-    public var anonymous: Bool = false
+    package var consumerBy: [Source] = [.sanDNS, .subject]
+    package var anonymous: Bool = false
 
-    public init() {}
+    package init() {}
 }

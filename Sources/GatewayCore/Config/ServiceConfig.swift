@@ -1,42 +1,42 @@
 /// A named upstream and the routes that lead to it (Kong's service).
-public struct ServiceConfig: Sendable {
+package struct ServiceConfig: Sendable {
     /// Unique name; appears in logs and metrics.
-    public var name: String = ""
-    public var upstream = UpstreamConfig()
-    public var routes: [RouteConfig] = []
+    package var name: String = ""
+    package var upstream = UpstreamConfig()
+    package var routes: [RouteConfig] = []
     /// Policies for every route of the service; they run before the route's own.
-    public var policies: [PolicyConfig] = []
+    package var policies: [PolicyConfig] = []
 
-    public init() {}
+    package init() {}
 }
 
 /// Which requests reach a service, and how their path changes on the way.
-public struct RouteConfig: Sendable {
+package struct RouteConfig: Sendable {
     /// Unique name; defaults to `<service>.<index>`.
-    public var name: String = ""
+    package var name: String = ""
     /// Paths: `/api` (prefix, on segment boundaries), `=/api/health` (exact), `~^/users/\d+$`
     /// (regex). Empty: every path (as a prefix `/`).
-    public var paths: [String] = []
+    package var paths: [String] = []
     /// Allowed methods; empty allows all.
-    public var methods: [String] = []
+    package var methods: [String] = []
     /// Hosts: `api.example.com` or `*.example.com` (any subdomain, not the apex); empty: any.
-    public var hosts: [String] = []
+    package var hosts: [String] = []
     /// Header conditions: the request must carry one of the values (case-insensitive), or match
     /// a value written `~regex`.
-    public var headers: [(name: String, values: [String])] = []
+    package var headers: [(name: String, values: [String])] = []
     /// Query parameter conditions, as for headers (case-sensitive values).
-    public var query: [(name: String, values: [String])] = []
+    package var query: [(name: String, values: [String])] = []
     /// Remove the matched path prefix before forwarding. Default false: the upstream sees the
     /// path the client sent, which needs no explaining.
-    public var stripPath: Bool = false
+    package var stripPath: Bool = false
     /// Replace the matched prefix with this one (`/v1` -> `/internal/v1`). Default none.
-    public var rewritePrefix: String?
+    package var rewritePrefix: String?
     /// Send the client's Host header upstream instead of the target's. Default false.
-    public var preserveHost: Bool = false
+    package var preserveHost: Bool = false
     /// Largest request body on this route; 0 means the server's limit. Larger bodies get 413.
-    public var maxBodyBytes: Int = 0
+    package var maxBodyBytes: Int = 0
     /// Policies for this route, after the service's.
-    public var policies: [PolicyConfig] = []
+    package var policies: [PolicyConfig] = []
 
-    public init() {}
+    package init() {}
 }

@@ -1,61 +1,61 @@
 /// Where a service's requests go, and how.
-public struct UpstreamConfig: Sendable {
+package struct UpstreamConfig: Sendable {
     /// The servers, each with a weight. `builtin:echo` is a target served inside the gateway.
-    public var targets: [TargetConfig] = []
+    package var targets: [TargetConfig] = []
     /// How a target is picked. Default `weighted` (smooth weighted round robin, as nginx).
-    public var balance: BalanceAlgorithm = .weighted
+    package var balance: BalanceAlgorithm = .weighted
     /// What `balance: hash` hashes; requests without it fall back to weighted round robin.
-    public var hashOn: HashKey?
+    package var hashOn: HashKey?
     /// Upstream connection pool per target and event loop.
-    public var pool = PoolConfig()
+    package var pool = PoolConfig()
     /// Time limits towards the upstream.
-    public var timeouts = UpstreamTimeouts()
+    package var timeouts = UpstreamTimeouts()
     /// Retry policy.
-    public var retries = RetryConfig()
+    package var retries = RetryConfig()
     /// The protocol spoken to the targets. Default `http1`. `h2` speaks HTTP/2: with prior
     /// knowledge (h2c) to `http://` targets, negotiated by ALPN to `https://` ones; requests
     /// then share one multiplexed connection per target and event loop.
-    public var `protocol`: UpstreamProtocol = .http1
+    package var `protocol`: UpstreamProtocol = .http1
     /// TLS towards `https://` targets.
-    public var tls = UpstreamTLS()
+    package var tls = UpstreamTLS()
 
-    public init() {}
+    package init() {}
 }
 
 /// The HTTP version spoken to upstream targets.
-public enum UpstreamProtocol: String, Sendable, CaseIterable, Hashable {
+package enum UpstreamProtocol: String, Sendable, CaseIterable, Hashable {
     case http1
     case h2
 }
 
 /// How `https://` targets are verified.
-public struct UpstreamTLS: Sendable, Hashable {
+package struct UpstreamTLS: Sendable, Hashable {
     /// Verify the target's certificate chain and name. Default true; turning it off is for
     /// tests and labs only.
-    public var verify: Bool = true
+    package var verify: Bool = true
     /// PEM file of the CA(s) to trust instead of the system's. Default: the system trust store.
-    public var caFile: String?
+    package var caFile: String?
     /// The name to send by SNI and to verify; default the target's host.
-    public var serverName: String?
+    package var serverName: String?
 
-    public init() {}
+    package init() {}
 }
 
 /// One upstream server.
-public struct TargetConfig: Sendable, Equatable {
+package struct TargetConfig: Sendable, Equatable {
     /// `http://host:port[/base]`, `https://...` or `builtin:echo`.
-    public var url: String
+    package var url: String
     /// Share of traffic relative to the other targets. Default 100; 0 sends nothing (drain).
-    public var weight: Int = 100
+    package var weight: Int = 100
 
-    public init(url: String, weight: Int = 100) {
+    package init(url: String, weight: Int = 100) {
         self.url = url
         self.weight = weight
     }
 }
 
 /// Load-balancing algorithms.
-public enum BalanceAlgorithm: String, Sendable, CaseIterable {
+package enum BalanceAlgorithm: String, Sendable, CaseIterable {
     /// Smooth weighted round robin: exact shares, evenly interleaved.
     case weighted
     /// The target with the fewest requests in flight relative to its weight.
@@ -65,67 +65,67 @@ public enum BalanceAlgorithm: String, Sendable, CaseIterable {
 }
 
 /// The request attribute that `balance: hash` uses.
-public enum HashKey: Sendable, Equatable {
+package enum HashKey: Sendable, Equatable {
     case header(String)
     case cookie(String)
     case clientIP
 }
 
 /// Pool of kept-alive connections to each target.
-public struct PoolConfig: Sendable {
+package struct PoolConfig: Sendable {
     /// Most connections to one target from one event loop. Default 256: enough for a loop's
     /// concurrency without letting one slow target exhaust file descriptors.
-    public var maxConnections: Int = 256
+    package var maxConnections: Int = 256
     /// How long an idle kept-alive connection is kept. Default 60s; upstreams usually close
     /// theirs after 60–75s, and a connection we close first is never raced.
-    public var idleTimeout: Duration = .seconds(60)
+    package var idleTimeout: Duration = .seconds(60)
 
-    public init() {}
+    package init() {}
 }
 
 /// Time limits towards an upstream.
-public struct UpstreamTimeouts: Sendable {
+package struct UpstreamTimeouts: Sendable {
     /// To establish a connection. Default 5s.
-    public var connect: Duration = .seconds(5)
+    package var connect: Duration = .seconds(5)
     /// From sending a request to the response head, per attempt. Default 30s.
-    public var perTry: Duration = .seconds(30)
+    package var perTry: Duration = .seconds(30)
     /// From the first attempt to the response head, retries included. Default 60s.
-    public var total: Duration = .seconds(60)
+    package var total: Duration = .seconds(60)
     /// Longest gap between two reads of a response body once it streams. Default 300s: SSE and
     /// LLM streams pause between events; a stream that says nothing for 5 minutes is dead.
-    public var read: Duration = .seconds(300)
+    package var read: Duration = .seconds(300)
 
-    public init() {}
+    package init() {}
 }
 
 /// When a failed attempt is tried again.
-public struct RetryConfig: Sendable {
+package struct RetryConfig: Sendable {
     /// Extra attempts after the first. Default 2.
-    public var attempts: Int = 2
+    package var attempts: Int = 2
     /// Which failures retry: `connect` (never sent, so any method), `timeout`, and statuses
     /// (idempotent methods only). Default connect, 502, 503, 504.
-    public var on: RetryConditions = .defaults
+    package var on: RetryConditions = .defaults
     /// First backoff; each further retry doubles it, with full jitter. Default 25ms.
-    public var backoffBase: Duration = .milliseconds(25)
+    package var backoffBase: Duration = .milliseconds(25)
     /// Longest backoff. Default 250ms.
-    public var backoffMax: Duration = .milliseconds(250)
+    package var backoffMax: Duration = .milliseconds(250)
     /// Retries may be at most this share of requests (Envoy/Finagle retry budget). Default 0.2,
     /// so an outage cannot multiply load by more than 20%.
-    public var budgetRatio: Double = 0.2
+    package var budgetRatio: Double = 0.2
     /// Retries always allowed per second per event loop, so low traffic can still retry. Default 10.
-    public var budgetMinPerSecond: Int = 10
+    package var budgetMinPerSecond: Int = 10
     /// Largest request body kept for replay on a retry. Default 64KiB; a larger body is
     /// streamed through and then only connection failures (nothing sent) are retried.
-    public var bufferBytes: Int = 64 * 1024
+    package var bufferBytes: Int = 64 * 1024
 
-    public init() {}
+    package init() {}
 }
 
 /// The failures a retry policy reacts to.
-public struct RetryConditions: Sendable, Equatable {
-    public var connect: Bool
-    public var timeout: Bool
-    public var statuses: Set<Int>
+package struct RetryConditions: Sendable, Equatable {
+    package var connect: Bool
+    package var timeout: Bool
+    package var statuses: Set<Int>
 
-    public static let defaults = RetryConditions(connect: true, timeout: false, statuses: [502, 503, 504])
+    package static let defaults = RetryConditions(connect: true, timeout: false, statuses: [502, 503, 504])
 }

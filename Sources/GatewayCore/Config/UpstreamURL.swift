@@ -1,23 +1,23 @@
 /// A parsed upstream target address.
-public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
-    public enum Scheme: String, Sendable {
+package struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
+    package enum Scheme: String, Sendable {
         case http, https
         /// Served inside the gateway (`builtin:echo`).
         case builtin
     }
 
-    public var scheme: Scheme
-    public var host: String
-    public var port: Int
+    package var scheme: Scheme
+    package var host: String
+    package var port: Int
     /// Path prefix put before the forwarded path; empty for none.
-    public var basePath: String
+    package var basePath: String
 
-    public var description: String {
+    package var description: String {
         scheme == .builtin ? "builtin:\(host)" : "\(scheme.rawValue)://\(hostForHeader)\(basePath)"
     }
 
     /// `host:port`, with IPv6 literals bracketed, as the Host header wants it.
-    public var hostForHeader: String {
+    package var hostForHeader: String {
         if scheme == .builtin { return host }
         let h = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
         let defaultPort = scheme == .https ? 443 : 80
@@ -25,12 +25,12 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The names `builtin:` accepts.
-    public static let builtins: Set<String> = ["echo"]
+    package static let builtins: Set<String> = ["echo"]
 
     /// Parses `http://host[:port][/base]`, `https://...` or `builtin:NAME`; a reason when it is
     /// not one of those. (HTTP/2 upstreams are not supported yet: `h2c://` is refused rather than
     /// spoken to in HTTP/1.1.)
-    public static func parse(_ text: String) -> Result<UpstreamURL, ParseError> {
+    package static func parse(_ text: String) -> Result<UpstreamURL, ParseError> {
         if text.hasPrefix("builtin:") {
             let name = String(text.dropFirst("builtin:".count))
             guard builtins.contains(name) else { return .failure(ParseError("unknown builtin \"\(name)\" (known: echo)")) }
@@ -55,20 +55,20 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
         return .success(UpstreamURL(scheme: scheme, host: hp.host, port: hp.port, basePath: path))
     }
 
-    public struct ParseError: Error, Sendable, CustomStringConvertible {
-        public var reason: String
+    package struct ParseError: Error, Sendable, CustomStringConvertible {
+        package var reason: String
         init(_ reason: String) { self.reason = reason }
         /// The reason alone, as config problems print it.
-        public var description: String { reason }
+        package var description: String { reason }
     }
 }
 
 /// `host:port`, `[v6]:port` or `host` with a default port.
-public struct HostPort: Sendable, Hashable {
-    public var host: String
-    public var port: Int
+package struct HostPort: Sendable, Hashable {
+    package var host: String
+    package var port: Int
 
-    public static func parse(_ text: String, defaultPort: Int? = nil) -> HostPort? {
+    package static func parse(_ text: String, defaultPort: Int? = nil) -> HostPort? {
         var host = Substring(text)
         var portText: Substring?
         if host.hasPrefix("[") {

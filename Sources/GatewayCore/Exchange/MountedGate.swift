@@ -5,7 +5,7 @@ import NIOHTTP1
 /// of its own (`/v1/` for the AI gate, `/mcp` for the MCP gate). The listener and its client
 /// handler stay the API gate's: a mount gets the same limits, policy chain, access log,
 /// metrics and spans, and answers through a `RequestExchange`.
-public protocol MountableGate: Sendable {
+package protocol MountableGate: Sendable {
     /// The gate's state on one event loop.
     func mount(on loop: LoopContext) -> MountedGate
     /// Throws what would stop `config` from applying (checked before any gate swaps).
@@ -15,7 +15,7 @@ public protocol MountableGate: Sendable {
 }
 
 /// A mounted gate on one event loop. Called only on that loop.
-public protocol MountedGate: AnyObject {
+package protocol MountedGate: AnyObject {
     /// The route for this request if the gate serves its path, nil to leave it to the API gate.
     func claim(_ head: HTTPRequestHead, path: Substring) -> MountedRoute?
 }
@@ -23,21 +23,21 @@ public protocol MountedGate: AnyObject {
 /// A mounted gate's answer to "is this mine": what the client handler needs before the body.
 /// A class, so that a gate can keep one per endpoint and hand it out per request without
 /// copying (and retaining) each of its members.
-public final class MountedRoute {
+package final class MountedRoute {
     /// For the access log, metrics and spans (`llm`, `mcp`).
-    public let service: String
-    public let route: String
+    package let service: String
+    package let route: String
     /// Runs before the exchange starts (authentication, limits).
-    public let chain: PolicyChain
-    public let metrics: RouteMetrics
+    package let chain: PolicyChain
+    package let metrics: RouteMetrics
     /// How errors of this route are written, policy refusals included.
-    public let dialect: (any ErrorDialect)?
+    package let dialect: (any ErrorDialect)?
     /// Bodies larger than this are refused with 413 (0: no limit).
-    public let maxBodyBytes: Int
+    package let maxBodyBytes: Int
     /// Makes the exchange once the chain let the request through.
-    public let start: (MountedRequest, ClientResponder) -> RequestExchange
+    package let start: (MountedRequest, ClientResponder) -> RequestExchange
 
-    public init(service: String, route: String, chain: PolicyChain, metrics: RouteMetrics, dialect: (any ErrorDialect)?, maxBodyBytes: Int,
+    package init(service: String, route: String, chain: PolicyChain, metrics: RouteMetrics, dialect: (any ErrorDialect)?, maxBodyBytes: Int,
                 start: @escaping (MountedRequest, ClientResponder) -> RequestExchange) {
         self.service = service
         self.route = route
@@ -54,19 +54,19 @@ public final class MountedRoute {
 /// A class: an exchange keeps it and reads it for the whole call, and as a struct of a dozen
 /// references (the head, strings, the consumer, the policy context) every read of it through the
 /// exchange copied and released them all: about 80 reference-count operations per AI call.
-public final class MountedRequest {
+package final class MountedRequest {
     /// The head with the credentials the policies consumed removed.
-    public let head: HTTPRequestHead
-    public let path: Substring
-    public let query: Substring?
-    public let requestID: String
+    package let head: HTTPRequestHead
+    package let path: Substring
+    package let query: Substring?
+    package let requestID: String
     /// Who is calling, if a policy said.
-    public let consumer: Consumer?
-    public let clientIP: String?
+    package let consumer: Consumer?
+    package let clientIP: String?
     /// The chain's final context (for per-resource policies that run later).
-    public let policyContext: PolicyContext?
+    package let policyContext: PolicyContext?
 
-    public init(head: HTTPRequestHead, path: Substring, query: Substring?, requestID: String, consumer: Consumer?, clientIP: String?,
+    package init(head: HTTPRequestHead, path: Substring, query: Substring?, requestID: String, consumer: Consumer?, clientIP: String?,
                 policyContext: PolicyContext?) {
         self.head = head
         self.path = path
@@ -79,15 +79,15 @@ public final class MountedRequest {
 }
 
 /// What a generative-AI call was, for the access log and the span (`gen_ai.*` attributes).
-public struct GenAIRecord: Sendable {
-    public var requestModel: String?
-    public var responseModel: String?
-    public var provider: String?
-    public var inputTokens: Int?
-    public var outputTokens: Int?
-    public var attempts: Int = 0
+package struct GenAIRecord: Sendable {
+    package var requestModel: String?
+    package var responseModel: String?
+    package var provider: String?
+    package var inputTokens: Int?
+    package var outputTokens: Int?
+    package var attempts: Int = 0
 
-    public init(requestModel: String? = nil, responseModel: String? = nil, provider: String? = nil, inputTokens: Int? = nil,
+    package init(requestModel: String? = nil, responseModel: String? = nil, provider: String? = nil, inputTokens: Int? = nil,
                 outputTokens: Int? = nil, attempts: Int = 0) {
         self.requestModel = requestModel
         self.responseModel = responseModel

@@ -4,7 +4,7 @@ import NIOHTTP1
 /// A gate's side of one request, as the client connection sees it: it receives the rest of the
 /// request and answers through the `ClientResponder` it was given. Every call happens on the
 /// connection's event loop.
-public protocol RequestExchange: AnyObject {
+package protocol RequestExchange: AnyObject {
     func requestBody(_ body: ByteBuffer)
     func requestEnd(_ trailers: HTTPHeaders?)
     /// The client can take more response bytes again (or no longer can).
@@ -14,7 +14,7 @@ public protocol RequestExchange: AnyObject {
 }
 
 /// The client connection, as an exchange answers through it. Only on the connection's loop.
-public protocol ClientResponder: AnyObject {
+package protocol ClientResponder: AnyObject {
     var allocator: ByteBufferAllocator { get }
     var eventLoop: EventLoop { get }
     /// Whether the client takes more bytes now (back-pressure: stop reading the upstream if not).
@@ -45,7 +45,7 @@ public protocol ClientResponder: AnyObject {
 
 extension ClientResponder {
     /// By default the lines join the head's list.
-    public func writeResponseHead(_ head: consuming HTTPResponseHead, lines: some ResponseHeaderLines) {
+    package func writeResponseHead(_ head: consuming HTTPResponseHead, lines: some ResponseHeaderLines) {
         var head = head
         lines.add(to: &head.headers)
         writeResponseHead(head)
@@ -53,7 +53,7 @@ extension ClientResponder {
 }
 
 /// How a gate writes its errors (OpenAI's or Anthropic's error JSON instead of problem+json).
-public protocol ErrorDialect: Sendable {
+package protocol ErrorDialect: Sendable {
     /// The body and its content type for `problem`.
     func render(_ problem: ProblemDetails, allocator: ByteBufferAllocator) -> (contentType: String, body: ByteBuffer)
     /// Changes the problem's headers before it is written (the MCP gate points 401 and 403
@@ -62,5 +62,5 @@ public protocol ErrorDialect: Sendable {
 }
 
 extension ErrorDialect {
-    public func adjust(_ problem: inout ProblemDetails) {}
+    package func adjust(_ problem: inout ProblemDetails) {}
 }

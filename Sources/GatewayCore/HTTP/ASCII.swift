@@ -1,9 +1,9 @@
 /// Byte-level string helpers for the request path, where Foundation's `contains`/`lowercased`
 /// would allocate or go through CoreFoundation (seen in the profile).
-public enum ASCII {
+package enum ASCII {
     /// The value of a hexadecimal digit (either case), nil for any other byte.
     @inlinable
-    public static func hexDigitValue(_ c: UInt8) -> UInt8? {
+    package static func hexDigitValue(_ c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
@@ -14,7 +14,7 @@ public enum ASCII {
 
     /// Whether `a` equals `lowerB` ignoring ASCII case; `lowerB` must be lower-case.
     @inlinable
-    public static func equalsIgnoringCase(_ a: UnsafeBufferPointer<UInt8>, _ lowerB: StaticString) -> Bool {
+    package static func equalsIgnoringCase(_ a: UnsafeBufferPointer<UInt8>, _ lowerB: StaticString) -> Bool {
         guard a.count == lowerB.utf8CodeUnitCount else { return false }
         let b = lowerB.utf8Start
         for i in 0..<a.count {
@@ -26,7 +26,7 @@ public enum ASCII {
 
     /// The same for a string's bytes.
     @inlinable
-    public static func equalsIgnoringCase(_ a: String, _ lowerB: StaticString) -> Bool {
+    package static func equalsIgnoringCase(_ a: String, _ lowerB: StaticString) -> Bool {
         var a = a
         return a.withUTF8 { equalsIgnoringCase($0, lowerB) }
     }
@@ -34,7 +34,7 @@ public enum ASCII {
     /// Whether two strings are equal ignoring ASCII case (neither needs to be lower-case).
     /// Named apart from `equalsIgnoringCase` so that a call with a literal never picks it: a
     /// `String` literal would prefer this overload, and it is the slower of the two.
-    public static func sameIgnoringCase(_ a: String, _ b: String) -> Bool {
+    package static func sameIgnoringCase(_ a: String, _ b: String) -> Bool {
         var a = a, b = b
         return a.withUTF8 { x in
             b.withUTF8 { y in
@@ -51,7 +51,7 @@ public enum ASCII {
     /// Whether `a` contains `lowerNeedle` ignoring ASCII case (a media type in `Accept`, say);
     /// `lowerNeedle` must be lower-case.
     @inlinable
-    public static func containsIgnoringCase(_ a: String, _ lowerNeedle: StaticString) -> Bool {
+    package static func containsIgnoringCase(_ a: String, _ lowerNeedle: StaticString) -> Bool {
         let n = UnsafeBufferPointer(start: lowerNeedle.utf8Start, count: lowerNeedle.utf8CodeUnitCount)
         guard n.count > 0 else { return true }
         var a = a
@@ -71,7 +71,7 @@ public enum ASCII {
     /// Whether `a` starts with `lowerPrefix` ignoring ASCII case (a media type in
     /// `Content-Type`, say), without a lower-cased copy; `lowerPrefix` must be lower-case.
     @inlinable
-    public static func hasPrefixIgnoringCase(_ a: String, _ lowerPrefix: StaticString) -> Bool {
+    package static func hasPrefixIgnoringCase(_ a: String, _ lowerPrefix: StaticString) -> Bool {
         let n = lowerPrefix.utf8CodeUnitCount
         var a = a
         return a.withUTF8 { h in h.count >= n && equalsIgnoringCase(UnsafeBufferPointer(rebasing: h[..<n]), lowerPrefix) }
@@ -82,7 +82,7 @@ extension ASCII {
     /// Writes `value` (not negative) in decimal at `at`, zero-padded to `minDigits`, and returns
     /// the index after it. `buffer` must have room for 19 digits (or `minDigits`, if more).
     @inlinable
-    public static func writeDecimal(_ value: Int64, minDigits: Int = 1, into buffer: UnsafeMutableBufferPointer<UInt8>, at: Int) -> Int {
+    package static func writeDecimal(_ value: Int64, minDigits: Int = 1, into buffer: UnsafeMutableBufferPointer<UInt8>, at: Int) -> Int {
         precondition(value >= 0)
         var digits = 1, rest = value / 10
         while rest > 0 { digits += 1; rest /= 10 }
@@ -100,7 +100,7 @@ extension ASCII {
     /// allocation, where `String(unsafeUninitializedCapacity:)` allocates whenever the capacity
     /// asked for is larger than that.
     @inlinable
-    public static func string(capacity: Int, _ body: (UnsafeMutableBufferPointer<UInt8>) -> Int) -> String {
+    package static func string(capacity: Int, _ body: (UnsafeMutableBufferPointer<UInt8>) -> Int) -> String {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { b in
             String(decoding: UnsafeBufferPointer(rebasing: b[..<body(b)]), as: UTF8.self)
         }

@@ -11,15 +11,15 @@ import NIOHTTP1
 /// HTTP/1.1 without a length is chunked) and the same safety (a header whose name is not a
 /// token or whose value holds a control character is not written, so nothing from an upstream
 /// or a config can split the response).
-public struct HTTP1ResponseEncoder {
+package struct HTTP1ResponseEncoder {
     private var chunked = false
     private var bodyless = false
 
-    public init() {}
+    package init() {}
 
     /// Encodes one response part; `write` gets the bytes (one or more buffers, in order).
     /// `requestMethod` is the method of the request being answered.
-    public mutating func encode(_ part: HTTPServerResponsePart, requestMethod: HTTPMethod, allocator: ByteBufferAllocator,
+    package mutating func encode(_ part: HTTPServerResponsePart, requestMethod: HTTPMethod, allocator: ByteBufferAllocator,
                                 write: (IOData) -> Void) {
         switch part {
         case .head(let head):
@@ -39,7 +39,7 @@ public struct HTTP1ResponseEncoder {
     }
 
     /// A head as bytes, with `lines` after its headers (see `ResponseHeaderLines`).
-    public mutating func encodeHead(_ head: HTTPResponseHead, requestMethod: HTTPMethod, allocator: ByteBufferAllocator,
+    package mutating func encodeHead(_ head: HTTPResponseHead, requestMethod: HTTPMethod, allocator: ByteBufferAllocator,
                                     lines: some ResponseHeaderLines) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 64 + HTTP1Wire.size(of: head.headers) + lines.byteCount)
         encodeHead(head, requestMethod: requestMethod, into: &buffer, lines: lines)

@@ -7,18 +7,18 @@ import NIOSSL
 /// introspection): a fresh connection per call, the whole answer aggregated, bounded in size and
 /// time. Requests never wait on it except a policy that suspends on purpose, so it stays simple;
 /// proxied traffic goes through the upstream pool instead.
-public struct HTTPFetcher: Sendable {
-    public struct Response: Sendable {
-        public var status: HTTPResponseStatus
-        public var headers: HTTPHeaders
-        public var body: ByteBuffer
+package struct HTTPFetcher: Sendable {
+    package struct Response: Sendable {
+        package var status: HTTPResponseStatus
+        package var headers: HTTPHeaders
+        package var body: ByteBuffer
     }
 
-    public enum Failure: Error, CustomStringConvertible {
+    package enum Failure: Error, CustomStringConvertible {
         case badURL(String)
         case timedOut
         case tls(String)
-        public var description: String {
+        package var description: String {
             switch self {
             case .badURL(let u): return "not an http(s) URL: \(u)"
             case .timedOut: return "timed out"
@@ -27,22 +27,22 @@ public struct HTTPFetcher: Sendable {
         }
     }
 
-    public var timeout: TimeAmount
-    public var maxBody: Int
+    package var timeout: TimeAmount
+    package var maxBody: Int
     /// Trust anchors for https; nil means the system's.
-    public var caFile: String?
+    package var caFile: String?
 
-    public init(timeout: TimeAmount = .seconds(5), maxBody: Int = 1 << 20, caFile: String? = nil) {
+    package init(timeout: TimeAmount = .seconds(5), maxBody: Int = 1 << 20, caFile: String? = nil) {
         self.timeout = timeout
         self.maxBody = maxBody
         self.caFile = caFile
     }
 
-    public func get(_ url: String, on eventLoop: EventLoop, headers: HTTPHeaders = [:]) -> EventLoopFuture<Response> {
+    package func get(_ url: String, on eventLoop: EventLoop, headers: HTTPHeaders = [:]) -> EventLoopFuture<Response> {
         request(.GET, url, headers: headers, body: nil, on: eventLoop)
     }
 
-    public func request(_ method: HTTPMethod, _ url: String, headers extra: HTTPHeaders = [:], body: ByteBuffer?,
+    package func request(_ method: HTTPMethod, _ url: String, headers extra: HTTPHeaders = [:], body: ByteBuffer?,
                         on eventLoop: EventLoop) -> EventLoopFuture<Response> {
         guard case .success(let target) = UpstreamURL.parse(url), target.scheme != .builtin else {
             return eventLoop.makeFailedFuture(Failure.badURL(url))

@@ -2,16 +2,16 @@ import NIOHTTP1
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1): a proxy never
 /// forwards them, nor any header that `Connection` names.
-public enum HopByHopHeaders {
+package enum HopByHopHeaders {
     /// Lower-case names. `TE` is among them; gRPC's `te: trailers` only means something on h2.
-    public static let names: Set<String> = [
+    package static let names: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
         "upgrade", "proxy-authenticate", "proxy-authorization",
     ]
 
     /// Whether `name` (any case) is hop-by-hop by itself.
     @inline(__always)
-    public static func isHopByHop(_ name: String) -> Bool {
+    package static func isHopByHop(_ name: String) -> Bool {
         // Fast reject: every hop-by-hop name starts with c, k, p, t or u.
         guard let first = name.utf8.first else { return false }
         switch first | 0x20 {
@@ -28,7 +28,7 @@ public enum HopByHopHeaders {
     }
 
     /// The names a `Connection` header lists (lower-cased), besides keep-alive/close.
-    public static func connectionTokens(_ headers: HTTPHeaders) -> Set<String> {
+    package static func connectionTokens(_ headers: HTTPHeaders) -> Set<String> {
         var out = Set<String>()
         for value in headers["connection"] {
             for token in value.split(separator: ",") {

@@ -1,5 +1,5 @@
 /// What a listener does with `%2F` and `%5C` (an encoded slash or backslash) in a request path.
-public enum EscapedSlashes: String, Sendable, CaseIterable {
+package enum EscapedSlashes: String, Sendable, CaseIterable {
     /// Refuse the request with 400. The default: an upstream that decodes them (Starlette,
     /// many Java servers) would read `/admin%2Fsecret` as `/admin/secret`, a path no route
     /// matched.
@@ -18,7 +18,7 @@ public enum EscapedSlashes: String, Sendable, CaseIterable {
 /// upper-case hex, and `.` and `..` segments are removed (§5.2.4, after decoding, so `%2e%2e`
 /// counts); repeated slashes are collapsed. Encoded slashes and backslashes follow
 /// `EscapedSlashes`; an escape that is not `%` and two hex digits, or encodes NUL, is refused.
-public enum PathNormalizer {
+package enum PathNormalizer {
     /// The normalized path, or nil when the request must be refused (400). Returns the input
     /// unchanged in the common case, without allocating.
     /// Whether `bytes` has an escape, a dot segment's start (`/.`) or a repeated slash: one
@@ -33,7 +33,7 @@ public enum PathNormalizer {
         return false
     }
 
-    public static func normalize(_ path: Substring, escapedSlashes: EscapedSlashes = .reject) -> Substring? {
+    package static func normalize(_ path: Substring, escapedSlashes: EscapedSlashes = .reject) -> Substring? {
         let bytes = path.utf8
         guard bytes.withContiguousStorageIfAvailable(needsWork) ?? needsWork(bytes) else { return path }
         guard let decoded = decodeUnreserved(bytes, escapedSlashes: escapedSlashes) else { return nil }

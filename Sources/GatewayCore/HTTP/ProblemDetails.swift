@@ -4,24 +4,24 @@ import NIOHTTP1
 /// A machine-readable error code, for the dialects that carry one. The core declares none: each
 /// gate declares its own as static members, in one file, so no code is written as a bare string
 /// where it is used.
-public struct ProblemCode: Hashable, Sendable {
-    public let rawValue: String
-    public init(_ rawValue: String) { self.rawValue = rawValue }
+package struct ProblemCode: Hashable, Sendable {
+    package let rawValue: String
+    package init(_ rawValue: String) { self.rawValue = rawValue }
 }
 
 /// An RFC 9457 problem: the body of every error the gateway itself answers on REST routes and
 /// the admin API. The title is safe to show; details go to the log, never to the client.
-public struct ProblemDetails: Sendable {
-    public var status: HTTPResponseStatus
-    public var title: String
-    public var detail: String?
-    public var requestID: String?
+package struct ProblemDetails: Sendable {
+    package var status: HTTPResponseStatus
+    package var title: String
+    package var detail: String?
+    package var requestID: String?
     /// Extra headers (`Allow`, `Retry-After`, ...).
-    public var headers: [(String, String)] = []
+    package var headers: [(String, String)] = []
     /// A machine-readable code for dialects that carry one (OpenAI's `error.code`).
-    public var code: ProblemCode?
+    package var code: ProblemCode?
 
-    public init(status: HTTPResponseStatus, title: String? = nil, detail: String? = nil, requestID: String? = nil, headers: [(String, String)] = []) {
+    package init(status: HTTPResponseStatus, title: String? = nil, detail: String? = nil, requestID: String? = nil, headers: [(String, String)] = []) {
         self.status = status
         self.title = title ?? status.reasonPhrase
         self.detail = detail
@@ -29,7 +29,7 @@ public struct ProblemDetails: Sendable {
         self.headers = headers
     }
 
-    public func body(allocator: ByteBufferAllocator) -> ByteBuffer {
+    package func body(allocator: ByteBufferAllocator) -> ByteBuffer {
         var fields: [(String, JSONValue)] = [
             ("type", .string("about:blank")),
             ("title", .string(title)),
@@ -43,7 +43,7 @@ public struct ProblemDetails: Sendable {
     }
 
     /// The response head for `body`, with `Content-Length` so keep-alive survives.
-    public func head(version: HTTPVersion, bodyLength: Int, close: Bool, contentType: String = "application/problem+json") -> HTTPResponseHead {
+    package func head(version: HTTPVersion, bodyLength: Int, close: Bool, contentType: String = "application/problem+json") -> HTTPResponseHead {
         var h = HTTPHeaders()
         h.reserveCapacity(5 + headers.count)
         h.add(name: "content-type", value: contentType)

@@ -8,9 +8,9 @@ import NIOHTTP1
 /// another is the whole of request smuggling and host confusion. What passes is what every
 /// later step (routing, policies, the upstream head) sees; what is ambiguous is refused, and
 /// the connection closed, because the rest of its bytes can no longer be trusted.
-public enum RequestHeadCheck {
+package enum RequestHeadCheck {
     /// How the request's body is delimited.
-    public enum Framing: Equatable, Sendable {
+    package enum Framing: Equatable, Sendable {
         /// No body.
         case none
         /// `Content-Length` bytes.
@@ -20,7 +20,7 @@ public enum RequestHeadCheck {
         case chunked
     }
 
-    public enum Verdict: Equatable {
+    package enum Verdict: Equatable {
         /// `head` is the request as every later step must see it (the same head unless the
         /// target was in absolute form).
         case accept(HTTPRequestHead, Framing)
@@ -29,14 +29,14 @@ public enum RequestHeadCheck {
 
     /// Content-Length values above this are refused: no real body is 2^53 bytes, and the
     /// bound keeps every sum over lengths far from overflow.
-    public static let maxContentLength = 1 << 53
+    package static let maxContentLength = 1 << 53
 
     /// Checks `head` as read from an HTTP/1.x connection or an HTTP/2 stream (where NIO's codec
     /// has turned `:authority` into `Host`, and a body of unknown length into
     /// `Transfer-Encoding: chunked`; see `HTTP2RequestHeadMarker`). A head whose request line
     /// and headers take more than `maxHeaderBytes` written out is refused with 431, counted in
     /// the same walk over the headers (each walk retains and releases every name and value).
-    public static func check(_ head: HTTPRequestHead, isHTTP2: Bool, maxHeaderBytes: Int = .max) -> Verdict {
+    package static func check(_ head: HTTPRequestHead, isHTTP2: Bool, maxHeaderBytes: Int = .max) -> Verdict {
         var head = head
         if let first = head.uri.utf8.first, first != UInt8(ascii: "/") {
             if let (authority, path) = absoluteForm(head.uri) {

@@ -6,7 +6,7 @@ import NIOHTTP1
 /// made from fixed text and numbers: they are not checked as the list's are (see
 /// `HTTP1Wire.isValid`). The AI gate's `x-ratelimit-*` and budget headers are these: seven
 /// formatted values and their names on every metered answer.
-public protocol ResponseHeaderLines {
+package protocol ResponseHeaderLines {
     /// At most how many bytes `write` adds.
     var byteCount: Int { get }
     /// Writes each header as `name: value\r\n`.

@@ -2,14 +2,14 @@ import NIOCore
 
 /// One server-sent event: its `event:` name (if any), its `data:` lines joined by newlines, and
 /// the raw bytes it arrived as (forwarded unchanged when the dialect does not change).
-public struct SSEEvent: Sendable {
-    public var event: String?
-    public var data: String
+package struct SSEEvent: Sendable {
+    package var event: String?
+    package var data: String
     /// The `id:` field (MCP resumption), if any.
-    public var id: String?
-    public var raw: ByteBuffer
+    package var id: String?
+    package var raw: ByteBuffer
 
-    public init(event: String? = nil, data: String, id: String? = nil, raw: ByteBuffer) {
+    package init(event: String? = nil, data: String, id: String? = nil, raw: ByteBuffer) {
         self.event = event
         self.data = data
         self.id = id
@@ -20,15 +20,15 @@ public struct SSEEvent: Sendable {
 /// Splits a text/event-stream into events as bytes arrive (WHATWG HTML §9.2): lines end in
 /// LF, CR or CRLF; a blank line ends an event; `:` lines are comments. Bounded: an event larger
 /// than `maxEventBytes` is an error, so a provider cannot make us buffer without end.
-public struct SSEParser {
-    public static let maxEventBytes = 8 * 1024 * 1024
+package struct SSEParser {
+    package static let maxEventBytes = 8 * 1024 * 1024
     private var pending = ByteBuffer()
-    public struct TooLarge: Error {}
+    package struct TooLarge: Error {}
 
-    public init() {}
+    package init() {}
 
     /// Appends `bytes` and returns the events now complete.
-    public mutating func feed(_ bytes: ByteBuffer) throws -> [SSEEvent] {
+    package mutating func feed(_ bytes: ByteBuffer) throws -> [SSEEvent] {
         var bytes = bytes
         pending.writeBuffer(&bytes)
         var out: [SSEEvent] = []
@@ -43,7 +43,7 @@ public struct SSEParser {
 
     /// What is left when the stream ends without a final blank line (an event per the spec is
     /// only dispatched on a blank line, but providers sometimes omit the last one).
-    public mutating func finish() -> SSEEvent? {
+    package mutating func finish() -> SSEEvent? {
         guard pending.readableBytes > 0 else { return nil }
         let raw = pending.readSlice(length: pending.readableBytes)!
         let e = Self.parse(raw)
@@ -129,7 +129,7 @@ public struct SSEParser {
 
 extension ByteBuffer {
     /// Appends one SSE event (`event:` line if named, then the data).
-    public mutating func writeSSE(event: String? = nil, data: JSONValue) {
+    package mutating func writeSSE(event: String? = nil, data: JSONValue) {
         if let event { writeString("event: \(event)\n") }
         writeStaticString("data: ")
         data.write(to: &self)

@@ -7,11 +7,11 @@ import Foundation
 /// handed the organisation's key and an internal URL to every caller. Removed: the exact
 /// secrets given (the keys the gateway sent), anything after `Bearer`/`Basic`, tokens shaped
 /// like API keys (`sk-…`, `AIza…`, long hex or base64url runs) and every URL.
-public enum SecretScrubber {
+package enum SecretScrubber {
     /// The longest message kept (a caller needs a sentence, not a page of upstream HTML).
-    public static let maxLength = 500
+    package static let maxLength = 500
 
-    public static func scrub(_ text: String, secrets: [String] = []) -> String {
+    package static func scrub(_ text: String, secrets: [String] = []) -> String {
         var out = text
         for secret in secrets where secret.utf8.count >= 4 {
             out = out.replacingOccurrences(of: secret, with: "[redacted]")

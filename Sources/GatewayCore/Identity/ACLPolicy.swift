@@ -2,21 +2,21 @@ import Prometheus
 
 /// `acl` in the authorize phase: the consumer must be in an `allow` group (when any are
 /// listed) and in no `deny` group. Deny wins.
-public struct ACLPolicy: RequestPolicy {
-    public let name = "acl"
-    public let phase = PolicyPhase.authorize
-    public let priority = 950
+package struct ACLPolicy: RequestPolicy {
+    package let name = "acl"
+    package let phase = PolicyPhase.authorize
+    package let priority = 950
     let config: ACLConfig
     let forbidden: Counter?
     let missing: Counter?
 
-    public init(config: ACLConfig, forbidden: Counter? = nil, missing: Counter? = nil) {
+    package init(config: ACLConfig, forbidden: Counter? = nil, missing: Counter? = nil) {
         self.config = config
         self.forbidden = forbidden
         self.missing = missing
     }
 
-    public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
+    package func apply(_ context: inout PolicyContext) -> PolicyVerdict {
         guard let consumer = context.consumer else {
             missing?.increment()
             return .reject(KeyAuthPolicy.unauthorized("Authentication required", error: nil))

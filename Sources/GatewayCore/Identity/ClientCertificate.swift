@@ -4,20 +4,20 @@ import X509
 /// The names in a client certificate that the TLS listener verified against `client_ca_file`,
 /// read once per connection: the subject's common names and the subject alternative names by
 /// kind (DNS names, e-mail addresses, URIs), for `mtls_auth` to map to a consumer.
-public struct ClientCertificate: Sendable, Equatable {
+package struct ClientCertificate: Sendable, Equatable {
     /// Every common name in the subject (a certificate may carry several; `mtls_auth` refuses
     /// to choose among them).
-    public var commonNames: [String]
-    public var dnsNames: [String]
-    public var uris: [String]
-    public var emails: [String]
+    package var commonNames: [String]
+    package var dnsNames: [String]
+    package var uris: [String]
+    package var emails: [String]
 
     /// The subject's common name when it has exactly one.
-    public var subjectCommonName: String? { commonNames.count == 1 ? commonNames[0] : nil }
+    package var subjectCommonName: String? { commonNames.count == 1 ? commonNames[0] : nil }
     /// Every subject alternative name of the three kinds read.
-    public var alternativeNames: [String] { dnsNames + emails + uris }
+    package var alternativeNames: [String] { dnsNames + emails + uris }
 
-    public init(commonNames: [String], dnsNames: [String] = [], uris: [String] = [], emails: [String] = []) {
+    package init(commonNames: [String], dnsNames: [String] = [], uris: [String] = [], emails: [String] = []) {
         self.commonNames = commonNames
         self.dnsNames = dnsNames
         self.uris = uris
@@ -25,7 +25,7 @@ public struct ClientCertificate: Sendable, Equatable {
     }
 
     /// Parses a DER certificate with swift-certificates; nil when it cannot be read.
-    public init?(der: [UInt8]) {
+    package init?(der: [UInt8]) {
         guard let cert = try? Certificate(derEncoded: der) else { return nil }
         var cns: [String] = []
         for rdn in cert.subject {
@@ -47,20 +47,20 @@ public struct ClientCertificate: Sendable, Equatable {
         self.init(commonNames: cns, dnsNames: dns, uris: uris, emails: emails)
     }
 
-    public init?(_ certificate: NIOSSLCertificate) {
+    package init?(_ certificate: NIOSSLCertificate) {
         guard let der = try? certificate.toDERBytes() else { return nil }
         self.init(der: der)
     }
 }
 
 /// What a gate's handler knows of the connection it serves.
-public struct ConnectionInfo: Sendable {
+package struct ConnectionInfo: Sendable {
     /// `http` or `https`, for X-Forwarded-Proto.
-    public var scheme: String
+    package var scheme: String
     /// The verified client certificate, on TLS listeners that ask for one.
-    public var clientCertificate: ClientCertificate?
+    package var clientCertificate: ClientCertificate?
 
-    public init(scheme: String, clientCertificate: ClientCertificate? = nil) {
+    package init(scheme: String, clientCertificate: ClientCertificate? = nil) {
         self.scheme = scheme
         self.clientCertificate = clientCertificate
     }

@@ -1,13 +1,13 @@
 /// Who calls: the unit of identity every policy and gate shares, as declared under `consumers:`.
 /// `name` is unique (API keys and JWT subjects refer to it); `team` is the chargeback unit;
 /// `groups` feed ACLs; `tags` label reports.
-public struct Consumer: Sendable, Hashable {
-    public var name: String
-    public var team: String?
-    public var groups: [String]
-    public var tags: [String]
+package struct Consumer: Sendable, Hashable {
+    package var name: String
+    package var team: String?
+    package var groups: [String]
+    package var tags: [String]
 
-    public init(name: String, team: String? = nil, groups: [String] = [], tags: [String] = []) {
+    package init(name: String, team: String? = nil, groups: [String] = [], tags: [String] = []) {
         self.name = name
         self.team = team
         self.groups = groups
@@ -16,7 +16,7 @@ public struct Consumer: Sendable, Hashable {
 
     /// The consumer a verified credential names: the declared one (its groups joined by the
     /// credential's), or, for a name not declared, one described by the credential alone.
-    public static func identified(_ name: String, groups: [String], team: String?, declared: [String: Consumer]) -> Consumer {
+    package static func identified(_ name: String, groups: [String], team: String?, declared: [String: Consumer]) -> Consumer {
         guard var known = declared[name] else { return Consumer(name: name, team: team, groups: groups) }
         for g in groups where !known.groups.contains(g) { known.groups.append(g) }
         return known

@@ -8,7 +8,7 @@
 ///    names another is refused with 403. A request is never one consumer by its certificate
 ///    and another by its key: taking the later one would let a key override a certificate,
 ///    taking the earlier one silently would hide a misconfigured or stolen credential.
-public enum IdentityRule {
+package enum IdentityRule {
     /// Nil when `presented` is the consumer already identified (or none was); otherwise the
     /// refusal, counted.
     static func conflict(established: Consumer?, presented: String, by policy: String, metrics: GatewayMetrics?) -> PolicyVerdict? {

@@ -4,10 +4,10 @@ import Prometheus
 /// `key_auth` in the authenticate phase: finds the API key in `Authorization: Bearer`, the
 /// configured headers or query parameters, and maps it to its consumer. Missing or unknown keys
 /// get 401 with `WWW-Authenticate`.
-public struct KeyAuthPolicy: RequestPolicy {
-    public let name = "key_auth"
-    public let phase = PolicyPhase.authenticate
-    public let priority = 1250  // Kong's key-auth priority: before other authenticators
+package struct KeyAuthPolicy: RequestPolicy {
+    package let name = "key_auth"
+    package let phase = PolicyPhase.authenticate
+    package let priority = 1250  // Kong's key-auth priority: before other authenticators
     let config: KeyAuthConfig
     let keys: KeyIndex
     let consumers: [String: Consumer]
@@ -15,7 +15,7 @@ public struct KeyAuthPolicy: RequestPolicy {
     let invalid: Counter?
     let metrics: GatewayMetrics?
 
-    public init(config: KeyAuthConfig, keys: KeyIndex, consumers: [String: Consumer], missing: Counter? = nil, invalid: Counter? = nil,
+    package init(config: KeyAuthConfig, keys: KeyIndex, consumers: [String: Consumer], missing: Counter? = nil, invalid: Counter? = nil,
                 metrics: GatewayMetrics? = nil) {
         self.config = config
         self.keys = keys
@@ -25,7 +25,7 @@ public struct KeyAuthPolicy: RequestPolicy {
         self.metrics = metrics
     }
 
-    public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
+    package func apply(_ context: inout PolicyContext) -> PolicyVerdict {
         var presented: Substring?
         var carrier: String?
         if let bearer = BearerToken.from(context.headers) {

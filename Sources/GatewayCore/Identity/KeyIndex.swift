@@ -4,13 +4,13 @@ import NIOConcurrencyHelpers
 /// The active API keys, in memory, for the request path: a lookup hashes the presented key once
 /// and compares digests in constant time; the store is never queried per request. The index is
 /// replaced whole when the store changes (`KeyIndexRefresher`).
-public final class KeyIndex: Sendable {
-    public struct Entry: Sendable {
-        public var id: String
-        public var consumer: String
-        public var digest: [UInt8]
+package final class KeyIndex: Sendable {
+    package struct Entry: Sendable {
+        package var id: String
+        package var consumer: String
+        package var digest: [UInt8]
 
-        public init(id: String, consumer: String, digest: [UInt8]) {
+        package init(id: String, consumer: String, digest: [UInt8]) {
             self.id = id
             self.consumer = consumer
             self.digest = digest
@@ -21,22 +21,22 @@ public final class KeyIndex: Sendable {
     /// full 32-byte comparison inside it is constant-time.
     private let buckets = NIOLockedValueBox<[UInt64: [Entry]]>([:])
 
-    public init() {}
+    package init() {}
 
-    public func replace(with entries: [Entry]) {
+    package func replace(with entries: [Entry]) {
         var map: [UInt64: [Entry]] = [:]
         for e in entries { map[Self.bucket(e.digest), default: []].append(e) }
         buckets.withLockedValue { $0 = map }
     }
 
-    public var count: Int { buckets.withLockedValue { $0.values.reduce(0) { $0 + $1.count } } }
+    package var count: Int { buckets.withLockedValue { $0.values.reduce(0) { $0 + $1.count } } }
 
     /// The key's entry, if it is active.
-    public func lookup(key: String) -> Entry? {
+    package func lookup(key: String) -> Entry? {
         lookup(key: Substring(key))
     }
 
-    public func lookup(key: Substring) -> Entry? {
+    package func lookup(key: Substring) -> Entry? {
         // The digest stays on the stack: this runs on every request that presents a key.
         var key = key
         let digest = key.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }

@@ -3,21 +3,21 @@
 /// alternative names, or the subject's common name), matched against the declared consumers.
 /// A certificate is refused as ambiguous when it has several common names, or when the first
 /// field naming a known consumer names two.
-public struct MTLSAuthPolicy: RequestPolicy {
-    public let name = "mtls_auth"
-    public let phase = PolicyPhase.authenticate
-    public let priority = 1600  // Kong's mtls-auth priority
+package struct MTLSAuthPolicy: RequestPolicy {
+    package let name = "mtls_auth"
+    package let phase = PolicyPhase.authenticate
+    package let priority = 1600  // Kong's mtls-auth priority
     let config: MTLSAuthConfig
     let consumers: [String: Consumer]
     let metrics: GatewayMetrics?
 
-    public init(config: MTLSAuthConfig, consumers: [String: Consumer], metrics: GatewayMetrics? = nil) {
+    package init(config: MTLSAuthConfig, consumers: [String: Consumer], metrics: GatewayMetrics? = nil) {
         self.config = config
         self.consumers = consumers
         self.metrics = metrics
     }
 
-    public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
+    package func apply(_ context: inout PolicyContext) -> PolicyVerdict {
         guard let cert = context.clientCertificate else {
             // Already identified (a token): no certificate needed (`IdentityRule`).
             if config.anonymous || context.consumer != nil { return .proceed }

@@ -1,21 +1,21 @@
 /// A strict RFC 8259 parser into `JSONValue`, over bytes, with no Foundation: tokens, claims,
 /// introspection answers and (later) the few fields the AI and MCP gates read from a body.
 /// Depth is bounded so hostile input cannot exhaust the stack.
-public struct JSONParser {
-    public struct Failure: Error, CustomStringConvertible, Equatable {
-        public let offset: Int
-        public let reason: String
-        public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+package struct JSONParser {
+    package struct Failure: Error, CustomStringConvertible, Equatable {
+        package let offset: Int
+        package let reason: String
+        package var description: String { "invalid JSON at byte \(offset): \(reason)" }
     }
 
-    public static let maxDepth = 64
+    package static let maxDepth = 64
 
     private let bytes: [UInt8]
     private var i = 0
 
     private init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    public static func parse<Bytes: Sequence>(_ input: Bytes) throws(Failure) -> JSONValue where Bytes.Element == UInt8 {
+    package static func parse<Bytes: Sequence>(_ input: Bytes) throws(Failure) -> JSONValue where Bytes.Element == UInt8 {
         var parser = JSONParser(Array(input))
         parser.skipSpace()
         let value = try parser.value(depth: 0)
@@ -24,7 +24,7 @@ public struct JSONParser {
         return value
     }
 
-    public static func parse(_ text: String) throws(Failure) -> JSONValue { try parse(Array(text.utf8)) }
+    package static func parse(_ text: String) throws(Failure) -> JSONValue { try parse(Array(text.utf8)) }
 
     private func failure(_ reason: String) -> Failure { Failure(offset: i, reason: reason) }
 
@@ -207,18 +207,18 @@ public struct JSONParser {
 
 extension JSONValue {
     /// The member `key` of an object (the first, if repeated), or nil.
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         guard case .object(let fields) = self else { return nil }
         return fields.first { $0.0 == key }?.1
     }
 
-    public var stringValue: String? {
+    package var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
     /// Integers, and doubles with no fractional part (NumericDate claims may be written `1.7e9`).
-    public var intValue: Int? {
+    package var intValue: Int? {
         switch self {
         case .int(let n): return n
         case .double(let d) where d.rounded(.towardZero) == d && abs(d) < 9.0e18: return Int(d)
@@ -226,18 +226,18 @@ extension JSONValue {
         }
     }
 
-    public var boolValue: Bool? {
+    package var boolValue: Bool? {
         if case .bool(let b) = self { return b }
         return nil
     }
 
-    public var arrayValue: [JSONValue]? {
+    package var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil
     }
 
     /// A string, or the strings of an array (as `aud` and group claims may be either).
-    public var stringList: [String]? {
+    package var stringList: [String]? {
         switch self {
         case .string(let s): return [s]
         case .array(let items): return items.compactMap(\.stringValue)

@@ -10,7 +10,7 @@ import NIOCore
 /// Finds top-level members of a JSON object without building its tree: the AI and MCP gates
 /// read a few fields of a body (`model`, `usage`, `id`) and pass the rest on as bytes. Values
 /// are located, not validated; parse the ones you need with `JSONParser`.
-public enum JSONScanner {
+package enum JSONScanner {
     /// Walks the top-level members of an object, in order: `visit` gets the key's bytes (between
     /// the quotes, escapes left as they are), the range from the key's opening quote to the end
     /// of the value, and the value's range; it returns false to stop early. Returns false when
@@ -67,7 +67,7 @@ public enum JSONScanner {
 
     /// The byte ranges of the values of `names` among the object's top-level members (the first
     /// occurrence of each); nil when `bytes` is not a well-framed JSON object.
-    public static func members(_ names: Set<String>, in bytes: UnsafeRawBufferPointer) -> [String: Range<Int>]? {
+    package static func members(_ names: Set<String>, in bytes: UnsafeRawBufferPointer) -> [String: Range<Int>]? {
         var found = [String: Range<Int>](minimumCapacity: names.count)
         // A key longer than every name cannot be one: it is skipped without making a String.
         let longest = names.reduce(0) { max($0, $1.utf8.count) }
@@ -83,7 +83,7 @@ public enum JSONScanner {
     /// The byte range of the value of the first top-level member named `name` (compared as
     /// bytes: no key is made into a String, nothing is allocated); nil when absent or when
     /// `bytes` is not a well-framed object.
-    public static func member(_ name: String, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+    package static func member(_ name: String, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
         var name = name
         return name.withUTF8 { utf8 in
             let wanted = UnsafeRawBufferPointer(utf8)
@@ -100,7 +100,7 @@ public enum JSONScanner {
     /// The value ranges of `keys` (as bytes), in their order, first occurrence each, in one pass
     /// with no String made; nil when `bytes` is not a well-framed object. For the few members a
     /// gate reads from every message.
-    public static func slots(_ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer) -> [Range<Int>?]? {
+    package static func slots(_ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer) -> [Range<Int>?]? {
         var out = [Range<Int>?](repeating: nil, count: keys.count)
         let framed = walkMembers(bytes) { key, _, value in
             // An escaped key (rare) is decoded once and compared as text; any other as bytes.
@@ -117,7 +117,7 @@ public enum JSONScanner {
     /// Every top-level member of an object in order: its key and the range from the key's opening
     /// quote to the end of its value (what removing the member removes); nil when `bytes` is
     /// not a well-framed object.
-    public static func memberSpans(in bytes: UnsafeRawBufferPointer) -> [(key: String, span: Range<Int>)]? {
+    package static func memberSpans(in bytes: UnsafeRawBufferPointer) -> [(key: String, span: Range<Int>)]? {
         var out: [(key: String, span: Range<Int>)] = []
         let framed = walkMembers(bytes) { key, span, _ in
             out.append((keyText(bytes, key), span))
@@ -128,7 +128,7 @@ public enum JSONScanner {
 
     /// The byte ranges of the elements of a JSON array (a JSON-RPC batch); nil when `bytes` is
     /// not a well-framed array.
-    public static func elements(in bytes: UnsafeRawBufferPointer) -> [Range<Int>]? {
+    package static func elements(in bytes: UnsafeRawBufferPointer) -> [Range<Int>]? {
         var i = skipSpace(bytes, 0)
         guard i < bytes.count, bytes[i] == UInt8(ascii: "[") else { return nil }
         i = skipSpace(bytes, i + 1)
@@ -152,7 +152,7 @@ public enum JSONScanner {
     /// The length in UTF-8 bytes of a JSON string's text, escapes resolved, as `JSONParser`
     /// would decode it, read from its bytes with nothing allocated; nil when `b` is not a
     /// string (or has an escape the parser refuses, such as a lone surrogate).
-    public static func decodedStringLength(_ b: UnsafeRawBufferPointer) -> Int? {
+    package static func decodedStringLength(_ b: UnsafeRawBufferPointer) -> Int? {
         let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), u = UInt8(ascii: "u")
         guard b.count >= 2, b[0] == quote, b[b.count - 1] == quote else { return nil }
         func hex4(_ at: Int) -> Int? {
@@ -201,7 +201,7 @@ public enum JSONScanner {
     /// The value of a JSON number that is an integer (as `JSONValue.intValue` reads it): plain
     /// integers straight from their bytes, with nothing allocated; anything else through
     /// `JSONParser` and its rules. Nil for non-numbers and non-integers.
-    public static func int(_ b: UnsafeRawBufferPointer) -> Int? {
+    package static func int(_ b: UnsafeRawBufferPointer) -> Int? {
         var i = 0
         let negative = i < b.count && b[i] == UInt8(ascii: "-")
         if negative { i += 1 }
@@ -217,7 +217,7 @@ public enum JSONScanner {
 
     /// The parsed values of `names` (absent or unparseable members are left out); nil when
     /// `bytes` is not a JSON object.
-    public static func values(_ names: Set<String>, in buffer: ByteBuffer) -> [String: JSONValue]? {
+    package static func values(_ names: Set<String>, in buffer: ByteBuffer) -> [String: JSONValue]? {
         buffer.withUnsafeReadableBytes { raw -> [String: JSONValue]? in
             guard let ranges = members(names, in: raw) else { return nil }
             var out = [String: JSONValue](minimumCapacity: ranges.count)

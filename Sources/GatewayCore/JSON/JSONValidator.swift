@@ -17,12 +17,12 @@ import Darwin
 /// caller be judged and billed by one value and served by another.
 ///
 /// Linear in the input: keys are compared by hash, then by bytes only on equal hashes.
-public enum JSONValidator {
-    public typealias Failure = JSONParser.Failure
+package enum JSONValidator {
+    package typealias Failure = JSONParser.Failure
 
-    public static let maxDepth = JSONParser.maxDepth
+    package static let maxDepth = JSONParser.maxDepth
 
-    public static func validate(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
+    package static func validate(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
         _ = try walk(bytes, wanted: [])
     }
 
@@ -30,16 +30,16 @@ public enum JSONValidator {
     /// named `keys` (as bytes, compared after escapes are decoded), in their order: what
     /// `JSONScanner.slots` finds, without walking the body twice. Nil when the valid JSON text
     /// is not an object.
-    public static func validate(_ bytes: UnsafeRawBufferPointer, findingTopLevel keys: [[UInt8]]) throws(Failure) -> [Range<Int>?]? {
+    package static func validate(_ bytes: UnsafeRawBufferPointer, findingTopLevel keys: [[UInt8]]) throws(Failure) -> [Range<Int>?]? {
         try walk(bytes, wanted: keys)
     }
 
-    public static func validate(_ bytes: [UInt8]) throws(Failure) {
+    package static func validate(_ bytes: [UInt8]) throws(Failure) {
         try bytes.withUnsafeBytes { b in Result { () throws(Failure) in try validate(b) } }.get()
     }
 
     /// A buffer's readable bytes.
-    public static func validate(_ buffer: ByteBuffer) throws(Failure) {
+    package static func validate(_ buffer: ByteBuffer) throws(Failure) {
         try buffer.withUnsafeReadableBytes { b in Result { () throws(Failure) in try validate(b) } }.get()
     }
 
@@ -47,7 +47,7 @@ public enum JSONValidator {
     /// dozen keys allocates nothing but the ranges it returns. Every body of the AI and MCP gates
     /// is walked, and a walk that set up heap arrays for its stack and its keys cost 3-4 times
     /// what the scanner it replaced cost on an 87-byte chat request (about 600 ns against 170).
-    public static let inlineKeys = 32
+    package static let inlineKeys = 32
 
     /// The walk, with its scratch space (the open containers, at most `maxDepth`, and the first
     /// `inlineKeys` keys) on the stack. The value ranges of `wanted`, nil when the text is not

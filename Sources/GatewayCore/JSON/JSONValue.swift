@@ -3,7 +3,7 @@ import NIOCore
 /// A small JSON tree for what the gateway itself writes (problem details, the effective config,
 /// the echo upstream). Writing is by hand into a `ByteBuffer`: no Foundation encoder on a
 /// request path.
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int)
@@ -13,7 +13,7 @@ public enum JSONValue: Sendable, Equatable {
     /// Keys keep their order, so output is stable and reads in config order.
     case object([(String, JSONValue)])
 
-    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+    package static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
@@ -28,7 +28,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// Appends the compact JSON text of this value.
-    public func write(to buffer: inout ByteBuffer) {
+    package func write(to buffer: inout ByteBuffer) {
         switch self {
         case .null: buffer.writeStaticString("null")
         case .bool(let b): buffer.writeStaticString(b ? "true" : "false")
@@ -55,14 +55,14 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// The JSON text as a String.
-    public var text: String {
+    package var text: String {
         var buffer = ByteBufferAllocator().buffer(capacity: 256)
         write(to: &buffer)
         return String(buffer: buffer)
     }
 
     /// Writes `s` as a JSON string literal, escaping quotes, backslashes and control characters.
-    public static func writeQuoted(_ s: String, to buffer: inout ByteBuffer) {
+    package static func writeQuoted(_ s: String, to buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "\""))
         for byte in s.utf8 {
             switch byte {

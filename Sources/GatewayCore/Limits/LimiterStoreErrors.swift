@@ -5,7 +5,7 @@ import Prometheus
 
 /// Says that the shared limiter store failed: a counter per failure (by what was done about it)
 /// and a log line at most every 10 seconds, so an outage is visible without flooding the log.
-public final class LimiterStoreErrors: Sendable {
+package final class LimiterStoreErrors: Sendable {
     let fallback: Counter
     let refused: Counter
     let logger: Logger

@@ -3,7 +3,7 @@ import NIOConcurrencyHelpers
 /// The in-process limiter store: counters for every key, shared by all event loops (a limit of
 /// 100 a minute holds for the process, not per loop) and kept across config reloads (a reload
 /// must not hand out fresh quota). Sharded so loops rarely meet on one lock.
-public final class LocalLimiterStore: Sendable {
+package final class LocalLimiterStore: Sendable {
     enum Counter: Sendable {
         case window(SlidingWindowCounter)
         case bucket(TokenBucket)
@@ -20,22 +20,22 @@ public final class LocalLimiterStore: Sendable {
     private static let sweepAbove = 20_000
     private let shards: [NIOLockedValueBox<[String: Entry]>]
 
-    public init() {
+    package init() {
         shards = (0..<Self.shardCount).map { _ in NIOLockedValueBox([:]) }
     }
 
     /// Counts `cost` against `key`'s sliding window (made on first use).
-    public func takeWindow(_ key: String, limit: Int, window: Duration, cost: Int = 1, now: Int64) -> RateLimitDecision {
+    package func takeWindow(_ key: String, limit: Int, window: Duration, cost: Int = 1, now: Int64) -> RateLimitDecision {
         take(key, now: now, idleAfter: 2 * window.nanoseconds, make: { .window(SlidingWindowCounter(limit: limit, window: window)) }, cost: cost)
     }
 
     /// Takes `cost` tokens from `key`'s bucket (made on first use).
-    public func takeTokens(_ key: String, capacity: Int, rate: Int, period: Duration, cost: Int = 1, now: Int64) -> RateLimitDecision {
+    package func takeTokens(_ key: String, capacity: Int, rate: Int, period: Duration, cost: Int = 1, now: Int64) -> RateLimitDecision {
         take(key, now: now, idleAfter: 2 * period.nanoseconds, make: { .bucket(TokenBucket(capacity: capacity, rate: rate, period: period)) }, cost: cost)
     }
 
     /// How many keys are held (for tests and metrics).
-    public var keyCount: Int { shards.reduce(0) { $0 + $1.withLockedValue { $0.count } } }
+    package var keyCount: Int { shards.reduce(0) { $0 + $1.withLockedValue { $0.count } } }
 
     private func take(_ key: String, now: Int64, idleAfter: Int64, make: () -> Counter, cost: Int) -> RateLimitDecision {
         var hasher = Hasher()

@@ -1,8 +1,8 @@
 /// `rate_limit`: how many requests a key (a client IP, a header's value, a route, or a
 /// combination) may make per window.
-public struct RateLimitConfig: Sendable, Hashable {
+package struct RateLimitConfig: Sendable, Hashable {
     /// What a limit is counted by.
-    public enum KeyPart: Sendable, Hashable {
+    package enum KeyPart: Sendable, Hashable {
         case clientIP
         /// The authenticated consumer (an authenticate policy must run first).
         case consumer
@@ -16,7 +16,7 @@ public struct RateLimitConfig: Sendable, Hashable {
         case header(String)
     }
 
-    public enum Algorithm: String, Sendable, CaseIterable {
+    package enum Algorithm: String, Sendable, CaseIterable {
         /// Quotas: at most `limit` in any window (sliding-window counter). The default.
         case slidingWindow = "sliding_window"
         /// Rates with bursts: `burst` at once, refilled at `limit` per window.
@@ -24,30 +24,30 @@ public struct RateLimitConfig: Sendable, Hashable {
     }
 
     /// Default `[client_ip]`: the one key every request has before identity exists.
-    public var by: [KeyPart] = [.clientIP]
+    package var by: [KeyPart] = [.clientIP]
     /// Limits per window; at least one. Every one must allow the request.
-    public var windows: [(limit: Int, window: Duration)] = []
-    public var algorithm: Algorithm = .slidingWindow
+    package var windows: [(limit: Int, window: Duration)] = []
+    package var algorithm: Algorithm = .slidingWindow
     /// Token bucket capacity; default the limit itself.
-    public var burst: Int?
+    package var burst: Int?
     /// Where counters live: `local` (this process) or `redis` (shared by replicas).
-    public var store: Store = .local
+    package var store: Store = .local
     /// With `store: redis`, when Redis cannot answer: count locally instead (true, the default,
     /// as Kong) or refuse with 503 (false).
-    public var faultTolerant: Bool = true
+    package var faultTolerant: Bool = true
 
-    public enum Store: String, Sendable, CaseIterable {
+    package enum Store: String, Sendable, CaseIterable {
         case local, redis
     }
 
-    public init() {}
+    package init() {}
 
-    public static func == (a: RateLimitConfig, b: RateLimitConfig) -> Bool {
+    package static func == (a: RateLimitConfig, b: RateLimitConfig) -> Bool {
         a.by == b.by && a.algorithm == b.algorithm && a.burst == b.burst && a.store == b.store && a.faultTolerant == b.faultTolerant
             && a.windows.count == b.windows.count && zip(a.windows, b.windows).allSatisfy { $0.limit == $1.limit && $0.window == $1.window }
     }
 
-    public func hash(into h: inout Hasher) {
+    package func hash(into h: inout Hasher) {
         h.combine(by)
         h.combine(algorithm)
         h.combine(burst)

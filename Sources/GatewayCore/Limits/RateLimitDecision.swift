@@ -1,17 +1,17 @@
 /// The answer of a limiter for one request: allowed or not, and what to tell the client in
 /// `RateLimit-*` and `Retry-After` headers.
-public struct RateLimitDecision: Sendable, Equatable {
-    public var allowed: Bool
+package struct RateLimitDecision: Sendable, Equatable {
+    package var allowed: Bool
     /// The limit of the window (or the bucket's capacity).
-    public var limit: Int
+    package var limit: Int
     /// What is left after this request (never negative).
-    public var remaining: Int
+    package var remaining: Int
     /// Seconds until the window resets or enough tokens return (rounded up, at least 0).
-    public var resetSeconds: Int
+    package var resetSeconds: Int
     /// Seconds to wait before trying again, when refused.
-    public var retryAfterSeconds: Int?
+    package var retryAfterSeconds: Int?
 
-    public init(allowed: Bool, limit: Int, remaining: Int, resetSeconds: Int, retryAfterSeconds: Int? = nil) {
+    package init(allowed: Bool, limit: Int, remaining: Int, resetSeconds: Int, retryAfterSeconds: Int? = nil) {
         self.allowed = allowed
         self.limit = limit
         self.remaining = remaining

@@ -3,10 +3,10 @@ import NIOCore
 /// `rate_limit` in the limit phase: counts each request against every configured window and
 /// refuses with 429, `Retry-After` and `RateLimit-Limit/-Remaining/-Reset`; allowed responses
 /// carry the `RateLimit-*` headers of the tightest window.
-public struct RateLimitPolicy: RequestPolicy {
-    public let name = "rate_limit"
-    public let phase = PolicyPhase.limit
-    public let priority = 0
+package struct RateLimitPolicy: RequestPolicy {
+    package let name = "rate_limit"
+    package let phase = PolicyPhase.limit
+    package let priority = 0
     let config: RateLimitConfig
     /// Where the policy is attached (`service/route`), so two policies never share counters.
     let scope: String
@@ -18,7 +18,7 @@ public struct RateLimitPolicy: RequestPolicy {
     /// Each window's part of its counter's name, formatted once (a `Duration` prints slowly).
     let windowSuffixes: [String]
 
-    public init(config: RateLimitConfig, scope: String, store: LocalLimiterStore, decisions: LimiterDecisions? = nil,
+    package init(config: RateLimitConfig, scope: String, store: LocalLimiterStore, decisions: LimiterDecisions? = nil,
                 redis: RedisLimiterStore? = nil, storeErrors: LimiterStoreErrors? = nil) {
         self.config = config
         self.scope = scope
@@ -31,7 +31,7 @@ public struct RateLimitPolicy: RequestPolicy {
         }
     }
 
-    public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
+    package func apply(_ context: inout PolicyContext) -> PolicyVerdict {
         var key = scope
         key.reserveCapacity(scope.utf8.count + 48)
         for part in config.by {

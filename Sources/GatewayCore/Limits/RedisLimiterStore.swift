@@ -6,11 +6,11 @@ import NIOCore
 /// Sliding-window counters and token buckets in Redis, shared by every gateway that points at
 /// it: one Lua script per decision checks every window and counts only if all allow, atomically, on Redis's clock
 /// (so replicas never disagree about which window it is). One connection per event loop.
-public final class RedisLimiterStore: Sendable {
+package final class RedisLimiterStore: Sendable {
     /// Where Redis is and how to log in.
-    public let url: RedisURL
+    package let url: RedisURL
     /// How long a decision may take before the store counts as down.
-    public let timeout: TimeAmount
+    package let timeout: TimeAmount
     private let clients = NIOLockedValueBox<[ObjectIdentifier: LoopRedisClient]>([:])
 
     static let script = """
@@ -99,14 +99,14 @@ public final class RedisLimiterStore: Sendable {
         Insecure.SHA1.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
-    public init(url: RedisURL, timeout: TimeAmount = .milliseconds(250)) {
+    package init(url: RedisURL, timeout: TimeAmount = .milliseconds(250)) {
         self.url = url
         self.timeout = timeout
     }
 
     /// Counts `cost` against every window of `key`; fails when Redis cannot answer in time.
     /// Takes `cost` tokens from a bucket per window (`burst` deep, refilled at the window's limit).
-    public func takeTokens(_ key: String, windows: [(limit: Int, window: Duration)], burst: Int?, cost: Int = 1,
+    package func takeTokens(_ key: String, windows: [(limit: Int, window: Duration)], burst: Int?, cost: Int = 1,
                            on eventLoop: EventLoop) -> EventLoopFuture<RateLimitDecision> {
         var args = [Self.bucketScriptSHA, "1", key]
         for w in windows { args += [String(burst ?? w.limit), String(w.limit), String(w.window.nanoseconds / 1_000_000)] }
@@ -114,7 +114,7 @@ public final class RedisLimiterStore: Sendable {
         return run(args, script: Self.bucketScript, on: eventLoop)
     }
 
-    public func take(_ key: String, windows: [(limit: Int, window: Duration)], cost: Int = 1, on eventLoop: EventLoop) -> EventLoopFuture<RateLimitDecision> {
+    package func take(_ key: String, windows: [(limit: Int, window: Duration)], cost: Int = 1, on eventLoop: EventLoop) -> EventLoopFuture<RateLimitDecision> {
         var args = [Self.scriptSHA, "1", key]
         for w in windows { args += [String(w.limit), String(w.window.nanoseconds / 1_000_000)] }
         args.append(String(cost))
@@ -127,12 +127,12 @@ public final class RedisLimiterStore: Sendable {
 
     /// Runs a Lua script (EVALSHA, loading it on first use) on this loop's connection, with the
     /// store's timeout. For other counters that must change atomically across replicas.
-    public func script(_ script: String, sha: String, keys: [String], args: [String], on eventLoop: EventLoop) -> EventLoopFuture<RESPValue> {
+    package func script(_ script: String, sha: String, keys: [String], args: [String], on eventLoop: EventLoop) -> EventLoopFuture<RESPValue> {
         evaluate([sha, String(keys.count)] + keys + args, script: script, on: eventLoop)
     }
 
     /// The SHA-1 a script is known by (EVALSHA).
-    public static func scriptSHA(_ script: String) -> String { sha1(script) }
+    package static func scriptSHA(_ script: String) -> String { sha1(script) }
 
     private func evaluate(_ command: [String], script: String, on eventLoop: EventLoop) -> EventLoopFuture<RESPValue> {
         let client = clients.withLockedValue { all -> LoopRedisClient in

@@ -2,21 +2,21 @@
 /// plus the previous window's count weighted by how much of it still overlaps the sliding
 /// window. Cloudflare's and Kong's approximation: O(1) memory per key, and never lets more than
 /// `limit` through in any window aligned to the fixed grid. Pure: time comes from the caller.
-public struct SlidingWindowCounter: Sendable, Equatable {
-    public let limit: Int
-    public let windowNanos: Int64
+package struct SlidingWindowCounter: Sendable, Equatable {
+    package let limit: Int
+    package let windowNanos: Int64
     private var windowStart: Int64 = 0
     private var current = 0
     private var previous = 0
 
-    public init(limit: Int, window: Duration) {
+    package init(limit: Int, window: Duration) {
         precondition(limit > 0 && window > .zero)
         self.limit = limit
         self.windowNanos = window.nanoseconds
     }
 
     /// Counts `cost` if it fits; the decision says what is left either way.
-    public mutating func take(cost: Int = 1, now: Int64) -> RateLimitDecision {
+    package mutating func take(cost: Int = 1, now: Int64) -> RateLimitDecision {
         advance(to: now)
         let elapsed = now - windowStart
         let weight = Double(windowNanos - elapsed) / Double(windowNanos)

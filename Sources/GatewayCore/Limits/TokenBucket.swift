@@ -1,15 +1,15 @@
 /// A token bucket for rates with bursts: holds up to `capacity` tokens, refilled continuously at
 /// `rate` tokens per `period`. Tokens are kept in fixed point (millionths) so refills never drift.
 /// Pure: time comes from the caller.
-public struct TokenBucket: Sendable, Equatable {
-    public let capacity: Int
-    public let rate: Int
-    public let periodNanos: Int64
+package struct TokenBucket: Sendable, Equatable {
+    package let capacity: Int
+    package let rate: Int
+    package let periodNanos: Int64
     private static let scale: Int64 = 1_000_000
     private var tokens: Int64
     private var last: Int64?
 
-    public init(capacity: Int, rate: Int, period: Duration) {
+    package init(capacity: Int, rate: Int, period: Duration) {
         precondition(capacity > 0 && rate > 0 && period > .zero)
         self.capacity = capacity
         self.rate = rate
@@ -17,7 +17,7 @@ public struct TokenBucket: Sendable, Equatable {
         self.tokens = Int64(capacity) * Self.scale
     }
 
-    public mutating func take(cost: Int = 1, now: Int64) -> RateLimitDecision {
+    package mutating func take(cost: Int = 1, now: Int64) -> RateLimitDecision {
         refill(now: now)
         let need = Int64(cost) * Self.scale
         let full = Int64(capacity) * Self.scale

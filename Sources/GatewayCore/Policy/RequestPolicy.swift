@@ -2,45 +2,45 @@ import NIOCore
 import NIOHTTP1
 
 /// The phases of the policy chain, in the order they run (ARCHITECTURE.md, "The path of a request").
-public enum PolicyPhase: Int, Sendable, Comparable, CaseIterable {
+package enum PolicyPhase: Int, Sendable, Comparable, CaseIterable {
     case authenticate, authorize, limit, transform
 
-    public static func < (a: PolicyPhase, b: PolicyPhase) -> Bool { a.rawValue < b.rawValue }
+    package static func < (a: PolicyPhase, b: PolicyPhase) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// What a policy sees of a request, and what it may add for the rest of the chain and the
 /// response. One per request, on the request's event loop.
-public struct PolicyContext: Sendable {
-    public let method: HTTPMethod
-    public let headers: HTTPHeaders
-    public let clientIP: String?
+package struct PolicyContext: Sendable {
+    package let method: HTTPMethod
+    package let headers: HTTPHeaders
+    package let clientIP: String?
     /// The raw query string, if any.
-    public let query: Substring?
-    public let service: String
-    public let route: String
+    package let query: Substring?
+    package let service: String
+    package let route: String
     /// Monotonic nanoseconds, read once per request.
-    public let now: Int64
+    package let now: Int64
     /// The request's event loop, for policies that wait on I/O.
-    public let eventLoop: EventLoop?
+    package let eventLoop: EventLoop?
     /// The verified TLS client certificate of the connection, if any.
-    public var clientCertificate: ClientCertificate?
+    package var clientCertificate: ClientCertificate?
     /// Headers every response to this request carries (`RateLimit-*`, for example).
-    public var responseHeaders: [(String, String)] = []
+    package var responseHeaders: [(String, String)] = []
     /// Who is calling, once an authenticate policy has said.
-    public var consumer: Consumer?
+    package var consumer: Consumer?
     /// The id of the API key that authenticated the call (`key_auth`), for per-key budgets and
     /// the ledger; never the key itself.
-    public var keyID: String?
+    package var keyID: String?
     /// Request headers to remove before the request goes upstream (credentials).
-    public var removeRequestHeaders: [String] = []
+    package var removeRequestHeaders: [String] = []
     /// Query parameters to remove before the request goes upstream (credentials), by name.
-    public var removeQueryParameters: [String] = []
+    package var removeQueryParameters: [String] = []
     /// The limiter's word for the access log: `allowed` or `refused`.
-    public var limitOutcome: String?
+    package var limitOutcome: String?
     /// The MCP tool being called (`server.tool`), for limits counted per tool.
-    public var tool: String?
+    package var tool: String?
 
-    public init(method: HTTPMethod, headers: HTTPHeaders, clientIP: String?, query: Substring? = nil, service: String, route: String, now: Int64,
+    package init(method: HTTPMethod, headers: HTTPHeaders, clientIP: String?, query: Substring? = nil, service: String, route: String, now: Int64,
                 eventLoop: EventLoop? = nil, clientCertificate: ClientCertificate? = nil) {
         self.eventLoop = eventLoop
         self.clientCertificate = clientCertificate
@@ -55,7 +55,7 @@ public struct PolicyContext: Sendable {
 }
 
 /// A policy's verdict on a request.
-public enum PolicyVerdict: Sendable {
+package enum PolicyVerdict: Sendable {
     case proceed
     /// Answer with this problem; the request goes no further.
     case reject(ProblemDetails)
@@ -66,11 +66,11 @@ public enum PolicyVerdict: Sendable {
 }
 
 /// What a suspended policy decided once its I/O finished.
-public struct PolicyResumption: Sendable {
-    public var verdict: PolicyVerdict
-    public var update: @Sendable (inout PolicyContext) -> Void
+package struct PolicyResumption: Sendable {
+    package var verdict: PolicyVerdict
+    package var update: @Sendable (inout PolicyContext) -> Void
 
-    public init(verdict: PolicyVerdict, update: @escaping @Sendable (inout PolicyContext) -> Void = { _ in }) {
+    package init(verdict: PolicyVerdict, update: @escaping @Sendable (inout PolicyContext) -> Void = { _ in }) {
         self.verdict = verdict
         self.update = update
     }
@@ -80,7 +80,7 @@ extension PolicyResumption {
     /// The resumption of an authenticator that decided after I/O: `decide` runs on a scratch
     /// context, and the consumer it set and the headers it marked for removal are replayed onto
     /// the request's context.
-    public static func authenticated(_ decide: (inout PolicyContext) -> PolicyVerdict) -> PolicyResumption {
+    package static func authenticated(_ decide: (inout PolicyContext) -> PolicyVerdict) -> PolicyResumption {
         var scratch = PolicyContext(method: .GET, headers: [:], clientIP: nil, service: "", route: "", now: 0)
         let verdict = decide(&scratch)
         let consumer = scratch.consumer, remove = scratch.removeRequestHeaders
@@ -92,7 +92,7 @@ extension PolicyResumption {
 }
 
 /// How a chain run ended: at once, or after some policy's I/O.
-public enum PolicyChainOutcome {
+package enum PolicyChainOutcome {
     case done(PolicyVerdict, PolicyContext)
     case pending(EventLoopFuture<(PolicyVerdict, PolicyContext)>)
 }
@@ -100,7 +100,7 @@ public enum PolicyChainOutcome {
 /// One cross-cutting behaviour (auth, ACL, limit, transform): a validated config, a phase and a
 /// function of the request context. The same policy type attaches to a service, a route and,
 /// later, a model or an MCP tool.
-public protocol RequestPolicy: Sendable {
+package protocol RequestPolicy: Sendable {
     /// The config key (`rate_limit`), for ordering ties and `check --explain`.
     var name: String { get }
     var phase: PolicyPhase { get }
@@ -111,10 +111,10 @@ public protocol RequestPolicy: Sendable {
 
 /// The policies of one route, sorted once when the config snapshot is built: by phase, then
 /// priority (higher first), then name, then config order (service policies before route ones).
-public struct PolicyChain: Sendable {
-    public let policies: [any RequestPolicy]
+package struct PolicyChain: Sendable {
+    package let policies: [any RequestPolicy]
 
-    public init(_ policies: [any RequestPolicy]) {
+    package init(_ policies: [any RequestPolicy]) {
         self.policies = policies.enumerated().sorted { x, y in
             let a = x.element, b = y.element
             if a.phase != b.phase { return a.phase < b.phase }
@@ -124,12 +124,12 @@ public struct PolicyChain: Sendable {
         }.map(\.element)
     }
 
-    public var isEmpty: Bool { policies.isEmpty }
+    package var isEmpty: Bool { policies.isEmpty }
 
     /// Whether the chain's authorize policies (`acl`) admit `context`, without running anything
     /// else (no limit is charged). For listings such as `GET /v1/models`; a policy that would
     /// wait on I/O counts as admitting.
-    public func authorizes(_ context: PolicyContext) -> Bool {
+    package func authorizes(_ context: PolicyContext) -> Bool {
         var context = context
         for p in policies where p.phase == .authorize {
             if case .reject = p.apply(&context) { return false }
@@ -141,7 +141,7 @@ public struct PolicyChain: Sendable {
     /// calling stack; only a suspending one makes the outcome `.pending`.
     /// The context is taken, not copied: it holds a dozen references (the headers, strings, the
     /// consumer), and each copy retains and releases them all on every request.
-    public func run(_ context: consuming PolicyContext, on eventLoop: EventLoop) -> PolicyChainOutcome {
+    package func run(_ context: consuming PolicyContext, on eventLoop: EventLoop) -> PolicyChainOutcome {
         run(from: 0, context, on: eventLoop)
     }
 

@@ -4,25 +4,25 @@ import NIOHTTP1
 import NIOPosix
 
 /// An admin endpoint a gate adds (`GET /admin/chargeback`): answered off the event loop.
-public struct AdminEndpoint: Sendable {
-    public struct Response: Sendable {
-        public var status: HTTPResponseStatus
-        public var contentType: String
-        public var body: String
+package struct AdminEndpoint: Sendable {
+    package struct Response: Sendable {
+        package var status: HTTPResponseStatus
+        package var contentType: String
+        package var body: String
 
-        public init(status: HTTPResponseStatus, contentType: String, body: String) {
+        package init(status: HTTPResponseStatus, contentType: String, body: String) {
             self.status = status
             self.contentType = contentType
             self.body = body
         }
     }
 
-    public var path: String
-    public var method: HTTPMethod
+    package var path: String
+    package var method: HTTPMethod
     /// Gets the query parameters, percent-decoded.
-    public var handle: @Sendable ([String: String]) async -> Response
+    package var handle: @Sendable ([String: String]) async -> Response
 
-    public init(path: String, method: HTTPMethod = .GET, handle: @escaping @Sendable ([String: String]) async -> Response) {
+    package init(path: String, method: HTTPMethod = .GET, handle: @escaping @Sendable ([String: String]) async -> Response) {
         self.path = path
         self.method = method
         self.handle = handle
@@ -32,14 +32,14 @@ public struct AdminEndpoint: Sendable {
 /// The admin listener: `/healthz`, `/readyz` and `GET /admin/config`, plus the endpoints gates
 /// add. Small and rarely hit, so it is a plain NIO handler rather than a framework that would
 /// cost build time.
-public final class AdminListener: Sendable {
+package final class AdminListener: Sendable {
     let listen: String
     let state: GatewayState
     let metrics: GatewayMetrics?
     let endpoints: [AdminEndpoint]
     let allowedHosts: Set<String>
 
-    public init(listen: String, state: GatewayState, metrics: GatewayMetrics? = nil, endpoints: [AdminEndpoint] = [],
+    package init(listen: String, state: GatewayState, metrics: GatewayMetrics? = nil, endpoints: [AdminEndpoint] = [],
                 allowedHosts: [String] = []) {
         self.listen = listen
         self.state = state
@@ -48,7 +48,7 @@ public final class AdminListener: Sendable {
         self.allowedHosts = Set(allowedHosts.map { $0.lowercased() })
     }
 
-    public func bind(group: EventLoopGroup) async throws -> Channel {
+    package func bind(group: EventLoopGroup) async throws -> Channel {
         guard let hp = HostPort.parse(listen) else { throw ListenerError.badAddress(listen) }
         let state = self.state
         let metrics = self.metrics

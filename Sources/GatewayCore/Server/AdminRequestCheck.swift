@@ -10,9 +10,9 @@ import NIOHTTP1
 ///   every script request. A request with an `Origin` whose host is not the request's own
 ///   `Host`, or that the browser marks `Sec-Fetch-Site: cross-site`, is refused. Tools without
 ///   a browser (curl, the CLI, Prometheus) send neither header and are unaffected.
-public enum AdminRequestCheck {
+package enum AdminRequestCheck {
     /// Why the request is refused (403), or nil.
-    public static func refusal(_ head: HTTPRequestHead, allowedHosts: Set<String>) -> String? {
+    package static func refusal(_ head: HTTPRequestHead, allowedHosts: Set<String>) -> String? {
         let hosts = head.headers["host"]
         guard hosts.count == 1, let host = hostName(hosts[0]) else {
             return head.version.major == 1 && head.version.minor == 0 && hosts.isEmpty ? nil : "Host must name this listener"

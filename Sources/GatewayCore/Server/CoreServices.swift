@@ -2,31 +2,31 @@ import Logging
 import NIOConcurrencyHelpers
 
 /// What policies of one config snapshot share: its consumers and its `auth:` machinery.
-public struct PolicyEnvironment: Sendable {
-    public var consumers: [String: Consumer]
-    public var jwt: (config: JWTAuthConfig, keys: JWTKeySource)?
-    public var introspector: TokenIntrospector?
-    public var clock: WallClock = .system
+package struct PolicyEnvironment: Sendable {
+    package var consumers: [String: Consumer]
+    package var jwt: (config: JWTAuthConfig, keys: JWTKeySource)?
+    package var introspector: TokenIntrospector?
+    package var clock: WallClock = .system
 }
 
 /// The shared core's long-lived state that every gate uses and that outlives config snapshots:
 /// one limiter store (a rule means the same on a route, a model or a tool) and one API-key index.
-public final class CoreServices: Sendable {
-    public let limiters = LocalLimiterStore()
-    public let keys = KeyIndex()
+package final class CoreServices: Sendable {
+    package let limiters = LocalLimiterStore()
+    package let keys = KeyIndex()
     /// The access log, as configured at start (its file and fields apply after a restart).
-    public let accessLog: AccessLog
-    public let metrics = GatewayMetrics()
+    package let accessLog: AccessLog
+    package let metrics = GatewayMetrics()
     /// Shared limiter counters, when the config names a Redis (applies at start).
-    public let redis: RedisLimiterStore?
+    package let redis: RedisLimiterStore?
     let limiterStoreErrors: LimiterStoreErrors
     /// JWKS caches and introspection caches outlive reloads while their settings stay the same.
     private let authMachinery = NIOLockedValueBox<(jwt: (JWTAuthConfig, JWTKeySource)?, introspection: (IntrospectionConfig, TokenIntrospector)?)>((nil, nil))
 
     /// Whether requests get spans (traces are configured and their exporter bootstrapped).
-    public let tracing: Bool
+    package let tracing: Bool
 
-    public init(accessLog: AccessLogConfig = AccessLogConfig(), redis: String? = nil, tracing: Bool = false,
+    package init(accessLog: AccessLogConfig = AccessLogConfig(), redis: String? = nil, tracing: Bool = false,
                 logger: Logger = Logger(label: "triplegate.limits")) {
         self.tracing = tracing
         self.accessLog = AccessLog(config: accessLog)
@@ -35,13 +35,13 @@ public final class CoreServices: Sendable {
     }
 
     /// The consumers of a config, by name, for authenticate policies.
-    public static func consumers(of config: GatewayConfig) -> [String: Consumer] {
+    package static func consumers(of config: GatewayConfig) -> [String: Consumer] {
         Dictionary(config.consumers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The policy environment of a config: its consumers, and the JWT key source and token
     /// introspector its `auth:` section describes (the running ones when unchanged).
-    public func environment(for config: GatewayConfig) -> PolicyEnvironment {
+    package func environment(for config: GatewayConfig) -> PolicyEnvironment {
         var env = PolicyEnvironment(consumers: Self.consumers(of: config))
         authMachinery.withLockedValue { m in
             if let j = config.auth.jwt {
@@ -66,7 +66,7 @@ public final class CoreServices: Sendable {
     }
 
     /// Builds the policy for one config entry, attached at `scope`.
-    public func policy(_ config: PolicyConfig, scope: String, route: String, environment env: PolicyEnvironment) -> any RequestPolicy {
+    package func policy(_ config: PolicyConfig, scope: String, route: String, environment env: PolicyEnvironment) -> any RequestPolicy {
         let consumers = env.consumers
         switch config {
         case .rateLimit(let c):

@@ -13,7 +13,7 @@ import NIOSSL
 /// certificate is configured; otherwise HTTP/1.1, and h2c with prior knowledge detected from
 /// the connection preface. The gate's handler then sees one request stream per HTTP/1.1
 /// connection or HTTP/2 stream.
-public final class DataPlaneListener: Sendable {
+package final class DataPlaneListener: Sendable {
     let server: ServerConfig
     let loops: LoopContexts
     let gate: any HTTPGate
@@ -24,7 +24,7 @@ public final class DataPlaneListener: Sendable {
     private let open = NIOLockedValueBox(0)
     let maxConnections: Int
 
-    public init(server: ServerConfig, group: EventLoopGroup, loops: LoopContexts, gate: any HTTPGate, metrics: GatewayMetrics? = nil) throws {
+    package init(server: ServerConfig, group: EventLoopGroup, loops: LoopContexts, gate: any HTTPGate, metrics: GatewayMetrics? = nil) throws {
         self.server = server
         self.metrics = metrics
         self.loops = loops
@@ -47,7 +47,7 @@ public final class DataPlaneListener: Sendable {
     }
 
     /// Binds and returns the server channel (its `localAddress` has the real port when 0 was asked).
-    public func bind(group: EventLoopGroup) async throws -> Channel {
+    package func bind(group: EventLoopGroup) async throws -> Channel {
         guard let hp = HostPort.parse(server.listen) else { throw ListenerError.badAddress(server.listen) }
         let quiesce = self.quiesce
         let bootstrap = ServerBootstrap(group: group)
@@ -173,17 +173,17 @@ public final class DataPlaneListener: Sendable {
 
     /// Stops accepting and asks every connection to finish its in-flight request and close.
     /// The future completes when all connections are closed.
-    public func quiesce(on loop: EventLoop) -> EventLoopFuture<Void> {
+    package func quiesce(on loop: EventLoop) -> EventLoopFuture<Void> {
         let promise = loop.makePromise(of: Void.self)
         quiesce.initiateShutdown(promise: promise)
         return promise.futureResult
     }
 }
 
-public enum ListenerError: Error, CustomStringConvertible {
+package enum ListenerError: Error, CustomStringConvertible {
     case badAddress(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .badAddress(let a): return "cannot listen on \"\(a)\": expected host:port"
         }

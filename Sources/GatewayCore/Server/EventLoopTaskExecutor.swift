@@ -4,14 +4,14 @@ import NIOCore
 /// one agent message can fan out to many upstreams) prefers its connection's loop, so the task,
 /// its upstream calls over the loop's pool and the answer written back all stay on one thread:
 /// no hop to the cooperative pool and back per await.
-public final class EventLoopTaskExecutor: TaskExecutor {
-    public let eventLoop: EventLoop
+package final class EventLoopTaskExecutor: TaskExecutor {
+    package let eventLoop: EventLoop
 
-    public init(_ eventLoop: EventLoop) {
+    package init(_ eventLoop: EventLoop) {
         self.eventLoop = eventLoop
     }
 
-    public func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }

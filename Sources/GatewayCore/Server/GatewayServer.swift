@@ -9,27 +9,27 @@ import ServiceLifecycle
 import UnixSignals
 
 /// A gate whose routes come from the config and can be swapped while serving.
-public protocol ReloadableGate: HTTPGate {
+package protocol ReloadableGate: HTTPGate {
     /// Swaps in `config`; completes once every event loop serves it.
     func apply(_ config: GatewayConfig) -> EventLoopFuture<Void>
 }
 
 /// The addresses the gateway listens on, once bound (useful when port 0 was asked).
-public struct BoundAddresses: Sendable {
-    public var data: SocketAddress
-    public var admin: SocketAddress?
+package struct BoundAddresses: Sendable {
+    package var data: SocketAddress
+    package var admin: SocketAddress?
 }
 
 /// The running gateway as one `Service`: binds the listeners, reloads the config when its file
 /// changes or on SIGHUP, and on graceful shutdown stops accepting, lets in-flight requests
 /// finish up to `shutdown_grace`, then returns.
-public final class GatewayServer: Service, Sendable {
-    public let state: GatewayState
+package final class GatewayServer: Service, Sendable {
+    package let state: GatewayState
     let configPath: String?
     let group: EventLoopGroup
-    public let loops: LoopContexts
+    package let loops: LoopContexts
     let gate: any ReloadableGate
-    public let core: CoreServices
+    package let core: CoreServices
     let logger: Logger
     let onBound: @Sendable (BoundAddresses) -> Void
     let adminEndpoints: [AdminEndpoint]
@@ -38,7 +38,7 @@ public final class GatewayServer: Service, Sendable {
     /// gateway says it is ready, say) is not missed.
     private let loadedFingerprint: FileFingerprint?
 
-    public init(
+    package init(
         config: GatewayConfig, configPath: String?, group: EventLoopGroup, logger: Logger,
         makeGate: (LoopContexts, GatewayConfig, CoreServices) -> any ReloadableGate,
         tracing: Bool = false,
@@ -59,7 +59,7 @@ public final class GatewayServer: Service, Sendable {
         self.onBound = onBound
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let config = state.config
         let data = try DataPlaneListener(server: config.server, group: group, loops: loops, gate: gate, metrics: core.metrics)
         let dataChannel = try await data.bind(group: group)
@@ -118,7 +118,7 @@ public final class GatewayServer: Service, Sendable {
 
     /// Loads the file again and applies it if valid; keeps the current config otherwise.
     @discardableResult
-    public func reload(path: String) async -> Bool {
+    package func reload(path: String) async -> Bool {
         do {
             var config = try GatewayConfig.load(path: path)
             let old = state.config
@@ -235,7 +235,7 @@ struct FileFingerprint: Equatable {
 
 extension SocketAddress {
     /// `host:port`, IPv6 bracketed.
-    public var hostPort: String {
+    package var hostPort: String {
         let ip = ipAddress ?? "?"
         return ip.contains(":") ? "[\(ip)]:\(port ?? 0)" : "\(ip):\(port ?? 0)"
     }

@@ -2,18 +2,18 @@ import NIOConcurrencyHelpers
 
 /// What the admin API reports: the config being served and whether the gateway is ready.
 /// Read off the hot path only, so a lock is fine here.
-public final class GatewayState: Sendable {
+package final class GatewayState: Sendable {
     private let box: NIOLockedValueBox<(config: GatewayConfig, ready: Bool, lastReloadError: String?)>
 
-    public init(config: GatewayConfig) {
+    package init(config: GatewayConfig) {
         box = NIOLockedValueBox((config, false, nil))
     }
 
-    public var config: GatewayConfig { box.withLockedValue { $0.config } }
-    public var isReady: Bool { box.withLockedValue { $0.ready } }
-    public var lastReloadError: String? { box.withLockedValue { $0.lastReloadError } }
+    package var config: GatewayConfig { box.withLockedValue { $0.config } }
+    package var isReady: Bool { box.withLockedValue { $0.ready } }
+    package var lastReloadError: String? { box.withLockedValue { $0.lastReloadError } }
 
-    public func markReady() { box.withLockedValue { $0.ready = true } }
+    package func markReady() { box.withLockedValue { $0.ready = true } }
 
     func applied(_ config: GatewayConfig) {
         box.withLockedValue {

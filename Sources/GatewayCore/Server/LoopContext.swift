@@ -4,16 +4,16 @@ import NIOSSL
 
 /// What each event loop owns: its upstream pools, its timers, its held flushes and its request-id counter. The data plane
 /// never shares mutable state across loops, so a request takes no lock and makes no hop.
-public final class LoopContext: @unchecked Sendable {
+package final class LoopContext: @unchecked Sendable {
     // @unchecked: every mutable field is touched only on `eventLoop` (checked in debug builds).
-    public let index: Int
-    public let eventLoop: EventLoop
+    package let index: Int
+    package let eventLoop: EventLoop
     /// Tasks that prefer this executor run on `eventLoop`.
-    public let taskExecutor: EventLoopTaskExecutor
+    package let taskExecutor: EventLoopTaskExecutor
     /// The loop's timers for timeouts that are armed per request and rarely fire.
-    public let timers: LoopTimers
+    package let timers: LoopTimers
     /// Flushes held to the end of the loop's tick: client answers and upstream requests.
-    public let flushes: LoopFlushes
+    package let flushes: LoopFlushes
     private var pools: [UpstreamPoolKey: UpstreamPool] = [:]
     private var requestIDs: RequestIDGenerator
     private let tls: TLSClientContexts
@@ -29,7 +29,7 @@ public final class LoopContext: @unchecked Sendable {
     }
 
     /// The pool for `key` on this loop, made on first use.
-    public func pool(for key: UpstreamPoolKey) -> UpstreamPool {
+    package func pool(for key: UpstreamPoolKey) -> UpstreamPool {
         eventLoop.preconditionInEventLoop()
         if let pool = pools[key] { return pool }
         let ssl = key.target.scheme == .https ? tls.context(for: key.tls, h2: key.protocol == .h2) : nil
@@ -39,23 +39,23 @@ public final class LoopContext: @unchecked Sendable {
     }
 
     /// A new request id.
-    public func nextRequestID() -> String {
+    package func nextRequestID() -> String {
         requestIDs.next()
     }
 
     /// Closes idle upstream connections and refuses new leases.
-    public func shutdownPools() {
+    package func shutdownPools() {
         eventLoop.preconditionInEventLoop()
         for pool in pools.values { pool.shutdown() }
     }
 }
 
 /// The loop contexts of one event loop group, found by loop.
-public final class LoopContexts: Sendable {
-    public let all: [LoopContext]
+package final class LoopContexts: Sendable {
+    package let all: [LoopContext]
     private let byLoop: [ObjectIdentifier: LoopContext]
 
-    public init(group: EventLoopGroup) {
+    package init(group: EventLoopGroup) {
         let tls = TLSClientContexts()
         var all: [LoopContext] = []
         for (i, loop) in group.makeIterator().enumerated() {
@@ -65,7 +65,7 @@ public final class LoopContexts: Sendable {
         self.byLoop = Dictionary(uniqueKeysWithValues: all.map { (ObjectIdentifier($0.eventLoop), $0) })
     }
 
-    public func context(for loop: EventLoop) -> LoopContext {
+    package func context(for loop: EventLoop) -> LoopContext {
         guard let c = byLoop[ObjectIdentifier(loop)] else {
             preconditionFailure("event loop \(loop) is not part of this gateway's group")
         }

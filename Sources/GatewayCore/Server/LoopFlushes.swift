@@ -1,7 +1,7 @@
 import NIOCore
 
 /// A writer whose flush `LoopFlushes` holds until the end of the loop's tick.
-public protocol HeldFlushWriter: AnyObject {
+package protocol HeldFlushWriter: AnyObject {
     /// Flushes what was written since the flush was held. Called once per `hold`.
     func flushHeldWrites()
 }
@@ -22,8 +22,8 @@ public protocol HeldFlushWriter: AnyObject {
 /// right after the I/O events it handled.
 ///
 /// Only touched on its event loop.
-public final class LoopFlushes {
-    public let eventLoop: EventLoop
+package final class LoopFlushes {
+    package let eventLoop: EventLoop
     private var held: [any HeldFlushWriter] = []
     /// The list being flushed, kept to reuse its storage.
     private var flushing: [any HeldFlushWriter] = []
@@ -31,7 +31,7 @@ public final class LoopFlushes {
     /// The end-of-tick task, made once.
     private lazy var flushTask: () -> Void = { [unowned self] in self.flushAll() }
 
-    public init(eventLoop: EventLoop) {
+    package init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop
     }
 
@@ -40,7 +40,7 @@ public final class LoopFlushes {
     /// finishes its bookkeeping, and the reader it wakes is asleep anyway); true for the
     /// others, which are held and flushed by `flushHeldWrites` at the end of the tick. The
     /// writer holds at most once at a time (it keeps a flag), so a burst of writes flushes once.
-    public func hold(_ writer: any HeldFlushWriter) -> Bool {
+    package func hold(_ writer: any HeldFlushWriter) -> Bool {
         guard scheduled else {
             // The first this tick: the task marks the tick's end.
             scheduled = true

@@ -2,19 +2,19 @@ import NIOCore
 
 /// A timer on one event loop's `LoopTimers`: made once by its owner (a connection, a call)
 /// and armed, re-armed and cancelled as often as needed, each in O(1).
-public final class LoopTimer {
+package final class LoopTimer {
     fileprivate var deadlineTick: UInt64 = 0
     /// Where the timer sits in the wheel (slot, index in it); -1 when it is in none.
     fileprivate var slot = -1
     fileprivate var index = -1
     /// Armed and not yet fired or cancelled (a timer taken out of its slot to fire is still
     /// armed until it fires, so cancelling it meanwhile keeps it from firing).
-    public fileprivate(set) var isArmed = false
+    package fileprivate(set) var isArmed = false
     private let action: () -> Void
 
     /// `action` runs on the loop when the timer fires. It is held strongly for the timer's
     /// life: capture the owner weakly, or cancel the timer when the owner is done.
-    public init(_ action: @escaping () -> Void) {
+    package init(_ action: @escaping () -> Void) {
         self.action = action
     }
 
@@ -32,8 +32,8 @@ public final class LoopTimer {
 ///
 /// Timers fire on or after their deadline, at most one tick (`resolution`) late; never early.
 /// Only touched on its event loop.
-public final class LoopTimers {
-    public let eventLoop: EventLoop
+package final class LoopTimers {
+    package let eventLoop: EventLoop
     private let resolutionNanos: UInt64
     private var slots: [[LoopTimer]]
     private let mask: Int
@@ -53,7 +53,7 @@ public final class LoopTimers {
     ///   - slotCount: a power of two; one rotation covers `slotCount × resolution` (41 s by
     ///     default). Later deadlines wait in their slot for their rotation.
     ///   - now: the clock, injected by tests.
-    public init(eventLoop: EventLoop, resolution: TimeAmount = .milliseconds(10), slotCount: Int = 4096,
+    package init(eventLoop: EventLoop, resolution: TimeAmount = .milliseconds(10), slotCount: Int = 4096,
                 now: @escaping () -> NIODeadline = { .now() }) {
         precondition(slotCount > 0 && slotCount & (slotCount - 1) == 0, "slotCount must be a power of two")
         self.eventLoop = eventLoop
@@ -65,15 +65,15 @@ public final class LoopTimers {
     }
 
     /// Timers armed now.
-    public var armedCount: Int { count }
+    package var armedCount: Int { count }
 
     /// Arms `timer` to fire after `delay` (re-arming it if it was armed).
-    public func arm(_ timer: LoopTimer, in delay: TimeAmount) {
+    package func arm(_ timer: LoopTimer, in delay: TimeAmount) {
         arm(timer, at: now() + delay)
     }
 
     /// Arms `timer` to fire at `deadline` (re-arming it if it was armed).
-    public func arm(_ timer: LoopTimer, at deadline: NIODeadline) {
+    package func arm(_ timer: LoopTimer, at deadline: NIODeadline) {
         if timer.isArmed { cancel(timer) }
         // Rounded up, so a timer never fires early; and at least the tick after the last
         // processed one, which is the first the wheel will still look at.
@@ -86,7 +86,7 @@ public final class LoopTimers {
     }
 
     /// Disarms `timer`; it will not fire. Harmless when it is nil or not armed.
-    public func cancel(_ timer: LoopTimer?) {
+    package func cancel(_ timer: LoopTimer?) {
         guard let timer, timer.isArmed else { return }
         timer.isArmed = false
         count -= 1

@@ -5,7 +5,7 @@ import NIOConcurrencyHelpers
 /// rows are dropped and counted rather than growing memory without end (the store is then
 /// failing, and the writer says so). Rows a failed write gives back go first next time, within
 /// the same bound.
-public final class BatchQueue<Row: Sendable>: @unchecked Sendable {
+package final class BatchQueue<Row: Sendable>: @unchecked Sendable {
     // Guarded by `lock` (not a locked box: a row is moved into the queue, where a closure
     // would capture and copy it, retaining each of its strings once more). Visible to
     // `append`, which is inlined where the row type is known: unspecialized, it would copy
@@ -13,15 +13,15 @@ public final class BatchQueue<Row: Sendable>: @unchecked Sendable {
     @usableFromInline let lock = NIOLock()
     @usableFromInline var rows: [Row] = []
     @usableFromInline var dropped = 0
-    public let capacity: Int
+    package let capacity: Int
 
-    public init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = capacity
     }
 
     /// Queues a row; false when the queue is full and the row was dropped.
     @inlinable @discardableResult
-    public func append(_ row: consuming Row) -> Bool {
+    package func append(_ row: consuming Row) -> Bool {
         lock.lock()
         defer { lock.unlock() }
         guard rows.count < capacity else {
@@ -33,7 +33,7 @@ public final class BatchQueue<Row: Sendable>: @unchecked Sendable {
     }
 
     /// Everything queued, and how many rows were dropped since the last take.
-    public func take() -> (rows: [Row], dropped: Int) {
+    package func take() -> (rows: [Row], dropped: Int) {
         lock.withLock {
             let taken = (rows, dropped)
             // The next batch is likely as large: room for it now, not by doubling as it comes.
@@ -45,7 +45,7 @@ public final class BatchQueue<Row: Sendable>: @unchecked Sendable {
     }
 
     /// Puts rows a write failed on back at the front (as many as fit).
-    public func giveBack(_ rows: [Row]) {
+    package func giveBack(_ rows: [Row]) {
         lock.withLock {
             let room = max(0, capacity - self.rows.count)
             dropped += max(0, rows.count - room)

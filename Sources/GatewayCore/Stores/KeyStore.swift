@@ -3,13 +3,13 @@ import Logging
 
 /// API keys in the config's store (SQLite or PostgreSQL): `keys create/list/revoke` write
 /// here, gateways read. Only SHA-256 digests are stored.
-public final class KeyStore: Sendable {
-    public struct Record: Sendable, Equatable {
-        public var id: String
-        public var consumer: String
-        public var displayPrefix: String
-        public var createdAt: Int
-        public var revokedAt: Int?
+package final class KeyStore: Sendable {
+    package struct Record: Sendable, Equatable {
+        package var id: String
+        package var consumer: String
+        package var displayPrefix: String
+        package var createdAt: Int
+        package var revokedAt: Int?
     }
 
     let db: any SQLDatabase
@@ -17,11 +17,11 @@ public final class KeyStore: Sendable {
     private init(db: any SQLDatabase) { self.db = db }
 
     /// Opens the store (creating the table if new).
-    public static func open(_ location: StoreLocation, logger: Logger = Logger(label: "triplegate.store")) async throws -> KeyStore {
+    package static func open(_ location: StoreLocation, logger: Logger = Logger(label: "triplegate.store")) async throws -> KeyStore {
         try await open(openDatabase(location, logger: logger))
     }
 
-    public static func open(_ db: any SQLDatabase) async throws -> KeyStore {
+    package static func open(_ db: any SQLDatabase) async throws -> KeyStore {
         try await db.query("""
             CREATE TABLE IF NOT EXISTS api_keys (
               id TEXT PRIMARY KEY,
@@ -35,10 +35,10 @@ public final class KeyStore: Sendable {
         return KeyStore(db: db)
     }
 
-    public func close() async throws { try await db.close() }
+    package func close() async throws { try await db.close() }
 
     /// Makes a key for `consumer`; returns its record and the key itself, which is not kept.
-    public func create(consumer: String, now: Date = Date()) async throws -> (Record, key: String) {
+    package func create(consumer: String, now: Date = Date()) async throws -> (Record, key: String) {
         let key = APIKey.generate()
         let id = "key_" + String(UInt64.random(in: .min ... .max), radix: 36)
         let record = Record(id: id, consumer: consumer, displayPrefix: APIKey.displayPrefix(key), createdAt: Int(now.timeIntervalSince1970), revokedAt: nil)
@@ -48,7 +48,7 @@ public final class KeyStore: Sendable {
         return (record, key)
     }
 
-    public func list() async throws -> [Record] {
+    package func list() async throws -> [Record] {
         try await db.query("SELECT id, consumer, display_prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id").map { row in
             Record(id: row["id"].text ?? "", consumer: row["consumer"].text ?? "", displayPrefix: row["display_prefix"].text ?? "",
                    createdAt: Int(row["created_at"].int ?? 0), revokedAt: row["revoked_at"].int.map { Int($0) })
@@ -56,7 +56,7 @@ public final class KeyStore: Sendable {
     }
 
     /// Revokes a key by id; false when there is no such active key.
-    public func revoke(id: String, now: Date = Date()) async throws -> Bool {
+    package func revoke(id: String, now: Date = Date()) async throws -> Bool {
         let revoked = try await db.query(
             "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING id",
             [.int(Int64(now.timeIntervalSince1970)), .text(id)])
@@ -64,7 +64,7 @@ public final class KeyStore: Sendable {
     }
 
     /// The active keys, for the in-memory index.
-    public func activeEntries() async throws -> [KeyIndex.Entry] {
+    package func activeEntries() async throws -> [KeyIndex.Entry] {
         try await db.query("SELECT id, consumer, digest FROM api_keys WHERE revoked_at IS NULL").compactMap { row in
             guard case .bytes(let digest) = row["digest"] else { return nil }
             return KeyIndex.Entry(id: row["id"].text ?? "", consumer: row["consumer"].text ?? "", digest: digest)
@@ -75,7 +75,7 @@ public final class KeyStore: Sendable {
     /// tiny query and the index reloads only when something changed. SQLite: its
     /// `data_version` (moves when another connection commits to the file); PostgreSQL: the
     /// number of keys and of revoked keys, which every create and revoke moves.
-    public func changeToken() async throws -> String {
+    package func changeToken() async throws -> String {
         switch db.dialect {
         case .sqlite:
             return try await db.query("PRAGMA data_version").first?["data_version"].text ?? ""

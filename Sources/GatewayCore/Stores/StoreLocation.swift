@@ -4,11 +4,11 @@ import PostgresNIO
 
 /// The config's `store:`: the embedded SQLite file (`sqlite:PATH`, the default) or a
 /// PostgreSQL database (`postgres://user:password@host:5432/db?sslmode=...`) shared by replicas.
-public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
+package enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     case sqlite(path: String)
     case postgres(PostgresURL)
 
-    public init?(_ spec: String) {
+    package init?(_ spec: String) {
         if spec.hasPrefix("sqlite:") {
             let path = String(spec.dropFirst("sqlite:".count))
             guard !path.isEmpty else { return nil }
@@ -21,7 +21,7 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// For logs: the password never appears.
-    public var description: String {
+    package var description: String {
         switch self {
         case .sqlite(let path): return "sqlite:\(path)"
         case .postgres(let u): return "postgres://\(u.user)@\(u.host):\(u.port)/\(u.database ?? "")"
@@ -33,17 +33,17 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
 /// percent-decoded, port 5432 by default, database defaulting to the user's name, and
 /// `sslmode` disable, prefer (the default: TLS when the server offers it), require (TLS,
 /// certificate not checked, as libpq) or verify-full (TLS, certificate and host name checked).
-public struct PostgresURL: Sendable, Equatable {
-    public enum TLSMode: String, Sendable { case disable, prefer, require, verifyFull = "verify-full" }
+package struct PostgresURL: Sendable, Equatable {
+    package enum TLSMode: String, Sendable { case disable, prefer, require, verifyFull = "verify-full" }
 
-    public var host: String
-    public var port: Int
-    public var user: String
-    public var password: String?
-    public var database: String?
-    public var tls: TLSMode
+    package var host: String
+    package var port: Int
+    package var user: String
+    package var password: String?
+    package var database: String?
+    package var tls: TLSMode
 
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"), let c = URLComponents(string: text),
               let host = c.host, !host.isEmpty, let user = c.user, !user.isEmpty else { return nil }
         self.host = host

@@ -3,42 +3,42 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// The access log's settings (`telemetry.access_log`).
-public struct AccessLogConfig: Sendable, Equatable {
+package struct AccessLogConfig: Sendable, Equatable {
     /// Default true: one JSON line per request is what operators grep first.
-    public var enabled: Bool = true
+    package var enabled: Bool = true
     /// `stdout` (default, for containers) or a file path (appended to).
-    public var path: String = "stdout"
+    package var path: String = "stdout"
     /// The fields written, in this order. Default: all of `AccessLogRecord.fieldNames`.
-    public var fields: [String] = AccessLogRecord.fieldNames
+    package var fields: [String] = AccessLogRecord.fieldNames
 
-    public init() {}
+    package init() {}
 }
 
 /// What one request leaves in the access log.
-public struct AccessLogRecord: Sendable {
-    public static let fieldNames = [
+package struct AccessLogRecord: Sendable {
+    package static let fieldNames = [
         "time", "request_id", "consumer", "team", "service", "route", "method", "path", "status", "bytes",
         "upstream", "upstream_ms", "total_ms", "limit", "gen_ai",
     ]
 
-    public var requestID = ""
-    public var consumer: String?
-    public var team: String?
-    public var service: String?
-    public var route: String?
-    public var method = ""
-    public var path = ""
-    public var status = 0
-    public var bytes = 0
-    public var upstream: String?
-    public var upstreamNanos: Int64?
-    public var totalNanos: Int64 = 0
+    package var requestID = ""
+    package var consumer: String?
+    package var team: String?
+    package var service: String?
+    package var route: String?
+    package var method = ""
+    package var path = ""
+    package var status = 0
+    package var bytes = 0
+    package var upstream: String?
+    package var upstreamNanos: Int64?
+    package var totalNanos: Int64 = 0
     /// The limiter's word: `allowed`, `refused`, or nil when no limit applied.
-    public var limit: String?
+    package var limit: String?
     /// What an LLM call asked for, where it went and what it used (AI gate requests only).
-    public var genAI: GenAIRecord?
+    package var genAI: GenAIRecord?
 
-    public init() {}
+    package init() {}
 
     /// Appends the record as one JSON object. Written field by field into the buffer: no
     /// dictionary, no intermediate values (the first version cost 10 µs a request that way).
@@ -103,7 +103,7 @@ public struct AccessLogRecord: Sendable {
     }
 
     /// The fields a line may have.
-    public enum Field: String, Sendable, CaseIterable {
+    package enum Field: String, Sendable, CaseIterable {
         case time, requestID = "request_id", consumer, team, service, route, method, path, status, bytes
         case upstream, upstreamMS = "upstream_ms", totalMS = "total_ms", limit, genAI = "gen_ai"
     }
@@ -111,7 +111,7 @@ public struct AccessLogRecord: Sendable {
 
 /// Collects access-log lines from every event loop into one buffer, written out by a background
 /// task every 100 ms (or when it passes 64 KiB): the request path never makes a syscall for it.
-public final class AccessLog: Sendable {
+package final class AccessLog: Sendable {
     let config: AccessLogConfig
     private let fields: [AccessLogRecord.Field]
     private struct Pending {
@@ -124,7 +124,7 @@ public final class AccessLog: Sendable {
     private let pending = NIOLockedValueBox(Pending())
     private let handle: FileHandle?
 
-    public init(config: AccessLogConfig) {
+    package init(config: AccessLogConfig) {
         self.config = config
         self.fields = config.fields.compactMap { AccessLogRecord.Field(rawValue: $0) }
         if !config.enabled {
@@ -141,9 +141,9 @@ public final class AccessLog: Sendable {
         }
     }
 
-    public var isEnabled: Bool { handle != nil }
+    package var isEnabled: Bool { handle != nil }
 
-    public func record(_ record: AccessLogRecord) {
+    package func record(_ record: AccessLogRecord) {
         guard handle != nil else { return }
         let now = Date().timeIntervalSince1970
         let second = Int(now)
@@ -163,7 +163,7 @@ public final class AccessLog: Sendable {
     }
 
     /// Writes what is buffered.
-    public func flush() {
+    package func flush() {
         guard let handle else { return }
         let out = pending.withLockedValue { p -> ByteBuffer in
             let taken = p.buffer
@@ -174,7 +174,7 @@ public final class AccessLog: Sendable {
     }
 
     /// Flushes every 100 ms until cancelled, then once more.
-    public func run() async {
+    package func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(100))
             flush()

@@ -5,23 +5,23 @@ import NIOConcurrencyHelpers
 /// A swift-log handler that writes one JSON object per line: `time`, `level`, `logger`,
 /// `message`, then the metadata with dotted keys. Lines are written whole under a lock, so
 /// lines from different threads never interleave.
-public struct JSONLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .info
+package struct JSONLogHandler: LogHandler {
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level = .info
     private let label: String
     private let output: JSONLogOutput
 
-    public init(label: String, output: JSONLogOutput = .standardError) {
+    package init(label: String, output: JSONLogOutput = .standardError) {
         self.label = label
         self.output = output
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var fields: [(String, JSONValue)] = [
             ("time", .string(Date().ISO8601Format(.iso8601.year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: true).timeZone(separator: .omitted)))),
             ("level", .string(event.level.rawValue)),
@@ -46,14 +46,14 @@ public struct JSONLogHandler: LogHandler {
 }
 
 /// Where JSON log lines go.
-public final class JSONLogOutput: Sendable {
+package final class JSONLogOutput: Sendable {
     private let lock = NIOLock()
     private let handle: FileHandle
 
-    public init(handle: FileHandle) { self.handle = handle }
+    package init(handle: FileHandle) { self.handle = handle }
 
-    public static let standardError = JSONLogOutput(handle: .standardError)
-    public static let standardOutput = JSONLogOutput(handle: .standardOutput)
+    package static let standardError = JSONLogOutput(handle: .standardError)
+    package static let standardOutput = JSONLogOutput(handle: .standardOutput)
 
     func write(_ line: String) {
         lock.withLock { handle.write(Data(line.utf8)) }

@@ -4,7 +4,7 @@ import Synchronization
 /// swift-prometheus registry for the reason RouteMetrics.swift gives (a `rate_limit` on a
 /// service of 10,000 routes registered 20,000 counters in one family, each registration a copy
 /// of the family).
-public final class LimiterDecisions: Sendable {
+package final class LimiterDecisions: Sendable {
     /// `route="…"`, escaped for the text format.
     let labels: [UInt8]
     private let allowedCount = Atomic<Int>(0)
@@ -16,8 +16,8 @@ public final class LimiterDecisions: Sendable {
         self.labels = labels
     }
 
-    public func allowed() { allowedCount.add(1, ordering: .relaxed) }
-    public func refused() { refusedCount.add(1, ordering: .relaxed) }
+    package func allowed() { allowedCount.add(1, ordering: .relaxed) }
+    package func refused() { refusedCount.add(1, ordering: .relaxed) }
 
     var counts: (allowed: Int, refused: Int) { (allowedCount.load(ordering: .relaxed), refusedCount.load(ordering: .relaxed)) }
 }

@@ -7,10 +7,10 @@ import Tracing
 
 /// Server spans for proxied requests through swift-distributed-tracing, exported by swift-otel.
 /// When traces are not configured nothing here runs: the handler checks one Bool per request.
-public enum RequestTracing {
+package enum RequestTracing {
     /// Makes the OTLP exporter and installs its tracer as the process's; returns the service that
     /// batches and sends spans (run it beside the gateway so shutdown flushes them).
-    public static func bootstrap(_ config: TracesConfig) throws -> any Service {
+    package static func bootstrap(_ config: TracesConfig) throws -> any Service {
         var otel = OTel.Configuration.default
         otel.serviceName = config.serviceName
         otel.propagators = [.traceContext]
@@ -32,7 +32,7 @@ public enum RequestTracing {
     }
 
     /// Starts the server span of a request, continuing the caller's `traceparent` if it sent one.
-    public static func startServerSpan(method: HTTPMethod, target: String, headers: HTTPHeaders, clientIP: String?) -> RequestSpan {
+    package static func startServerSpan(method: HTTPMethod, target: String, headers: HTTPHeaders, clientIP: String?) -> RequestSpan {
         var context = ServiceContext.topLevel
         InstrumentationSystem.instrument.extract(headers, into: &context, using: HTTPHeadersExtractor())
         let span = InstrumentationSystem.tracer.startAnySpan(method.rawValue, context: context, ofKind: .server)
@@ -44,33 +44,33 @@ public enum RequestTracing {
 }
 
 /// One request's server span, so the data plane needs no tracing types of its own.
-public struct RequestSpan {
+package struct RequestSpan {
     let span: any Span
     let method: String
 
     /// Replaces any trace headers with the span's own, so the upstream's spans hang below it.
-    public func inject(into headers: inout HTTPHeaders) {
+    package func inject(into headers: inout HTTPHeaders) {
         headers.remove(name: "traceparent")
         headers.remove(name: "tracestate")
         InstrumentationSystem.instrument.inject(span.context, into: &headers, using: HTTPHeadersInjector())
     }
 
     /// Names the span after its route (low cardinality: never the raw path).
-    public func route(_ name: String) {
+    package func route(_ name: String) {
         span.attributes["http.route"] = name
         span.operationName = "\(method) \(name)"
     }
 
-    public func consumer(_ name: String?) {
+    package func consumer(_ name: String?) {
         if let name { span.attributes["triplegate.consumer"] = name }
     }
 
-    public func upstream(_ address: String?) {
+    package func upstream(_ address: String?) {
         if let address { span.attributes["server.address"] = address }
     }
 
     /// The OpenTelemetry `gen_ai.*` attributes of an LLM call.
-    public func genAI(_ r: GenAIRecord) {
+    package func genAI(_ r: GenAIRecord) {
         span.attributes["gen_ai.operation.name"] = "chat"
         if let m = r.requestModel { span.attributes["gen_ai.request.model"] = m }
         if let m = r.responseModel { span.attributes["gen_ai.response.model"] = m }
@@ -81,7 +81,7 @@ public struct RequestSpan {
     }
 
     /// Ends the span with the request's status.
-    public func end(status: Int) {
+    package func end(status: Int) {
         span.attributes["http.response.status_code"] = status
         if status >= 500 { span.setStatus(SpanStatus(code: .error)) }
         span.end()

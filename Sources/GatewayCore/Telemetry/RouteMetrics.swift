@@ -10,7 +10,7 @@ import Synchronization
 /// copies. And every series was made up front: ~1 KiB each, 60 MiB at 10,000 routes, most of
 /// them never recorded. Here a route's label set is registered once in a dictionary mutated in
 /// place (`RouteMetricsFamily`), and each of its six series is made on its first record.
-public final class RouteMetrics: Sendable {
+package final class RouteMetrics: Sendable {
     /// `service="…",http_route="…"`, escaped for the text format.
     let labels: [UInt8]
     /// The request-duration series by status class (1xx … 5xx), then the upstream series.
@@ -25,7 +25,7 @@ public final class RouteMetrics: Sendable {
         series = InlineArray { _ in AtomicLazyReference() }
     }
 
-    public func record(status: Int, totalNanos: Int64, upstreamNanos: Int64?) {
+    package func record(status: Int, totalNanos: Int64, upstreamNanos: Int64?) {
         let cls = min(max(status / 100, 1), 5) - 1
         self[cls].record(nanos: totalNanos)
         if let upstreamNanos { self[5].record(nanos: upstreamNanos) }

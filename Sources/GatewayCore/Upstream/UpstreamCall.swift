@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP1
 
 /// What an upstream call reports, on the call's event loop.
-public protocol UpstreamCallSink: AnyObject {
+package protocol UpstreamCallSink: AnyObject {
     func callHead(_ head: HTTPResponseHead)
     func callBody(_ body: ByteBuffer)
     func callEnd()
@@ -16,8 +16,8 @@ public protocol UpstreamCallSink: AnyObject {
 /// for the whole answer (a byte a second cannot hold it past), and a stall limit on the gap
 /// between reads (from the start to the first bytes, then between reads), so an upstream that
 /// goes quiet fails the call before the deadline.
-public final class UpstreamCall: UpstreamConnectionDelegate {
-    public enum Failure: Error, Equatable, Sendable {
+package final class UpstreamCall: UpstreamConnectionDelegate {
+    package enum Failure: Error, Equatable, Sendable {
         case connect(String)
         /// The deadline passed.
         case timeout
@@ -45,11 +45,11 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
     private var lastActivity = NIODeadline.now()
     private var finished = false
     /// The connection's address, once leased.
-    public private(set) var address: SocketAddress?
+    package private(set) var address: SocketAddress?
 
     /// `deadline`: the longest the whole call may take; `stall`: the longest gap between reads
     /// (nil: no such bound). At least one is given.
-    public init(pool: UpstreamPool, head: HTTPRequestHead, body: ByteBuffer, deadline: TimeAmount?, stall: TimeAmount?, sink: UpstreamCallSink) {
+    package init(pool: UpstreamPool, head: HTTPRequestHead, body: ByteBuffer, deadline: TimeAmount?, stall: TimeAmount?, sink: UpstreamCallSink) {
         precondition(deadline != nil || stall != nil, "an upstream call needs a bound")
         self.pool = pool
         self.head = head
@@ -59,7 +59,7 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
         self.sink = sink
     }
 
-    public func start() {
+    package func start() {
         let now = NIODeadline.now()
         lastActivity = now
         deadlineAt = deadline.map { now + $0 }
@@ -88,7 +88,7 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
 
     /// Stops the call (the client left, or the exchange gave up on it). The connection is
     /// closed unless its response had ended.
-    public func cancel() {
+    package func cancel() {
         _ = stop()
     }
 
@@ -104,8 +104,8 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
         return true
     }
 
-    public func pauseReads() { connection?.pauseReads() }
-    public func resumeReads() { connection?.resumeReads() }
+    package func pauseReads() { connection?.pauseReads() }
+    package func resumeReads() { connection?.resumeReads() }
 
     private func dropTimer() {
         pool.timers.cancel(timer)
@@ -134,19 +134,19 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
 
     // MARK: UpstreamConnectionDelegate
 
-    public func upstreamResponseHead(_ head: HTTPResponseHead) {
+    package func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished else { return }
         lastActivity = .now()
         sink?.callHead(head)
     }
 
-    public func upstreamResponseBody(_ body: ByteBuffer) {
+    package func upstreamResponseBody(_ body: ByteBuffer) {
         guard !finished else { return }
         lastActivity = .now()
         sink?.callBody(body)
     }
 
-    public func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
+    package func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
         guard !finished else { return }
         finished = true
         dropTimer()
@@ -155,9 +155,9 @@ public final class UpstreamCall: UpstreamConnectionDelegate {
         sink?.callEnd()
     }
 
-    public func upstreamReadComplete() { sink?.callReadComplete() }
+    package func upstreamReadComplete() { sink?.callReadComplete() }
 
-    public func upstreamFailed(_ error: UpstreamError) { fail(.broken("\(error)")) }
+    package func upstreamFailed(_ error: UpstreamError) { fail(.broken("\(error)")) }
 
-    public func upstreamWritabilityChanged(isWritable: Bool) {}
+    package func upstreamWritabilityChanged(isWritable: Bool) {}
 }

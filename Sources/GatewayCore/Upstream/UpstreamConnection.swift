@@ -3,7 +3,7 @@ import NIOHTTP1
 
 /// What a leased upstream connection reports to the exchange that holds it. All calls happen
 /// on the connection's event loop, which is also the exchange's.
-public protocol UpstreamConnectionDelegate: AnyObject {
+package protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamResponseHead(_ head: HTTPResponseHead)
     func upstreamResponseBody(_ body: ByteBuffer)
     func upstreamResponseEnd(_ trailers: HTTPHeaders?)
@@ -15,7 +15,7 @@ public protocol UpstreamConnectionDelegate: AnyObject {
 }
 
 /// Why an upstream exchange failed.
-public enum UpstreamError: Error, Sendable, Equatable {
+package enum UpstreamError: Error, Sendable, Equatable {
     /// The connection could not be opened (refused, unreachable, connect timeout).
     case connectFailed(String)
     /// The pool is shut down or has no connection to give.
@@ -31,14 +31,14 @@ public enum UpstreamError: Error, Sendable, Equatable {
 
 /// One kept-alive HTTP/1.1 connection to an upstream target, owned by an `UpstreamPool`.
 /// Bound to its event loop: only ever touched there.
-public final class UpstreamConnection {
-    public let id: UpstreamPoolStateMachine.ConnectionID
-    public let channel: Channel
+package final class UpstreamConnection {
+    package let id: UpstreamPoolStateMachine.ConnectionID
+    package let channel: Channel
     unowned let pool: UpstreamPool
     /// An HTTP/2 stream rather than a connection of its own: used once, never pooled.
-    public let isStream: Bool
+    package let isStream: Bool
     /// The exchange that leased this connection; nil while idle in the pool.
-    public weak var delegate: UpstreamConnectionDelegate?
+    package weak var delegate: UpstreamConnectionDelegate?
     var handler: UpstreamConnectionHandler?
     /// Armed by the pool while the connection waits idle.
     var idleTimer: LoopTimer?
@@ -50,29 +50,29 @@ public final class UpstreamConnection {
         self.isStream = isStream
     }
 
-    public var isWritable: Bool { channel.isWritable }
-    public var remoteAddress: SocketAddress? { channel.remoteAddress }
+    package var isWritable: Bool { channel.isWritable }
+    package var remoteAddress: SocketAddress? { channel.remoteAddress }
 
-    public func write(_ part: HTTPClientRequestPart) {
+    package func write(_ part: HTTPClientRequestPart) {
         handler?.write(part)
     }
 
     /// Writes a whole request whose body is in hand: on HTTP/1, one buffer when it is small.
-    public func send(head: HTTPRequestHead, body: ByteBuffer) {
+    package func send(head: HTTPRequestHead, body: ByteBuffer) {
         handler?.send(head: head, body: body)
     }
 
     /// Sends what was written, at the end of the loop's tick (see `LoopFlushes`).
-    public func flush() { handler?.flush() }
+    package func flush() { handler?.flush() }
 
     /// Stops reading from the upstream until `resumeReads`: the client is not keeping up.
-    public func pauseReads() { handler?.readsPaused = true }
+    package func pauseReads() { handler?.readsPaused = true }
 
-    public func resumeReads() { handler?.resumeReads() }
+    package func resumeReads() { handler?.resumeReads() }
 
     /// Gives the connection back. `reusable` only when the response ended cleanly, the request
     /// was sent whole and neither side asked to close.
-    public func release(reusable: Bool) {
+    package func release(reusable: Bool) {
         delegate = nil
         handler?.readsPaused = false
         pool.release(self, reusable: reusable && channel.isActive)

@@ -6,13 +6,13 @@ import NIOSSL
 /// Kept-alive connections to one upstream target from one event loop: the thin I/O shell
 /// around `UpstreamPoolStateMachine`. Living on the loop of the connections it serves, it needs
 /// no locks and no thread hops; every call must come from that loop.
-public final class UpstreamPool {
-    public typealias Callback = (Result<UpstreamConnection, UpstreamError>) -> Void
+package final class UpstreamPool {
+    package typealias Callback = (Result<UpstreamConnection, UpstreamError>) -> Void
 
-    public let key: UpstreamPoolKey
-    public let eventLoop: EventLoop
+    package let key: UpstreamPoolKey
+    package let eventLoop: EventLoop
     /// The loop's timers: upstream calls and idle connections arm theirs there.
-    public let timers: LoopTimers
+    package let timers: LoopTimers
     /// The loop's held flushes: requests written to the pool's connections go out at the end
     /// of the tick.
     let flushes: LoopFlushes
@@ -37,13 +37,13 @@ public final class UpstreamPool {
     }
 
     /// Connections open or opening, and idle ones.
-    public var connectionCount: Int { state.connectionCount + (http2?.isConnected == true ? 1 : 0) }
-    public var idleCount: Int { state.idleCount }
+    package var connectionCount: Int { state.connectionCount + (http2?.isConnected == true ? 1 : 0) }
+    package var idleCount: Int { state.idleCount }
 
     /// Asks for a connection; `callback` runs on this loop, at once for an idle connection.
     /// Returns an id for `cancel`.
     @discardableResult
-    public func acquire(_ callback: @escaping Callback) -> Int {
+    package func acquire(_ callback: @escaping Callback) -> Int {
         eventLoop.preconditionInEventLoop()
         let waiter = nextWaiter
         nextWaiter += 1
@@ -57,7 +57,7 @@ public final class UpstreamPool {
     }
 
     /// Withdraws a request for a connection (its deadline passed, or its client left).
-    public func cancel(_ waiter: Int) {
+    package func cancel(_ waiter: Int) {
         http2?.cancel(waiter)
         if waiters.removeValue(forKey: waiter) != nil { state.cancel(waiter) }
     }
@@ -79,7 +79,7 @@ public final class UpstreamPool {
     }
 
     /// Closes idle connections and fails waiters; leased connections close when released.
-    public func shutdown() {
+    package func shutdown() {
         http2?.shutdown()
         let (close, fail) = state.shutdown()
         for id in close { closeConnection(id) }
@@ -186,17 +186,17 @@ public final class UpstreamPool {
 
 /// What identifies a pool: the target and the settings its connections are made with. Routes
 /// that share these share the pool, and a reload that keeps them keeps the warm connections.
-public struct UpstreamPoolKey: Hashable, Sendable {
-    public let target: UpstreamURL
-    public let maxConnections: Int
-    public let idleTimeout: Duration
-    public let connectTimeout: TimeAmount
-    public let `protocol`: UpstreamProtocol
-    public let tls: UpstreamTLS
+package struct UpstreamPoolKey: Hashable, Sendable {
+    package let target: UpstreamURL
+    package let maxConnections: Int
+    package let idleTimeout: Duration
+    package let connectTimeout: TimeAmount
+    package let `protocol`: UpstreamProtocol
+    package let tls: UpstreamTLS
     /// Every upstream call finds its pool by key: the key's strings are hashed once, here.
     private let hashed: Int
 
-    public init(target: UpstreamURL, maxConnections: Int, idleTimeout: Duration, connectTimeout: TimeAmount,
+    package init(target: UpstreamURL, maxConnections: Int, idleTimeout: Duration, connectTimeout: TimeAmount,
                 protocol: UpstreamProtocol = .http1, tls: UpstreamTLS = UpstreamTLS()) {
         self.target = target
         self.maxConnections = maxConnections
@@ -215,14 +215,14 @@ public struct UpstreamPoolKey: Hashable, Sendable {
     }
 
     /// The same settings for another target.
-    public func with(target: UpstreamURL) -> Self {
+    package func with(target: UpstreamURL) -> Self {
         Self(target: target, maxConnections: maxConnections, idleTimeout: idleTimeout, connectTimeout: connectTimeout,
              protocol: `protocol`, tls: tls)
     }
 
-    public func hash(into hasher: inout Hasher) { hasher.combine(hashed) }
+    package func hash(into hasher: inout Hasher) { hasher.combine(hashed) }
 
-    public static func == (a: Self, b: Self) -> Bool {
+    package static func == (a: Self, b: Self) -> Bool {
         a.hashed == b.hashed && a.target == b.target && a.maxConnections == b.maxConnections && a.idleTimeout == b.idleTimeout
             && a.connectTimeout == b.connectTimeout && a.protocol == b.protocol && a.tls == b.tls
     }

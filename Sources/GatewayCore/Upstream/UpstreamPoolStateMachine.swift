@@ -6,11 +6,11 @@ import DequeModule
 /// action its shell (`UpstreamPool`) must perform, so every path is tested without sockets.
 /// Idle connections are reused last-in first-out: the most recently used one is the least
 /// likely to have been closed by the upstream, and the rest age out by the idle timeout.
-public struct UpstreamPoolStateMachine: Sendable {
-    public typealias ConnectionID = Int
-    public typealias WaiterID = Int
+package struct UpstreamPoolStateMachine: Sendable {
+    package typealias ConnectionID = Int
+    package typealias WaiterID = Int
 
-    public enum Action: Equatable, Sendable {
+    package enum Action: Equatable, Sendable {
         case none
         /// Hand this connection to this waiter.
         case lease(ConnectionID, to: WaiterID)
@@ -28,7 +28,7 @@ public struct UpstreamPoolStateMachine: Sendable {
         case connecting, idle, leased
     }
 
-    public let maxConnections: Int
+    package let maxConnections: Int
     private var connections: [ConnectionID: ConnectionState] = [:]
     private var idle: [ConnectionID] = []
     private var waiters: Deque<WaiterID> = []
@@ -36,18 +36,18 @@ public struct UpstreamPoolStateMachine: Sendable {
     private var nextConnectionID = 0
     private var isShutDown = false
 
-    public init(maxConnections: Int) {
+    package init(maxConnections: Int) {
         precondition(maxConnections > 0)
         self.maxConnections = maxConnections
     }
 
-    public var connectionCount: Int { connections.count }
-    public var idleCount: Int { idle.count }
-    public var waiterCount: Int { waiters.count }
-    public var connectingCount: Int { connecting }
+    package var connectionCount: Int { connections.count }
+    package var idleCount: Int { idle.count }
+    package var waiterCount: Int { waiters.count }
+    package var connectingCount: Int { connecting }
 
     /// A request wants a connection.
-    public mutating func acquire(_ waiter: WaiterID) -> Action {
+    package mutating func acquire(_ waiter: WaiterID) -> Action {
         if isShutDown { return .failWaiter(waiter) }
         if let id = idle.popLast() {
             connections[id] = .leased
@@ -58,12 +58,12 @@ public struct UpstreamPoolStateMachine: Sendable {
     }
 
     /// A waiter gave up (its deadline passed, or its client left).
-    public mutating func cancel(_ waiter: WaiterID) {
+    package mutating func cancel(_ waiter: WaiterID) {
         if let i = waiters.firstIndex(of: waiter) { waiters.remove(at: i) }
     }
 
     /// A connection attempt succeeded.
-    public mutating func connected(_ id: ConnectionID) -> Action {
+    package mutating func connected(_ id: ConnectionID) -> Action {
         guard connections[id] == .connecting else { return .closeConnection(id, thenCreate: nil) }
         connecting -= 1
         if isShutDown {
@@ -75,7 +75,7 @@ public struct UpstreamPoolStateMachine: Sendable {
 
     /// A connection attempt failed: the oldest waiter learns of it, so one dead target cannot
     /// hold a queue of requests until each one's own deadline.
-    public mutating func connectFailed(_ id: ConnectionID) -> Action {
+    package mutating func connectFailed(_ id: ConnectionID) -> Action {
         guard connections[id] == .connecting else { return .none }
         connections[id] = nil
         connecting -= 1
@@ -85,7 +85,7 @@ public struct UpstreamPoolStateMachine: Sendable {
 
     /// A leased connection finished its exchange. `reusable` is false when either side asked
     /// to close or the exchange ended early.
-    public mutating func release(_ id: ConnectionID, reusable: Bool) -> Action {
+    package mutating func release(_ id: ConnectionID, reusable: Bool) -> Action {
         guard connections[id] == .leased else { return .none }
         guard reusable, !isShutDown else {
             connections[id] = nil
@@ -95,7 +95,7 @@ public struct UpstreamPoolStateMachine: Sendable {
     }
 
     /// A connection closed on its own (the upstream hung up while it was idle or leased).
-    public mutating func closed(_ id: ConnectionID) -> Action {
+    package mutating func closed(_ id: ConnectionID) -> Action {
         guard let state = connections.removeValue(forKey: id) else { return .none }
         switch state {
         case .idle: if let i = idle.firstIndex(of: id) { idle.remove(at: i) }
@@ -106,7 +106,7 @@ public struct UpstreamPoolStateMachine: Sendable {
     }
 
     /// The idle timer of a connection fired.
-    public mutating func idleTimeout(_ id: ConnectionID) -> Action {
+    package mutating func idleTimeout(_ id: ConnectionID) -> Action {
         guard connections[id] == .idle else { return .none }
         connections[id] = nil
         if let i = idle.firstIndex(of: id) { idle.remove(at: i) }
@@ -114,7 +114,7 @@ public struct UpstreamPoolStateMachine: Sendable {
     }
 
     /// Stop handing out connections; returns the idle ones to close and the waiters to fail.
-    public mutating func shutdown() -> (close: [ConnectionID], fail: [WaiterID]) {
+    package mutating func shutdown() -> (close: [ConnectionID], fail: [WaiterID]) {
         isShutDown = true
         let close = idle
         for id in idle { connections[id] = nil }

@@ -3,19 +3,19 @@ import GatewayCore
 /// What a call used, in disjoint parts that each have one price: every token is counted once.
 /// Each provider reports usage its own way; `init(openAI:)`, `init(anthropic:)` and
 /// `init(gemini:)` take them apart.
-public struct TokenUsage: Sendable, Equatable {
+package struct TokenUsage: Sendable, Equatable {
     /// Prompt tokens neither read from nor written to a prompt cache.
-    public var input = 0
+    package var input = 0
     /// Prompt tokens read from the provider's cache (billed at `cached_input`).
-    public var cachedInput = 0
+    package var cachedInput = 0
     /// Prompt tokens written to the cache (Anthropic; billed at `cache_write`).
-    public var cacheWrite = 0
+    package var cacheWrite = 0
     /// Completion tokens, reasoning included (billed at `output`).
-    public var output = 0
+    package var output = 0
     /// Of `output`, the reasoning ("thinking") tokens: reported, already billed in `output`.
-    public var reasoning = 0
+    package var reasoning = 0
 
-    public init(input: Int = 0, cachedInput: Int = 0, cacheWrite: Int = 0, output: Int = 0, reasoning: Int = 0) {
+    package init(input: Int = 0, cachedInput: Int = 0, cacheWrite: Int = 0, output: Int = 0, reasoning: Int = 0) {
         self.input = Self.bounded(input)
         self.cachedInput = Self.bounded(cachedInput)
         self.cacheWrite = Self.bounded(cacheWrite)
@@ -26,17 +26,17 @@ public struct TokenUsage: Sendable, Equatable {
     /// The most tokens one count may hold (2^40, a thousand times any context window). Counts
     /// come from providers: a negative or absurd one is clamped, so sums and prices of them
     /// stay far from overflow and a hostile provider cannot make a call free or crash the gate.
-    public static let maxCount = 1 << 40
+    package static let maxCount = 1 << 40
 
-    public static func bounded(_ n: Int) -> Int { min(max(n, 0), maxCount) }
+    package static func bounded(_ n: Int) -> Int { min(max(n, 0), maxCount) }
 
     /// All prompt tokens, as OpenAI counts `prompt_tokens`.
-    public var prompt: Int { input + cachedInput + cacheWrite }
+    package var prompt: Int { input + cachedInput + cacheWrite }
 
     /// OpenAI (and Azure, and the chat-completions pivot): `prompt_tokens` includes
     /// `prompt_tokens_details.cached_tokens`; `completion_tokens` includes
     /// `completion_tokens_details.reasoning_tokens`. Embeddings report `prompt_tokens` only.
-    public init?(openAI u: JSONValue?) {
+    package init?(openAI u: JSONValue?) {
         guard let u, u != .null, let prompt = u["prompt_tokens"]?.tokenCount ?? u["input_tokens"]?.tokenCount else { return nil }
         let cached = u["prompt_tokens_details"]?["cached_tokens"]?.tokenCount ?? u["input_tokens_details"]?["cached_tokens"]?.tokenCount ?? 0
         self.init(input: max(0, prompt - cached), cachedInput: min(cached, prompt),
@@ -46,7 +46,7 @@ public struct TokenUsage: Sendable, Equatable {
 
     /// Anthropic: `input_tokens` excludes `cache_read_input_tokens` and
     /// `cache_creation_input_tokens`; `output_tokens` includes thinking.
-    public init?(anthropic u: JSONValue?) {
+    package init?(anthropic u: JSONValue?) {
         guard let u, u != .null, u["input_tokens"] != nil || u["output_tokens"] != nil else { return nil }
         self.init(input: u["input_tokens"]?.tokenCount ?? 0, cachedInput: u["cache_read_input_tokens"]?.tokenCount ?? 0,
                   cacheWrite: u["cache_creation_input_tokens"]?.tokenCount ?? 0, output: u["output_tokens"]?.tokenCount ?? 0)
@@ -54,7 +54,7 @@ public struct TokenUsage: Sendable, Equatable {
 
     /// Gemini `usageMetadata`: `promptTokenCount` includes `cachedContentTokenCount`;
     /// `candidatesTokenCount` excludes `thoughtsTokenCount`, which is billed as output.
-    public init?(gemini u: JSONValue?) {
+    package init?(gemini u: JSONValue?) {
         guard let u, u != .null, let prompt = u["promptTokenCount"]?.tokenCount else { return nil }
         let cached = u["cachedContentTokenCount"]?.tokenCount ?? 0
         let thoughts = u["thoughtsTokenCount"]?.tokenCount ?? 0
@@ -74,7 +74,7 @@ extension TokenUsage {
         .map { Array($0.utf8) }
 
     /// As `init(openAI:)`, from the bytes of the `usage` value.
-    public init?(openAIBytes u: UnsafeRawBufferPointer) {
+    package init?(openAIBytes u: UnsafeRawBufferPointer) {
         guard let s = JSONScanner.slots(Self.openAIKeys, in: u) else { return nil }
         func int(_ k: Int) -> Int? { s[k].flatMap { JSONScanner.int(UnsafeRawBufferPointer(rebasing: u[$0])).map(TokenUsage.bounded) } }
         func inner(_ k: Int, _ key: [[UInt8]]) -> Int? {
@@ -89,7 +89,7 @@ extension TokenUsage {
     }
 
     /// As `init(anthropic:)`, from the bytes of the `usage` value.
-    public init?(anthropicBytes u: UnsafeRawBufferPointer) {
+    package init?(anthropicBytes u: UnsafeRawBufferPointer) {
         guard let s = JSONScanner.slots(Self.anthropicKeys, in: u), s[0] != nil || s[1] != nil else { return nil }
         func int(_ k: Int) -> Int { s[k].flatMap { JSONScanner.int(UnsafeRawBufferPointer(rebasing: u[$0])).map(TokenUsage.bounded) } ?? 0 }
         self.init(input: int(0), cachedInput: int(2), cacheWrite: int(3), output: int(1))
@@ -103,19 +103,19 @@ extension JSONValue {
 
 /// What a call cost, exactly: pico-USD (10⁻¹² USD), so a ledger of millions of rows sums to the
 /// cent in any order. Rounded to micro-USD (6 places) only when written for people.
-public struct CallCost: Sendable, Equatable {
-    public var picoUSD: Int64
+package struct CallCost: Sendable, Equatable {
+    package var picoUSD: Int64
     /// What the cached prompt tokens would have cost at the full input price, minus what they cost.
-    public var savedByCachePicoUSD: Int64
+    package var savedByCachePicoUSD: Int64
 
-    public init(picoUSD: Int64, savedByCachePicoUSD: Int64 = 0) {
+    package init(picoUSD: Int64, savedByCachePicoUSD: Int64 = 0) {
         self.picoUSD = picoUSD
         self.savedByCachePicoUSD = savedByCachePicoUSD
     }
 
     /// The cost of `usage` at `prices`. A cache price the provider file does not give falls back
     /// to the input price (billing more, never less).
-    public init(_ usage: TokenUsage, at prices: PriceSchedule) {
+    package init(_ usage: TokenUsage, at prices: PriceSchedule) {
         let cached = prices.cachedInput ?? prices.input
         let write = prices.cacheWrite ?? prices.input
         picoUSD = prices.input.picoUSD(tokens: usage.input).addingSaturating(cached.picoUSD(tokens: usage.cachedInput))
@@ -124,13 +124,13 @@ public struct CallCost: Sendable, Equatable {
     }
 
     /// Micro-USD, rounded half up (the ledger's unit: 6 decimal places).
-    public static func micros(_ pico: Int64) -> Int64 { pico.addingSaturating(500_000) / 1_000_000 }
+    package static func micros(_ pico: Int64) -> Int64 { pico.addingSaturating(500_000) / 1_000_000 }
 
-    public var microUSD: Int64 { Self.micros(picoUSD) }
-    public var savedMicroUSD: Int64 { Self.micros(savedByCachePicoUSD) }
+    package var microUSD: Int64 { Self.micros(picoUSD) }
+    package var savedMicroUSD: Int64 { Self.micros(savedByCachePicoUSD) }
 
     /// "41.237500": micro-USD as a decimal with six places.
-    public static func decimal(micros: Int64) -> String {
+    package static func decimal(micros: Int64) -> String {
         ASCII.string(capacity: 28) { writeDecimal(micros: micros, into: $0, at: 0) }
     }
 

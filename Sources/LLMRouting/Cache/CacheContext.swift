@@ -14,7 +14,7 @@ struct CacheContext {
 /// `triplegate_llm_cache_requests_total{result}` (hit_exact, hit_semantic, miss, bypass),
 /// the lookup time (embedding included), embedding failures, answers not kept, and the size
 /// gauges.
-public final class CacheMetrics: Sendable {
+package final class CacheMetrics: Sendable {
     enum Result: String, CaseIterable { case hitExact = "hit_exact", hitSemantic = "hit_semantic", miss, bypass }
 
     private let results: [String: Counter]
@@ -24,7 +24,7 @@ public final class CacheMetrics: Sendable {
     private let entries: Gauge
     private let indexBytes: Gauge
 
-    public init(registry: PrometheusCollectorRegistry) {
+    package init(registry: PrometheusCollectorRegistry) {
         let requests = MetricNameDescriptor(metricName: "triplegate_llm_cache_requests", unitName: "total", helpText: "AI gate requests by cache result")
         results = Dictionary(uniqueKeysWithValues: Result.allCases.map { ($0.rawValue, registry.makeCounter(descriptor: requests, labels: [("result", $0.rawValue)])) })
         lookup = registry.makeDurationHistogram(
@@ -51,7 +51,7 @@ public final class CacheMetrics: Sendable {
 
     func notKept() { refused.increment() }
 
-    public func update(_ cache: AnswerCache) {
+    package func update(_ cache: AnswerCache) {
         let s = cache.stats
         entries.set(Double(s.entries))
         indexBytes.set(Double(s.indexBytes))

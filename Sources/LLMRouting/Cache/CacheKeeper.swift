@@ -8,19 +8,19 @@ import SemanticCache
 /// Looks after the answer cache off the request path: drops expired entries and updates the
 /// size gauges every 10 s, and on a graceful stop saves the cache to `snapshot_dir` (loaded
 /// again at start by `load`).
-public final class CacheKeeper: Service, Sendable {
+package final class CacheKeeper: Service, Sendable {
     private let gate: NIOLockedValueBox<AIGate?>
     private let snapshotDir: String?
     private let logger: Logger
 
     /// `gate` is filled once the gate exists (the server builds it).
-    public init(gate: NIOLockedValueBox<AIGate?>, snapshotDir: String?, logger: Logger = Logger(label: "triplegate.cache")) {
+    package init(gate: NIOLockedValueBox<AIGate?>, snapshotDir: String?, logger: Logger = Logger(label: "triplegate.cache")) {
         self.gate = gate
         self.snapshotDir = snapshotDir
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             // A stop wakes it at once: the snapshot is written without waiting out the period.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(10)) }
@@ -42,7 +42,7 @@ public final class CacheKeeper: Service, Sendable {
     }
 
     /// The cache saved in `dir`, if there is one and it reads; else nil (and a log line).
-    public static func load(_ config: LLMCacheConfig, logger: Logger = Logger(label: "triplegate.cache")) -> AnswerCache? {
+    package static func load(_ config: LLMCacheConfig, logger: Logger = Logger(label: "triplegate.cache")) -> AnswerCache? {
         guard let dir = config.snapshotDir, FileManager.default.fileExists(atPath: dir + "/entries.json") else { return nil }
         do {
             let cache = try AnswerCache.load(from: dir, options: AnswerCache.Options(config), now: Int64(Date().timeIntervalSince1970 * 1000))

@@ -4,8 +4,8 @@ import GatewayCore
 /// listener: the same report as `triplegate chargeback`, from the same store (through a
 /// connection of its own, so a report never waits behind the ledger writer). Rows reach the
 /// store within the writer's 50 ms batch.
-public enum ChargebackEndpoint {
-    public static func make(store: LedgerStore) -> AdminEndpoint {
+package enum ChargebackEndpoint {
+    package static func make(store: LedgerStore) -> AdminEndpoint {
         AdminEndpoint(path: "/admin/chargeback") { query in
             func problem(_ status: Int, _ title: String) -> AdminEndpoint.Response {
                 let p = JSONValue.object([("type", .string("about:blank")), ("title", .string(title)), ("status", .int(status))])

@@ -2,13 +2,13 @@ import Foundation
 import GatewayCore
 
 /// What a chargeback report groups by.
-public enum ChargebackDimension: Sendable, Equatable {
+package enum ChargebackDimension: Sendable, Equatable {
     case team, consumer, key, model, provider, servedModel, day
     /// A caller tag's value (`tag:project`).
     case tag(String)
 
     /// Parses `team`, `consumer`, `key`, `model`, `provider`, `served_model`, `day`, `tag:NAME`.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         switch text {
         case "team": self = .team
         case "consumer": self = .consumer
@@ -26,7 +26,7 @@ public enum ChargebackDimension: Sendable, Equatable {
         }
     }
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .team: return "team"
         case .consumer: return "consumer"
@@ -55,19 +55,19 @@ public enum ChargebackDimension: Sendable, Equatable {
 }
 
 /// A report's question: a half-open time range in unix milliseconds and the grouping.
-public struct ChargebackQuery: Sendable {
-    public var from: Int64
-    public var to: Int64
-    public var groupBy: [ChargebackDimension]
+package struct ChargebackQuery: Sendable {
+    package var from: Int64
+    package var to: Int64
+    package var groupBy: [ChargebackDimension]
 
-    public struct Invalid: Error, CustomStringConvertible {
-        public var description: String
+    package struct Invalid: Error, CustomStringConvertible {
+        package var description: String
     }
 
     /// Reads `group_by` (comma separated) and the range. Grouping by `model` also groups by
     /// `provider` (placed after it) unless `provider` is named: one model name can be served by
     /// several providers at different prices, and finance pays each.
-    public init(from: String, to: String, groupBy: String) throws(Invalid) {
+    package init(from: String, to: String, groupBy: String) throws(Invalid) {
         guard let f = Self.instant(from) else { throw Invalid(description: "from: expected YYYY-MM-DD or an ISO 8601 time (got \"\(from)\")") }
         guard let t = Self.instant(to) else { throw Invalid(description: "to: expected YYYY-MM-DD or an ISO 8601 time (got \"\(to)\")") }
         guard f < t else { throw Invalid(description: "from must be before to (the range is [from, to))") }
@@ -100,28 +100,28 @@ public struct ChargebackQuery: Sendable {
 
 /// Sums per group: requests, tokens, cost and what the prompt cache saved. Money stays in
 /// integer micro-USD until written, so the lines add up to the total exactly.
-public struct ChargebackReport: Sendable, Equatable {
-    public struct Line: Sendable, Equatable {
-        public var group: [String]
-        public var requests: Int64
+package struct ChargebackReport: Sendable, Equatable {
+    package struct Line: Sendable, Equatable {
+        package var group: [String]
+        package var requests: Int64
         /// All prompt tokens (cached and cache writes included).
-        public var inputTokens: Int64
-        public var cachedInputTokens: Int64
-        public var cacheWriteTokens: Int64
-        public var outputTokens: Int64
-        public var costMicros: Int64
-        public var savedMicros: Int64
+        package var inputTokens: Int64
+        package var cachedInputTokens: Int64
+        package var cacheWriteTokens: Int64
+        package var outputTokens: Int64
+        package var costMicros: Int64
+        package var savedMicros: Int64
     }
 
-    public var groupBy: [ChargebackDimension]
-    public var lines: [Line]
+    package var groupBy: [ChargebackDimension]
+    package var lines: [Line]
 
-    public var totalCostMicros: Int64 { lines.reduce(0) { $0 + $1.costMicros } }
+    package var totalCostMicros: Int64 { lines.reduce(0) { $0 + $1.costMicros } }
 
     static let valueColumns = ["requests", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "cost_usd", "saved_by_cache_usd"]
 
     /// RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote or line break.
-    public var csv: String {
+    package var csv: String {
         var out = (groupBy.map(\.name) + Self.valueColumns).map(Self.field).joined(separator: ",") + "\r\n"
         for l in lines {
             let values = [String(l.requests), String(l.inputTokens), String(l.cachedInputTokens), String(l.cacheWriteTokens), String(l.outputTokens),
@@ -137,7 +137,7 @@ public struct ChargebackReport: Sendable, Equatable {
     }
 
     /// `{"group_by": [...], "lines": [{...}], "total": {...}}`; money as decimal strings.
-    public var json: JSONValue {
+    package var json: JSONValue {
         func values(_ requests: Int64, _ input: Int64, _ cached: Int64, _ write: Int64, _ output: Int64, _ cost: Int64, _ saved: Int64) -> [(String, JSONValue)] {
             [("requests", .int(Int(requests))), ("input_tokens", .int(Int(input))), ("cached_input_tokens", .int(Int(cached))),
              ("cache_write_tokens", .int(Int(write))), ("output_tokens", .int(Int(output))),

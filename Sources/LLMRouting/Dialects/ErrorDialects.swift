@@ -3,10 +3,10 @@ import NIOCore
 
 /// OpenAI's error JSON: `{"error": {"message", "type", "param", "code"}}`. The SDKs pick their
 /// exception type by status; `type` and `code` are what callers match on.
-public struct OpenAIErrorDialect: ErrorDialect {
-    public init() {}
+package struct OpenAIErrorDialect: ErrorDialect {
+    package init() {}
 
-    public func render(_ problem: ProblemDetails, allocator: ByteBufferAllocator) -> (contentType: String, body: ByteBuffer) {
+    package func render(_ problem: ProblemDetails, allocator: ByteBufferAllocator) -> (contentType: String, body: ByteBuffer) {
         var b = allocator.buffer(capacity: 192)
         // OpenAI's quota errors carry the type `insufficient_quota`, as its own do.
         Self.error(status: Int(problem.status.code), message: problem.message, code: problem.code?.rawValue,
@@ -33,10 +33,10 @@ public struct OpenAIErrorDialect: ErrorDialect {
 }
 
 /// Anthropic's error JSON: `{"type": "error", "error": {"type", "message"}}`.
-public struct AnthropicErrorDialect: ErrorDialect {
-    public init() {}
+package struct AnthropicErrorDialect: ErrorDialect {
+    package init() {}
 
-    public func render(_ problem: ProblemDetails, allocator: ByteBufferAllocator) -> (contentType: String, body: ByteBuffer) {
+    package func render(_ problem: ProblemDetails, allocator: ByteBufferAllocator) -> (contentType: String, body: ByteBuffer) {
         var b = allocator.buffer(capacity: 160)
         Self.error(status: Int(problem.status.code), message: problem.message).write(to: &b)
         return ("application/json", b)

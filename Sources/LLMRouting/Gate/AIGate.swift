@@ -8,12 +8,12 @@ import NIOPosix
 /// The AI gate: OpenAI- and Anthropic-compatible endpoints under `/v1/`, mounted on the API
 /// gate's listener. Each config becomes an `AISnapshot`, published to every event loop;
 /// routing state (cooldowns, in-flight counts, latency) is shared and outlives reloads.
-public final class AIGate: MountableGate {
+package final class AIGate: MountableGate {
     private let core: CoreServices
     private let configFile: String?
-    public let routing = RoutingState()
+    package let routing = RoutingState()
     /// Token limits and budgets: shared by every loop, kept across reloads.
-    public let spend: SpendCounters
+    package let spend: SpendCounters
     private let loops = NIOLockedValueBox<[AIGateLoop]>([])
     private let current: NIOLockedValueBox<AISnapshot?>
     private let checked = NIOLockedValueBox<ProviderCatalog?>(nil)
@@ -22,11 +22,11 @@ public final class AIGate: MountableGate {
     let alerts: BudgetAlerts
     /// Cached answers (`llm.cache`): kept across reloads unless the cache's settings change.
     private let answers: NIOLockedValueBox<AnswerCache?>
-    public let cacheMetrics: CacheMetrics
+    package let cacheMetrics: CacheMetrics
 
     /// `catalog` is the one `serve` validated `config` against; later configs load their own.
     /// `answers` is a cache loaded from a snapshot, if any.
-    public init(config: GatewayConfig, catalog: ProviderCatalog?, configFile: String?, core: CoreServices, ledger: LedgerWriter? = nil,
+    package init(config: GatewayConfig, catalog: ProviderCatalog?, configFile: String?, core: CoreServices, ledger: LedgerWriter? = nil,
                 spend: SpendCounters = SpendCounters(), answers: AnswerCache? = nil) {
         self.spend = spend
         self.core = core
@@ -51,14 +51,14 @@ public final class AIGate: MountableGate {
     }
 
     /// The cache in use, for the keeper (expiry, snapshot) and the admin purge.
-    public var answerCache: AnswerCache? { answers.withLockedValue { $0 } }
+    package var answerCache: AnswerCache? { answers.withLockedValue { $0 } }
 
     private func cacheContext(_ snapshot: AISnapshot?) -> CacheContext? {
         guard let config = snapshot?.cache, let answers = answerCache else { return nil }
         return CacheContext(answers: answers, config: config, metrics: cacheMetrics)
     }
 
-    public func mount(on loop: LoopContext) -> MountedGate {
+    package func mount(on loop: LoopContext) -> MountedGate {
         let snapshot = current.withLockedValue { $0 }
         let state = AIGateLoop(loop: loop, snapshot: snapshot, cache: cacheContext(snapshot), routing: routing, ledger: ledger, spend: spend, alerts: alerts)
         loops.withLockedValue { $0.append(state) }
@@ -67,7 +67,7 @@ public final class AIGate: MountableGate {
 
     /// Loads the provider files, checks the deployments against them, and swaps the snapshot in
     /// on every loop. Fails (changing nothing) when the check finds problems.
-    public func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
+    package func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
         let all = loops.withLockedValue { $0 }
         let loop = all.first?.loop.eventLoop ?? MultiThreadedEventLoopGroup.singleton.any()
         let snapshot: AISnapshot?
@@ -90,7 +90,7 @@ public final class AIGate: MountableGate {
 
     /// Loads the provider files and checks the deployments; the catalog is kept for the
     /// `apply` that follows a successful check, so a reload reads the files once.
-    public func check(_ config: GatewayConfig) throws {
+    package func check(_ config: GatewayConfig) throws {
         guard let llm = config.llm else { return }
         let catalog = try DeploymentCheck.validate(llm, configFile: configFile)
         checked.withLockedValue { $0 = catalog }

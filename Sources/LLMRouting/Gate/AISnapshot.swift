@@ -4,20 +4,20 @@ import NIOCore
 
 /// One config's AI gate, compiled: public model names with their deployments resolved against
 /// the provider catalog, and the policy chains. Immutable and shared by every event loop.
-public final class AISnapshot: Sendable {
-    public let models: [String: ModelGroup]
+package final class AISnapshot: Sendable {
+    package let models: [String: ModelGroup]
     /// Model names in config order (the order `/v1/models` lists them).
-    public let modelNames: [String]
+    package let modelNames: [String]
     /// The gate's policies (`llm.policies`), run before the body is read.
-    public let chain: PolicyChain
-    public let retries: LLMRetryConfig
+    package let chain: PolicyChain
+    package let retries: LLMRetryConfig
     /// Token limits and budgets (`llm.limits`, `llm.budgets`).
-    public let spendRules: SpendRules
+    package let spendRules: SpendRules
     /// Set when `llm.counters: redis`: limits and budgets shared by replicas.
     let redisCounters: RedisSpendCounters?
-    public let maxBodyBytes: Int
+    package let maxBodyBytes: Int
     /// `llm.cache`, if caching is on.
-    public let cache: LLMCacheConfig?
+    package let cache: LLMCacheConfig?
     let metrics: [Endpoint: RouteMetrics]
     /// Each model's worst case on the day the snapshot was built (recomputed on other days).
     let worstCases: [String: WorstCase]
@@ -86,14 +86,14 @@ struct WorstCase: Sendable {
 }
 
 /// A public model name and where it is served.
-public final class ModelGroup: Sendable {
-    public let name: String
-    public let routing: LLMModelConfig.Routing
-    public let deployments: [Deployment]
-    public let fallbacks: [String]
-    public let fallbackOn: Set<LLMModelConfig.FallbackTrigger>
+package final class ModelGroup: Sendable {
+    package let name: String
+    package let routing: LLMModelConfig.Routing
+    package let deployments: [Deployment]
+    package let fallbacks: [String]
+    package let fallbackOn: Set<LLMModelConfig.FallbackTrigger>
     /// The model's own policies (acl, rate_limit): run once the body names this model.
-    public let chain: PolicyChain
+    package let chain: PolicyChain
 
     init(name: String, routing: LLMModelConfig.Routing, deployments: [Deployment], fallbacks: [String],
          fallbackOn: Set<LLMModelConfig.FallbackTrigger>, chain: PolicyChain) {
@@ -107,33 +107,33 @@ public final class ModelGroup: Sendable {
 }
 
 /// One provider deployment, ready to call.
-public final class Deployment: Sendable {
+package final class Deployment: Sendable {
     /// Identifies the deployment's shared routing state across reloads.
-    public let id: String
-    public let provider: String
-    public let style: APIStyle
+    package let id: String
+    package let provider: String
+    package let style: APIStyle
     /// The provider's model name (sent upstream, priced, reported as served).
-    public let model: String
-    public let azureDeployment: String?
-    public let apiVersion: String?
-    public let target: UpstreamURL
-    public let poolKey: UpstreamPoolKey
-    public let authHeader: String
+    package let model: String
+    package let azureDeployment: String?
+    package let apiVersion: String?
+    package let target: UpstreamURL
+    package let poolKey: UpstreamPoolKey
+    package let authHeader: String
     /// One header value per configured key, used in turn.
-    public let authValues: [String]
+    package let authValues: [String]
     /// The configured keys themselves: scrubbed from any provider text passed back.
     let apiKeys: [String]
-    public let weight: Int
+    package let weight: Int
     /// The attempt's deadline and the longest gap between reads.
-    public let timeout: TimeAmount
-    public let stallTimeout: TimeAmount
-    public let spec: ModelSpec?
+    package let timeout: TimeAmount
+    package let stallTimeout: TimeAmount
+    package let spec: ModelSpec?
     /// The provider's priced models, for an answer that names another model than `model`.
     let providerModels: [String: ModelSpec]
-    public let cooldown: LLMCooldownConfig
+    package let cooldown: LLMCooldownConfig
     /// Input plus output price per 1M tokens when the config was applied, for `lowest_cost`
     /// (unpriced deployments sort last).
-    public let routingPrice: Int64
+    package let routingPrice: Int64
     let metrics: GenAIMetrics
     /// The deployment's place in the shared routing state.
     let slot: Int
@@ -172,7 +172,7 @@ public final class Deployment: Sendable {
 }
 
 /// The AI gate's endpoints under `/v1`.
-public enum Endpoint: String, Sendable, CaseIterable {
+package enum Endpoint: String, Sendable, CaseIterable {
     case chatCompletions = "chat_completions"
     case completions
     case embeddings
@@ -198,7 +198,7 @@ public enum Endpoint: String, Sendable, CaseIterable {
 }
 
 /// The API a caller speaks (and gets its answers and errors in).
-public enum ClientDialect: Sendable {
+package enum ClientDialect: Sendable {
     case openai
     case anthropic
 }

@@ -3,32 +3,32 @@ import GatewayCore
 
 /// One LLM call in the ledger: who asked, what was served, what it used and cost. Written once
 /// per call (cache hits and failures included), off the request path.
-public struct LedgerRow: Sendable, Equatable {
+package struct LedgerRow: Sendable, Equatable {
     /// Unix milliseconds, UTC, when the call was answered (or failed).
-    public var timeMillis: Int64
-    public var requestID: String
-    public var consumer: String?
-    public var team: String?
-    public var keyID: String?
+    package var timeMillis: Int64
+    package var requestID: String
+    package var consumer: String?
+    package var team: String?
+    package var keyID: String?
     /// Caller tags (`x-triplegate-tags: project=search,env=prod`), sorted by name.
-    public var tags: [(String, String)] = []
+    package var tags: [(String, String)] = []
     /// The public model name asked for.
-    public var model: String
-    public var provider: String?
-    public var servedModel: String?
-    public var attempts: Int
-    public var usage: TokenUsage
-    public var costMicros: Int64
-    public var savedByCacheMicros: Int64
+    package var model: String
+    package var provider: String?
+    package var servedModel: String?
+    package var attempts: Int
+    package var usage: TokenUsage
+    package var costMicros: Int64
+    package var savedByCacheMicros: Int64
     /// `none`, `exact` or `semantic`.
-    public var cacheHit: String = "none"
-    public var status: Int
-    public var latencyMillis: Int64
-    public var timeToFirstTokenMillis: Int64?
+    package var cacheHit: String = "none"
+    package var status: Int
+    package var latencyMillis: Int64
+    package var timeToFirstTokenMillis: Int64?
     /// Tokens were counted by the gateway (a cut stream), not reported by the provider.
-    public var estimated: Bool
+    package var estimated: Bool
 
-    public init(timeMillis: Int64, requestID: String, consumer: String? = nil, team: String? = nil, keyID: String? = nil, tags: [(String, String)] = [],
+    package init(timeMillis: Int64, requestID: String, consumer: String? = nil, team: String? = nil, keyID: String? = nil, tags: [(String, String)] = [],
                 model: String, provider: String? = nil, servedModel: String? = nil, attempts: Int, usage: TokenUsage = TokenUsage(),
                 costMicros: Int64 = 0, savedByCacheMicros: Int64 = 0, cacheHit: String = "none", status: Int, latencyMillis: Int64,
                 timeToFirstTokenMillis: Int64? = nil, estimated: Bool = false) {
@@ -52,7 +52,7 @@ public struct LedgerRow: Sendable, Equatable {
         self.estimated = estimated
     }
 
-    public static func == (a: LedgerRow, b: LedgerRow) -> Bool {
+    package static func == (a: LedgerRow, b: LedgerRow) -> Bool {
         a.timeMillis == b.timeMillis && a.requestID == b.requestID && a.consumer == b.consumer && a.team == b.team && a.keyID == b.keyID
             && a.tags.map(\.0) == b.tags.map(\.0) && a.tags.map(\.1) == b.tags.map(\.1) && a.model == b.model && a.provider == b.provider
             && a.servedModel == b.servedModel && a.attempts == b.attempts && a.usage == b.usage && a.costMicros == b.costMicros
@@ -67,7 +67,7 @@ public struct LedgerRow: Sendable, Equatable {
 
     /// Tags from `x-triplegate-tags` (`k=v,k=v`): names and values trimmed, empty and
     /// malformed pairs skipped, at most 16 kept, each at most 64 characters.
-    public static func tags(fromHeader value: String?) -> [(String, String)] {
+    package static func tags(fromHeader value: String?) -> [(String, String)] {
         guard let value else { return [] }
         var out: [String: String] = [:]
         for pair in value.split(separator: ",") {

@@ -7,7 +7,7 @@ import Logging
 /// `SQLDialect`), so both answer every report identically. Inserts come in batches from the
 /// `LedgerWriter`; chargeback reports are SQL aggregates over a time range, from hourly sums
 /// when the range is whole hours.
-public final class LedgerStore: Sendable {
+package final class LedgerStore: Sendable {
     let db: any SQLDatabase
 
     static let columns = [
@@ -20,12 +20,12 @@ public final class LedgerStore: Sendable {
 
     private init(db: any SQLDatabase) { self.db = db }
 
-    public static func open(_ location: StoreLocation, logger: Logger = Logger(label: "triplegate.ledger")) async throws -> LedgerStore {
+    package static func open(_ location: StoreLocation, logger: Logger = Logger(label: "triplegate.ledger")) async throws -> LedgerStore {
         try await open(openDatabase(location, logger: logger))
     }
 
     /// Creates the tables if new.
-    public static func open(_ db: any SQLDatabase) async throws -> LedgerStore {
+    package static func open(_ db: any SQLDatabase) async throws -> LedgerStore {
         let d = db.dialect, int = d.bigint
         try await db.query("""
             CREATE TABLE IF NOT EXISTS ledger (
@@ -69,10 +69,10 @@ public final class LedgerStore: Sendable {
             """)
     }
 
-    public func close() async throws { try await db.close() }
+    package func close() async throws { try await db.close() }
 
     /// Writes rows and their hourly sums in one transaction (all or none).
-    public func insert(_ rows: [LedgerRow]) async throws {
+    package func insert(_ rows: [LedgerRow]) async throws {
         guard !rows.isEmpty else { return }
         let sums = Self.rollupValues(rows)
         try await db.transaction { tx in
@@ -193,7 +193,7 @@ public final class LedgerStore: Sendable {
     }
 
     /// Rows in `[from, to)` (unix ms), oldest first: for tests and exports.
-    public func rows(from: Int64, to: Int64) async throws -> [LedgerRow] {
+    package func rows(from: Int64, to: Int64) async throws -> [LedgerRow] {
         try await db.query("SELECT * FROM ledger WHERE time_ms >= ? AND time_ms < ? ORDER BY id", [.int(from), .int(to)]).map { row in
             func int(_ c: String) -> Int { Int(row[c].int ?? 0) }
             let tags = (try? JSONParser.parse(row["tags"].text ?? "{}"))?.objectFields?.map { ($0.0, $0.1.stringValue ?? "") } ?? []
@@ -210,7 +210,7 @@ public final class LedgerStore: Sendable {
     }
 
     /// Sums per group over `[from, to)`: see `ChargebackReport`.
-    public func chargeback(_ query: ChargebackQuery) async throws -> ChargebackReport {
+    package func chargeback(_ query: ChargebackQuery) async throws -> ChargebackReport {
         // Whole hours are answered from the hourly sums; other ranges from the rows.
         let hourly = query.from % 3_600_000 == 0 && query.to % 3_600_000 == 0
         let table = hourly ? "ledger_hourly" : "ledger", time = hourly ? "hour_ms" : "time_ms"

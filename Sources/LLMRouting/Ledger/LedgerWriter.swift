@@ -13,14 +13,14 @@ import ServiceLifecycle
 /// Small batches often: the writer shares the cores of the data plane, and a batch written
 /// while its rows are still in the CPU's caches costs the event loops less than one of 200 ms
 /// (about 1% less CPU per metered call, measured in pairs; the commits cost next to nothing).
-public final class LedgerWriter: Service, Sendable {
-    public static let capacity = 200_000
+package final class LedgerWriter: Service, Sendable {
+    package static let capacity = 200_000
     private let pending = BatchQueue<LedgerRow>(capacity: LedgerWriter.capacity)
     private let store: LedgerStore
     private let logger: Logger
     private let interval: Duration
 
-    public init(store: LedgerStore, interval: Duration = .milliseconds(50), logger: Logger = Logger(label: "triplegate.ledger")) {
+    package init(store: LedgerStore, interval: Duration = .milliseconds(50), logger: Logger = Logger(label: "triplegate.ledger")) {
         self.store = store
         self.interval = interval
         self.logger = logger
@@ -28,11 +28,11 @@ public final class LedgerWriter: Service, Sendable {
 
     /// Queues a row; false when the queue is full and the row was dropped.
     @discardableResult
-    public func record(_ row: consuming LedgerRow) -> Bool {
+    package func record(_ row: consuming LedgerRow) -> Bool {
         pending.append(row)
     }
 
-    public func run() async throws {
+    package func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await Task.sleep(for: interval)
             await flush()
@@ -43,7 +43,7 @@ public final class LedgerWriter: Service, Sendable {
 
     /// Writes what is queued. On a store error the rows go back to the front of the queue (the
     /// bound still applies) and the next round tries again.
-    public func flush() async {
+    package func flush() async {
         let (rows, dropped) = pending.take()
         if dropped > 0 { logger.error("ledger queue full: rows dropped", metadata: ["dropped": "\(dropped)"]) }
         guard !rows.isEmpty else { return }

@@ -5,8 +5,8 @@ import GatewayCore
 /// sells the model (so every call can be priced), and what its API style needs is given
 /// (Azure: base URL, deployment, api-version; OpenAI-compatible servers: a base URL; everyone:
 /// a key). Problems carry the config path.
-public enum DeploymentCheck {
-    public static func problems(_ llm: LLMConfig, catalog: ProviderCatalog) -> [ConfigProblem] {
+package enum DeploymentCheck {
+    package static func problems(_ llm: LLMConfig, catalog: ProviderCatalog) -> [ConfigProblem] {
         var out: [ConfigProblem] = []
         for (i, model) in llm.models.enumerated() {
             for (j, d) in model.deployments.enumerated() {
@@ -40,7 +40,7 @@ extension DeploymentCheck {
     /// Loads the catalog: the shipped providers and those of `llm.providers_dir` (relative paths
     /// are taken from the config file's folder; left out, `providers` there if it exists), and
     /// checks the deployments; throws every problem together.
-    public static func validate(_ llm: LLMConfig, configFile: String?) throws(ConfigProblems) -> ProviderCatalog {
+    package static func validate(_ llm: LLMConfig, configFile: String?) throws(ConfigProblems) -> ProviderCatalog {
         var dir = llm.providersDir ?? LLMConfig.defaultProvidersDir
         if !dir.hasPrefix("/"), let configFile, let slash = configFile.lastIndex(of: "/") {
             dir = String(configFile[..<slash]) + "/" + dir

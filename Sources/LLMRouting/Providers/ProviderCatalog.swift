@@ -2,7 +2,7 @@ import Foundation
 import GatewayCore
 
 /// The wire protocol a provider speaks; one adapter each.
-public enum APIStyle: String, Sendable, CaseIterable {
+package enum APIStyle: String, Sendable, CaseIterable {
     case openai
     /// OpenAI's protocol at deployment URLs with `api-version`.
     case azureOpenAI = "azure-openai"
@@ -12,64 +12,64 @@ public enum APIStyle: String, Sendable, CaseIterable {
 
 /// How a provider wants its API key: a header and a format with `{key}` in it
 /// (`Authorization: Bearer {key}`, `x-api-key: {key}`, `api-key: {key}`).
-public struct ProviderAuth: Sendable, Hashable {
-    public var header: String
-    public var format: String
+package struct ProviderAuth: Sendable, Hashable {
+    package var header: String
+    package var format: String
 
-    public func value(for key: String) -> String { format.replacingOccurrences(of: "{key}", with: key) }
+    package func value(for key: String) -> String { format.replacingOccurrences(of: "{key}", with: key) }
 }
 
 /// One price list of a model, valid from a day on (the newest one not in the future applies).
-public struct PriceSchedule: Sendable, Hashable {
+package struct PriceSchedule: Sendable, Hashable {
     /// Days since 1970-01-01, UTC.
-    public var effectiveFrom: Int
+    package var effectiveFrom: Int
     /// Where the prices were read (the provider's pricing page).
-    public var source: String
-    public var input: TokenPrice
-    public var output: TokenPrice
+    package var source: String
+    package var input: TokenPrice
+    package var output: TokenPrice
     /// Input tokens read from the provider's prompt cache.
-    public var cachedInput: TokenPrice?
+    package var cachedInput: TokenPrice?
     /// Input tokens written to the prompt cache (Anthropic charges extra for these).
-    public var cacheWrite: TokenPrice?
+    package var cacheWrite: TokenPrice?
 }
 
 /// A model a provider serves, with the limits and prices routing and budgets need.
-public struct ModelSpec: Sendable, Hashable {
-    public var name: String
-    public var contextWindow: Int
-    public var maxOutputTokens: Int
+package struct ModelSpec: Sendable, Hashable {
+    package var name: String
+    package var contextWindow: Int
+    package var maxOutputTokens: Int
     /// `chat` or `embedding`.
-    public var kind: Kind
+    package var kind: Kind
     /// Oldest first.
-    public var prices: [PriceSchedule]
+    package var prices: [PriceSchedule]
 
-    public enum Kind: String, Sendable, CaseIterable { case chat, embedding }
+    package enum Kind: String, Sendable, CaseIterable { case chat, embedding }
 
     /// The schedule in force on `day` (days since the epoch), if any.
-    public func price(onDay day: Int) -> PriceSchedule? {
+    package func price(onDay day: Int) -> PriceSchedule? {
         prices.last { $0.effectiveFrom <= day }
     }
 }
 
 /// One provider file: who it is, how to call it, what it sells.
-public struct ProviderSpec: Sendable, Hashable {
-    public var name: String
-    public var apiStyle: APIStyle
+package struct ProviderSpec: Sendable, Hashable {
+    package var name: String
+    package var apiStyle: APIStyle
     /// Default base URL; deployments may override it (Azure, self-hosted servers).
-    public var baseURL: String?
-    public var auth: ProviderAuth
-    public var models: [String: ModelSpec]
+    package var baseURL: String?
+    package var auth: ProviderAuth
+    package var models: [String: ModelSpec]
 }
 
 /// The providers the gateway knows: the shipped ones, built into the binary, then the files of
 /// the config's `providers_dir` (one naming a shipped provider replaces it). Loaded off the
 /// request path, at start and on reload.
-public struct ProviderCatalog: Sendable {
-    public var providers: [String: ProviderSpec]
+package struct ProviderCatalog: Sendable {
+    package var providers: [String: ProviderSpec]
     /// The files read from the providers directory (none when there was none).
-    public var files: [String] = []
+    package var files: [String] = []
 
-    public init(providers: [String: ProviderSpec]) { self.providers = providers }
+    package init(providers: [String: ProviderSpec]) { self.providers = providers }
 
     /// The repo's `providers/*.yaml` (`Shipped/` links to it), as Package.swift embeds them; a
     /// test checks they are all there, as they are.
@@ -83,7 +83,7 @@ public struct ProviderCatalog: Sendable {
 
     /// The shipped providers alone. Each file is parsed by the tests: one that did not parse
     /// would be a defect of the build, not of a config.
-    public static let shipped: ProviderCatalog = {
+    package static let shipped: ProviderCatalog = {
         var providers: [String: ProviderSpec] = [:]
         for (file, yaml) in shippedFiles {
             do {
@@ -100,7 +100,7 @@ public struct ProviderCatalog: Sendable {
     /// only). A file replaces the shipped provider of its `name`; two files of the directory
     /// naming the same provider are a problem (which one wins would depend on their names).
     /// All problems of all files are thrown together.
-    public static func load(directory: String?) throws(ConfigProblems) -> ProviderCatalog {
+    package static func load(directory: String?) throws(ConfigProblems) -> ProviderCatalog {
         var catalog = shipped
         guard let directory else { return catalog }
         let files: [String]
@@ -138,7 +138,7 @@ public struct ProviderCatalog: Sendable {
     }
 
     /// Parses one provider file.
-    public static func parse(yaml: String, source: String) throws(ConfigProblems) -> ProviderSpec {
+    package static func parse(yaml: String, source: String) throws(ConfigProblems) -> ProviderSpec {
         try ConfigReader.readDocument(yaml: yaml, source: source) { o -> ProviderSpec in
             let name = o["name"].requiredString() ?? ""
             let style = o["api_style"].oneOf(APIStyle.self)
@@ -198,5 +198,5 @@ public struct ProviderCatalog: Sendable {
     }
 
     /// Days since the epoch of an ISO date, UTC; nil unless exactly `YYYY-MM-DD` and a real day.
-    public static func day(fromISODate text: String) -> Int? { CivilDate.day(fromISODate: text) }
+    package static func day(fromISODate text: String) -> Int? { CivilDate.day(fromISODate: text) }
 }

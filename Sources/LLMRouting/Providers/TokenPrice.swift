@@ -2,17 +2,17 @@
 /// million tokens (which is also pico-dollars per token). Written and read as decimal text
 /// ("2.50", "0.0375"); never a floating-point number, so a cost is the same on every machine
 /// and sums to the cent in any order.
-public struct TokenPrice: Sendable, Hashable, Comparable, CustomStringConvertible {
+package struct TokenPrice: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Micro-USD per 1M tokens (= pico-USD per token).
-    public let microsPerMillion: Int64
+    package let microsPerMillion: Int64
 
-    public init(microsPerMillion: Int64) { self.microsPerMillion = microsPerMillion }
+    package init(microsPerMillion: Int64) { self.microsPerMillion = microsPerMillion }
 
-    public static let zero = TokenPrice(microsPerMillion: 0)
+    package static let zero = TokenPrice(microsPerMillion: 0)
 
     /// Parses a non-negative decimal with at most six fractional digits ("3", "0.075",
     /// "18.75"); nil for anything else (signs, exponents, more digits, garbage).
-    public init?(decimal text: String) {
+    package init?(decimal text: String) {
         let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         guard let whole = parts.first, !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit), whole.count <= 9 else { return nil }
         let fraction = parts.count == 2 ? parts[1] : ""
@@ -25,10 +25,10 @@ public struct TokenPrice: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     /// The cost of `tokens` tokens in pico-USD (exact: no rounding until a report asks for it).
     /// Saturating: token counts come from providers, and no count may stop the process.
-    public func picoUSD(tokens: Int) -> Int64 { Int64(tokens).multipliedSaturating(by: microsPerMillion) }
+    package func picoUSD(tokens: Int) -> Int64 { Int64(tokens).multipliedSaturating(by: microsPerMillion) }
 
     /// "2.5", "0.0375": the shortest exact decimal.
-    public var description: String {
+    package var description: String {
         let whole = microsPerMillion / 1_000_000, frac = microsPerMillion % 1_000_000
         if frac == 0 { return String(whole) }
         var f = String(frac)
@@ -37,7 +37,7 @@ public struct TokenPrice: Sendable, Hashable, Comparable, CustomStringConvertibl
         return "\(whole).\(f)"
     }
 
-    public static func < (a: TokenPrice, b: TokenPrice) -> Bool { a.microsPerMillion < b.microsPerMillion }
+    package static func < (a: TokenPrice, b: TokenPrice) -> Bool { a.microsPerMillion < b.microsPerMillion }
 }
 
 extension Character {

@@ -2,16 +2,16 @@ import GatewayCore
 
 /// What routing knows about one deployment: its health (cooldown), requests in flight, an
 /// EWMA of its time to first token, and whose key is next.
-public struct DeploymentState: Sendable {
-    public var health: DeploymentHealth
-    public var inFlight = 0
+package struct DeploymentState: Sendable {
+    package var health: DeploymentHealth
+    package var inFlight = 0
     /// Exponentially weighted moving average of time to first token, nanoseconds; nil until measured.
-    public var latencyEWMA: Double?
+    package var latencyEWMA: Double?
     /// Smooth weighted round robin's running weight.
     var current = 0
     var nextKey = 0
 
-    public init(cooldown: LLMCooldownConfig) {
+    package init(cooldown: LLMCooldownConfig) {
         health = DeploymentHealth(failures: cooldown.failures, cooldown: cooldown.duration)
     }
 
@@ -25,15 +25,15 @@ public struct DeploymentState: Sendable {
 }
 
 /// Picks a deployment of a model group for one attempt. Pure: states and time come in.
-public enum DeploymentSelector {
+package enum DeploymentSelector {
     /// A candidate: its index in the group, weight, state, and its price (input + output per 1M).
-    public struct Candidate {
-        public var index: Int
-        public var weight: Int
-        public var state: DeploymentState
-        public var price: Int64
+    package struct Candidate {
+        package var index: Int
+        package var weight: Int
+        package var state: DeploymentState
+        package var price: Int64
 
-        public init(index: Int, weight: Int, state: DeploymentState, price: Int64) {
+        package init(index: Int, weight: Int, state: DeploymentState, price: Int64) {
             self.index = index
             self.weight = weight
             self.state = state
@@ -44,7 +44,7 @@ public enum DeploymentSelector {
     /// The index chosen among the available candidates (not cooling; weight > 0), or nil.
     /// Candidates tried earlier in this request are passed as `tried` and avoided while others remain.
     /// `weighted` updates the smooth-round-robin weights in `candidates`.
-    public static func pick(_ candidates: inout [Candidate], routing: LLMModelConfig.Routing, tried: Set<Int>, now: Int64) -> Int? {
+    package static func pick(_ candidates: inout [Candidate], routing: LLMModelConfig.Routing, tried: Set<Int>, now: Int64) -> Int? {
         let usable = candidates.indices.filter { candidates[$0].state.health.isAvailable(now: now) && candidates[$0].weight > 0 }
         let fresh = usable.filter { !tried.contains(candidates[$0].index) }
         let pool = fresh.isEmpty ? usable : fresh

@@ -3,9 +3,9 @@ import NIOHTTP1
 
 /// How long a provider asked us to wait: `retry-after-ms` (OpenAI, Azure; fractional
 /// milliseconds) first, then `retry-after` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
-public enum RetryAfter {
+package enum RetryAfter {
     /// Nil when neither header is present or readable; never negative.
-    public static func delay(in headers: HTTPHeaders, now: Date) -> Duration? {
+    package static func delay(in headers: HTTPHeaders, now: Date) -> Duration? {
         if let ms = headers.first(name: "retry-after-ms").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), ms.isFinite, ms >= 0 {
             return .milliseconds(Int64(ms.rounded(.up)))
         }

@@ -5,7 +5,7 @@ import NIOConcurrencyHelpers
 /// lock around small structs, held for a few hundred nanoseconds per attempt. Per-loop state
 /// would let each loop learn a failing provider on its own, three failures each. Deployments
 /// are numbered once, when a snapshot is built, so a call indexes an array instead of hashing ids.
-public final class RoutingState: Sendable {
+package final class RoutingState: Sendable {
     private struct Table {
         var slots: [String: Int] = [:]
         var states: [DeploymentState] = []
@@ -13,7 +13,7 @@ public final class RoutingState: Sendable {
 
     private let table = NIOLockedValueBox(Table())
 
-    public init() {}
+    package init() {}
 
     /// The slot of deployment `id`, made on first sight (slots are never reused).
     func slot(for id: String, cooldown: LLMCooldownConfig) -> Int {

@@ -4,17 +4,17 @@ import NIOCore
 import NIOHTTP1
 
 /// Who a call is charged to, and what it may cost at most.
-public struct SpendRequest: Sendable {
-    public var consumer: String?
-    public var team: String?
-    public var key: String?
-    public var model: String
+package struct SpendRequest: Sendable {
+    package var consumer: String?
+    package var team: String?
+    package var key: String?
+    package var model: String
     /// Prompt estimate plus the output ceiling.
-    public var tokens: Int
+    package var tokens: Int
     /// The worst case at the model's prices, micro-USD.
-    public var costMicros: Int64
+    package var costMicros: Int64
 
-    public init(consumer: String?, team: String?, key: String?, model: String, tokens: Int, costMicros: Int64) {
+    package init(consumer: String?, team: String?, key: String?, model: String, tokens: Int, costMicros: Int64) {
         self.consumer = consumer
         self.team = team
         self.key = key
@@ -25,12 +25,12 @@ public struct SpendRequest: Sendable {
 }
 
 /// Why a call was refused before any provider was asked.
-public struct SpendRefusal: Error, Sendable, Equatable {
-    public enum Kind: String, Sendable { case tokens, requests, budget }
-    public var kind: Kind
-    public var message: String
+package struct SpendRefusal: Error, Sendable, Equatable {
+    package enum Kind: String, Sendable { case tokens, requests, budget }
+    package var kind: Kind
+    package var message: String
     /// Milliseconds until the window that refused resets.
-    public var resetMillis: Int64
+    package var resetMillis: Int64
 }
 
 /// The counters that limits and budgets are checked against: in memory, one lock, windows keyed
@@ -39,7 +39,7 @@ public struct SpendRefusal: Error, Sendable, Equatable {
 /// cannot together pass a limit; when it ends the reservation is replaced by what it really
 /// used. The ledger is never read on the request path: `seed` loads the current windows from it
 /// at start-up. Pure: time comes in.
-public final class SpendCounters: Sendable {
+package final class SpendCounters: Sendable {
     /// Redis's counters rebuilt from the ledger (`SpendSeeding`).
     let redisRebuild = NIOLockedValueBox(RedisRebuildState())
 
@@ -67,8 +67,8 @@ public final class SpendCounters: Sendable {
     /// Names a counter without building a string per call: the rule (by position for limits,
     /// by content for budgets, so a reload that keeps a budget keeps its spend), the subject
     /// and the model.
-    public struct CounterKey: Hashable, Sendable {
-        public enum Kind: UInt8, Sendable {
+    package struct CounterKey: Hashable, Sendable {
+        package enum Kind: UInt8, Sendable {
             case tpm, rpm, tpd, rpd, budgetDay, budgetWeek, budgetMonth, budgetFixed
 
             var unit: Unit {
@@ -102,7 +102,7 @@ public final class SpendCounters: Sendable {
     enum Unit: Sendable { case tokens, requests, micros }
 
     /// What a call holds until it is settled, and the headers that tell the caller its room.
-    public struct Reservation: Sendable {
+    package struct Reservation: Sendable {
         enum Holds: Sendable {
             /// Nothing applied (or Redis could not answer).
             case none
@@ -113,12 +113,12 @@ public final class SpendCounters: Sendable {
         }
         var holds: Holds
         /// The room it left, for its headers.
-        public var rooms = Rooms()
+        package var rooms = Rooms()
 
         static let empty = Reservation(holds: .none)
 
         /// The headers that tell the caller its room.
-        public var headers: [(String, String)] {
+        package var headers: [(String, String)] {
             var h: [(String, String)] = []
             rooms.appendHeaders(to: &h)
             return h
@@ -126,16 +126,16 @@ public final class SpendCounters: Sendable {
     }
 
     /// A soft alert that fired: budget, its subject, spent and ceiling.
-    public struct Alert: Sendable, Equatable {
-        public var budget: String
-        public var spentMicros: Int64
-        public var ceilingMicros: Int64
-        public var webhook: String?
+    package struct Alert: Sendable, Equatable {
+        package var budget: String
+        package var spentMicros: Int64
+        package var ceilingMicros: Int64
+        package var webhook: String?
     }
 
     private let state = NIOLockedValueBox(State())
 
-    public init() {}
+    package init() {}
 
     /// A counter one call is checked against in Redis, with its ceiling and window bounds; once
     /// reserved, the room it had left.
@@ -220,7 +220,7 @@ public final class SpendCounters: Sendable {
 
     /// The budget's current window: calendar day, week (from Monday) or month in UTC, or the
     /// fixed range (nil outside it: the budget does not apply then).
-    public static func window(of b: LLMBudget, at now: Int64) -> (Int64, Int64)? {
+    package static func window(of b: LLMBudget, at now: Int64) -> (Int64, Int64)? {
         let dayMs: Int64 = 86_400_000
         let days = Int(now / dayMs)
         switch b.period {
@@ -240,7 +240,7 @@ public final class SpendCounters: Sendable {
     }
 
     /// Reserves `r` in every window that applies, or refuses without reserving anything.
-    public func reserve(_ r: SpendRequest, rules: SpendRules, now: Int64) -> Result<Reservation, SpendRefusal> {
+    package func reserve(_ r: SpendRequest, rules: SpendRules, now: Int64) -> Result<Reservation, SpendRefusal> {
         guard !rules.isEmpty else { return .success(.empty) }
         let caller = PlanKey(consumer: r.consumer, team: r.team, key: r.key, model: r.model)
         let amounts = Amounts(tokens: Int64(r.tokens), micros: r.costMicros)
@@ -294,7 +294,7 @@ public final class SpendCounters: Sendable {
 
     /// A counter's room after a call: its ceiling, what is left and the milliseconds until its
     /// window resets.
-    public struct Room: Sendable {
+    package struct Room: Sendable {
         var ceiling: Int64
         var left: Int64
         var reset: Int64
@@ -302,7 +302,7 @@ public final class SpendCounters: Sendable {
 
     /// The tightest room of each unit a call was checked in: what its headers say. Written
     /// into the answer's head as bytes (`ResponseHeaderLines`), or added to a list.
-    public struct Rooms: Sendable, ResponseHeaderLines {
+    package struct Rooms: Sendable, ResponseHeaderLines {
         var tokens: Room?
         var requests: Room?
         var micros: Room?
@@ -318,7 +318,7 @@ public final class SpendCounters: Sendable {
         }
 
         /// How many headers there are.
-        public var headerCount: Int { (tokens == nil ? 0 : 3) + (requests == nil ? 0 : 3) + (micros == nil ? 0 : 1) }
+        package var headerCount: Int { (tokens == nil ? 0 : 3) + (requests == nil ? 0 : 3) + (micros == nil ? 0 : 1) }
 
         /// Each header's name and what writes its value (into room for `valueBytes`, returning
         /// the bytes written): OpenAI's `x-ratelimit-*` for tokens and requests, and the
@@ -339,9 +339,9 @@ public final class SpendCounters: Sendable {
         /// The longest name (`x-triplegate-budget-remaining-usd`) and a value, with `: ` and CRLF.
         static let lineBytes = 33 + 4 + valueBytes
 
-        public var byteCount: Int { headerCount * Self.lineBytes }
+        package var byteCount: Int { headerCount * Self.lineBytes }
 
-        public func write(into out: inout ByteBuffer) {
+        package func write(into out: inout ByteBuffer) {
             guard headerCount > 0 else { return }
             out.writeWithUnsafeMutableBytes(minimumWritableBytes: byteCount) { raw in
                 let b = raw.bindMemory(to: UInt8.self)
@@ -363,12 +363,12 @@ public final class SpendCounters: Sendable {
             }
         }
 
-        public func add(to headers: inout HTTPHeaders) {
+        package func add(to headers: inout HTTPHeaders) {
             each { name, value in headers.add(name: name, value: ASCII.string(capacity: Self.valueBytes, value)) }
         }
 
         /// The same headers appended to a list (an error's).
-        public func appendHeaders(to headers: inout [(String, String)]) {
+        package func appendHeaders(to headers: inout [(String, String)]) {
             each { name, value in headers.append((name, ASCII.string(capacity: Self.valueBytes, value))) }
         }
     }
@@ -386,7 +386,7 @@ public final class SpendCounters: Sendable {
     /// Replaces a reservation with what the call used. Returns the soft alerts this crossed;
     /// `rules` are those in force now (a reload may have changed a budget's alert).
     @discardableResult
-    public func settle(_ r: Reservation, tokens: Int, costMicros: Int64, rules: SpendRules) -> [Alert] {
+    package func settle(_ r: Reservation, tokens: Int, costMicros: Int64, rules: SpendRules) -> [Alert] {
         guard case .counted(let plan, let at, let reserved) = r.holds else { return [] }
         let used = Amounts(tokens: Int64(tokens), micros: costMicros)
         return state.withLockedValue { _ in
@@ -413,7 +413,7 @@ public final class SpendCounters: Sendable {
     }
 
     /// Loads what the ledger says was already used in a window (at start-up).
-    public func seed(key: CounterKey, start: Int64, used: Int64) {
+    package func seed(key: CounterKey, start: Int64, used: Int64) {
         state.withLockedValue { state in
             let w = state.windows[key] ?? Window(start: start)
             state.windows[key] = w
@@ -423,7 +423,7 @@ public final class SpendCounters: Sendable {
     }
 
     /// What is spent in a budget's current window (for tests and the admin API).
-    public func spent(_ b: LLMBudget, now: Int64) -> (used: Int64, reserved: Int64)? {
+    package func spent(_ b: LLMBudget, now: Int64) -> (used: Int64, reserved: Int64)? {
         guard let (start, _) = Self.window(of: b, at: now) else { return nil }
         return state.withLockedValue { state in state.windows[Self.budgetKey(b)].flatMap { $0.start == start ? ($0.used, $0.reserved) : nil } }
     }

@@ -5,17 +5,17 @@ import NIOConcurrencyHelpers
 /// snapshot. The counters keep, per rules, the plan each caller's calls to each model are
 /// checked against (`SpendCounters.Plan`); the generation tells which rules a plan came from,
 /// so a reload's new rules are planned afresh while the counts themselves carry over.
-public final class SpendRules: Sendable {
-    public let limits: [LLMTokenLimit]
-    public let budgets: [LLMBudget]
+package final class SpendRules: Sendable {
+    package let limits: [LLMTokenLimit]
+    package let budgets: [LLMBudget]
     /// Increases with every rules made: newer rules have a larger one.
     let generation: UInt64
 
-    public var isEmpty: Bool { limits.isEmpty && budgets.isEmpty }
+    package var isEmpty: Bool { limits.isEmpty && budgets.isEmpty }
 
     private static let made = NIOLockedValueBox<UInt64>(0)
 
-    public init(limits: [LLMTokenLimit] = [], budgets: [LLMBudget] = []) {
+    package init(limits: [LLMTokenLimit] = [], budgets: [LLMBudget] = []) {
         self.limits = limits
         self.budgets = budgets
         generation = Self.made.withLockedValue { n in

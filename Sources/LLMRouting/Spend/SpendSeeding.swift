@@ -41,14 +41,14 @@ extension SpendCounters {
 
     /// Loads the current windows of every budget and limit from the ledger, once at start-up:
     /// a restart must not hand out a fresh budget.
-    public func seed(from store: LedgerStore, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) async throws {
+    package func seed(from store: LedgerStore, limits: [LLMTokenLimit], budgets: [LLMBudget], now: Int64) async throws {
         for w in try await Self.windows(from: store, limits: limits, budgets: budgets, now: now) {
             seed(key: w.key, start: w.start, used: w.used)
         }
     }
 
     /// The ledger Redis counters are rebuilt from when Redis lost them (`llm.counters: redis`).
-    public func useLedgerForRebuild(_ store: LedgerStore) {
+    package func useLedgerForRebuild(_ store: LedgerStore) {
         redisRebuild.withLockedValue { $0.store = store }
     }
 

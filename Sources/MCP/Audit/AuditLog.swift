@@ -5,26 +5,26 @@ import ServiceLifecycle
 
 /// One `tools/call`, as the audit keeps it. Arguments are kept as a SHA-256 hash unless
 /// `mcp.audit_arguments` asks for the values.
-public struct AuditRecord: Sendable {
-    public var timeMillis: Int64
-    public var requestID: String
-    public var consumer: String?
-    public var team: String?
-    public var session: String?
-    public var upstream: String
-    public var tool: String
-    public var argumentsSHA256: String
-    public var arguments: String?
+package struct AuditRecord: Sendable {
+    package var timeMillis: Int64
+    package var requestID: String
+    package var consumer: String?
+    package var team: String?
+    package var session: String?
+    package var upstream: String
+    package var tool: String
+    package var argumentsSHA256: String
+    package var arguments: String?
     /// `ok`, `tool_error` (the tool answered `isError: true`), `error` (a JSON-RPC error),
     /// `denied`, `limited`, `timeout`, `cancelled` (the agent left) or `unreachable`.
-    public var outcome: String
-    public var latencyMillis: Int64
+    package var outcome: String
+    package var latencyMillis: Int64
 }
 
 /// Takes audit records from requests (a lock and an append) and writes them to the store's
 /// `mcp_audit` table in batches, as the ledger does. The queue is bounded; what is left is
 /// written on graceful shutdown.
-public final class AuditLog: Service, Sendable {
+package final class AuditLog: Service, Sendable {
     static let capacity = 100_000
     static let columns = ["time_ms", "request_id", "consumer", "team", "session", "upstream", "tool", "arguments_sha256", "arguments", "outcome", "latency_ms"]
     private let pending = BatchQueue<AuditRecord>(capacity: AuditLog.capacity)
@@ -32,13 +32,13 @@ public final class AuditLog: Service, Sendable {
     private let logger: Logger
 
     /// `db` nil keeps nothing (`mcp.audit: false`, or in-process tests); metrics still count.
-    public init(db: (any SQLDatabase)?, logger: Logger = Logger(label: "triplegate.mcp")) {
+    package init(db: (any SQLDatabase)?, logger: Logger = Logger(label: "triplegate.mcp")) {
         self.db = db
         self.logger = logger
     }
 
     /// Opens the store and creates the table if new.
-    public static func open(_ location: StoreLocation) async throws -> AuditLog {
+    package static func open(_ location: StoreLocation) async throws -> AuditLog {
         let logger = Logger(label: "triplegate.mcp")
         let db = try await openDatabase(location, logger: logger)
         let int = db.dialect.bigint
@@ -59,7 +59,7 @@ public final class AuditLog: Service, Sendable {
         pending.append(r)
     }
 
-    public func run() async throws {
+    package func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             // Small batches often: a batch is written on the same cores as the data plane,
             // and at 200 ms one batch held a core long enough to show in the p99 of calls.
@@ -71,7 +71,7 @@ public final class AuditLog: Service, Sendable {
     }
 
     /// Writes what is queued (kept for the next round when the store fails).
-    public func flush() async {
+    package func flush() async {
         guard let db else { return }
         let (records, dropped) = pending.take()
         if dropped > 0 { logger.error("audit queue full: records dropped", metadata: ["dropped": "\(dropped)"]) }

@@ -10,7 +10,7 @@ import NIOConcurrencyHelpers
 /// newcomer that collides gets the hash suffix, never the holder.
 ///
 /// Kept in the MCP store (`mcp_exposed_names`) when there is one, beside the tool pins.
-public final class ToolNameBook: Sendable {
+package final class ToolNameBook: Sendable {
     struct Owner: Hashable, Sendable {
         var kind: String
         var server: String
@@ -27,7 +27,7 @@ public final class ToolNameBook: Sendable {
 
     /// Names one server may hold per kind: past it, its further tools are left out (a server
     /// listing a million tools must not grow the book, or the store, without end).
-    public static let maxNamesPerServer = 10_000
+    package static let maxNamesPerServer = 10_000
 
     private let state = NIOLockedValueBox(State())
     private let db: (any SQLDatabase)?
@@ -39,10 +39,10 @@ public final class ToolNameBook: Sendable {
     }
 
     /// A book kept in memory only (no store): names hold for the process's life.
-    public static func inMemory() -> ToolNameBook { ToolNameBook(db: nil) }
+    package static func inMemory() -> ToolNameBook { ToolNameBook(db: nil) }
 
     /// A book kept in `db`, loaded now.
-    public static func open(_ db: any SQLDatabase) async throws -> ToolNameBook {
+    package static func open(_ db: any SQLDatabase) async throws -> ToolNameBook {
         try await db.query("""
             CREATE TABLE IF NOT EXISTS mcp_exposed_names (
               kind TEXT NOT NULL, exposed TEXT NOT NULL, server TEXT NOT NULL, original TEXT NOT NULL,

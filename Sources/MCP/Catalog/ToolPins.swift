@@ -12,14 +12,14 @@ import Prometheus
 /// `mcp.pinning: quarantine` the changed tool is also withheld (absent from lists, refused on
 /// call) until an operator approves the new definition (`POST /admin/mcp/tools/approve`).
 /// Pins live in the store when there is one, so a restart trusts nothing anew.
-public final class ToolPins: Sendable {
-    public struct Pin: Sendable, Equatable {
-        public var server: String
-        public var tool: String
+package final class ToolPins: Sendable {
+    package struct Pin: Sendable, Equatable {
+        package var server: String
+        package var tool: String
         /// The approved definition's hash.
-        public var approved: String
+        package var approved: String
         /// The hash of a changed definition not yet approved.
-        public var pending: String?
+        package var pending: String?
     }
 
     private let pins = NIOLockedValueBox<[String: Pin]>([:])
@@ -33,10 +33,10 @@ public final class ToolPins: Sendable {
     }
 
     /// Pins kept in memory only (no store).
-    public static func inMemory() -> ToolPins { ToolPins(db: nil, logger: Logger(label: "triplegate.mcp")) }
+    package static func inMemory() -> ToolPins { ToolPins(db: nil, logger: Logger(label: "triplegate.mcp")) }
 
     /// Pins kept in `db`, loaded now.
-    public static func open(_ db: any SQLDatabase) async throws -> ToolPins {
+    package static func open(_ db: any SQLDatabase) async throws -> ToolPins {
         try await db.query("""
             CREATE TABLE IF NOT EXISTS mcp_tool_pins (
               server TEXT NOT NULL, tool TEXT NOT NULL, approved TEXT NOT NULL, pending TEXT,
@@ -58,7 +58,7 @@ public final class ToolPins: Sendable {
         changes.withLockedValue { $0 = registry }
     }
 
-    public var all: [Pin] {
+    package var all: [Pin] {
         pins.withLockedValue { Array($0.values) }.filter { !$0.tool.isEmpty }.sorted { ($0.server, $0.tool) < ($1.server, $1.tool) }
     }
 
@@ -133,7 +133,7 @@ public final class ToolPins: Sendable {
     }
 
     /// Approves the pending definition of `tool`; false if there is none.
-    public func approve(server: String, tool: String) async -> Bool {
+    package func approve(server: String, tool: String) async -> Bool {
         let key = server + "\u{0}" + tool
         let approved: Bool = pins.withLockedValue { all in
             guard var pin = all[key], let pending = pin.pending else { return false }

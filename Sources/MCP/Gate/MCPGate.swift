@@ -10,15 +10,15 @@ import ServiceLifecycle
 /// AI gates. Upstream servers outlive reloads that leave their config unchanged (a local
 /// program keeps running); agent sessions outlive every reload. As a `Service`, it shuts the
 /// upstreams down (local programs stopped, remote sessions ended) when the gateway stops.
-public final class MCPGate: MountableGate, Service {
+package final class MCPGate: MountableGate, Service {
     private let core: CoreServices
     private let loops: LoopContexts
     private let logger = Logger(label: "triplegate.mcp")
     private let sessions: SessionTable
-    public let audit: AuditLog
-    public let pins: ToolPins
+    package let audit: AuditLog
+    package let pins: ToolPins
     /// Which tool each exposed name belongs to, kept across reloads.
-    public let names: ToolNameBook
+    package let names: ToolNameBook
     private let mounted = NIOLockedValueBox<[MCPGateLoop]>([])
     private let current: NIOLockedValueBox<MCPSnapshot?>
     /// Servers by name, with the config they were made from.
@@ -26,7 +26,7 @@ public final class MCPGate: MountableGate, Service {
     /// Upstream messages nobody may receive, counted.
     private let drops: UpstreamDrops
 
-    public init(config: GatewayConfig, loops: LoopContexts, core: CoreServices, audit: AuditLog? = nil, pins: ToolPins = .inMemory(),
+    package init(config: GatewayConfig, loops: LoopContexts, core: CoreServices, audit: AuditLog? = nil, pins: ToolPins = .inMemory(),
                 names: ToolNameBook = .inMemory()) {
         self.core = core
         self.loops = loops
@@ -130,22 +130,22 @@ public final class MCPGate: MountableGate, Service {
         "\(s.url ?? "")|\(s.transport.rawValue)|\(s.command)|\(s.env.map { "\($0.0)=\($0.1)" })|\(s.headers.map { "\($0.0)=\($0.1)" })|\(s.start.rawValue)|\(s.timeout ?? timeout)|\(s.stallTimeout.map { "\($0)" } ?? "-")"
     }
 
-    public func mount(on loop: LoopContext) -> MountedGate {
+    package func mount(on loop: LoopContext) -> MountedGate {
         let state = MCPGateLoop(loop: loop, snapshot: current.withLockedValue { $0 })
         mounted.withLockedValue { $0.append(state) }
         return state
     }
 
-    public func check(_ config: GatewayConfig) throws {}
+    package func check(_ config: GatewayConfig) throws {}
 
     /// Approves a changed tool definition and lists again, so a quarantined tool comes back.
-    public func approve(server: String, tool: String) async -> Bool {
+    package func approve(server: String, tool: String) async -> Bool {
         guard await pins.approve(server: server, tool: tool) else { return false }
         current.withLockedValue { $0 }?.catalog.invalidate(.tools)
         return true
     }
 
-    public func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
+    package func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
         let snapshot = makeSnapshot(config)
         current.withLockedValue { $0 = snapshot }
         let all = mounted.withLockedValue { $0 }
@@ -155,7 +155,7 @@ public final class MCPGate: MountableGate, Service {
 
     /// Drops idle sessions (every quarter of the idle time, at most every 30 s) until the
     /// gateway stops, then stops the upstreams.
-    public func run() async throws {
+    package func run() async throws {
         let sessions = self.sessions
         let interval = Duration.nanoseconds(min(sessions.idleNanos / 4, 30_000_000_000))
         await withTaskGroup(of: Void.self) { group in

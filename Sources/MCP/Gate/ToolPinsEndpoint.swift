@@ -5,8 +5,8 @@ import NIOHTTP1
 /// The admin side of tool pinning: `GET /admin/mcp/tools` lists every pinned tool with its
 /// approved hash and, if its definition changed, the pending one;
 /// `POST /admin/mcp/tools/approve?server=...&tool=...` approves the change.
-public enum ToolPinsEndpoint {
-    public static func make(gate: NIOLockedValueBox<MCPGate?>) -> [AdminEndpoint] {
+package enum ToolPinsEndpoint {
+    package static func make(gate: NIOLockedValueBox<MCPGate?>) -> [AdminEndpoint] {
         [
             AdminEndpoint(path: "/admin/mcp/tools") { _ in
                 let pins = gate.withLockedValue { $0 }?.pins.all ?? []

@@ -6,20 +6,20 @@ import Foundation
 /// bounded (`maxEntries`, oldest evicted first). Thread-safe; lookups share a lock with each
 /// other, stores take it alone. Time comes from the caller (`now`, unix ms), so tests control
 /// it. `save(to:)`/`load(from:)` keep everything across a restart.
-public final class AnswerCache: @unchecked Sendable {
-    public struct Options: Sendable, Equatable {
-        public var exactTTLMillis: Int64
-        public var semanticTTLMillis: Int64
+package final class AnswerCache: @unchecked Sendable {
+    package struct Options: Sendable, Equatable {
+        package var exactTTLMillis: Int64
+        package var semanticTTLMillis: Int64
         /// Cosine similarity at or above which a stored question counts as the same.
-        public var threshold: Float
-        public var maxEntries: Int
-        public var storage: VectorIndex.Storage
+        package var threshold: Float
+        package var maxEntries: Int
+        package var storage: VectorIndex.Storage
         /// An answer larger than this is not kept (one 300 MB answer must not be replayed).
-        public var maxEntryBytes: Int
+        package var maxEntryBytes: Int
         /// The answers' bytes together at most; the oldest go first.
-        public var maxTotalBytes: Int
+        package var maxTotalBytes: Int
 
-        public init(exactTTLMillis: Int64 = 3_600_000, semanticTTLMillis: Int64 = 86_400_000, threshold: Float = 0.92,
+        package init(exactTTLMillis: Int64 = 3_600_000, semanticTTLMillis: Int64 = 86_400_000, threshold: Float = 0.92,
                     maxEntries: Int = 1_000_000, storage: VectorIndex.Storage = .float32,
                     maxEntryBytes: Int = 1 << 20, maxTotalBytes: Int = 256 << 20) {
             self.exactTTLMillis = exactTTLMillis
@@ -32,11 +32,11 @@ public final class AnswerCache: @unchecked Sendable {
         }
     }
 
-    public enum Hit: Sendable, Equatable {
+    package enum Hit: Sendable, Equatable {
         case exact(CachedAnswer)
         case semantic(CachedAnswer, similarity: Float)
 
-        public var answer: CachedAnswer {
+        package var answer: CachedAnswer {
             switch self {
             case .exact(let a), .semantic(let a, _): return a
             }
@@ -53,7 +53,7 @@ public final class AnswerCache: @unchecked Sendable {
         var semanticExpiresAt: Int64
     }
 
-    public let options: Options
+    package let options: Options
     private var entries: [UInt64: Entry] = [:]
     private var exact: [String: UInt64] = [:]
     private var indexes: [CacheScope: VectorIndex] = [:]
@@ -64,14 +64,14 @@ public final class AnswerCache: @unchecked Sendable {
     private var nextID: UInt64 = 1
     private let lock = ReadWriteLock()
 
-    public init(_ options: Options) { self.options = options }
+    package init(_ options: Options) { self.options = options }
 
-    public var count: Int { lock.reading { entries.count } }
+    package var count: Int { lock.reading { entries.count } }
 
     // MARK: Lookups
 
     /// The answer stored for exactly this request, if still fresh.
-    public func lookup(exactKey: String, now: Int64) -> CachedAnswer? {
+    package func lookup(exactKey: String, now: Int64) -> CachedAnswer? {
         lock.reading {
             guard let id = exact[exactKey], let e = entries[id], e.exactExpiresAt > now else { return nil }
             return e.answer
@@ -80,7 +80,7 @@ public final class AnswerCache: @unchecked Sendable {
 
     /// The fresh answer in `scope` whose question is most similar to `vector`, if at or above
     /// the threshold.
-    public func lookup(scope: CacheScope, vector: [Float], now: Int64) -> (CachedAnswer, similarity: Float)? {
+    package func lookup(scope: CacheScope, vector: [Float], now: Int64) -> (CachedAnswer, similarity: Float)? {
         // The search holds only its index's lock, so stores elsewhere go on meanwhile.
         guard let index = lock.reading({ indexes[scope] }), index.options.dimensions == vector.count,
               let found = try? index.search(vector, k: 4) else { return nil }
@@ -100,7 +100,7 @@ public final class AnswerCache: @unchecked Sendable {
     /// at a million entries), holds only that index's lock: exact lookups and other scopes go on.
     /// Keeps `answer`; false (nothing kept) when it is larger than `maxEntryBytes`.
     @discardableResult
-    public func store(_ answer: CachedAnswer, exactKey: String, scope: CacheScope, vector: [Float]?, now: Int64) -> Bool {
+    package func store(_ answer: CachedAnswer, exactKey: String, scope: CacheScope, vector: [Float]?, now: Int64) -> Bool {
         guard answer.body.count <= options.maxEntryBytes else { return false }
         let (id, index) = lock.writing { () -> (UInt64, VectorIndex?) in
             if let old = exact[exactKey] { remove(old) }
@@ -148,7 +148,7 @@ public final class AnswerCache: @unchecked Sendable {
     /// the same for every entry, so entries expire in the order they came: this walks only the
     /// expired front of the queue, and lookups wait for no scan.
     @discardableResult
-    public func expire(now: Int64) -> Int {
+    package func expire(now: Int64) -> Int {
         lock.writing {
             var removed = 0
             while let first = order.first {
@@ -167,7 +167,7 @@ public final class AnswerCache: @unchecked Sendable {
 
     /// Removes the entries of a tenant and/or model (nil matches any); returns how many.
     @discardableResult
-    public func purge(tenant: String?, model: String?) -> Int {
+    package func purge(tenant: String?, model: String?) -> Int {
         lock.writing {
             // A tenant is one name or several joined by "/" (team and consumer): any matches.
             let gone = entries.values.filter { e in
@@ -180,14 +180,14 @@ public final class AnswerCache: @unchecked Sendable {
     }
 
     /// Entries and the vector indexes' bytes, for the metrics.
-    public var stats: (entries: Int, indexes: Int, indexBytes: Int) {
+    package var stats: (entries: Int, indexes: Int, indexBytes: Int) {
         lock.reading { (entries.count, indexes.count, indexes.values.reduce(0) { $0 + $1.memoryBytes }) }
     }
 
     // MARK: Snapshot
 
     /// Writes `entries.json` and one index file per scope into `directory`.
-    public func save(to directory: String) throws {
+    package func save(to directory: String) throws {
         try lock.reading { () throws in
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             var scopes: [CacheScope] = []
@@ -203,7 +203,7 @@ public final class AnswerCache: @unchecked Sendable {
     }
 
     /// Reads what `save(to:)` wrote; entries already expired at `now` are dropped.
-    public static func load(from directory: String, options: Options, now: Int64) throws -> AnswerCache {
+    package static func load(from directory: String, options: Options, now: Int64) throws -> AnswerCache {
         let cache = AnswerCache(options)
         let snapshot = try JSONDecoder().decode(Snapshot.self, from: Data(contentsOf: URL(fileURLWithPath: "\(directory)/entries.json")))
         for (i, scope) in snapshot.scopes.enumerated() {

@@ -1,22 +1,22 @@
 /// What must be equal for two requests to share a cached answer. A semantic hit is searched
 /// only among entries of the same scope (each scope has an index of its own), so an answer can
 /// never cross tenants, models, system prompts, sampling parameters or conversations.
-public struct CacheScope: Sendable, Hashable, Codable {
+package struct CacheScope: Sendable, Hashable, Codable {
     /// The tenant: the caller's team (or consumer when it has none); "" when shared.
-    public var tenant: String
+    package var tenant: String
     /// The model the caller asked for.
-    public var model: String
+    package var model: String
     /// A hash of the system prompt ("" when the scope leaves it out).
-    public var systemPrompt: String
+    package var systemPrompt: String
     /// A hash of the parameters that change an answer (temperature, tools, response format...).
-    public var parameters: String
+    package var parameters: String
     /// A hash of everything in the request but the last message's text (earlier turns, tool
     /// calls and results, images, tools, every parameter): a similar answer is one to the same
     /// conversation, asked in other words. "" only in entries kept before it existed, which
     /// therefore never match again.
-    public var context: String
+    package var context: String
 
-    public init(tenant: String, model: String, systemPrompt: String = "", parameters: String = "", context: String = "") {
+    package init(tenant: String, model: String, systemPrompt: String = "", parameters: String = "", context: String = "") {
         self.tenant = tenant
         self.model = model
         self.systemPrompt = systemPrompt
@@ -26,7 +26,7 @@ public struct CacheScope: Sendable, Hashable, Codable {
 
     private enum CodingKeys: String, CodingKey { case tenant, model, systemPrompt, parameters, context }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         tenant = try c.decode(String.self, forKey: .tenant)
         model = try c.decode(String.self, forKey: .model)
@@ -39,15 +39,15 @@ public struct CacheScope: Sendable, Hashable, Codable {
 /// An answer kept for reuse, as the gate will replay it: the whole response (a chat completion
 /// in OpenAI's format, whatever dialect the caller speaks) and what it cost, which every hit
 /// saves.
-public struct CachedAnswer: Sendable, Equatable, Codable {
-    public var body: [UInt8]
-    public var provider: String
-    public var servedModel: String
-    public var inputTokens: Int
-    public var outputTokens: Int
-    public var costMicros: Int64
+package struct CachedAnswer: Sendable, Equatable, Codable {
+    package var body: [UInt8]
+    package var provider: String
+    package var servedModel: String
+    package var inputTokens: Int
+    package var outputTokens: Int
+    package var costMicros: Int64
 
-    public init(body: [UInt8], provider: String, servedModel: String, inputTokens: Int, outputTokens: Int, costMicros: Int64) {
+    package init(body: [UInt8], provider: String, servedModel: String, inputTokens: Int, outputTokens: Int, costMicros: Int64) {
         self.body = body
         self.provider = provider
         self.servedModel = servedModel

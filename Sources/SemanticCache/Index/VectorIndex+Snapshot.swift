@@ -5,7 +5,7 @@ import Foundation
 extension VectorIndex {
     static let magic = Array("TGVIDX02".utf8)
 
-    public func save(to path: String) throws {
+    package func save(to path: String) throws {
         let data: Data = lock.reading {
             var out = Data(Self.magic)
             func int(_ v: Int) { withUnsafeBytes(of: Int64(v).littleEndian) { out.append(contentsOf: $0) } }
@@ -31,7 +31,7 @@ extension VectorIndex {
         guard rename(temporary, path) == 0 else { throw Failure.snapshot("cannot replace \(path): errno \(errno)") }
     }
 
-    public static func load(from path: String) throws -> VectorIndex {
+    package static func load(from path: String) throws -> VectorIndex {
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         return try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) throws -> VectorIndex in
             var at = 0

@@ -8,23 +8,23 @@ import Foundation
 /// later insert. Memory is bounded by `maxEntries`. Vectors are kept as 32-bit floats or,
 /// with `.int8`, quantized per vector (a quarter of the memory; the query stays float).
 /// `save(to:)` and `load(from:)` keep the graph across restarts.
-public final class VectorIndex: @unchecked Sendable {
-    public enum Storage: String, Sendable { case float32, int8 }
+package final class VectorIndex: @unchecked Sendable {
+    package enum Storage: String, Sendable { case float32, int8 }
 
-    public struct Options: Sendable, Equatable {
-        public var dimensions: Int
+    package struct Options: Sendable, Equatable {
+        package var dimensions: Int
         /// Links per node on the upper layers; twice as many on the bottom one.
-        public var m: Int = 16
+        package var m: Int = 16
         /// Candidates kept while linking a new node: higher builds slower and finds better.
-        public var efConstruction: Int = 200
+        package var efConstruction: Int = 200
         /// Candidates kept while searching (at least k): the recall/speed dial.
-        public var efSearch: Int = 64
-        public var storage: Storage = .float32
+        package var efSearch: Int = 64
+        package var storage: Storage = .float32
         /// Live vectors at most; an insert beyond it fails with `.full` (the cache evicts first).
-        public var maxEntries: Int = 1_000_000
-        public var seed: UInt64 = 0x7269_706C_6567_6174
+        package var maxEntries: Int = 1_000_000
+        package var seed: UInt64 = 0x7269_706C_6567_6174
 
-        public init(dimensions: Int, m: Int = 16, efConstruction: Int = 200, efSearch: Int = 64, storage: Storage = .float32,
+        package init(dimensions: Int, m: Int = 16, efConstruction: Int = 200, efSearch: Int = 64, storage: Storage = .float32,
                     maxEntries: Int = 1_000_000) {
             self.dimensions = dimensions
             self.m = m
@@ -35,18 +35,18 @@ public final class VectorIndex: @unchecked Sendable {
         }
     }
 
-    public struct Match: Sendable, Equatable {
-        public var key: UInt64
-        public var similarity: Float
+    package struct Match: Sendable, Equatable {
+        package var key: UInt64
+        package var similarity: Float
     }
 
-    public enum Failure: Error, Equatable, CustomStringConvertible {
+    package enum Failure: Error, Equatable, CustomStringConvertible {
         case dimensions(expected: Int, got: Int)
         case zeroVector
         case full(maxEntries: Int)
         case snapshot(String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .dimensions(let e, let g): return "vector has \(g) dimensions; the index holds \(e)"
             case .zeroVector: return "a zero or non-finite vector has no direction"
@@ -56,7 +56,7 @@ public final class VectorIndex: @unchecked Sendable {
         }
     }
 
-    public let options: Options
+    package let options: Options
     let dim: Int
     let m: Int
     let m0: Int
@@ -85,7 +85,7 @@ public final class VectorIndex: @unchecked Sendable {
     let lock = ReadWriteLock()
     let scratchPool = SearchScratchPool()
 
-    public init(_ options: Options) {
+    package init(_ options: Options) {
         precondition(options.dimensions > 0 && options.m >= 2, "an index needs dimensions and m >= 2")
         self.options = options
         dim = options.dimensions
@@ -116,13 +116,13 @@ public final class VectorIndex: @unchecked Sendable {
     }
 
     /// The distance kernel this CPU runs (avx512, avx2 or generic), for reports.
-    public static var distanceKernel: String { VectorMath.kernel }
+    package static var distanceKernel: String { VectorMath.kernel }
 
     /// Live vectors.
-    public var count: Int { lock.reading { slotOfKey.count } }
+    package var count: Int { lock.reading { slotOfKey.count } }
 
     /// Bytes held by vectors and links (not counting the key map).
-    public var memoryBytes: Int {
+    package var memoryBytes: Int {
         lock.reading {
             let vector = options.storage == .float32 ? dim * 4 : dim + 4
             var upperBytes = 0
@@ -134,7 +134,7 @@ public final class VectorIndex: @unchecked Sendable {
     // MARK: Insert and delete
 
     /// Adds `vector` under `key`, replacing what the key held.
-    public func insert(key: UInt64, vector: [Float]) throws(Failure) {
+    package func insert(key: UInt64, vector: [Float]) throws(Failure) {
         guard vector.count == dim else { throw .dimensions(expected: dim, got: vector.count) }
         var v = vector
         guard VectorMath.normalize(&v) else { throw .zeroVector }
@@ -152,7 +152,7 @@ public final class VectorIndex: @unchecked Sendable {
 
     /// Removes `key`; false when it is not there.
     @discardableResult
-    public func remove(key: UInt64) -> Bool {
+    package func remove(key: UInt64) -> Bool {
         lock.writing {
             guard let slot = slotOfKey[key] else { return false }
             removeSlot(slot)
@@ -318,7 +318,7 @@ public final class VectorIndex: @unchecked Sendable {
 
     /// The `k` nearest live vectors to `query`, most similar first. `ef` overrides
     /// `options.efSearch` (it is raised to `k` if lower).
-    public func search(_ query: [Float], k: Int, ef: Int? = nil) throws(Failure) -> [Match] {
+    package func search(_ query: [Float], k: Int, ef: Int? = nil) throws(Failure) -> [Match] {
         guard query.count == dim else { throw .dimensions(expected: dim, got: query.count) }
         var q = query
         guard VectorMath.normalize(&q) else { throw .zeroVector }
@@ -341,7 +341,7 @@ public final class VectorIndex: @unchecked Sendable {
     }
 
     /// Every live vector compared, the exact answer (for tests and the benchmark's ground truth).
-    public func exactSearch(_ query: [Float], k: Int) throws(Failure) -> [Match] {
+    package func exactSearch(_ query: [Float], k: Int) throws(Failure) -> [Match] {
         guard query.count == dim else { throw .dimensions(expected: dim, got: query.count) }
         var q = query
         guard VectorMath.normalize(&q) else { throw .zeroVector }

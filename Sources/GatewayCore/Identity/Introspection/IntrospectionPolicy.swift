@@ -3,17 +3,17 @@ import NIOCore
 /// `oauth2_introspection` in the authenticate phase: an opaque bearer token is good when the
 /// authorization server says it is active (cached per `TokenIntrospector`); its subject names
 /// the consumer, and with `mandatory_scope` it must carry one of the route's `scopes`.
-public struct IntrospectionPolicy: RequestPolicy {
-    public let name = "oauth2_introspection"
-    public let phase = PolicyPhase.authenticate
-    public let priority = 1700  // Kong's oauth2-introspection priority
+package struct IntrospectionPolicy: RequestPolicy {
+    package let name = "oauth2_introspection"
+    package let phase = PolicyPhase.authenticate
+    package let priority = 1700  // Kong's oauth2-introspection priority
     let config: IntrospectionPolicyConfig
     let introspector: TokenIntrospector
     let consumers: [String: Consumer]
     let clock: WallClock
     let metrics: GatewayMetrics?
 
-    public init(config: IntrospectionPolicyConfig, introspector: TokenIntrospector, consumers: [String: Consumer],
+    package init(config: IntrospectionPolicyConfig, introspector: TokenIntrospector, consumers: [String: Consumer],
                 clock: WallClock = .system, metrics: GatewayMetrics? = nil) {
         self.config = config
         self.introspector = introspector
@@ -22,7 +22,7 @@ public struct IntrospectionPolicy: RequestPolicy {
         self.metrics = metrics
     }
 
-    public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
+    package func apply(_ context: inout PolicyContext) -> PolicyVerdict {
         if context.consumer != nil { return .proceed }
         guard let token = BearerToken.from(context.headers) else {
             if config.anonymous { return .proceed }

@@ -6,13 +6,13 @@ import NIOHTTP1
 import Crypto
 
 /// What the authorization server said about a token (RFC 7662 §2.2), reduced to what policies use.
-public struct IntrospectedToken: Sendable, Equatable {
-    public var active: Bool
-    public var subject: String?
-    public var scopes: [String]
-    public var groups: [String]
+package struct IntrospectedToken: Sendable, Equatable {
+    package var active: Bool
+    package var subject: String?
+    package var scopes: [String]
+    package var groups: [String]
     /// The token's `exp`, seconds since the epoch.
-    public var expiresAt: Int64?
+    package var expiresAt: Int64?
 }
 
 /// Asks `auth.introspection` whether a bearer token is active, and remembers the answer until
@@ -20,7 +20,7 @@ public struct IntrospectedToken: Sendable, Equatable {
 /// busy client costs the authorization server one call per token per TTL, not one per request.
 /// Concurrent requests with the same token share one call. Tokens are kept only as SHA-256
 /// digests.
-public final class TokenIntrospector: Sendable {
+package final class TokenIntrospector: Sendable {
     struct Entry {
         var token: IntrospectedToken
         var validUntil: Int64  // wall-clock seconds
@@ -31,10 +31,10 @@ public final class TokenIntrospector: Sendable {
         var inFlight: [SHA256Digest: EventLoopFuture<IntrospectedToken>] = [:]
     }
 
-    public enum Failure: Error, CustomStringConvertible {
+    package enum Failure: Error, CustomStringConvertible {
         case server(Int)
         case badAnswer(String)
-        public var description: String {
+        package var description: String {
             switch self {
             case .server(let code): return "introspection endpoint answered \(code)"
             case .badAnswer(let why): return "introspection answer is not usable: \(why)"
@@ -48,14 +48,14 @@ public final class TokenIntrospector: Sendable {
     static let maxEntries = 100_000
     private let state = NIOLockedValueBox(State())
 
-    public init(config: IntrospectionConfig, logger: Logger = Logger(label: "triplegate.introspection")) {
+    package init(config: IntrospectionConfig, logger: Logger = Logger(label: "triplegate.introspection")) {
         self.config = config
         self.fetcher = HTTPFetcher(timeout: .nanoseconds(Int64(config.timeout.nanoseconds)), caFile: config.caFile)
         self.logger = logger
     }
 
     /// The cached answer for a token, if it is still good at `now`.
-    public func cached(_ token: Substring, now: Int64) -> IntrospectedToken? {
+    package func cached(_ token: Substring, now: Int64) -> IntrospectedToken? {
         let key = SHA256.hash(data: Array(token.utf8))
         return state.withLockedValue { s in
             guard let e = s.cache[key] else { return nil }
@@ -65,7 +65,7 @@ public final class TokenIntrospector: Sendable {
     }
 
     /// Asks the authorization server (or joins a call already under way for this token).
-    public func introspect(_ token: Substring, now: Int64, on eventLoop: EventLoop) -> EventLoopFuture<IntrospectedToken> {
+    package func introspect(_ token: Substring, now: Int64, on eventLoop: EventLoop) -> EventLoopFuture<IntrospectedToken> {
         let key = SHA256.hash(data: Array(token.utf8))
         enum Start { case join(EventLoopFuture<IntrospectedToken>), ask(EventLoopPromise<IntrospectedToken>) }
         let start = state.withLockedValue { s -> Start in

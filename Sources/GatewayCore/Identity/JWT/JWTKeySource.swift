@@ -7,9 +7,9 @@ import NIOCore
 /// at once when a token names an unknown `kid`, but never more often than `jwks_min_refresh`
 /// (so a flood of made-up kids cannot turn the gateway against the issuer). Concurrent requests
 /// share one fetch. Lives across config reloads while the JWKS settings stay the same.
-public final class JWTKeySource: Sendable {
+package final class JWTKeySource: Sendable {
     /// Whether a refresh was started for an unknown kid or refused by the rate limit.
-    public enum RefreshAnswer {
+    package enum RefreshAnswer {
         case fetching(EventLoopFuture<JWTKeySet>)
         case tooSoon
     }
@@ -39,7 +39,7 @@ public final class JWTKeySource: Sendable {
     let logger: Logger
     private let state: NIOLockedValueBox<State>
 
-    public init(config: JWTAuthConfig, logger: Logger = Logger(label: "triplegate.jwt")) throws {
+    package init(config: JWTAuthConfig, logger: Logger = Logger(label: "triplegate.jwt")) throws {
         staticKeys = try config.keys.map(JWTVerificationKey.make)
         jwksURL = config.jwksURL
         refreshEvery = Int64(config.jwksRefresh.nanoseconds)
@@ -51,7 +51,7 @@ public final class JWTKeySource: Sendable {
 
     /// The keys now. When the JWKS is stale, a background refresh starts (the caller still gets
     /// the current keys at once).
-    public func current(now: Int64, on eventLoop: EventLoop?) -> JWTKeySet {
+    package func current(now: Int64, on eventLoop: EventLoop?) -> JWTKeySet {
         let (keys, stale) = state.withLockedValue { s -> (JWTKeySet, Bool) in
             guard jwksURL != nil, s.inFlight == nil else { return (s.keys, false) }
             guard let last = s.lastSuccess else { return (s.keys, false) }
@@ -62,12 +62,12 @@ public final class JWTKeySource: Sendable {
     }
 
     /// The payload of a token these keys already verified, if remembered.
-    public func verifiedPayload(_ token: String) -> JSONValue? {
+    package func verifiedPayload(_ token: String) -> JSONValue? {
         state.withLockedValue { $0.verified[token] }
     }
 
     /// Remembers a verified token's payload (tokens without `exp` are not kept: they never age out).
-    public func remember(_ token: String, payload: JSONValue, verifiedWith keySet: JWTKeySet) {
+    package func remember(_ token: String, payload: JSONValue, verifiedWith keySet: JWTKeySet) {
         guard payload["exp"]?.intValue != nil, token.utf8.count <= 8192 else { return }
         state.withLockedValue { s in
             guard s.keys.generation == keySet.generation else { return }  // the keys changed meanwhile
@@ -77,10 +77,10 @@ public final class JWTKeySource: Sendable {
     }
 
     /// Whether a JWKS has been fetched at least once (or none is configured).
-    public func hasFetched() -> Bool { jwksURL == nil || state.withLockedValue { $0.lastSuccess != nil } }
+    package func hasFetched() -> Bool { jwksURL == nil || state.withLockedValue { $0.lastSuccess != nil } }
 
     /// A refresh because a token names a kid we lack (or no JWKS has been fetched yet).
-    public func refreshForUnknownKey(now: Int64, on eventLoop: EventLoop) -> RefreshAnswer {
+    package func refreshForUnknownKey(now: Int64, on eventLoop: EventLoop) -> RefreshAnswer {
         guard jwksURL != nil else { return .tooSoon }
         if let f = startFetch(now: now, on: eventLoop, force: false) { return .fetching(f) }
         return .tooSoon

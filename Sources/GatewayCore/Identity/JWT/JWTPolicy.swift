@@ -3,19 +3,19 @@ import Foundation
 import NIOCore
 
 /// Seconds since the Unix epoch, injectable so token-time checks are testable.
-public struct WallClock: Sendable {
-    public let seconds: @Sendable () -> Int64
-    public init(seconds: @escaping @Sendable () -> Int64) { self.seconds = seconds }
-    public static let system = WallClock { Int64(Date().timeIntervalSince1970) }
+package struct WallClock: Sendable {
+    package let seconds: @Sendable () -> Int64
+    package init(seconds: @escaping @Sendable () -> Int64) { self.seconds = seconds }
+    package static let system = WallClock { Int64(Date().timeIntervalSince1970) }
 }
 
 /// `jwt` in the authenticate phase: verifies `Authorization: Bearer <jwt>` against
 /// `auth.jwt` and maps its claims to a consumer. A token naming an unknown `kid` suspends the
 /// request on one (rate-limited) JWKS refresh and is verified again with the new keys.
-public struct JWTPolicy: RequestPolicy {
-    public let name = "jwt"
-    public let phase = PolicyPhase.authenticate
-    public let priority = 1450  // Kong's jwt priority: before key-auth
+package struct JWTPolicy: RequestPolicy {
+    package let name = "jwt"
+    package let phase = PolicyPhase.authenticate
+    package let priority = 1450  // Kong's jwt priority: before key-auth
     let config: JWTPolicyConfig
     let auth: JWTAuthConfig
     let verifier: JWTVerifier
@@ -24,7 +24,7 @@ public struct JWTPolicy: RequestPolicy {
     let clock: WallClock
     let metrics: GatewayMetrics?
 
-    public init(config: JWTPolicyConfig, auth: JWTAuthConfig, keys: JWTKeySource, consumers: [String: Consumer],
+    package init(config: JWTPolicyConfig, auth: JWTAuthConfig, keys: JWTKeySource, consumers: [String: Consumer],
                 clock: WallClock = .system, metrics: GatewayMetrics? = nil) {
         self.config = config
         self.auth = auth
@@ -35,7 +35,7 @@ public struct JWTPolicy: RequestPolicy {
         self.metrics = metrics
     }
 
-    public func apply(_ context: inout PolicyContext) -> PolicyVerdict {
+    package func apply(_ context: inout PolicyContext) -> PolicyVerdict {
         guard let bearer = BearerToken.from(context.headers) else {
             // Already identified (a certificate, a token): no token needed (`IdentityRule`).
             if config.anonymous || context.consumer != nil { return .proceed }

@@ -10,7 +10,7 @@ import JWTKit
 /// jwt-kit parses JWKs and key material; the check itself calls swift-crypto directly and
 /// synchronously, because jwt-kit's `JWTKeyCollection` is an actor and the data plane never
 /// starts a `Task` per request (ARCHITECTURE.md, "The hot path").
-public struct JWTVerificationKey: Sendable {
+package struct JWTVerificationKey: Sendable {
     enum Material: Sendable {
         case hmac(SymmetricKey)
         case rsa(_RSA.Signing.PublicKey)
@@ -20,10 +20,10 @@ public struct JWTVerificationKey: Sendable {
         case ed25519(Curve25519.Signing.PublicKey)
     }
 
-    public enum Failure: Error, CustomStringConvertible {
+    package enum Failure: Error, CustomStringConvertible {
         case unsupported(String)
         case invalid(String)
-        public var description: String {
+        package var description: String {
             switch self {
             case .unsupported(let m): return "unsupported key: \(m)"
             case .invalid(let m): return "invalid key: \(m)"
@@ -31,9 +31,9 @@ public struct JWTVerificationKey: Sendable {
         }
     }
 
-    public let kid: String?
+    package let kid: String?
     /// The `alg` values this key verifies.
-    public let algorithms: Set<String>
+    package let algorithms: Set<String>
     let material: Material
 
     init(kid: String?, algorithms: Set<String>, material: Material) {
@@ -77,7 +77,7 @@ public struct JWTVerificationKey: Sendable {
     }
 
     /// A key written in the config.
-    public static func make(_ key: JWTStaticKey) throws -> JWTVerificationKey {
+    package static func make(_ key: JWTStaticKey) throws -> JWTVerificationKey {
         switch key.material {
         case .secret(let secret):
             return JWTVerificationKey(kid: key.kid, algorithms: [key.algorithm], material: .hmac(SymmetricKey(data: Array(secret.utf8))))
@@ -107,7 +107,7 @@ public struct JWTVerificationKey: Sendable {
 
     /// A public key from a JWK (jwt-kit's model of RFC 7517). A JWK without `alg` verifies
     /// every algorithm of its key type.
-    public static func make(_ jwk: JWK) throws -> JWTVerificationKey {
+    package static func make(_ jwk: JWK) throws -> JWTVerificationKey {
         let kid = jwk.keyIdentifier?.string
         let declared = jwk.algorithm?.rawValue
         func restricted(_ all: Set<String>) throws -> Set<String> {
@@ -158,13 +158,13 @@ public struct JWTVerificationKey: Sendable {
 }
 
 /// The keys a verifier knows at one moment: by `kid`, and all of them for tokens without one.
-public struct JWTKeySet: Sendable {
-    public let keys: [JWTVerificationKey]
+package struct JWTKeySet: Sendable {
+    package let keys: [JWTVerificationKey]
     /// Which fetch of its source this set came from (0: the config's keys alone).
-    public let generation: Int
+    package let generation: Int
     private let byKid: [String: [JWTVerificationKey]]
 
-    public init(_ keys: [JWTVerificationKey], generation: Int = 0) {
+    package init(_ keys: [JWTVerificationKey], generation: Int = 0) {
         self.keys = keys
         self.generation = generation
         var byKid: [String: [JWTVerificationKey]] = [:]
@@ -172,9 +172,9 @@ public struct JWTKeySet: Sendable {
         self.byKid = byKid
     }
 
-    public static let empty = JWTKeySet([])
+    package static let empty = JWTKeySet([])
 
-    public func knows(kid: String) -> Bool { byKid[kid] != nil }
+    package func knows(kid: String) -> Bool { byKid[kid] != nil }
 
     /// Keys that could have signed a token with this header.
     func candidates(kid: String?, algorithm: String) -> [JWTVerificationKey] {
@@ -184,7 +184,7 @@ public struct JWTKeySet: Sendable {
 
     /// Parses a JWKS document: every usable key; keys of unknown types or with bad values are
     /// skipped and named in `skipped` (one bad key must not take the issuer's others down).
-    public static func parseJWKS(_ body: [UInt8]) throws -> (keys: [JWTVerificationKey], skipped: [String]) {
+    package static func parseJWKS(_ body: [UInt8]) throws -> (keys: [JWTVerificationKey], skipped: [String]) {
         let doc = try JSONParser.parse(body)
         guard let list = doc["keys"]?.arrayValue else { throw JWTVerificationKey.Failure.invalid("a JWKS needs a keys array") }
         var keys: [JWTVerificationKey] = []

@@ -1,5 +1,5 @@
 /// Why a JWT was refused, in words fit for a 401's `error_description` and a metric label.
-public enum JWTRejection: Error, Equatable, Sendable {
+package enum JWTRejection: Error, Equatable, Sendable {
     case malformed(String)
     /// `alg: none`, or one no key here can verify.
     case algorithmNotAllowed(String)
@@ -13,7 +13,7 @@ public enum JWTRejection: Error, Equatable, Sendable {
     case wrongIssuer
     case wrongAudience
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .malformed(let why): return "malformed token: \(why)"
         case .algorithmNotAllowed(let alg): return "algorithm \(alg) is not accepted"
@@ -31,7 +31,7 @@ public enum JWTRejection: Error, Equatable, Sendable {
     var isUnknownKey: Bool { if case .unknownKey = self { return true } else { return false } }
 
     /// A short, bounded label for the auth-failure metric.
-    public var reason: String {
+    package var reason: String {
         switch self {
         case .malformed: return "malformed"
         case .algorithmNotAllowed: return "algorithm"
@@ -50,13 +50,13 @@ public enum JWTRejection: Error, Equatable, Sendable {
 /// Verifies a compact JWS: structure, header, signature (with a key the token cannot choose the
 /// algorithm of), then the registered claims against `auth.jwt`. Pure and synchronous: the key
 /// set and the wall-clock time come in as arguments.
-public struct JWTVerifier: Sendable {
+package struct JWTVerifier: Sendable {
     let config: JWTAuthConfig
 
-    public init(config: JWTAuthConfig) { self.config = config }
+    package init(config: JWTAuthConfig) { self.config = config }
 
     /// The token's payload when everything checks out.
-    public func verify(_ token: String, keys: JWTKeySet, nowSeconds: Int64) -> Result<JSONValue, JWTRejection> {
+    package func verify(_ token: String, keys: JWTKeySet, nowSeconds: Int64) -> Result<JSONValue, JWTRejection> {
         verifySignature(token, keys: keys).flatMap { payload in
             if let failure = checkClaims(payload, nowSeconds: nowSeconds) { return .failure(failure) }
             return .success(payload)
@@ -64,7 +64,7 @@ public struct JWTVerifier: Sendable {
     }
 
     /// The payload of a token whose structure, header and signature check out; claims unchecked.
-    public func verifySignature(_ token: String, keys: JWTKeySet) -> Result<JSONValue, JWTRejection> {
+    package func verifySignature(_ token: String, keys: JWTKeySet) -> Result<JSONValue, JWTRejection> {
         let bytes = Array(token.utf8)
         guard let dot1 = bytes.firstIndex(of: UInt8(ascii: ".")),
               let dot2 = bytes[(dot1 + 1)...].firstIndex(of: UInt8(ascii: ".")),

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// A RESP2 reply.
-public enum RESPValue: Sendable, Equatable {
+package enum RESPValue: Sendable, Equatable {
     case simple(String)
     case error(String)
     case integer(Int)
@@ -10,7 +10,7 @@ public enum RESPValue: Sendable, Equatable {
     /// nil for the null array.
     case array([RESPValue]?)
 
-    public var int: Int? {
+    package var int: Int? {
         switch self {
         case .integer(let i): return i
         case .bulk(let b?): return Int(String(buffer: b))
@@ -19,7 +19,7 @@ public enum RESPValue: Sendable, Equatable {
         }
     }
 
-    public var string: String? {
+    package var string: String? {
         switch self {
         case .simple(let s): return s
         case .bulk(let b?): return String(buffer: b)
@@ -88,7 +88,7 @@ public enum RESPValue: Sendable, Equatable {
 }
 
 /// Why a Redis command failed.
-public enum RedisError: Error, Sendable, Equatable {
+package enum RedisError: Error, Sendable, Equatable {
     case connectionFailed(String)
     case connectionClosed
     case timeout

@@ -6,7 +6,7 @@ import NIOSSL
 /// One Redis connection on one event loop, speaking RESP2. Commands are pipelined: each is
 /// written at once and its reply completes the oldest waiting promise. Every call happens on the
 /// connection's loop.
-public final class RedisConnection: @unchecked Sendable {
+package final class RedisConnection: @unchecked Sendable {
     // @unchecked: its handler is only used on the channel's event loop (`send` checks).
     let channel: Channel
     private let handler: RESPHandler
@@ -16,17 +16,17 @@ public final class RedisConnection: @unchecked Sendable {
         self.handler = handler
     }
 
-    public var isActive: Bool { channel.isActive }
+    package var isActive: Bool { channel.isActive }
 
     /// Connects on `eventLoop`; the future completes there.
-    public static func connect(host: String, port: Int, on eventLoop: EventLoop, timeout: TimeAmount = .seconds(1)) -> EventLoopFuture<RedisConnection> {
+    package static func connect(host: String, port: Int, on eventLoop: EventLoop, timeout: TimeAmount = .seconds(1)) -> EventLoopFuture<RedisConnection> {
         connect(RedisURL(host: host, port: port), on: eventLoop, timeout: timeout)
     }
 
     /// Connects to `url` on `eventLoop` (TLS for `rediss://`, verifying the server's
     /// certificate and name), then logs in and selects its database; the future completes
     /// there, after the handshake, or fails with the server's refusal.
-    public static func connect(_ url: RedisURL, on eventLoop: EventLoop, timeout: TimeAmount = .seconds(1)) -> EventLoopFuture<RedisConnection> {
+    package static func connect(_ url: RedisURL, on eventLoop: EventLoop, timeout: TimeAmount = .seconds(1)) -> EventLoopFuture<RedisConnection> {
         let tls: NIOSSLContext?
         do {
             tls = url.tls ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
@@ -68,13 +68,13 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     /// Sends a command; the reply (a server error becomes `RedisError.server`).
-    public func send(_ args: [String]) -> EventLoopFuture<RESPValue> {
+    package func send(_ args: [String]) -> EventLoopFuture<RESPValue> {
         channel.eventLoop.preconditionInEventLoop()
         guard channel.isActive else { return channel.eventLoop.makeFailedFuture(RedisError.connectionClosed) }
         return handler.send(args)
     }
 
-    public func close() { channel.close(promise: nil) }
+    package func close() { channel.close(promise: nil) }
 }
 
 /// Encodes commands, decodes replies, and pairs them in order.

@@ -4,15 +4,15 @@
 /// Parsed strictly: before, `redis://:secret@host` was read as the host `:secret@host`, which
 /// leaked the password into a log line and a DNS lookup, and every shared limit silently became
 /// per-process. Anything this does not parse is a config error.
-public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-    public var user: String?
-    public var password: String?
-    public var database: Int
-    public var tls: Bool
+package struct RedisURL: Sendable, Equatable, CustomStringConvertible {
+    package var host: String
+    package var port: Int
+    package var user: String?
+    package var password: String?
+    package var database: Int
+    package var tls: Bool
 
-    public init(host: String, port: Int = 6379, user: String? = nil, password: String? = nil, database: Int = 0, tls: Bool = false) {
+    package init(host: String, port: Int = 6379, user: String? = nil, password: String? = nil, database: Int = 0, tls: Bool = false) {
         self.host = host
         self.port = port
         self.user = user
@@ -23,7 +23,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 
     /// Nil for anything but the form above: another scheme, a query or fragment, a database that
     /// is not 0 to 15999, an empty host, or a port out of range.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         let rest: Substring
         if text.hasPrefix("redis://") {
             tls = false
@@ -69,7 +69,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The URL with its password replaced, for logs and the effective config.
-    public var description: String {
+    package var description: String {
         var out = tls ? "rediss://" : "redis://"
         if user != nil || password != nil {
             out += user ?? ""

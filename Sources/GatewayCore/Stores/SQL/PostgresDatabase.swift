@@ -6,11 +6,11 @@ import PostgresNIO
 
 /// The store for many replicas: a PostgreSQL database reached through a small connection pool
 /// (postgres-nio's `PostgresClient`, run by a task of its own until `close`).
-public final class PostgresDatabase: SQLDatabase {
+package final class PostgresDatabase: SQLDatabase {
     let client: PostgresClient
     private let runner: Task<Void, Never>
     private let logger: Logger
-    public var dialect: SQLDialect { .postgres }
+    package var dialect: SQLDialect { .postgres }
 
     private init(client: PostgresClient, logger: Logger) {
         self.client = client
@@ -21,7 +21,7 @@ public final class PostgresDatabase: SQLDatabase {
     /// Connects once directly first, so a wrong URL, a refused connection or a bad password
     /// fails at start-up in seconds with the reason (the pool would retry for a minute and
     /// then report only that it gave up); then starts the pool.
-    public static func connect(_ url: PostgresURL, logger: Logger) async throws -> PostgresDatabase {
+    package static func connect(_ url: PostgresURL, logger: Logger) async throws -> PostgresDatabase {
         var probe = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
             tls: try url.tls.connectionTLS)
@@ -43,7 +43,7 @@ public final class PostgresDatabase: SQLDatabase {
     }
 
     @discardableResult
-    public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+    package func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         try await Self.explained { try await Self.collect(client.query(Self.statement(sql, binds), logger: logger)) }
     }
 
@@ -65,7 +65,7 @@ public final class PostgresDatabase: SQLDatabase {
         }
     }
 
-    public func transaction(_ body: @Sendable (any SQLDatabase) async throws -> Void) async throws {
+    package func transaction(_ body: @Sendable (any SQLDatabase) async throws -> Void) async throws {
         try await Self.explained {
             try await client.withTransaction(logger: logger) { connection in
                 try await body(OnConnection(connection: connection, logger: logger))
@@ -73,7 +73,7 @@ public final class PostgresDatabase: SQLDatabase {
         }
     }
 
-    public func close() async throws {
+    package func close() async throws {
         runner.cancel()
         await runner.value
     }

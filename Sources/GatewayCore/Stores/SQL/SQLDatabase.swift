@@ -2,13 +2,13 @@ import Logging
 
 /// A value bound to, or read from, a SQL statement: the few types the stores use, the same on
 /// SQLite and PostgreSQL, so every query is written once.
-public enum SQLValue: Sendable, Equatable {
+package enum SQLValue: Sendable, Equatable {
     case int(Int64)
     case text(String)
     case bytes([UInt8])
     case null
 
-    public var int: Int64? {
+    package var int: Int64? {
         switch self {
         case .int(let i): return i
         case .text(let t): return Int64(t)  // PostgreSQL's numeric sums arrive as text
@@ -16,7 +16,7 @@ public enum SQLValue: Sendable, Equatable {
         }
     }
 
-    public var text: String? {
+    package var text: String? {
         switch self {
         case .text(let t): return t
         case .int(let i): return String(i)
@@ -26,33 +26,33 @@ public enum SQLValue: Sendable, Equatable {
 }
 
 /// One result row, read by column name.
-public struct SQLRow: Sendable {
-    public var names: [String]
-    public var values: [SQLValue]
+package struct SQLRow: Sendable {
+    package var names: [String]
+    package var values: [SQLValue]
 
-    public subscript(_ name: String) -> SQLValue {
+    package subscript(_ name: String) -> SQLValue {
         names.firstIndex(of: name).map { values[$0] } ?? .null
     }
 }
 
 /// Where the dialects differ: column types and a few expressions. Placeholders are `?` in
 /// every statement (the PostgreSQL side numbers them).
-public enum SQLDialect: Sendable {
+package enum SQLDialect: Sendable {
     case sqlite, postgres
 
     /// A 64-bit integer column.
-    public var bigint: String { self == .sqlite ? "INTEGER" : "BIGINT" }
+    package var bigint: String { self == .sqlite ? "INTEGER" : "BIGINT" }
     /// A 64-bit primary key assigned in insertion order.
-    public var serialKey: String { self == .sqlite ? "INTEGER PRIMARY KEY" : "BIGSERIAL PRIMARY KEY" }
-    public var bytes: String { self == .sqlite ? "BLOB" : "BYTEA" }
+    package var serialKey: String { self == .sqlite ? "INTEGER PRIMARY KEY" : "BIGSERIAL PRIMARY KEY" }
+    package var bytes: String { self == .sqlite ? "BLOB" : "BYTEA" }
     /// The table option for a table keyed by its primary key alone.
-    public var clusteredByKey: String { self == .sqlite ? " WITHOUT ROWID" : "" }
+    package var clusteredByKey: String { self == .sqlite ? " WITHOUT ROWID" : "" }
 
     /// `expr` for ORDER BY, compared byte by byte (PostgreSQL would use the database's locale).
-    public func byteOrder(_ expr: String) -> String { self == .sqlite ? expr : "\(expr) COLLATE \"C\"" }
+    package func byteOrder(_ expr: String) -> String { self == .sqlite ? expr : "\(expr) COLLATE \"C\"" }
 
     /// `YYYY-MM-DD` in UTC of a unix-milliseconds column.
-    public func utcDay(ofMillis column: String) -> String {
+    package func utcDay(ofMillis column: String) -> String {
         switch self {
         case .sqlite: return "strftime('%Y-%m-%d', \(column) / 1000, 'unixepoch')"
         case .postgres: return "to_char(to_timestamp(\(column) / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
@@ -61,7 +61,7 @@ public enum SQLDialect: Sendable {
 
     /// The string member `name` of a JSON object held in a text column, or NULL. The caller
     /// makes sure `name` holds no quote.
-    public func jsonMember(_ column: String, _ name: String) -> String {
+    package func jsonMember(_ column: String, _ name: String) -> String {
         switch self {
         case .sqlite: return "json_extract(\(column), '$.\"\(name)\"')"
         case .postgres: return "((\(column))::jsonb ->> '\(name)')"
@@ -70,7 +70,7 @@ public enum SQLDialect: Sendable {
 }
 
 /// A connection (or pool) to the store's database.
-public protocol SQLDatabase: Sendable {
+package protocol SQLDatabase: Sendable {
     var dialect: SQLDialect { get }
     /// Runs one statement with `?` placeholders.
     @discardableResult
@@ -89,12 +89,12 @@ public protocol SQLDatabase: Sendable {
 
 extension SQLDatabase {
     @discardableResult
-    public func query(_ sql: String) async throws -> [SQLRow] { try await query(sql, []) }
+    package func query(_ sql: String) async throws -> [SQLRow] { try await query(sql, []) }
 
     /// Multi-row INSERTs of up to 500 rows, fewer when rows are wide, so a statement binds at
     /// most 30,000 values (SQLite allows 32,766, PostgreSQL 65,535): one round trip per
     /// statement rather than per row.
-    public func insert(into table: String, columns: [String], values: [SQLValue], onConflict: String?) async throws {
+    package func insert(into table: String, columns: [String], values: [SQLValue], onConflict: String?) async throws {
         precondition(!columns.isEmpty && values.count % columns.count == 0, "\(values.count) values are not rows of \(columns.count)")
         let rowsPerStatement = max(1, min(500, 30_000 / columns.count)), perStatement = rowsPerStatement * columns.count
         for start in stride(from: 0, to: values.count, by: perStatement) {
@@ -105,7 +105,7 @@ extension SQLDatabase {
     }
 
     /// Collects the rows' values and inserts them as above.
-    public func insert(into table: String, columns: [String], rows: some SQLRowSource, onConflict: String?) async throws {
+    package func insert(into table: String, columns: [String], rows: some SQLRowSource, onConflict: String?) async throws {
         var values = SQLValueWriter()
         values.values.reserveCapacity(rows.count * columns.count)
         for row in 0..<rows.count { rows.write(row, to: &values) }
@@ -115,7 +115,7 @@ extension SQLDatabase {
 
 /// Where a row's values go, in the insert's column order: straight into a statement's
 /// parameters (SQLite), or into `SQLValue`s.
-public protocol SQLRowWriter {
+package protocol SQLRowWriter {
     mutating func int(_ value: Int64)
     mutating func text(_ value: String)
     mutating func bytes(_ value: [UInt8])
@@ -123,10 +123,10 @@ public protocol SQLRowWriter {
 }
 
 extension SQLRowWriter {
-    public mutating func int(_ value: Int64?) { if let value { int(value) } else { null() } }
-    public mutating func text(_ value: String?) { if let value { text(value) } else { null() } }
+    package mutating func int(_ value: Int64?) { if let value { int(value) } else { null() } }
+    package mutating func text(_ value: String?) { if let value { text(value) } else { null() } }
 
-    public mutating func value(_ value: SQLValue) {
+    package mutating func value(_ value: SQLValue) {
         switch value {
         case .int(let v): int(v)
         case .text(let v): text(v)
@@ -138,7 +138,7 @@ extension SQLRowWriter {
 
 /// Rows for `SQLDatabase.insert(into:columns:rows:onConflict:)`: `count` rows, each written
 /// by `write` as the insert's columns' values.
-public protocol SQLRowSource: Sendable {
+package protocol SQLRowSource: Sendable {
     var count: Int { get }
     func write(_ row: Int, to writer: inout some SQLRowWriter)
 }
@@ -170,7 +170,7 @@ func insertSQL(table: String, columns: [String], rows: Int) -> String {
 }
 
 /// Opens the config's `store:`.
-public func openDatabase(_ location: StoreLocation, logger: Logger) async throws -> any SQLDatabase {
+package func openDatabase(_ location: StoreLocation, logger: Logger) async throws -> any SQLDatabase {
     switch location {
     case .sqlite(let path): return try await SQLiteDatabase.open(path: path, logger: logger)
     case .postgres(let url): return try await PostgresDatabase.connect(url, logger: logger)

@@ -9,13 +9,13 @@ import VaporCSQLite
 
 /// The embedded store: one SQLite file in WAL mode, so gateways read while the CLI writes.
 /// Statements run on the store's threads (`StoreThreads`), never on an event loop.
-public final class SQLiteDatabase: SQLDatabase {
+package final class SQLiteDatabase: SQLDatabase {
     let connection: SQLiteConnection
-    public var dialect: SQLDialect { .sqlite }
+    package var dialect: SQLDialect { .sqlite }
 
     private init(connection: SQLiteConnection) { self.connection = connection }
 
-    public static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
+    package static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
         let connection = try await StoreThreads.pool.runIfActive { try SQLiteConnection(path: path) }
         let db = SQLiteDatabase(connection: connection)
         try await db.query("PRAGMA journal_mode=WAL")
@@ -32,12 +32,12 @@ public final class SQLiteDatabase: SQLDatabase {
     }
 
     @discardableResult
-    public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+    package func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         let connection = self.connection
         return try await StoreThreads.pool.runIfActive { try connection.run(sql, binds) }
     }
 
-    public func insert(into table: String, columns: [String], values: [SQLValue], onConflict: String?) async throws {
+    package func insert(into table: String, columns: [String], values: [SQLValue], onConflict: String?) async throws {
         precondition(!columns.isEmpty && values.count % columns.count == 0, "\(values.count) values are not rows of \(columns.count)")
         try await insert(into: table, columns: columns, rows: SQLValueRows(values: values, width: columns.count), onConflict: onConflict)
     }
@@ -46,7 +46,7 @@ public final class SQLiteDatabase: SQLDatabase {
     /// for the rest, all in one job on a store thread: nothing is parsed per call, each step
     /// writes many rows, and the cache holds two statements per table. Values are bound as the
     /// rows write them.
-    public func insert(into table: String, columns: [String], rows: some SQLRowSource, onConflict: String?) async throws {
+    package func insert(into table: String, columns: [String], rows: some SQLRowSource, onConflict: String?) async throws {
         guard rows.count > 0 else { return }
         let suffix = onConflict.map { " " + $0 } ?? ""
         let perStep = max(1, min(Self.rowsPerStep, 1_000 / max(1, columns.count)))
@@ -65,7 +65,7 @@ public final class SQLiteDatabase: SQLDatabase {
 
     /// One connection, so a transaction is BEGIN ... COMMIT on it; IMMEDIATE takes the write
     /// lock at the start rather than failing at the first write.
-    public func transaction(_ body: @Sendable (any SQLDatabase) async throws -> Void) async throws {
+    package func transaction(_ body: @Sendable (any SQLDatabase) async throws -> Void) async throws {
         try await query("BEGIN IMMEDIATE")
         do {
             try await body(self)
@@ -76,19 +76,19 @@ public final class SQLiteDatabase: SQLDatabase {
         }
     }
 
-    public func close() async throws {
+    package func close() async throws {
         let connection = self.connection
         try await StoreThreads.pool.runIfActive { connection.close() }
     }
 }
 
 /// An error SQLite returned, with its message and the statement it came from.
-public struct SQLiteError: Error, CustomStringConvertible {
-    public var code: Int32
-    public var message: String
-    public var sql: String?
+package struct SQLiteError: Error, CustomStringConvertible {
+    package var code: Int32
+    package var message: String
+    package var sql: String?
 
-    public var description: String {
+    package var description: String {
         "SQLite error \(code): \(message)" + (sql.map { " (in \($0.count > 200 ? $0.prefix(200) + "..." : $0))" } ?? "")
     }
 }

@@ -18,9 +18,9 @@ import NIOPosix
 /// sooner (that and smaller audit batches together brought it to about 0.6 ms), and the writer
 /// still gets about a tenth of a busy core, more than the batches need at the gateway's rate
 /// on one core.
-public enum StoreThreads {
+package enum StoreThreads {
     /// Two threads: one writer can wait on the file lock while another reads.
-    public static let pool: NIOThreadPool = {
+    package static let pool: NIOThreadPool = {
         let count = 2
         let pool = NIOThreadPool(numberOfThreads: count)
         pool.start()
