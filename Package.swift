@@ -103,6 +103,15 @@ let package = Package(
             ] + nio,
             swiftSettings: releaseSpeed
         ),
+        // The benchmarks' helpers (bench/): not part of the shipped binary.
+        .executableTarget(
+            name: "triplegate-bench",
+            dependencies: [
+                "GatewayCore", "LLMRouting", "SemanticCache",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ] + nio,
+            swiftSettings: releaseSpeed
+        ),
         .target(name: "GatewayTesting", dependencies: ["GatewayCore", "Gateway"] + nio),
         // The parsers under libFuzzer (scripts/fuzz builds it with -sanitize=fuzzer); a plain
         // build replays the seed corpus (Tests/Fuzz/Corpus) through the same targets.

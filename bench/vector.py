@@ -1,4 +1,4 @@
-"""bench/vector: our HNSW index (triplegate bench-vector) against hnswlib and brute force, on the
+"""bench/vector: our HNSW index (triplegate-bench vector) against hnswlib and brute force, on the
 same vectors, in one run. Single-threaded queries; builds single-threaded for both.
 
 Usage: python bench/vector.py OUT_DIR SIZE[,SIZE...] [DIM] [KINDS]   (run through bench/vector)
@@ -20,7 +20,7 @@ import hnswlib  # noqa: E402
 OUT, SIZES = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
 DIM = int(sys.argv[3]) if len(sys.argv) > 3 else 384
 KINDS = sys.argv[4].split(",") if len(sys.argv) > 4 else ["random", "clustered"]
-BIN = os.environ.get("TRIPLEGATE_BIN", ".build/release/triplegate")
+BIN = os.environ.get("TRIPLEGATE_BENCH_BIN", ".build/release/triplegate-bench")
 M, EF_CONSTRUCTION, K, QUERIES = 16, 200, 10, 1000
 EFS = [10, 20, 40, 80, 160, 320, 640]
 
@@ -100,7 +100,7 @@ def bench_brute(base, queries):
 
 
 def bench_ours(paths, storage="float32"):
-    out = subprocess.run([BIN, "bench-vector", "--base", paths[0], "--queries", paths[1], "--truth", paths[2], "--dim", str(DIM),
+    out = subprocess.run([BIN, "vector", "--base", paths[0], "--queries", paths[1], "--truth", paths[2], "--dim", str(DIM),
                           "--m", str(M), "--ef-construction", str(EF_CONSTRUCTION), "--ef", ",".join(map(str, EFS)),
                           "--storage", storage], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)

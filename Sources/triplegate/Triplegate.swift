@@ -5,6 +5,6 @@ struct Triplegate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "triplegate",
         abstract: "An API, AI and MCP gateway.",
-        subcommands: [Serve.self, Check.self, Keys.self, Chargeback.self, BenchLedger.self, BenchVector.self, BenchMCPUpstream.self],
+        subcommands: [Serve.self, Check.self, Keys.self, Chargeback.self],
         defaultSubcommand: Serve.self)
 }

@@ -3,10 +3,10 @@ import Foundation
 import GatewayCore
 import LLMRouting
 
-/// `triplegate bench-ledger --rows N --store sqlite:PATH|postgres://...`: how many ledger rows
-/// per second the store takes in the writer's batches (for bench/llm; not a user command).
-struct BenchLedger: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-ledger", abstract: "Measure ledger insert throughput.", shouldDisplay: false)
+/// `triplegate-bench ledger --rows N --store sqlite:PATH|postgres://...`: how many ledger rows
+/// per second the store takes in the writer's batches (for bench/llm).
+struct Ledger: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ledger", abstract: "Measure ledger insert throughput.")
 
     @Option var rows = 200_000
     @Option var batch = 1_000

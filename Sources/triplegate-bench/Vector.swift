@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import SemanticCache
 
-/// `triplegate bench-vector --base F --queries F --truth F --dim D`: builds our index over the
+/// `triplegate-bench vector --base F --queries F --truth F --dim D`: builds our index over the
 /// base vectors (raw float32, row after row) and measures single-threaded queries at each `ef`
 /// against the true top 10 (raw int32, 100 per query, from bench/vector.py). Prints JSON for
-/// bench/vector; not a user command.
-struct BenchVector: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-vector", abstract: "Measure the vector index.", shouldDisplay: false)
+/// bench/vector.
+struct Vector: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "vector", abstract: "Measure the vector index.")
 
     @Option var base: String
     @Option var queries: String

@@ -4,12 +4,12 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// `triplegate bench-mcp-upstream --port P`: the fast upstream MCP server of bench/mcp, so that
+/// `triplegate-bench mcp-upstream --port P`: the fast upstream MCP server of bench/mcp, so that
 /// the gateway under test is the bottleneck. One event loop; every POST is one JSON-RPC message
 /// answered at once with its own id: `initialize` (a session id issued), notifications (202),
-/// `tools/list` (one tool, `echo`) and `tools/call` (a fixed text result). Not a user command.
-struct BenchMCPUpstream: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-mcp-upstream", abstract: "A fast MCP upstream for benchmarks.", shouldDisplay: false)
+/// `tools/list` (one tool, `echo`) and `tools/call` (a fixed text result).
+struct MCPUpstream: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mcp-upstream", abstract: "A fast MCP upstream for benchmarks.")
 
     @Option var host = "127.0.0.1"
     @Option var port: Int
