@@ -24,20 +24,26 @@ package final class APIGate: ReloadableGate {
         }
     }
 
-    /// Compiles `config` (off the event loops) and swaps it in on every loop. Requests already
-    /// routed finish on the snapshot they started with. The future completes once every loop
-    /// serves the new snapshot.
+    /// Compiles `config` for every gate (off the event loops) and swaps it in on every loop in
+    /// one step: the routes and each mounted gate's part together. If any gate refuses the
+    /// config, nothing changes anywhere. Requests already routed finish on what they started
+    /// with. The future completes once every loop serves the new config.
     @discardableResult
     package func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
+        let prepared: [any PreparedGate]
         do {
-            for m in mounted { try m.check(config) }
+            prepared = try mounted.map { try $0.prepare(config) }
         } catch {
             return loops.all[0].eventLoop.makeFailedFuture(error)
         }
         let snapshot = APISnapshot(config: config, loopCount: loops.all.count, generation: generation.increment(), core: core)
+        for part in prepared { part.publish() }
         let futures = perLoop.map { state in
-            state.loop.eventLoop.submit { state.snapshot = snapshot }
-        } + mounted.map { $0.apply(config) }
+            state.loop.eventLoop.submit {
+                state.snapshot = snapshot
+                for part in prepared { part.install(on: state.loop) }
+            }
+        }
         return EventLoopFuture.andAllSucceed(futures, on: loops.all[0].eventLoop)
     }
 

@@ -347,6 +347,42 @@ def test_per_model_limits_and_gen_ai_metrics(gateway, fake, tmp_path):
     assert 'http_server_request_duration_seconds_count{service="llm",http_route="chat_completions",status_class="4xx"} 1' in text
 
 
+def test_a_reload_whose_ai_part_fails_changes_nothing_anywhere(gateway, fake, upstreams, tmp_path):
+    """One config for three gates: a reload that moves an API route and the MCP endpoint but
+    whose `llm:` part fails its provider check is refused whole. The routes, the MCP path and
+    the models all stay as they were; nothing applied halfway."""
+    import signal
+    from conftest import service
+    p = fake("p")
+    up = upstreams()
+    models = f"    - {{ name: smart, deployments: [{deployment('fake-openai', 'gpt-4o', p)}] }}"
+    def config(route, mcp_path, provider="fake-openai"):
+        return ("reload: { watch: false }\nservices:\n" + service("api", up.url, [route]) +
+                f"mcp: {{ path: {mcp_path}, servers: [{{ name: s, url: \"http://127.0.0.1:1/mcp\" }}] }}\n" +
+                llm_config(tmp_path, models).replace('provider: "fake-openai"', f'provider: "{provider}"'))
+    g = gateway(config("/a", "/mcp"))
+    add_keys(g)
+    def state():
+        return (request(g.port, "GET", "/a")[0], request(g.port, "GET", "/b")[0],
+                request(g.port, "GET", "/mcp")[0], request(g.port, "GET", "/mcp2")[0])
+    before = state()
+    assert before[0] == 200 and before[1] == 404 and before[2] != 404 and before[3] == 404, before
+    g.config.write_text(config("/b", "/mcp2", provider="no-such-provider"))
+    g.proc.send_signal(signal.SIGHUP)
+    wait_for("the refusal in the log", lambda: "config reload refused" in g.logs() or "reload failed" in g.logs())
+    assert state() == before
+    assert g.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "x"}]).choices
+    metrics = request(g.admin_port, "GET", "/metrics")[2].decode()
+    assert 'triplegate_config_reloads_total{result="refused"} 1' in metrics
+    # The same edit with a good llm part applies whole: every gate moves at once.
+    g.config.write_text(config("/b", "/mcp2"))
+    g.proc.send_signal(signal.SIGHUP)
+    wait_for("the new routes", lambda: request(g.port, "GET", "/b")[0] == 200)
+    assert request(g.port, "GET", "/a")[0] == 404
+    assert request(g.port, "GET", "/mcp")[0] == 404 and request(g.port, "GET", "/mcp2")[0] != 404
+    assert g.oai.chat.completions.create(model="smart", messages=[{"role": "user", "content": "x"}]).choices
+
+
 def test_reload_adds_models_and_refuses_a_bad_llm_section(gateway, fake, tmp_path):
     import signal
     p = fake("p")

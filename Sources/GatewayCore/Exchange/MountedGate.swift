@@ -8,10 +8,21 @@ import NIOHTTP1
 package protocol MountableGate: Sendable {
     /// The gate's state on one event loop.
     func mount(on loop: LoopContext) -> MountedGate
-    /// Throws what would stop `config` from applying (checked before any gate swaps).
-    func check(_ config: GatewayConfig) throws
-    /// Swaps in `config`; completes once every event loop serves it.
-    func apply(_ config: GatewayConfig) -> EventLoopFuture<Void>
+    /// Compiles `config` into this gate's part of the next snapshot, off the event loops.
+    /// Throws what would stop `config` from applying, and changes nothing the gate serves: a
+    /// reload refused by any gate leaves every gate as it was.
+    func prepare(_ config: GatewayConfig) throws -> any PreparedGate
+}
+
+/// One gate's part of a config that every gate accepted, ready to swap in.
+package protocol PreparedGate: Sendable {
+    /// Makes the part the gate's current one (what a loop mounted later starts with, and state
+    /// shared across loops, such as upstream servers). Called once, after every gate prepared
+    /// and before any loop swaps.
+    func publish()
+    /// Swaps the part in on `loop`. Called on that loop, in the same step as every other
+    /// gate's part and the API gate's routes, so no request sees half of a reload.
+    func install(on loop: LoopContext)
 }
 
 /// A mounted gate on one event loop. Called only on that loop.

@@ -16,7 +16,6 @@ package final class AIGate: MountableGate {
     package let spend: SpendCounters
     private let loops = NIOLockedValueBox<[AIGateLoop]>([])
     private let current: NIOLockedValueBox<AISnapshot?>
-    private let checked = NIOLockedValueBox<ProviderCatalog?>(nil)
     /// Where every call's ledger row goes; nil runs without a ledger (in-process tests).
     let ledger: LedgerWriter?
     let alerts: BudgetAlerts
@@ -65,44 +64,43 @@ package final class AIGate: MountableGate {
         return state
     }
 
-    /// Loads the provider files, checks the deployments against them, and swaps the snapshot in
-    /// on every loop. Fails (changing nothing) when the check finds problems.
-    package func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
-        let all = loops.withLockedValue { $0 }
-        let loop = all.first?.loop.eventLoop ?? MultiThreadedEventLoopGroup.singleton.any()
+    /// Loads the provider files and checks the deployments against them (throwing every
+    /// problem found), then compiles the snapshot. Changes nothing until published.
+    package func prepare(_ config: GatewayConfig) throws -> any PreparedGate {
+        guard let llm = config.llm else { return Prepared(gate: self, snapshot: nil, cache: nil) }
+        let catalog = try DeploymentCheck.validate(llm, configFile: configFile)
+        return Prepared(gate: self, snapshot: AISnapshot(config: config, llm: llm, catalog: catalog, core: core, routing: routing),
+                        cache: llm.cache)
+    }
+
+    /// A compiled `llm:` section. The cache context is made when it is published: the answer
+    /// cache is kept or replaced then.
+    private final class Prepared: PreparedGate, @unchecked Sendable {
+        // @unchecked: `context` is written by `publish`, which happens before any `install`
+        // is submitted to a loop (the submission orders them).
+        let gate: AIGate
         let snapshot: AISnapshot?
-        do {
-            snapshot = try prepare(config)
-        } catch {
-            return loop.makeFailedFuture(error)
+        let cache: LLMCacheConfig?
+        var context: CacheContext?
+
+        init(gate: AIGate, snapshot: AISnapshot?, cache: LLMCacheConfig?) {
+            self.gate = gate
+            self.snapshot = snapshot
+            self.cache = cache
         }
-        current.withLockedValue { $0 = snapshot }
-        answers.withLockedValue { $0 = Self.cache(for: config.llm?.cache, keeping: $0) }
-        let cache = cacheContext(snapshot)
-        let futures = all.map { state in
-            state.loop.eventLoop.submit {
+
+        func publish() {
+            gate.current.withLockedValue { $0 = snapshot }
+            gate.answers.withLockedValue { $0 = AIGate.cache(for: cache, keeping: $0) }
+            context = gate.cacheContext(snapshot)
+        }
+
+        func install(on loop: LoopContext) {
+            for state in gate.loops.withLockedValue({ $0 }) where state.loop.index == loop.index {
                 state.snapshot = snapshot
-                state.cache = cache
+                state.cache = context
             }
         }
-        return EventLoopFuture.andAllSucceed(futures, on: loop)
-    }
-
-    /// Loads the provider files and checks the deployments; the catalog is kept for the
-    /// `apply` that follows a successful check, so a reload reads the files once.
-    package func check(_ config: GatewayConfig) throws {
-        guard let llm = config.llm else { return }
-        let catalog = try DeploymentCheck.validate(llm, configFile: configFile)
-        checked.withLockedValue { $0 = catalog }
-    }
-
-    private func prepare(_ config: GatewayConfig) throws -> AISnapshot? {
-        guard let llm = config.llm else { return nil }
-        let catalog = try checked.withLockedValue { c in
-            defer { c = nil }
-            return try c ?? DeploymentCheck.validate(llm, configFile: configFile)
-        }
-        return AISnapshot(config: config, llm: llm, catalog: catalog, core: core, routing: routing)
     }
 }
 

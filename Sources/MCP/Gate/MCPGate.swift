@@ -42,38 +42,64 @@ package final class MCPGate: MountableGate, Service {
                                     metricName: "triplegate_mcp_sessions_evicted", unitName: "total",
                                     helpText: "MCP sessions ended because their principal opened more than its quota"), labels: []))
         current = NIOLockedValueBox(nil)
-        let snapshot = makeSnapshot(config)
-        current.withLockedValue { $0 = snapshot }
+        prepared(config).publish()
     }
 
     /// The upstream servers for `config`, reusing those whose config is unchanged; the others
     /// are made (and eager programs started), and those no longer named are shut down.
-    private func makeSnapshot(_ config: GatewayConfig) -> MCPSnapshot? {
-        guard let mcp = config.mcp else {
-            retire(keeping: [])
-            return nil
+    private func prepared(_ config: GatewayConfig) -> Prepared {
+        guard let mcp = config.mcp else { return Prepared(gate: self, snapshot: nil, servers: [], made: []) }
+        // Servers are made here but registered (and eager ones started) only when published,
+        // so a reload another gate refuses leaves the upstreams as they were.
+        var made: [(key: String, server: UpstreamServer)] = []
+        let known = upstreams.withLockedValue { $0 }
+        let servers: [(name: String, key: String, server: UpstreamServer)] = mcp.servers.map { configured in
+            // The gate's bounds, where the server sets none of its own.
+            var s = configured
+            s.timeout = s.timeout ?? mcp.timeout
+            s.stallTimeout = s.stallTimeout ?? mcp.stallTimeout
+            let key = Self.key(s, timeout: mcp.timeout)
+            if let existing = known[s.name], existing.key == key { return (s.name, key, existing.server) }
+            let server = makeServer(s, timeout: mcp.timeout)
+            made.append((key, server))
+            return (s.name, key, server)
         }
-        var made: [UpstreamServer] = []
-        let servers: [UpstreamServer] = upstreams.withLockedValue { all in
-            mcp.servers.map { configured in
-                // The gate's bounds, where the server sets none of its own.
-                var s = configured
-                s.timeout = s.timeout ?? mcp.timeout
-                s.stallTimeout = s.stallTimeout ?? mcp.stallTimeout
-                let key = Self.key(s, timeout: mcp.timeout)
-                if let existing = all[s.name], existing.key == key { return existing.server }
-                let server = makeServer(s, timeout: mcp.timeout)
-                made.append(server)
-                all[s.name] = (key, server)
-                return server
+        let snapshot = MCPSnapshot(config: config, mcp: mcp, servers: servers.map(\.server), sessions: sessions, audit: audit, pins: pins, names: names,
+                                   core: core, logger: logger)
+        return Prepared(gate: self, snapshot: snapshot, servers: servers, made: made.map(\.server))
+    }
+
+    /// A compiled `mcp:` section and the upstream servers it uses.
+    private struct Prepared: PreparedGate {
+        let gate: MCPGate
+        let snapshot: MCPSnapshot?
+        let servers: [(name: String, key: String, server: UpstreamServer)]
+        /// The servers made for this config (the others are kept from the previous one).
+        let made: [UpstreamServer]
+
+        func publish() {
+            let previous = gate.current.withLockedValue { current in
+                defer { current = snapshot }
+                return current?.dispatcher.ordered ?? []
+            }
+            gate.upstreams.withLockedValue { all in
+                all = Dictionary(servers.map { ($0.name, (key: $0.key, server: $0.server)) }, uniquingKeysWith: { first, _ in first })
+            }
+            let live = Set(servers.map { ObjectIdentifier($0.server) })
+            for s in previous where !live.contains(ObjectIdentifier(s)) {
+                Task { await s.shutdown() }
+            }
+            let loop = gate.loops.all[0]
+            for s in made where s.config.start == .eager {
+                Task { try? await s.ready(loop: loop) }
             }
         }
-        retire(keeping: Set(mcp.servers.map(\.name)))
-        let loop = loops.all[0]
-        for s in made where s.config.start == .eager {
-            Task { try? await s.ready(loop: loop) }
+
+        func install(on loop: LoopContext) {
+            for state in gate.mounted.withLockedValue({ $0 }) where state.loop.index == loop.index {
+                state.snapshot = snapshot
+            }
         }
-        return MCPSnapshot(config: config, mcp: mcp, servers: servers, sessions: sessions, audit: audit, pins: pins, names: names, core: core, logger: logger)
     }
 
     /// The server for `s`; with `sessions: per_client`, it can make copies with channels of
@@ -115,17 +141,6 @@ package final class MCPGate: MountableGate, Service {
     }
 
     /// Shuts down servers not in `names` (removed, or replaced by a changed config).
-    private func retire(keeping names: Set<String>) {
-        let current = current.withLockedValue { $0?.dispatcher.ordered ?? [] }
-        let live = upstreams.withLockedValue { all -> Set<ObjectIdentifier> in
-            all = all.filter { names.contains($0.key) }
-            return Set(all.values.map { ObjectIdentifier($0.server) })
-        }
-        for s in current where !live.contains(ObjectIdentifier(s)) {
-            Task { await s.shutdown() }
-        }
-    }
-
     static func key(_ s: MCPServerConfig, timeout: Duration) -> String {
         "\(s.url ?? "")|\(s.transport.rawValue)|\(s.command)|\(s.env.map { "\($0.0)=\($0.1)" })|\(s.headers.map { "\($0.0)=\($0.1)" })|\(s.start.rawValue)|\(s.timeout ?? timeout)|\(s.stallTimeout.map { "\($0)" } ?? "-")"
     }
@@ -136,21 +151,13 @@ package final class MCPGate: MountableGate, Service {
         return state
     }
 
-    package func check(_ config: GatewayConfig) throws {}
+    package func prepare(_ config: GatewayConfig) throws -> any PreparedGate { prepared(config) }
 
     /// Approves a changed tool definition and lists again, so a quarantined tool comes back.
     package func approve(server: String, tool: String) async -> Bool {
         guard await pins.approve(server: server, tool: tool) else { return false }
         current.withLockedValue { $0 }?.catalog.invalidate(.tools)
         return true
-    }
-
-    package func apply(_ config: GatewayConfig) -> EventLoopFuture<Void> {
-        let snapshot = makeSnapshot(config)
-        current.withLockedValue { $0 = snapshot }
-        let all = mounted.withLockedValue { $0 }
-        let futures = all.map { state in state.loop.eventLoop.submit { state.snapshot = snapshot } }
-        return EventLoopFuture.andAllSucceed(futures, on: loops.all[0].eventLoop)
     }
 
     /// Drops idle sessions (every quarter of the idle time, at most every 30 s) until the
