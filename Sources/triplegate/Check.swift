@@ -15,7 +15,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         do {
-            let config = try GatewayConfig.load(path: file)
+            let config = try GatewayConfig.load(path: file, checks: [DeploymentCheck.section])
             if let llm = config.llm {
                 let catalog = try DeploymentCheck.validate(llm, configFile: file)
                 let files = catalog.files.isEmpty ? "shipped" : "shipped and \(catalog.files.count) file\(catalog.files.count == 1 ? "" : "s") of the providers folder"

@@ -43,7 +43,7 @@ struct Serve: AsyncParsableCommand {
         var catalog: ProviderCatalog?
         do {
             if let config {
-                gatewayConfig = try GatewayConfig.load(path: config)
+                gatewayConfig = try GatewayConfig.load(path: config, checks: [DeploymentCheck.section])
             } else {
                 gatewayConfig = try GatewayConfig.parse(yaml: QuickStart.yaml, source: "built-in quick-start config")
             }
@@ -113,7 +113,7 @@ struct Serve: AsyncParsableCommand {
         let loadedCache = gatewayConfig.llm?.cache.flatMap { CacheKeeper.load($0) }
         let keeper = gatewayConfig.llm?.cache.map { CacheKeeper(gate: aiGate, snapshotDir: $0.snapshotDir) }
         let server = GatewayServer(
-            config: gatewayConfig, configPath: config, group: group, logger: logger,
+            config: gatewayConfig, configPath: config, configChecks: [DeploymentCheck.section], group: group, logger: logger,
             makeGate: { [config] loops, gatewayConfig, core in
                 let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core, ledger: ledger, spend: spend,
                                 answers: loadedCache)

@@ -133,6 +133,59 @@ import Testing
     }
 }
 
+/// `check` reports every problem of a file in one run: the core's and the AI gate's alike.
+@Suite struct OnePassCheckTests {
+    func problems(_ yaml: String) -> [String] {
+        do {
+            _ = try GatewayConfig.parse(yaml: yaml, environment: [:], checks: [DeploymentCheck.section])
+            return []
+        } catch {
+            return error.problems.map(\.description)
+        }
+    }
+
+    @Test func aBadListenerAndAnUnknownModelAreBothReported() {
+        #expect(problems("""
+            server: { listen: "nowhere" }
+            llm:
+              models:
+                - { name: smart, deployments: [{ provider: openai, model: gpt-5-imaginary, api_key: sk-1 }] }
+            """) == [
+            "server.listen: must be host:port (got \"nowhere\")",
+            "llm.models[0].deployments[0].model: openai lists no model \"gpt-5-imaginary\", so its calls could not be priced (add it to a provider file)",
+        ])
+    }
+
+    /// A section the reader already found wrong is not checked again: its values may be
+    /// placeholders, and one mistake is reported once.
+    @Test func aSectionWithReaderProblemsIsNotCheckedTwice() {
+        let found = problems("""
+            llm:
+              models:
+                - { name: smart, deployments: [{ provider: openai, model: gpt-5-imaginary, api_key: sk-1, weight: lots }] }
+            """)
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("llm.models[0].deployments[0].weight") == true)
+    }
+
+    @Test func aBrokenProviderFileIsReportedAtTheProvidersFolder() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("one-pass-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "name: broken\napi_style: nope\n".write(to: dir.appendingPathComponent("broken.yaml"), atomically: true, encoding: .utf8)
+        let found = problems("""
+            server: { listen: "nowhere" }
+            llm:
+              providers_dir: \(dir.path)
+              models:
+                - { name: smart, deployments: [{ provider: openai, model: gpt-4o, api_key: sk-1 }] }
+            """)
+        #expect(found.first == "server.listen: must be host:port (got \"nowhere\")")
+        #expect(found.dropFirst().allSatisfy { $0.hasPrefix("llm.providers_dir: \(dir.path)/broken.yaml") }, "\(found)")
+        #expect(found.count >= 2)
+    }
+}
+
 @Suite struct LLMConfigTests {
     func problems(_ yaml: String) -> [String] {
         do {

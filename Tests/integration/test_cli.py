@@ -144,6 +144,21 @@ def test_check_and_serve_check_llm_deployments_against_the_provider_files(tmp_pa
     assert out.returncode == 1 and "gpt-5-imaginary" in out.stderr
 
 
+def test_check_reports_the_core_and_the_ai_gate_problems_in_one_run(tmp_path):
+    bad = tmp_path / "both.yaml"
+    bad.write_text("""server: { listen: "nowhere" }
+llm:
+  models:
+    - name: smart
+      deployments: [{ provider: openai, model: gpt-5-imaginary, api_key: sk-test }]
+""")
+    out = subprocess.run([BIN, "check", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert f"{bad}: 2 problems" in out.stderr
+    assert 'server.listen: must be host:port (got "nowhere")' in out.stderr
+    assert 'llm.models[0].deployments[0].model: openai lists no model "gpt-5-imaginary"' in out.stderr
+
+
 def test_a_providers_folder_adds_to_and_replaces_the_shipped_providers(tmp_path):
     folder = tmp_path / "providers"  # next to the config: read without naming it
     folder.mkdir()

@@ -35,9 +35,13 @@ package struct GatewayConfig: Sendable {
 
     package init() {}
 
-    /// Parses and validates YAML text. Every problem is collected; any problem throws
-    /// `ConfigProblems` naming all of them.
-    package static func parse(yaml: String, source: String = "config", environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigProblems) -> GatewayConfig {
+    /// Parses and validates YAML text, then runs each gate's own `checks` on its section.
+    /// Every problem is collected; any problem throws `ConfigProblems` naming all of them, so
+    /// one run reports everything wrong with the file. `configFile` is where relative paths of
+    /// the config are taken from.
+    package static func parse(yaml: String, source: String = "config", configFile: String? = nil,
+                              environment: [String: String] = ProcessInfo.processInfo.environment,
+                              checks: [ConfigSectionCheck] = []) throws(ConfigProblems) -> GatewayConfig {
         let (root, collector) = try ConfigReader.root(yaml: yaml, source: source, environment: environment)
         var config = GatewayConfig()
         if root.isAbsent {
@@ -46,20 +50,24 @@ package struct GatewayConfig: Sendable {
             config = parsed
         }
         ConfigValidator(collector: collector).validate(config)
+        for check in checks where !collector.problems.contains(where: { check.covers($0.path) }) {
+            for problem in check.run(config, configFile) { collector.add(problem.path, problem.message) }
+        }
         if !collector.problems.isEmpty {
             throw ConfigProblems(source: source, problems: collector.problems)
         }
         return config
     }
 
-    /// Reads and validates a file.
-    package static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigProblems) -> GatewayConfig {
+    /// Reads and validates a file (`parse`).
+    package static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                             checks: [ConfigSectionCheck] = []) throws(ConfigProblems) -> GatewayConfig {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigProblems(source: path, problems: [ConfigProblem(path: "", message: "cannot be read: \(error.localizedDescription)")])
         }
-        return try parse(yaml: text, source: path, environment: environment)
+        return try parse(yaml: text, source: path, configFile: path, environment: environment, checks: checks)
     }
 }

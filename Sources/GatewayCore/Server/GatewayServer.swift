@@ -26,6 +26,8 @@ package struct BoundAddresses: Sendable {
 package final class GatewayServer: Service, Sendable {
     package let state: GatewayState
     let configPath: String?
+    /// The gates' own checks of their sections, run with every reload's validation.
+    let configChecks: [ConfigSectionCheck]
     let group: EventLoopGroup
     package let loops: LoopContexts
     let gate: any ReloadableGate
@@ -39,7 +41,7 @@ package final class GatewayServer: Service, Sendable {
     private let loadedFingerprint: FileFingerprint?
 
     package init(
-        config: GatewayConfig, configPath: String?, group: EventLoopGroup, logger: Logger,
+        config: GatewayConfig, configPath: String?, configChecks: [ConfigSectionCheck] = [], group: EventLoopGroup, logger: Logger,
         makeGate: (LoopContexts, GatewayConfig, CoreServices) -> any ReloadableGate,
         tracing: Bool = false,
         adminEndpoints: [AdminEndpoint] = [],
@@ -48,6 +50,7 @@ package final class GatewayServer: Service, Sendable {
         self.adminEndpoints = adminEndpoints
         self.state = GatewayState(config: config)
         self.configPath = configPath
+        self.configChecks = configChecks
         self.loadedFingerprint = configPath.map { FileFingerprint(path: $0) }
         self.group = group
         self.loops = LoopContexts(group: group)
@@ -120,7 +123,7 @@ package final class GatewayServer: Service, Sendable {
     @discardableResult
     package func reload(path: String) async -> Bool {
         do {
-            var config = try GatewayConfig.load(path: path)
+            var config = try GatewayConfig.load(path: path, checks: configChecks)
             let old = state.config
             if config.server.listen != old.server.listen || config.admin.listen != old.admin.listen || config.server.tls != old.server.tls || config.server.eventLoops != old.server.eventLoops {
                 logger.warning("listener settings changed in the config; they apply after a restart", metadata: ["config": "\(path)"])

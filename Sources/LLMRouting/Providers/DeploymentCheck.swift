@@ -37,6 +37,22 @@ package enum DeploymentCheck {
 }
 
 extension DeploymentCheck {
+    /// The AI gate's part of validating a config file: its deployments against the provider
+    /// files, reported with the rest of the file's problems. A problem in a provider file is
+    /// reported at `llm.providers_dir`, naming the file.
+    package static let section = ConfigSectionCheck(section: "llm") { config, configFile in
+        guard let llm = config.llm else { return [] }
+        do throws(ConfigProblems) {
+            _ = try validate(llm, configFile: configFile)
+            return []
+        } catch {
+            if error.source == (configFile ?? "config") { return error.problems }
+            return error.problems.map {
+                ConfigProblem(path: "llm.providers_dir", message: "\(error.source)\($0.path.isEmpty ? "" : "/" + $0.path): \($0.message)")
+            }
+        }
+    }
+
     /// Loads the catalog: the shipped providers and those of `llm.providers_dir` (relative paths
     /// are taken from the config file's folder; left out, `providers` there if it exists), and
     /// checks the deployments; throws every problem together.
