@@ -21,19 +21,20 @@ package final class GatewayHarness: Sendable {
         config.admin.enabled = false
         let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoops)
         let (stream, continuation) = AsyncStream<BoundAddresses>.makeStream()
-        var mountError: Error?
-        let server = GatewayServer(
-            config: config, configPath: nil, group: group, logger: Logger(label: "triplegate.test"),
-            makeGate: { loops, config, core in
-                var made: [any MountableGate] = []
-                do { made = try mounts(config, core) } catch { mountError = error }
-                return APIGate(loops: loops, config: config, core: core, mounts: made)
-            },
-            onBound: { continuation.yield($0); continuation.finish() })
-        if let mountError {
+        let logger = Logger(label: "triplegate.test")
+        let loops = LoopContexts(group: group)
+        let core = CoreServices(accessLog: config.telemetry.accessLog, redis: config.redis, logger: logger)
+        let made: [any MountableGate]
+        do {
+            made = try mounts(config, core)
+        } catch {
             try await group.shutdownGracefully()
-            throw mountError
+            throw error
         }
+        let server = GatewayServer(
+            config: config, configPath: nil, group: group, loops: loops, core: core,
+            gate: APIGate(loops: loops, config: config, core: core, mounts: made), logger: logger,
+            onBound: { continuation.yield($0); continuation.finish() })
         let task = Task { try await server.run() }
         var iterator = stream.makeAsyncIterator()
         guard let bound = await iterator.next() else { throw HarnessError.didNotStart }

@@ -6,7 +6,6 @@ import LLMRouting
 import MCPGate
 import Logging
 import Metrics
-import NIOConcurrencyHelpers
 import Prometheus
 import NIOCore
 import NIOPosix
@@ -107,24 +106,20 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-        let mcpGate = NIOLockedValueBox<MCPGate?>(nil)
-        // The AI gate, once the server has built it: the cache keeper and the purge endpoint use it.
-        let aiGate = NIOLockedValueBox<AIGate?>(nil)
-        let loadedCache = gatewayConfig.llm?.cache.flatMap { CacheKeeper.load($0) }
-        let keeper = gatewayConfig.llm?.cache.map { CacheKeeper(gate: aiGate, snapshotDir: $0.snapshotDir) }
+        // The core, then the gates on it, then the server that hosts them: built in the order
+        // they run, each handed what it uses.
+        let loops = LoopContexts(group: group)
+        let core = CoreServices(accessLog: gatewayConfig.telemetry.accessLog, redis: gatewayConfig.redis, tracing: tracer != nil, logger: logger)
+        let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core, ledger: ledger, spend: spend,
+                        answers: gatewayConfig.llm?.cache.flatMap { CacheKeeper.load($0) })
+        let mcp = MCPGate(config: gatewayConfig, loops: loops, core: core, audit: audit, pins: pins, names: toolNames)
+        let api = APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai, mcp])
+        let keeper = gatewayConfig.llm?.cache.map { CacheKeeper(gate: ai, snapshotDir: $0.snapshotDir) }
         let server = GatewayServer(
-            config: gatewayConfig, configPath: config, configChecks: [DeploymentCheck.section], group: group, logger: logger,
-            makeGate: { [config] loops, gatewayConfig, core in
-                let ai = AIGate(config: gatewayConfig, catalog: catalog, configFile: config, core: core, ledger: ledger, spend: spend,
-                                answers: loadedCache)
-                aiGate.withLockedValue { $0 = ai }
-                let mcp = MCPGate(config: gatewayConfig, loops: loops, core: core, audit: audit, pins: pins, names: toolNames)
-                mcpGate.withLockedValue { $0 = mcp }
-                return APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai, mcp])
-            },
-            tracing: tracer != nil,
-            adminEndpoints: (reports.map { [ChargebackEndpoint.make(store: $0)] } ?? []) + (keeper != nil ? [CacheEndpoint.make(gate: aiGate)] : [])
-                + (gatewayConfig.mcp != nil ? ToolPinsEndpoint.make(gate: mcpGate) : []),
+            config: gatewayConfig, configPath: config, configChecks: [DeploymentCheck.section], group: group, loops: loops, core: core,
+            gate: api, logger: logger,
+            adminEndpoints: (reports.map { [ChargebackEndpoint.make(store: $0)] } ?? []) + (keeper != nil ? [CacheEndpoint.make(gate: ai)] : [])
+                + (gatewayConfig.mcp != nil ? ToolPinsEndpoint.make(gate: mcp) : []),
             onBound: { addresses in
                 guard let readyFile else { return }
                 let json = JSONValue.object([
@@ -143,7 +138,7 @@ struct Serve: AsyncParsableCommand {
         if let ledger { running.append(.init(service: ledger)) }
         if let keeper { running.append(.init(service: keeper)) }
         if let audit { running.append(.init(service: audit)) }
-        if let mcp = mcpGate.withLockedValue({ $0 }) { running.append(.init(service: mcp)) }
+        running.append(.init(service: mcp))
         running.append(.init(service: server))
         let services = ServiceGroup(configuration: .init(
             services: running,

@@ -40,10 +40,12 @@ package final class GatewayServer: Service, Sendable {
     /// gateway says it is ready, say) is not missed.
     private let loadedFingerprint: FileFingerprint?
 
+    /// The server of `gate`, whose event loops (`loops`, of `group`) and core services (`core`)
+    /// the caller made first, as it made the gates on them: the executable is the composition
+    /// root, and builds everything in the order it runs.
     package init(
-        config: GatewayConfig, configPath: String?, configChecks: [ConfigSectionCheck] = [], group: EventLoopGroup, logger: Logger,
-        makeGate: (LoopContexts, GatewayConfig, CoreServices) -> any ReloadableGate,
-        tracing: Bool = false,
+        config: GatewayConfig, configPath: String?, configChecks: [ConfigSectionCheck] = [], group: EventLoopGroup, loops: LoopContexts,
+        core: CoreServices, gate: any ReloadableGate, logger: Logger,
         adminEndpoints: [AdminEndpoint] = [],
         onBound: @escaping @Sendable (BoundAddresses) -> Void = { _ in }
     ) {
@@ -53,11 +55,9 @@ package final class GatewayServer: Service, Sendable {
         self.configChecks = configChecks
         self.loadedFingerprint = configPath.map { FileFingerprint(path: $0) }
         self.group = group
-        self.loops = LoopContexts(group: group)
-        let core = CoreServices(accessLog: config.telemetry.accessLog, redis: config.redis, tracing: tracing,
-                                logger: logger)
+        self.loops = loops
         self.core = core
-        self.gate = makeGate(loops, config, core)
+        self.gate = gate
         self.logger = logger
         self.onBound = onBound
     }

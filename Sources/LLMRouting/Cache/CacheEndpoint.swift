@@ -1,12 +1,11 @@
 import GatewayCore
-import NIOConcurrencyHelpers
 
 /// `DELETE /admin/cache?team=...&model=...` (or `consumer=...`): drops cached answers of a team
 /// (or a consumer) and/or a model (all absent: everything). Answers `{"purged": N}`.
 package enum CacheEndpoint {
-    package static func make(gate: NIOLockedValueBox<AIGate?>) -> AdminEndpoint {
+    package static func make(gate: AIGate) -> AdminEndpoint {
         AdminEndpoint(path: "/admin/cache", method: .DELETE) { query in
-            guard let cache = gate.withLockedValue({ $0 })?.answerCache else {
+            guard let cache = gate.answerCache else {
                 let p = JSONValue.object([("type", .string("about:blank")), ("title", .string("the answer cache is off (llm.cache)")), ("status", .int(404))])
                 return .init(status: .notFound, contentType: "application/problem+json", body: p.text)
             }

@@ -1,7 +1,6 @@
 import Foundation
 import GatewayCore
 import Logging
-import NIOConcurrencyHelpers
 import ServiceLifecycle
 import SemanticCache
 
@@ -9,12 +8,11 @@ import SemanticCache
 /// size gauges every 10 s, and on a graceful stop saves the cache to `snapshot_dir` (loaded
 /// again at start by `load`).
 package final class CacheKeeper: Service, Sendable {
-    private let gate: NIOLockedValueBox<AIGate?>
+    private let gate: AIGate
     private let snapshotDir: String?
     private let logger: Logger
 
-    /// `gate` is filled once the gate exists (the server builds it).
-    package init(gate: NIOLockedValueBox<AIGate?>, snapshotDir: String?, logger: Logger = Logger(label: "triplegate.cache")) {
+    package init(gate: AIGate, snapshotDir: String?, logger: Logger = Logger(label: "triplegate.cache")) {
         self.gate = gate
         self.snapshotDir = snapshotDir
         self.logger = logger
@@ -26,7 +24,7 @@ package final class CacheKeeper: Service, Sendable {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(10)) }
             tidy()
         }
-        guard let snapshotDir, let cache = gate.withLockedValue({ $0 })?.answerCache else { return }
+        guard let snapshotDir, let cache = gate.answerCache else { return }
         do {
             try cache.save(to: snapshotDir)
             logger.info("answer cache saved", metadata: ["entries": "\(cache.count)", "dir": "\(snapshotDir)"])
@@ -36,9 +34,9 @@ package final class CacheKeeper: Service, Sendable {
     }
 
     func tidy() {
-        guard let g = gate.withLockedValue({ $0 }), let cache = g.answerCache else { return }
+        guard let cache = gate.answerCache else { return }
         cache.expire(now: Int64(Date().timeIntervalSince1970 * 1000))
-        g.cacheMetrics.update(cache)
+        gate.cacheMetrics.update(cache)
     }
 
     /// The cache saved in `dir`, if there is one and it reads; else nil (and a log line).

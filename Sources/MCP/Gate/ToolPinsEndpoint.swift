@@ -1,15 +1,14 @@
 import GatewayCore
-import NIOConcurrencyHelpers
 import NIOHTTP1
 
 /// The admin side of tool pinning: `GET /admin/mcp/tools` lists every pinned tool with its
 /// approved hash and, if its definition changed, the pending one;
 /// `POST /admin/mcp/tools/approve?server=...&tool=...` approves the change.
 package enum ToolPinsEndpoint {
-    package static func make(gate: NIOLockedValueBox<MCPGate?>) -> [AdminEndpoint] {
+    package static func make(gate: MCPGate) -> [AdminEndpoint] {
         [
             AdminEndpoint(path: "/admin/mcp/tools") { _ in
-                let pins = gate.withLockedValue { $0 }?.pins.all ?? []
+                let pins = gate.pins.all
                 let body = JSONValue.object([("tools", .array(pins.map { p in
                     .object([("server", .string(p.server)), ("tool", .string(p.tool)), ("approved_sha256", p.approved.isEmpty ? .null : .string(p.approved)),
                              ("pending_sha256", p.pending.map { .string($0) } ?? .null),
@@ -22,7 +21,7 @@ package enum ToolPinsEndpoint {
                 guard let server = query["server"], let tool = query["tool"] else {
                     return problem(.badRequest, "server and tool are required")
                 }
-                guard let g = gate.withLockedValue({ $0 }), await g.approve(server: server, tool: tool) else {
+                guard await gate.approve(server: server, tool: tool) else {
                     return problem(.notFound, "no changed definition of \(server).\(tool) waits for approval")
                 }
                 return .init(status: .ok, contentType: "application/json", body: JSONValue.object([("approved", .string("\(server).\(tool)"))]).text)
