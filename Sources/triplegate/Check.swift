@@ -17,7 +17,7 @@ struct Check: ParsableCommand {
         do {
             let config = try GatewayConfig.load(path: file, checks: [DeploymentCheck.section])
             if let llm = config.llm {
-                let catalog = try DeploymentCheck.validate(llm, configFile: file)
+                let catalog = try DeploymentCheck.catalog(for: llm, in: config, configFile: file)
                 let files = catalog.files.isEmpty ? "shipped" : "shipped and \(catalog.files.count) file\(catalog.files.count == 1 ? "" : "s") of the providers folder"
                 print("\(file): llm: \(llm.models.count) model\(llm.models.count == 1 ? "" : "s") checked against \(catalog.providers.count) providers (\(files))")
             }

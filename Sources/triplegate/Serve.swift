@@ -46,7 +46,7 @@ struct Serve: AsyncParsableCommand {
             } else {
                 gatewayConfig = try GatewayConfig.parse(yaml: QuickStart.yaml, source: "built-in quick-start config")
             }
-            if let llm = gatewayConfig.llm { catalog = try DeploymentCheck.validate(llm, configFile: config) }
+            if let llm = gatewayConfig.llm { catalog = try DeploymentCheck.catalog(for: llm, in: gatewayConfig, configFile: config) }
             if let listen { gatewayConfig.server.listen = listen }
             if let adminListen { gatewayConfig.admin.listen = adminListen }
         } catch {

@@ -144,6 +144,20 @@ import Testing
         }
     }
 
+    /// A config that passes carries the catalog it was checked against: serving it reads the
+    /// provider files no second time.
+    @Test func aPassingConfigCarriesItsCatalog() throws {
+        let yaml = """
+            llm:
+              models:
+                - { name: smart, deployments: [{ provider: openai, model: gpt-4o, api_key: sk-1 }] }
+            """
+        let config = try GatewayConfig.parse(yaml: yaml, environment: [:], checks: [DeploymentCheck.section])
+        #expect(DeploymentCheck.catalog(checkedIn: config)?.providers["openai"] != nil)
+        // Read without the check, it carries none (and serving it loads the catalog itself).
+        #expect(DeploymentCheck.catalog(checkedIn: try GatewayConfig.parse(yaml: yaml, environment: [:])) == nil)
+    }
+
     @Test func aBadListenerAndAnUnknownModelAreBothReported() {
         #expect(problems("""
             server: { listen: "nowhere" }

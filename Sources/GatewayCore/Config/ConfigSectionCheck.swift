@@ -6,11 +6,17 @@
 package struct ConfigSectionCheck: Sendable {
     /// The top-level key of the section (`llm`).
     package let section: String
-    /// The problems found, with paths from the config's root; `configFile` is nil for a config
-    /// that is not a file (the built-in one).
-    package let run: @Sendable (_ config: GatewayConfig, _ configFile: String?) -> [ConfigProblem]
+    /// Checks the section; `configFile` is nil for a config that is not a file (the built-in one).
+    package let run: @Sendable (_ config: GatewayConfig, _ configFile: String?) -> Outcome
 
-    package init(section: String, run: @escaping @Sendable (_ config: GatewayConfig, _ configFile: String?) -> [ConfigProblem]) {
+    package enum Outcome {
+        /// What the check computed to serve the section, kept in `GatewayConfig.checked`.
+        case passed((any Sendable)?)
+        /// The problems found, with paths from the config's root.
+        case failed([ConfigProblem])
+    }
+
+    package init(section: String, run: @escaping @Sendable (_ config: GatewayConfig, _ configFile: String?) -> Outcome) {
         self.section = section
         self.run = run
     }

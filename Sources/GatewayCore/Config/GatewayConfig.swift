@@ -23,6 +23,9 @@ package struct GatewayConfig: Sendable {
     /// The MCP gate's upstream servers and tool access, if it is used.
     package var mcp: MCPConfig?
     package var services: [ServiceConfig] = []
+    /// What the gates' section checks computed while checking this config (the AI gate's
+    /// provider catalog), by section: serving the config uses it instead of computing it again.
+    package var checked: [String: any Sendable] = [:]
 
     /// The parsed `store`; nil when it is neither form (the validator says so).
     package var storeLocation: StoreLocation? { StoreLocation(store) }
@@ -51,7 +54,10 @@ package struct GatewayConfig: Sendable {
         }
         ConfigValidator(collector: collector).validate(config)
         for check in checks where !collector.problems.contains(where: { check.covers($0.path) }) {
-            for problem in check.run(config, configFile) { collector.add(problem.path, problem.message) }
+            switch check.run(config, configFile) {
+            case .passed(let result): config.checked[check.section] = result
+            case .failed(let problems): for problem in problems { collector.add(problem.path, problem.message) }
+            }
         }
         if !collector.problems.isEmpty {
             throw ConfigProblems(source: source, problems: collector.problems)

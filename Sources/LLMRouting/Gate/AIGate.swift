@@ -68,7 +68,8 @@ package final class AIGate: MountableGate {
     /// problem found), then compiles the snapshot. Changes nothing until published.
     package func prepare(_ config: GatewayConfig) throws -> any PreparedGate {
         guard let llm = config.llm else { return Prepared(gate: self, snapshot: nil, cache: nil) }
-        let catalog = try DeploymentCheck.validate(llm, configFile: configFile)
+        // Checked when the config was read (a reload reads the provider files once), or now.
+        let catalog = try DeploymentCheck.catalog(for: llm, in: config, configFile: configFile)
         return Prepared(gate: self, snapshot: AISnapshot(config: config, llm: llm, catalog: catalog, core: core, routing: routing),
                         cache: llm.cache)
     }

@@ -39,18 +39,30 @@ package enum DeploymentCheck {
 extension DeploymentCheck {
     /// The AI gate's part of validating a config file: its deployments against the provider
     /// files, reported with the rest of the file's problems. A problem in a provider file is
-    /// reported at `llm.providers_dir`, naming the file.
+    /// reported at `llm.providers_dir`, naming the file. The catalog it loaded is kept with the
+    /// config (`catalog(checkedIn:)`), so serving it reads the provider files no second time.
     package static let section = ConfigSectionCheck(section: "llm") { config, configFile in
-        guard let llm = config.llm else { return [] }
+        guard let llm = config.llm else { return .passed(nil) }
         do throws(ConfigProblems) {
-            _ = try validate(llm, configFile: configFile)
-            return []
+            return .passed(try validate(llm, configFile: configFile))
         } catch {
-            if error.source == (configFile ?? "config") { return error.problems }
-            return error.problems.map {
+            if error.source == (configFile ?? "config") { return .failed(error.problems) }
+            return .failed(error.problems.map {
                 ConfigProblem(path: "llm.providers_dir", message: "\(error.source)\($0.path.isEmpty ? "" : "/" + $0.path): \($0.message)")
-            }
+            })
         }
+    }
+
+    /// The catalog `section` loaded and checked `config` against, if it ran.
+    package static func catalog(checkedIn config: GatewayConfig) -> ProviderCatalog? {
+        config.checked[section.section] as? ProviderCatalog
+    }
+
+    /// The catalog to serve `llm` with: the one it was checked against when the config was read,
+    /// else loaded and checked now.
+    package static func catalog(for llm: LLMConfig, in config: GatewayConfig, configFile: String?) throws(ConfigProblems) -> ProviderCatalog {
+        if let checked = catalog(checkedIn: config) { return checked }
+        return try validate(llm, configFile: configFile)
     }
 
     /// Loads the catalog: the shipped providers and those of `llm.providers_dir` (relative paths
