@@ -33,6 +33,15 @@ def mib(pid, field):
     return 0.0
 
 
+DEADLINE = 600  # seconds any one wait may take (the old build needed 99 s for 10,000 routes)
+
+
+def waited(since, what, log):
+    if time.monotonic() - since > DEADLINE:
+        raise SystemExit(f"{what} took over {DEADLINE} s; see {log.name}")
+    time.sleep(0.005)
+
+
 def measure(binary, config, n):
     ready_file = f"{out}/ready.json"
     if os.path.exists(ready_file):
@@ -45,11 +54,11 @@ def measure(binary, config, n):
         while not os.path.exists(ready_file) or os.path.getsize(ready_file) == 0:
             if p.poll() is not None:
                 raise SystemExit(f"serve exited with {p.returncode}; see {log.name}")
-            time.sleep(0.005)
+            waited(t0, "start-up", log)
         port = int(json.load(open(ready_file))["data"].rsplit(":", 1)[1])
         last = f"/api/v{n - 1}/items"
         while get(port, last, f"X-Tenant: t{n - 1}\r\n") != 200:
-            time.sleep(0.005)
+            waited(t0, "the first answer", log)
         ready = time.monotonic() - t0
         assert get(port, last, "X-Tenant: other\r\n") == 404, "the header match is not applied"
         rss_start = mib(p.pid, "VmRSS")
@@ -64,7 +73,7 @@ def measure(binary, config, n):
                 break
             if "reload refused" in text or "reload failed" in text or p.poll() is not None:
                 raise SystemExit(f"reload did not apply; see {log.name}")
-            time.sleep(0.005)
+            waited(t1, "the reload", log)
         reload = time.monotonic() - t1
         assert get(port, last, f"X-Tenant: t{n - 1}\r\n") == 200
         return ready, reload, rss_start, mib(p.pid, "VmRSS"), mib(p.pid, "VmHWM")

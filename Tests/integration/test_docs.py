@@ -58,5 +58,5 @@ def test_links_stay_inside_the_repository():
 
 def test_sources_do_not_cite_documents_outside_the_repository():
     cited = [str(p.relative_to(ROOT)) for p in (ROOT / "Sources").rglob("*.swift")
-             if "DESIGN.md" in p.read_text() or "STYLE.md" in p.read_text()]
+             if "DESIGN.md" in (text := p.read_text()) or "STYLE.md" in text]
     assert cited == []
