@@ -78,6 +78,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             // The provider files of `providers/` (linked into the target as Providers/Shipped, as
             // resources must be inside it), built into the binary: `ProviderCatalog.shipped`. A
@@ -115,9 +116,10 @@ let package = Package(
         .target(name: "GatewayTesting", dependencies: ["GatewayCore", "Gateway"] + nio),
         // The parsers under libFuzzer (scripts/fuzz builds it with -sanitize=fuzzer); a plain
         // build replays the seed corpus (Tests/Fuzz/Corpus) through the same targets.
-        .executableTarget(name: "triplegate-fuzz", dependencies: ["GatewayCore", "Gateway", "MCPGate"] + nio, path: "Tests/Fuzz",
+        .executableTarget(name: "triplegate-fuzz", dependencies: ["GatewayCore", "Gateway", "LLMRouting", "MCPGate"] + nio, path: "Tests/Fuzz",
                           exclude: ["Corpus"]),
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore", "GatewayTesting", .product(name: "NIOEmbedded", package: "swift-nio"),
+                                                          .product(name: "Tracing", package: "swift-distributed-tracing"),
                                                           .product(name: "JWTKit", package: "jwt-kit"), .product(name: "CryptoExtras", package: "swift-crypto")]),
         .testTarget(name: "LLMRoutingTests", dependencies: ["LLMRouting", "GatewayCore", "GatewayTesting"] + nio),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayCore", "GatewayTesting"] + nio),

@@ -12,11 +12,12 @@ package final class GatewayHarness: Sendable {
     package let dataAddress: SocketAddress
     private let task: Task<Void, Error>
 
-    /// `yaml` is a full config; its listen addresses are replaced with 127.0.0.1:0. `mounts`
-    /// makes the gates mounted beside the API gate (the AI gate, for its live tests).
-    package static func start(yaml: String, eventLoops: Int = 2,
+    /// `yaml` is a full config, read with the gates' `sections`; its listen addresses are
+    /// replaced with 127.0.0.1:0. `mounts` makes the gates mounted beside the API gate (the AI
+    /// gate, for its live tests).
+    package static func start(yaml: String, eventLoops: Int = 2, sections: [any ConfigSection.Type] = [],
                              mounts: @escaping (GatewayConfig, CoreServices) throws -> [any MountableGate] = { _, _ in [] }) async throws -> GatewayHarness {
-        var config = try GatewayConfig.parse(yaml: yaml, environment: [:])
+        var config = try GatewayConfig.parse(yaml: yaml, environment: [:], sections: sections)
         config.server.listen = "127.0.0.1:0"
         config.admin.enabled = false
         let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoops)

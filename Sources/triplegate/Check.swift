@@ -15,7 +15,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         do {
-            let config = try GatewayConfig.load(path: file, checks: [DeploymentCheck.section])
+            let config = try GatewayConfig.load(path: file, sections: ConfigSections.all, checks: ConfigSections.checks)
             if let llm = config.llm {
                 let catalog = try DeploymentCheck.catalog(for: llm, in: config, configFile: file)
                 let files = catalog.files.isEmpty ? "shipped" : "shipped and \(catalog.files.count) file\(catalog.files.count == 1 ? "" : "s") of the providers folder"

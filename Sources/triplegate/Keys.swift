@@ -21,7 +21,7 @@ struct Keys: AsyncParsableCommand {
             var store = self.store
             if let config {
                 let c: GatewayConfig
-                do { c = try GatewayConfig.load(path: config) } catch {
+                do { c = try GatewayConfig.load(path: config, sections: ConfigSections.all) } catch {
                     throw ValidationError(error.description)
                 }
                 consumers = c.consumers.map(\.name)

@@ -42,9 +42,9 @@ struct Serve: AsyncParsableCommand {
         var catalog: ProviderCatalog?
         do {
             if let config {
-                gatewayConfig = try GatewayConfig.load(path: config, checks: [DeploymentCheck.section])
+                gatewayConfig = try GatewayConfig.load(path: config, sections: ConfigSections.all, checks: ConfigSections.checks)
             } else {
-                gatewayConfig = try GatewayConfig.parse(yaml: QuickStart.yaml, source: "built-in quick-start config")
+                gatewayConfig = try GatewayConfig.parse(yaml: QuickStart.yaml, source: "built-in quick-start config", sections: ConfigSections.all)
             }
             if let llm = gatewayConfig.llm { catalog = try DeploymentCheck.catalog(for: llm, in: gatewayConfig, configFile: config) }
             if let listen { gatewayConfig.server.listen = listen }
@@ -116,7 +116,7 @@ struct Serve: AsyncParsableCommand {
         let api = APIGate(loops: loops, config: gatewayConfig, core: core, mounts: [ai, mcp])
         let keeper = gatewayConfig.llm?.cache.map { CacheKeeper(gate: ai, snapshotDir: $0.snapshotDir) }
         let server = GatewayServer(
-            config: gatewayConfig, configPath: config, configChecks: [DeploymentCheck.section], group: group, loops: loops, core: core,
+            config: gatewayConfig, configPath: config, configSections: ConfigSections.all, configChecks: ConfigSections.checks, group: group, loops: loops, core: core,
             gate: api, logger: logger,
             adminEndpoints: (reports.map { [ChargebackEndpoint.make(store: $0)] } ?? []) + (keeper != nil ? [CacheEndpoint.make(gate: ai)] : [])
                 + (gatewayConfig.mcp != nil ? ToolPinsEndpoint.make(gate: mcp) : []),

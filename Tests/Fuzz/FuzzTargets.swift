@@ -1,5 +1,6 @@
 import Gateway
 import GatewayCore
+import LLMRouting
 import MCPGate
 import NIOCore
 import NIOHTTP1
@@ -64,7 +65,7 @@ enum FuzzTargets {
     static func config(_ data: [UInt8]) {
         let text = String(decoding: data, as: UTF8.self)
         do {
-            let config = try GatewayConfig.parse(yaml: text, environment: ["SECRET": "x"])
+            let config = try GatewayConfig.parse(yaml: text, environment: ["SECRET": "x"], sections: [LLMConfig.self, MCPConfig.self])
             _ = config.effectiveJSON
         } catch {
             precondition(!error.problems.isEmpty, "a refused config names no problem")

@@ -150,7 +150,7 @@ struct Marker: RequestPolicy {
         #expect(c.telemetry.accessLog.fields == AccessLogRecord.fieldNames)
         let bad = "telemetry: { access_log: { fields: [status, colour], verbose: true } }\nservices: [{ name: e, upstream: builtin:echo, routes: [{ paths: [/] }] }]"
         #expect(problems(bad) == [
-            "telemetry.access_log.fields[1]: unknown field \"colour\" (known: time, request_id, consumer, team, service, route, method, path, status, bytes, upstream, upstream_ms, total_ms, limit, gen_ai)",
+            "telemetry.access_log.fields[1]: unknown field \"colour\" (known: time, request_id, consumer, team, service, route, method, path, status, bytes, upstream, upstream_ms, total_ms, limit)",
             "telemetry.access_log.verbose: unknown key",
         ])
     }

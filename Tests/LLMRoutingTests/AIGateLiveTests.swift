@@ -38,7 +38,7 @@ import Testing
           models:
         \(models(a, b))
         """
-        let harness = try await GatewayHarness.start(yaml: yaml) { config, core in
+        let harness = try await GatewayHarness.start(yaml: yaml, sections: [LLMConfig.self]) { config, core in
             let catalog = try DeploymentCheck.validate(config.llm!, configFile: nil)
             return [AIGate(config: config, catalog: catalog, configFile: nil, core: core)]
         }

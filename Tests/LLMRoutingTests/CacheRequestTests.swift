@@ -101,7 +101,7 @@ import Testing
         func problems(_ cache: String) -> [String] {
             let yaml = "llm:\n  models: [{ name: m, deployments: [{ provider: openai, model: gpt-4o, api_key: k }] }]\n  cache:\n" + cache
             do {
-                let c = try GatewayConfig.parse(yaml: yaml, environment: [:])
+                let c = try GatewayConfig.parse(yaml: yaml, environment: [:], sections: [LLMConfig.self])
                 return c.llm?.cache == nil ? ["no cache"] : []
             } catch {
                 return error.problems.map { "\($0.path): \($0.message)" }

@@ -137,7 +137,7 @@ import Testing
 @Suite struct OnePassCheckTests {
     func problems(_ yaml: String) -> [String] {
         do {
-            _ = try GatewayConfig.parse(yaml: yaml, environment: [:], checks: [DeploymentCheck.section])
+            _ = try GatewayConfig.parse(yaml: yaml, environment: [:], sections: [LLMConfig.self], checks: [DeploymentCheck.section])
             return []
         } catch {
             return error.problems.map(\.description)
@@ -152,10 +152,10 @@ import Testing
               models:
                 - { name: smart, deployments: [{ provider: openai, model: gpt-4o, api_key: sk-1 }] }
             """
-        let config = try GatewayConfig.parse(yaml: yaml, environment: [:], checks: [DeploymentCheck.section])
+        let config = try GatewayConfig.parse(yaml: yaml, environment: [:], sections: [LLMConfig.self], checks: [DeploymentCheck.section])
         #expect(DeploymentCheck.catalog(checkedIn: config)?.providers["openai"] != nil)
         // Read without the check, it carries none (and serving it loads the catalog itself).
-        #expect(DeploymentCheck.catalog(checkedIn: try GatewayConfig.parse(yaml: yaml, environment: [:])) == nil)
+        #expect(DeploymentCheck.catalog(checkedIn: try GatewayConfig.parse(yaml: yaml, environment: [:], sections: [LLMConfig.self])) == nil)
     }
 
     @Test func aBadListenerAndAnUnknownModelAreBothReported() {
@@ -203,7 +203,7 @@ import Testing
 @Suite struct LLMConfigTests {
     func problems(_ yaml: String) -> [String] {
         do {
-            let config = try GatewayConfig.parse(yaml: yaml, environment: ["OPENAI_API_KEY": "sk-test", "EMPTY": ""])
+            let config = try GatewayConfig.parse(yaml: yaml, environment: ["OPENAI_API_KEY": "sk-test", "EMPTY": ""], sections: [LLMConfig.self])
             let catalog = ProviderCatalog.shipped
             return DeploymentCheck.problems(config.llm ?? LLMConfig(), catalog: catalog).map(\.description)
         } catch {
@@ -225,7 +225,7 @@ import Testing
                   deployments: [{ provider: anthropic, model: claude-sonnet-4-5, api_key: k }]
               retries: { attempts: 2, backoff: exponential, on: [429, 500, 502, 503, 504, timeout, connect] }
               cooldown: { failures: 3, for: 30s }
-            """, environment: ["OPENAI_API_KEY": "sk-test"])
+            """, environment: ["OPENAI_API_KEY": "sk-test"], sections: [LLMConfig.self])
         let llm = try #require(config.llm)
         #expect(llm.models.map(\.name) == ["smart", "smart-backup"])
         #expect(llm.models[0].deployments[0].apiKeys == ["sk-test"])
@@ -293,7 +293,7 @@ import Testing
     func problems(_ llm: String) -> [String] {
         let yaml = "llm:\n  models: [{ name: m, deployments: [{ provider: openai, model: gpt-4o, api_key: k }] }]\n" + llm
         do {
-            _ = try GatewayConfig.parse(yaml: yaml, environment: [:])
+            _ = try GatewayConfig.parse(yaml: yaml, environment: [:], sections: [LLMConfig.self])
             return []
         } catch {
             return error.problems.map { "\($0.path): \($0.message)" }
@@ -308,7 +308,7 @@ import Testing
               budgets:
                 - { team: growth, usd: 500.10, period: month, soft_alert_at: 0.8 }
                 - { key: k1, usd: "0.000001", period: fixed, from: 2026-11-01, to: 2026-12-01 }
-            """, environment: [:])
+            """, environment: [:], sections: [LLMConfig.self])
         let llm = try #require(config.llm)
         #expect(llm.limits.first?.by == .team && llm.limits.first?.tokensPerDay == 5_000_000)
         #expect(llm.budgets.map(\.microUSD) == [500_100_000, 1])

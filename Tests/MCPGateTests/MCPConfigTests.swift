@@ -1,9 +1,10 @@
 import GatewayCore
+import MCPGate
 import Testing
 
 private func problems(_ yaml: String, env: [String: String] = [:]) -> [String] {
     do {
-        _ = try GatewayConfig.parse(yaml: yaml, environment: env)
+        _ = try GatewayConfig.parse(yaml: yaml, environment: env, sections: [MCPConfig.self])
         return []
     } catch {
         return error.problems.map(\.description)
@@ -19,7 +20,7 @@ private func problems(_ yaml: String, env: [String: String] = [:]) -> [String] {
                 - { name: legacy, url: "http://127.0.0.1:9302/sse", transport: sse }
                 - { name: files, command: [python3, files.py], env: { ROOT: /srv }, start: eager }
               access: [{ groups: [group-user], allow: ["gh.search_*"] }]
-            """, environment: ["GH": "token"])
+            """, environment: ["GH": "token"], sections: [MCPConfig.self])
         let mcp = try #require(c.mcp)
         #expect(mcp.path == "/mcp")
         #expect(mcp.servers.map(\.transport) == [.streamableHTTP, .sse, .stdio])
@@ -38,7 +39,7 @@ private func problems(_ yaml: String, env: [String: String] = [:]) -> [String] {
             mcp:
               servers:
                 - { name: files, command: [python3, files.py], roots: ["file:///srv/a", { uri: "file:///srv/b", name: b }] }
-            """)
+            """, sections: [MCPConfig.self])
         #expect(c.mcp?.servers[0].roots == [MCPRoot(uri: "file:///srv/a"), MCPRoot(uri: "file:///srv/b", name: "b")])
         #expect(problems("""
             mcp:

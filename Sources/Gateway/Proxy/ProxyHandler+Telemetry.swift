@@ -14,9 +14,9 @@ extension ProxyHandler {
         logRecord?.upstreamNanos = latencyNanos
     }
 
-    func noteGenAI(_ record: GenAIRecord) {
-        logRecord?.genAI = record
-        span?.genAI(record)
+    func annotate(_ annotation: some RequestAnnotation) {
+        logRecord?.annotation = annotation
+        span?.annotate(annotation)
     }
 
     /// Records the finished request in the metrics and the access log.

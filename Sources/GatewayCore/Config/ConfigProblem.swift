@@ -31,10 +31,12 @@ package struct ConfigProblems: Error, Sendable, CustomStringConvertible {
 }
 
 /// Collects problems while a config tree is read; shared by every reader of one file.
-final class ProblemCollector {
-    private(set) var problems: [ConfigProblem] = []
+package final class ProblemCollector {
+    package private(set) var problems: [ConfigProblem] = []
 
-    func add(_ path: String, _ message: String) {
+    package init() {}
+
+    package func add(_ path: String, _ message: String) {
         problems.append(ConfigProblem(path: path, message: message))
     }
 }

@@ -22,7 +22,7 @@ package enum ConfigRedaction {
     }
 
     /// A command line's program, with its arguments redacted (they carry tokens: `--token X`).
-    static func command(_ argv: [String]) -> [JSONValue] {
+    package static func command(_ argv: [String]) -> [JSONValue] {
         argv.enumerated().map { i, a in .string(i == 0 ? a : "[redacted]") }
     }
 }

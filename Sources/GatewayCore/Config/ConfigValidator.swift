@@ -7,7 +7,7 @@ struct ConfigValidator {
 
     static let methodToken = #"^[A-Z][A-Z0-9_-]*$"#
 
-    func validate(_ config: GatewayConfig) {
+    func validate(_ config: GatewayConfig, sections: [any ConfigSection.Type] = []) {
         if HostPort.parse(config.server.listen) == nil {
             collector.add("server.listen", "must be host:port (got \"\(config.server.listen)\")")
         }
@@ -37,29 +37,26 @@ struct ConfigValidator {
             // The value is not echoed: it may hold a password.
             collector.add("redis", "must be redis://[user[:password]@]host[:port][/db] or rediss://... (TLS)")
         }
+        let resourceLists = sections.flatMap { $0.resourcePolicyLists }
         for (i, service) in config.services.enumerated() {
-            validate(service.policies, at: "services[\(i)].policies", in: config)
+            validate(service.policies, at: "services[\(i)].policies", in: config, resourceLists: resourceLists)
             for (j, route) in service.routes.enumerated() {
-                validate(route.policies, at: "services[\(i)].routes[\(j)].policies", in: config)
+                validate(route.policies, at: "services[\(i)].routes[\(j)].policies", in: config, resourceLists: resourceLists)
             }
         }
-        validate(config.llm?.policies ?? [], at: "llm.policies", in: config)
-        if let semantic = config.llm?.cache?.semantic, !semantic.embeddingModel.isEmpty,
-           config.llm?.models.contains(where: { $0.name == semantic.embeddingModel }) == false {
-            collector.add("llm.cache.semantic.embedding_model", "names no model in llm.models (got \"\(semantic.embeddingModel)\")")
+        for kind in sections {
+            guard let section = config.sections[kind.key] else { continue }
+            for list in section.policyLists {
+                validate(list.policies, at: list.path, in: config, resourceKeys: list.resourceKeys, resourceLists: resourceLists)
+            }
         }
-        if config.llm?.counters == .redis, config.redis == nil {
-            collector.add("llm.counters", "redis needs a top-level redis: redis://host:port")
+        if config.services.isEmpty, !config.sections.values.contains(where: \.servesSomething) {
+            let others = sections.map { ", or \($0.servesWhat)" }.joined()
+            collector.add("services", "must list at least one service\(others.isEmpty ? "" : " (" + others.dropFirst(2) + ")")")
         }
-        for (i, model) in (config.llm?.models ?? []).enumerated() {
-            validate(model.policies, at: "llm.models[\(i)].policies", in: config)
+        for kind in sections {
+            config.sections[kind.key]?.validate(in: config, problems: collector)
         }
-        validate(config.mcp?.policies ?? [], at: "mcp.policies", in: config, toolKeys: true)
-        if config.services.isEmpty, (config.llm?.models ?? []).isEmpty, (config.mcp?.servers ?? []).isEmpty {
-            collector.add("services", "must list at least one service (or llm.models, or mcp.servers)")
-        }
-        if let llm = config.llm { validate(llm) }
-        if let mcp = config.mcp { validate(mcp) }
         var serviceNames: [String: Int] = [:]
         var routeNames: [String: String] = [:]
         for (i, service) in config.services.enumerated() {
@@ -157,37 +154,13 @@ struct ConfigValidator {
         }
     }
 
-    private func validate(_ llm: LLMConfig) {
-        var names: [String: Int] = [:]
-        for (i, m) in llm.models.enumerated() where !m.name.isEmpty {
-            if let first = names[m.name] {
-                collector.add("llm.models[\(i)].name", "duplicates llm.models[\(first)].name \"\(m.name)\"")
-            } else {
-                names[m.name] = i
-            }
-        }
-        for (i, m) in llm.models.enumerated() {
-            for (j, f) in m.fallbacks.enumerated() {
-                if f == m.name {
-                    collector.add("llm.models[\(i)].fallbacks[\(j)]", "names the model itself")
-                } else if names[f] == nil {
-                    collector.add("llm.models[\(i)].fallbacks[\(j)]", "names no model in llm.models (got \"\(f)\")")
-                }
-            }
-            if !m.deployments.isEmpty, m.deployments.allSatisfy({ $0.weight == 0 }) {
-                collector.add("llm.models[\(i)].deployments", "every weight is 0: nothing would be served")
-            }
-        }
-        if llm.retries.maxDelay < llm.retries.baseDelay {
-            collector.add("llm.retries.max_delay", "must be at least base_delay")
-        }
-    }
-
     /// Cross checks of one `policies:` list against the rest of the config.
-    private func validate(_ policies: [PolicyConfig], at path: String, in config: GatewayConfig, toolKeys: Bool = false) {
+    private func validate(_ policies: [PolicyConfig], at path: String, in config: GatewayConfig, resourceKeys: Bool = false,
+                          resourceLists: [String] = []) {
         for (k, p) in policies.enumerated() {
-            if !toolKeys, case .rateLimit(let r) = p, r.by.contains(.tool) {
-                collector.add("\(path)[\(k)].rate_limit.by", "tool applies only in mcp.policies")
+            if !resourceKeys, case .rateLimit(let r) = p, r.by.contains(.resource) {
+                let lists = resourceLists.isEmpty ? "no policies list of this gateway" : resourceLists.joined(separator: ", ")
+                collector.add("\(path)[\(k)].rate_limit.by", "\(RateLimitConfig.resourceWord) applies only in \(lists)")
             }
             switch p {
             case .rateLimit(let r) where r.store == .redis && config.redis == nil:
@@ -201,51 +174,6 @@ struct ConfigValidator {
             default:
                 break
             }
-        }
-    }
-
-    private func validate(_ mcp: MCPConfig) {
-        if !mcp.path.hasPrefix("/") { collector.add("mcp.path", "must start with \"/\" (got \"\(mcp.path)\")") }
-        var names: [String: Int] = [:]
-        for (i, s) in mcp.servers.enumerated() where !s.name.isEmpty {
-            if let first = names[s.name] {
-                collector.add("mcp.servers[\(i)].name", "duplicates mcp.servers[\(first)].name \"\(s.name)\"")
-            } else {
-                names[s.name] = i
-            }
-            if s.name.contains(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_")) }) {
-                collector.add("mcp.servers[\(i)].name", "may hold only letters, digits, - and _ (got \"\(s.name)\")")
-            }
-        }
-        let separator = mcp.toolNames.separator
-        if separator != "_", separator != "-" {
-            collector.add("mcp.tool_names.separator", "must be _ or - (got \"\(separator)\")")
-        }
-        // The names agents see start with the server's prefix (`MCPToolNames.serverPrefix`):
-        // two servers with one prefix could be given one name for two tools.
-        var prefixes: [String: Int] = [:]
-        for (i, s) in mcp.servers.enumerated() where !s.name.isEmpty && names[s.name] == i {
-            let prefix = MCPToolNames.serverPrefix(s.name, separator: separator)
-            if let first = prefixes[prefix] {
-                collector.add("mcp.servers[\(i)].name", "names tools as mcp.servers[\(first)].name does (both become \"\(prefix)\"); rename one")
-            } else {
-                prefixes[prefix] = i
-            }
-        }
-        var paths: Set<String> = [mcp.path]
-        for (i, v) in mcp.virtualServers.enumerated() {
-            if !v.path.hasPrefix("/") {
-                collector.add("mcp.virtual_servers[\(i)].path", "must start with \"/\" (got \"\(v.path)\")")
-            } else if !paths.insert(v.path).inserted {
-                collector.add("mcp.virtual_servers[\(i)].path", "is used twice (\"\(v.path)\")")
-            }
-            if v.tools.isEmpty { collector.add("mcp.virtual_servers[\(i)].tools", "must list at least one pattern") }
-        }
-        for (i, rule) in mcp.access.enumerated() where rule.allow.isEmpty && rule.deny.isEmpty {
-            collector.add("mcp.access[\(i)]", "must have allow or deny patterns")
-        }
-        for (i, o) in mcp.allowedOrigins.enumerated() where !(o.hasPrefix("http://") || o.hasPrefix("https://")) {
-            collector.add("mcp.allowed_origins[\(i)]", "must be an origin like https://app.example (got \"\(o)\")")
         }
     }
 }

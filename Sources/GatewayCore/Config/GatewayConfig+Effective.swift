@@ -27,7 +27,16 @@ extension GatewayConfig {
     }
 
     package var effectiveJSON: JSONValue {
-        .object([
+        var fields = coreJSON
+        // The gates' sections, before `services`, by key; a section the binary has but the file
+        // does not is printed as null.
+        let keys = Set(sectionKeys).union(sections.keys).sorted()
+        fields.insert(contentsOf: keys.map { ($0, sections[$0]?.effectiveJSON ?? .null) }, at: fields.count - 1)
+        return .object(fields)
+    }
+
+    private var coreJSON: [(String, JSONValue)] {
+        [
             ("server", serverJSON),
             ("admin", .object([("listen", .string(admin.listen)), ("enabled", .bool(admin.enabled)),
                                ("allowed_hosts", .array(admin.allowedHosts.map { .string($0) }))])),
@@ -46,10 +55,8 @@ extension GatewayConfig {
             } ?? .null)])),
             ("reload", .object([("watch", .bool(reload.watch)), ("interval", .string(ConfigDuration.format(reload.interval)))])),
             ("auth", auth.effectiveJSON),
-            ("llm", llmJSON),
-            ("mcp", mcpJSON),
             ("services", .array(services.map(\.effectiveJSON))),
-        ])
+        ]
     }
 }
 
@@ -115,7 +122,7 @@ extension ServiceConfig {
 }
 
 extension PolicyConfig {
-    var effectiveJSON: JSONValue {
+    package var effectiveJSON: JSONValue {
         switch self {
         case .rateLimit(let c):
             let by: [JSONValue] = c.by.map {
@@ -125,7 +132,7 @@ extension PolicyConfig {
                 case .team: return .string("team")
                 case .route: return .string("route")
                 case .service: return .string("service")
-                case .tool: return .string("tool")
+                case .resource: return .string(RateLimitConfig.resourceWord)
                 case .header(let h): return .string("header:\(h)")
                 }
             }
@@ -191,130 +198,5 @@ extension AuthConfig {
             ])))
         }
         return .object(fields)
-    }
-}
-
-extension MCPConfig {
-    /// Upstream header values and environment values are redacted: they hold credentials.
-    var effectiveJSON: JSONValue {
-        .object([
-            ("path", .string(path)),
-            ("servers", .array(servers.map { s in
-                .object([
-                    ("name", .string(s.name)), ("transport", .string(s.transport.rawValue)),
-                    ("url", s.url.map { .string(ConfigRedaction.url($0)) } ?? .null),
-                    ("command", .array(ConfigRedaction.command(s.command))),
-                    ("headers", .object(s.headers.map { ($0.0, .string("[redacted]")) })),
-                    ("env", .object(s.env.map { ($0.0, .string("[redacted]")) })),
-                    ("start", .string(s.start.rawValue)),
-                    ("sessions", .string(s.sessionMode.rawValue)),
-                    ("timeout", .string(ConfigDuration.format(s.timeout ?? timeout))),
-                    ("stall_timeout", (s.stallTimeout ?? stallTimeout).map { .string(ConfigDuration.format($0)) } ?? .null),
-                    ("roots", .array(s.roots.map { r in .object([("uri", .string(r.uri)), ("name", r.name.map { .string($0) } ?? .null)]) })),
-                ])
-            })),
-            ("virtual_servers", .array(virtualServers.map { v in
-                .object([("name", .string(v.name)), ("path", .string(v.path)), ("tools", .array(v.tools.map { .string($0) }))])
-            })),
-            ("tool_names", .object([("separator", .string(toolNames.separator)), ("max_length", .int(toolNames.maxLength))])),
-            ("access", .array(access.map { r in
-                .object([("groups", .array(r.groups.map { .string($0) })), ("consumers", .array(r.consumers.map { .string($0) })),
-                         ("allow", .array(r.allow.map { .string($0) })), ("deny", .array(r.deny.map { .string($0) }))])
-            })),
-            ("policies", .array(policies.map(\.effectiveJSON))),
-            ("allowed_origins", .array(allowedOrigins.map { .string($0) })),
-            ("session_idle", .string(ConfigDuration.format(sessionIdle))),
-            ("max_body_bytes", .int(maxBodyBytes)),
-            ("max_sessions", .int(maxSessions)),
-            ("max_sessions_per_principal", .int(maxSessionsPerPrincipal)),
-            ("timeout", .string(ConfigDuration.format(timeout))),
-            ("stall_timeout", stallTimeout.map { .string(ConfigDuration.format($0)) } ?? .null),
-            ("limit_refusal", .string(limitRefusal.rawValue)),
-            ("audit", .bool(audit)),
-            ("audit_arguments", .bool(auditArguments)),
-            ("pinning", .string(pinning.rawValue)),
-            ("oauth", oauth.map { o in
-                .object([("resource", o.resource.map { .string($0) } ?? .null),
-                         ("authorization_servers", .array(o.authorizationServers.map { .string($0) })),
-                         ("scopes_supported", .array(o.scopesSupported.map { .string($0) }))])
-            } ?? .null),
-        ])
-    }
-}
-
-extension GatewayConfig {
-    var llmJSON: JSONValue { llm?.effectiveJSON ?? .null }
-    var mcpJSON: JSONValue { mcp?.effectiveJSON ?? .null }
-}
-
-extension LLMConfig {
-    /// Provider API keys are redacted.
-    var effectiveJSON: JSONValue {
-        .object([
-            ("providers_dir", .string(providersDir ?? LLMConfig.defaultProvidersDir)),
-            ("models", .array(models.map { m in
-                .object([
-                    ("name", .string(m.name)), ("routing", .string(m.routing.rawValue)),
-                    ("fallbacks", .array(m.fallbacks.map { .string($0) })),
-                    ("fallback_on", .array(m.fallbackOn.map { .string($0.rawValue) })),
-                    ("deployments", .array(m.deployments.map { d in
-                        .object([
-                            ("provider", .string(d.provider)), ("model", .string(d.model)),
-                            ("deployment", d.deployment.map { .string($0) } ?? .null), ("base_url", d.baseURL.map { .string(ConfigRedaction.url($0)) } ?? .null),
-                            ("api_version", d.apiVersion.map { .string($0) } ?? .null),
-                            ("api_keys", .array(d.apiKeys.map { _ in .string("[redacted]") })),
-                            ("weight", .int(d.weight)), ("timeout", .string(ConfigDuration.format(d.timeout))),
-                            ("stall_timeout", .string(ConfigDuration.format(d.stallTimeout))),
-                        ])
-                    })),
-                    ("policies", .array(m.policies.map(\.effectiveJSON))),
-                ])
-            })),
-            ("retries", .object([
-                ("attempts", .int(retries.attempts)), ("backoff", .string(retries.backoff.rawValue)),
-                ("base_delay", .string(ConfigDuration.format(retries.baseDelay))), ("max_delay", .string(ConfigDuration.format(retries.maxDelay))),
-                ("on", .array(retries.on.map { c -> String in
-                    switch c {
-                    case .status(let code): return String(code)
-                    case .timeout: return "timeout"
-                    case .connect: return "connect"
-                    }
-                }.sorted().map { .string($0) })),
-            ])),
-            ("cooldown", .object([("failures", .int(cooldown.failures)), ("for", .string(ConfigDuration.format(cooldown.duration)))])),
-            ("limits", .array(limits.map { l in
-                .object([("by", .string(l.by.rawValue)), ("model", .string(l.model)),
-                         ("tokens_per_minute", l.tokensPerMinute.map { .int($0) } ?? .null), ("requests_per_minute", l.requestsPerMinute.map { .int($0) } ?? .null),
-                         ("tokens_per_day", l.tokensPerDay.map { .int($0) } ?? .null), ("requests_per_day", l.requestsPerDay.map { .int($0) } ?? .null)])
-            })),
-            ("budgets", .array(budgets.map { b in
-                .object([(b.subject.rawValue, .string(b.name)), ("usd", .string(b.usdText)), ("period", .string(b.period.rawValue)),
-                         ("soft_alert_at", b.softAlertAt.map { .double($0) } ?? .null), ("webhook", b.webhook.map { .string(ConfigRedaction.wholeURL($0)) } ?? .null)])
-            })),
-            ("counters", .string(counters.rawValue)),
-            ("ledger", .bool(ledger)),
-            ("max_body_bytes", .int(maxBodyBytes)),
-            ("cache", cache.map { c in
-                .object([
-                    ("exact", c.exactTTL.map { .object([("ttl", .string(ConfigDuration.format($0)))]) } ?? .object([("enabled", .bool(false))])),
-                    ("semantic", c.semantic.map { s in
-                        .object([("embedding_model", .string(s.embeddingModel)), ("threshold", .double(s.threshold)), ("ttl", .string(ConfigDuration.format(s.ttl))),
-                                 ("max_entries", .int(c.maxEntries)), ("scope", .array(c.scope.map { .string($0.rawValue) })),
-                                 ("only_when", .object([("temperature_max", .double(s.temperatureMax)), ("max_messages", .int(s.maxMessages))])),
-                                 ("timeout", .string(ConfigDuration.format(s.timeout))), ("storage", .string(s.int8 ? "int8" : "float32"))])
-                    } ?? .null),
-                    ("max_entry_bytes", .int(c.maxEntryBytes)), ("max_bytes", .int(c.maxBytes)),
-                    ("snapshot_dir", c.snapshotDir.map { .string($0) } ?? .null),
-                ])
-            } ?? .null),
-        ])
-    }
-}
-
-extension LLMBudget {
-    /// The ceiling as a decimal with six places (`12.500000`), as it was read.
-    var usdText: String {
-        let fraction = String(microUSD % 1_000_000)
-        return String(microUSD / 1_000_000) + "." + String(repeating: "0", count: 6 - fraction.count) + fraction
     }
 }

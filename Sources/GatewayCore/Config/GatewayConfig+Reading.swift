@@ -1,21 +1,27 @@
 /// Reading each config type from its YAML mapping. Defaults live on the types themselves;
 /// a reader only overrides what the file says.
 extension GatewayConfig {
-    init(reading o: ConfigObject) {
+    init(reading o: ConfigObject, sections: [any ConfigSection.Type]) {
         self.init()
+        // The access log's fields: the gates' follow the core's, in the order of the sections.
+        let knownFields = AccessLogRecord.fieldNames + sections.flatMap { $0.accessLogFields }
+        telemetry.accessLog.fields = knownFields
         if let s = o["server"].object({ ServerConfig(reading: $0) }) { server = s }
         if let a = o["admin"].object({ AdminConfig(reading: $0) }) { admin = a }
         if let r = o["reload"].object({ ReloadConfig(reading: $0) }) { reload = r }
         if let t = o["telemetry"].object({ t -> TelemetryConfig in
             var telemetry = TelemetryConfig()
+            telemetry.accessLog.fields = knownFields
             if let a = t["access_log"].object({ a -> AccessLogConfig in
                 var c = AccessLogConfig()
                 c.enabled = a["enabled"].bool() ?? c.enabled
                 c.path = a["path"].string() ?? c.path
+                let known = knownFields
+                c.fields = known
                 let fieldsReader = a["fields"]
                 if let fields = fieldsReader.list({ $0.string() }) {
-                    for (i, f) in fields.enumerated() where !AccessLogRecord.fieldNames.contains(f) {
-                        fieldsReader.problem(at: "[\(i)]", "unknown field \"\(f)\" (known: \(AccessLogRecord.fieldNames.joined(separator: ", ")))")
+                    for (i, f) in fields.enumerated() where !known.contains(f) {
+                        fieldsReader.problem(at: "[\(i)]", "unknown field \"\(f)\" (known: \(known.joined(separator: ", ")))")
                     }
                     c.fields = fields
                 }
@@ -43,8 +49,9 @@ extension GatewayConfig {
         store = o["store"].string() ?? store
         redis = o["redis"].string()
         if let a = o["auth"].object({ AuthConfig(reading: $0) }) { auth = a }
-        llm = o["llm"].object { LLMConfig(reading: $0) }
-        mcp = o["mcp"].object { MCPConfig(reading: $0) }
+        for kind in sections {
+            if let section = o[kind.key].object({ kind.init(reading: $0) }) { self.sections[kind.key] = section }
+        }
         services = o["services"].list { $0.object { ServiceConfig(reading: $0) } } ?? []
     }
 }

@@ -1,6 +1,6 @@
 /// Reading `policies:` lists: each entry is a one-key mapping naming the policy.
 extension PolicyConfig {
-    static func readList(_ r: ConfigReader) -> [PolicyConfig] {
+    package static func readList(_ r: ConfigReader) -> [PolicyConfig] {
         r.list { item -> PolicyConfig? in
             // One entry per key, parsed or not, so the key count is what the user wrote.
             let entries = item.dictionary { name, value -> PolicyConfig?? in
@@ -83,12 +83,12 @@ extension RateLimitConfig {
                 case "service": parts.append(.service)
                 case "consumer": parts.append(.consumer)
                 case "team": parts.append(.team)
-                case "tool": parts.append(.tool)
+                case RateLimitConfig.resourceWord: parts.append(.resource)
                 default:
                     if word.hasPrefix("header:"), word.count > 7 {
                         parts.append(.header(String(word.dropFirst(7))))
                     } else {
-                        byReader.problem("must be consumer, team, client_ip, route, service, tool or header:NAME (got \"\(word)\")")
+                        byReader.problem("must be consumer, team, client_ip, route, service, \(RateLimitConfig.resourceWord) or header:NAME (got \"\(word)\")")
                     }
                 }
             }

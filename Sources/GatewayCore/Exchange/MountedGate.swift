@@ -88,23 +88,3 @@ package final class MountedRequest {
         self.policyContext = policyContext
     }
 }
-
-/// What a generative-AI call was, for the access log and the span (`gen_ai.*` attributes).
-package struct GenAIRecord: Sendable {
-    package var requestModel: String?
-    package var responseModel: String?
-    package var provider: String?
-    package var inputTokens: Int?
-    package var outputTokens: Int?
-    package var attempts: Int = 0
-
-    package init(requestModel: String? = nil, responseModel: String? = nil, provider: String? = nil, inputTokens: Int? = nil,
-                outputTokens: Int? = nil, attempts: Int = 0) {
-        self.requestModel = requestModel
-        self.responseModel = responseModel
-        self.provider = provider
-        self.inputTokens = inputTokens
-        self.outputTokens = outputTokens
-        self.attempts = attempts
-    }
-}

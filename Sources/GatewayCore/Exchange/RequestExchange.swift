@@ -39,8 +39,8 @@ package protocol ClientResponder: AnyObject {
     /// Where the exchange's upstream was and how long it took to answer, for the log and metrics
     /// (the address is formatted only when a log line or a span takes it).
     func noteUpstream(address: SocketAddress?, latencyNanos: Int64)
-    /// Generative-AI facts of this request, for the access log and the span.
-    func noteGenAI(_ record: GenAIRecord)
+    /// What the gate adds to this request's access-log line and span.
+    func annotate(_ annotation: some RequestAnnotation)
 }
 
 extension ClientResponder {

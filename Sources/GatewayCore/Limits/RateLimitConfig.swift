@@ -10,11 +10,17 @@ package struct RateLimitConfig: Sendable, Hashable {
         case team
         case route
         case service
-        /// The MCP tool called (`server.tool`); only in `mcp.policies`, where such a limit is
-        /// counted per `tools/call` rather than per HTTP request.
-        case tool
+        /// The resource a gate names once it has read the body (the MCP gate's tool,
+        /// `server.tool`); only in the policy lists a gate counts per resource, where such a
+        /// limit is counted per call of the resource rather than per HTTP request. Written
+        /// `resourceWord` in the config.
+        case resource
         case header(String)
     }
+
+    /// How `by` writes `.resource` in the config: the one resource any gate names so far is the
+    /// MCP gate's tool.
+    package static let resourceWord = "tool"
 
     package enum Algorithm: String, Sendable, CaseIterable {
         /// Quotas: at most `limit` in any window (sliding-window counter). The default.

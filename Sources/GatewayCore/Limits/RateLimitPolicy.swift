@@ -44,7 +44,7 @@ package struct RateLimitPolicy: RequestPolicy {
             case .team: key += context.consumer?.team.map { "t=" + $0 } ?? "ip=" + (context.clientIP ?? "-")
             case .route: key += context.route
             case .service: key += context.service
-            case .tool: key += context.tool ?? "-"
+            case .resource: key += context.resource ?? "-"
             case .header(let name):
                 // A request without the header is counted by its address instead, so leaving a
                 // header out cannot join (or escape into) one shared bucket.

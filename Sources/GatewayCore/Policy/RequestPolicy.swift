@@ -37,8 +37,9 @@ package struct PolicyContext: Sendable {
     package var removeQueryParameters: [String] = []
     /// The limiter's word for the access log: `allowed` or `refused`.
     package var limitOutcome: String?
-    /// The MCP tool being called (`server.tool`), for limits counted per tool.
-    package var tool: String?
+    /// The resource the gate named once it read the body (the MCP gate's tool, `server.tool`),
+    /// for limits counted per resource (`RateLimitConfig.KeyPart.resource`).
+    package var resource: String?
 
     package init(method: HTTPMethod, headers: HTTPHeaders, clientIP: String?, query: Substring? = nil, service: String, route: String, now: Int64,
                 eventLoop: EventLoop? = nil, clientCertificate: ClientCertificate? = nil) {

@@ -26,7 +26,9 @@ package struct BoundAddresses: Sendable {
 package final class GatewayServer: Service, Sendable {
     package let state: GatewayState
     let configPath: String?
-    /// The gates' own checks of their sections, run with every reload's validation.
+    /// The gates' sections of the config and their own checks of them, read and run with every
+    /// reload's validation.
+    let configSections: [any ConfigSection.Type]
     let configChecks: [ConfigSectionCheck]
     let group: EventLoopGroup
     package let loops: LoopContexts
@@ -44,7 +46,7 @@ package final class GatewayServer: Service, Sendable {
     /// the caller made first, as it made the gates on them: the executable is the composition
     /// root, and builds everything in the order it runs.
     package init(
-        config: GatewayConfig, configPath: String?, configChecks: [ConfigSectionCheck] = [], group: EventLoopGroup, loops: LoopContexts,
+        config: GatewayConfig, configPath: String?, configSections: [any ConfigSection.Type] = [], configChecks: [ConfigSectionCheck] = [], group: EventLoopGroup, loops: LoopContexts,
         core: CoreServices, gate: any ReloadableGate, logger: Logger,
         adminEndpoints: [AdminEndpoint] = [],
         onBound: @escaping @Sendable (BoundAddresses) -> Void = { _ in }
@@ -52,6 +54,7 @@ package final class GatewayServer: Service, Sendable {
         self.adminEndpoints = adminEndpoints
         self.state = GatewayState(config: config)
         self.configPath = configPath
+        self.configSections = configSections
         self.configChecks = configChecks
         self.loadedFingerprint = configPath.map { FileFingerprint(path: $0) }
         self.group = group
@@ -123,7 +126,7 @@ package final class GatewayServer: Service, Sendable {
     @discardableResult
     package func reload(path: String) async -> Bool {
         do {
-            var config = try GatewayConfig.load(path: path, checks: configChecks)
+            var config = try GatewayConfig.load(path: path, sections: configSections, checks: configChecks)
             let old = state.config
             if config.server.listen != old.server.listen || config.admin.listen != old.admin.listen || config.server.tls != old.server.tls || config.server.eventLoops != old.server.eventLoops {
                 logger.warning("listener settings changed in the config; they apply after a restart", metadata: ["config": "\(path)"])

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import ServiceLifecycle
 
 /// The access log's settings (`telemetry.access_log`).
 package struct AccessLogConfig: Sendable, Equatable {
@@ -8,7 +9,8 @@ package struct AccessLogConfig: Sendable, Equatable {
     package var enabled: Bool = true
     /// `stdout` (default, for containers) or a file path (appended to).
     package var path: String = "stdout"
-    /// The fields written, in this order. Default: all of `AccessLogRecord.fieldNames`.
+    /// The fields written, in this order. Default: all of `AccessLogRecord.fieldNames`, then the
+    /// gates' (`ConfigSection.accessLogFields`, filled in when the config is read).
     package var fields: [String] = AccessLogRecord.fieldNames
 
     package init() {}
@@ -18,7 +20,7 @@ package struct AccessLogConfig: Sendable, Equatable {
 package struct AccessLogRecord: Sendable {
     package static let fieldNames = [
         "time", "request_id", "consumer", "team", "service", "route", "method", "path", "status", "bytes",
-        "upstream", "upstream_ms", "total_ms", "limit", "gen_ai",
+        "upstream", "upstream_ms", "total_ms", "limit",
     ]
 
     package var requestID = ""
@@ -35,18 +37,32 @@ package struct AccessLogRecord: Sendable {
     package var totalNanos: Int64 = 0
     /// The limiter's word: `allowed`, `refused`, or nil when no limit applied.
     package var limit: String?
-    /// What an LLM call asked for, where it went and what it used (AI gate requests only).
-    package var genAI: GenAIRecord?
+    /// What the gate that served the request adds (the AI gate's `gen_ai` field).
+    package var annotation: (any RequestAnnotation)?
 
     package init() {}
 
     /// Appends the record as one JSON object. Written field by field into the buffer: no
     /// dictionary, no intermediate values (the first version cost 10 µs a request that way).
-    func write(fields: [Field], timePrefix: String, millis: Int, to b: inout ByteBuffer) {
+    func write(fields: [LineField], timePrefix: String, millis: Int, to b: inout ByteBuffer) {
         b.writeInteger(UInt8(ascii: "{"))
-        for (i, f) in fields.enumerated() {
+        for (i, lineField) in fields.enumerated() {
             if i > 0 { b.writeInteger(UInt8(ascii: ",")) }
             b.writeInteger(UInt8(ascii: "\""))
+            let f: Field
+            switch lineField {
+            case .core(let core):
+                f = core
+            case .gate(let name):
+                b.writeString(name)
+                b.writeStaticString("\":")
+                if let annotation, annotation.accessLogField == name {
+                    annotation.writeAccessLogValue(to: &b)
+                } else {
+                    b.writeStaticString("null")
+                }
+                continue
+            }
             b.writeString(f.rawValue)
             b.writeStaticString("\":")
             switch f {
@@ -71,21 +87,9 @@ package struct AccessLogRecord: Sendable {
             case .upstreamMS: if let n = upstreamNanos { Self.millis(n, &b) } else { b.writeStaticString("null") }
             case .totalMS: Self.millis(totalNanos, &b)
             case .limit: Self.optional(limit, &b)
-            case .genAI: if let genAI { Self.write(genAI, &b) } else { b.writeStaticString("null") }
             }
         }
         b.writeStaticString("}\n")
-    }
-
-    private static func write(_ r: GenAIRecord, _ b: inout ByteBuffer) {
-        JSONValue.object([
-            ("request_model", r.requestModel.map(JSONValue.string) ?? .null),
-            ("response_model", r.responseModel.map(JSONValue.string) ?? .null),
-            ("provider", r.provider.map(JSONValue.string) ?? .null),
-            ("input_tokens", r.inputTokens.map(JSONValue.int) ?? .null),
-            ("output_tokens", r.outputTokens.map(JSONValue.int) ?? .null),
-            ("attempts", .int(r.attempts)),
-        ]).write(to: &b)
     }
 
     private static func optional(_ s: String?, _ b: inout ByteBuffer) {
@@ -105,15 +109,23 @@ package struct AccessLogRecord: Sendable {
     /// The fields a line may have.
     package enum Field: String, Sendable, CaseIterable {
         case time, requestID = "request_id", consumer, team, service, route, method, path, status, bytes
-        case upstream, upstreamMS = "upstream_ms", totalMS = "total_ms", limit, genAI = "gen_ai"
+        case upstream, upstreamMS = "upstream_ms", totalMS = "total_ms", limit
+    }
+
+    /// A field of a line: the core's, or one a gate fills through the request's annotation.
+    enum LineField: Sendable {
+        case core(Field)
+        case gate(String)
     }
 }
 
-/// Collects access-log lines from every event loop into one buffer, written out by a background
-/// task every 100 ms (or when it passes 64 KiB): the request path never makes a syscall for it.
-package final class AccessLog: Sendable {
+/// Collects access-log lines from every event loop into one buffer, written out by its service
+/// every 100 ms (or when it passes 64 KiB): the request path never makes a syscall for it.
+/// As a service it runs until the gateway stops (after the server drained, so the last requests'
+/// lines are written), then writes what is left.
+package final class AccessLog: Service, Sendable {
     let config: AccessLogConfig
-    private let fields: [AccessLogRecord.Field]
+    private let fields: [AccessLogRecord.LineField]
     private struct Pending {
         var buffer = ByteBuffer()
         /// The formatted `yyyy-MM-ddTHH:mm:ss` of `second`: formatting a date costs microseconds,
@@ -126,7 +138,7 @@ package final class AccessLog: Sendable {
 
     package init(config: AccessLogConfig) {
         self.config = config
-        self.fields = config.fields.compactMap { AccessLogRecord.Field(rawValue: $0) }
+        self.fields = config.fields.map { AccessLogRecord.Field(rawValue: $0).map { .core($0) } ?? .gate($0) }
         if !config.enabled {
             handle = nil
         } else if config.path == "stdout" {

@@ -69,15 +69,9 @@ package struct RequestSpan {
         if let address { span.attributes["server.address"] = address }
     }
 
-    /// The OpenTelemetry `gen_ai.*` attributes of an LLM call.
-    package func genAI(_ r: GenAIRecord) {
-        span.attributes["gen_ai.operation.name"] = "chat"
-        if let m = r.requestModel { span.attributes["gen_ai.request.model"] = m }
-        if let m = r.responseModel { span.attributes["gen_ai.response.model"] = m }
-        if let p = r.provider { span.attributes["gen_ai.system"] = p }
-        if let n = r.inputTokens { span.attributes["gen_ai.usage.input_tokens"] = n }
-        if let n = r.outputTokens { span.attributes["gen_ai.usage.output_tokens"] = n }
-        span.attributes["triplegate.attempts"] = r.attempts
+    /// The attributes of the gate that served the request.
+    package func annotate(_ annotation: some RequestAnnotation) {
+        annotation.setSpanAttributes(&span.attributes)
     }
 
     /// Ends the span with the request's status.

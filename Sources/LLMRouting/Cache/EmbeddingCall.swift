@@ -81,5 +81,5 @@ final class EmbeddingCall: ClientResponder {
     func pauseClientReads() {}
     func resumeClientReads() {}
     func noteUpstream(address: SocketAddress?, latencyNanos: Int64) {}
-    func noteGenAI(_ record: GenAIRecord) {}
+    func annotate(_ annotation: some RequestAnnotation) {}
 }

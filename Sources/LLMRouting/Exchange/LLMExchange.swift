@@ -347,7 +347,7 @@ final class LLMExchange: RequestExchange {
     /// The call is over: its access-log fields, its reservation settled with what it used, and
     /// its ledger row (calls that named a model).
     func finished(status: Int) {
-        client.noteGenAI(genAI)
+        client.annotate(genAI)
         guard !requestedModel.isEmpty else { return }
         var cost = CallCost(picoUSD: 0)
         let nowDate = Date()

@@ -251,7 +251,7 @@ final class MCPDispatcher: Sendable {
         }
         var record = auditRecord(call, item: item)
         if !toolLimits.isEmpty, var context = call.policyContext {
-            context.tool = item.qualified
+            context.resource = item.qualified
             let verdict: PolicyVerdict
             switch toolLimits.run(context, on: call.loop.eventLoop) {
             case .done(let v, _): verdict = v

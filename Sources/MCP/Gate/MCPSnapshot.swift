@@ -30,7 +30,7 @@ final class MCPSnapshot: Sendable {
         var perTool: [any RequestPolicy] = []
         for (i, p) in mcp.policies.enumerated() {
             let policy = core.policy(p, scope: "mcp#\(i)", route: "mcp", environment: environment)
-            if case .rateLimit(let r) = p, r.by.contains(.tool) { perTool.append(policy) } else { request.append(policy) }
+            if case .rateLimit(let r) = p, r.by.contains(.resource) { perTool.append(policy) } else { request.append(policy) }
         }
         chain = PolicyChain(request)
         access = ToolAccess(mcp.access)

@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// `llm:`: the AI gate's public model names and the provider deployments behind them.
 /// Read here with the rest of the config (so every problem has its path); checked against the
 /// provider catalog by the AI gate when it is built.
@@ -121,7 +123,7 @@ package struct LLMCooldownConfig: Sendable {
 }
 
 extension LLMConfig {
-    init(reading o: ConfigObject) {
+    package init(reading o: ConfigObject) {
         self.init()
         providersDir = o["providers_dir"].string()
         models = o["models"].list { $0.object { LLMModelConfig(reading: $0) } } ?? []

@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// `llm.cache`: answers kept and replayed, by exact request and by similar question.
 ///
 /// ```yaml

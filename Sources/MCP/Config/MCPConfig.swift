@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// `mcp`: the MCP gate. Agents connect to `path` (and each virtual server's path) and see one
 /// server whose tools, resources and prompts come from `servers`.
 package struct MCPConfig: Sendable {
@@ -191,7 +193,7 @@ package struct MCPAccessRule: Sendable {
 }
 
 extension MCPConfig {
-    init(reading o: ConfigObject) {
+    package init(reading o: ConfigObject) {
         self.init()
         path = o["path"].string() ?? path
         servers = o["servers"].list { $0.object { MCPServerConfig(reading: $0) } } ?? []
