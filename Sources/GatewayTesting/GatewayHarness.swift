@@ -36,7 +36,14 @@ package final class GatewayHarness: Sendable {
             config: config, configPath: nil, group: group, loops: loops, core: core,
             gate: APIGate(loops: loops, config: config, core: core, mounts: made), logger: logger,
             onBound: { continuation.yield($0); continuation.finish() })
-        let task = Task { try await server.run() }
+        let task = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await core.accessLog.run() }
+                group.addTask { try await server.run() }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
         var iterator = stream.makeAsyncIterator()
         guard let bound = await iterator.next() else { throw HarnessError.didNotStart }
         return GatewayHarness(group: group, server: server, dataAddress: bound.data, task: task)

@@ -131,15 +131,19 @@ struct Serve: AsyncParsableCommand {
             })
         // Anything that reports through swift-metrics lands in the same registry as ours.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: server.core.metrics.registry))
-        // Services stop in reverse order: the gateway drains first, then the ledger writes the
-        // rows of the last calls, the cache is saved, and the trace exporter flushes the final spans.
+        // Services stop in reverse order: the config watcher first (no reload while draining),
+        // then the gateway drains, the access log writes the last lines, the MCP gate stops its
+        // upstreams, the ledger writes the rows of the last calls, the cache is saved, and the
+        // trace exporter flushes the final spans.
         var running: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let tracer { running.append(.init(service: tracer)) }
         if let ledger { running.append(.init(service: ledger)) }
         if let keeper { running.append(.init(service: keeper)) }
         if let audit { running.append(.init(service: audit)) }
         running.append(.init(service: mcp))
+        running.append(.init(service: core.accessLog))
         running.append(.init(service: server))
+        if let config { running.append(.init(service: ConfigWatcher(server: server, path: config, logger: logger))) }
         let services = ServiceGroup(configuration: .init(
             services: running,
             gracefulShutdownSignals: [.sigterm, .sigint],

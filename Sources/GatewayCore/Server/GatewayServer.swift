@@ -40,7 +40,7 @@ package final class GatewayServer: Service, Sendable {
     /// The config file as it was when the server was made (just after it was read): the watch
     /// compares against this, so a change made before the watch's first look (right after the
     /// gateway says it is ready, say) is not missed.
-    private let loadedFingerprint: FileFingerprint?
+    let loadedFingerprint: FileFingerprint?
 
     /// The server of `gate`, whose event loops (`loops`, of `group`) and core services (`core`)
     /// the caller made first, as it made the gates on them: the executable is the composition
@@ -87,22 +87,11 @@ package final class GatewayServer: Service, Sendable {
             keyStore = try await KeyStore.open(location)
             try await refreshKeys(from: keyStore!)
         }
-        await withTaskGroup(of: Void.self) { tasks in
-            if let keyStore {
-                tasks.addTask { await self.watchKeys(keyStore) }
-            }
-            if core.accessLog.isEnabled {
-                tasks.addTask { await self.core.accessLog.run() }
-            }
-            if let path = configPath {
-                if config.reload.watch {
-                    tasks.addTask { await self.watch(path: path, every: config.reload.interval, from: self.loadedFingerprint) }
-                }
-                tasks.addTask { await self.reloadOnSIGHUP(path: path) }
-            }
-            tasks.addTask { try? await gracefulShutdown() }
-            await tasks.next()  // graceful shutdown (or cancellation)
-            tasks.cancelAll()
+        // Serves until the gateway stops; the key store is watched meanwhile.
+        if let keyStore {
+            await cancelWhenGracefulShutdown { await self.watchKeys(keyStore) }
+        } else {
+            try? await gracefulShutdown()
         }
 
         logger.info("shutting down: draining in-flight requests", metadata: ["grace": "\(ConfigDuration.format(config.server.shutdownGrace))"])
@@ -195,28 +184,6 @@ package final class GatewayServer: Service, Sendable {
                     logger.error("api keys could not be reloaded; the previous set stays", metadata: ["error": "\(error)"])
                 }
             }
-        }
-    }
-
-    private func watch(path: String, every interval: Duration, from loaded: FileFingerprint?) async {
-        var last = loaded ?? FileFingerprint(path: path)
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            if Task.isCancelled { return }
-            let now = FileFingerprint(path: path)
-            if now != last {
-                last = now
-                await reload(path: path)
-            }
-        }
-    }
-
-    private func reloadOnSIGHUP(path: String) async {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
-        for await _ in signals {
-            if Task.isCancelled { return }
-            logger.info("SIGHUP: reloading config", metadata: ["config": "\(path)"])
-            await reload(path: path)
         }
     }
 }

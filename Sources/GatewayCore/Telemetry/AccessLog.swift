@@ -185,11 +185,18 @@ package final class AccessLog: Service, Sendable {
         if out.readableBytes > 0 { handle.write(Data(out.readableBytesView)) }
     }
 
-    /// Flushes every 100 ms until cancelled, then once more.
+    /// Flushes every 100 ms until the gateway stops (or the task is cancelled), then once more.
     package func run() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(100))
-            flush()
+        // Off, it still runs until the gateway stops: a service that returns early stops the group.
+        guard handle != nil else {
+            try? await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                self.flush()
+            }
         }
         flush()
     }

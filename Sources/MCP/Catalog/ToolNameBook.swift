@@ -33,6 +33,9 @@ package final class ToolNameBook: Sendable {
     private let db: (any SQLDatabase)?
     private let logger: Logger
 
+    /// Names being written to the store; the gate waits for them when it stops.
+    package let writes = BackgroundTasks()
+
     private init(db: (any SQLDatabase)?) {
         self.db = db
         logger = Logger(label: "triplegate.mcp")
@@ -88,7 +91,7 @@ package final class ToolNameBook: Sendable {
         if let db, !given.isEmpty {
             let logger = self.logger
             let given = given
-            Task {
+            writes.spawn {
                 do {
                     try await db.insert(into: "mcp_exposed_names", columns: ["kind", "exposed", "server", "original"],
                                         values: given.flatMap { [.text($0.0.kind), .text($0.1), .text($0.0.server), .text($0.0.original)] },

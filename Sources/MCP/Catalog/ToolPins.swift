@@ -27,6 +27,9 @@ package final class ToolPins: Sendable {
     private let logger: Logger
     private let changes: NIOLockedValueBox<PrometheusCollectorRegistry?> = NIOLockedValueBox(nil)
 
+    /// Pins being written to the store; the gate waits for them when it stops.
+    package let writes = BackgroundTasks()
+
     private init(db: (any SQLDatabase)?, logger: Logger) {
         self.db = db
         self.logger = logger
@@ -148,7 +151,7 @@ package final class ToolPins: Sendable {
 
     private func persist(_ key: String) {
         guard db != nil else { return }
-        Task { await write(key) }
+        writes.spawn { await self.write(key) }
     }
 
     private func write(_ key: String) async {

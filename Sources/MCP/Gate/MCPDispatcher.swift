@@ -467,7 +467,7 @@ final class MCPDispatcher: Sendable {
                 _ = session.answered(id)
             }
             let refusal = RPC.error(id: m.id, code: RPCErrorCode.methodNotFound, message: "\(m.method ?? "") cannot reach the client of this request")
-            Task { try? await server.notify(refusal, loop: loop) }
+            server.background.spawn { try? await server.notify(refusal, loop: loop) }
         case .response:
             break
         }

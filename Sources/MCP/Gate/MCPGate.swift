@@ -25,6 +25,9 @@ package final class MCPGate: MountableGate, Service {
     private let upstreams = NIOLockedValueBox<[String: (key: String, server: UpstreamServer)]>([:])
     /// Upstream messages nobody may receive, counted.
     private let drops: UpstreamDrops
+    /// The gate's work nobody waits for (retired servers' shutdowns, eager starts, notices,
+    /// restarts of local programs), finished or cancelled before `run` returns.
+    private let background = BackgroundTasks()
 
     package init(config: GatewayConfig, loops: LoopContexts, core: CoreServices, audit: AuditLog? = nil, pins: ToolPins = .inMemory(),
                 names: ToolNameBook = .inMemory()) {
@@ -87,11 +90,11 @@ package final class MCPGate: MountableGate, Service {
             }
             let live = Set(servers.map { ObjectIdentifier($0.server) })
             for s in previous where !live.contains(ObjectIdentifier(s)) {
-                Task { await s.shutdown() }
+                gate.background.spawn { await s.shutdown() }
             }
             let loop = gate.loops.all[0]
             for s in made where s.config.start == .eager {
-                Task { try? await s.ready(loop: loop) }
+                gate.background.spawn { try? await s.ready(loop: loop) }
             }
         }
 
@@ -107,24 +110,24 @@ package final class MCPGate: MountableGate, Service {
     private func makeServer(_ s: MCPServerConfig, timeout: Duration) -> UpstreamServer {
         guard s.sessionMode == .perClient else { return makeServer(s, timeout: timeout, perClient: nil) }
         let loops = self.loops, logger = self.logger
-        return makeServer(s, timeout: timeout, perClient: { [drops] in
-            Self.makeServer(s, timeout: timeout, perClient: nil, loops: loops, logger: logger, drops: drops)
+        return makeServer(s, timeout: timeout, perClient: { [drops, background] in
+            Self.makeServer(s, timeout: timeout, perClient: nil, loops: loops, logger: logger, drops: drops, background: background)
         })
     }
 
     private func makeServer(_ s: MCPServerConfig, timeout: Duration, perClient: (@Sendable () -> UpstreamServer)?) -> UpstreamServer {
-        Self.makeServer(s, timeout: timeout, perClient: perClient, loops: loops, logger: logger, drops: drops)
+        Self.makeServer(s, timeout: timeout, perClient: perClient, loops: loops, logger: logger, drops: drops, background: background)
     }
 
     private static func makeServer(_ s: MCPServerConfig, timeout: Duration, perClient: (@Sendable () -> UpstreamServer)?, loops: LoopContexts,
-                                   logger: Logger, drops: UpstreamDrops) -> UpstreamServer {
+                                   logger: Logger, drops: UpstreamDrops, background: BackgroundTasks) -> UpstreamServer {
         let channel: any UpstreamChannel
         let sink = UnsolicitedSink()
         let unsolicited: UnsolicitedMessages = { sink.deliver($0) }
         switch s.transport {
         case .stdio:
             channel = StdioChannel(name: s.name, command: s.command, environment: s.env, eager: s.start == .eager, loop: loops.all[0].eventLoop,
-                                   logger: logger, unsolicited: unsolicited)
+                                   logger: logger, background: background, unsolicited: unsolicited)
         case .streamableHTTP:
             // Validated: a server with a url has a parseable one.
             let url = try! UpstreamURL.parse(s.url ?? "").get()
@@ -135,7 +138,7 @@ package final class MCPGate: MountableGate, Service {
             channel = SSEChannel(url: url, headers: s.headers, logger: logger, unsolicited: unsolicited)
         }
         let server = UpstreamServer(config: s, channel: channel, defaultTimeout: timeout, loop: loops.all[0], logger: logger, drops: drops,
-                                    perClient: perClient)
+                                    background: background, perClient: perClient)
         sink.set { [weak server] m in server?.unsolicited(m) }
         return server
     }
@@ -161,7 +164,8 @@ package final class MCPGate: MountableGate, Service {
     }
 
     /// Drops idle sessions (every quarter of the idle time, at most every 30 s) until the
-    /// gateway stops, then stops the upstreams.
+    /// gateway stops; then lets the gate's background work finish (5 s at most, then it is
+    /// cancelled), stops the upstreams, and waits for the pins and names still being written.
     package func run() async throws {
         let sessions = self.sessions
         let interval = Duration.nanoseconds(min(sessions.idleNanos / 4, 30_000_000_000))
@@ -175,10 +179,13 @@ package final class MCPGate: MountableGate, Service {
             try? await gracefulShutdown()
             group.cancelAll()
         }
+        await background.close(grace: .seconds(5))
         let servers = upstreams.withLockedValue { $0.values.map(\.server) }
         await withTaskGroup(of: Void.self) { group in
             for s in servers { group.addTask { await s.shutdown() } }
         }
+        await pins.writes.close(grace: .seconds(5))
+        await names.writes.close(grace: .seconds(5))
     }
 }
 

@@ -110,7 +110,7 @@ final class AgentSession: Sendable {
             defer { s.upstreams = [:] }
             return Array(s.upstreams.values)
         }
-        for server in owned { Task { await server.shutdown() } }
+        for server in owned { server.background.spawn { await server.shutdown() } }
     }
 
     /// A new SSE stream's number (a POST answered as SSE, or the GET stream).

@@ -33,9 +33,12 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
     private let state = NIOLockedValueBox(State())
     private let pending = PendingRequests()
     private let eager: Bool
+    /// Where an eager program's restart after it exits runs: not after the gate stopped.
+    private let background: BackgroundTasks
 
     init(name: String, command: [String], environment: [(String, String)], eager: Bool, loop: EventLoop, logger: Logger,
-         unsolicited: @escaping UnsolicitedMessages) {
+         background: BackgroundTasks, unsolicited: @escaping UnsolicitedMessages) {
+        self.background = background
         self.name = name
         self.command = command
         self.environment = environment
@@ -161,7 +164,7 @@ final class StdioChannel: UpstreamChannel, @unchecked Sendable {
         pending.failAll(UpstreamFailure.unreachable("\(name) exited"))
         if !stopped {
             logger.warning("upstream exited", metadata: ["mcp.server": "\(name)"])
-            if eager { Task { try? await ensureRunning() } }
+            if eager { background.spawn { try? await self.ensureRunning() } }
         }
     }
 

@@ -54,10 +54,14 @@ final class UpstreamServer: Sendable {
     /// Makes another server like this one with a channel of its own: an agent session's own
     /// upstream session (`sessions: per_client`). Nil for shared servers.
     let perClient: (@Sendable () -> UpstreamServer)?
+    /// The gate's work that nobody waits for (notices to the server, its shutdown when an
+    /// agent session ends), finished or cancelled when the gate stops.
+    let background: BackgroundTasks
 
     init(config: MCPServerConfig, channel: any UpstreamChannel, defaultTimeout: Duration, loop: LoopContext, logger: Logger,
-         drops: UpstreamDrops, perClient: (@Sendable () -> UpstreamServer)? = nil) {
+         drops: UpstreamDrops, background: BackgroundTasks, perClient: (@Sendable () -> UpstreamServer)? = nil) {
         self.perClient = perClient
+        self.background = background
         self.drops = drops
         self.loop = loop
         self.logger = logger
@@ -173,7 +177,7 @@ final class UpstreamServer: Sendable {
     private func cancelUpstream(_ id: String, reason: String, loop: LoopContext) {
         let params = JSONValue.object([("requestId", .int(Int(id) ?? 0)), ("reason", .string(reason))])
         let notice = RPC.notification(method: "notifications/cancelled", params: params)
-        Task { try? await self.notify(notice, loop: loop) }
+        background.spawn { try? await self.notify(notice, loop: loop) }
     }
 
     /// A request of the gate's own (`tools/list` and the like); throws when it is answered with an error.
@@ -294,7 +298,7 @@ final class UpstreamServer: Sendable {
 
     private func answer(_ m: RPCMessage, with reply: ByteBuffer) {
         let loop = self.loop
-        Task { try? await self.notify(reply, loop: loop) }
+        background.spawn { try? await self.notify(reply, loop: loop) }
     }
 
     /// The message handler of one call in flight (on an agent's own session, all are its).
