@@ -124,6 +124,6 @@ let package = Package(
         .testTarget(name: "LLMRoutingTests", dependencies: ["LLMRouting", "GatewayCore", "GatewayTesting"] + nio),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "GatewayCore", "GatewayTesting"] + nio),
         .testTarget(name: "SemanticCacheTests", dependencies: ["SemanticCache"]),
-        .testTarget(name: "MCPGateTests", dependencies: ["MCPGate", "GatewayCore", .product(name: "NIOEmbedded", package: "swift-nio")] + nio),
+        .testTarget(name: "MCPGateTests", dependencies: ["MCPGate", "GatewayCore", "GatewayTesting", .product(name: "NIOEmbedded", package: "swift-nio")] + nio),
     ]
 )

@@ -8,4 +8,6 @@ import MCPGate
 enum ConfigSections {
     static let all: [any ConfigSection.Type] = [LLMConfig.self, MCPConfig.self]
     static let checks: [ConfigSectionCheck] = [DeploymentCheck.section]
+    /// Every key of the file, the core's and the gates', table by table.
+    static var keyTables: [ConfigKeyTable] { ConfigKeys.tables + all.flatMap { $0.keys } }
 }

@@ -11,6 +11,10 @@ private struct WidgetsConfig: ConfigSection {
     static let servesWhat = "widgets.items"
     static let accessLogFields = ["widget"]
     static let resourcePolicyLists = ["widgets.per_item_policies"]
+    static let keys = [ConfigKeyTable("widgets", [
+        ConfigKey("widgets.items", "list of strings", default: "[]", "what it serves"),
+        ConfigKey("widgets.secret", "string", secret: true, "a credential"),
+    ])]
 
     var items: [String] = []
     var policies: [PolicyConfig] = []

@@ -60,3 +60,23 @@ def test_sources_do_not_cite_documents_outside_the_repository():
     cited = [str(p.relative_to(ROOT)) for p in (ROOT / "Sources").rglob("*.swift")
              if "DESIGN.md" in (text := p.read_text()) or "STYLE.md" in text]
     assert cited == []
+
+
+def test_the_configuration_reference_is_generated_from_the_declared_keys(tmp_path):
+    """docs/configuration.md's key tables are what `triplegate config-reference` generates from
+    the keys' declarations; a stale table, or one without its place, fails."""
+    import subprocess
+    from conftest import BIN
+    doc = ROOT / "docs" / "configuration.md"
+    fresh = subprocess.run([BIN, "config-reference", "--check", str(doc)], capture_output=True, text=True)
+    assert fresh.returncode == 0, fresh.stderr
+    stale = tmp_path / "configuration.md"
+    stale.write_text(doc.read_text().replace("| `listen` | host:port | `0.0.0.0:8080` |", "| `listen` | host:port | `0.0.0.0:80` |", 1))
+    checked = subprocess.run([BIN, "config-reference", "--check", str(stale)], capture_output=True, text=True)
+    assert checked.returncode == 1 and "stale" in checked.stderr
+    subprocess.run([BIN, "config-reference", "--update", str(stale)], check=True)
+    assert stale.read_text() == doc.read_text()
+    unplaced = tmp_path / "unplaced.md"
+    unplaced.write_text(doc.read_text().replace("<!-- keys: admin -->", "<!-- no keys -->", 1))
+    missing = subprocess.run([BIN, "config-reference", "--check", str(unplaced)], capture_output=True, text=True)
+    assert missing.returncode == 1 and "admin" in missing.stderr

@@ -33,6 +33,9 @@ package struct ConfigProblems: Error, Sendable, CustomStringConvertible {
 /// Collects problems while a config tree is read; shared by every reader of one file.
 package final class ProblemCollector {
     package private(set) var problems: [ConfigProblem] = []
+    /// Every key a reader looked up, by its generic path (`ConfigKey.genericPath`), when asked
+    /// for (`GatewayConfig.keysRead`): how a test holds the declared keys to what is read.
+    var lookups: Set<String>?
 
     package init() {}
 

@@ -240,9 +240,9 @@ package final class ConfigObject {
     package subscript(_ key: String) -> ConfigReader {
         used.insert(key)
         let child = keys.firstIndex(of: key).map { mapping[mapping.startIndex + $0].value }
-        return ConfigReader(
-            node: child, path: reader.path.isEmpty ? key : "\(reader.path).\(key)",
-            collector: reader.collector, environment: reader.environment)
+        let path = reader.path.isEmpty ? key : "\(reader.path).\(key)"
+        if reader.collector.lookups != nil { reader.collector.lookups?.insert(ConfigKey.genericPath(path)) }
+        return ConfigReader(node: child, path: path, collector: reader.collector, environment: reader.environment)
     }
 
     /// Whether any of `keys` is present (used to avoid a second problem about a key whose

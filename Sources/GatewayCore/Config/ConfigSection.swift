@@ -17,6 +17,11 @@ package protocol ConfigSection: Sendable {
     /// (`mcp.policies`), for the problem that names where it may.
     static var resourcePolicyLists: [String] { get }
 
+    /// The section's keys, declared once with their reference (`ConfigKey`): the tables of
+    /// `docs/configuration.md` are generated from them, and tests hold them to what `init`
+    /// reads and to what `effectiveJSON` prints.
+    static var keys: [ConfigKeyTable] { get }
+
     /// Reads the section; type and range problems are recorded on the reader with their paths.
     init(reading: ConfigObject)
 
