@@ -33,7 +33,8 @@ struct Check: ParsableCommand {
 
 extension Check {
     /// Routes in config order with what they match, where they go, and their policy chain as it
-    /// will run (sorted by phase, priority, name).
+    /// will run (sorted by phase, priority, name); then what each gate's section serves, in the
+    /// gate's own words (its models, its MCP servers and tool access).
     static func explanation(of config: GatewayConfig) -> String {
         var accessLog = AccessLogConfig()
         accessLog.enabled = false  // explaining must not open log files
@@ -60,6 +61,13 @@ extension Check {
                 let steps = chain.policies.map { "\($0.name) (\($0.phase))" }
                 out += "  policies: \(steps.isEmpty ? "none" : steps.joined(separator: " -> "))\n"
             }
+        }
+        let chain = { (policies: [PolicyConfig]) -> String in
+            let steps = PolicyChain(policies.map { core.policy($0, scope: "explain", route: "explain", environment: environment) }).policies
+            return steps.isEmpty ? "none" : steps.map { "\($0.name) (\($0.phase))" }.joined(separator: " -> ")
+        }
+        for key in config.sections.keys.sorted() {
+            out += config.sections[key]?.explanation(chain: chain) ?? ""
         }
         return out
     }

@@ -44,6 +44,8 @@ private struct WidgetsConfig: ConfigSection {
     var effectiveJSON: JSONValue {
         .object([("items", .array(items.map { .string($0) })), ("secret", .string("[redacted]"))])
     }
+
+    func explanation(chain: ([PolicyConfig]) -> String) -> String { "widgets: \(items.joined(separator: ", ")), \(chain(policies))\n" }
 }
 
 private struct WidgetAnnotation: RequestAnnotation {

@@ -114,6 +114,38 @@ services:
     assert list(tmp_path.iterdir()) == [f]  # explaining opens no store and no log file
 
 
+def test_check_explain_prints_the_ai_and_mcp_gates_in_their_own_words(tmp_path):
+    f = tmp_path / "gates.yaml"
+    f.write_text("""consumers: [{ name: ops, groups: [ml] }]
+llm:
+  policies: [rate_limit: { by: consumer, minute: 60 }, key_auth: {}]
+  models:
+    - name: smart
+      routing: least_busy
+      fallbacks: [backup]
+      deployments: [{ provider: openai, model: gpt-4o, api_key: sk-hidden, base_url: "https://api.example/v1" }]
+      policies: [acl: { allow: [ml] }]
+    - name: backup
+      deployments: [{ provider: anthropic, model: claude-sonnet-4-5, api_key: k }]
+mcp:
+  servers:
+    - { name: files, command: [python3, files.py, --token, hidden] }
+  virtual_servers: [{ name: dev, path: /mcp/dev, tools: ["files.*"] }]
+  access: [{ groups: [ml], allow: ["files.read_*"], deny: [files.read_secrets] }]
+  policies: [key_auth: {}, rate_limit: { by: [consumer, tool], minute: 30 }]
+""")
+    out = subprocess.run([BIN, "check", "--explain", str(f)], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "model smart (llm)" in out.stdout and "routing:     least_busy" in out.stdout
+    assert "fallbacks:   backup on errors, context_window, content_policy" in out.stdout
+    assert "policies:    key_auth (authenticate) -> rate_limit (limit) (every request), then acl (authorize) (this model)" in out.stdout
+    assert "mcp /mcp (mcp)" in out.stdout and "endpoint:    /mcp/dev (dev): files.*" in out.stdout
+    assert "access:      group ml: allow files.read_*; deny files.read_secrets" in out.stdout
+    assert "policies:    key_auth (authenticate) (every request), then rate_limit (limit) (each tools/call)" in out.stdout
+    # Credentials never show: not the provider key, nor a program's arguments.
+    assert "hidden" not in out.stdout and "sk-" not in out.stdout
+
+
 def test_check_and_serve_check_llm_deployments_against_the_provider_files(tmp_path, gateway):
     # No providers folder: the shipped providers, built into the binary, price the calls.
     good = tmp_path / "llm.yaml"

@@ -36,6 +36,10 @@ package protocol ConfigSection: Sendable {
     func validate(in config: GatewayConfig, problems: ProblemCollector)
     /// The section as the effective config prints it, every default filled in, secrets redacted.
     var effectiveJSON: JSONValue { get }
+    /// What `triplegate check --explain` says of the section: what each request it serves goes
+    /// through. `chain` names a policy list's steps in the order they run (`key_auth
+    /// (authenticate) -> rate_limit (limit)`).
+    func explanation(chain: ([PolicyConfig]) -> String) -> String
 }
 
 extension ConfigSection {
