@@ -38,6 +38,16 @@ package enum ConfigKeyChecks {
         return wrong
     }
 
+    /// What is wrong with the secrets of `yaml`, a config that holds each declared secret as
+    /// `SECRET-<its path>`: the secrets it does not hold, and whether the effective config shows
+    /// any of them.
+    package static func secretProblems(yaml: String, sections: [any ConfigSection.Type], declared: [ConfigKeyTable]) throws
+        -> (notInConfig: [String], shown: Bool) {
+        let printed = try GatewayConfig.parse(yaml: yaml, environment: [:], sections: sections).effectiveJSON.text
+        let missing = declared.flatMap(\.keys).filter { $0.secret && !yaml.contains("SECRET-\($0.path)") }.map(\.path)
+        return (missing, printed.contains("SECRET-"))
+    }
+
     /// A default as YAML: lists and scalars as written, `/` and `*` quoted.
     private static func yamlScalar(_ value: String) -> String {
         value.hasPrefix("[") ? value : "\"\(value)\""
