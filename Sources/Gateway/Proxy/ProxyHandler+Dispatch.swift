@@ -8,8 +8,7 @@ extension ProxyHandler {
     func startRequest(_ received: HTTPRequestHead) {
         var head = received
         requestSerial &+= 1
-        requestOpen = true
-        responseHeadSent = false
+        connection.receivedHead(keepAlive: head.isKeepAlive)
         requestVersion = head.version
         requestMethod = head.method
         bodyLimit = 0
@@ -18,8 +17,6 @@ extension ProxyHandler {
         routeMetrics = gate.snapshot.unrouted
         upstreamNanos = nil
         policyHeaders = []
-        responseOpen = true
-        keepAlive = head.isKeepAlive && !quiescing
         let snapshot = gate.snapshot
         let limits = snapshot.limits
         let requestID: String
@@ -101,12 +98,11 @@ extension ProxyHandler {
             afterPolicies(routed, verdict, final)
         case .pending(let future):
             // A policy waits on I/O: hold the request's body (and stop reading) until it answers.
-            awaitingPolicies = true
-            readsPausedByExchange = true
+            connection.policiesPending()
             let serial = requestSerial
             future.assumeIsolated().whenComplete { [weak self] result in
                 guard let self, self.requestSerial == serial, self.context?.channel.isActive == true else { return }
-                self.awaitingPolicies = false
+                self.connection.policiesAnswered()
                 switch result {
                 case .success(let (verdict, final)): self.afterPolicies(routed, verdict, final)
                 case .failure: self.reject(ProblemDetails(status: .internalServerError, requestID: routed.requestID), close: false)

@@ -6,20 +6,19 @@ import NIOCore
 /// timeout (unless the pause is ours, waiting on the upstream). They live on the loop's
 /// `LoopTimers`: the idle timer is cancelled and re-armed on every request.
 extension ProxyHandler {
-    func armIdleTimer(_ timeout: Duration, firstRequest: Bool) {
-        idleIsHeaderTimeout = firstRequest
+    func armIdleTimer(_ timeout: Duration) {
         timers.arm(idleTimer, in: .nanoseconds(timeout.nanoseconds))
     }
 
     func idleTimerFired() {
-        guard !requestOpen, !responseOpen else { return }
-        if idleIsHeaderTimeout {
+        switch connection.idleTimedOut() {
+        case .answerTimeout:
             // Slow or silent client: no complete request head within the header timeout.
-            closeAfterResponse = true
-            responseOpen = true
             respond(ProblemDetails(status: .requestTimeout, title: "Request head not received in time"))
-        } else {
+        case .close:
             closeConnection()
+        case .ignore:
+            break
         }
     }
 
@@ -36,23 +35,22 @@ extension ProxyHandler {
     }
 
     func bodyTimerFired() {
-        guard requestOpen else { return }
+        guard connection.requestOpen else { return }
         let timeout = gate.snapshot.limits.clientBodyTimeout.nanoseconds
         let idle = NIODeadline.now().uptimeNanoseconds - lastBodyRead.uptimeNanoseconds
-        if readsPausedByExchange || idle < UInt64(timeout) {
+        if connection.readsPaused || idle < UInt64(timeout) {
             // Waiting on the upstream is not the client's fault; or a read came since.
-            if readsPausedByExchange { lastBodyRead = .now() }
+            if connection.readsPaused { lastBodyRead = .now() }
             armBodyTimer()
             return
         }
         let e = exchange
         exchange = nil
         e?.clientClosed()
-        if responseOpen {
-            closeAfterResponse = true
-            fail(ProblemDetails(status: .requestTimeout, title: "Request body not received in time"))
-        } else {
-            closeConnection()
+        switch connection.bodyTimedOut() {
+        case .fail: fail(ProblemDetails(status: .requestTimeout, title: "Request body not received in time"))
+        case .close: closeConnection()
+        case .ignore: break
         }
     }
 }

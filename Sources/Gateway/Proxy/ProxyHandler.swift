@@ -19,11 +19,10 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     let clientCertificate: ClientCertificate?
     private(set) var context: ChannelHandlerContext!
     var exchange: RequestExchange?
-    /// A request head arrived and its end has not.
-    var requestOpen = false
-    /// An exchange is answering and its response has not ended.
-    var responseOpen = false
-    var keepAlive = true
+    /// Which request is in flight, how its body and response overlap, whether the connection
+    /// stays open and when the client may be read: every decision of the connection's life is
+    /// the state machine's; this handler feeds it events and does what it says.
+    var connection: ClientConnectionStateMachine
     /// The HTTP version of the request being answered: the response is written in it, so an
     /// HTTP/1.0 client never gets chunked framing.
     var requestVersion: HTTPVersion = .http1_1
@@ -37,8 +36,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     var bodyBytes = 0
     /// HTTP/1 responses are encoded here, not by NIO's encoder (see `HTTP1ResponseEncoder`).
     private var encoder = HTTP1ResponseEncoder()
-    /// A policy is waiting on I/O; request parts are held until it answers.
-    var awaitingPolicies = false
+    /// Request parts that arrived while a policy waited on I/O, handled once it answers.
     var heldParts: [HTTPServerRequestPart] = []
     /// Counts requests, so a late policy answer for a request that is gone is ignored.
     var requestSerial = 0
@@ -55,32 +53,20 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     var responseStatus = 0
     var upstreamNanos: Int64?
     var requestStart: UInt64 = 0
-    /// The current response's head was written: errors can no longer be answered, only cut.
-    var responseHeadSent = false
-    var closeAfterResponse = false
-    /// Request parts after an error answer, dropped until the request's end.
-    var discardingBody = false
-    var quiescing = false
-    /// The parser failed on bytes after a request still being answered: refused once every
-    /// request before them is answered.
+    /// The bytes the parser refused after a request still being answered (the state machine
+    /// says when to answer them).
     private var deferredParseError: HTTPParserError?
-    /// The response is out and the output side shut; what the client still sends is dropped
-    /// until it closes or `lingerTimeout` passes.
-    var lingering = false
     var lingerTimer: Scheduled<Void>?
     /// How long unread input is drained after an early answer (nginx's lingering_timeout is 5s).
     static let lingerTimeout: TimeAmount = .seconds(2)
     private var queued = CircularBuffer<HTTPServerRequestPart>()
-    var readsPausedByExchange = false
-    private var pendingRead = false
     /// A flush waits in the loop's `flushes` for the end of the tick.
     private var flushHeld = false
     /// An HTTP/1 head not yet written: it waits for its first body bytes (see `send`).
     private var pendingHead: ByteBuffer?
-    /// The header timeout before the first request, the keep-alive timeout between requests
-    /// (`idleIsHeaderTimeout` says which); made once per connection, armed on the loop's timers.
+    /// The header timeout before the first request, the keep-alive timeout between requests;
+    /// made once per connection, armed on the loop's timers.
     lazy var idleTimer = LoopTimer { [weak self] in self?.idleTimerFired() }
-    var idleIsHeaderTimeout = true
     lazy var bodyTimer = LoopTimer { [weak self] in self?.bodyTimerFired() }
     /// The current request has a body still to come: its timer is armed at the end of the read
     /// burst, so a small body that arrived with its head never schedules (and cancels) a timer.
@@ -93,6 +79,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     init(gate: APIGateLoop, isHTTP2: Bool, connection: ConnectionInfo) {
         self.gate = gate
         self.isHTTP2 = isHTTP2
+        self.connection = ClientConnectionStateMachine(isHTTP2: isHTTP2)
         self.scheme = connection.scheme
         self.clientCertificate = connection.clientCertificate
     }
@@ -119,19 +106,20 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
         guard clientIP == nil else { return }
         let address = isHTTP2 ? context.channel.parent?.remoteAddress : context.channel.remoteAddress
         clientIP = address?.ipAddress ?? "unknown"
-        if !isHTTP2 { armIdleTimer(gate.snapshot.limits.clientHeaderTimeout, firstRequest: true) }
+        if !isHTTP2 { armIdleTimer(gate.snapshot.limits.clientHeaderTimeout) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if lingering { return }
-        inReadBurst = true
-        let part = unwrapInboundIn(data)
-        if !queued.isEmpty || (responseOpen && !requestOpen) {
+        switch connection.inbound(queueEmpty: queued.isEmpty) {
+        case .drop: return
+        case .queue:
             // A pipelined request while the previous response is still going: hold it.
-            queued.append(part)
-            return
+            inReadBurst = true
+            queued.append(unwrapInboundIn(data))
+        case .handle:
+            inReadBurst = true
+            handle(unwrapInboundIn(data))
         }
-        handle(part)
     }
 
     func handle(_ part: HTTPServerRequestPart) {
@@ -140,9 +128,11 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
             timers.cancel(idleTimer)
             startRequest(head)
         case .body(let body):
-            if awaitingPolicies { return heldParts.append(part) }
-            guard requestOpen else { return }
-            if discardingBody { return }
+            switch connection.receivedBody() {
+            case .hold: return heldParts.append(part)
+            case .drop, .ignore: return
+            case .forward: break
+            }
             lastBodyRead = .now()
             if bodyLimit > 0 {
                 // A mounted gate reads bodies whole: one without a length is cut off here, at
@@ -152,15 +142,17 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
             }
             exchange?.requestBody(body)
         case .end(let trailers):
-            if awaitingPolicies { return heldParts.append(part) }
-            guard requestOpen else { return }
-            requestOpen = false
-            timers.cancel(bodyTimer)
-            if discardingBody {
-                discardingBody = false
-                if !responseOpen { afterResponse() }
-            } else {
+            switch connection.receivedEnd() {
+            case .hold:
+                heldParts.append(part)
+            case .ignore:
+                break
+            case .forward:
+                timers.cancel(bodyTimer)
                 exchange?.requestEnd(trailers)
+            case .dropped(let next):
+                timers.cancel(bodyTimer)
+                if next { afterResponse() }
             }
         }
     }
@@ -169,19 +161,13 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
         inReadBurst = false
         if bodyTimerWanted {
             bodyTimerWanted = false
-            if requestOpen, !bodyTimer.isArmed { armBodyTimer() }
+            if connection.requestOpen, !bodyTimer.isArmed { armBodyTimer() }
         }
         context.fireChannelReadComplete()
     }
 
     func read(context: ChannelHandlerContext) {
-        if lingering {
-            context.read()
-        } else if readsPausedByExchange || !queued.isEmpty {
-            pendingRead = true
-        } else {
-            context.read()
-        }
+        if connection.readRequested(queueEmpty: queued.isEmpty) { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -191,7 +177,8 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
 
     func channelInactive(context: ChannelHandlerContext) {
         // The client left before its response ended: 499, as nginx logs it.
-        if responseOpen { finishLog(status: responseHeadSent ? nil : 499) }
+        let left = connection.closed()
+        if left.responseOpen { finishLog(status: left.headSent ? nil : 499) }
         lingerTimer?.cancel()
         timers.cancel(idleTimer)
         timers.cancel(bodyTimer)
@@ -204,42 +191,33 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             // Graceful shutdown: finish what is in flight, then close.
-            quiescing = true
-            if !requestOpen, !responseOpen {
-                closeConnection()
-            } else {
-                closeAfterResponse = true
-            }
+            if connection.quiesce() { closeConnection() }
             return
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if lingering { return }  // the rest of a refused request fails to parse: expected
+        if connection.isLingering { return }  // the rest of a refused request fails to parse: expected
         // Bad bytes from the client: answer, then close. Other connections are untouched.
         guard let parse = error as? HTTPParserError else { return closeConnection() }
-        if !queued.isEmpty || (responseOpen && !requestOpen) {
-            // Whole requests before the bad bytes are answered first (their parts were read
-            // before the parser failed); the refusal follows them.
-            deferredParseError = parse
-            return
+        switch connection.parseError(queueEmpty: queued.isEmpty) {
+        case .ignore: return
+        case .deferred: deferredParseError = parse
+        case .abort: abort()
+        case .answer(let newRequest): answerParseError(parse, newRequest: newRequest)
         }
-        // The bad bytes are in the request being answered: refuse it, unless its answer has
-        // begun, which can only be cut.
-        if responseOpen, responseHeadSent { return abort() }
-        answerParseError(parse)
     }
 
-    /// Answers bytes the HTTP parser refused (400, or 431 for an oversized head) and closes.
-    private func answerParseError(_ parse: HTTPParserError) {
+    /// Answers bytes the HTTP parser refused (400, or 431 for an oversized head) and closes
+    /// (lingering: unread input may follow). `newRequest`: no request was being answered.
+    private func answerParseError(_ parse: HTTPParserError, newRequest: Bool) {
         let status: HTTPResponseStatus = parse == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
         let title = parse == .headerOverflow ? "Request header fields too large" : "Malformed HTTP request"
         let e = exchange
         exchange = nil
         e?.clientClosed()
-        closeAfterResponse = true
-        if !responseOpen {
+        if newRequest {
             // Not a request already under way (whose route and clock stay): a new one.
             routeMetrics = gate.snapshot.unrouted
             requestStart = NIODeadline.now().uptimeNanoseconds
@@ -253,9 +231,6 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
             record.path = "-"
             logRecord = record
         }
-        responseOpen = true
-        requestOpen = true  // unread input may follow: close with lingering
-        discardingBody = true
         respond(ProblemDetails(status: status, title: title))
     }
 
@@ -268,8 +243,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
 
     /// Answers a request the gateway refuses before any upstream is involved.
     func reject(_ problem: ProblemDetails, close: Bool) {
-        if close { closeAfterResponse = true }
-        if requestOpen { discardingBody = true }
+        connection.rejecting(close: close)
         respond(problem)
     }
 
@@ -281,8 +255,8 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
         if !policyHeaders.isEmpty, problem.status != .tooManyRequests { problem.headers += policyHeaders }
         dialect?.adjust(&problem)
         let (contentType, body) = dialect?.render(problem, allocator: allocator) ?? ("application/problem+json", problem.body(allocator: allocator))
-        let close = closeAfterResponse || !keepAlive
-        responseHeadSent = true
+        let close = connection.closesAfterResponse
+        connection.wroteResponseHead()
         responseStatus = Int(problem.status.code)
         logRecord?.status = responseStatus
         logRecord?.bytes += body.readableBytes
@@ -295,11 +269,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     /// Fails the exchange's request with a problem; if the client is still sending, the rest of
     /// the body is dropped (HTTP/1 then closes the connection, since it cannot skip it cheaply).
     func fail(_ problem: ProblemDetails) {
-        guard !responseHeadSent else { return abort() }
-        if requestOpen {
-            discardingBody = true
-            if !isHTTP2 { closeAfterResponse = true }
-        }
+        guard connection.failing() == .respond else { return abort() }
         exchange = nil
         respond(problem)
     }
@@ -329,13 +299,13 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
         if !isHTTP2, requestVersion == .http1_0 {
             head.version = .http1_0
             // HTTP/1.0 has no chunked framing: without a length, the close ends the body.
-            if !head.headers.contains(name: "content-length") { closeAfterResponse = true }
-            if keepAlive, !closeAfterResponse { head.headers.replaceOrAdd(name: "connection", value: "keep-alive") }
+            if !head.headers.contains(name: "content-length") { connection.closeAfterThisResponse() }
+            if !connection.closesAfterResponse { head.headers.replaceOrAdd(name: "connection", value: "keep-alive") }
         }
-        if (closeAfterResponse || !keepAlive), !isHTTP2, !head.headers.contains(name: "connection") {
+        if connection.closesAfterResponse, !isHTTP2, !head.headers.contains(name: "connection") {
             head.headers.add(name: "connection", value: "close")
         }
-        responseHeadSent = true
+        connection.wroteResponseHead()
         responseStatus = Int(head.status.code)
         logRecord?.status = responseStatus
     }
@@ -412,15 +382,9 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
 
     func writeResponseEnd(_ trailers: HTTPHeaders?) {
         exchange = nil
-        responseOpen = false
+        let next = connection.responseEnded()
         finishLog(status: nil)
-        if requestOpen, !discardingBody {
-            // The upstream answered before the client finished sending: drop the rest.
-            discardingBody = true
-            if !isHTTP2 { closeAfterResponse = true }
-        }
-        if closeAfterResponse || !keepAlive {
-            let unread = requestOpen
+        if case .close(let unread) = next {
             let written = context.eventLoop.makePromise(of: Void.self)
             send(.end(trailers), promise: written)
             context.flush()
@@ -432,7 +396,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
         }
         send(.end(trailers))
         flush()
-        if !requestOpen { afterResponse() }
+        if next == .next { afterResponse() }
     }
 
     /// Closes after an answer sent while the client was still sending: closing at once would
@@ -443,7 +407,7 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
             closeConnection()
             return
         }
-        lingering = true
+        connection.startedLingering()
         queued.removeAll()
         closeConnection(mode: .output)
         lingerTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTimeout) { [weak self] in
@@ -456,37 +420,34 @@ final class ProxyHandler: ChannelDuplexHandler, ClientResponder, HeldFlushWriter
     /// an incomplete message, so the connection (or stream) is closed, never completed.
     func abort() {
         exchange = nil
-        responseOpen = false
+        connection.aborted()
         finishLog(status: nil)
         closeConnection()
     }
 
-    func pauseClientReads() { readsPausedByExchange = true }
+    func pauseClientReads() { connection.pauseReads() }
 
     func resumeClientReads() {
-        readsPausedByExchange = false
-        if pendingRead, queued.isEmpty {
-            pendingRead = false
-            context.read()
-        }
+        if connection.resumeReads(queueEmpty: queued.isEmpty) { context.read() }
     }
 
     /// Both the request and its response are done: serve a queued request or wait for the next.
     private func afterResponse() {
-        readsPausedByExchange = false
-        if isHTTP2 { return }
-        while !queued.isEmpty, !responseOpen || requestOpen {
-            handle(queued.removeFirst())
-        }
-        if queued.isEmpty, !requestOpen, !responseOpen, let parse = deferredParseError {
-            deferredParseError = nil
-            return answerParseError(parse)
-        }
-        if queued.isEmpty, !requestOpen, !responseOpen {
-            armIdleTimer(gate.snapshot.limits.keepaliveTimeout, firstRequest: false)
-            if pendingRead {
-                pendingRead = false
-                context.read()
+        connection.exchangeDone()
+        while true {
+            switch connection.next(queueEmpty: queued.isEmpty) {
+            case .serveQueued:
+                handle(queued.removeFirst())
+            case .answerParseError:
+                let parse = deferredParseError ?? .invalidConstant
+                deferredParseError = nil
+                return answerParseError(parse, newRequest: true)
+            case .waitForRequest(let read):
+                armIdleTimer(gate.snapshot.limits.keepaliveTimeout)
+                if read { context.read() }
+                return
+            case .busy:
+                return
             }
         }
     }
