@@ -151,7 +151,7 @@ package final class GatewayServer: Service, Sendable {
     /// left ~20 MiB resident that the data plane never reuses.
     static func returnFreedMemory() {
         #if canImport(Glibc)
-        mallocTrim?(0)
+        _ = mallocTrim?(0)
         #endif
     }
 

@@ -94,7 +94,7 @@ package final class MCPGate: MountableGate, Service {
             }
             let loop = gate.loops.all[0]
             for s in made where s.config.start == .eager {
-                gate.background.spawn { try? await s.ready(loop: loop) }
+                gate.background.spawn { _ = try? await s.ready(loop: loop) }
             }
         }
 
