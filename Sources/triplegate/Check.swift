@@ -40,6 +40,11 @@ extension Check {
         accessLog.enabled = false  // explaining must not open log files
         let core = CoreServices(accessLog: accessLog)
         let environment = core.environment(for: config)
+        /// A policy list's steps in the order they run (`key_auth (authenticate) -> acl (authorize)`).
+        func chain(_ policies: [PolicyConfig], scope: String = "explain") -> String {
+            let steps = PolicyChain(policies.map { core.policy($0, scope: scope, route: scope, environment: environment) }).policies
+            return steps.isEmpty ? "none" : steps.map { "\($0.name) (\($0.phase))" }.joined(separator: " -> ")
+        }
         var out = ""
         for service in config.services {
             for (i, route) in service.routes.enumerated() {
@@ -57,17 +62,11 @@ extension Check {
                 if let p = route.rewritePrefix { out += "  rewrite:  matched prefix -> \(p)\n" }
                 let targets = service.upstream.targets.map { "\(ConfigRedaction.url($0.url)) (weight \($0.weight))" }
                 out += "  upstream: \(service.upstream.balance.rawValue), \(service.upstream.protocol.rawValue): \(targets.joined(separator: ", "))\n"
-                let chain = PolicyChain((service.policies + route.policies).map { core.policy($0, scope: name, route: name, environment: environment) })
-                let steps = chain.policies.map { "\($0.name) (\($0.phase))" }
-                out += "  policies: \(steps.isEmpty ? "none" : steps.joined(separator: " -> "))\n"
+                out += "  policies: \(chain(service.policies + route.policies, scope: name))\n"
             }
         }
-        let chain = { (policies: [PolicyConfig]) -> String in
-            let steps = PolicyChain(policies.map { core.policy($0, scope: "explain", route: "explain", environment: environment) }).policies
-            return steps.isEmpty ? "none" : steps.map { "\($0.name) (\($0.phase))" }.joined(separator: " -> ")
-        }
         for key in config.sections.keys.sorted() {
-            out += config.sections[key]?.explanation(chain: chain) ?? ""
+            out += config.sections[key]?.explanation(chain: { chain($0) }) ?? ""
         }
         return out
     }

@@ -25,7 +25,6 @@ package struct BoundAddresses: Sendable {
 /// finish up to `shutdown_grace`, then returns.
 package final class GatewayServer: Service, Sendable {
     package let state: GatewayState
-    let configPath: String?
     /// The gates' sections of the config and their own checks of them, read and run with every
     /// reload's validation.
     let configSections: [any ConfigSection.Type]
@@ -53,7 +52,6 @@ package final class GatewayServer: Service, Sendable {
     ) {
         self.adminEndpoints = adminEndpoints
         self.state = GatewayState(config: config)
-        self.configPath = configPath
         self.configSections = configSections
         self.configChecks = configChecks
         self.loadedFingerprint = configPath.map { FileFingerprint(path: $0) }
